@@ -1,0 +1,47 @@
+//! # scheduler-core
+//!
+//! The pure domain of the scheduler: jobs, standard cron schedules evaluated in IANA time
+//! zones, the ports (traits) the core needs from the world, and the use cases over them.
+//! No database, cache, HTTP or web-framework crate is used here; adapters live in
+//! `scheduler-adapters` and the REST server in `scheduler-server`.
+//!
+//! Validate an expression and list its next runs:
+//!
+//! ```
+//! use chrono::{DateTime, Utc};
+//! use scheduler_core::{CronSchedule, Timezone};
+//!
+//! let schedule = CronSchedule::parse("0 9 * * MON").expect("a valid expression");
+//! let tz = Timezone::parse("Europe/London").expect("a known zone");
+//! let from: DateTime<Utc> = "2025-06-23T00:00:00Z".parse().unwrap();
+//! let next: Vec<String> = schedule
+//!     .upcoming(from, tz.tz(), 3)
+//!     .iter()
+//!     .map(|t| t.to_rfc3339())
+//!     .collect();
+//! // 09:00 in London is 08:00 UTC in summer.
+//! assert_eq!(next, [
+//!     "2025-06-23T08:00:00+00:00",
+//!     "2025-06-30T08:00:00+00:00",
+//!     "2025-07-07T08:00:00+00:00",
+//! ]);
+//!
+//! let error = CronSchedule::parse("0 0 9 * * 1").unwrap_err();
+//! assert!(error.to_string().contains("seconds and years are not supported"));
+//! ```
+
+pub mod error;
+pub mod job;
+pub mod ports;
+pub mod query;
+pub mod schedule;
+pub mod service;
+
+pub use error::{FieldError, RepositoryError, ServiceError, ValidationErrors};
+pub use job::{
+    Description, Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob, Parameters, Timezone,
+};
+pub use ports::{CacheLookup, CacheTicket, Clock, JobCache, JobRepository};
+pub use query::{JobOrdering, JobPage, JobQuery, OrderField};
+pub use schedule::{CronParseError, CronSchedule};
+pub use service::JobService;

@@ -1,0 +1,90 @@
+//! The ports: what the core needs from the world, as traits. Each method's doc is its
+//! contract; adapters are tested against these words.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::RepositoryError;
+use crate::job::{Job, JobId, NewJob};
+use crate::query::{JobPage, JobQuery};
+
+/// Durable storage of jobs. The store is the source of truth.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait JobRepository: Send + Sync {
+    /// Stores a new job and returns it with its assigned id.
+    ///
+    /// MUST return `Conflict { field: "name" }` when a job with that name exists — decided by
+    /// the store's unique constraint, so that of two concurrent inserts exactly one wins.
+    /// MUST return `Unavailable` when the store cannot be reached.
+    async fn insert(&self, job: NewJob) -> Result<Job, RepositoryError>;
+
+    /// The job with `id`, or `Ok(None)` when there is none. `Unavailable` when unreachable.
+    async fn get(&self, id: JobId) -> Result<Option<Job>, RepositoryError>;
+
+    /// One page of jobs filtered and ordered as `query` says (ties by id ascending), with the
+    /// total number matching the filter. `Unavailable` when unreachable.
+    async fn list(&self, query: &JobQuery) -> Result<JobPage, RepositoryError>;
+
+    /// Overwrites every field of the stored job `job.id` and returns it as stored.
+    ///
+    /// MUST return `NotFound` when no such job exists, `Conflict { field: "name" }` when the
+    /// new name belongs to another job, `Unavailable` when unreachable.
+    async fn update(&self, job: Job) -> Result<Job, RepositoryError>;
+
+    /// Deletes the job. MUST return `NotFound` when no such job exists, `Unavailable` when
+    /// unreachable.
+    async fn delete(&self, id: JobId) -> Result<(), RepositoryError>;
+
+    /// Succeeds when the store answers a trivial query; `Unavailable` otherwise.
+    async fn ping(&self) -> Result<(), RepositoryError>;
+}
+
+/// Proof of what a cache had seen when a lookup missed; a later `put` with it is dropped if
+/// the entry was invalidated in between, so a slow reader can never store stale data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheTicket(pub u64);
+
+/// The answer of a cache lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CacheLookup<T> {
+    /// The cached value.
+    Hit(T),
+    /// Not cached; store the fresh value with this ticket.
+    Miss(CacheTicket),
+}
+
+/// A read cache for jobs and job-list pages.
+///
+/// A cache failure is never a request failure: no method returns an error. An adapter that
+/// cannot reach its backend answers `Miss` and drops writes (logging the outage once).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait JobCache: Send + Sync {
+    /// The cached job, or a miss with a ticket.
+    async fn get_job(&self, id: JobId) -> CacheLookup<Job>;
+
+    /// Stores `job`. MUST NOT store it when [`JobCache::invalidate_job`] for that id (or
+    /// [`JobCache::invalidate_all`]) happened after `ticket` was issued.
+    async fn put_job(&self, job: &Job, ticket: CacheTicket);
+
+    /// Drops the cached job `id` and every cached list page; later `put`s holding older
+    /// tickets for them are ignored.
+    async fn invalidate_job(&self, id: JobId);
+
+    /// The cached page for `query`, or a miss with a ticket.
+    async fn get_list(&self, query: &JobQuery) -> CacheLookup<JobPage>;
+
+    /// Stores a list page. MUST NOT store it when any invalidation happened after `ticket`.
+    async fn put_list(&self, query: &JobQuery, page: &JobPage, ticket: CacheTicket);
+
+    /// Drops everything cached.
+    async fn invalidate_all(&self);
+}
+
+/// The current instant. The core never reads the system clock itself, so tests control time.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> DateTime<Utc>;
+}

@@ -1,0 +1,421 @@
+//! `JobService`: the job use cases the API calls — validation, the next-run rule, a
+//! read-through cache and invalidation on every write.
+
+use std::sync::Arc;
+
+use crate::error::ServiceError;
+use crate::job::{Job, JobDraft, JobId, JobPatch, JobSpec, NewJob};
+use crate::ports::{CacheLookup, Clock, JobCache, JobRepository};
+use crate::query::{JobPage, JobQuery};
+
+/// The job use cases over the repository, cache and clock ports.
+#[derive(Clone)]
+pub struct JobService {
+    /// Durable store, source of truth.
+    repository: Arc<dyn JobRepository>,
+    /// Read cache; consulted before the repository, invalidated after every write.
+    cache: Arc<dyn JobCache>,
+    /// Source of "now" for defaults and next-run computation.
+    clock: Arc<dyn Clock>,
+}
+
+impl JobService {
+    /// Wires the service to its ports.
+    pub fn new(
+        repository: Arc<dyn JobRepository>,
+        cache: Arc<dyn JobCache>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            repository,
+            cache,
+            clock,
+        }
+    }
+
+    /// Validates and stores a new job with its first `next_run`.
+    ///
+    /// # Errors
+    /// `Validation` for bad input, `Conflict` for a taken name, `Unavailable` when the store is.
+    pub async fn create(&self, draft: JobDraft) -> Result<Job, ServiceError> {
+        let now = self.clock.now();
+        let spec = draft.validate(now)?;
+        let next_run = spec.next_run(now);
+        let job = self
+            .repository
+            .insert(NewJob {
+                spec,
+                next_run,
+                created_at: now,
+            })
+            .await?;
+        self.cache.invalidate_job(job.id).await;
+        Ok(job)
+    }
+
+    /// The job `id`, from the cache when present.
+    ///
+    /// # Errors
+    /// `NotFound`, or `Unavailable` when the store is down and the job is not cached.
+    pub async fn get(&self, id: JobId) -> Result<Job, ServiceError> {
+        let ticket = match self.cache.get_job(id).await {
+            CacheLookup::Hit(job) => return Ok(job),
+            CacheLookup::Miss(ticket) => ticket,
+        };
+        let job = self
+            .repository
+            .get(id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.cache.put_job(&job, ticket).await;
+        Ok(job)
+    }
+
+    /// One page of jobs, from the cache when present.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store is down and the page is not cached.
+    pub async fn list(&self, query: &JobQuery) -> Result<JobPage, ServiceError> {
+        let ticket = match self.cache.get_list(query).await {
+            CacheLookup::Hit(page) => return Ok(page),
+            CacheLookup::Miss(ticket) => ticket,
+        };
+        let page = self.repository.list(query).await?;
+        self.cache.put_list(query, &page, ticket).await;
+        Ok(page)
+    }
+
+    /// Applies a partial update; `next_run` is recomputed when a schedule field changes.
+    ///
+    /// # Errors
+    /// `NotFound`, `Validation`, `Conflict`, `Unavailable`.
+    pub async fn update(&self, id: JobId, patch: JobPatch) -> Result<Job, ServiceError> {
+        let current = self.load(id).await?;
+        let reschedule = patch.touches_schedule();
+        let spec = patch.apply(&current.spec)?;
+        self.save(current, spec, reschedule).await
+    }
+
+    /// Replaces every writable field (absent optional fields take their defaults).
+    ///
+    /// # Errors
+    /// `NotFound`, `Validation`, `Conflict`, `Unavailable`.
+    pub async fn replace(&self, id: JobId, draft: JobDraft) -> Result<Job, ServiceError> {
+        let current = self.load(id).await?;
+        let spec = draft.validate(self.clock.now())?;
+        self.save(current, spec, true).await
+    }
+
+    /// Deletes the job.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`.
+    pub async fn delete(&self, id: JobId) -> Result<(), ServiceError> {
+        let result = self.repository.delete(id).await;
+        self.cache.invalidate_job(id).await;
+        Ok(result?)
+    }
+
+    /// Deactivates the job: `next_run` becomes `None` until it is resumed.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`.
+    pub async fn pause(&self, id: JobId) -> Result<Job, ServiceError> {
+        self.update(
+            id,
+            JobPatch {
+                is_active: Some(false),
+                ..JobPatch::default()
+            },
+        )
+        .await
+    }
+
+    /// Reactivates the job; `next_run` is computed from now, so fires missed while paused are
+    /// not caught up.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable`.
+    pub async fn resume(&self, id: JobId) -> Result<Job, ServiceError> {
+        self.update(
+            id,
+            JobPatch {
+                is_active: Some(true),
+                ..JobPatch::default()
+            },
+        )
+        .await
+    }
+
+    /// Whether the store answers (the cache is not consulted).
+    ///
+    /// # Errors
+    /// `Unavailable` when it does not.
+    pub async fn check_store(&self) -> Result<(), ServiceError> {
+        Ok(self.repository.ping().await?)
+    }
+
+    /// Reads the job from the store (never the cache: a write must start from the truth).
+    async fn load(&self, id: JobId) -> Result<Job, ServiceError> {
+        self.repository.get(id).await?.ok_or(ServiceError::NotFound)
+    }
+
+    async fn save(
+        &self,
+        current: Job,
+        spec: JobSpec,
+        reschedule: bool,
+    ) -> Result<Job, ServiceError> {
+        let now = self.clock.now();
+        let next_run = if reschedule {
+            spec.next_run(now)
+        } else {
+            current.next_run
+        };
+        let id = current.id;
+        let result = self
+            .repository
+            .update(Job {
+                spec,
+                next_run,
+                updated_at: now,
+                ..current
+            })
+            .await;
+        // Invalidate even on failure: the write may have reached the store before the error.
+        self.cache.invalidate_job(id).await;
+        Ok(result?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::RepositoryError;
+    use crate::ports::{CacheTicket, MockClock, MockJobCache, MockJobRepository};
+    use chrono::{DateTime, Utc};
+    use mockall::predicate::eq;
+
+    fn now() -> DateTime<Utc> {
+        "2025-06-23T08:00:00Z".parse().unwrap()
+    }
+
+    fn clock() -> Arc<MockClock> {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(now);
+        Arc::new(clock)
+    }
+
+    fn draft() -> JobDraft {
+        JobDraft {
+            name: Some("weekly".into()),
+            cron_expression: Some("0 9 * * 1".into()),
+            start_time: Some("2025-06-23T09:00:00Z".parse().unwrap()),
+            ..JobDraft::default()
+        }
+    }
+
+    fn stored(id: i64) -> Job {
+        let spec = draft().validate(now()).unwrap();
+        Job {
+            id: JobId(id),
+            next_run: spec.next_run(now()),
+            spec,
+            last_run: None,
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    fn service(repo: MockJobRepository, cache: MockJobCache) -> JobService {
+        JobService::new(Arc::new(repo), Arc::new(cache), clock())
+    }
+
+    #[tokio::test]
+    async fn create_computes_next_run_and_invalidates() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_insert()
+            .withf(|new| {
+                new.next_run == Some("2025-06-23T09:00:00Z".parse().unwrap())
+                    && new.created_at == now()
+            })
+            .times(1)
+            .returning(|new| {
+                Ok(Job {
+                    id: JobId(1),
+                    spec: new.spec,
+                    last_run: None,
+                    next_run: new.next_run,
+                    created_at: new.created_at,
+                    updated_at: new.created_at,
+                })
+            });
+        let mut cache = MockJobCache::new();
+        cache
+            .expect_invalidate_job()
+            .with(eq(JobId(1)))
+            .times(1)
+            .return_const(());
+        let job = service(repo, cache).create(draft()).await.unwrap();
+        assert_eq!(job.id, JobId(1));
+    }
+
+    #[tokio::test]
+    async fn invalid_input_never_reaches_the_repository() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_insert().never();
+        let result = service(repo, MockJobCache::new())
+            .create(JobDraft::default())
+            .await;
+        assert!(matches!(result, Err(ServiceError::Validation(_))));
+    }
+
+    #[tokio::test]
+    async fn a_cache_hit_does_not_touch_the_repository() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_get().never();
+        let mut cache = MockJobCache::new();
+        cache
+            .expect_get_job()
+            .returning(|_| CacheLookup::Hit(stored(5)));
+        cache.expect_put_job().never();
+        let job = service(repo, cache).get(JobId(5)).await.unwrap();
+        assert_eq!(job, stored(5));
+    }
+
+    #[tokio::test]
+    async fn a_cache_miss_reads_the_repository_and_stores_with_the_ticket() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_get()
+            .with(eq(JobId(5)))
+            .times(1)
+            .returning(|_| Ok(Some(stored(5))));
+        let mut cache = MockJobCache::new();
+        cache
+            .expect_get_job()
+            .returning(|_| CacheLookup::Miss(CacheTicket(42)));
+        cache
+            .expect_put_job()
+            .withf(|job, ticket| job.id == JobId(5) && *ticket == CacheTicket(42))
+            .times(1)
+            .return_const(());
+        service(repo, cache).get(JobId(5)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_list_hit_does_not_touch_the_repository() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_list().never();
+        let mut cache = MockJobCache::new();
+        cache.expect_get_list().returning(|_| {
+            CacheLookup::Hit(JobPage {
+                total: 0,
+                items: vec![],
+            })
+        });
+        let page = service(repo, cache)
+            .list(&JobQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(page.total, 0);
+    }
+
+    #[tokio::test]
+    async fn unknown_job_is_not_found() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_get().returning(|_| Ok(None));
+        let mut cache = MockJobCache::new();
+        cache
+            .expect_get_job()
+            .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+        let result = service(repo, cache).get(JobId(9)).await;
+        assert_eq!(result, Err(ServiceError::NotFound));
+    }
+
+    #[tokio::test]
+    async fn update_reads_the_store_writes_and_invalidates() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_get().returning(|id| Ok(Some(stored(id.0))));
+        repo.expect_update()
+            .withf(|job| job.spec.description.as_str() == "changed" && job.updated_at == now())
+            .times(1)
+            .returning(Ok);
+        let mut cache = MockJobCache::new();
+        cache.expect_get_job().never();
+        cache
+            .expect_invalidate_job()
+            .with(eq(JobId(3)))
+            .times(1)
+            .return_const(());
+        let patch = JobPatch {
+            description: Some("changed".into()),
+            ..JobPatch::default()
+        };
+        service(repo, cache).update(JobId(3), patch).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn pause_clears_next_run_and_resume_recomputes_it_from_now() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_get().returning(|id| {
+            let mut job = stored(id.0);
+            job.spec.start_time = "2025-01-01T00:00:00Z".parse().unwrap();
+            Ok(Some(job))
+        });
+        repo.expect_update().returning(Ok);
+        let mut cache = MockJobCache::new();
+        cache.expect_invalidate_job().times(2).return_const(());
+        let svc = service(repo, cache);
+        let paused = svc.pause(JobId(1)).await.unwrap();
+        assert!(!paused.spec.is_active);
+        assert_eq!(paused.next_run, None);
+        let resumed = svc.resume(JobId(1)).await.unwrap();
+        assert!(resumed.spec.is_active);
+        assert_eq!(
+            resumed.next_run,
+            Some("2025-06-23T09:00:00Z".parse().unwrap())
+        );
+    }
+
+    #[tokio::test]
+    async fn delete_invalidates_and_maps_missing_rows_to_not_found() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_delete()
+            .returning(|_| Err(RepositoryError::NotFound));
+        let mut cache = MockJobCache::new();
+        cache.expect_invalidate_job().times(1).return_const(());
+        let result = service(repo, cache).delete(JobId(1)).await;
+        assert_eq!(result, Err(ServiceError::NotFound));
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_name_becomes_a_conflict_with_the_seed_message() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_insert().returning(|_| {
+            Err(RepositoryError::Conflict {
+                field: "name".into(),
+            })
+        });
+        let result = service(repo, MockJobCache::new()).create(draft()).await;
+        assert_eq!(
+            result,
+            Err(ServiceError::Conflict {
+                field: "name".into(),
+                message: "job with this name already exists.".into()
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_becomes_unavailable() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_list()
+            .returning(|_| Err(RepositoryError::Unavailable("connection refused".into())));
+        let mut cache = MockJobCache::new();
+        cache
+            .expect_get_list()
+            .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+        let result = service(repo, cache).list(&JobQuery::default()).await;
+        assert!(matches!(result, Err(ServiceError::Unavailable(_))));
+    }
+}

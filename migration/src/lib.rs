@@ -1,1 +1,17 @@
-//! placeholder
+//! The scheduler's schema as sea-orm migrations. The same migrations run on PostgreSQL and
+//! SQLite; each writes the DDL of its backend explicitly, so types and indexes are exactly
+//! what the claim query and the API need.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_jobs;
+
+/// Lists the migrations in the order they apply.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_create_jobs::Migration)]
+    }
+}

@@ -1,1 +1,250 @@
-//! placeholder
+//! # scheduler-test-support
+//!
+//! How every crate's tests obtain real servers, the same way everywhere:
+//!
+//! 1. PostgreSQL from `SCHEDULER_TEST_DATABASE_URL` (a server URL; each test gets a database of
+//!    its own, created here and dropped afterwards, so tests run in parallel), Redis from
+//!    `SCHEDULER_TEST_REDIS_URL` (each test gets its own key prefix);
+//! 2. otherwise a `testcontainers` container, when a Docker daemon answers;
+//! 3. otherwise the test prints one `skipped: no PostgreSQL (...)` line and returns — unless
+//!    `SCHEDULER_TEST_REQUIRE_SERVICES=1`, which turns the missing service into a failure.
+//!
+//! ```no_run
+//! # async fn example() {
+//! let Some(pg) = scheduler_test_support::postgres().await else { return };
+//! // ... connect to pg.url ...
+//! # }
+//! ```
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use sea_orm::{ConnectionTrait, Database};
+use testcontainers_modules::postgres::Postgres;
+use testcontainers_modules::redis::Redis;
+use testcontainers_modules::testcontainers::runners::AsyncRunner;
+use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
+
+/// Env var naming a PostgreSQL server for tests.
+pub const DATABASE_URL_VAR: &str = "SCHEDULER_TEST_DATABASE_URL";
+/// Env var naming a Redis server for tests.
+pub const REDIS_URL_VAR: &str = "SCHEDULER_TEST_REDIS_URL";
+/// Env var that turns a missing service into a test failure (CI sets it).
+pub const REQUIRE_VAR: &str = "SCHEDULER_TEST_REQUIRE_SERVICES";
+
+/// Says a service is missing: one line on stderr (not captured by the test harness, so it
+/// shows in the run's output), or a panic when services are required.
+fn unavailable<T>(service: &str, reason: &str) -> Option<T> {
+    if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
+        panic!("{service} is required ({REQUIRE_VAR}=1) but unavailable: {reason}");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: no {service} ({reason}); set {} to run this test",
+        if service == "PostgreSQL" {
+            DATABASE_URL_VAR
+        } else {
+            REDIS_URL_VAR
+        }
+    );
+    None
+}
+
+fn unique_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Replaces the database name (the URL path) of a PostgreSQL URL, keeping any query string.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+/// A PostgreSQL database of this test's own, dropped when this value is dropped.
+pub struct TestPostgres {
+    /// URL of the test's database.
+    pub url: String,
+    /// URL of the server's maintenance database (for CREATE/DROP DATABASE).
+    pub admin_url: String,
+    /// The database's name.
+    pub database: String,
+    /// Keeps a testcontainers server alive for the test's duration.
+    _container: Option<ContainerAsync<Postgres>>,
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database);
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(db) = Database::connect(admin_url).await {
+                    let _ = db.execute_unprepared(&statement).await;
+                    let _ = db.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn create_database(server_url: &str) -> Result<(String, String, String), String> {
+    let admin_url = with_database(server_url, "postgres");
+    let database = format!("sched_test_{}", unique_suffix());
+    let admin = Database::connect(admin_url.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{database}\""))
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = admin.close().await;
+    Ok((with_database(server_url, &database), admin_url, database))
+}
+
+/// A fresh PostgreSQL database for one test, or `None` (after the skip line) when no server
+/// can be had. Panics instead when services are required.
+pub async fn postgres() -> Option<TestPostgres> {
+    let (server_url, container) = match std::env::var(DATABASE_URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => (url, None),
+        _ => match Postgres::default().with_tag("16-alpine").start().await {
+            Ok(container) => match container.get_host_port_ipv4(5432).await {
+                Ok(port) => (
+                    format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres"),
+                    Some(container),
+                ),
+                Err(e) => return unavailable("PostgreSQL", &e.to_string()),
+            },
+            Err(e) => {
+                return unavailable(
+                    "PostgreSQL",
+                    &format!("{DATABASE_URL_VAR} unset and no Docker: {e}"),
+                );
+            }
+        },
+    };
+    match create_database(&server_url).await {
+        Ok((url, admin_url, database)) => Some(TestPostgres {
+            url,
+            admin_url,
+            database,
+            _container: container,
+        }),
+        Err(e) => unavailable("PostgreSQL", &format!("cannot create a test database: {e}")),
+    }
+}
+
+/// A Redis server for one test, with a key prefix no other test uses.
+pub struct TestRedis {
+    /// Server URL.
+    pub url: String,
+    /// Prefix for every key this test writes.
+    pub prefix: String,
+    /// Keeps a testcontainers server alive for the test's duration.
+    _container: Option<ContainerAsync<Redis>>,
+}
+
+/// A Redis server for one test, or `None` (after the skip line); panics when required.
+pub async fn redis() -> Option<TestRedis> {
+    let prefix = format!("sched-test-{}:", unique_suffix());
+    let (url, container) = match std::env::var(REDIS_URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => (url, None),
+        _ => match Redis::default().with_tag("7-alpine").start().await {
+            Ok(container) => match container.get_host_port_ipv4(6379).await {
+                Ok(port) => (format!("redis://127.0.0.1:{port}"), Some(container)),
+                Err(e) => return unavailable("Redis", &e.to_string()),
+            },
+            Err(e) => {
+                return unavailable(
+                    "Redis",
+                    &format!("{REDIS_URL_VAR} unset and no Docker: {e}"),
+                );
+            }
+        },
+    };
+    let reachable = async {
+        let client = redis::Client::open(url.as_str())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(3), reachable).await {
+        Ok(Ok(_)) => Some(TestRedis {
+            url,
+            prefix,
+            _container: container,
+        }),
+        Ok(Err(e)) => unavailable("Redis", &e.to_string()),
+        Err(_) => unavailable("Redis", "no answer within 3 s"),
+    }
+}
+
+/// A SQLite database file of this test's own, deleted when this value is dropped.
+pub struct TestSqlite {
+    /// `sqlite://<path>?mode=rwc`.
+    pub url: String,
+    /// The file.
+    pub path: PathBuf,
+}
+
+impl TestSqlite {
+    /// A new, not yet created, database file in the system temp directory.
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("sched-test-{}.db", unique_suffix()));
+        Self {
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+            path,
+        }
+    }
+}
+
+impl Default for TestSqlite {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestSqlite {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = self.path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_database_replaces_only_the_path() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h:1/db?sslmode=disable", "x"),
+            "postgres://u:p@h:1/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:1", "x"), "postgres://h:1/x");
+    }
+}

@@ -1,0 +1,324 @@
+//! The `JobRepository` contract, run against SQLite (a temp file) and PostgreSQL (from
+//! `SCHEDULER_TEST_DATABASE_URL`, testcontainers, or skipped — see scheduler-test-support).
+
+use chrono::{DateTime, Utc};
+use migration::{Migrator, MigratorTrait};
+use scheduler_adapters::{DatabaseConfig, SeaOrmJobRepository, connect};
+use scheduler_core::{Job, JobDraft, JobId, JobQuery, JobRepository, NewJob, RepositoryError};
+use scheduler_test_support::{TestPostgres, TestSqlite};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::json;
+
+/// A migrated store of one backend, and how to take it down.
+struct Store {
+    repo: SeaOrmJobRepository,
+    db: DatabaseConnection,
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(#[allow(dead_code)] TestSqlite),
+    Postgres(TestPostgres),
+}
+
+impl Store {
+    async fn open(url: &str, backend: Backend) -> Store {
+        let mut config = DatabaseConfig::new(url);
+        config.acquire_timeout = std::time::Duration::from_secs(2);
+        let db = connect(&config).await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        Store {
+            repo: SeaOrmJobRepository::new(db.clone()),
+            db,
+            backend,
+        }
+    }
+
+    async fn sqlite() -> Option<Store> {
+        let file = TestSqlite::new();
+        let url = file.url.clone();
+        Some(Store::open(&url, Backend::Sqlite(file)).await)
+    }
+
+    async fn postgres() -> Option<Store> {
+        let pg = scheduler_test_support::postgres().await?;
+        let url = pg.url.clone();
+        Some(Store::open(&url, Backend::Postgres(pg)).await)
+    }
+
+    /// Makes the database unreachable for this store's pool.
+    async fn stop(&self) {
+        match &self.backend {
+            Backend::Sqlite(_) => self.db.clone().close().await.unwrap(),
+            Backend::Postgres(pg) => {
+                let admin = Database::connect(pg.admin_url.clone()).await.unwrap();
+                admin
+                    .execute_unprepared(&format!(
+                        "ALTER DATABASE \"{0}\" WITH ALLOW_CONNECTIONS false; \
+                         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}'",
+                        pg.database
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn new_job(name: &str) -> NewJob {
+    let now = utc("2025-06-23T08:00:00.123456Z");
+    let spec = JobDraft {
+        name: Some(name.to_string()),
+        cron_expression: Some("0 9 * * 1".to_string()),
+        start_time: Some(utc("2025-06-23T09:00:00Z")),
+        ..JobDraft::default()
+    }
+    .validate(now)
+    .unwrap();
+    NewJob {
+        next_run: spec.next_run(now),
+        spec,
+        created_at: now,
+    }
+}
+
+async fn insert_round_trip(store: Store) {
+    let inserted = store.repo.insert(new_job("alpha")).await.unwrap();
+    assert!(inserted.id.0 > 0);
+    assert_eq!(inserted.spec.name.as_str(), "alpha");
+    assert_eq!(inserted.next_run, Some(utc("2025-06-23T09:00:00Z")));
+    assert_eq!(inserted.last_run, None);
+    let fetched = store.repo.get(inserted.id).await.unwrap();
+    assert_eq!(fetched, Some(inserted));
+    assert_eq!(store.repo.get(JobId(999_999)).await.unwrap(), None);
+}
+
+async fn parameters_and_instants_survive_exactly(store: Store) {
+    let mut job = new_job("params");
+    job.spec.parameters = scheduler_core::Parameters::parse(json!({
+        "action": "send_report",
+        "nested": {"list": [1, 2.5, null, true], "deep": {"ключ": "значение ✓ 🚀"}},
+        "empty": {}
+    }))
+    .unwrap();
+    job.spec.end_time = Some(utc("2030-01-01T00:00:00.000001Z"));
+    job.created_at = utc("2025-06-23T08:00:00.654321Z");
+    let inserted = store.repo.insert(job.clone()).await.unwrap();
+    let fetched = store.repo.get(inserted.id).await.unwrap().unwrap();
+    assert_eq!(fetched.spec.parameters, job.spec.parameters);
+    assert_eq!(fetched.spec.end_time, job.spec.end_time);
+    assert_eq!(fetched.created_at, utc("2025-06-23T08:00:00.654321Z"));
+    assert_eq!(fetched.created_at.timezone(), Utc);
+}
+
+async fn update_and_delete(store: Store) {
+    let job = store.repo.insert(new_job("beta")).await.unwrap();
+    let mut changed = job.clone();
+    changed.spec.description = scheduler_core::Description::parse("changed").unwrap();
+    changed.last_run = Some(utc("2025-06-23T09:00:00.5Z"));
+    changed.next_run = None;
+    changed.updated_at = utc("2025-06-24T00:00:00Z");
+    let updated = store.repo.update(changed.clone()).await.unwrap();
+    assert_eq!(updated, changed);
+    assert_eq!(store.repo.get(job.id).await.unwrap(), Some(changed));
+
+    let mut ghost = job.clone();
+    ghost.id = JobId(987_654);
+    assert_eq!(
+        store.repo.update(ghost).await,
+        Err(RepositoryError::NotFound)
+    );
+
+    store.repo.delete(job.id).await.unwrap();
+    assert_eq!(store.repo.get(job.id).await.unwrap(), None);
+    assert_eq!(
+        store.repo.delete(job.id).await,
+        Err(RepositoryError::NotFound)
+    );
+}
+
+async fn duplicate_names_conflict(store: Store) {
+    let first = store.repo.insert(new_job("dup")).await.unwrap();
+    assert_eq!(
+        store.repo.insert(new_job("dup")).await,
+        Err(RepositoryError::Conflict {
+            field: "name".into()
+        })
+    );
+    let other = store.repo.insert(new_job("other")).await.unwrap();
+    let mut renamed = other.clone();
+    renamed.spec.name = first.spec.name.clone();
+    assert_eq!(
+        store.repo.update(renamed).await,
+        Err(RepositoryError::Conflict {
+            field: "name".into()
+        })
+    );
+}
+
+async fn concurrent_inserts_of_one_name_let_exactly_one_win(store: Store) {
+    for round in 0..20 {
+        let name = format!("race-{round}");
+        let (a, b) = tokio::join!(
+            store.repo.insert(new_job(&name)),
+            store.repo.insert(new_job(&name))
+        );
+        let results = [a, b];
+        let wins = results.iter().filter(|r| r.is_ok()).count();
+        let conflicts = results
+            .iter()
+            .filter(|r| matches!(r, Err(RepositoryError::Conflict { field }) if field == "name"))
+            .count();
+        assert_eq!((wins, conflicts), (1, 1), "round {round}: {results:?}");
+    }
+}
+
+async fn pagination_filter_and_ordering(store: Store) {
+    // Names inserted out of order; every third job inactive without a next run.
+    let names = [
+        "delta", "alpha", "echo", "charlie", "bravo", "foxtrot", "golf",
+    ];
+    let mut ids = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let mut job = new_job(name);
+        job.created_at = utc("2025-01-01T00:00:00Z") + chrono::Duration::minutes(i as i64);
+        if i % 3 == 0 {
+            job.spec.is_active = false;
+            job.next_run = None;
+        } else {
+            job.next_run = Some(utc("2025-07-01T00:00:00Z") - chrono::Duration::hours(i as i64));
+        }
+        ids.push(store.repo.insert(job).await.unwrap().id);
+    }
+    let names_of = |page: &scheduler_core::JobPage| -> Vec<String> {
+        page.items
+            .iter()
+            .map(|j: &Job| j.spec.name.as_str().to_string())
+            .collect()
+    };
+
+    let q = JobQuery::new(Some(1), Some(3), None, None).unwrap();
+    let page = store.repo.list(&q).await.unwrap();
+    assert_eq!(page.total, 7);
+    assert_eq!(
+        page.items.iter().map(|j| j.id).collect::<Vec<_>>(),
+        ids[..3]
+    );
+    let q = JobQuery::new(Some(3), Some(3), None, None).unwrap();
+    let page = store.repo.list(&q).await.unwrap();
+    assert_eq!((page.total, page.items.len()), (7, 1));
+    let q = JobQuery::new(Some(9), Some(3), None, None).unwrap();
+    assert!(store.repo.list(&q).await.unwrap().items.is_empty());
+
+    let q = JobQuery::new(None, None, Some(false), Some("name")).unwrap();
+    let page = store.repo.list(&q).await.unwrap();
+    assert_eq!(page.total, 3);
+    assert_eq!(names_of(&page), ["charlie", "delta", "golf"]);
+    let q = JobQuery::new(None, None, Some(true), Some("-name")).unwrap();
+    assert_eq!(
+        names_of(&store.repo.list(&q).await.unwrap()),
+        ["foxtrot", "echo", "bravo", "alpha"]
+    );
+    let q = JobQuery::new(None, None, None, Some("-id")).unwrap();
+    let page = store.repo.list(&q).await.unwrap();
+    assert_eq!(page.items.first().map(|j| j.id), ids.last().copied());
+
+    // next_run ascending: earliest first, jobs that never fire last (ties by id).
+    let q = JobQuery::new(None, None, None, Some("next_run")).unwrap();
+    assert_eq!(
+        names_of(&store.repo.list(&q).await.unwrap()),
+        [
+            "foxtrot", "bravo", "echo", "alpha", "delta", "charlie", "golf"
+        ]
+    );
+    let q = JobQuery::new(None, None, None, Some("-next_run")).unwrap();
+    assert_eq!(
+        names_of(&store.repo.list(&q).await.unwrap()),
+        [
+            "delta", "charlie", "golf", "alpha", "echo", "bravo", "foxtrot"
+        ]
+    );
+    let q = JobQuery::new(None, None, None, Some("-created_at")).unwrap();
+    assert_eq!(names_of(&store.repo.list(&q).await.unwrap())[0], "golf");
+}
+
+async fn a_stopped_database_is_unavailable(store: Store) {
+    let job = store.repo.insert(new_job("before-outage")).await.unwrap();
+    store.repo.ping().await.unwrap();
+    store.stop().await;
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        store.repo.get(job.id).await,
+        Err(RepositoryError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.repo.insert(new_job("during")).await,
+        Err(RepositoryError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.repo.ping().await,
+        Err(RepositoryError::Unavailable(_))
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}
+
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(store) = super::Store::sqlite().await else { return };
+                    super::$test(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(store) = super::Store::postgres().await else { return };
+                    super::$test(store).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    insert_round_trip,
+    parameters_and_instants_survive_exactly,
+    update_and_delete,
+    duplicate_names_conflict,
+    concurrent_inserts_of_one_name_let_exactly_one_win,
+    pagination_filter_and_ordering,
+    a_stopped_database_is_unavailable,
+);
+
+#[tokio::test]
+async fn migrations_go_down_and_up_again_on_sqlite() {
+    let file = TestSqlite::new();
+    let db = connect(&DatabaseConfig::new(&file.url)).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    Migrator::down(&db, None).await.unwrap();
+    assert!(db.execute_unprepared("SELECT 1 FROM jobs").await.is_err());
+    Migrator::up(&db, None).await.unwrap();
+    db.execute_unprepared("SELECT 1 FROM jobs").await.unwrap();
+}
+
+#[tokio::test]
+async fn migrations_go_down_and_up_again_on_postgres() {
+    let Some(pg) = scheduler_test_support::postgres().await else {
+        return;
+    };
+    let db = connect(&DatabaseConfig::new(&pg.url)).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    Migrator::down(&db, None).await.unwrap();
+    assert!(db.execute_unprepared("SELECT 1 FROM jobs").await.is_err());
+    Migrator::up(&db, None).await.unwrap();
+    db.execute_unprepared("SELECT 1 FROM jobs").await.unwrap();
+}

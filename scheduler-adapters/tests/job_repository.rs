@@ -18,7 +18,7 @@ struct Store {
 
 enum Backend {
     Sqlite(#[allow(dead_code)] TestSqlite),
-    Postgres(TestPostgres),
+    Postgres(Box<TestPostgres>),
 }
 
 impl Store {
@@ -43,7 +43,7 @@ impl Store {
     async fn postgres() -> Option<Store> {
         let pg = scheduler_test_support::postgres().await?;
         let url = pg.url.clone();
-        Some(Store::open(&url, Backend::Postgres(pg)).await)
+        Some(Store::open(&url, Backend::Postgres(Box::new(pg))).await)
     }
 
     /// Makes the database unreachable for this store's pool.

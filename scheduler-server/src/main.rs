@@ -1,1 +1,37 @@
-fn main() {}
+//! `scheduler-server`: parse the configuration, then serve (default) or migrate.
+
+use clap::Parser;
+use scheduler_server::{Application, Cli, Command, open_database, shutdown_signal};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => open_database(&cli.config).await.map(|_| {
+            tracing::info!("migrations applied");
+        }),
+        Command::Serve => match Application::build(&cli.config).await {
+            Ok(app) => app
+                .run_until_stopped(shutdown_signal())
+                .await
+                .map_err(|source| scheduler_server::StartupError::Bind {
+                    addr: cli.config.bind,
+                    source,
+                }),
+            Err(error) => Err(error),
+        },
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "scheduler-server stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

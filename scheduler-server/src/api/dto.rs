@@ -1,0 +1,524 @@
+//! Wire types: the JSON the API reads and writes, and their conversion to and from the core.
+//!
+//! Request bodies are read loosely (any JSON object) and checked field by field here, so a
+//! client hears about every failing field at once, by name, in the original service's words.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::{
+    ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
+};
+use poem_openapi::{Object, types::Example};
+use scheduler_core::{Job, JobDraft, JobPatch, ValidationErrors};
+use serde_json::{Map, Value};
+
+/// Formats an instant as RFC 3339 in UTC with `Z` (microseconds only when present).
+pub fn format_instant(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// An instant on the wire: a `date-time` string in UTC ending in `Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcInstant(pub DateTime<Utc>);
+
+impl Type for UtcInstant {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_date-time".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        <DateTime<Utc> as Type>::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for UtcInstant {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        value
+            .as_ref()
+            .and_then(Value::as_str)
+            .and_then(parse_instant)
+            .map(Self)
+            .ok_or_else(|| ParseError::custom("expected an RFC 3339 date-time"))
+    }
+}
+
+impl ToJSON for UtcInstant {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(format_instant(self.0)))
+    }
+}
+
+/// A job as the API returns it (the original service's fields and names).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Job")]
+pub struct JobOut {
+    /// Database id.
+    pub id: i64,
+    /// Unique name (1-255 characters).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Standard 5-field cron expression (minute hour day-of-month month day-of-week).
+    pub cron_expression: String,
+    /// IANA time zone the expression is read in.
+    pub timezone: String,
+    /// No run before this instant.
+    pub start_time: UtcInstant,
+    /// No run after this instant.
+    pub end_time: Option<UtcInstant>,
+    /// When the job last ran.
+    pub last_run: Option<UtcInstant>,
+    /// When the job runs next: the first fire at or after `start_time` and after now; null
+    /// when paused or past `end_time`.
+    pub next_run: Option<UtcInstant>,
+    /// JSON object handed to the job's handler.
+    pub parameters: Value,
+    /// False while paused.
+    pub is_active: bool,
+    /// Creation instant.
+    pub created_at: UtcInstant,
+    /// Last change instant.
+    pub updated_at: UtcInstant,
+}
+
+impl From<Job> for JobOut {
+    fn from(job: Job) -> Self {
+        Self {
+            id: job.id.0,
+            name: job.spec.name.into(),
+            description: job.spec.description.into(),
+            cron_expression: job.spec.schedule.expression().to_string(),
+            timezone: job.spec.timezone.name().to_string(),
+            start_time: UtcInstant(job.spec.start_time),
+            end_time: job.spec.end_time.map(UtcInstant),
+            last_run: job.last_run.map(UtcInstant),
+            next_run: job.next_run.map(UtcInstant),
+            parameters: job.spec.parameters.into(),
+            is_active: job.spec.is_active,
+            created_at: UtcInstant(job.created_at),
+            updated_at: UtcInstant(job.updated_at),
+        }
+    }
+}
+
+/// One page of jobs, in the original's paginated shape.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "JobList")]
+pub struct JobListOut {
+    /// Jobs matching the filter across all pages.
+    pub count: u64,
+    /// URL of the next page, or null on the last.
+    pub next: Option<String>,
+    /// URL of the previous page, or null on the first.
+    pub previous: Option<String>,
+    /// This page's jobs.
+    pub results: Vec<JobOut>,
+}
+
+/// The body of POST (and PUT): the documented shape. The server reads any JSON object and
+/// ignores unknown fields.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "JobInput", example)]
+pub struct JobInputDoc {
+    /// Unique name, 1-255 characters after trimming.
+    pub name: String,
+    /// Standard 5-field cron expression; macros `@hourly`, `@daily`, `@midnight`, `@weekly`,
+    /// `@monthly`, `@yearly`, `@annually`. Seconds are not supported.
+    pub cron_expression: String,
+    /// Free text, at most 10,000 characters. Default empty.
+    pub description: Option<String>,
+    /// RFC 3339 instant (a time without offset is read as UTC). Default now.
+    pub start_time: Option<DateTime<Utc>>,
+    /// RFC 3339 instant after `start_time`. Default none.
+    pub end_time: Option<DateTime<Utc>>,
+    /// IANA time zone name. Default `UTC`.
+    pub timezone: Option<String>,
+    /// JSON object, at most 64 KiB. Default `{}`.
+    pub parameters: Option<Value>,
+    /// Default true.
+    pub is_active: Option<bool>,
+}
+
+impl Example for JobInputDoc {
+    fn example() -> Self {
+        Self {
+            name: "Weekly Report".into(),
+            cron_expression: "0 9 * * 1".into(),
+            description: Some("Generate weekly sales report".into()),
+            start_time: "2025-06-23T09:00:00Z".parse().ok(),
+            end_time: None,
+            timezone: Some("UTC".into()),
+            parameters: Some(
+                serde_json::json!({"report_type": "weekly", "recipients": ["sales@example.com"]}),
+            ),
+            is_active: Some(true),
+        }
+    }
+}
+
+/// A request body read as any JSON value, documented with the schema of `Doc`.
+pub struct LooseBody<Doc> {
+    /// The JSON as sent.
+    pub value: Value,
+    /// Which documented schema this body stands for.
+    _doc: PhantomData<Doc>,
+}
+
+impl<Doc: Type> Type for LooseBody<Doc> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Value;
+    type RawElementValueType = Value;
+
+    fn name() -> Cow<'static, str> {
+        Doc::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        Doc::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        Doc::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.value)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<Doc: Type> ParseFromJSON for LooseBody<Doc> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Self {
+            value: value.unwrap_or(Value::Null),
+            _doc: PhantomData,
+        })
+    }
+}
+
+/// A query or path parameter kept as the raw text and checked by the handler (so a bad value
+/// becomes a field error, not a generic one), documented with the schema of `T`.
+pub struct RawParam<T> {
+    /// The text as sent.
+    pub raw: String,
+    /// The documented type.
+    _doc: PhantomData<T>,
+}
+
+impl<T: Type> Type for RawParam<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.raw)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<T: Type> ParseFromParameter for RawParam<T> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self {
+            raw: value.to_string(),
+            _doc: PhantomData,
+        })
+    }
+}
+
+/// Field errors in the original's shape: `{"<field>": ["<message>", ...]}`.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+/// Converts collected validation errors into the wire shape.
+pub fn field_errors(errors: &ValidationErrors) -> FieldErrors {
+    let mut out = FieldErrors::new();
+    for error in errors.iter() {
+        out.entry(error.field.clone())
+            .or_default()
+            .push(error.message.clone());
+    }
+    out
+}
+
+const NOT_NULL: &str = "This field may not be null.";
+
+/// Parses an instant the way the original did: RFC 3339 / ISO 8601 with `T` or a space, an
+/// optional fraction, and `Z`, an offset, or no offset (read as UTC).
+pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let normalized = text.replacen(' ', "T", 1);
+    if let Ok(t) = DateTime::parse_from_rfc3339(&normalized) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(&normalized, format) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    let naive = normalized.trim_end_matches('Z');
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(naive, format) {
+            return Some(t.and_utc());
+        }
+    }
+    None
+}
+
+/// Reads the fields of a job body, recording a type error per field that has the wrong JSON
+/// type. `Ok(None)` for an absent field, `Ok(Some(None))` for an explicit null.
+struct FieldReader<'a> {
+    body: &'a Map<String, Value>,
+    errors: ValidationErrors,
+}
+
+impl FieldReader<'_> {
+    fn string(&mut self, field: &str) -> Option<Option<String>> {
+        match self.body.get(field)? {
+            Value::String(s) => Some(Some(s.clone())),
+            Value::Null => Some(None),
+            _ => {
+                self.errors.add(field, "Not a valid string.");
+                None
+            }
+        }
+    }
+
+    fn non_null_string(&mut self, field: &str) -> Option<String> {
+        match self.string(field)? {
+            Some(s) => Some(s),
+            None => {
+                self.errors.add(field, NOT_NULL);
+                None
+            }
+        }
+    }
+
+    fn instant(&mut self, field: &str) -> Option<Option<DateTime<Utc>>> {
+        match self.body.get(field)? {
+            Value::Null => Some(None),
+            Value::String(s) => match parse_instant(s) {
+                Some(t) => Some(Some(t)),
+                None => {
+                    self.errors.add(
+                        field,
+                        "Datetime has wrong format. Use one of these formats instead: \
+                         YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
+                    );
+                    None
+                }
+            },
+            _ => {
+                self.errors.add(
+                    field,
+                    "Datetime has wrong format. Use one of these formats instead: \
+                     YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, field: &str) -> Option<bool> {
+        let value = self.body.get(field)?;
+        let parsed = match value {
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(1) => Some(true),
+                Some(0) => Some(false),
+                _ => None,
+            },
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Some(true),
+                "false" | "0" | "no" | "off" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        if parsed.is_none() {
+            let message = if value.is_null() {
+                NOT_NULL
+            } else {
+                "Must be a valid boolean."
+            };
+            self.errors.add(field, message);
+        }
+        parsed
+    }
+
+    fn json(&mut self, field: &str) -> Option<Value> {
+        match self.body.get(field)? {
+            Value::Null => {
+                self.errors.add(field, NOT_NULL);
+                None
+            }
+            other => Some(other.clone()),
+        }
+    }
+}
+
+/// The body was not a JSON object.
+pub fn not_an_object(value: &Value) -> ValidationErrors {
+    let kind = match value {
+        Value::Array(_) => "list",
+        Value::String(_) => "str",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+        Value::Object(_) => "dict",
+    };
+    ValidationErrors::single(
+        "non_field_errors",
+        format!("Invalid data. Expected a dictionary, but got {kind}."),
+    )
+}
+
+/// Reads a POST/PUT body into a draft; type errors come back beside it, to be merged with the
+/// core's validation (which skips fields that already failed here).
+pub fn read_draft(body: &Map<String, Value>) -> (JobDraft, ValidationErrors) {
+    let mut r = FieldReader {
+        body,
+        errors: ValidationErrors::new(),
+    };
+    let name = r.non_null_string("name");
+    let cron_expression = r.non_null_string("cron_expression");
+    let description = r.non_null_string("description");
+    let start_time = r.instant("start_time").flatten();
+    let end_time = r.instant("end_time").flatten();
+    let timezone = r.non_null_string("timezone");
+    let parameters = r.json("parameters");
+    let is_active = r.boolean("is_active");
+    let draft = JobDraft {
+        name,
+        cron_expression,
+        description,
+        timezone,
+        start_time,
+        end_time,
+        parameters,
+        is_active,
+    };
+    (draft, r.errors)
+}
+
+/// Reads a PATCH body: only present fields; `end_time: null` clears the end.
+///
+/// # Errors
+/// Every field with the wrong type.
+pub fn read_patch(body: &Map<String, Value>) -> Result<JobPatch, ValidationErrors> {
+    let mut r = FieldReader {
+        body,
+        errors: ValidationErrors::new(),
+    };
+    let patch = JobPatch {
+        name: r.non_null_string("name"),
+        cron_expression: r.non_null_string("cron_expression"),
+        description: r.non_null_string("description"),
+        timezone: r.non_null_string("timezone"),
+        start_time: match r.instant("start_time") {
+            Some(None) => {
+                r.errors.add("start_time", NOT_NULL);
+                None
+            }
+            other => other.flatten(),
+        },
+        end_time: r.instant("end_time"),
+        parameters: r.json("parameters"),
+        is_active: r.boolean("is_active"),
+    };
+    r.errors.into_result(patch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn instants_are_read_in_the_usual_iso_forms() {
+        let expected: DateTime<Utc> = "2025-06-23T09:00:00Z".parse().unwrap();
+        for text in [
+            "2025-06-23T09:00:00Z",
+            "2025-06-23T09:00:00+00:00",
+            "2025-06-23T11:00:00+02:00",
+            "2025-06-23T11:00:00+0200",
+            "2025-06-23 09:00:00Z",
+            "2025-06-23T09:00:00",
+            "2025-06-23T09:00",
+            "2025-06-23T09:00:00.000",
+        ] {
+            assert_eq!(parse_instant(text), Some(expected), "{text}");
+        }
+        assert_eq!(parse_instant("next tuesday"), None);
+        assert_eq!(parse_instant("2025-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn instants_are_written_in_utc_with_z() {
+        let t: DateTime<Utc> = "2025-06-23T11:00:00.123456+02:00".parse().unwrap();
+        assert_eq!(format_instant(t), "2025-06-23T09:00:00.123456Z");
+        let t: DateTime<Utc> = "2025-06-23T09:00:00Z".parse().unwrap();
+        assert_eq!(format_instant(t), "2025-06-23T09:00:00Z");
+    }
+
+    #[test]
+    fn wrong_json_types_are_named_per_field() {
+        let body = json!({"name": 5, "cron_expression": null, "is_active": "maybe", "start_time": 3, "extra": 1});
+        let (draft, errors) = read_draft(body.as_object().unwrap());
+        let wire = field_errors(&errors);
+        assert_eq!(wire["name"], ["Not a valid string."]);
+        assert_eq!(wire["cron_expression"], [NOT_NULL]);
+        assert_eq!(wire["is_active"], ["Must be a valid boolean."]);
+        assert!(wire["start_time"][0].starts_with("Datetime has wrong format"));
+        assert_eq!(draft.name, None);
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_and_null_end_time() {
+        let patch = read_patch(json!({"end_time": null}).as_object().unwrap()).unwrap();
+        assert_eq!(patch.end_time, Some(None));
+        let patch = read_patch(json!({}).as_object().unwrap()).unwrap();
+        assert_eq!(patch.end_time, None);
+    }
+}

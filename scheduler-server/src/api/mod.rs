@@ -1,0 +1,104 @@
+//! The HTTP API: poem-openapi endpoints, the OpenAPI document and Swagger UI.
+
+pub mod dto;
+pub mod health;
+pub mod jobs;
+pub mod pagination;
+
+use poem::endpoint::make_sync;
+use poem::web::Html;
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+use scheduler_core::JobService;
+use serde_json::{Value, json};
+
+use health::HealthApi;
+use jobs::JobsApi;
+
+/// Swagger tags.
+#[derive(poem_openapi::Tags)]
+pub enum ApiTags {
+    /// Jobs: create, read, list.
+    Jobs,
+    /// Liveness and readiness.
+    Health,
+}
+
+/// The original service's two documented request bodies, shown as examples in the spec.
+fn original_examples() -> Value {
+    json!({
+        "weekly_report": {
+            "summary": "Weekly report every Monday at 09:00 UTC",
+            "value": {
+                "name": "Weekly Report",
+                "description": "Generate weekly sales report",
+                "cron_expression": "0 9 * * 1",
+                "start_time": "2025-06-23T09:00:00Z",
+                "parameters": {"report_type": "weekly", "recipients": ["sales@example.com"]}
+            }
+        },
+        "monthly_cleanup": {
+            "summary": "Monthly cleanup on the 1st at 09:00 UTC",
+            "value": {
+                "name": "Monthly Cleanup",
+                "description": "Clean up old records",
+                "cron_expression": "0 9 1 * *",
+                "parameters": {"older_than_days": 90}
+            }
+        }
+    })
+}
+
+/// The OpenAPI document as JSON text, with the original's examples added to the create and
+/// replace operations (poem-openapi has one example per type; the original has two).
+fn document(spec: &str) -> String {
+    let Ok(mut doc) = serde_json::from_str::<Value>(spec) else {
+        return spec.to_string();
+    };
+    for (path, method) in [("/scheduler/jobs", "post"), ("/scheduler/jobs/{id}", "put")] {
+        let pointer = format!(
+            "/paths/{}/{method}/requestBody/content",
+            path.replace('/', "~1")
+        );
+        if let Some(contents) = doc.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+            for content in contents.values_mut().filter_map(Value::as_object_mut) {
+                content.insert("examples".into(), original_examples());
+            }
+        }
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_string())
+}
+
+/// All routes: the API, `/openapi.json` and Swagger UI at `/swagger/`.
+pub fn routes(service: JobService) -> impl Endpoint {
+    let api = OpenApiService::new(
+        (
+            JobsApi {
+                service: service.clone(),
+            },
+            HealthApi { service },
+        ),
+        "scheduler",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "A cron job scheduler. Standard 5-field CRON expressions evaluated in IANA time zones; \
+         paths and JSON compatible with the original Django service.",
+    );
+    let raw_spec = api.spec();
+    let spec = document(&raw_spec);
+    let swagger_html = api.swagger_ui_html().replace(&raw_spec, &spec);
+    let spec_for_route = spec.clone();
+    Route::new()
+        .at(
+            "/openapi.json",
+            make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json")
+                    .body(spec_for_route.clone())
+            }),
+        )
+        .at("/swagger", make_sync(move |_| Html(swagger_html.clone())))
+        .nest("/", api)
+        .boxed()
+}

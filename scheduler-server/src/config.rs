@@ -1,0 +1,95 @@
+//! The server's configuration: one typed struct, read from CLI flags mirrored by env vars.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// `scheduler-server [serve|migrate] [flags]`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "scheduler-server",
+    version,
+    about = "Cron job scheduler: REST API and Swagger UI"
+)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve the API (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+}
+
+/// Every setting of the server. Each flag has an env var of the same meaning.
+#[derive(Debug, Clone, Parser)]
+pub struct Config {
+    /// Database URL: `sqlite://path?mode=rwc` (embedded, single process) or
+    /// `postgres://user@host:5432/db` (shared by replicas).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://scheduler.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// Redis URL for a cache shared by replicas (`redis://127.0.0.1:6379`). Unset: an
+    /// in-process cache on SQLite, no cache on PostgreSQL.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "SCHEDULER_BIND", default_value = "0.0.0.0:8000")]
+    pub bind: SocketAddr,
+
+    /// Most pooled database connections.
+    #[arg(long, env = "SCHEDULER_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// How long a request waits for a pooled connection before answering 503, in ms.
+    #[arg(long, env = "SCHEDULER_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3_000)]
+    pub db_acquire_timeout_ms: u64,
+
+    /// How long cached jobs and pages live, in seconds.
+    #[arg(long, env = "SCHEDULER_CACHE_TTL_SECONDS", default_value_t = 60)]
+    pub cache_ttl_seconds: u64,
+
+    /// Most jobs (and, separately, list pages) held by the in-process cache.
+    #[arg(long, env = "SCHEDULER_CACHE_CAPACITY", default_value_t = 10_000)]
+    pub cache_capacity: u64,
+
+    /// On SIGTERM/SIGINT, how long in-flight requests may take before the server exits, in
+    /// seconds.
+    #[arg(long, env = "SCHEDULER_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Config {
+    /// The defaults with another database and bind address (what tests start).
+    pub fn for_database(database_url: impl Into<String>, bind: SocketAddr) -> Self {
+        let mut config = Config::parse_from(["scheduler-server"]);
+        config.database_url = database_url.into();
+        config.bind = bind;
+        config.redis_url = None;
+        config
+    }
+
+    /// True for an embedded SQLite database (one process only).
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
+    /// Cache time-to-live.
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache_ttl_seconds)
+    }
+}

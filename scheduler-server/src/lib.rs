@@ -1,0 +1,14 @@
+//! # scheduler-server
+//!
+//! The REST server: configuration ([`config`]), the poem-openapi endpoints ([`api`]), the
+//! mapping of core errors to HTTP ([`error`]), middleware, and the wiring ([`app`]) that
+//! `main` and the tests share.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod middleware;
+
+pub use app::{Application, StartupError, open_database, shutdown_signal};
+pub use config::{Cli, Command, Config};

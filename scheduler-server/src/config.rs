@@ -52,7 +52,7 @@ pub struct Config {
     pub bind: SocketAddr,
 
     /// Most pooled database connections.
-    #[arg(long, env = "SCHEDULER_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    #[arg(long, env = "SCHEDULER_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
 
     /// How long a request waits for a pooled connection before answering 503, in ms.

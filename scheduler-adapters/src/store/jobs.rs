@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use scheduler_core::{
-    CronSchedule, Description, Job, JobId, JobName, JobPage, JobQuery, JobRepository, JobSpec,
-    NewJob, OrderField, Parameters, RepositoryError, Timezone,
+    Description, Job, JobId, JobName, JobPage, JobQuery, JobRepository, JobSpec, NewJob,
+    OrderField, Parameters, RepositoryError, Timezone,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use super::entity::{ActiveModel, Column, Entity, Model};
+use super::schedules::parsed_schedule;
 use super::{micros, repository_error};
 
 /// Jobs stored in PostgreSQL or SQLite through one sea-orm connection pool.
@@ -39,7 +40,7 @@ fn to_job(row: Model) -> Result<Job, RepositoryError> {
         name: JobName::parse(&row.name).map_err(|e| corrupt(id, "name", e))?,
         description: Description::parse(&row.description)
             .map_err(|e| corrupt(id, "description", e))?,
-        schedule: CronSchedule::parse(&row.cron_expression)
+        schedule: parsed_schedule(&row.cron_expression)
             .map_err(|e| corrupt(id, "cron_expression", e))?,
         timezone: Timezone::parse(&row.timezone).map_err(|e| corrupt(id, "timezone", e))?,
         start_time: row.start_time,

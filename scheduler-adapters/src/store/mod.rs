@@ -2,6 +2,7 @@
 
 mod entity;
 mod jobs;
+mod schedules;
 
 use std::time::Duration;
 
@@ -29,11 +30,11 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
-    /// Defaults suited to a 2-core server: 16 connections, 5 s connect, 3 s acquire.
+    /// Defaults suited to a small server: 10 connections, 5 s connect, 3 s acquire.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            max_connections: 16,
+            max_connections: 10,
             min_connections: 1,
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(3),
@@ -53,6 +54,9 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
         .min_connections(config.min_connections)
         .connect_timeout(config.connect_timeout)
         .acquire_timeout(config.acquire_timeout)
+        // Pinging on every checkout doubles the round trips of a point read; ping only
+        // connections idle long enough to have been dropped by the server or a proxy.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {

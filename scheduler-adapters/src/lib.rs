@@ -1,12 +1,18 @@
 //! # scheduler-adapters
 //!
 //! The core's ports over the world: a sea-orm job store for PostgreSQL and SQLite
-//! ([`store`]), in-process caches ([`memory_cache`]) and the system clock ([`clock`]).
+//! ([`store`]), a Redis cache shared by replicas ([`redis_cache`]), in-process caches
+//! ([`memory_cache`]) and the system clock ([`clock`]).
 
 pub mod clock;
+pub mod counters;
 pub mod memory_cache;
+pub mod redis_cache;
+pub mod schedules;
 pub mod store;
 
 pub use clock::SystemClock;
-pub use memory_cache::{CacheCounters, InMemoryJobCache, NoJobCache};
+pub use counters::CacheCounters;
+pub use memory_cache::{InMemoryJobCache, NoJobCache};
+pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{DatabaseConfig, SeaOrmJobRepository, connect};

@@ -7,39 +7,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use moka::sync::Cache;
-use scheduler_core::{CacheLookup, CacheTicket, Job, JobCache, JobId, JobPage, JobQuery};
+use scheduler_core::{
+    CacheLookup, CacheReport, CacheStatus, CacheTicket, Job, JobCache, JobId, JobPage, JobQuery,
+};
 
-/// Hit and miss counts of a cache, for metrics.
-#[derive(Debug, Default)]
-pub struct CacheCounters {
-    /// Lookups answered from the cache.
-    pub hits: AtomicU64,
-    /// Lookups that had to go to the store.
-    pub misses: AtomicU64,
-}
-
-impl CacheCounters {
-    fn lookup<T>(&self, found: Option<T>, ticket: CacheTicket) -> CacheLookup<T> {
-        match found {
-            Some(value) => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                CacheLookup::Hit(value)
-            }
-            None => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
-                CacheLookup::Miss(ticket)
-            }
-        }
-    }
-
-    /// `(hits, misses)` so far.
-    pub fn snapshot(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
-    }
-}
+use crate::counters::CacheCounters;
 
 /// A bounded, expiring cache inside this process. Only for a single process (the SQLite
 /// default): other replicas could not invalidate it.
@@ -124,11 +96,17 @@ impl JobCache for InMemoryJobCache {
         self.store_if_current(ticket, || self.lists.insert(*query, page.clone()));
     }
 
-    async fn invalidate_all(&self) {
+    async fn invalidate_jobs(&self, ids: &[JobId]) {
         self.bump(|| {
-            self.jobs.invalidate_all();
+            for id in ids {
+                self.jobs.invalidate(id);
+            }
             self.lists.invalidate_all();
         });
+    }
+
+    fn report(&self) -> CacheReport {
+        self.counters.report(CacheStatus::Ok)
     }
 }
 
@@ -153,5 +131,13 @@ impl JobCache for NoJobCache {
 
     async fn put_list(&self, _query: &JobQuery, _page: &JobPage, _ticket: CacheTicket) {}
 
-    async fn invalidate_all(&self) {}
+    async fn invalidate_jobs(&self, _ids: &[JobId]) {}
+
+    fn report(&self) -> CacheReport {
+        CacheReport {
+            status: CacheStatus::Disabled,
+            hits: 0,
+            misses: 0,
+        }
+    }
 }

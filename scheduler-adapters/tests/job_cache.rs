@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use scheduler_adapters::InMemoryJobCache;
+use scheduler_adapters::{InMemoryJobCache, RedisCacheConfig, RedisJobCache};
 use scheduler_core::{CacheLookup, Job, JobCache, JobDraft, JobId, JobPage, JobQuery};
 
 fn job(id: i64, description: &str) -> Job {
@@ -92,11 +92,18 @@ async fn different_queries_are_different_pages(cache: &dyn JobCache) {
     ticket(cache.get_list(&q2).await);
 }
 
-async fn invalidate_all_drops_everything(cache: &dyn JobCache) {
-    let t = ticket(cache.get_job(JobId(4)).await);
-    cache.put_job(&job(4, "v1"), t).await;
-    cache.invalidate_all().await;
+async fn invalidating_many_jobs_drops_each(cache: &dyn JobCache) {
+    for id in [4, 5, 6] {
+        let t = ticket(cache.get_job(JobId(id)).await);
+        cache.put_job(&job(id, "v1"), t).await;
+    }
+    cache.invalidate_jobs(&[JobId(4), JobId(6)]).await;
     ticket(cache.get_job(JobId(4)).await);
+    assert_eq!(
+        cache.get_job(JobId(5)).await,
+        CacheLookup::Hit(job(5, "v1"))
+    );
+    ticket(cache.get_job(JobId(6)).await);
 }
 
 macro_rules! contract {
@@ -122,6 +129,13 @@ async fn memory() -> Option<Box<dyn JobCache>> {
     )))
 }
 
+async fn redis_cache() -> Option<Box<dyn JobCache>> {
+    let server = scheduler_test_support::redis().await?;
+    let mut config = RedisCacheConfig::new(&server.url);
+    config.prefix = server.prefix.clone();
+    Some(Box::new(RedisJobCache::new(config).await.unwrap()))
+}
+
 contract!(
     memory,
     memory(),
@@ -130,7 +144,19 @@ contract!(
         a_put_after_invalidation_is_dropped,
         invalidating_a_job_drops_it_and_every_list,
         different_queries_are_different_pages,
-        invalidate_all_drops_everything,
+        invalidating_many_jobs_drops_each,
+    ]
+);
+
+contract!(
+    redis,
+    redis_cache(),
+    [
+        a_stored_job_is_a_hit,
+        a_put_after_invalidation_is_dropped,
+        invalidating_a_job_drops_it_and_every_list,
+        different_queries_are_different_pages,
+        invalidating_many_jobs_drops_each,
     ]
 );
 
@@ -143,4 +169,98 @@ async fn memory_entries_expire_after_their_ttl() {
     tokio::time::sleep(Duration::from_millis(120)).await;
     ticket(cache.get_job(JobId(1)).await);
     assert_eq!(cache.counters().snapshot(), (1, 2));
+}
+
+/// A TCP proxy in front of the real Redis that a test can cut, as if Redis died.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut watch = watch.clone();
+                if *watch.borrow() {
+                    continue; // down: accept and drop
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|down| *down) => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, cut }
+    }
+
+    fn set_down(&self, down: bool) {
+        let _ = self.cut.send(down);
+    }
+}
+
+#[tokio::test]
+async fn redis_outage_degrades_to_misses_and_recovers_without_restart() {
+    let Some(server) = scheduler_test_support::redis().await else {
+        return;
+    };
+    let target = server
+        .url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_string();
+    let proxy = Proxy::start(target).await;
+    let mut config = RedisCacheConfig::new(format!("redis://{}", proxy.addr));
+    config.prefix = server.prefix.clone();
+    let cache = RedisJobCache::new(config).await.unwrap();
+    let t = ticket(cache.get_job(JobId(1)).await);
+    cache.put_job(&job(1, "v1"), t).await;
+    assert_eq!(
+        cache.get_job(JobId(1)).await,
+        CacheLookup::Hit(job(1, "v1"))
+    );
+    assert_eq!(cache.report().status, scheduler_core::CacheStatus::Ok);
+
+    proxy.set_down(true);
+    // A write during the outage cannot reach Redis; it must still win once Redis is back.
+    let started = std::time::Instant::now();
+    cache.invalidate_job(JobId(1)).await;
+    for _ in 0..20 {
+        ticket(cache.get_job(JobId(1)).await);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "outage calls must be fast"
+    );
+    assert_eq!(cache.report().status, scheduler_core::CacheStatus::Degraded);
+
+    proxy.set_down(false);
+    let mut recovered = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        match cache.get_job(JobId(1)).await {
+            CacheLookup::Miss(t) if t.0 != u64::MAX => {
+                recovered = true;
+                break;
+            }
+            CacheLookup::Hit(stale) => {
+                panic!("served a value invalidated during the outage: {stale:?}")
+            }
+            CacheLookup::Miss(_) => {}
+        }
+    }
+    assert!(recovered, "the cache did not reconnect");
+    assert_eq!(cache.report().status, scheduler_core::CacheStatus::Ok);
 }

@@ -41,7 +41,9 @@ pub use error::{FieldError, RepositoryError, ServiceError, ValidationErrors};
 pub use job::{
     Description, Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob, Parameters, Timezone,
 };
-pub use ports::{CacheLookup, CacheTicket, Clock, JobCache, JobRepository};
+pub use ports::{
+    CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, JobCache, JobRepository,
+};
 pub use query::{JobOrdering, JobPage, JobQuery, OrderField};
 pub use schedule::{CronParseError, CronSchedule};
 pub use service::JobService;

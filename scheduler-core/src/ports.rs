@@ -64,13 +64,16 @@ pub trait JobCache: Send + Sync {
     /// The cached job, or a miss with a ticket.
     async fn get_job(&self, id: JobId) -> CacheLookup<Job>;
 
-    /// Stores `job`. MUST NOT store it when [`JobCache::invalidate_job`] for that id (or
-    /// [`JobCache::invalidate_all`]) happened after `ticket` was issued.
+    /// Stores `job`. MUST NOT store it when an invalidation of that id happened after
+    /// `ticket` was issued.
     async fn put_job(&self, job: &Job, ticket: CacheTicket);
 
     /// Drops the cached job `id` and every cached list page; later `put`s holding older
     /// tickets for them are ignored.
     async fn invalidate_job(&self, id: JobId);
+
+    /// [`JobCache::invalidate_job`] for many jobs at once (one round trip where possible).
+    async fn invalidate_jobs(&self, ids: &[JobId]);
 
     /// The cached page for `query`, or a miss with a ticket.
     async fn get_list(&self, query: &JobQuery) -> CacheLookup<JobPage>;
@@ -78,8 +81,41 @@ pub trait JobCache: Send + Sync {
     /// Stores a list page. MUST NOT store it when any invalidation happened after `ticket`.
     async fn put_list(&self, query: &JobQuery, page: &JobPage, ticket: CacheTicket);
 
-    /// Drops everything cached.
-    async fn invalidate_all(&self);
+    /// How the cache is doing, for readiness and metrics. Never blocks on the backend.
+    fn report(&self) -> CacheReport;
+}
+
+/// The state of a cache backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// Answering.
+    Ok,
+    /// Not answering: reads go to the store until it recovers.
+    Degraded,
+    /// No cache is configured.
+    Disabled,
+}
+
+impl CacheStatus {
+    /// `ok`, `degraded` or `disabled`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Degraded => "degraded",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// A cache's state and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheReport {
+    /// Whether the backend answers.
+    pub status: CacheStatus,
+    /// Lookups answered from the cache since start.
+    pub hits: u64,
+    /// Lookups that went to the store since start.
+    pub misses: u64,
 }
 
 /// The current instant. The core never reads the system clock itself, so tests control time.

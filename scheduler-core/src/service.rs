@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::ServiceError;
 use crate::job::{Job, JobDraft, JobId, JobPatch, JobSpec, NewJob};
-use crate::ports::{CacheLookup, Clock, JobCache, JobRepository};
+use crate::ports::{CacheLookup, CacheReport, Clock, JobCache, JobRepository};
 use crate::query::{JobPage, JobQuery};
 
 /// The job use cases over the repository, cache and clock ports.
@@ -153,6 +153,11 @@ impl JobService {
     /// `Unavailable` when it does not.
     pub async fn check_store(&self) -> Result<(), ServiceError> {
         Ok(self.repository.ping().await?)
+    }
+
+    /// The cache's state and counters (for readiness and metrics).
+    pub fn cache_report(&self) -> CacheReport {
+        self.cache.report()
     }
 
     /// Reads the job from the store (never the cache: a write must start from the truth).

@@ -11,7 +11,8 @@ use poem::listener::{Acceptor, TcpAcceptor};
 use poem::middleware::{NormalizePath, TrailingSlash};
 use poem::{EndpointExt, Server};
 use scheduler_adapters::{
-    DatabaseConfig, InMemoryJobCache, NoJobCache, SeaOrmJobRepository, SystemClock, connect,
+    DatabaseConfig, InMemoryJobCache, NoJobCache, RedisCacheConfig, RedisJobCache,
+    SeaOrmJobRepository, SystemClock, connect,
 };
 use scheduler_core::{JobCache, JobService};
 use sea_orm::DatabaseConnection;
@@ -25,6 +26,9 @@ pub enum StartupError {
     /// The database could not be opened.
     #[error("cannot open the database: {0}")]
     Database(String),
+    /// The cache settings are invalid (a malformed `REDIS_URL`).
+    #[error("invalid cache settings: {0}")]
+    Cache(String),
     /// A migration failed.
     #[error("cannot migrate the database: {0}")]
     Migration(String),
@@ -55,17 +59,28 @@ pub async fn open_database(config: &Config) -> Result<DatabaseConnection, Startu
     Ok(db)
 }
 
-/// Chooses the cache: in-process only for a single process (SQLite); none for a shared
-/// database without a shared cache, so replicas never serve each other stale data.
-fn choose_cache(config: &Config) -> Arc<dyn JobCache> {
-    if config.is_sqlite() {
+/// Chooses the cache: Redis when configured; in-process only for a single process (SQLite);
+/// none for a shared database without a shared cache, so replicas never serve each other
+/// stale data.
+async fn choose_cache(config: &Config) -> Result<Arc<dyn JobCache>, StartupError> {
+    if let Some(url) = &config.redis_url {
+        let mut redis = RedisCacheConfig::new(url);
+        redis.prefix = config.redis_prefix.clone();
+        redis.ttl = config.cache_ttl();
+        redis.timeout = Duration::from_millis(config.redis_timeout_ms);
+        let cache = RedisJobCache::new(redis)
+            .await
+            .map_err(|e| StartupError::Cache(e.to_string()))?;
+        return Ok(Arc::new(cache));
+    }
+    Ok(if config.is_sqlite() {
         Arc::new(InMemoryJobCache::new(
             config.cache_capacity,
             config.cache_ttl(),
         ))
     } else {
         Arc::new(NoJobCache)
-    }
+    })
 }
 
 /// A built server, bound and ready to run.
@@ -89,7 +104,7 @@ impl Application {
         let db = open_database(config).await?;
         let service = JobService::new(
             Arc::new(SeaOrmJobRepository::new(db)),
-            choose_cache(config),
+            choose_cache(config).await?,
             Arc::new(SystemClock),
         );
         let listener = tokio::net::TcpListener::bind(config.bind)

@@ -47,6 +47,14 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Prefix of every Redis key (lets deployments share a Redis).
+    #[arg(long, env = "SCHEDULER_REDIS_PREFIX", default_value = "scheduler:")]
+    pub redis_prefix: String,
+
+    /// Longest wait for Redis before a read falls through to the database, in ms.
+    #[arg(long, env = "SCHEDULER_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    pub redis_timeout_ms: u64,
+
     /// Address and port to listen on.
     #[arg(long, env = "SCHEDULER_BIND", default_value = "0.0.0.0:8000")]
     pub bind: SocketAddr,

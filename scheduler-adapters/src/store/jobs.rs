@@ -2,8 +2,7 @@
 
 use async_trait::async_trait;
 use scheduler_core::{
-    Description, Job, JobId, JobName, JobPage, JobQuery, JobRepository, JobSpec, NewJob,
-    OrderField, Parameters, RepositoryError, Timezone,
+    Job, JobId, JobPage, JobQuery, JobRepository, JobSpec, NewJob, OrderField, RepositoryError,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -12,7 +11,6 @@ use sea_orm::{
 };
 
 use super::entity::{ActiveModel, Column, Entity, Model};
-use super::schedules::parsed_schedule;
 use super::{micros, repository_error};
 
 /// Jobs stored in PostgreSQL or SQLite through one sea-orm connection pool.
@@ -27,35 +25,6 @@ impl SeaOrmJobRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
-}
-
-/// A stored row that no longer validates is reported, not trusted.
-fn corrupt(id: i64, field: &str, message: impl std::fmt::Display) -> RepositoryError {
-    RepositoryError::Unavailable(format!("job {id} has an invalid stored {field}: {message}"))
-}
-
-fn to_job(row: Model) -> Result<Job, RepositoryError> {
-    let id = row.id;
-    let spec = JobSpec {
-        name: JobName::parse(&row.name).map_err(|e| corrupt(id, "name", e))?,
-        description: Description::parse(&row.description)
-            .map_err(|e| corrupt(id, "description", e))?,
-        schedule: parsed_schedule(&row.cron_expression)
-            .map_err(|e| corrupt(id, "cron_expression", e))?,
-        timezone: Timezone::parse(&row.timezone).map_err(|e| corrupt(id, "timezone", e))?,
-        start_time: row.start_time,
-        end_time: row.end_time,
-        parameters: Parameters::parse(row.parameters).map_err(|e| corrupt(id, "parameters", e))?,
-        is_active: row.is_active,
-    };
-    Ok(Job {
-        id: JobId(id),
-        spec,
-        last_run: row.last_run,
-        next_run: row.next_run,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
 }
 
 fn active_model(
@@ -97,7 +66,7 @@ impl JobRepository for SeaOrmJobRepository {
         .insert(&self.db)
         .await
         .map_err(repository_error)?;
-        to_job(row)
+        row.into_job()
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, RepositoryError> {
@@ -105,7 +74,7 @@ impl JobRepository for SeaOrmJobRepository {
             .one(&self.db)
             .await
             .map_err(repository_error)?
-            .map(to_job)
+            .map(Model::into_job)
             .transpose()
     }
 
@@ -142,7 +111,10 @@ impl JobRepository for SeaOrmJobRepository {
             .all(&self.db)
             .await
             .map_err(repository_error)?;
-        let items = rows.into_iter().map(to_job).collect::<Result<_, _>>()?;
+        let items = rows
+            .into_iter()
+            .map(Model::into_job)
+            .collect::<Result<_, _>>()?;
         Ok(JobPage { total, items })
     }
 
@@ -161,7 +133,7 @@ impl JobRepository for SeaOrmJobRepository {
             DbErr::RecordNotUpdated | DbErr::RecordNotFound(_) => RepositoryError::NotFound,
             other => repository_error(other),
         })?;
-        to_job(row)
+        row.into_job()
     }
 
     async fn delete(&self, id: JobId) -> Result<(), RepositoryError> {

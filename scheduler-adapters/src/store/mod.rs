@@ -1,8 +1,7 @@
 //! The sea-orm store: one code path for PostgreSQL and SQLite, chosen by the URL.
 
-mod entity;
+pub(crate) mod entity;
 mod jobs;
-mod schedules;
 
 use std::time::Duration;
 

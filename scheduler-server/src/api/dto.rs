@@ -174,6 +174,28 @@ impl Example for JobInputDoc {
     }
 }
 
+/// The body of PATCH: any subset of the writable fields.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "JobPatch")]
+pub struct JobPatchDoc {
+    /// New unique name.
+    pub name: Option<String>,
+    /// New expression; `next_run` is recomputed.
+    pub cron_expression: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New start; `next_run` is recomputed.
+    pub start_time: Option<DateTime<Utc>>,
+    /// New end, or null to remove it; `next_run` is recomputed.
+    pub end_time: Option<DateTime<Utc>>,
+    /// New zone; `next_run` is recomputed.
+    pub timezone: Option<String>,
+    /// New parameters (replaces the whole object).
+    pub parameters: Option<Value>,
+    /// Pause (false) or resume (true).
+    pub is_active: Option<bool>,
+}
+
 /// A request body read as any JSON value, documented with the schema of `Doc`.
 pub struct LooseBody<Doc> {
     /// The JSON as sent.

@@ -4,11 +4,14 @@ use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
-use scheduler_core::{JobDraft, JobId, JobQuery, JobService, ValidationErrors};
+use scheduler_core::{JobDraft, JobId, JobPatch, JobQuery, JobService, ValidationErrors};
 use serde_json::Value;
 
 use super::ApiTags;
-use super::dto::{JobInputDoc, JobListOut, JobOut, LooseBody, RawParam, not_an_object, read_draft};
+use super::dto::{
+    JobInputDoc, JobListOut, JobOut, JobPatchDoc, LooseBody, RawParam, not_an_object, read_draft,
+    read_patch,
+};
 use super::pagination::page_links;
 use crate::error::{ApiError, Detail};
 
@@ -26,6 +29,14 @@ pub enum Found {
     /// The job.
     #[oai(status = 200)]
     Job(Json<JobOut>),
+}
+
+/// 204 after a delete.
+#[derive(Debug, ApiResponse)]
+pub enum Deleted {
+    /// The job is gone; a run already executing finishes, no new run starts.
+    #[oai(status = 204)]
+    Gone,
 }
 
 /// 200 with a page of jobs, or 404 for a page past the end.
@@ -176,4 +187,93 @@ impl JobsApi {
         let job = self.service.get(id).await?;
         Ok(Found::Job(Json(job.into())))
     }
+
+    /// Update some fields of a job.
+    ///
+    /// Any writable field may be sent; absent fields keep their values, `end_time: null`
+    /// clears the end. `next_run` is recomputed when a schedule field changes. Same
+    /// validation and error shapes as create.
+    #[oai(path = "/scheduler/jobs/:id", method = "patch", tag = "ApiTags::Jobs")]
+    async fn patch(
+        &self,
+        id: Path<RawParam<i64>>,
+        body: Json<LooseBody<JobPatchDoc>>,
+    ) -> Result<Found, ApiError> {
+        let id = parse_job_id(&id.0.raw)?;
+        let patch = self.patch_from_body(id, &body.0.value).await?;
+        let job = self.service.update(id, patch).await?;
+        Ok(Found::Job(Json(job.into())))
+    }
+
+    /// Replace a job: the full body of create; absent optional fields take their defaults.
+    #[oai(path = "/scheduler/jobs/:id", method = "put", tag = "ApiTags::Jobs")]
+    async fn replace(
+        &self,
+        id: Path<RawParam<i64>>,
+        body: Json<LooseBody<JobInputDoc>>,
+    ) -> Result<Found, ApiError> {
+        let id = parse_job_id(&id.0.raw)?;
+        let draft = draft_from_body(&body.0.value)?;
+        let job = self.service.replace(id, draft).await?;
+        Ok(Found::Job(Json(job.into())))
+    }
+
+    /// Delete a job (and its run history).
+    #[oai(path = "/scheduler/jobs/:id", method = "delete", tag = "ApiTags::Jobs")]
+    async fn delete(&self, id: Path<RawParam<i64>>) -> Result<Deleted, ApiError> {
+        let id = parse_job_id(&id.0.raw)?;
+        self.service.delete(id).await?;
+        Ok(Deleted::Gone)
+    }
+
+    /// Pause a job: `is_active` false, `next_run` null, no runs until resumed.
+    #[oai(
+        path = "/scheduler/jobs/:id/pause",
+        method = "post",
+        tag = "ApiTags::Jobs"
+    )]
+    async fn pause(&self, id: Path<RawParam<i64>>) -> Result<Found, ApiError> {
+        let id = parse_job_id(&id.0.raw)?;
+        Ok(Found::Job(Json(self.service.pause(id).await?.into())))
+    }
+
+    /// Resume a job: `next_run` is computed from now; fires missed while paused are skipped.
+    #[oai(
+        path = "/scheduler/jobs/:id/resume",
+        method = "post",
+        tag = "ApiTags::Jobs"
+    )]
+    async fn resume(&self, id: Path<RawParam<i64>>) -> Result<Found, ApiError> {
+        let id = parse_job_id(&id.0.raw)?;
+        Ok(Found::Job(Json(self.service.resume(id).await?.into())))
+    }
+}
+
+impl JobsApi {
+    /// Reads a PATCH body; when a field has the wrong type, the other fields are still
+    /// validated against the stored job so every failing field is reported at once.
+    async fn patch_from_body(&self, id: JobId, body: &Value) -> Result<JobPatch, ApiError> {
+        let Value::Object(map) = body else {
+            return Err(not_an_object(body).into());
+        };
+        match read_patch(map) {
+            Ok(patch) => Ok(patch),
+            Err(mut errors) => {
+                let current = self.service.get(id).await?;
+                if let Err(core) = read_patch_lenient(map, &errors).apply(&current.spec) {
+                    errors.merge(core);
+                }
+                Err(errors.into())
+            }
+        }
+    }
+}
+
+/// The PATCH built from the fields of `map` that have no type error.
+fn read_patch_lenient(map: &serde_json::Map<String, Value>, errors: &ValidationErrors) -> JobPatch {
+    let mut valid = map.clone();
+    for error in errors.iter() {
+        valid.remove(&error.field);
+    }
+    read_patch(&valid).unwrap_or_default()
 }

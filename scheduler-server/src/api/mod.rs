@@ -1,5 +1,6 @@
 //! The HTTP API: poem-openapi endpoints, the OpenAPI document and Swagger UI.
 
+pub mod cron;
 pub mod dto;
 pub mod health;
 pub mod jobs;
@@ -18,8 +19,10 @@ use jobs::JobsApi;
 /// Swagger tags.
 #[derive(poem_openapi::Tags)]
 pub enum ApiTags {
-    /// Jobs: create, read, list.
+    /// Jobs: create, read, list, update, delete, pause, resume.
     Jobs,
+    /// Cron expression tools.
+    Cron,
     /// Liveness and readiness.
     Health,
 }
@@ -76,6 +79,7 @@ pub fn routes(service: JobService) -> impl Endpoint {
             JobsApi {
                 service: service.clone(),
             },
+            cron::CronApi,
             HealthApi { service },
         ),
         "scheduler",

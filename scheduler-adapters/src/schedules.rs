@@ -18,7 +18,7 @@ fn parsed() -> &'static Cache<String, CronSchedule> {
 ///
 /// # Errors
 /// The parse error when the stored text is not a valid expression (it is then not cached).
-pub(crate) fn parsed_schedule(expression: &str) -> Result<CronSchedule, CronParseError> {
+pub fn parsed_schedule(expression: &str) -> Result<CronSchedule, CronParseError> {
     if let Some(schedule) = parsed().get(expression) {
         return Ok(schedule);
     }

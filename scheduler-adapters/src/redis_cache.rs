@@ -1,0 +1,428 @@
+//! `RedisJobCache`: the `JobCache` port over Redis, shared by every replica.
+//!
+//! # Never stale
+//! Two counters live in Redis: `gen`, bumped by every invalidation, and `epoch`, part of every
+//! job key. A lookup returns the value and the `gen` it saw (one Lua script, one round trip);
+//! a `put` stores only if `gen` is still that value (checked inside Redis, atomically), so a
+//! reader that raced a writer cannot store the old row. List pages are keyed by `gen`, so
+//! one `INCR` retires every page without `KEYS` or `SCAN`.
+//!
+//! # Never failing
+//! Every call is bounded by a short timeout (50 ms by default). Redis slow or down: lookups
+//! miss (the service reads the database) and writes are dropped; one warning is logged when an
+//! outage starts and one line when it ends; the connection manager reconnects by itself.
+//! Invalidations that could not be delivered are kept and delivered first once Redis answers
+//! again; until then a replica that can still reach Redis may serve the pre-write value for
+//! at most the TTL — the one residual window, and only under a partition.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Script};
+use scheduler_core::{
+    CacheLookup, CacheReport, CacheStatus, CacheTicket, Job, JobCache, JobId, JobPage, JobQuery,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::counters::CacheCounters;
+use crate::store::entity::Model;
+
+/// A ticket no `gen` value ever equals: issued when Redis did not answer.
+const NO_TICKET: CacheTicket = CacheTicket(u64::MAX);
+
+/// Settings of the Redis cache.
+#[derive(Debug, Clone)]
+pub struct RedisCacheConfig {
+    /// `redis://host:port[/db]`.
+    pub url: String,
+    /// Prefix of every key (several deployments or tests can share one Redis).
+    pub prefix: String,
+    /// Lifetime of cached jobs and pages.
+    pub ttl: Duration,
+    /// Longest wait for any Redis call before falling through to the database.
+    pub timeout: Duration,
+}
+
+impl RedisCacheConfig {
+    /// Defaults: prefix `scheduler:`, TTL 60 s, timeout 50 ms.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: "scheduler:".into(),
+            ttl: Duration::from_secs(60),
+            timeout: Duration::from_millis(50),
+        }
+    }
+}
+
+/// A cached list page: rows as the database returned them.
+#[derive(Serialize, Deserialize)]
+struct CachedPage {
+    total: u64,
+    items: Vec<Model>,
+}
+
+/// The Lua scripts, loaded once per connection by EVALSHA (re-sent after a Redis restart).
+struct Scripts {
+    get_job: Script,
+    put_job: Script,
+    get_list: Script,
+    put_list: Script,
+    invalidate: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            get_job: Script::new(
+                r"local gen = redis.call('GET', ARGV[1]..'gen') or '0'
+                  local epoch = redis.call('GET', ARGV[1]..'epoch') or '0'
+                  return {gen, redis.call('GET', ARGV[1]..'job:'..epoch..':'..ARGV[2]) or false}",
+            ),
+            put_job: Script::new(
+                r"if (redis.call('GET', ARGV[1]..'gen') or '0') ~= ARGV[3] then return 0 end
+                  local epoch = redis.call('GET', ARGV[1]..'epoch') or '0'
+                  redis.call('SET', ARGV[1]..'job:'..epoch..':'..ARGV[2], ARGV[4], 'PX', ARGV[5])
+                  return 1",
+            ),
+            get_list: Script::new(
+                r"local gen = redis.call('GET', ARGV[1]..'gen') or '0'
+                  return {gen, redis.call('GET', ARGV[1]..'list:'..gen..':'..ARGV[2]) or false}",
+            ),
+            put_list: Script::new(
+                r"local gen = redis.call('GET', ARGV[1]..'gen') or '0'
+                  if gen ~= ARGV[3] then return 0 end
+                  redis.call('SET', ARGV[1]..'list:'..gen..':'..ARGV[2], ARGV[4], 'PX', ARGV[5])
+                  return 1",
+            ),
+            // ARGV[2] = '*' retires every job (new epoch); otherwise ARGV[2..] are job ids.
+            invalidate: Script::new(
+                r"redis.call('INCR', ARGV[1]..'gen')
+                  if ARGV[2] == '*' then redis.call('INCR', ARGV[1]..'epoch') return 1 end
+                  local epoch = redis.call('GET', ARGV[1]..'epoch') or '0'
+                  for i = 2, #ARGV do redis.call('DEL', ARGV[1]..'job:'..epoch..':'..ARGV[i]) end
+                  return 1",
+            ),
+        }
+    }
+}
+
+/// Invalidations Redis has not received yet.
+#[derive(Default)]
+struct Pending {
+    /// Job ids to drop.
+    ids: BTreeSet<i64>,
+    /// Too many ids piled up: retire every job instead.
+    everything: bool,
+}
+
+impl Pending {
+    /// Past this many undelivered ids, a whole-cache retirement is cheaper and as correct.
+    const MAX_IDS: usize = 10_000;
+
+    fn add(&mut self, ids: &[JobId]) {
+        self.ids.extend(ids.iter().map(|id| id.0));
+        if self.ids.len() > Self::MAX_IDS {
+            self.ids.clear();
+            self.everything = true;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ids.is_empty() && !self.everything
+    }
+}
+
+struct Inner {
+    /// Opened lazily and re-opened in the background while Redis is unreachable.
+    connection: Mutex<Option<ConnectionManager>>,
+    /// Set while a background connect is running.
+    connecting: AtomicBool,
+    client: Client,
+    config: RedisCacheConfig,
+    scripts: Scripts,
+    /// False during an outage (one warning when it turns false).
+    healthy: AtomicBool,
+    pending: Mutex<Pending>,
+    counters: CacheCounters,
+}
+
+/// The job cache shared by replicas through Redis.
+#[derive(Clone)]
+pub struct RedisJobCache {
+    inner: Arc<Inner>,
+}
+
+impl RedisJobCache {
+    /// A cache for `config`. Never fails for an unreachable server (it connects in the
+    /// background and serves misses meanwhile).
+    ///
+    /// # Errors
+    /// A malformed URL.
+    pub async fn new(config: RedisCacheConfig) -> Result<Self, redis::RedisError> {
+        let client = Client::open(config.url.as_str())?;
+        let cache = Self {
+            inner: Arc::new(Inner {
+                connection: Mutex::new(None),
+                connecting: AtomicBool::new(false),
+                client,
+                config,
+                scripts: Scripts::new(),
+                healthy: AtomicBool::new(true),
+                pending: Mutex::new(Pending::default()),
+                counters: CacheCounters::default(),
+            }),
+        };
+        // First connection in the foreground (bounded), so a healthy start serves hits at once.
+        cache.connect().await;
+        Ok(cache)
+    }
+
+    /// Hit/miss counters.
+    pub fn counters(&self) -> &CacheCounters {
+        &self.inner.counters
+    }
+
+    async fn connect(&self) {
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(self.inner.config.timeout))
+            .set_number_of_retries(1);
+        let attempt = ConnectionManager::new_with_config(self.inner.client.clone(), manager_config);
+        match tokio::time::timeout(Duration::from_secs(2), attempt).await {
+            Ok(Ok(manager)) => {
+                *lock(&self.inner.connection) = Some(manager);
+            }
+            Ok(Err(error)) => self.outage(&error.to_string()),
+            Err(_) => self.outage("connect timed out"),
+        }
+    }
+
+    /// The connection, or `None` (and a background reconnect) when there is none.
+    fn connection(&self) -> Option<ConnectionManager> {
+        if let Some(manager) = lock(&self.inner.connection).clone() {
+            return Some(manager);
+        }
+        if !self.inner.connecting.swap(true, Ordering::SeqCst) {
+            let cache = self.clone();
+            tokio::spawn(async move {
+                cache.connect().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                cache.inner.connecting.store(false, Ordering::SeqCst);
+            });
+        }
+        None
+    }
+
+    fn outage(&self, error: &str) {
+        if self.inner.healthy.swap(false, Ordering::SeqCst) {
+            tracing::warn!(%error, "Redis cache unavailable; reads go to the database until it answers");
+        }
+    }
+
+    fn recovered(&self) {
+        if !self.inner.healthy.swap(true, Ordering::SeqCst) {
+            tracing::info!("Redis cache answers again");
+        }
+    }
+
+    /// Runs one script call under the timeout, delivering pending invalidations first.
+    async fn call<T: redis::FromRedisValue>(
+        &self,
+        invocation: redis::ScriptInvocation<'_>,
+    ) -> Option<T> {
+        let mut connection = self.connection()?;
+        if !self.deliver_pending(&mut connection).await {
+            return None;
+        }
+        match tokio::time::timeout(
+            self.inner.config.timeout,
+            invocation.invoke_async(&mut connection),
+        )
+        .await
+        {
+            Ok(Ok(value)) => {
+                self.recovered();
+                Some(value)
+            }
+            Ok(Err(error)) => {
+                self.outage(&error.to_string());
+                None
+            }
+            Err(_) => {
+                self.outage("timed out");
+                None
+            }
+        }
+    }
+
+    /// Sends invalidations that failed earlier. False when Redis still does not take them.
+    async fn deliver_pending(&self, connection: &mut ConnectionManager) -> bool {
+        let pending = {
+            let mut pending = lock(&self.inner.pending);
+            if pending.is_empty() {
+                return true;
+            }
+            std::mem::take(&mut *pending)
+        };
+        let mut invocation = self.inner.scripts.invalidate.prepare_invoke();
+        invocation.arg(&self.inner.config.prefix);
+        if pending.everything {
+            invocation.arg("*");
+        } else {
+            for id in &pending.ids {
+                invocation.arg(*id);
+            }
+        }
+        let delivered = matches!(
+            tokio::time::timeout(
+                self.inner.config.timeout,
+                invocation.invoke_async::<i64>(connection)
+            )
+            .await,
+            Ok(Ok(_))
+        );
+        if !delivered {
+            let mut kept = lock(&self.inner.pending);
+            kept.everything |= pending.everything;
+            let ids: Vec<JobId> = pending.ids.iter().map(|id| JobId(*id)).collect();
+            kept.add(&ids);
+        }
+        delivered
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.inner.config.ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn list_key(query: &JobQuery) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            query.page,
+            query.page_size,
+            query
+                .is_active
+                .map_or("all", |a| if a { "active" } else { "inactive" }),
+            query.ordering.as_wire()
+        )
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn ticket_of(gen_text: &str) -> CacheTicket {
+    gen_text.parse().map(CacheTicket).unwrap_or(NO_TICKET)
+}
+
+#[async_trait]
+impl JobCache for RedisJobCache {
+    async fn get_job(&self, id: JobId) -> CacheLookup<Job> {
+        let mut invocation = self.inner.scripts.get_job.prepare_invoke();
+        invocation.arg(&self.inner.config.prefix).arg(id.0);
+        let found = match self.call::<(String, Option<String>)>(invocation).await {
+            None => return self.inner.counters.lookup(None, NO_TICKET),
+            Some(found) => found,
+        };
+        let (gen_text, value) = found;
+        let job = value
+            .and_then(|text| serde_json::from_str::<Model>(&text).ok())
+            .and_then(|row| row.into_job().ok());
+        self.inner.counters.lookup(job, ticket_of(&gen_text))
+    }
+
+    async fn put_job(&self, job: &Job, ticket: CacheTicket) {
+        if ticket == NO_TICKET {
+            return;
+        }
+        let Ok(value) = serde_json::to_string(&Model::from_job(job)) else {
+            return;
+        };
+        let mut invocation = self.inner.scripts.put_job.prepare_invoke();
+        invocation
+            .arg(&self.inner.config.prefix)
+            .arg(job.id.0)
+            .arg(ticket.0)
+            .arg(value)
+            .arg(self.ttl_ms());
+        let _: Option<i64> = self.call(invocation).await;
+    }
+
+    async fn invalidate_job(&self, id: JobId) {
+        self.invalidate_jobs(&[id]).await;
+    }
+
+    async fn invalidate_jobs(&self, ids: &[JobId]) {
+        let mut invocation = self.inner.scripts.invalidate.prepare_invoke();
+        invocation.arg(&self.inner.config.prefix);
+        for id in ids {
+            invocation.arg(id.0);
+        }
+        if self.call::<i64>(invocation).await.is_none() {
+            lock(&self.inner.pending).add(ids);
+        }
+    }
+
+    async fn get_list(&self, query: &JobQuery) -> CacheLookup<JobPage> {
+        let mut invocation = self.inner.scripts.get_list.prepare_invoke();
+        invocation
+            .arg(&self.inner.config.prefix)
+            .arg(Self::list_key(query));
+        let Some((gen_text, value)) = self.call::<(String, Option<String>)>(invocation).await
+        else {
+            return self.inner.counters.lookup(None, NO_TICKET);
+        };
+        let page = value
+            .and_then(|text| serde_json::from_str::<CachedPage>(&text).ok())
+            .and_then(|cached| {
+                let items = cached
+                    .items
+                    .into_iter()
+                    .map(Model::into_job)
+                    .collect::<Result<Vec<_>, _>>()
+                    .ok()?;
+                Some(JobPage {
+                    total: cached.total,
+                    items,
+                })
+            });
+        self.inner.counters.lookup(page, ticket_of(&gen_text))
+    }
+
+    async fn put_list(&self, query: &JobQuery, page: &JobPage, ticket: CacheTicket) {
+        if ticket == NO_TICKET {
+            return;
+        }
+        let cached = CachedPage {
+            total: page.total,
+            items: page.items.iter().map(Model::from_job).collect(),
+        };
+        let Ok(value) = serde_json::to_string(&cached) else {
+            return;
+        };
+        let mut invocation = self.inner.scripts.put_list.prepare_invoke();
+        invocation
+            .arg(&self.inner.config.prefix)
+            .arg(Self::list_key(query))
+            .arg(ticket.0)
+            .arg(value)
+            .arg(self.ttl_ms());
+        let _: Option<i64> = self.call(invocation).await;
+    }
+
+    fn report(&self) -> CacheReport {
+        let status = if self.inner.healthy.load(Ordering::SeqCst) {
+            CacheStatus::Ok
+        } else {
+            CacheStatus::Degraded
+        };
+        self.inner.counters.report(status)
+    }
+}

@@ -171,57 +171,13 @@ async fn memory_entries_expire_after_their_ttl() {
     assert_eq!(cache.counters().snapshot(), (1, 2));
 }
 
-/// A TCP proxy in front of the real Redis that a test can cut, as if Redis died.
-struct Proxy {
-    addr: std::net::SocketAddr,
-    cut: tokio::sync::watch::Sender<bool>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Proxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (cut, watch) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                let mut watch = watch.clone();
-                if *watch.borrow() {
-                    continue; // down: accept and drop
-                }
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = watch.wait_for(|down| *down) => {}
-                    }
-                });
-            }
-        });
-        Proxy { addr, cut }
-    }
-
-    fn set_down(&self, down: bool) {
-        let _ = self.cut.send(down);
-    }
-}
-
 #[tokio::test]
 async fn redis_outage_degrades_to_misses_and_recovers_without_restart() {
     let Some(server) = scheduler_test_support::redis().await else {
         return;
     };
-    let target = server
-        .url
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .to_string();
-    let proxy = Proxy::start(target).await;
+    let target = scheduler_test_support::redis_host_port(&server.url);
+    let proxy = scheduler_test_support::TcpProxy::start(target).await;
     let mut config = RedisCacheConfig::new(format!("redis://{}", proxy.addr));
     config.prefix = server.prefix.clone();
     let cache = RedisJobCache::new(config).await.unwrap();

@@ -231,6 +231,59 @@ impl Drop for TestSqlite {
     }
 }
 
+/// A TCP proxy in front of a real server that a test can cut, as if the server died, and
+/// restore: connections through it are dropped while it is down.
+pub struct TcpProxy {
+    /// Where clients connect.
+    pub addr: std::net::SocketAddr,
+    /// `true` while down.
+    down: tokio::sync::watch::Sender<bool>,
+}
+
+impl TcpProxy {
+    /// Starts forwarding a local port to `target` (`host:port`).
+    pub async fn start(target: String) -> TcpProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let addr = listener.local_addr().expect("local address");
+        let (down, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut watch = watch.clone();
+                if *watch.borrow() {
+                    continue; // down: the connection is dropped at once
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|down| *down) => {}
+                    }
+                });
+            }
+        });
+        TcpProxy { addr, down }
+    }
+
+    /// Cuts (`true`) or restores (`false`) the path to the server.
+    pub fn set_down(&self, down: bool) {
+        let _ = self.down.send(down);
+    }
+}
+
+/// `host:port` of a `redis://host:port[/db]` URL.
+pub fn redis_host_port(url: &str) -> String {
+    let rest = url.trim_start_matches("redis://");
+    rest.split('/').next().unwrap_or(rest).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -82,6 +82,15 @@ pub async fn sqlite_app() -> Option<TestApp> {
     Some(app)
 }
 
+/// A server on the PostgreSQL database `url` with the Redis cache at `redis_url` under
+/// `prefix` (several servers may share both, like replicas).
+pub async fn replica(url: &str, redis_url: &str, prefix: &str) -> TestApp {
+    let mut config = Config::for_database(url, "127.0.0.1:0".parse().expect("addr"));
+    config.redis_url = Some(redis_url.to_string());
+    config.redis_prefix = prefix.to_string();
+    spawn(config).await
+}
+
 /// A server on a fresh PostgreSQL database, or `None` (skip) when there is no server.
 pub async fn postgres_app() -> Option<TestApp> {
     let pg = scheduler_test_support::postgres().await?;
@@ -93,6 +102,7 @@ pub async fn postgres_app() -> Option<TestApp> {
 }
 
 /// Runs each named `async fn(TestApp)` against a SQLite server and a PostgreSQL server.
+#[allow(unused_macros)] // not every test file runs on both backends
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
         mod sqlite {

@@ -1,0 +1,186 @@
+//! The shared Redis cache seen from the API: hits, invalidation on every write, replicas that
+//! never serve each other stale data, and a Redis outage that fails no request.
+
+#[macro_use]
+mod support;
+
+use std::time::Duration;
+
+use scheduler_test_support::{TcpProxy, TestPostgres, TestRedis};
+use serde_json::{Value, json};
+use support::{TestApp, replica};
+
+/// PostgreSQL and Redis for a test, or `None` (skip).
+async fn services() -> Option<(TestPostgres, TestRedis)> {
+    let pg = scheduler_test_support::postgres().await?;
+    let redis = scheduler_test_support::redis().await?;
+    Some((pg, redis))
+}
+
+async fn body_text(app: &TestApp, path: &str) -> (u16, String) {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn metric(app: &TestApp, name: &str) -> u64 {
+    let (_, text) = body_text(app, "/metrics").await;
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing in {text}"))
+}
+
+#[tokio::test]
+async fn a_second_read_is_a_hit_and_byte_for_byte_the_database_answer() {
+    let Some((pg, redis)) = services().await else {
+        return;
+    };
+    let app = replica(&pg.url, &redis.url, &redis.prefix).await;
+    let created: Value = app
+        .post_job(&json!({"name": "cached", "cron_expression": "0 9 * * 1", "parameters": {"ü": [1, {"x": null}]}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/scheduler/jobs/{}/", created["id"]);
+    let hits_before = metric(&app, "scheduler_cache_hits_total").await;
+    let (status, from_database) = body_text(&app, &path).await;
+    assert_eq!(status, 200);
+    let (_, from_cache) = body_text(&app, &path).await;
+    assert_eq!(from_cache, from_database);
+    assert_eq!(
+        metric(&app, "scheduler_cache_hits_total").await,
+        hits_before + 1
+    );
+    assert!(metric(&app, "scheduler_cache_misses_total").await >= 1);
+
+    let (_, list_db) = body_text(&app, "/scheduler/jobs/?ordering=-id").await;
+    let (_, list_cache) = body_text(&app, "/scheduler/jobs/?ordering=-id").await;
+    assert_eq!(list_cache, list_db);
+    assert_eq!(
+        metric(&app, "scheduler_cache_hits_total").await,
+        hits_before + 2
+    );
+    let (_, ready) = app.get_json("/ready").await;
+    assert_eq!(ready["cache"], "ok");
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_never_serve_each_others_stale_data() {
+    let Some((pg, redis)) = services().await else {
+        return;
+    };
+    let a = replica(&pg.url, &redis.url, &redis.prefix).await;
+    let b = replica(&pg.url, &redis.url, &redis.prefix).await;
+    let created: Value = a
+        .post_job(&json!({"name": "shared", "cron_expression": "@daily"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/scheduler/jobs/{}/", created["id"]);
+    // B caches the job and the list page.
+    for _ in 0..2 {
+        assert_eq!(b.get_json(&path).await.1["description"], "");
+        assert_eq!(b.get_json("/scheduler/jobs/").await.1["count"], 1);
+    }
+    // A writes; B must see it at once.
+    let response = a
+        .client
+        .patch(a.url(&path))
+        .json(&json!({"description": "changed on A"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(b.get_json(&path).await.1["description"], "changed on A");
+    assert_eq!(
+        b.get_json("/scheduler/jobs/").await.1["results"][0]["description"],
+        "changed on A"
+    );
+
+    a.post_job(&json!({"name": "second", "cron_expression": "@daily"}))
+        .await;
+    assert_eq!(b.get_json("/scheduler/jobs/").await.1["count"], 2);
+
+    let paused = a
+        .client
+        .post(a.url(&format!("{path}pause/")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status(), 200);
+    assert_eq!(b.get_json(&path).await.1["is_active"], false);
+
+    let deleted = a.client.delete(a.url(&path)).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        b.get_json(&path).await,
+        (404, json!({"error": "Job not found"}))
+    );
+    assert_eq!(b.get_json("/scheduler/jobs/").await.1["count"], 1);
+}
+
+#[tokio::test]
+async fn a_redis_outage_fails_no_request_and_recovers_without_restart() {
+    let Some((pg, redis)) = services().await else {
+        return;
+    };
+    let proxy = TcpProxy::start(scheduler_test_support::redis_host_port(&redis.url)).await;
+    let app = replica(&pg.url, &format!("redis://{}", proxy.addr), &redis.prefix).await;
+    let created: Value = app
+        .post_job(&json!({"name": "outage", "cron_expression": "@hourly"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/scheduler/jobs/{}/", created["id"]);
+    let mut failures = 0;
+    let mut served = 0;
+    for round in 0..300 {
+        if round == 100 {
+            proxy.set_down(true);
+        }
+        if round == 150 {
+            // A write while Redis is unreachable must not be hidden by the cache later.
+            let response = app
+                .client
+                .patch(app.url(&path))
+                .json(&json!({"description": "written during the outage"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+        if round == 200 {
+            proxy.set_down(false);
+        }
+        let (status, body) = app.get_json(&path).await;
+        if status == 200 {
+            served += 1;
+            if round >= 150 {
+                assert_eq!(
+                    body["description"], "written during the outage",
+                    "round {round}"
+                );
+            }
+        } else {
+            failures += 1;
+        }
+        if round == 120 {
+            let (status, ready) = app.get_json("/ready").await;
+            assert_eq!((status, ready["cache"].as_str()), (200, Some("degraded")));
+        }
+    }
+    assert_eq!((served, failures), (300, 0));
+    let mut recovered = false;
+    for _ in 0..50 {
+        if app.get_json("/ready").await.1["cache"] == "ok" {
+            recovered = true;
+            break;
+        }
+        app.get_json(&path).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(recovered, "the cache did not recover");
+}

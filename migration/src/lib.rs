@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_jobs;
+mod m20261127_000001_runs_and_policies;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -12,6 +13,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_create_jobs::Migration)]
+        vec![
+            Box::new(m20261126_000001_create_jobs::Migration),
+            Box::new(m20261127_000001_runs_and_policies::Migration),
+        ]
     }
 }

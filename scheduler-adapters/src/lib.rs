@@ -2,10 +2,12 @@
 //!
 //! The core's ports over the world: a sea-orm job store for PostgreSQL and SQLite
 //! ([`store`]), a Redis cache shared by replicas ([`redis_cache`]), in-process caches
-//! ([`memory_cache`]) and the system clock ([`clock`]).
+//! ([`memory_cache`]), the HTTP run executor ([`http_executor`]) and the system clock
+//! ([`clock`]).
 
 pub mod clock;
 pub mod counters;
+pub mod http_executor;
 pub mod memory_cache;
 pub mod redis_cache;
 pub mod schedules;
@@ -13,6 +15,7 @@ pub mod store;
 
 pub use clock::SystemClock;
 pub use counters::CacheCounters;
+pub use http_executor::HttpExecutor;
 pub use memory_cache::{InMemoryJobCache, NoJobCache};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
-pub use store::{DatabaseConfig, SeaOrmJobRepository, connect};
+pub use store::{DatabaseConfig, SeaOrmJobRepository, SeaOrmRunStore, connect};

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ValidationErrors;
+use crate::policy::{HttpTarget, PolicyInput, RunPolicy};
 use crate::schedule::CronSchedule;
 
 /// The database identity of a job.
@@ -226,6 +227,10 @@ pub struct JobSpec {
     pub parameters: Parameters,
     /// An inactive (paused) job never fires.
     pub is_active: bool,
+    /// How the dispatcher runs it.
+    pub policy: RunPolicy,
+    /// Where a run is delivered; `None` runs the handler registered for `parameters.action`.
+    pub target: Option<HttpTarget>,
 }
 
 impl JobSpec {
@@ -298,6 +303,10 @@ pub struct JobDraft {
     pub parameters: Option<Value>,
     /// Default true.
     pub is_active: Option<bool>,
+    /// Policy fields; absent ones take the defaults.
+    pub policy: PolicyInput,
+    /// `{"type": "http", ...}`; absent or null: none.
+    pub target: Option<Value>,
 }
 
 const REQUIRED: &str = "This field is required.";
@@ -348,21 +357,31 @@ impl JobDraft {
         };
         let start_time = self.start_time.unwrap_or(now);
         check_window(&mut errors, start_time, self.end_time);
-        match (name, schedule, description, timezone, parameters) {
-            (Some(name), Some(schedule), Some(description), Some(timezone), Some(parameters))
-                if errors.is_empty() =>
-            {
-                Ok(JobSpec {
-                    name,
-                    description,
-                    schedule,
-                    timezone,
-                    start_time,
-                    end_time: self.end_time,
-                    parameters,
-                    is_active: self.is_active.unwrap_or(true),
-                })
-            }
+        let policy = self.policy.apply(&RunPolicy::default(), &mut errors);
+        let target = match self.target {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => check(&mut errors, "target", HttpTarget::parse(&value)).map(Some),
+        };
+        match (name, schedule, description, timezone, parameters, target) {
+            (
+                Some(name),
+                Some(schedule),
+                Some(description),
+                Some(timezone),
+                Some(parameters),
+                Some(target),
+            ) if errors.is_empty() => Ok(JobSpec {
+                name,
+                description,
+                schedule,
+                timezone,
+                start_time,
+                end_time: self.end_time,
+                parameters,
+                is_active: self.is_active.unwrap_or(true),
+                policy,
+                target,
+            }),
             _ => Err(errors),
         }
     }
@@ -387,6 +406,10 @@ pub struct JobPatch {
     pub parameters: Option<Value>,
     /// Pause (`false`) or resume (`true`).
     pub is_active: Option<bool>,
+    /// Policy fields to change.
+    pub policy: PolicyInput,
+    /// `Some(None)` removes the target; `None` leaves it.
+    pub target: Option<Option<Value>>,
 }
 
 impl JobPatch {
@@ -439,6 +462,16 @@ impl JobPatch {
         }
         if let Some(active) = self.is_active {
             spec.is_active = active;
+        }
+        spec.policy = self.policy.apply(&current.policy, &mut errors);
+        match self.target {
+            None => {}
+            Some(None) | Some(Some(Value::Null)) => spec.target = None,
+            Some(Some(value)) => {
+                if let Some(target) = check(&mut errors, "target", HttpTarget::parse(&value)) {
+                    spec.target = Some(target);
+                }
+            }
         }
         check_window(&mut errors, spec.start_time, spec.end_time);
         errors.into_result(spec)

@@ -30,20 +30,32 @@
 //! assert!(error.to_string().contains("seconds and years are not supported"));
 //! ```
 
+pub mod dispatcher;
 pub mod error;
 pub mod job;
+pub mod policy;
 pub mod ports;
 pub mod query;
+pub mod run;
 pub mod schedule;
 pub mod service;
 
+pub use dispatcher::{
+    ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, RoutingExecutor, TickOutcome,
+};
 pub use error::{FieldError, RepositoryError, ServiceError, ValidationErrors};
 pub use job::{
     Description, Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob, Parameters, Timezone,
 };
+pub use policy::{ConcurrencyPolicy, HttpTarget, MisfirePolicy, PolicyInput, RunPolicy};
 pub use ports::{
-    CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, JobCache, JobRepository,
+    CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, JobCache, JobExecutor,
+    JobRepository, RunStore,
 };
 pub use query::{JobOrdering, JobPage, JobQuery, OrderField};
+pub use run::{
+    ClaimBatch, ClaimedRun, FireDecision, FirePlan, Run, RunId, RunPage, RunQuery, RunStatus,
+    RunTrigger, plan_fire,
+};
 pub use schedule::{CronParseError, CronSchedule};
 pub use service::JobService;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::error::RepositoryError;
 use crate::job::{Job, JobId, NewJob};
 use crate::query::{JobPage, JobQuery};
+use crate::run::{ClaimBatch, ClaimedRun, Run, RunId, RunPage, RunQuery, RunStatus};
 
 /// Durable storage of jobs. The store is the source of truth.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -123,4 +124,90 @@ pub struct CacheReport {
 pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;
+}
+
+/// Durable run history and the claim protocol. The store — not any in-memory timer — decides
+/// who executes a fire.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// In ONE transaction: take up to `limit` active jobs with `next_run <= now` that no other
+    /// transaction holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a serialized write),
+    /// plan each with [`crate::run::plan_fire`], insert its run (`running` for `worker`, or
+    /// `skipped`), set `next_run` and `last_run`, commit. Returns the runs to execute and
+    /// every job it advanced.
+    ///
+    /// MUST NOT return a fire twice, to this or any other caller: the unique key
+    /// `(job_id, scheduled_for, attempt)` is the last line of defence.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        worker: &str,
+        limit: u32,
+    ) -> Result<ClaimBatch, RepositoryError>;
+
+    /// Takes up to `limit` failed or timed-out runs whose `retry_at <= now` (of active jobs),
+    /// clears their `retry_at` and inserts the next attempt (`retry`, `running`, `retries+1`)
+    /// for `worker`, in one transaction. Each retry is returned once.
+    async fn claim_retries(
+        &self,
+        now: DateTime<Utc>,
+        worker: &str,
+        limit: u32,
+    ) -> Result<Vec<ClaimedRun>, RepositoryError>;
+
+    /// Marks `running` runs whose `heartbeat_at` is older than `stale_before` as `abandoned`
+    /// and inserts their next attempt (same trigger, same `retries`) running for `worker`, in
+    /// one transaction. Each abandoned run is recovered once.
+    async fn recover_abandoned(
+        &self,
+        stale_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        worker: &str,
+        limit: u32,
+    ) -> Result<Vec<ClaimedRun>, RepositoryError>;
+
+    /// Sets `heartbeat_at = now` on these runs while they are `running`.
+    async fn heartbeat(&self, ids: &[RunId], now: DateTime<Utc>) -> Result<(), RepositoryError>;
+
+    /// Records the outcome of a `running` run. A run no longer `running` (recovered
+    /// elsewhere) or deleted with its job is left as it is.
+    async fn finish(
+        &self,
+        id: RunId,
+        status: RunStatus,
+        error: Option<String>,
+        finished_at: DateTime<Utc>,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), RepositoryError>;
+
+    /// Inserts a `manual` run of job `job_id` for `now`, `running` for `worker`.
+    /// MUST return `NotFound` when the job does not exist.
+    async fn start_manual(
+        &self,
+        job_id: JobId,
+        now: DateTime<Utc>,
+        worker: &str,
+    ) -> Result<ClaimedRun, RepositoryError>;
+
+    /// The run, or `None`.
+    async fn get(&self, id: RunId) -> Result<Option<Run>, RepositoryError>;
+
+    /// One page of a job's runs, newest first.
+    async fn list_for_job(
+        &self,
+        job_id: JobId,
+        query: &RunQuery,
+    ) -> Result<RunPage, RepositoryError>;
+
+    /// The earliest `next_run` of any active job (to sleep until then).
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepositoryError>;
+}
+
+/// Executes one run of a job. `Err` carries the failure text stored on the run.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait JobExecutor: Send + Sync {
+    /// Runs `run` of `job` to completion. The dispatcher bounds it by the job's timeout.
+    async fn execute(&self, job: &Job, run: &Run) -> Result<(), String>;
 }

@@ -11,11 +11,14 @@ use poem::listener::{Acceptor, TcpAcceptor};
 use poem::middleware::{NormalizePath, TrailingSlash};
 use poem::{EndpointExt, Server};
 use scheduler_adapters::{
-    DatabaseConfig, InMemoryJobCache, NoJobCache, RedisCacheConfig, RedisJobCache,
-    SeaOrmJobRepository, SystemClock, connect,
+    DatabaseConfig, HttpExecutor, InMemoryJobCache, NoJobCache, RedisCacheConfig, RedisJobCache,
+    SeaOrmJobRepository, SeaOrmRunStore, SystemClock, connect,
 };
-use scheduler_core::{JobCache, JobService};
+use scheduler_core::{
+    ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, RoutingExecutor, Run, RunStore,
+};
 use sea_orm::DatabaseConnection;
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::middleware::{limit_body, log_request};
@@ -83,6 +86,24 @@ async fn choose_cache(config: &Config) -> Result<Arc<dyn JobCache>, StartupError
     })
 }
 
+/// The handler every server registers: jobs without a target and without a registered
+/// action are logged with their parameters and succeed (what the original service did).
+pub fn default_handlers() -> ActionHandlers {
+    let mut handlers = ActionHandlers::new();
+    handlers.fallback(|job: Job, run: Run| async move {
+        tracing::info!(
+            target: "scheduler_server::job",
+            job_id = %job.id,
+            job_name = job.spec.name.as_str(),
+            run_id = %run.id,
+            parameters = %serde_json::Value::Object(job.spec.parameters.as_map().clone()),
+            "executing job"
+        );
+        Ok(())
+    });
+    handlers
+}
+
 /// A built server, bound and ready to run.
 pub struct Application {
     /// The bound listener (port 0 resolved).
@@ -91,6 +112,12 @@ pub struct Application {
     local_addr: SocketAddr,
     /// The job use cases, shared by every handler.
     service: JobService,
+    /// Run history.
+    runs: Arc<dyn RunStore>,
+    /// Claims and executes runs (its loop only when enabled; manual runs always).
+    dispatcher: Dispatcher,
+    /// Whether this replica runs the dispatcher loop.
+    dispatch: bool,
     /// How long in-flight requests may run after a shutdown signal.
     grace: Duration,
 }
@@ -101,11 +128,37 @@ impl Application {
     /// # Errors
     /// Any [`StartupError`].
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        Self::build_with_handlers(config, default_handlers()).await
+    }
+
+    /// [`Application::build`] with the action handlers of an embedding program.
+    ///
+    /// # Errors
+    /// Any [`StartupError`].
+    pub async fn build_with_handlers(
+        config: &Config,
+        handlers: ActionHandlers,
+    ) -> Result<Self, StartupError> {
         let db = open_database(config).await?;
+        let cache = choose_cache(config).await?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let service = JobService::new(
-            Arc::new(SeaOrmJobRepository::new(db)),
-            choose_cache(config).await?,
-            Arc::new(SystemClock),
+            Arc::new(SeaOrmJobRepository::new(db.clone())),
+            cache.clone(),
+            clock.clone(),
+        );
+        let http = HttpExecutor::new().map_err(|e| StartupError::Cache(e.to_string()))?;
+        let executor = Arc::new(RoutingExecutor {
+            http: Some(Arc::new(http)),
+            actions: handlers,
+        });
+        let runs: Arc<dyn RunStore> = Arc::new(SeaOrmRunStore::new(db));
+        let dispatcher = Dispatcher::new(
+            runs.clone(),
+            executor,
+            cache,
+            clock,
+            config.dispatcher_config(),
         );
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -126,6 +179,9 @@ impl Application {
             acceptor,
             local_addr,
             service,
+            runs,
+            dispatcher,
+            dispatch: config.dispatcher_enabled(),
             grace: Duration::from_secs(config.shutdown_grace_seconds),
         })
     }
@@ -144,14 +200,38 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = crate::api::routes(self.service)
+        let app = crate::api::routes(self.service, self.runs, self.dispatcher.clone())
             .with(NormalizePath::new(TrailingSlash::Trim))
             .around(limit_body)
             .around(log_request);
+        // One shutdown signal, seen by the HTTP server and the dispatcher alike.
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        };
+        let dispatcher = self.dispatch.then(|| {
+            let dispatcher = self.dispatcher.clone();
+            let signal = until_stopped(stopped.clone());
+            tracing::info!(worker = dispatcher.worker(), "dispatcher started");
+            tokio::spawn(async move { dispatcher.run(signal).await })
+        });
         tracing::info!(addr = %self.local_addr, "listening");
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown, Some(self.grace))
-            .await
+        let served = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, until_stopped(stopped), Some(self.grace))
+            .await;
+        if let Some(dispatcher) = dispatcher {
+            let _ = dispatcher.await;
+        }
+        served
+    }
+
+    /// The dispatcher (for tests that drive it or embedders that run manual runs).
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
     }
 }
 

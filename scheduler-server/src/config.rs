@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use scheduler_core::DispatcherConfig;
 
 /// `scheduler-server [serve|migrate] [flags]`.
 #[derive(Debug, Parser)]
@@ -75,6 +76,30 @@ pub struct Config {
     #[arg(long, env = "SCHEDULER_CACHE_CAPACITY", default_value_t = 10_000)]
     pub cache_capacity: u64,
 
+    /// `on`: this replica claims and executes runs; `off`: API only.
+    #[arg(long, env = "SCHEDULER_DISPATCHER", default_value = "on", value_parser = ["on", "off"])]
+    pub dispatcher: String,
+
+    /// Most runs executing at once in this replica.
+    #[arg(long, env = "SCHEDULER_MAX_CONCURRENT_RUNS", default_value_t = 64)]
+    pub max_concurrent_runs: usize,
+
+    /// Most fires claimed per claim transaction.
+    #[arg(long, env = "SCHEDULER_CLAIM_BATCH", default_value_t = 100)]
+    pub claim_batch: u32,
+
+    /// Longest time between two claims, in ms (how fast jobs made elsewhere are seen).
+    #[arg(long, env = "SCHEDULER_POLL_INTERVAL_MS", default_value_t = 1_000)]
+    pub poll_interval_ms: u64,
+
+    /// A running run whose worker sent no heartbeat for this long is run again, in seconds.
+    #[arg(long, env = "SCHEDULER_LEASE_SECONDS", default_value_t = 30)]
+    pub lease_seconds: u64,
+
+    /// This replica's name on the runs it executes (default: host name and process id).
+    #[arg(long, env = "SCHEDULER_WORKER_ID")]
+    pub worker_id: Option<String>,
+
     /// On SIGTERM/SIGINT, how long in-flight requests may take before the server exits, in
     /// seconds.
     #[arg(long, env = "SCHEDULER_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
@@ -94,6 +119,26 @@ impl Config {
     /// True for an embedded SQLite database (one process only).
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
+    }
+
+    /// True when this replica runs the dispatcher.
+    pub fn dispatcher_enabled(&self) -> bool {
+        self.dispatcher == "on"
+    }
+
+    /// The dispatcher's settings.
+    pub fn dispatcher_config(&self) -> DispatcherConfig {
+        let worker = self.worker_id.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scheduler".into());
+            format!("{host}-{}", std::process::id())
+        });
+        let mut config = DispatcherConfig::new(worker);
+        config.batch_size = self.claim_batch.max(1);
+        config.max_concurrent_runs = self.max_concurrent_runs.max(1);
+        config.poll_interval = Duration::from_millis(self.poll_interval_ms.max(10));
+        config.lease = Duration::from_secs(self.lease_seconds.max(1));
+        config.shutdown_grace = Duration::from_secs(self.shutdown_grace_seconds);
+        config
     }
 
     /// Cache time-to-live.

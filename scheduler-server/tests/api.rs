@@ -89,7 +89,10 @@ async fn the_original_examples_create_jobs_with_correct_next_run(app: TestApp) {
     ] {
         assert!(job.get(field).is_some(), "missing {field}: {job}");
     }
-    assert_eq!(job.as_object().unwrap().len(), 13);
+    assert_eq!(job.as_object().unwrap().len(), 20);
+    assert_eq!(job["misfire_policy"], "fire_once");
+    assert_eq!(job["timeout_seconds"], 300);
+    assert_eq!(job["target"], Value::Null);
     assert_eq!(job["timezone"], "UTC");
     assert_eq!(job["is_active"], true);
     assert_eq!(job["last_run"], Value::Null);
@@ -460,7 +463,7 @@ async fn docs_health_and_readiness(app: TestApp) {
             .is_some()
     );
     let job_schema = &spec["components"]["schemas"]["Job"]["properties"];
-    assert_eq!(job_schema.as_object().unwrap().len(), 13);
+    assert_eq!(job_schema.as_object().unwrap().len(), 20);
 
     assert_eq!(
         app.get_json("/health").await,

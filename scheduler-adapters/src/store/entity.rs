@@ -1,7 +1,8 @@
 //! The sea-orm entity of the `jobs` table and its conversion to and from the core `Job`.
 
 use scheduler_core::{
-    Description, Job, JobId, JobName, JobSpec, Parameters, RepositoryError, Timezone,
+    ConcurrencyPolicy, Description, HttpTarget, Job, JobId, JobName, JobSpec, MisfirePolicy,
+    Parameters, RepositoryError, RunPolicy, Timezone,
 };
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,21 @@ pub struct Model {
     pub parameters: Json,
     /// Paused when false.
     pub is_active: bool,
+    /// `fire_once` or `skip`.
+    pub misfire_policy: String,
+    /// Grace for late fires, seconds.
+    pub misfire_grace_seconds: i32,
+    /// `allow` or `forbid`.
+    pub concurrency_policy: String,
+    /// Retries of a failed run.
+    pub max_retries: i32,
+    /// First retry delay, seconds.
+    pub retry_backoff_seconds: i32,
+    /// Run timeout, seconds.
+    pub timeout_seconds: i32,
+    /// HTTP target (`{"type": "http", ...}`), or none.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub target: Option<Json>,
     /// Creation instant.
     pub created_at: DateTimeUtc,
     /// Last change instant.
@@ -52,6 +68,15 @@ impl ActiveModelBehavior for ActiveModel {}
 /// A stored row that no longer validates is reported, not trusted.
 fn corrupt(id: i64, field: &str, message: impl std::fmt::Display) -> RepositoryError {
     RepositoryError::Unavailable(format!("job {id} has an invalid stored {field}: {message}"))
+}
+
+fn seconds(id: i64, field: &str, value: i32) -> Result<u32, RepositoryError> {
+    u32::try_from(value).map_err(|e| corrupt(id, field, e))
+}
+
+/// Policy values are validated far below `i32::MAX`; saturate rather than wrap.
+pub(crate) fn clamp(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
 }
 
 impl Model {
@@ -74,6 +99,30 @@ impl Model {
             parameters: Parameters::parse(self.parameters)
                 .map_err(|e| corrupt(id, "parameters", e))?,
             is_active: self.is_active,
+            policy: RunPolicy {
+                misfire: MisfirePolicy::parse(&self.misfire_policy)
+                    .map_err(|e| corrupt(id, "misfire_policy", e))?,
+                misfire_grace_seconds: seconds(
+                    id,
+                    "misfire_grace_seconds",
+                    self.misfire_grace_seconds,
+                )?,
+                concurrency: ConcurrencyPolicy::parse(&self.concurrency_policy)
+                    .map_err(|e| corrupt(id, "concurrency_policy", e))?,
+                max_retries: seconds(id, "max_retries", self.max_retries)?,
+                retry_backoff_seconds: seconds(
+                    id,
+                    "retry_backoff_seconds",
+                    self.retry_backoff_seconds,
+                )?,
+                timeout_seconds: seconds(id, "timeout_seconds", self.timeout_seconds)?,
+            },
+            target: self
+                .target
+                .as_ref()
+                .map(HttpTarget::parse)
+                .transpose()
+                .map_err(|e| corrupt(id, "target", e))?,
         };
         Ok(Job {
             id: JobId(id),
@@ -100,6 +149,13 @@ impl Model {
             next_run: job.next_run,
             parameters: job.spec.parameters.clone().into(),
             is_active: job.spec.is_active,
+            misfire_policy: job.spec.policy.misfire.as_str().to_string(),
+            misfire_grace_seconds: clamp(job.spec.policy.misfire_grace_seconds),
+            concurrency_policy: job.spec.policy.concurrency.as_str().to_string(),
+            max_retries: clamp(job.spec.policy.max_retries),
+            retry_backoff_seconds: clamp(job.spec.policy.retry_backoff_seconds),
+            timeout_seconds: clamp(job.spec.policy.timeout_seconds),
+            target: job.spec.target.as_ref().map(HttpTarget::to_value),
             created_at: job.created_at,
             updated_at: job.updated_at,
         }

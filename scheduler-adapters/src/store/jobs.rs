@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use scheduler_core::{
-    Job, JobId, JobPage, JobQuery, JobRepository, JobSpec, NewJob, OrderField, RepositoryError,
+    HttpTarget, Job, JobId, JobPage, JobQuery, JobRepository, JobSpec, NewJob, OrderField,
+    RepositoryError,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -10,7 +11,7 @@ use sea_orm::{
     DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::entity::{ActiveModel, Column, Entity, Model};
+use super::entity::{ActiveModel, Column, Entity, Model, clamp};
 use super::{micros, repository_error};
 
 /// Jobs stored in PostgreSQL or SQLite through one sea-orm connection pool.
@@ -47,6 +48,13 @@ fn active_model(
         next_run: Set(next_run.map(micros)),
         parameters: Set(spec.parameters.into()),
         is_active: Set(spec.is_active),
+        misfire_policy: Set(spec.policy.misfire.as_str().to_string()),
+        misfire_grace_seconds: Set(clamp(spec.policy.misfire_grace_seconds)),
+        concurrency_policy: Set(spec.policy.concurrency.as_str().to_string()),
+        max_retries: Set(clamp(spec.policy.max_retries)),
+        retry_backoff_seconds: Set(clamp(spec.policy.retry_backoff_seconds)),
+        timeout_seconds: Set(clamp(spec.policy.timeout_seconds)),
+        target: Set(spec.target.as_ref().map(HttpTarget::to_value)),
         created_at: Set(micros(created_at)),
         updated_at: Set(micros(updated_at)),
     }

@@ -2,6 +2,8 @@
 
 pub(crate) mod entity;
 mod jobs;
+mod run_entity;
+mod runs;
 
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use sea_orm::{
 };
 
 pub use jobs::SeaOrmJobRepository;
+pub use runs::SeaOrmRunStore;
 
 /// How to reach the database and size its pool.
 #[derive(Debug, Clone)]

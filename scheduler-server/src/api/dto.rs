@@ -13,7 +13,7 @@ use poem_openapi::types::{
     ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
 };
 use poem_openapi::{Object, types::Example};
-use scheduler_core::{Job, JobDraft, JobPatch, ValidationErrors};
+use scheduler_core::{HttpTarget, Job, JobDraft, JobPatch, PolicyInput, ValidationErrors};
 use serde_json::{Map, Value};
 
 /// Formats an instant as RFC 3339 in UTC with `Z` (microseconds only when present).
@@ -93,6 +93,22 @@ pub struct JobOut {
     pub parameters: Value,
     /// False while paused.
     pub is_active: bool,
+    /// `fire_once`: fires missed while every replica was down run once; `skip`: recorded as
+    /// skipped.
+    pub misfire_policy: String,
+    /// How late a fire may be and still count as on time, in seconds.
+    pub misfire_grace_seconds: u32,
+    /// `allow` overlapping runs, or `forbid` (skip a fire while the previous run runs).
+    pub concurrency_policy: String,
+    /// Retries of a failed or timed-out run.
+    pub max_retries: u32,
+    /// First retry delay in seconds, doubled per retry.
+    pub retry_backoff_seconds: u32,
+    /// A run taking longer is stopped and marked `timed_out`.
+    pub timeout_seconds: u32,
+    /// `{"type": "http", "url", "method", "headers"}`, or null to run the handler registered
+    /// for `parameters.action`.
+    pub target: Option<Value>,
     /// Creation instant.
     pub created_at: UtcInstant,
     /// Last change instant.
@@ -113,6 +129,13 @@ impl From<Job> for JobOut {
             next_run: job.next_run.map(UtcInstant),
             parameters: job.spec.parameters.into(),
             is_active: job.spec.is_active,
+            misfire_policy: job.spec.policy.misfire.as_str().to_string(),
+            misfire_grace_seconds: job.spec.policy.misfire_grace_seconds,
+            concurrency_policy: job.spec.policy.concurrency.as_str().to_string(),
+            max_retries: job.spec.policy.max_retries,
+            retry_backoff_seconds: job.spec.policy.retry_backoff_seconds,
+            timeout_seconds: job.spec.policy.timeout_seconds,
+            target: job.spec.target.as_ref().map(HttpTarget::to_value),
             created_at: UtcInstant(job.created_at),
             updated_at: UtcInstant(job.updated_at),
         }
@@ -155,6 +178,21 @@ pub struct JobInputDoc {
     pub parameters: Option<Value>,
     /// Default true.
     pub is_active: Option<bool>,
+    /// `fire_once` (default) or `skip`.
+    pub misfire_policy: Option<String>,
+    /// 0-86400, default 60.
+    pub misfire_grace_seconds: Option<u32>,
+    /// `allow` (default) or `forbid`.
+    pub concurrency_policy: Option<String>,
+    /// 0-100, default 0.
+    pub max_retries: Option<u32>,
+    /// 1-86400, default 10.
+    pub retry_backoff_seconds: Option<u32>,
+    /// 1-86400, default 300.
+    pub timeout_seconds: Option<u32>,
+    /// `{"type": "http", "url": "https://...", "method": "POST", "headers": {}}`; only http
+    /// and https URLs. Default none.
+    pub target: Option<Value>,
 }
 
 impl Example for JobInputDoc {
@@ -170,6 +208,13 @@ impl Example for JobInputDoc {
                 serde_json::json!({"report_type": "weekly", "recipients": ["sales@example.com"]}),
             ),
             is_active: Some(true),
+            misfire_policy: None,
+            misfire_grace_seconds: None,
+            concurrency_policy: None,
+            max_retries: None,
+            retry_backoff_seconds: None,
+            timeout_seconds: None,
+            target: None,
         }
     }
 }
@@ -194,6 +239,20 @@ pub struct JobPatchDoc {
     pub parameters: Option<Value>,
     /// Pause (false) or resume (true).
     pub is_active: Option<bool>,
+    /// `fire_once` or `skip`.
+    pub misfire_policy: Option<String>,
+    /// 0-86400.
+    pub misfire_grace_seconds: Option<u32>,
+    /// `allow` or `forbid`.
+    pub concurrency_policy: Option<String>,
+    /// 0-100.
+    pub max_retries: Option<u32>,
+    /// 1-86400.
+    pub retry_backoff_seconds: Option<u32>,
+    /// 1-86400.
+    pub timeout_seconds: Option<u32>,
+    /// New target, or null to remove it.
+    pub target: Option<Value>,
 }
 
 /// A request body read as any JSON value, documented with the schema of `Doc`.
@@ -409,6 +468,32 @@ impl FieldReader<'_> {
         parsed
     }
 
+    fn integer(&mut self, field: &str) -> Option<i64> {
+        match self.body.get(field)? {
+            Value::Number(n) if n.as_i64().is_some() => n.as_i64(),
+            Value::String(s) if s.trim().parse::<i64>().is_ok() => s.trim().parse().ok(),
+            Value::Null => {
+                self.errors.add(field, NOT_NULL);
+                None
+            }
+            _ => {
+                self.errors.add(field, "A valid integer is required.");
+                None
+            }
+        }
+    }
+
+    fn policy(&mut self) -> PolicyInput {
+        PolicyInput {
+            misfire_policy: self.non_null_string("misfire_policy"),
+            misfire_grace_seconds: self.integer("misfire_grace_seconds"),
+            concurrency_policy: self.non_null_string("concurrency_policy"),
+            max_retries: self.integer("max_retries"),
+            retry_backoff_seconds: self.integer("retry_backoff_seconds"),
+            timeout_seconds: self.integer("timeout_seconds"),
+        }
+    }
+
     fn json(&mut self, field: &str) -> Option<Value> {
         match self.body.get(field)? {
             Value::Null => {
@@ -451,6 +536,8 @@ pub fn read_draft(body: &Map<String, Value>) -> (JobDraft, ValidationErrors) {
     let timezone = r.non_null_string("timezone");
     let parameters = r.json("parameters");
     let is_active = r.boolean("is_active");
+    let policy = r.policy();
+    let target = body.get("target").cloned();
     let draft = JobDraft {
         name,
         cron_expression,
@@ -460,6 +547,8 @@ pub fn read_draft(body: &Map<String, Value>) -> (JobDraft, ValidationErrors) {
         end_time,
         parameters,
         is_active,
+        policy,
+        target,
     };
     (draft, r.errors)
 }
@@ -488,6 +577,11 @@ pub fn read_patch(body: &Map<String, Value>) -> Result<JobPatch, ValidationError
         end_time: r.instant("end_time"),
         parameters: r.json("parameters"),
         is_active: r.boolean("is_active"),
+        policy: r.policy(),
+        target: body
+            .get("target")
+            .cloned()
+            .map(|v| (!v.is_null()).then_some(v)),
     };
     r.errors.into_result(patch)
 }

@@ -94,7 +94,12 @@ fn parse_bool_param(raw: &str) -> Option<bool> {
     }
 }
 
-fn parse_int_param(errors: &mut ValidationErrors, field: &str, raw: Option<&str>) -> Option<i64> {
+/// Parses an integer query parameter, recording a field error when it is not one.
+pub fn parse_int_param(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<&str>,
+) -> Option<i64> {
     let raw = raw?;
     match raw.trim().parse::<i64>() {
         Ok(n) => Some(n),

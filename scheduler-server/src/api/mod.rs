@@ -5,12 +5,15 @@ pub mod dto;
 pub mod health;
 pub mod jobs;
 pub mod pagination;
+pub mod runs;
 
 use poem::endpoint::make_sync;
 use poem::web::Html;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
-use scheduler_core::JobService;
+use std::sync::Arc;
+
+use scheduler_core::{Dispatcher, JobService, RunStore};
 use serde_json::{Value, json};
 
 use health::HealthApi;
@@ -21,6 +24,8 @@ use jobs::JobsApi;
 pub enum ApiTags {
     /// Jobs: create, read, list, update, delete, pause, resume.
     Jobs,
+    /// Run history and manual runs.
+    Runs,
     /// Cron expression tools.
     Cron,
     /// Liveness and readiness.
@@ -73,11 +78,20 @@ fn document(spec: &str) -> String {
 }
 
 /// All routes: the API, `/openapi.json` and Swagger UI at `/swagger/`.
-pub fn routes(service: JobService) -> impl Endpoint {
+pub fn routes(
+    service: JobService,
+    store: Arc<dyn RunStore>,
+    dispatcher: Dispatcher,
+) -> impl Endpoint {
     let api = OpenApiService::new(
         (
             JobsApi {
                 service: service.clone(),
+            },
+            runs::RunsApi {
+                jobs: service.clone(),
+                store,
+                dispatcher,
             },
             cron::CronApi,
             HealthApi { service },

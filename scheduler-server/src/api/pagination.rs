@@ -38,15 +38,22 @@ fn url_for_page(request: &Request, page: u64) -> String {
     }
 }
 
-/// `(next, previous)` URLs of a page.
+/// `(next, previous)` URLs of a job page.
 pub fn page_links(
     request: &Request,
     query: &JobQuery,
     page: &JobPage,
 ) -> (Option<String>, Option<String>) {
-    let next = page
-        .has_next(query)
-        .then(|| url_for_page(request, query.page + 1));
-    let previous = (query.page > 1).then(|| url_for_page(request, query.page - 1));
+    page_links_for(request, query.page, page.has_next(query))
+}
+
+/// `(next, previous)` URLs around page `page`.
+pub fn page_links_for(
+    request: &Request,
+    page: u64,
+    has_next: bool,
+) -> (Option<String>, Option<String>) {
+    let next = has_next.then(|| url_for_page(request, page + 1));
+    let previous = (page > 1).then(|| url_for_page(request, page - 1));
     (next, previous)
 }

@@ -1,0 +1,73 @@
+//! The sea-orm entity of the `job_runs` table and its conversion to the core `Run`.
+
+use scheduler_core::{JobId, RepositoryError, Run, RunId, RunStatus, RunTrigger};
+use sea_orm::entity::prelude::*;
+
+/// One row of `job_runs`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "job_runs")]
+pub struct Model {
+    /// Identity.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The job (cascade-deleted with it).
+    pub job_id: i64,
+    /// The fire served.
+    pub scheduled_for: DateTimeUtc,
+    /// `schedule`, `manual` or `retry`.
+    pub trigger: String,
+    /// Attempt number for this fire.
+    pub attempt: i32,
+    /// Failure retries used.
+    pub retries: i32,
+    /// `running`, `succeeded`, ...
+    pub status: String,
+    /// Start instant.
+    pub started_at: DateTimeUtc,
+    /// End instant.
+    pub finished_at: Option<DateTimeUtc>,
+    /// Last heartbeat while running.
+    pub heartbeat_at: DateTimeUtc,
+    /// When a retry is due.
+    pub retry_at: Option<DateTimeUtc>,
+    /// Failure or skip reason.
+    pub error: Option<String>,
+    /// Executing replica.
+    pub worker: String,
+}
+
+/// `job_runs` relations are not navigated through sea-orm.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The core run this row stores.
+    ///
+    /// # Errors
+    /// `Unavailable` when a stored enum value is unknown.
+    pub(crate) fn into_run(self) -> Result<Run, RepositoryError> {
+        let invalid = |field: &str, e: String| {
+            RepositoryError::Unavailable(format!(
+                "run {} has an invalid stored {field}: {e}",
+                self.id
+            ))
+        };
+        Ok(Run {
+            id: RunId(self.id),
+            job_id: JobId(self.job_id),
+            scheduled_for: self.scheduled_for,
+            trigger: RunTrigger::parse(&self.trigger).map_err(|e| invalid("trigger", e))?,
+            attempt: self.attempt,
+            retries: self.retries,
+            status: RunStatus::parse(&self.status).map_err(|e| invalid("status", e))?,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            heartbeat_at: self.heartbeat_at,
+            retry_at: self.retry_at,
+            error: self.error.clone(),
+            worker: self.worker.clone(),
+        })
+    }
+}

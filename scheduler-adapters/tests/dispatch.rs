@@ -1,0 +1,486 @@
+//! The dispatcher over the real store (SQLite and PostgreSQL) with a controllable clock:
+//! the claim protocol and every run policy, without sleeping through real minutes.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use migration::{Migrator, MigratorTrait};
+use scheduler_adapters::{
+    DatabaseConfig, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, connect,
+};
+use scheduler_core::{
+    ActionHandlers, Clock, Dispatcher, DispatcherConfig, Job, JobDraft, JobId, JobPatch,
+    JobRepository, NewJob, PolicyInput, Run, RunId, RunQuery, RunStatus, RunStore, RunTrigger,
+};
+use scheduler_test_support::TestSqlite;
+use serde_json::json;
+use tokio::sync::Notify;
+
+/// A clock the test moves by hand.
+struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    fn set(&self, to: &str) {
+        *self.0.lock().unwrap() = to.parse().unwrap();
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Handlers by action: `ok`, `fail`, `slow` (sleeps 3 s), `block` (waits for `release`).
+struct Handlers {
+    calls: Arc<AtomicUsize>,
+    release: Arc<Notify>,
+}
+
+impl Handlers {
+    fn new() -> (Self, ActionHandlers) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let release = Arc::new(Notify::new());
+        let mut handlers = ActionHandlers::new();
+        let c = calls.clone();
+        handlers.register("ok", move |_job: Job, _run: Run| {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        });
+        let c = calls.clone();
+        handlers.register("fail", move |_job: Job, run: Run| {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                Err(format!("failure on attempt {}", run.attempt))
+            }
+        });
+        let c = calls.clone();
+        handlers.register("slow", move |_job: Job, _run: Run| {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                Ok(())
+            }
+        });
+        let (c, r) = (calls.clone(), release.clone());
+        handlers.register("block", move |_job: Job, _run: Run| {
+            let (c, r) = (c.clone(), r.clone());
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                r.notified().await;
+                Ok(())
+            }
+        });
+        (Self { calls, release }, handlers)
+    }
+}
+
+/// A migrated database, its stores and a dispatcher on a test clock.
+struct World {
+    jobs: SeaOrmJobRepository,
+    runs: Arc<SeaOrmRunStore>,
+    clock: Arc<TestClock>,
+    dispatcher: Dispatcher,
+    handlers: Handlers,
+    db_url: String,
+    _guards: (
+        Option<TestSqlite>,
+        Option<scheduler_test_support::TestPostgres>,
+    ),
+}
+
+impl World {
+    async fn open(
+        url: String,
+        guards: (
+            Option<TestSqlite>,
+            Option<scheduler_test_support::TestPostgres>,
+        ),
+    ) -> World {
+        let db = connect(&DatabaseConfig::new(&url)).await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let runs = Arc::new(SeaOrmRunStore::new(db.clone()));
+        let clock = Arc::new(TestClock(Mutex::new(
+            "2025-06-23T09:00:00Z".parse().unwrap(),
+        )));
+        let (handlers, actions) = Handlers::new();
+        let dispatcher = dispatcher(runs.clone(), clock.clone(), actions, "worker-a");
+        World {
+            jobs: SeaOrmJobRepository::new(db),
+            runs,
+            clock,
+            dispatcher,
+            handlers,
+            db_url: url,
+            _guards: guards,
+        }
+    }
+
+    async fn sqlite() -> Option<World> {
+        let file = TestSqlite::new();
+        Some(World::open(file.url.clone(), (Some(file), None)).await)
+    }
+
+    async fn postgres() -> Option<World> {
+        let pg = scheduler_test_support::postgres().await?;
+        Some(World::open(pg.url.clone(), (None, Some(pg))).await)
+    }
+
+    /// A job `name` running action `action` on `expr`, due at the clock's now.
+    async fn job(&self, name: &str, expr: &str, action: &str, policy: PolicyInput) -> Job {
+        let now = self.clock.now();
+        let spec = JobDraft {
+            name: Some(name.into()),
+            cron_expression: Some(expr.into()),
+            start_time: Some("2025-01-01T00:00:00Z".parse().unwrap()),
+            parameters: Some(json!({"action": action})),
+            policy,
+            ..JobDraft::default()
+        }
+        .validate(now)
+        .unwrap();
+        self.jobs
+            .insert(NewJob {
+                next_run: Some(now),
+                spec,
+                created_at: now,
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn runs_of(&self, job: &Job) -> Vec<Run> {
+        let mut runs = self
+            .runs
+            .list_for_job(job.id, &RunQuery::new(None, Some(500), None).unwrap())
+            .await
+            .unwrap()
+            .items;
+        runs.reverse();
+        runs
+    }
+
+    /// Waits until run `id` is no longer running.
+    async fn settled(&self, id: RunId) -> Run {
+        for _ in 0..200 {
+            let run = self.runs.get(id).await.unwrap().unwrap();
+            if run.status != RunStatus::Running {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("run {id} still running");
+    }
+}
+
+fn dispatcher(
+    runs: Arc<SeaOrmRunStore>,
+    clock: Arc<TestClock>,
+    actions: ActionHandlers,
+    worker: &str,
+) -> Dispatcher {
+    let mut config = DispatcherConfig::new(worker);
+    config.lease = Duration::from_secs(30);
+    Dispatcher::new(runs, Arc::new(actions), Arc::new(NoJobCache), clock, config)
+}
+
+async fn a_due_fire_is_claimed_once_and_the_schedule_advances(w: World) {
+    let job = w
+        .job("every5", "*/5 * * * *", "ok", PolicyInput::default())
+        .await;
+    let outcome = w.dispatcher.tick().await.unwrap();
+    assert_eq!(outcome.started, 1);
+    // Claimed once: a second tick (and a second worker) finds nothing.
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
+    let (_, other) = Handlers::new();
+    let second = dispatcher(w.runs.clone(), w.clock.clone(), other, "worker-b");
+    assert_eq!(second.tick().await.unwrap().started, 0);
+
+    let runs = w.runs_of(&job).await;
+    assert_eq!(runs.len(), 1);
+    let run = w.settled(runs[0].id).await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(
+        (run.trigger, run.attempt, run.worker.as_str()),
+        (RunTrigger::Schedule, 1, "worker-a")
+    );
+    assert_eq!(run.scheduled_for, w.clock.now());
+    let stored = w.jobs.get(job.id).await.unwrap().unwrap();
+    assert_eq!(stored.last_run, Some(w.clock.now()));
+    assert_eq!(
+        stored.next_run,
+        Some("2025-06-23T09:05:00Z".parse().unwrap())
+    );
+
+    w.clock.set("2025-06-23T09:05:00Z");
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    assert_eq!(
+        w.runs.next_due().await.unwrap(),
+        Some("2025-06-23T09:10:00Z".parse().unwrap())
+    );
+    assert_eq!(w.handlers.calls.load(Ordering::SeqCst), 2);
+}
+
+async fn misfire_fire_once_runs_once_then_resumes(w: World) {
+    let job = w
+        .job("hourly", "0 * * * *", "ok", PolicyInput::default())
+        .await;
+    // Every replica was down for 3.5 hours.
+    w.clock.set("2025-06-23T12:30:00Z");
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
+    let runs = w.runs_of(&job).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(w.settled(runs[0].id).await.status, RunStatus::Succeeded);
+    let stored = w.jobs.get(job.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.next_run,
+        Some("2025-06-23T13:00:00Z".parse().unwrap())
+    );
+}
+
+async fn misfire_skip_records_a_skipped_run(w: World) {
+    let policy = PolicyInput {
+        misfire_policy: Some("skip".into()),
+        ..PolicyInput::default()
+    };
+    let job = w.job("skipper", "0 * * * *", "ok", policy).await;
+    w.clock.set("2025-06-23T09:02:00Z"); // beyond the 60 s grace
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
+    let runs = w.runs_of(&job).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Skipped);
+    assert!(runs[0].error.as_deref().unwrap().contains("misfire"));
+    assert_eq!(w.handlers.calls.load(Ordering::SeqCst), 0);
+    let stored = w.jobs.get(job.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.next_run,
+        Some("2025-06-23T10:00:00Z".parse().unwrap())
+    );
+    assert_eq!(stored.last_run, None);
+}
+
+async fn forbid_skips_fires_while_the_previous_run_runs(w: World) {
+    let policy = PolicyInput {
+        concurrency_policy: Some("forbid".into()),
+        ..PolicyInput::default()
+    };
+    let job = w.job("single", "* * * * *", "block", policy).await;
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    w.clock.set("2025-06-23T09:01:00Z");
+    // The worker is alive: its heartbeat loop keeps the lease.
+    w.dispatcher.heartbeat().await.unwrap();
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
+    let runs = w.runs_of(&job).await;
+    assert_eq!(
+        runs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [RunStatus::Running, RunStatus::Skipped]
+    );
+    w.handlers.release.notify_waiters();
+    assert_eq!(w.settled(runs[0].id).await.status, RunStatus::Succeeded);
+    w.clock.set("2025-06-23T09:02:00Z");
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    w.handlers.release.notify_waiters();
+}
+
+async fn failures_retry_with_exponential_backoff(w: World) {
+    let policy = PolicyInput {
+        max_retries: Some(2),
+        retry_backoff_seconds: Some(10),
+        ..PolicyInput::default()
+    };
+    let job = w.job("flaky", "0 0 * * *", "fail", policy).await;
+    w.dispatcher.tick().await.unwrap();
+    let first = w.settled(w.runs_of(&job).await[0].id).await;
+    assert_eq!(first.status, RunStatus::Failed);
+    assert_eq!(first.error.as_deref(), Some("failure on attempt 1"));
+    assert_eq!(
+        first.retry_at,
+        Some("2025-06-23T09:00:10Z".parse().unwrap())
+    );
+
+    w.clock.set("2025-06-23T09:00:09Z");
+    assert_eq!(
+        w.dispatcher.tick().await.unwrap().started,
+        0,
+        "not before the backoff"
+    );
+    w.clock.set("2025-06-23T09:00:10Z");
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    let second = w.settled(w.runs_of(&job).await[1].id).await;
+    assert_eq!(
+        (second.trigger, second.attempt, second.status),
+        (RunTrigger::Retry, 2, RunStatus::Failed)
+    );
+    assert_eq!(second.scheduled_for, first.scheduled_for);
+    // The second retry waits twice as long.
+    assert_eq!(
+        second.retry_at,
+        Some("2025-06-23T09:00:30Z".parse().unwrap())
+    );
+    w.clock.set("2025-06-23T09:00:30Z");
+    w.dispatcher.tick().await.unwrap();
+    let third = w.settled(w.runs_of(&job).await[2].id).await;
+    assert_eq!(
+        (third.attempt, third.status, third.retry_at),
+        (3, RunStatus::Failed, None)
+    );
+    w.clock.set("2025-06-23T10:00:00Z");
+    assert_eq!(
+        w.dispatcher.tick().await.unwrap().started,
+        0,
+        "retries used up"
+    );
+    assert_eq!(w.runs_of(&job).await.len(), 3);
+}
+
+async fn a_run_past_its_timeout_is_timed_out(w: World) {
+    let policy = PolicyInput {
+        timeout_seconds: Some(1),
+        ..PolicyInput::default()
+    };
+    let job = w.job("sluggish", "0 0 * * *", "slow", policy).await;
+    w.dispatcher.tick().await.unwrap();
+    let run = w.settled(w.runs_of(&job).await[0].id).await;
+    assert_eq!(run.status, RunStatus::TimedOut);
+    assert_eq!(run.error.as_deref(), Some("timed out after 1s"));
+}
+
+async fn no_fire_after_end_time(w: World) {
+    let job = w
+        .job("ending", "0 9 * * *", "ok", PolicyInput::default())
+        .await;
+    let mut ended = job.clone();
+    ended.spec.end_time = Some("2025-06-24T00:00:00Z".parse().unwrap());
+    w.jobs.update(ended).await.unwrap();
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    let stored = w.jobs.get(job.id).await.unwrap().unwrap();
+    assert_eq!(stored.next_run, None);
+    w.clock.set("2025-06-24T09:00:00Z");
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
+}
+
+async fn pausing_during_a_run_lets_it_finish_and_claims_nothing_more(w: World) {
+    let job = w
+        .job("pausable", "* * * * *", "block", PolicyInput::default())
+        .await;
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    let service = scheduler_core::JobService::new(
+        Arc::new(w.jobs.clone()),
+        Arc::new(NoJobCache),
+        w.clock.clone(),
+    );
+    service
+        .update(
+            job.id,
+            JobPatch {
+                is_active: Some(false),
+                ..JobPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    w.handlers.release.notify_waiters();
+    let run = w.settled(w.runs_of(&job).await[0].id).await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    w.clock.set("2025-06-23T10:00:00Z");
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
+    assert_eq!(w.runs_of(&job).await.len(), 1);
+}
+
+async fn a_dead_workers_run_is_abandoned_and_run_again_without_using_retries(w: World) {
+    // worker-a claims and "dies": its handler never returns and it never heartbeats.
+    let job = w
+        .job("orphan", "0 0 * * *", "block", PolicyInput::default())
+        .await;
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    let (counter, actions) = Handlers::new();
+    let rescuer = dispatcher(w.runs.clone(), w.clock.clone(), actions, "worker-b");
+    w.clock.set("2025-06-23T09:00:29Z");
+    assert_eq!(
+        rescuer.tick().await.unwrap().started,
+        0,
+        "lease not over yet"
+    );
+    w.clock.set("2025-06-23T09:00:31Z");
+    assert_eq!(rescuer.tick().await.unwrap().started, 1);
+    let runs = w.runs_of(&job).await;
+    assert_eq!(runs[0].status, RunStatus::Abandoned);
+    assert!(runs[0].error.as_deref().unwrap().contains("worker-a"));
+    assert_eq!(
+        (runs[1].attempt, runs[1].retries, runs[1].worker.as_str()),
+        (2, 0, "worker-b")
+    );
+    assert_eq!(runs[1].scheduled_for, runs[0].scheduled_for);
+    counter.release.notify_waiters();
+    assert_eq!(w.settled(runs[1].id).await.status, RunStatus::Succeeded);
+    // The dead worker's late finish does not overwrite the abandonment.
+    w.handlers.release.notify_waiters();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(w.runs_of(&job).await[0].status, RunStatus::Abandoned);
+}
+
+async fn manual_runs_leave_the_schedule_alone(w: World) {
+    let job = w
+        .job("manual", "0 0 1 1 *", "ok", PolicyInput::default())
+        .await;
+    let mut future = job.clone();
+    future.next_run = Some("2026-01-01T00:00:00Z".parse().unwrap());
+    w.jobs.update(future).await.unwrap();
+    let run = w.dispatcher.run_now(job.id).await.unwrap();
+    assert_eq!(run.trigger, RunTrigger::Manual);
+    assert_eq!(w.settled(run.id).await.status, RunStatus::Succeeded);
+    let stored = w.jobs.get(job.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.next_run,
+        Some("2026-01-01T00:00:00Z".parse().unwrap())
+    );
+    assert!(matches!(
+        w.dispatcher.run_now(JobId(999_999)).await,
+        Err(scheduler_core::RepositoryError::NotFound)
+    ));
+    let _ = &w.db_url;
+}
+
+macro_rules! on_both {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(world) = super::World::sqlite().await else { return };
+                    super::$test(world).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(world) = super::World::postgres().await else { return };
+                    super::$test(world).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    a_due_fire_is_claimed_once_and_the_schedule_advances,
+    misfire_fire_once_runs_once_then_resumes,
+    misfire_skip_records_a_skipped_run,
+    forbid_skips_fires_while_the_previous_run_runs,
+    failures_retry_with_exponential_backoff,
+    a_run_past_its_timeout_is_timed_out,
+    no_fire_after_end_time,
+    pausing_during_a_run_lets_it_finish_and_claims_nothing_more,
+    a_dead_workers_run_is_abandoned_and_run_again_without_using_retries,
+    manual_runs_leave_the_schedule_alone,
+);

@@ -1,0 +1,448 @@
+//! The dispatcher: claims due fires through the [`RunStore`], executes them concurrently up to
+//! a limit, records outcomes, retries with backoff, heartbeats, and recovers runs of dead
+//! workers. The loop is a thin wrapper around [`Dispatcher::tick`], which tests drive directly
+//! with a controlled [`Clock`].
+//!
+//! # Guarantee
+//! Every fire is **claimed exactly once**: the claim is one database transaction that locks
+//! the job row (PostgreSQL `FOR UPDATE SKIP LOCKED`), inserts the run and advances `next_run`;
+//! a unique key on `(job_id, scheduled_for, attempt)` forbids a second run of the same fire.
+//! **Delivery** is exactly once unless a worker dies mid-run: its run stops heartbeating, is
+//! marked `abandoned` after the lease, and a new attempt runs — at-least-once. Receivers use
+//! `(job_id, scheduled_for)` as their idempotency key.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Semaphore;
+
+use crate::error::RepositoryError;
+use crate::job::{Job, JobId};
+use crate::ports::{Clock, JobCache, JobExecutor, RunStore};
+use crate::run::{ClaimedRun, Run, RunId, RunStatus, bounded_error};
+
+/// The future an action handler returns.
+pub type ActionFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// An async Rust function run for jobs whose `parameters.action` names it.
+pub type ActionHandler = Arc<dyn Fn(Job, Run) -> ActionFuture + Send + Sync>;
+
+/// Handlers by action name, for jobs without an HTTP target; what an embedding program
+/// registers its code with.
+#[derive(Clone, Default)]
+pub struct ActionHandlers {
+    /// `parameters.action` → handler.
+    handlers: HashMap<String, ActionHandler>,
+    /// Run when no handler matches (the server registers one that logs and succeeds).
+    fallback: Option<ActionHandler>,
+}
+
+impl ActionHandlers {
+    /// No handlers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn wrap<F, Fut>(handler: F) -> ActionHandler
+    where
+        F: Fn(Job, Run) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        Arc::new(move |job, run| Box::pin(handler(job, run)))
+    }
+
+    /// Runs `handler` for jobs whose `parameters.action` is `action`.
+    pub fn register<F, Fut>(&mut self, action: &str, handler: F) -> &mut Self
+    where
+        F: Fn(Job, Run) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.handlers
+            .insert(action.to_string(), Self::wrap(handler));
+        self
+    }
+
+    /// Runs `handler` when no registered action matches.
+    pub fn fallback<F, Fut>(&mut self, handler: F) -> &mut Self
+    where
+        F: Fn(Job, Run) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.fallback = Some(Self::wrap(handler));
+        self
+    }
+}
+
+#[async_trait]
+impl JobExecutor for ActionHandlers {
+    async fn execute(&self, job: &Job, run: &Run) -> Result<(), String> {
+        let action = job
+            .spec
+            .parameters
+            .as_map()
+            .get("action")
+            .and_then(serde_json::Value::as_str);
+        let handler = action
+            .and_then(|name| self.handlers.get(name))
+            .or(self.fallback.as_ref())
+            .ok_or_else(|| match action {
+                Some(name) => format!("no handler is registered for action \"{name}\""),
+                None => "the job has no target and no parameters.action".to_string(),
+            })?;
+        handler(job.clone(), run.clone()).await
+    }
+}
+
+/// Sends jobs with a target to the HTTP executor and the rest to the action handlers.
+pub struct RoutingExecutor {
+    /// For jobs with a `target`.
+    pub http: Option<Arc<dyn JobExecutor>>,
+    /// For jobs without one.
+    pub actions: ActionHandlers,
+}
+
+#[async_trait]
+impl JobExecutor for RoutingExecutor {
+    async fn execute(&self, job: &Job, run: &Run) -> Result<(), String> {
+        match (&job.spec.target, &self.http) {
+            (Some(_), Some(http)) => http.execute(job, run).await,
+            (Some(_), None) => Err("HTTP targets are not enabled in this process".into()),
+            (None, _) => self.actions.execute(job, run).await,
+        }
+    }
+}
+
+/// Dispatcher settings.
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// This replica's name, stored on the runs it executes.
+    pub worker: String,
+    /// Most fires claimed per transaction.
+    pub batch_size: u32,
+    /// Most runs executing at once in this replica.
+    pub max_concurrent_runs: usize,
+    /// Longest sleep between claims (jobs created on other replicas are seen this fast).
+    pub poll_interval: Duration,
+    /// A running run without a heartbeat for this long is abandoned and run again.
+    pub lease: Duration,
+    /// On shutdown, how long in-flight runs may take before the process leaves them to lease
+    /// recovery.
+    pub shutdown_grace: Duration,
+}
+
+impl DispatcherConfig {
+    /// Defaults for `worker`: batches of 100, 64 concurrent runs, 1 s poll, 30 s lease, 30 s
+    /// grace.
+    pub fn new(worker: impl Into<String>) -> Self {
+        Self {
+            worker: worker.into(),
+            batch_size: 100,
+            max_concurrent_runs: 64,
+            poll_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+
+    fn heartbeat_interval(&self) -> Duration {
+        (self.lease / 3).max(Duration::from_millis(100))
+    }
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TickOutcome {
+    /// Runs started by this tick (recovered, retried and newly claimed).
+    pub started: usize,
+    /// True when a claim came back full: more fires may be due, tick again at once.
+    pub more_due: bool,
+}
+
+struct Inner {
+    store: Arc<dyn RunStore>,
+    executor: Arc<dyn JobExecutor>,
+    cache: Arc<dyn JobCache>,
+    clock: Arc<dyn Clock>,
+    config: DispatcherConfig,
+    /// One permit per run executing in this replica.
+    slots: Arc<Semaphore>,
+    /// Runs executing here; heartbeated.
+    in_flight: Mutex<HashSet<RunId>>,
+}
+
+/// Claims and executes runs. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn to_chrono(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Dispatcher {
+    /// A dispatcher over its ports.
+    pub fn new(
+        store: Arc<dyn RunStore>,
+        executor: Arc<dyn JobExecutor>,
+        cache: Arc<dyn JobCache>,
+        clock: Arc<dyn Clock>,
+        config: DispatcherConfig,
+    ) -> Self {
+        let slots = Arc::new(Semaphore::new(config.max_concurrent_runs.max(1)));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                executor,
+                cache,
+                clock,
+                config,
+                slots,
+                in_flight: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    /// This replica's worker name.
+    pub fn worker(&self) -> &str {
+        &self.inner.config.worker
+    }
+
+    /// Runs executing in this replica now.
+    pub fn in_flight(&self) -> usize {
+        lock(&self.inner.in_flight).len()
+    }
+
+    fn free_slots(&self) -> u32 {
+        u32::try_from(self.inner.slots.available_permits()).unwrap_or(u32::MAX)
+    }
+
+    /// One step: recover abandoned runs, start due retries, claim due fires — each up to the
+    /// free execution slots — and start executing what was claimed.
+    ///
+    /// # Errors
+    /// The store's error; nothing was claimed by the failing call.
+    pub async fn tick(&self) -> Result<TickOutcome, RepositoryError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let worker = inner.config.worker.as_str();
+        let mut outcome = TickOutcome::default();
+
+        let stale_before = now - to_chrono(inner.config.lease);
+        let free = self.free_slots();
+        if free > 0 {
+            let recovered = inner
+                .store
+                .recover_abandoned(stale_before, now, worker, free)
+                .await?;
+            outcome.started += self.start_all(recovered).await;
+        }
+        let free = self.free_slots();
+        if free > 0 {
+            let retries = inner.store.claim_retries(now, worker, free).await?;
+            outcome.started += self.start_all(retries).await;
+        }
+        let limit = self.free_slots().min(inner.config.batch_size);
+        if limit > 0 {
+            let batch = inner.store.claim_due(now, worker, limit).await?;
+            // Claims advanced next_run/last_run: cached reads must not show the old values.
+            if !batch.advanced_jobs.is_empty() {
+                inner.cache.invalidate_jobs(&batch.advanced_jobs).await;
+            }
+            outcome.more_due = batch.advanced_jobs.len() >= limit as usize;
+            outcome.started += self.start_all(batch.runs).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Starts a manual run of `job_id` now, on this replica.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown job, or the store's error.
+    pub async fn run_now(&self, job_id: JobId) -> Result<Run, RepositoryError> {
+        let now = self.inner.clock.now();
+        let claimed = self
+            .inner
+            .store
+            .start_manual(job_id, now, &self.inner.config.worker)
+            .await?;
+        let run = claimed.run.clone();
+        self.start_all(vec![claimed]).await;
+        Ok(run)
+    }
+
+    async fn start_all(&self, claimed: Vec<ClaimedRun>) -> usize {
+        let count = claimed.len();
+        for run in claimed {
+            // Claims never exceed the free slots, so this does not wait (manual runs may).
+            let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
+                break;
+            };
+            lock(&self.inner.in_flight).insert(run.run.id);
+            let dispatcher = self.clone();
+            tokio::spawn(async move {
+                dispatcher.execute(run).await;
+                drop(permit);
+            });
+        }
+        count
+    }
+
+    /// Executes one claimed run under its timeout and records the outcome.
+    async fn execute(&self, claimed: ClaimedRun) {
+        let ClaimedRun { run, job } = claimed;
+        let policy = job.spec.policy;
+        let timeout = Duration::from_secs(u64::from(policy.timeout_seconds));
+        let executor = self.inner.executor.clone();
+        let (job_for_task, run_for_task) = (job.clone(), run.clone());
+        // Its own task, so a panicking handler fails the run instead of the dispatcher.
+        let mut task =
+            tokio::spawn(async move { executor.execute(&job_for_task, &run_for_task).await });
+        let (status, error) = match tokio::time::timeout(timeout, &mut task).await {
+            Ok(Ok(Ok(()))) => (RunStatus::Succeeded, None),
+            Ok(Ok(Err(message))) => (RunStatus::Failed, Some(bounded_error(&message))),
+            Ok(Err(_panic)) => (RunStatus::Failed, Some("the handler panicked".to_string())),
+            Err(_) => {
+                task.abort();
+                (
+                    RunStatus::TimedOut,
+                    Some(format!("timed out after {}s", policy.timeout_seconds)),
+                )
+            }
+        };
+        let finished_at = self.inner.clock.now();
+        let retry_at = (status != RunStatus::Succeeded
+            && u32::try_from(run.retries).unwrap_or(u32::MAX) < policy.max_retries)
+            .then(|| {
+                let retry = u32::try_from(run.retries).unwrap_or(0) + 1;
+                finished_at + chrono::Duration::seconds(policy.retry_delay_seconds(retry) as i64)
+            });
+        tracing::info!(
+            target: "scheduler_core::run",
+            job_id = %run.job_id,
+            run_id = %run.id,
+            attempt = run.attempt,
+            status = status.as_str(),
+            "run finished"
+        );
+        for attempt in 0..3u32 {
+            match self
+                .inner
+                .store
+                .finish(run.id, status, error.clone(), finished_at, retry_at)
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if attempt < 2 => {
+                    tracing::warn!(run_id = %run.id, error = %e, "recording a run outcome failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                }
+                Err(e) => {
+                    // Left running: after the lease another replica runs it again.
+                    tracing::error!(run_id = %run.id, error = %e, "could not record a run outcome");
+                }
+            }
+        }
+        lock(&self.inner.in_flight).remove(&run.id);
+    }
+
+    /// Heartbeats every run executing here.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn heartbeat(&self) -> Result<(), RepositoryError> {
+        let ids: Vec<RunId> = lock(&self.inner.in_flight).iter().copied().collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.inner
+            .store
+            .heartbeat(&ids, self.inner.clock.now())
+            .await
+    }
+
+    /// Claims and executes until `shutdown` completes; then stops claiming and waits up to the
+    /// grace period for in-flight runs (the rest are recovered by other replicas after the
+    /// lease). Sleeps until the earliest `next_run`, but never longer than the poll interval.
+    pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) {
+        let config = &self.inner.config;
+        let beats = {
+            let dispatcher = self.clone();
+            let every = config.heartbeat_interval();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(error) = dispatcher.heartbeat().await {
+                        tracing::warn!(%error, "heartbeat failed");
+                    }
+                }
+            })
+        };
+        tokio::pin!(shutdown);
+        let mut failures = 0u32;
+        loop {
+            let pause = match self.tick().await {
+                Ok(outcome) => {
+                    if failures > 0 {
+                        tracing::info!("dispatcher: the store answers again");
+                    }
+                    failures = 0;
+                    if outcome.more_due {
+                        Duration::ZERO
+                    } else {
+                        self.sleep_until_due().await
+                    }
+                }
+                Err(error) => {
+                    if failures == 0 {
+                        tracing::warn!(%error, "dispatcher: claiming failed; backing off");
+                    }
+                    failures += 1;
+                    Duration::from_millis(200 * u64::from(failures.min(25)))
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        let running = self.in_flight();
+        tracing::info!(
+            running,
+            "dispatcher: stopped claiming; waiting for in-flight runs"
+        );
+        let all = u32::try_from(config.max_concurrent_runs.max(1)).unwrap_or(u32::MAX);
+        let drained =
+            tokio::time::timeout(config.shutdown_grace, self.inner.slots.acquire_many(all)).await;
+        if drained.is_err() {
+            tracing::warn!(
+                running = self.in_flight(),
+                "dispatcher: grace period over; unfinished runs are left to lease recovery"
+            );
+        }
+        beats.abort();
+    }
+
+    async fn sleep_until_due(&self) -> Duration {
+        let poll = self.inner.config.poll_interval;
+        match self.inner.store.next_due().await {
+            Ok(Some(due)) => {
+                let wait = (due - self.inner.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO);
+                wait.min(poll)
+            }
+            _ => poll,
+        }
+    }
+}

@@ -184,3 +184,50 @@ async fn a_redis_outage_fails_no_request_and_recovers_without_restart() {
     }
     assert!(recovered, "the cache did not recover");
 }
+
+#[tokio::test]
+async fn a_dispatcher_fire_invalidates_the_cached_job() {
+    let Some((pg, redis)) = services().await else {
+        return;
+    };
+    let mut config =
+        scheduler_server::Config::for_database(&pg.url, "127.0.0.1:0".parse().unwrap());
+    config.redis_url = Some(redis.url.clone());
+    config.redis_prefix = redis.prefix.clone();
+    config.poll_interval_ms = 50;
+    let app = support::spawn(config).await;
+    let created: Value = app
+        .post_job(&json!({"name": "fires", "cron_expression": "0 0 1 1 *", "start_time": "2020-01-01T00:00:00Z"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/scheduler/jobs/{}/", created["id"]);
+    // Cached with last_run null.
+    for _ in 0..2 {
+        assert_eq!(app.get_json(&path).await.1["last_run"], Value::Null);
+    }
+    // Make it due behind the cache's back; only the dispatcher's invalidation can refresh it.
+    let db = sea_orm::Database::connect(pg.url.clone()).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(&format!(
+        "UPDATE jobs SET next_run = now() - interval '1 second' WHERE id = {}",
+        created["id"]
+    ))
+    .await
+    .unwrap();
+    let mut fired = Value::Null;
+    for _ in 0..100 {
+        let (_, job) = app.get_json(&path).await;
+        if !job["last_run"].is_null() {
+            fired = job;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!fired.is_null(), "the cached job never showed the fire");
+    assert_eq!(
+        fired["next_run"], created["next_run"],
+        "next_run advanced to the next yearly fire"
+    );
+}

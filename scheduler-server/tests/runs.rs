@@ -1,0 +1,196 @@
+//! Runs over HTTP: policies and targets on jobs, manual runs, run history, and failures
+//! recorded with their cause.
+
+#[macro_use]
+mod support;
+
+use std::time::Duration;
+
+use poem::{Route, Server, handler, http::StatusCode, post};
+use serde_json::{Value, json};
+use support::TestApp;
+
+async fn create(app: &TestApp, body: Value) -> Value {
+    let response = app.post_job(&body).await;
+    assert_eq!(response.status(), 201, "{body}");
+    response.json().await.unwrap()
+}
+
+async fn run_now(app: &TestApp, job_id: &Value) -> Value {
+    let response = app
+        .client
+        .post(app.url(&format!("/scheduler/jobs/{job_id}/run/")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let run: Value = response.json().await.unwrap();
+    assert_eq!(location, format!("/scheduler/runs/{}/", run["id"]));
+    run
+}
+
+/// Polls the run until it is no longer running.
+async fn settled(app: &TestApp, run_id: &Value) -> Value {
+    for _ in 0..200 {
+        let (status, run) = app.get_json(&format!("/scheduler/runs/{run_id}/")).await;
+        assert_eq!(status, 200);
+        if run["status"] != "running" {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("run {run_id} still running");
+}
+
+#[handler]
+fn broken() -> (StatusCode, String) {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("database exploded {}", "x".repeat(3000)),
+    )
+}
+
+/// A receiver that answers every POST with a 500 and a long body.
+async fn failing_receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
+    tokio::spawn(async move {
+        Server::new_with_acceptor(acceptor)
+            .run(Route::new().at("/hook", post(broken)))
+            .await
+    });
+    format!("http://{addr}/hook")
+}
+
+async fn policies_and_targets_are_job_fields(app: TestApp) {
+    let job = create(&app, json!({
+        "name": "with policies", "cron_expression": "@hourly",
+        "misfire_policy": "skip", "misfire_grace_seconds": 5, "concurrency_policy": "forbid",
+        "max_retries": 3, "retry_backoff_seconds": 2, "timeout_seconds": 30,
+        "target": {"type": "http", "url": "https://example.com/hook", "headers": {"X-Token": "t"}}
+    })).await;
+    assert_eq!(job["misfire_policy"], "skip");
+    assert_eq!(job["concurrency_policy"], "forbid");
+    assert_eq!(
+        (job["max_retries"].as_i64(), job["timeout_seconds"].as_i64()),
+        (Some(3), Some(30))
+    );
+    assert_eq!(
+        job["target"],
+        json!({"type": "http", "url": "https://example.com/hook", "method": "POST", "headers": {"X-Token": "t"}})
+    );
+
+    let path = format!("/scheduler/jobs/{}/", job["id"]);
+    let response = app
+        .client
+        .patch(app.url(&path))
+        .json(&json!({"target": null, "max_retries": 0}))
+        .send()
+        .await
+        .unwrap();
+    let patched: Value = response.json().await.unwrap();
+    assert_eq!(
+        (patched["target"].clone(), patched["max_retries"].as_i64()),
+        (Value::Null, Some(0))
+    );
+
+    let response = app.post_job(&json!({
+        "name": "bad", "cron_expression": "@hourly", "misfire_policy": "sometimes",
+        "timeout_seconds": 0, "max_retries": "many", "target": {"type": "http", "url": "ftp://example.com"}
+    })).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    for field in ["misfire_policy", "timeout_seconds", "max_retries", "target"] {
+        assert!(body[field][0].is_string(), "{field}: {body}");
+    }
+    assert!(body["target"][0].as_str().unwrap().contains("http"));
+}
+
+async fn a_manual_run_executes_and_is_recorded(app: TestApp) {
+    let job = create(&app, json!({"name": "manual", "cron_expression": "0 0 1 1 *", "parameters": {"action": "report"}})).await;
+    let run = run_now(&app, &job["id"]).await;
+    assert_eq!(
+        (run["trigger"].as_str(), run["attempt"].as_i64()),
+        (Some("manual"), Some(1))
+    );
+    let done = settled(&app, &run["id"]).await;
+    assert_eq!(done["status"], "succeeded");
+    assert!(done["finished_at"].as_str().unwrap().ends_with('Z'));
+    // The schedule is unchanged.
+    let (_, after) = app
+        .get_json(&format!("/scheduler/jobs/{}/", job["id"]))
+        .await;
+    assert_eq!(after["next_run"], job["next_run"]);
+
+    let second = run_now(&app, &job["id"]).await;
+    settled(&app, &second["id"]).await;
+    let (status, page) = app
+        .get_json(&format!("/scheduler/jobs/{}/runs/", job["id"]))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["count"], 2);
+    assert_eq!(page["results"][0]["id"], second["id"], "newest first");
+    let (_, filtered) = app
+        .get_json(&format!(
+            "/scheduler/jobs/{}/runs/?status=failed",
+            job["id"]
+        ))
+        .await;
+    assert_eq!(filtered["count"], 0);
+    let (status, body) = app
+        .get_json(&format!(
+            "/scheduler/jobs/{}/runs/?status=exploded&page=x",
+            job["id"]
+        ))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["status"][0].is_string() && body["page"][0].is_string(),
+        "{body}"
+    );
+    assert_eq!(
+        app.get_json("/scheduler/jobs/424242/runs/").await,
+        (404, json!({"error": "Job not found"}))
+    );
+    assert_eq!(
+        app.get_json("/scheduler/runs/424242/").await,
+        (404, json!({"error": "Run not found"}))
+    );
+    assert_eq!(
+        app.client
+            .post(app.url("/scheduler/jobs/424242/run/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+async fn failing_targets_are_recorded_with_their_cause(app: TestApp) {
+    let url = failing_receiver().await;
+    let job = create(&app, json!({"name": "broken target", "cron_expression": "@daily", "target": {"type": "http", "url": url}})).await;
+    let done = settled(&app, &run_now(&app, &job["id"]).await["id"]).await;
+    assert_eq!(done["status"], "failed");
+    let error = done["error"].as_str().unwrap();
+    assert!(error.starts_with("HTTP 500: database exploded"), "{error}");
+    assert!(error.len() <= 1024 + 20, "first 1 KiB of the body only");
+
+    // Nothing listens on a port just released.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let job = create(&app, json!({"name": "nobody home", "cron_expression": "@daily", "target": {"type": "http", "url": format!("http://{closed}/hook")}})).await;
+    let done = settled(&app, &run_now(&app, &job["id"]).await["id"]).await;
+    assert_eq!(done["status"], "failed");
+    assert!(done["error"].as_str().unwrap().contains("failed"), "{done}");
+}
+
+on_both_backends!(
+    policies_and_targets_are_job_fields,
+    a_manual_run_executes_and_is_recorded,
+    failing_targets_are_recorded_with_their_cause,
+);

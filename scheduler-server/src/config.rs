@@ -29,6 +29,9 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Exit 0 when the server on `--bind`'s port answers `GET /health` with 200 (for container
+    /// health checks in images without a shell or curl).
+    Healthcheck,
 }
 
 /// Every setting of the server. Each flag has an env var of the same meaning.

@@ -27,6 +27,13 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate => open_database(&cli.config).await.map(|_| {
             tracing::info!("migrations applied");
         }),
+        Command::Healthcheck => {
+            return if scheduler_server::app::probe_health(cli.config.bind.port()).await {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            };
+        }
         Command::Serve => match Application::build(&cli.config).await {
             Ok(app) => app
                 .run_until_stopped(shutdown_signal())

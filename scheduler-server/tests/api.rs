@@ -547,3 +547,19 @@ async fn a_database_outage_is_a_503_and_recovers() {
     );
     assert_eq!(app.get_json("/ready").await.0, 200);
 }
+
+/// The container health probe sees a running server, and fails for a closed port.
+#[tokio::test]
+async fn the_health_probe_answers_for_a_running_server_only() {
+    let Some(app) = support::sqlite_app().await else {
+        return;
+    };
+    let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(scheduler_server::app::probe_health(port).await);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    assert!(!scheduler_server::app::probe_health(closed).await);
+}

@@ -200,11 +200,7 @@ async fn three_replicas_deliver_300_simultaneous_fires_exactly_once() {
     let seen = deliveries.lock().unwrap().per_job.clone();
     assert_eq!(seen.len(), 300, "every job delivered");
     for id in &ids {
-        assert_eq!(
-            seen.get(id),
-            Some(&1),
-            "job {id} delivered exactly once"
-        );
+        assert_eq!(seen.get(id), Some(&1), "job {id} delivered exactly once");
     }
     assert_eq!(count(&setup, "SELECT COUNT(*) FROM job_runs").await, 300);
     assert_eq!(

@@ -5,7 +5,7 @@
 //! in-process lock and SQLite's single writer. On both, the unique key
 //! `(job_id, scheduled_for, attempt)` makes a second run of one fire fail the transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -78,7 +78,8 @@ impl SeaOrmRunStore {
     }
 }
 
-async fn insert_run(txn: &DatabaseTransaction, new: NewRun<'_>) -> Result<Run, RepositoryError> {
+/// The row a new run starts as.
+fn run_row(new: NewRun<'_>) -> runs::ActiveModel {
     let finished = new.status != RunStatus::Running;
     runs::ActiveModel {
         id: NotSet,
@@ -95,10 +96,14 @@ async fn insert_run(txn: &DatabaseTransaction, new: NewRun<'_>) -> Result<Run, R
         error: Set(new.error),
         worker: Set(new.worker.to_string()),
     }
-    .insert(txn)
-    .await
-    .map_err(repository_error)?
-    .into_run()
+}
+
+async fn insert_run(txn: &DatabaseTransaction, new: NewRun<'_>) -> Result<Run, RepositoryError> {
+    run_row(new)
+        .insert(txn)
+        .await
+        .map_err(repository_error)?
+        .into_run()
 }
 
 async fn load_job(txn: &DatabaseTransaction, id: i64) -> Result<Option<Job>, RepositoryError> {
@@ -156,7 +161,9 @@ impl RunStore for SeaOrmRunStore {
             .into_iter()
             .collect()
         };
-        let mut batch = ClaimBatch::default();
+        // Plan every job first, then write in bulk: one INSERT for all runs and one UPDATE per
+        // distinct (next_run, last_run) pair — a batch costs a few round trips, not 2 per job.
+        let mut planned = Vec::with_capacity(rows.len());
         for row in rows {
             let id = row.id;
             let job = match row.into_job() {
@@ -172,52 +179,74 @@ impl RunStore for SeaOrmRunStore {
                     continue;
                 }
             };
-            let Some(plan) = plan_fire(&job, now, running.contains(&id)) else {
-                continue;
-            };
+            if let Some(plan) = plan_fire(&job, now, running.contains(&id)) {
+                planned.push((job, plan));
+            }
+        }
+        let mut batch = ClaimBatch::default();
+        if planned.is_empty() {
+            db(txn.commit().await)?;
+            return Ok(batch);
+        }
+        let new_runs = planned.iter().map(|(job, plan)| {
             let (status, error) = match &plan.decision {
                 FireDecision::Run => (RunStatus::Running, None),
                 FireDecision::Skip(why) => (RunStatus::Skipped, Some(why.clone())),
             };
-            let run = insert_run(
-                &txn,
-                NewRun {
-                    job_id: id,
-                    scheduled_for: plan.scheduled_for,
-                    trigger: RunTrigger::Schedule,
-                    attempt: 1,
-                    retries: 0,
-                    status,
-                    now,
-                    error,
-                    worker,
-                },
-            )
-            .await?;
+            run_row(NewRun {
+                job_id: job.id.0,
+                scheduled_for: plan.scheduled_for,
+                trigger: RunTrigger::Schedule,
+                attempt: 1,
+                retries: 0,
+                status,
+                now,
+                error,
+                worker,
+            })
+        });
+        let mut inserted: HashMap<i64, runs::Model> = db(runs::Entity::insert_many(new_runs)
+            .exec_with_returning(&txn)
+            .await)?
+        .into_iter()
+        .map(|row| (row.job_id, row))
+        .collect();
+        let mut updates: HashMap<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), Vec<i64>> =
+            HashMap::new();
+        for (job, plan) in planned {
             let fired = plan.decision == FireDecision::Run;
             let last_run = if fired {
                 Some(plan.scheduled_for)
             } else {
                 job.last_run
             };
-            db(jobs::Entity::update_many()
-                .col_expr(
-                    jobs::Column::NextRun,
-                    Expr::value(plan.next_run.map(micros)),
-                )
-                .col_expr(jobs::Column::LastRun, Expr::value(last_run.map(micros)))
-                .filter(jobs::Column::Id.eq(id))
-                .exec(&txn)
-                .await)?;
+            updates
+                .entry((plan.next_run.map(micros), last_run.map(micros)))
+                .or_default()
+                .push(job.id.0);
             batch.advanced_jobs.push(job.id);
             if fired {
+                let row = inserted.remove(&job.id.0).ok_or_else(|| {
+                    RepositoryError::Unavailable(format!("no run inserted for job {}", job.id))
+                })?;
                 let job = Job {
                     next_run: plan.next_run,
                     last_run,
                     ..job
                 };
-                batch.runs.push(ClaimedRun { run, job });
+                batch.runs.push(ClaimedRun {
+                    run: row.into_run()?,
+                    job,
+                });
             }
+        }
+        for ((next_run, last_run), ids) in updates {
+            db(jobs::Entity::update_many()
+                .col_expr(jobs::Column::NextRun, Expr::value(next_run))
+                .col_expr(jobs::Column::LastRun, Expr::value(last_run))
+                .filter(jobs::Column::Id.is_in(ids))
+                .exec(&txn)
+                .await)?;
         }
         db(txn.commit().await)?;
         Ok(batch)

@@ -225,6 +225,8 @@ async fn a_due_fire_is_claimed_once_and_the_schedule_advances(w: World) {
         w.runs.next_due().await.unwrap(),
         Some("2025-06-23T09:10:00Z".parse().unwrap())
     );
+    let second = w.runs_of(&job).await[1].id;
+    assert_eq!(w.settled(second).await.status, RunStatus::Succeeded);
     assert_eq!(w.handlers.calls.load(Ordering::SeqCst), 2);
 }
 
@@ -363,6 +365,8 @@ async fn no_fire_after_end_time(w: World) {
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
     let stored = w.jobs.get(job.id).await.unwrap().unwrap();
     assert_eq!(stored.next_run, None);
+    let last = w.runs_of(&job).await[0].id;
+    assert_eq!(w.settled(last).await.status, RunStatus::Succeeded);
     w.clock.set("2025-06-24T09:00:00Z");
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
 }

@@ -190,8 +190,8 @@ async fn a_dispatcher_fire_invalidates_the_cached_job() {
     let Some((pg, redis)) = services().await else {
         return;
     };
-    let mut config =
-        scheduler_server::Config::for_database(&pg.url, "127.0.0.1:0".parse().unwrap());
+    let mut config = support::test_config(&pg.url);
+    config.dispatcher = "on".into();
     config.redis_url = Some(redis.url.clone());
     config.redis_prefix = redis.prefix.clone();
     config.poll_interval_ms = 50;

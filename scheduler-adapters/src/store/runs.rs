@@ -16,9 +16,9 @@ use scheduler_core::{
 };
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::entity as jobs;
@@ -47,6 +47,29 @@ struct NewRun<'a> {
     worker: &'a str,
 }
 
+impl<'a> NewRun<'a> {
+    /// The next attempt at `previous`'s fire, running for `worker`.
+    fn next_attempt(
+        previous: &Run,
+        trigger: RunTrigger,
+        retries: i32,
+        now: DateTime<Utc>,
+        worker: &'a str,
+    ) -> Self {
+        Self {
+            job_id: previous.job_id.0,
+            scheduled_for: previous.scheduled_for,
+            trigger,
+            attempt: previous.attempt + 1,
+            retries,
+            status: RunStatus::Running,
+            now,
+            error: None,
+            worker,
+        }
+    }
+}
+
 impl SeaOrmRunStore {
     /// A store over an open, migrated pool.
     pub fn new(db: DatabaseConnection) -> Self {
@@ -67,6 +90,19 @@ impl SeaOrmRunStore {
         } else {
             Some(self.claim_lock.lock().await)
         }
+    }
+
+    /// Begins a transaction that will write. On SQLite the write lock is taken by the first
+    /// statement: a transaction that reads first and writes later fails with "database is
+    /// locked" when another connection committed in between, instead of waiting its turn.
+    async fn begin_write(&self) -> Result<DatabaseTransaction, RepositoryError> {
+        let txn = db(self.db.begin().await)?;
+        if !self.is_postgres() {
+            db(txn
+                .execute_unprepared("UPDATE jobs SET next_run = next_run WHERE id = -1")
+                .await)?;
+        }
+        Ok(txn)
     }
 
     fn lock_rows<S: QuerySelect>(&self, select: S) -> S {
@@ -128,7 +164,7 @@ impl RunStore for SeaOrmRunStore {
         limit: u32,
     ) -> Result<ClaimBatch, RepositoryError> {
         let _serial = self.serialize().await;
-        let txn = db(self.db.begin().await)?;
+        let txn = self.begin_write().await?;
         let due = self.lock_rows(
             jobs::Entity::find()
                 .filter(jobs::Column::IsActive.eq(true))
@@ -259,7 +295,7 @@ impl RunStore for SeaOrmRunStore {
         limit: u32,
     ) -> Result<Vec<ClaimedRun>, RepositoryError> {
         let _serial = self.serialize().await;
-        let txn = db(self.db.begin().await)?;
+        let txn = self.begin_write().await?;
         let due = self.lock_rows(
             runs::Entity::find()
                 .filter(runs::Column::RetryAt.lte(micros(now)))
@@ -282,21 +318,14 @@ impl RunStore for SeaOrmRunStore {
             if !job.spec.is_active {
                 continue;
             }
-            let run = insert_run(
-                &txn,
-                NewRun {
-                    job_id: previous.job_id.0,
-                    scheduled_for: previous.scheduled_for,
-                    trigger: RunTrigger::Retry,
-                    attempt: previous.attempt + 1,
-                    retries: previous.retries + 1,
-                    status: RunStatus::Running,
-                    now,
-                    error: None,
-                    worker,
-                },
-            )
-            .await?;
+            let next = NewRun::next_attempt(
+                &previous,
+                RunTrigger::Retry,
+                previous.retries + 1,
+                now,
+                worker,
+            );
+            let run = insert_run(&txn, next).await?;
             claimed.push(ClaimedRun { run, job });
         }
         db(txn.commit().await)?;
@@ -311,7 +340,7 @@ impl RunStore for SeaOrmRunStore {
         limit: u32,
     ) -> Result<Vec<ClaimedRun>, RepositoryError> {
         let _serial = self.serialize().await;
-        let txn = db(self.db.begin().await)?;
+        let txn = self.begin_write().await?;
         let stale = self.lock_rows(
             runs::Entity::find()
                 .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
@@ -344,21 +373,9 @@ impl RunStore for SeaOrmRunStore {
                 continue;
             };
             // A dead worker is not the job's failure: the retry budget is untouched.
-            let run = insert_run(
-                &txn,
-                NewRun {
-                    job_id: previous.job_id.0,
-                    scheduled_for: previous.scheduled_for,
-                    trigger: previous.trigger,
-                    attempt: previous.attempt + 1,
-                    retries: previous.retries,
-                    status: RunStatus::Running,
-                    now,
-                    error: None,
-                    worker,
-                },
-            )
-            .await?;
+            let next =
+                NewRun::next_attempt(&previous, previous.trigger, previous.retries, now, worker);
+            let run = insert_run(&txn, next).await?;
             claimed.push(ClaimedRun { run, job });
         }
         db(txn.commit().await)?;
@@ -404,7 +421,7 @@ impl RunStore for SeaOrmRunStore {
         now: DateTime<Utc>,
         worker: &str,
     ) -> Result<ClaimedRun, RepositoryError> {
-        let txn = db(self.db.begin().await)?;
+        let txn = self.begin_write().await?;
         let job = load_job(&txn, job_id.0)
             .await?
             .ok_or(RepositoryError::NotFound)?;

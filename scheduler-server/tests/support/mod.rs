@@ -73,10 +73,19 @@ pub async fn spawn(config: Config) -> TestApp {
     }
 }
 
+/// The configuration tests start from: a random port, and no dispatcher loop (a fire in the
+/// middle of a test would change `last_run`/`next_run` under its assertions; manual runs still
+/// execute). Tests of the dispatcher turn it on.
+pub fn test_config(database_url: &str) -> Config {
+    let mut config = Config::for_database(database_url, "127.0.0.1:0".parse().expect("addr"));
+    config.dispatcher = "off".into();
+    config
+}
+
 /// A server on a fresh SQLite file.
 pub async fn sqlite_app() -> Option<TestApp> {
     let file = TestSqlite::new();
-    let config = Config::for_database(&file.url, "127.0.0.1:0".parse().expect("addr"));
+    let config = test_config(&file.url);
     let mut app = spawn(config).await;
     app.sqlite = Some(file);
     Some(app)
@@ -85,7 +94,7 @@ pub async fn sqlite_app() -> Option<TestApp> {
 /// A server on the PostgreSQL database `url` with the Redis cache at `redis_url` under
 /// `prefix` (several servers may share both, like replicas).
 pub async fn replica(url: &str, redis_url: &str, prefix: &str) -> TestApp {
-    let mut config = Config::for_database(url, "127.0.0.1:0".parse().expect("addr"));
+    let mut config = test_config(url);
     config.redis_url = Some(redis_url.to_string());
     config.redis_prefix = prefix.to_string();
     spawn(config).await
@@ -94,7 +103,7 @@ pub async fn replica(url: &str, redis_url: &str, prefix: &str) -> TestApp {
 /// A server on a fresh PostgreSQL database, or `None` (skip) when there is no server.
 pub async fn postgres_app() -> Option<TestApp> {
     let pg = scheduler_test_support::postgres().await?;
-    let mut config = Config::for_database(&pg.url, "127.0.0.1:0".parse().expect("addr"));
+    let mut config = test_config(&pg.url);
     config.db_acquire_timeout_ms = 1_000;
     let mut app = spawn(config).await;
     app.postgres = Some(pg);

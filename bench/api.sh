@@ -40,7 +40,7 @@ done
 
 echo "== seeding $SEED_JOBS jobs"
 for i in $(seq 1 "$SEED_JOBS"); do
-    printf '{"name": "seed-%d", "cron_expression": "*/5 * * * *", "parameters": {"n": %d}}\n' "$i" "$i"
+    printf '{"name": "seed-%d", "cron_expression": "0 0 1 1 *", "parameters": {"n": %d}}\n' "$i" "$i"
 done | while read -r body; do
     curl -sf -o /dev/null --max-time 5 -X POST "http://127.0.0.1:$PORT/scheduler/jobs/" \
         -H 'Content-Type: application/json' -d "$body"

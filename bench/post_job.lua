@@ -17,7 +17,7 @@ end
 function request()
   counter = counter + 1
   local body = string.format(
-    '{"name": "bench-%s-%d-%d", "cron_expression": "*/5 * * * *", "parameters": {"action": "noop", "n": %d}}',
+    '{"name": "bench-%s-%d-%d", "cron_expression": "0 0 1 1 *", "parameters": {"action": "noop", "n": %d}}',
     run_tag, thread_id, counter, counter)
   return wrk.format("POST", "/scheduler/jobs/", {["Content-Type"] = "application/json"}, body)
 end

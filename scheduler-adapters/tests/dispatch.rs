@@ -453,6 +453,73 @@ async fn manual_runs_leave_the_schedule_alone(w: World) {
     let _ = &w.db_url;
 }
 
+async fn shutdown_stops_claiming_and_waits_for_in_flight_runs(w: World) {
+    let job = w
+        .job("draining", "0 0 * * *", "block", PolicyInput::default())
+        .await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let looping = w.dispatcher.clone();
+    let mut running = tokio::spawn(async move {
+        looping
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    for _ in 0..200 {
+        if w.handlers.calls.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = stop.send(());
+    // A job that becomes due during shutdown is not claimed by this replica.
+    let late = w
+        .job("late", "0 0 * * *", "ok", PolicyInput::default())
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !running.is_finished(),
+        "shutdown waits for the in-flight run"
+    );
+    w.handlers.release.notify_waiters();
+    tokio::time::timeout(Duration::from_secs(5), &mut running)
+        .await
+        .expect("run() returns once the in-flight run is done")
+        .unwrap();
+    let run = w.runs_of(&job).await[0].clone();
+    assert_eq!(
+        run.status,
+        RunStatus::Succeeded,
+        "the in-flight run was not lost"
+    );
+    assert!(w.runs_of(&late).await.is_empty());
+
+    // Past the grace period, run() returns and leaves the run to lease recovery.
+    let stuck = w
+        .job("stuck", "0 0 * * *", "block", PolicyInput::default())
+        .await;
+    let (_, actions) = Handlers::new();
+    let mut config = DispatcherConfig::new("impatient");
+    config.shutdown_grace = Duration::from_millis(200);
+    let impatient = Dispatcher::new(
+        w.runs.clone(),
+        Arc::new(actions),
+        Arc::new(NoJobCache),
+        w.clock.clone(),
+        config,
+    );
+    impatient.tick().await.unwrap();
+    let started = std::time::Instant::now();
+    impatient.run(async {}).await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let left = w.runs_of(&stuck).await[0].clone();
+    assert_eq!(
+        (left.status, left.worker.as_str()),
+        (RunStatus::Running, "impatient")
+    );
+}
+
 macro_rules! on_both {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -487,4 +554,5 @@ on_both!(
     pausing_during_a_run_lets_it_finish_and_claims_nothing_more,
     a_dead_workers_run_is_abandoned_and_run_again_without_using_retries,
     manual_runs_leave_the_schedule_alone,
+    shutdown_stops_claiming_and_waits_for_in_flight_runs,
 );

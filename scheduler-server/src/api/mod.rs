@@ -74,7 +74,51 @@ fn document(spec: &str) -> String {
             }
         }
     }
+    let patch_pointer = "/paths/~1scheduler~1jobs~1{id}/patch/requestBody/content";
+    if let Some(contents) = doc
+        .pointer_mut(patch_pointer)
+        .and_then(Value::as_object_mut)
+    {
+        for content in contents.values_mut().filter_map(Value::as_object_mut) {
+            content.insert("examples".into(), patch_examples());
+        }
+    }
+    let preview_pointer = "/paths/~1scheduler~1cron~1preview/get/parameters";
+    if let Some(parameters) = doc
+        .pointer_mut(preview_pointer)
+        .and_then(Value::as_array_mut)
+    {
+        for parameter in parameters.iter_mut().filter_map(Value::as_object_mut) {
+            let example = match parameter.get("name").and_then(Value::as_str) {
+                Some("expression") => json!("0 9 * * 1"),
+                Some("timezone") => json!("Europe/London"),
+                Some("after") => json!("2025-06-23T00:00:00Z"),
+                Some("count") => json!(5),
+                _ => continue,
+            };
+            parameter.insert("example".into(), example);
+        }
+    }
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_string())
+}
+
+/// Examples of partial updates.
+fn patch_examples() -> Value {
+    json!({
+        "reschedule": {
+            "summary": "Move the weekly report to Tuesdays at 10:00 London time",
+            "value": {"cron_expression": "0 10 * * 2", "timezone": "Europe/London"}
+        },
+        "retry_over_http": {
+            "summary": "Deliver runs to a webhook, retrying failures twice",
+            "value": {
+                "target": {"type": "http", "url": "https://example.com/hooks/report", "method": "POST"},
+                "max_retries": 2,
+                "retry_backoff_seconds": 30
+            }
+        },
+        "clear_end": {"summary": "Remove the end time", "value": {"end_time": null}}
+    })
 }
 
 /// All routes: the API, `/openapi.json` and Swagger UI at `/swagger/`.

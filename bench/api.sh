@@ -15,6 +15,9 @@ THREADS=${THREADS:-2}
 PORT=${PORT:-18080}
 PG_SERVER=${PG_SERVER:-postgres://postgres@127.0.0.1:5432}
 BENCH_DB=${BENCH_DB:-scheduler_bench}
+# Loopback traffic to a database on the same host needs no TLS (sqlx's default, "prefer",
+# encrypts when the server offers it). Set PG_PARAMS= to measure with TLS.
+PG_PARAMS=${PG_PARAMS-?sslmode=disable}
 SEED_JOBS=${SEED_JOBS:-1000}
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
@@ -22,7 +25,7 @@ cargo build --release -q -p scheduler-server
 
 if [ -z "${DATABASE_URL:-}" ]; then
     psql "$PG_SERVER/postgres" -q -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" -c "CREATE DATABASE $BENCH_DB"
-    DATABASE_URL="$PG_SERVER/$BENCH_DB"
+    DATABASE_URL="$PG_SERVER/$BENCH_DB$PG_PARAMS"
 fi
 export DATABASE_URL
 export SCHEDULER_BIND="127.0.0.1:$PORT"

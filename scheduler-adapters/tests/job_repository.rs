@@ -6,7 +6,7 @@ use migration::{Migrator, MigratorTrait};
 use scheduler_adapters::{DatabaseConfig, SeaOrmJobRepository, connect};
 use scheduler_core::{Job, JobDraft, JobId, JobQuery, JobRepository, NewJob, RepositoryError};
 use scheduler_test_support::{TestPostgres, TestSqlite};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
 
 /// A migrated store of one backend, and how to take it down.
@@ -50,17 +50,7 @@ impl Store {
     async fn stop(&self) {
         match &self.backend {
             Backend::Sqlite(_) => self.db.clone().close().await.unwrap(),
-            Backend::Postgres(pg) => {
-                let admin = Database::connect(pg.admin_url.clone()).await.unwrap();
-                admin
-                    .execute_unprepared(&format!(
-                        "ALTER DATABASE \"{0}\" WITH ALLOW_CONNECTIONS false; \
-                         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}'",
-                        pg.database
-                    ))
-                    .await
-                    .unwrap();
-            }
+            Backend::Postgres(pg) => pg.refuse_connections().await,
         }
     }
 }

@@ -500,18 +500,7 @@ async fn a_database_outage_is_a_503_and_recovers() {
     };
     let created: Value = app.post_job(&monthly_cleanup()).await.json().await.unwrap();
     let pg = app.postgres.as_ref().unwrap();
-    let admin = sea_orm::Database::connect(pg.admin_url.clone())
-        .await
-        .unwrap();
-    use sea_orm::ConnectionTrait;
-    admin
-        .execute_unprepared(&format!(
-            "ALTER DATABASE \"{0}\" WITH ALLOW_CONNECTIONS false; \
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}'",
-            pg.database
-        ))
-        .await
-        .unwrap();
+    pg.refuse_connections().await;
     let (status, body) = app
         .get_json(&format!("/scheduler/jobs/{}/", created["id"]))
         .await;
@@ -532,13 +521,7 @@ async fn a_database_outage_is_a_503_and_recovers() {
     );
     assert_eq!(app.get_json("/health").await.0, 200);
 
-    admin
-        .execute_unprepared(&format!(
-            "ALTER DATABASE \"{}\" WITH ALLOW_CONNECTIONS true",
-            pg.database
-        ))
-        .await
-        .unwrap();
+    pg.accept_connections().await;
     assert_eq!(
         app.get_json(&format!("/scheduler/jobs/{}/", created["id"]))
             .await

@@ -83,6 +83,39 @@ pub struct TestPostgres {
     _container: Option<ContainerAsync<Postgres>>,
 }
 
+impl TestPostgres {
+    async fn admin(&self, statement: &str) {
+        let admin = Database::connect(self.admin_url.clone())
+            .await
+            .expect("connect to the maintenance database");
+        admin
+            .execute_unprepared(statement)
+            .await
+            .expect("run an administrative statement");
+        let _ = admin.close().await;
+    }
+
+    /// Simulates the database going down for its clients: new connections are refused and
+    /// every open one is terminated.
+    pub async fn refuse_connections(&self) {
+        self.admin(&format!(
+            "ALTER DATABASE \"{0}\" WITH ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}'",
+            self.database
+        ))
+        .await;
+    }
+
+    /// Ends [`TestPostgres::refuse_connections`]: the database accepts connections again.
+    pub async fn accept_connections(&self) {
+        self.admin(&format!(
+            "ALTER DATABASE \"{}\" WITH ALLOW_CONNECTIONS true",
+            self.database
+        ))
+        .await;
+    }
+}
+
 impl Drop for TestPostgres {
     fn drop(&mut self) {
         let admin_url = self.admin_url.clone();

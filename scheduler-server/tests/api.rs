@@ -115,6 +115,20 @@ async fn the_original_examples_create_jobs_with_correct_next_run(app: TestApp) {
     let (status, fetched) = app.get_json(&location).await;
     assert_eq!(status, 200);
     assert_eq!(fetched["name"], "Weekly Report");
+    // Fields come in the original serializer's order, id first.
+    let raw = app
+        .client
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        raw.starts_with("{\"id\":") && raw.find("\"name\"") < raw.find("\"cron_expression\""),
+        "{raw}"
+    );
 }
 
 async fn a_future_start_time_is_the_first_run_when_it_matches(app: TestApp) {

@@ -60,6 +60,12 @@ impl ParseFromJSON for UtcInstant {
     }
 }
 
+impl serde::Serialize for UtcInstant {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_instant(self.0))
+    }
+}
+
 impl ToJSON for UtcInstant {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(format_instant(self.0)))
@@ -67,7 +73,7 @@ impl ToJSON for UtcInstant {
 }
 
 /// A job as the API returns it (the original service's fields and names).
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(rename = "Job")]
 pub struct JobOut {
     /// Database id.
@@ -143,7 +149,7 @@ impl From<Job> for JobOut {
 }
 
 /// One page of jobs, in the original's paginated shape.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(rename = "JobList")]
 pub struct JobListOut {
     /// Jobs matching the filter across all pages.
@@ -253,6 +259,36 @@ pub struct JobPatchDoc {
     pub timeout_seconds: Option<u32>,
     /// New target, or null to remove it.
     pub target: Option<Value>,
+}
+
+/// A JSON response body written straight from `T`'s `Serialize` (one pass, no intermediate
+/// `serde_json::Value` as poem-openapi's `Json` builds), documented with `T`'s schema.
+#[derive(Debug)]
+pub struct FastJson<T>(pub T);
+
+impl<T: Type + Send> poem_openapi::payload::Payload for FastJson<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: serde::Serialize + Send> poem::IntoResponse for FastJson<T> {
+    fn into_response(self) -> poem::Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => poem::Response::builder()
+                .content_type("application/json; charset=utf-8")
+                .body(body),
+            Err(_) => poem::Response::builder()
+                .status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
+                .finish(),
+        }
+    }
 }
 
 /// A request body read as any JSON value, documented with the schema of `Doc`.

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::ApiTags;
 use super::dto::{
-    JobInputDoc, JobListOut, JobOut, JobPatchDoc, LooseBody, RawParam, not_an_object, read_draft,
-    read_patch,
+    FastJson, JobInputDoc, JobListOut, JobOut, JobPatchDoc, LooseBody, RawParam, not_an_object,
+    read_draft, read_patch,
 };
 use super::pagination::page_links;
 use crate::error::{ApiError, Detail};
@@ -20,7 +20,7 @@ use crate::error::{ApiError, Detail};
 pub enum Created {
     /// The job was created; `Location` is its URL.
     #[oai(status = 201)]
-    Job(Json<JobOut>, #[oai(header = "Location")] String),
+    Job(FastJson<JobOut>, #[oai(header = "Location")] String),
 }
 
 /// 200 with one job.
@@ -28,7 +28,7 @@ pub enum Created {
 pub enum Found {
     /// The job.
     #[oai(status = 200)]
-    Job(Json<JobOut>),
+    Job(FastJson<JobOut>),
 }
 
 /// 204 after a delete.
@@ -44,7 +44,7 @@ pub enum Deleted {
 pub enum Listed {
     /// One page of jobs.
     #[oai(status = 200)]
-    Page(Json<JobListOut>),
+    Page(FastJson<JobListOut>),
     /// The page number is past the last page: `{"detail": "Invalid page."}`.
     #[oai(status = 404)]
     InvalidPage(Json<Detail>),
@@ -147,7 +147,7 @@ impl JobsApi {
         let draft = draft_from_body(&body.0.value)?;
         let job = self.service.create(draft).await?;
         let location = job_path(job.id);
-        Ok(Created::Job(Json(job.into()), location))
+        Ok(Created::Job(FastJson(job.into()), location))
     }
 
     /// List jobs, paginated.
@@ -177,7 +177,7 @@ impl JobsApi {
             })));
         }
         let (next, previous) = page_links(request, &query, &result);
-        Ok(Listed::Page(Json(JobListOut {
+        Ok(Listed::Page(FastJson(JobListOut {
             count: result.total,
             next,
             previous,
@@ -190,7 +190,7 @@ impl JobsApi {
     async fn get(&self, id: Path<RawParam<i64>>) -> Result<Found, ApiError> {
         let id = parse_job_id(&id.0.raw)?;
         let job = self.service.get(id).await?;
-        Ok(Found::Job(Json(job.into())))
+        Ok(Found::Job(FastJson(job.into())))
     }
 
     /// Update some fields of a job.
@@ -207,7 +207,7 @@ impl JobsApi {
         let id = parse_job_id(&id.0.raw)?;
         let patch = self.patch_from_body(id, &body.0.value).await?;
         let job = self.service.update(id, patch).await?;
-        Ok(Found::Job(Json(job.into())))
+        Ok(Found::Job(FastJson(job.into())))
     }
 
     /// Replace a job: the full body of create; absent optional fields take their defaults.
@@ -220,7 +220,7 @@ impl JobsApi {
         let id = parse_job_id(&id.0.raw)?;
         let draft = draft_from_body(&body.0.value)?;
         let job = self.service.replace(id, draft).await?;
-        Ok(Found::Job(Json(job.into())))
+        Ok(Found::Job(FastJson(job.into())))
     }
 
     /// Delete a job (and its run history).
@@ -239,7 +239,7 @@ impl JobsApi {
     )]
     async fn pause(&self, id: Path<RawParam<i64>>) -> Result<Found, ApiError> {
         let id = parse_job_id(&id.0.raw)?;
-        Ok(Found::Job(Json(self.service.pause(id).await?.into())))
+        Ok(Found::Job(FastJson(self.service.pause(id).await?.into())))
     }
 
     /// Resume a job: `next_run` is computed from now; fires missed while paused are skipped.
@@ -250,7 +250,7 @@ impl JobsApi {
     )]
     async fn resume(&self, id: Path<RawParam<i64>>) -> Result<Found, ApiError> {
         let id = parse_job_id(&id.0.raw)?;
-        Ok(Found::Job(Json(self.service.resume(id).await?.into())))
+        Ok(Found::Job(FastJson(self.service.resume(id).await?.into())))
     }
 }
 

@@ -291,18 +291,35 @@ impl<T: serde::Serialize + Send> poem::IntoResponse for FastJson<T> {
     }
 }
 
-/// A request body read as any JSON value, documented with the schema of `Doc`.
-pub struct LooseBody<Doc> {
-    /// The JSON as sent.
-    pub value: Value,
-    /// Which documented schema this body stands for.
+/// Input kept as sent (`Raw`) and checked by the handler — so a bad value becomes a field
+/// error in the original's shape, not poem-openapi's generic one — while the OpenAPI document
+/// shows the schema of `Doc`.
+pub struct Documented<Raw, Doc> {
+    /// The input as sent.
+    pub raw: Raw,
+    /// Which documented schema this input stands for.
     _doc: PhantomData<Doc>,
 }
 
-impl<Doc: Type> Type for LooseBody<Doc> {
+impl<Raw, Doc> Documented<Raw, Doc> {
+    fn new(raw: Raw) -> Self {
+        Self {
+            raw,
+            _doc: PhantomData,
+        }
+    }
+}
+
+/// A request body read as any JSON value, documented as `Doc`.
+pub type LooseBody<Doc> = Documented<Value, Doc>;
+
+/// A query or path parameter kept as text, documented as `T`.
+pub type RawParam<T> = Documented<String, T>;
+
+impl<Raw: Send + Sync, Doc: Type> Type for Documented<Raw, Doc> {
     const IS_REQUIRED: bool = true;
-    type RawValueType = Value;
-    type RawElementValueType = Value;
+    type RawValueType = Raw;
+    type RawElementValueType = Raw;
 
     fn name() -> Cow<'static, str> {
         Doc::name()
@@ -317,7 +334,7 @@ impl<Doc: Type> Type for LooseBody<Doc> {
     }
 
     fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(&self.value)
+        Some(&self.raw)
     }
 
     fn raw_element_iter<'a>(
@@ -329,56 +346,13 @@ impl<Doc: Type> Type for LooseBody<Doc> {
 
 impl<Doc: Type> ParseFromJSON for LooseBody<Doc> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        Ok(Self {
-            value: value.unwrap_or(Value::Null),
-            _doc: PhantomData,
-        })
-    }
-}
-
-/// A query or path parameter kept as the raw text and checked by the handler (so a bad value
-/// becomes a field error, not a generic one), documented with the schema of `T`.
-pub struct RawParam<T> {
-    /// The text as sent.
-    pub raw: String,
-    /// The documented type.
-    _doc: PhantomData<T>,
-}
-
-impl<T: Type> Type for RawParam<T> {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = String;
-    type RawElementValueType = String;
-
-    fn name() -> Cow<'static, str> {
-        T::name()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
-    }
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(&self.raw)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
+        Ok(Self::new(value.unwrap_or(Value::Null)))
     }
 }
 
 impl<T: Type> ParseFromParameter for RawParam<T> {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        Ok(Self {
-            raw: value.to_string(),
-            _doc: PhantomData,
-        })
+        Ok(Self::new(value.to_string()))
     }
 }
 

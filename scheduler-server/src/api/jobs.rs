@@ -144,7 +144,7 @@ impl JobsApi {
     /// zone. Unknown fields are ignored.
     #[oai(path = "/scheduler/jobs", method = "post", tag = "ApiTags::Jobs")]
     async fn create(&self, body: Json<LooseBody<JobInputDoc>>) -> Result<Created, ApiError> {
-        let draft = draft_from_body(&body.0.value)?;
+        let draft = draft_from_body(&body.0.raw)?;
         let job = self.service.create(draft).await?;
         let location = job_path(job.id);
         Ok(Created::Job(FastJson(job.into()), location))
@@ -205,7 +205,7 @@ impl JobsApi {
         body: Json<LooseBody<JobPatchDoc>>,
     ) -> Result<Found, ApiError> {
         let id = parse_job_id(&id.0.raw)?;
-        let patch = self.patch_from_body(id, &body.0.value).await?;
+        let patch = self.patch_from_body(id, &body.0.raw).await?;
         let job = self.service.update(id, patch).await?;
         Ok(Found::Job(FastJson(job.into())))
     }
@@ -218,7 +218,7 @@ impl JobsApi {
         body: Json<LooseBody<JobInputDoc>>,
     ) -> Result<Found, ApiError> {
         let id = parse_job_id(&id.0.raw)?;
-        let draft = draft_from_body(&body.0.value)?;
+        let draft = draft_from_body(&body.0.raw)?;
         let job = self.service.replace(id, draft).await?;
         Ok(Found::Job(FastJson(job.into())))
     }

@@ -7,6 +7,7 @@ use scheduler_core::{
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::micros;
 use crate::schedules::parsed_schedule;
 
 /// One row of `jobs`, as the database stores it.
@@ -134,8 +135,9 @@ impl Model {
         })
     }
 
-    /// The row that stores `job` (used by caches that keep rows, so a cached read converts
-    /// exactly as a database read does).
+    /// The row that stores `job`: what the repository writes and what caches keep (so a
+    /// cached read converts exactly as a database read does). Instants are cut to
+    /// microseconds, the stored precision.
     pub(crate) fn from_job(job: &Job) -> Self {
         Self {
             id: job.id.0,
@@ -143,10 +145,10 @@ impl Model {
             description: job.spec.description.as_str().to_string(),
             cron_expression: job.spec.schedule.expression().to_string(),
             timezone: job.spec.timezone.name().to_string(),
-            start_time: job.spec.start_time,
-            end_time: job.spec.end_time,
-            last_run: job.last_run,
-            next_run: job.next_run,
+            start_time: micros(job.spec.start_time),
+            end_time: job.spec.end_time.map(micros),
+            last_run: job.last_run.map(micros),
+            next_run: job.next_run.map(micros),
             parameters: job.spec.parameters.clone().into(),
             is_active: job.spec.is_active,
             misfire_policy: job.spec.policy.misfire.as_str().to_string(),
@@ -156,8 +158,8 @@ impl Model {
             retry_backoff_seconds: clamp(job.spec.policy.retry_backoff_seconds),
             timeout_seconds: clamp(job.spec.policy.timeout_seconds),
             target: job.spec.target.as_ref().map(HttpTarget::to_value),
-            created_at: job.created_at,
-            updated_at: job.updated_at,
+            created_at: micros(job.created_at),
+            updated_at: micros(job.updated_at),
         }
     }
 }

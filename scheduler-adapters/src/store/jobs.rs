@@ -2,17 +2,16 @@
 
 use async_trait::async_trait;
 use scheduler_core::{
-    HttpTarget, Job, JobId, JobPage, JobQuery, JobRepository, JobSpec, NewJob, OrderField,
-    RepositoryError,
+    Job, JobId, JobPage, JobQuery, JobRepository, NewJob, OrderField, RepositoryError,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection,
-    DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::entity::{ActiveModel, Column, Entity, Model, clamp};
-use super::{micros, repository_error};
+use super::entity::{ActiveModel, Column, Entity, Model};
+use super::repository_error;
 
 /// Jobs stored in PostgreSQL or SQLite through one sea-orm connection pool.
 #[derive(Clone)]
@@ -28,52 +27,25 @@ impl SeaOrmJobRepository {
     }
 }
 
-fn active_model(
-    id: Option<JobId>,
-    spec: JobSpec,
-    last_run: Option<chrono::DateTime<chrono::Utc>>,
-    next_run: Option<chrono::DateTime<chrono::Utc>>,
-    created_at: chrono::DateTime<chrono::Utc>,
-    updated_at: chrono::DateTime<chrono::Utc>,
-) -> ActiveModel {
-    ActiveModel {
-        id: id.map_or(NotSet, |id| Set(id.0)),
-        name: Set(spec.name.into()),
-        description: Set(spec.description.into()),
-        cron_expression: Set(spec.schedule.expression().to_string()),
-        timezone: Set(spec.timezone.name().to_string()),
-        start_time: Set(micros(spec.start_time)),
-        end_time: Set(spec.end_time.map(micros)),
-        last_run: Set(last_run.map(micros)),
-        next_run: Set(next_run.map(micros)),
-        parameters: Set(spec.parameters.into()),
-        is_active: Set(spec.is_active),
-        misfire_policy: Set(spec.policy.misfire.as_str().to_string()),
-        misfire_grace_seconds: Set(clamp(spec.policy.misfire_grace_seconds)),
-        concurrency_policy: Set(spec.policy.concurrency.as_str().to_string()),
-        max_retries: Set(clamp(spec.policy.max_retries)),
-        retry_backoff_seconds: Set(clamp(spec.policy.retry_backoff_seconds)),
-        timeout_seconds: Set(clamp(spec.policy.timeout_seconds)),
-        target: Set(spec.target.as_ref().map(HttpTarget::to_value)),
-        created_at: Set(micros(created_at)),
-        updated_at: Set(micros(updated_at)),
-    }
+/// Every column of `job` marked for writing (the row conversion is `Model::from_job`'s).
+fn writable(job: &Job) -> ActiveModel {
+    Model::from_job(job).into_active_model().reset_all()
 }
 
 #[async_trait]
 impl JobRepository for SeaOrmJobRepository {
     async fn insert(&self, job: NewJob) -> Result<Job, RepositoryError> {
-        let row = active_model(
-            None,
-            job.spec,
-            None,
-            job.next_run,
-            job.created_at,
-            job.created_at,
-        )
-        .insert(&self.db)
-        .await
-        .map_err(repository_error)?;
+        let mut row = writable(&Job {
+            id: JobId(0),
+            spec: job.spec,
+            last_run: None,
+            next_run: job.next_run,
+            created_at: job.created_at,
+            updated_at: job.created_at,
+        });
+        // The database assigns the identity.
+        row.id = NotSet;
+        let row = row.insert(&self.db).await.map_err(repository_error)?;
         row.into_job()
     }
 
@@ -127,17 +99,7 @@ impl JobRepository for SeaOrmJobRepository {
     }
 
     async fn update(&self, job: Job) -> Result<Job, RepositoryError> {
-        let row = active_model(
-            Some(job.id),
-            job.spec,
-            job.last_run,
-            job.next_run,
-            job.created_at,
-            job.updated_at,
-        )
-        .update(&self.db)
-        .await
-        .map_err(|e| match e {
+        let row = writable(&job).update(&self.db).await.map_err(|e| match e {
             DbErr::RecordNotUpdated | DbErr::RecordNotFound(_) => RepositoryError::NotFound,
             other => repository_error(other),
         })?;

@@ -258,6 +258,13 @@ pub struct RunPage {
     pub items: Vec<Run>,
 }
 
+impl RunPage {
+    /// True when a page follows this one.
+    pub fn has_next(&self, query: &RunQuery) -> bool {
+        query.offset() + (self.items.len() as u64) < self.total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

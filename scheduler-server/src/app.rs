@@ -32,6 +32,9 @@ pub enum StartupError {
     /// The cache settings are invalid (a malformed `REDIS_URL`).
     #[error("invalid cache settings: {0}")]
     Cache(String),
+    /// The HTTP client for run targets could not be built (TLS initialisation).
+    #[error("cannot build the HTTP client for run targets: {0}")]
+    HttpClient(String),
     /// A migration failed.
     #[error("cannot migrate the database: {0}")]
     Migration(String),
@@ -147,7 +150,7 @@ impl Application {
             cache.clone(),
             clock.clone(),
         );
-        let http = HttpExecutor::new().map_err(|e| StartupError::Cache(e.to_string()))?;
+        let http = HttpExecutor::new().map_err(|e| StartupError::HttpClient(e.to_string()))?;
         let executor = Arc::new(RoutingExecutor {
             http: Some(Arc::new(http)),
             actions: handlers,

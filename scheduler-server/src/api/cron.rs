@@ -6,7 +6,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use scheduler_core::{CronSchedule, Timezone, ValidationErrors};
 
 use super::ApiTags;
-use super::dto::{RawParam, UtcInstant, parse_instant};
+use super::dto::{DATETIME_FORMAT, RawParam, UtcInstant, parse_instant};
 use crate::error::ApiError;
 
 /// The preview of an expression.
@@ -78,10 +78,7 @@ impl CronApi {
             Some(raw) => {
                 let parsed = parse_instant(&raw.raw);
                 if parsed.is_none() {
-                    errors.add(
-                        "after",
-                        "Datetime has wrong format: use RFC 3339, e.g. 2025-06-23T09:00:00Z.",
-                    );
+                    errors.add("after", DATETIME_FORMAT);
                 }
                 parsed
             }

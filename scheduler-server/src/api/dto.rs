@@ -372,6 +372,10 @@ pub fn field_errors(errors: &ValidationErrors) -> FieldErrors {
 
 const NOT_NULL: &str = "This field may not be null.";
 
+/// The message for an instant that cannot be read (the original's wording).
+pub const DATETIME_FORMAT: &str = "Datetime has wrong format. Use one of these formats instead: \
+     YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
+
 /// Parses an instant the way the original did: RFC 3339 / ISO 8601 with `T` or a space, an
 /// optional fraction, and `Z`, an offset, or no offset (read as UTC).
 pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
@@ -427,25 +431,14 @@ impl FieldReader<'_> {
     }
 
     fn instant(&mut self, field: &str) -> Option<Option<DateTime<Utc>>> {
-        match self.body.get(field)? {
-            Value::Null => Some(None),
-            Value::String(s) => match parse_instant(s) {
-                Some(t) => Some(Some(t)),
-                None => {
-                    self.errors.add(
-                        field,
-                        "Datetime has wrong format. Use one of these formats instead: \
-                         YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
-                    );
-                    None
-                }
-            },
-            _ => {
-                self.errors.add(
-                    field,
-                    "Datetime has wrong format. Use one of these formats instead: \
-                     YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
-                );
+        let value = self.body.get(field)?;
+        if value.is_null() {
+            return Some(None);
+        }
+        match value.as_str().and_then(parse_instant) {
+            Some(t) => Some(Some(t)),
+            None => {
+                self.errors.add(field, DATETIME_FORMAT);
                 None
             }
         }

@@ -158,8 +158,7 @@ impl RunsApi {
             .list_for_job(id, &query)
             .await
             .map_err(unavailable)?;
-        let has_next = query.offset() + (result.items.len() as u64) < result.total;
-        let (next, previous) = page_links_for(request, query.page, has_next);
+        let (next, previous) = page_links_for(request, query.page, result.has_next(&query));
         Ok(RunsListed::Page(Json(RunListOut {
             count: result.total,
             next,

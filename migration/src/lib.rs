@@ -19,3 +19,21 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// Runs the statements written for the connection's backend, in order.
+pub(crate) async fn run_for_backend(
+    manager: &SchemaManager<'_>,
+    postgres: &[&str],
+    sqlite: &[&str],
+) -> Result<(), DbErr> {
+    let statements = match manager.get_database_backend() {
+        sea_orm_migration::sea_orm::DatabaseBackend::Postgres => postgres,
+        sea_orm_migration::sea_orm::DatabaseBackend::Sqlite => sqlite,
+        other => return Err(DbErr::Migration(format!("unsupported backend {other:?}"))),
+    };
+    let db = manager.get_connection();
+    for statement in statements {
+        db.execute_unprepared(statement).await?;
+    }
+    Ok(())
+}

@@ -1,8 +1,8 @@
 //! Creates the `jobs` table with its unique name and the indexes the dispatcher's claim
 //! query and the list endpoint use.
 
+use crate::run_for_backend;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
 
 /// The `jobs` table.
 #[derive(DeriveMigrationName)]
@@ -54,26 +54,13 @@ const SQLITE_UP: &[&str] = &[
 
 const DOWN: &[&str] = &["DROP TABLE jobs"];
 
-/// Runs `statements` in order on the manager's connection.
-pub(crate) async fn run_all(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    for statement in statements {
-        db.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DatabaseBackend::Postgres => run_all(manager, POSTGRES_UP).await,
-            DatabaseBackend::Sqlite => run_all(manager, SQLITE_UP).await,
-            other => Err(DbErr::Migration(format!("unsupported backend {other:?}"))),
-        }
+        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_all(manager, DOWN).await
+        run_for_backend(manager, DOWN, DOWN).await
     }
 }

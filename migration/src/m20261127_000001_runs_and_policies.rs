@@ -2,10 +2,8 @@
 //! unique key `(job_id, scheduled_for, attempt)` makes a double fire impossible in the
 //! database itself.
 
+use crate::run_for_backend;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
-
-use crate::m20261126_000001_create_jobs::run_all;
 
 /// Run policies, targets and run history.
 #[derive(DeriveMigrationName)]
@@ -91,17 +89,10 @@ const SQLITE_DOWN: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DatabaseBackend::Postgres => run_all(manager, POSTGRES_UP).await,
-            DatabaseBackend::Sqlite => run_all(manager, SQLITE_UP).await,
-            other => Err(DbErr::Migration(format!("unsupported backend {other:?}"))),
-        }
+        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DatabaseBackend::Postgres => run_all(manager, POSTGRES_DOWN).await,
-            _ => run_all(manager, SQLITE_DOWN).await,
-        }
+        run_for_backend(manager, POSTGRES_DOWN, SQLITE_DOWN).await
     }
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use poem::listener::{Acceptor, TcpAcceptor};
-use poem::middleware::{NormalizePath, TrailingSlash};
 use poem::{EndpointExt, Server};
 use scheduler_adapters::{
     DatabaseConfig, HttpExecutor, InMemoryJobCache, NoJobCache, RedisCacheConfig, RedisJobCache,
@@ -21,7 +20,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::middleware::{limit_body, log_request};
+use crate::middleware::{limit_body, log_request, trim_path};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +203,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = crate::api::routes(self.service, self.runs, self.dispatcher.clone())
-            .with(NormalizePath::new(TrailingSlash::Trim))
+            .around(trim_path)
             .around(limit_body)
             .around(log_request);
         // One shutdown signal, seen by the HTTP server and the dispatcher alike.

@@ -1,8 +1,11 @@
-//! Cross-cutting HTTP concerns: one log line per request and the 1 MiB body limit.
+//! Cross-cutting HTTP concerns: one log line per request, the 1 MiB body limit and the
+//! optional trailing slash.
 
+use std::str::FromStr;
 use std::time::Instant;
 
-use poem::http::StatusCode;
+use poem::http::uri::PathAndQuery;
+use poem::http::{StatusCode, Uri};
 use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
 
 /// Largest request body accepted.
@@ -55,4 +58,74 @@ pub async fn log_request<E: Endpoint>(next: E, request: Request) -> Result<Respo
         "request"
     );
     Ok(response)
+}
+
+/// Makes the trailing slash optional on every path: repeated slashes are merged and trailing
+/// ones trimmed before routing (`/scheduler/jobs/7/` is routed as `/scheduler/jobs/7`).
+///
+/// Does the work of poem's `NormalizePath(Trim)` without its per-request regex and URI rebuild
+/// for paths already in normal form.
+pub async fn trim_path<E: Endpoint>(next: E, mut request: Request) -> Result<Response> {
+    if let Some(path) = normalized_path(request.uri().path()) {
+        let path_and_query = match request.uri().query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        let mut parts = request.uri().clone().into_parts();
+        // The new path is made of the old one's characters, so both steps succeed; should one
+        // fail, the request is routed as sent.
+        if let Ok(path_and_query) = PathAndQuery::from_str(&path_and_query) {
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    Ok(next.call(request).await?.into_response())
+}
+
+/// `path` with repeated slashes merged and trailing ones trimmed (`/` stays `/`), or `None`
+/// when it is already in that form.
+fn normalized_path(path: &str) -> Option<String> {
+    let trailing = path.len() > 1 && path.ends_with('/');
+    if !trailing && !path.contains("//") {
+        return None;
+    }
+    let mut normal = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c == '/' && normal.ends_with('/') {
+            continue;
+        }
+        normal.push(c);
+    }
+    while normal.len() > 1 && normal.ends_with('/') {
+        normal.pop();
+    }
+    Some(normal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalized_path;
+
+    #[test]
+    fn paths_in_normal_form_are_left_alone() {
+        for path in ["/", "/scheduler/jobs", "/scheduler/jobs/7", "/health", ""] {
+            assert_eq!(normalized_path(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn trailing_and_repeated_slashes_are_removed() {
+        for (path, normal) in [
+            ("/scheduler/jobs/", "/scheduler/jobs"),
+            ("/scheduler/jobs/7/", "/scheduler/jobs/7"),
+            ("/scheduler/jobs////", "/scheduler/jobs"),
+            ("//scheduler//jobs//", "/scheduler/jobs"),
+            ("///", "/"),
+            ("//", "/"),
+        ] {
+            assert_eq!(normalized_path(path).as_deref(), Some(normal), "{path}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load benchmark of the REST API with wrk against 127.0.0.1, on PostgreSQL (or another
-# DATABASE_URL). Every run is bounded: DURATION seconds per scenario, 3 scenarios.
+# DATABASE_URL). Every run is bounded: DURATION seconds per scenario, 4 scenarios.
 #
 #   bash bench/api.sh                      # PostgreSQL at 127.0.0.1:5432, no cache
 #   REDIS_URL=redis://127.0.0.1:6379 bash bench/api.sh   # with the shared Redis cache
@@ -56,7 +56,11 @@ run() { # label, wrk args...
         | grep -E 'Requests/sec|Latency  |  50%|  99%|Non-2xx|Socket errors'
 }
 
-run "GET detail" "http://127.0.0.1:$PORT/scheduler/jobs/500/"
+export SEED_JOBS
+echo "== warm-up (3 s, not reported: opens pooled connections, prepares statements)"
+timeout 30 wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s bench/get_job.lua "http://127.0.0.1:$PORT/" >/dev/null
+run "GET detail (random of $SEED_JOBS jobs)" -s bench/get_job.lua "http://127.0.0.1:$PORT/"
+run "GET detail (one job)" "http://127.0.0.1:$PORT/scheduler/jobs/500/"
 run "GET list (page of 50)" "http://127.0.0.1:$PORT/scheduler/jobs/?page_size=50"
 run "POST create" -s bench/post_job.lua "http://127.0.0.1:$PORT/scheduler/jobs/"
 

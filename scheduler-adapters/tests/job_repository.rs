@@ -256,6 +256,78 @@ async fn a_stopped_database_is_unavailable(store: Store) {
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
 }
 
+/// Many concurrent reads (coalesced into shared queries by the repository) each get their own
+/// job, or `None` for an id that does not exist, whatever else shares their query.
+async fn concurrent_reads_each_get_their_own_job(store: Store) {
+    let mut names = std::collections::HashMap::new();
+    for i in 0..40 {
+        let job = store
+            .repo
+            .insert(new_job(&format!("reader-{i}")))
+            .await
+            .unwrap();
+        names.insert(job.id.0, job.spec.name.as_str().to_string());
+    }
+    let known: Vec<i64> = names.keys().copied().collect();
+    let mut reads = tokio::task::JoinSet::new();
+    for round in 0..400usize {
+        // Known ids (often the same one many times) interleaved with missing ones.
+        let id = if round % 5 == 4 {
+            1_000_000 + round as i64
+        } else {
+            known[(round * 7) % known.len()]
+        };
+        let repo = store.repo.clone();
+        reads.spawn(async move { (id, repo.get(JobId(id)).await) });
+    }
+    let mut answered = 0;
+    while let Some(joined) = reads.join_next().await {
+        let (id, read) = joined.unwrap();
+        let found = read.unwrap();
+        match names.get(&id) {
+            Some(name) => assert_eq!(
+                found.map(|j| j.spec.name.as_str().to_string()),
+                Some(name.clone())
+            ),
+            None => assert_eq!(found, None, "id {id} does not exist"),
+        }
+        answered += 1;
+    }
+    assert_eq!(answered, 400);
+}
+
+/// A read issued after a write returns has the write, even while other reads of the same row
+/// are in flight (a read never joins a query sent before it was issued).
+async fn a_read_after_a_write_sees_it_under_concurrent_reads(store: Store) {
+    let job = store.repo.insert(new_job("hot")).await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut background = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (repo, stop) = (store.repo.clone(), stop.clone());
+        background.spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                repo.get(job.id).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+    let mut current = job.clone();
+    for round in 0..30 {
+        current.spec.description =
+            scheduler_core::Description::parse(&format!("round {round}")).unwrap();
+        store.repo.update(current.clone()).await.unwrap();
+        let read = store.repo.get(job.id).await.unwrap().unwrap();
+        assert_eq!(
+            read.spec.description, current.spec.description,
+            "round {round}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while let Some(done) = background.join_next().await {
+        done.unwrap();
+    }
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -287,6 +359,8 @@ contract!(
     concurrent_inserts_of_one_name_let_exactly_one_win,
     pagination_filter_and_ordering,
     a_stopped_database_is_unavailable,
+    concurrent_reads_each_get_their_own_job,
+    a_read_after_a_write_sees_it_under_concurrent_reads,
 );
 
 #[tokio::test]

@@ -145,7 +145,10 @@ impl Application {
         let cache = choose_cache(config).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let service = JobService::new(
-            Arc::new(SeaOrmJobRepository::new(db.clone())),
+            Arc::new(SeaOrmJobRepository::with_read_slots(
+                db.clone(),
+                config.db_read_slots,
+            )),
             cache.clone(),
             clock.clone(),
         );

@@ -1,5 +1,7 @@
 //! `SeaOrmJobRepository`: the `JobRepository` port over sea-orm, for PostgreSQL and SQLite.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use async_trait::async_trait;
 use scheduler_core::{
     Job, JobId, JobPage, JobQuery, JobRepository, NewJob, OrderField, RepositoryError,
@@ -10,20 +12,58 @@ use sea_orm::{
     IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::batched_reads::BatchedReads;
 use super::entity::{ActiveModel, Column, Entity, Model};
 use super::repository_error;
 
 /// Jobs stored in PostgreSQL or SQLite through one sea-orm connection pool.
+///
+/// Reads by id are coalesced under load (see `batched_reads`): concurrent `get`s share one
+/// query, and at most `read_slots` such queries run at once.
 #[derive(Clone)]
 pub struct SeaOrmJobRepository {
     /// The pool; cheap to clone.
     db: DatabaseConnection,
+    /// The coalescing task behind `get`, started on first use on the caller's runtime (and
+    /// again should that runtime have stopped).
+    reads: Arc<Mutex<Option<BatchedReads>>>,
+    /// Most coalesced reads by id in flight at once.
+    read_slots: usize,
 }
 
 impl SeaOrmJobRepository {
+    /// Default for [`Self::with_read_slots`]: measured best on a 2-core host running the
+    /// server and PostgreSQL (2 slots: 21.7k reads/s; 1: 20k; 4: 16k; 8: 14k), and it leaves
+    /// the rest of the pool to writes, lists and the dispatcher.
+    pub const DEFAULT_READ_SLOTS: usize = 2;
+
     /// A repository over an open pool whose schema is migrated.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self::with_read_slots(db, Self::DEFAULT_READ_SLOTS)
+    }
+
+    /// A repository whose reads by id use at most `read_slots` connections at once (at least
+    /// one). Fewer slots make bigger shared queries; more help only a database with cores to
+    /// spare.
+    pub fn with_read_slots(db: DatabaseConnection, read_slots: usize) -> Self {
+        Self {
+            db,
+            reads: Arc::default(),
+            read_slots: read_slots.max(1),
+        }
+    }
+
+    /// The running coalescing task, started when there is none.
+    fn reads(&self) -> BatchedReads {
+        let mut reads = self.reads.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*reads {
+            Some(running) if !running.is_stopped() => running.clone(),
+            _ => {
+                let started = BatchedReads::start(self.db.clone(), self.read_slots);
+                *reads = Some(started.clone());
+                started
+            }
+        }
     }
 }
 
@@ -50,12 +90,7 @@ impl JobRepository for SeaOrmJobRepository {
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, RepositoryError> {
-        Entity::find_by_id(id.0)
-            .one(&self.db)
-            .await
-            .map_err(repository_error)?
-            .map(Model::into_job)
-            .transpose()
+        self.reads().get(id.0).await
     }
 
     async fn list(&self, query: &JobQuery) -> Result<JobPage, RepositoryError> {

@@ -328,6 +328,54 @@ async fn a_read_after_a_write_sees_it_under_concurrent_reads(store: Store) {
     }
 }
 
+/// Many concurrent inserts (coalesced into shared statements by the repository): every new
+/// name is stored exactly once and returned with its own row; a name already stored, or sent
+/// several times at once, is stored once and every other attempt gets `Conflict`.
+async fn concurrent_inserts_each_store_their_own_job_once(store: Store) {
+    store.repo.insert(new_job("taken")).await.unwrap();
+    let mut inserts = tokio::task::JoinSet::new();
+    for i in 0..240usize {
+        let name = match i % 4 {
+            0 => "taken".to_string(),
+            1 => format!("shared-{}", i % 10),
+            _ => format!("unique-{i}"),
+        };
+        let repo = store.repo.clone();
+        inserts.spawn(async move { (name.clone(), repo.insert(new_job(&name)).await) });
+    }
+    let mut stored = std::collections::HashMap::new();
+    let mut conflicts = std::collections::HashMap::<String, usize>::new();
+    while let Some(done) = inserts.join_next().await {
+        let (name, result) = done.unwrap();
+        match result {
+            Ok(job) => {
+                assert_eq!(job.spec.name.as_str(), name);
+                assert_eq!(store.repo.get(job.id).await.unwrap(), Some(job.clone()));
+                assert!(
+                    stored.insert(name.clone(), job).is_none(),
+                    "{name} stored twice"
+                );
+            }
+            Err(RepositoryError::Conflict { field }) => {
+                assert_eq!(field, "name");
+                *conflicts.entry(name).or_default() += 1;
+            }
+            Err(other) => panic!("{name}: {other:?}"),
+        }
+    }
+    assert!(!stored.contains_key("taken"));
+    assert_eq!(conflicts.get("taken"), Some(&60));
+    // The 60 values of i with i % 4 == 1 give i % 10 in {1, 3, 5, 7, 9}, 12 times each.
+    for n in [1, 3, 5, 7, 9] {
+        let name = format!("shared-{n}");
+        assert!(stored.contains_key(&name), "{name} never stored");
+        assert_eq!(conflicts.get(&name), Some(&11), "{name}");
+    }
+    assert_eq!(stored.len(), 120 + 5);
+    let page = store.repo.list(&JobQuery::default()).await.unwrap();
+    assert_eq!(page.total, 1 + 120 + 5);
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -361,6 +409,7 @@ contract!(
     a_stopped_database_is_unavailable,
     concurrent_reads_each_get_their_own_job,
     a_read_after_a_write_sees_it_under_concurrent_reads,
+    concurrent_inserts_each_store_their_own_job_once,
 );
 
 #[tokio::test]

@@ -145,9 +145,9 @@ impl Application {
         let cache = choose_cache(config).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let service = JobService::new(
-            Arc::new(SeaOrmJobRepository::with_read_slots(
+            Arc::new(SeaOrmJobRepository::with_slots(
                 db.clone(),
-                config.db_read_slots,
+                config.db_batch_slots,
             )),
             cache.clone(),
             clock.clone(),

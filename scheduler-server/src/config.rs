@@ -67,9 +67,10 @@ pub struct Config {
     #[arg(long, env = "SCHEDULER_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
 
-    /// Most reads by id in flight at once; concurrent reads beyond it share one query.
-    #[arg(long, env = "SCHEDULER_DB_READ_SLOTS", default_value_t = 2)]
-    pub db_read_slots: usize,
+    /// Most reads by id, and most inserts, in flight at once; concurrent calls beyond it
+    /// share the next query.
+    #[arg(long, env = "SCHEDULER_DB_BATCH_SLOTS", default_value_t = 2)]
+    pub db_batch_slots: usize,
 
     /// How long a request waits for a pooled connection before answering 503, in ms.
     #[arg(long, env = "SCHEDULER_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3_000)]

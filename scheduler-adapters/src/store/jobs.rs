@@ -1,70 +1,110 @@
 //! `SeaOrmJobRepository`: the `JobRepository` port over sea-orm, for PostgreSQL and SQLite.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use scheduler_core::{
     Job, JobId, JobPage, JobQuery, JobRepository, NewJob, OrderField, RepositoryError,
 };
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
-use super::batched_reads::BatchedReads;
+use super::coalesce::{Call, Coalescer, Stopped};
 use super::entity::{ActiveModel, Column, Entity, Model};
 use super::repository_error;
 
+/// A coalesced read by id: the id asked for, answered with the job or `None`.
+type ReadCall = Call<i64, Result<Option<Job>, RepositoryError>>;
+
+/// A coalesced insert: the new job, answered with the stored job or `Conflict`.
+type InsertCall = Call<NewJob, Result<Job, RepositoryError>>;
+
+/// Most reads by id answered by one query.
+const MAX_READ_BATCH: usize = 64;
+
+/// Most inserts written by one statement (and one commit).
+const MAX_INSERT_BATCH: usize = 32;
+
 /// Jobs stored in PostgreSQL or SQLite through one sea-orm connection pool.
 ///
-/// Reads by id are coalesced under load (see `batched_reads`): concurrent `get`s share one
-/// query, and at most `read_slots` such queries run at once.
+/// Reads by id and inserts are coalesced under load (see `coalesce`): concurrent calls that
+/// arrive while `slots` queries of their kind are running share the next query.
 #[derive(Clone)]
 pub struct SeaOrmJobRepository {
     /// The pool; cheap to clone.
     db: DatabaseConnection,
-    /// The coalescing task behind `get`, started on first use on the caller's runtime (and
-    /// again should that runtime have stopped).
-    reads: Arc<Mutex<Option<BatchedReads>>>,
-    /// Most coalesced reads by id in flight at once.
-    read_slots: usize,
+    /// The coalescing tasks, started on first use on the caller's runtime (and again should
+    /// that runtime have stopped).
+    coalescers: Arc<Mutex<Option<Coalescers>>>,
+    /// Most coalesced queries of one kind in flight at once.
+    slots: usize,
+}
+
+/// The fronts of the two coalescing tasks.
+#[derive(Clone)]
+struct Coalescers {
+    /// Behind `get`.
+    reads: Coalescer<i64, Result<Option<Job>, RepositoryError>>,
+    /// Behind `insert`.
+    inserts: Coalescer<NewJob, Result<Job, RepositoryError>>,
 }
 
 impl SeaOrmJobRepository {
-    /// Default for [`Self::with_read_slots`]: measured best on a 2-core host running the
-    /// server and PostgreSQL (2 slots: 21.7k reads/s; 1: 20k; 4: 16k; 8: 14k), and it leaves
-    /// the rest of the pool to writes, lists and the dispatcher.
-    pub const DEFAULT_READ_SLOTS: usize = 2;
+    /// Default for [`Self::with_slots`], measured best on a 2-core host running the server
+    /// and PostgreSQL (reads by id: 2 slots 21.7k/s; 1: 20k; 4: 16k; 8: 14k). It leaves the
+    /// rest of the pool to updates, lists and the dispatcher.
+    pub const DEFAULT_SLOTS: usize = 2;
 
     /// A repository over an open pool whose schema is migrated.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self::with_read_slots(db, Self::DEFAULT_READ_SLOTS)
+        Self::with_slots(db, Self::DEFAULT_SLOTS)
     }
 
-    /// A repository whose reads by id use at most `read_slots` connections at once (at least
-    /// one). Fewer slots make bigger shared queries; more help only a database with cores to
-    /// spare.
-    pub fn with_read_slots(db: DatabaseConnection, read_slots: usize) -> Self {
+    /// A repository whose reads by id, and whose inserts, each use at most `slots`
+    /// connections at once (at least one). Fewer slots make bigger shared queries; more help
+    /// only a database with cores to spare.
+    pub fn with_slots(db: DatabaseConnection, slots: usize) -> Self {
         Self {
             db,
-            reads: Arc::default(),
-            read_slots: read_slots.max(1),
+            coalescers: Arc::default(),
+            slots: slots.max(1),
         }
     }
 
-    /// The running coalescing task, started when there is none.
-    fn reads(&self) -> BatchedReads {
-        let mut reads = self.reads.lock().unwrap_or_else(PoisonError::into_inner);
-        match &*reads {
-            Some(running) if !running.is_stopped() => running.clone(),
+    /// The running coalescing tasks, started when there are none.
+    fn coalescers(&self) -> Coalescers {
+        let mut running = self
+            .coalescers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &*running {
+            Some(tasks) if !tasks.reads.is_stopped() && !tasks.inserts.is_stopped() => {
+                tasks.clone()
+            }
             _ => {
-                let started = BatchedReads::start(self.db.clone(), self.read_slots);
-                *reads = Some(started.clone());
-                started
+                let (read_db, insert_db) = (self.db.clone(), self.db.clone());
+                let tasks = Coalescers {
+                    reads: Coalescer::start(self.slots, MAX_READ_BATCH, move |batch| {
+                        read_batch(read_db.clone(), batch)
+                    }),
+                    inserts: Coalescer::start(self.slots, MAX_INSERT_BATCH, move |batch| {
+                        insert_batch(insert_db.clone(), batch)
+                    }),
+                };
+                *running = Some(tasks.clone());
+                tasks
             }
         }
     }
+}
+
+/// The error for a call whose coalescing task stopped before answering.
+fn stopped(_: Stopped) -> RepositoryError {
+    RepositoryError::Unavailable("the store's coalescing task stopped".to_string())
 }
 
 /// Every column of `job` marked for writing (the row conversion is `Model::from_job`'s).
@@ -72,25 +112,115 @@ fn writable(job: &Job) -> ActiveModel {
     Model::from_job(job).into_active_model().reset_all()
 }
 
+/// The row for a new job; the database assigns its identity.
+fn new_row(job: &NewJob) -> ActiveModel {
+    let mut row = writable(&Job {
+        id: JobId(0),
+        spec: job.spec.clone(),
+        last_run: None,
+        next_run: job.next_run,
+        created_at: job.created_at,
+        updated_at: job.created_at,
+    });
+    row.id = NotSet;
+    row
+}
+
+/// Answers a batch of reads by id with one `SELECT … WHERE id IN (…)`.
+async fn read_batch(db: DatabaseConnection, batch: Vec<ReadCall>) {
+    let ids = padded_ids(batch.iter().map(|call| call.input).collect());
+    match Entity::find().filter(Column::Id.is_in(ids)).all(&db).await {
+        Err(error) => {
+            let error = repository_error(error);
+            for call in batch {
+                call.answer(Err(error.clone()));
+            }
+        }
+        Ok(rows) => {
+            let jobs: HashMap<i64, Result<Job, RepositoryError>> = rows
+                .into_iter()
+                .map(|row| (row.id, row.into_job()))
+                .collect();
+            for call in batch {
+                let job = jobs.get(&call.input).cloned().transpose();
+                call.answer(job);
+            }
+        }
+    }
+}
+
+/// The distinct `ids`, padded by repeating the last one to a power of two, so that the
+/// database sees at most seven statement shapes (1, 2, 4 … 64 values), each prepared once per
+/// connection.
+fn padded_ids(mut ids: Vec<i64>) -> Vec<i64> {
+    ids.sort_unstable();
+    ids.dedup();
+    if let Some(&last) = ids.last() {
+        ids.resize(ids.len().next_power_of_two(), last);
+    }
+    ids
+}
+
+/// Writes a batch of new jobs. One job is a plain `INSERT … RETURNING`; several are one
+/// `INSERT … ON CONFLICT (name) DO NOTHING RETURNING *` (one statement, one commit): each job
+/// whose row comes back is stored, each whose name was taken — by an existing job or by an
+/// earlier job of the same batch — gets `Conflict`, exactly as if inserted alone.
+async fn insert_batch(db: DatabaseConnection, mut batch: Vec<InsertCall>) {
+    if batch.len() == 1 {
+        if let Some(call) = batch.pop() {
+            let stored = match new_row(&call.input).insert(&db).await {
+                Ok(row) => row.into_job(),
+                Err(error) => Err(repository_error(error)),
+            };
+            call.answer(stored);
+        }
+        return;
+    }
+    // Rows in name order: two batches running at once then wait on each other's names in
+    // the same order, so they can never deadlock. The sort is stable, so the first call of a
+    // name stays first.
+    batch.sort_by(|a, b| a.input.spec.name.as_str().cmp(b.input.spec.name.as_str()));
+    let mut insert = Entity::insert_many(batch.iter().map(|call| new_row(&call.input)))
+        .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
+        .into_query();
+    insert.returning_all();
+    let statement = db.get_database_backend().build(&insert);
+    match Entity::find().from_raw_sql(statement).all(&db).await {
+        Err(error) => {
+            // Nothing was written (one statement): every job of the batch fails alike.
+            let error = repository_error(error);
+            for call in batch {
+                call.answer(Err(error.clone()));
+            }
+        }
+        Ok(rows) => {
+            let mut stored: HashMap<String, Model> = rows
+                .into_iter()
+                .map(|row| (row.name.clone(), row))
+                .collect();
+            for call in batch {
+                // The first job of a name takes its row; a later one of the same name finds
+                // it gone and conflicts, as it would have after the first was written.
+                let answer = match stored.remove(call.input.spec.name.as_str()) {
+                    Some(row) => row.into_job(),
+                    None => Err(RepositoryError::Conflict {
+                        field: "name".to_string(),
+                    }),
+                };
+                call.answer(answer);
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl JobRepository for SeaOrmJobRepository {
     async fn insert(&self, job: NewJob) -> Result<Job, RepositoryError> {
-        let mut row = writable(&Job {
-            id: JobId(0),
-            spec: job.spec,
-            last_run: None,
-            next_run: job.next_run,
-            created_at: job.created_at,
-            updated_at: job.created_at,
-        });
-        // The database assigns the identity.
-        row.id = NotSet;
-        let row = row.insert(&self.db).await.map_err(repository_error)?;
-        row.into_job()
+        self.coalescers().inserts.call(job).await.map_err(stopped)?
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, RepositoryError> {
-        self.reads().get(id.0).await
+        self.coalescers().reads.call(id.0).await.map_err(stopped)?
     }
 
     async fn list(&self, query: &JobQuery) -> Result<JobPage, RepositoryError> {
@@ -154,5 +284,20 @@ impl JobRepository for SeaOrmJobRepository {
 
     async fn ping(&self) -> Result<(), RepositoryError> {
         self.db.ping().await.map_err(repository_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::padded_ids;
+
+    #[test]
+    fn ids_are_deduplicated_and_padded_to_a_power_of_two() {
+        assert_eq!(padded_ids(vec![7]), vec![7]);
+        assert_eq!(padded_ids(vec![7, 7, 7]), vec![7]);
+        assert_eq!(padded_ids(vec![3, 1, 2]), vec![1, 2, 3, 3]);
+        assert_eq!(padded_ids((1..=5).collect()), vec![1, 2, 3, 4, 5, 5, 5, 5]);
+        assert_eq!(padded_ids((1..=64).collect()).len(), 64);
+        assert!(padded_ids(Vec::new()).is_empty());
     }
 }

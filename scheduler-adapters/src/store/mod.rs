@@ -1,6 +1,6 @@
 //! The sea-orm store: one code path for PostgreSQL and SQLite, chosen by the URL.
 
-mod batched_reads;
+mod coalesce;
 pub(crate) mod entity;
 mod jobs;
 mod run_entity;

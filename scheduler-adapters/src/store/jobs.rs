@@ -1,7 +1,6 @@
 //! `SeaOrmJobRepository`: the `JobRepository` port over sea-orm, for PostgreSQL and SQLite.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use scheduler_core::{
@@ -37,16 +36,6 @@ const MAX_INSERT_BATCH: usize = 32;
 pub struct SeaOrmJobRepository {
     /// The pool; cheap to clone.
     db: DatabaseConnection,
-    /// The coalescing tasks, started on first use on the caller's runtime (and again should
-    /// that runtime have stopped).
-    coalescers: Arc<Mutex<Option<Coalescers>>>,
-    /// Most coalesced queries of one kind in flight at once.
-    slots: usize,
-}
-
-/// The fronts of the two coalescing tasks.
-#[derive(Clone)]
-struct Coalescers {
     /// Behind `get`.
     reads: Coalescer<i64, Result<Option<Job>, RepositoryError>>,
     /// Behind `insert`.
@@ -68,43 +57,22 @@ impl SeaOrmJobRepository {
     /// connections at once (at least one). Fewer slots make bigger shared queries; more help
     /// only a database with cores to spare.
     pub fn with_slots(db: DatabaseConnection, slots: usize) -> Self {
+        let (read_db, insert_db) = (db.clone(), db.clone());
         Self {
             db,
-            coalescers: Arc::default(),
-            slots: slots.max(1),
-        }
-    }
-
-    /// The running coalescing tasks, started when there are none.
-    fn coalescers(&self) -> Coalescers {
-        let mut running = self
-            .coalescers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match &*running {
-            Some(tasks) if !tasks.reads.is_stopped() && !tasks.inserts.is_stopped() => {
-                tasks.clone()
-            }
-            _ => {
-                let (read_db, insert_db) = (self.db.clone(), self.db.clone());
-                let tasks = Coalescers {
-                    reads: Coalescer::start(self.slots, MAX_READ_BATCH, move |batch| {
-                        read_batch(read_db.clone(), batch)
-                    }),
-                    inserts: Coalescer::start(self.slots, MAX_INSERT_BATCH, move |batch| {
-                        insert_batch(insert_db.clone(), batch)
-                    }),
-                };
-                *running = Some(tasks.clone());
-                tasks
-            }
+            reads: Coalescer::new(slots, MAX_READ_BATCH, move |batch| {
+                read_batch(read_db.clone(), batch)
+            }),
+            inserts: Coalescer::new(slots, MAX_INSERT_BATCH, move |batch| {
+                insert_batch(insert_db.clone(), batch)
+            }),
         }
     }
 }
 
-/// The error for a call whose coalescing task stopped before answering.
+/// The error for a call whose batch was cancelled before answering it.
 fn stopped(_: Stopped) -> RepositoryError {
-    RepositoryError::Unavailable("the store's coalescing task stopped".to_string())
+    RepositoryError::Unavailable("the store call was cancelled (shutting down)".to_string())
 }
 
 /// Every column of `job` marked for writing (the row conversion is `Model::from_job`'s).
@@ -216,11 +184,11 @@ async fn insert_batch(db: DatabaseConnection, mut batch: Vec<InsertCall>) {
 #[async_trait]
 impl JobRepository for SeaOrmJobRepository {
     async fn insert(&self, job: NewJob) -> Result<Job, RepositoryError> {
-        self.coalescers().inserts.call(job).await.map_err(stopped)?
+        self.inserts.call(job).await.map_err(stopped)?
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, RepositoryError> {
-        self.coalescers().reads.call(id.0).await.map_err(stopped)?
+        self.reads.call(id.0).await.map_err(stopped)?
     }
 
     async fn list(&self, query: &JobQuery) -> Result<JobPage, RepositoryError> {

@@ -98,12 +98,7 @@ fn new_row(job: &NewJob) -> ActiveModel {
 async fn read_batch(db: DatabaseConnection, batch: Vec<ReadCall>) {
     let ids = padded_ids(batch.iter().map(|call| call.input).collect());
     match Entity::find().filter(Column::Id.is_in(ids)).all(&db).await {
-        Err(error) => {
-            let error = repository_error(error);
-            for call in batch {
-                call.answer(Err(error.clone()));
-            }
-        }
+        Err(error) => fail_all(batch, error),
         Ok(rows) => {
             let jobs: HashMap<i64, Result<Job, RepositoryError>> = rows
                 .into_iter()
@@ -114,6 +109,14 @@ async fn read_batch(db: DatabaseConnection, batch: Vec<ReadCall>) {
                 call.answer(job);
             }
         }
+    }
+}
+
+/// Answers every call of a batch whose query failed with the same error.
+fn fail_all<T, A>(batch: Vec<Call<T, Result<A, RepositoryError>>>, error: DbErr) {
+    let error = repository_error(error);
+    for call in batch {
+        call.answer(Err(error.clone()));
     }
 }
 
@@ -154,13 +157,8 @@ async fn insert_batch(db: DatabaseConnection, mut batch: Vec<InsertCall>) {
     insert.returning_all();
     let statement = db.get_database_backend().build(&insert);
     match Entity::find().from_raw_sql(statement).all(&db).await {
-        Err(error) => {
-            // Nothing was written (one statement): every job of the batch fails alike.
-            let error = repository_error(error);
-            for call in batch {
-                call.answer(Err(error.clone()));
-            }
-        }
+        // Nothing was written (one statement): every job of the batch fails alike.
+        Err(error) => fail_all(batch, error),
         Ok(rows) => {
             let mut stored: HashMap<String, Model> = rows
                 .into_iter()

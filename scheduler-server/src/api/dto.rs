@@ -266,8 +266,11 @@ pub struct JobPatchDoc {
 #[derive(Debug)]
 pub struct FastJson<T>(pub T);
 
+/// The content type of every JSON response body.
+const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
 impl<T: Type + Send> poem_openapi::payload::Payload for FastJson<T> {
-    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+    const CONTENT_TYPE: &'static str = JSON_CONTENT_TYPE;
 
     fn schema_ref() -> MetaSchemaRef {
         T::schema_ref()
@@ -282,7 +285,7 @@ impl<T: serde::Serialize + Send> poem::IntoResponse for FastJson<T> {
     fn into_response(self) -> poem::Response {
         match serde_json::to_vec(&self.0) {
             Ok(body) => poem::Response::builder()
-                .content_type("application/json; charset=utf-8")
+                .content_type(JSON_CONTENT_TYPE)
                 .body(body),
             Err(_) => poem::Response::builder()
                 .status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)

@@ -58,31 +58,20 @@ fn original_examples() -> Value {
 }
 
 /// The OpenAPI document as JSON text, with the original's examples added to the create and
-/// replace operations (poem-openapi has one example per type; the original has two).
+/// replace operations (poem-openapi has one example per type; the original has two), examples
+/// of partial updates, and examples of the cron preview's parameters.
 fn document(spec: &str) -> String {
     let Ok(mut doc) = serde_json::from_str::<Value>(spec) else {
         return spec.to_string();
     };
-    for (path, method) in [("/scheduler/jobs", "post"), ("/scheduler/jobs/{id}", "put")] {
-        let pointer = format!(
-            "/paths/{}/{method}/requestBody/content",
-            path.replace('/', "~1")
-        );
-        if let Some(contents) = doc.pointer_mut(&pointer).and_then(Value::as_object_mut) {
-            for content in contents.values_mut().filter_map(Value::as_object_mut) {
-                content.insert("examples".into(), original_examples());
-            }
-        }
-    }
-    let patch_pointer = "/paths/~1scheduler~1jobs~1{id}/patch/requestBody/content";
-    if let Some(contents) = doc
-        .pointer_mut(patch_pointer)
-        .and_then(Value::as_object_mut)
-    {
-        for content in contents.values_mut().filter_map(Value::as_object_mut) {
-            content.insert("examples".into(), patch_examples());
-        }
-    }
+    set_body_examples(&mut doc, "/scheduler/jobs", "post", &original_examples());
+    set_body_examples(
+        &mut doc,
+        "/scheduler/jobs/{id}",
+        "put",
+        &original_examples(),
+    );
+    set_body_examples(&mut doc, "/scheduler/jobs/{id}", "patch", &patch_examples());
     let preview_pointer = "/paths/~1scheduler~1cron~1preview/get/parameters";
     if let Some(parameters) = doc
         .pointer_mut(preview_pointer)
@@ -100,6 +89,19 @@ fn document(spec: &str) -> String {
         }
     }
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_string())
+}
+
+/// Puts `examples` on every content type of the request body of `method` on `path`.
+fn set_body_examples(doc: &mut Value, path: &str, method: &str, examples: &Value) {
+    let pointer = format!(
+        "/paths/{}/{method}/requestBody/content",
+        path.replace('/', "~1")
+    );
+    if let Some(contents) = doc.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+        for content in contents.values_mut().filter_map(Value::as_object_mut) {
+            content.insert("examples".into(), examples.clone());
+        }
+    }
 }
 
 /// Examples of partial updates.

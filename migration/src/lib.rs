@@ -3,6 +3,7 @@
 //! what the claim query and the API need.
 
 pub use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{DatabaseBackend, DatabaseConnection, TransactionTrait};
 
 mod m20261126_000001_create_jobs;
 mod m20261127_000001_runs_and_policies;
@@ -17,6 +18,36 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_jobs::Migration),
             Box::new(m20261127_000001_runs_and_policies::Migration),
         ]
+    }
+}
+
+/// The PostgreSQL advisory lock key that serializes migrations across processes ("sched-mig"
+/// in ASCII). Any fixed number works; it only has to be the same in every replica.
+pub const MIGRATION_LOCK_KEY: i64 = 0x7363_6865_642d_6d69;
+
+/// Applies every pending migration, safely when several processes start at once.
+///
+/// On PostgreSQL the whole run is one transaction holding a transaction-level advisory lock
+/// (`pg_advisory_xact_lock`), taken before anything is read: a second process waits for the
+/// first to commit, then finds nothing pending. Without it, two replicas starting together
+/// both create `seaql_migrations` or the same table, and one dies with a duplicate-key error
+/// on the catalog. PostgreSQL DDL is transactional, so a failed run leaves nothing behind.
+/// SQLite is single-process: its migrations run as they are.
+///
+/// # Errors
+/// The database's error; nothing is applied then (PostgreSQL).
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            let txn = db.begin().await?;
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await
+        }
+        _ => Migrator::up(db, None).await,
     }
 }
 

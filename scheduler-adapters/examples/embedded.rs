@@ -12,6 +12,7 @@ use scheduler_adapters::{
 };
 use scheduler_core::{
     ActionHandlers, Dispatcher, DispatcherConfig, Job, JobDraft, JobService, Run, RunStore,
+    WireEnum,
 };
 use tokio::sync::mpsc;
 

@@ -302,12 +302,12 @@ impl RedisJobCache {
     fn list_key(query: &JobQuery) -> String {
         format!(
             "{}:{}:{}:{}",
-            query.page,
-            query.page_size,
+            query.page(),
+            query.page_size(),
             query
-                .is_active
+                .is_active()
                 .map_or("all", |a| if a { "active" } else { "inactive" }),
-            query.ordering.as_wire()
+            query.ordering().as_wire()
         )
     }
 }

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use migration::{Migrator, MigratorTrait};
 use scheduler_adapters::{DatabaseConfig, SeaOrmJobRepository, connect};
-use scheduler_core::{Job, JobDraft, JobId, JobQuery, JobRepository, NewJob, RepositoryError};
+use scheduler_core::{
+    Conflict, Job, JobDraft, JobId, JobQuery, JobRepository, NewJob, RepositoryError,
+};
 use scheduler_test_support::{TestPostgres, TestSqlite};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
@@ -135,18 +137,14 @@ async fn duplicate_names_conflict(store: Store) {
     let first = store.repo.insert(new_job("dup")).await.unwrap();
     assert_eq!(
         store.repo.insert(new_job("dup")).await,
-        Err(RepositoryError::Conflict {
-            field: "name".into()
-        })
+        Err(RepositoryError::Conflict(Conflict::JobName))
     );
     let other = store.repo.insert(new_job("other")).await.unwrap();
     let mut renamed = other.clone();
     renamed.spec.name = first.spec.name.clone();
     assert_eq!(
         store.repo.update(renamed).await,
-        Err(RepositoryError::Conflict {
-            field: "name".into()
-        })
+        Err(RepositoryError::Conflict(Conflict::JobName))
     );
 }
 
@@ -161,7 +159,7 @@ async fn concurrent_inserts_of_one_name_let_exactly_one_win(store: Store) {
         let wins = results.iter().filter(|r| r.is_ok()).count();
         let conflicts = results
             .iter()
-            .filter(|r| matches!(r, Err(RepositoryError::Conflict { field }) if field == "name"))
+            .filter(|r| matches!(r, Err(RepositoryError::Conflict(Conflict::JobName))))
             .count();
         assert_eq!((wins, conflicts), (1, 1), "round {round}: {results:?}");
     }
@@ -356,8 +354,7 @@ async fn concurrent_inserts_each_store_their_own_job_once(store: Store) {
                     "{name} stored twice"
                 );
             }
-            Err(RepositoryError::Conflict { field }) => {
-                assert_eq!(field, "name");
+            Err(RepositoryError::Conflict(Conflict::JobName)) => {
                 *conflicts.entry(name).or_default() += 1;
             }
             Err(other) => panic!("{name}: {other:?}"),

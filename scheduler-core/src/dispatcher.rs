@@ -22,8 +22,13 @@ use tokio::sync::Semaphore;
 
 use crate::error::RepositoryError;
 use crate::job::{Job, JobId};
+use crate::plan::{Execution, RunOutcome, plan_outcome};
+use crate::policy::WireEnum;
 use crate::ports::{Clock, JobCache, JobExecutor, RunStore};
-use crate::run::{ClaimedRun, Run, RunId, RunStatus, bounded_error};
+use crate::run::{ClaimedRun, ErrorText, Run, RunId};
+
+/// Shortest pause between two ticks that found nothing more to claim.
+const MIN_PAUSE: Duration = Duration::from_millis(50);
 
 /// The future an action handler returns.
 pub type ActionFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
@@ -132,11 +137,14 @@ pub struct DispatcherConfig {
     /// On shutdown, how long in-flight runs may take before the process leaves them to lease
     /// recovery.
     pub shutdown_grace: Duration,
+    /// The abandoned attempt of one fire that ends it `failed` instead of running it again
+    /// (see [`crate::plan::plan_recovery`]).
+    pub max_abandoned_attempts: u32,
 }
 
 impl DispatcherConfig {
     /// Defaults for `worker`: batches of 100, 64 concurrent runs, 1 s poll, 30 s lease, 30 s
-    /// grace.
+    /// grace, a fire given up after 3 abandoned attempts.
     pub fn new(worker: impl Into<String>) -> Self {
         Self {
             worker: worker.into(),
@@ -145,6 +153,7 @@ impl DispatcherConfig {
             poll_interval: Duration::from_secs(1),
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
+            max_abandoned_attempts: 3,
         }
     }
 
@@ -243,7 +252,13 @@ impl Dispatcher {
         if free > 0 {
             let recovered = inner
                 .store
-                .recover_abandoned(stale_before, now, worker, free)
+                .recover_abandoned(
+                    stale_before,
+                    now,
+                    worker,
+                    free,
+                    inner.config.max_abandoned_attempts,
+                )
                 .await?;
             outcome.started += self.start_all(recovered).await;
         }
@@ -308,52 +323,51 @@ impl Dispatcher {
         // Its own task, so a panicking handler fails the run instead of the dispatcher.
         let mut task =
             tokio::spawn(async move { executor.execute(&job_for_task, &run_for_task).await });
-        let (status, error) = match tokio::time::timeout(timeout, &mut task).await {
-            Ok(Ok(Ok(()))) => (RunStatus::Succeeded, None),
-            Ok(Ok(Err(message))) => (RunStatus::Failed, Some(bounded_error(&message))),
-            Ok(Err(_panic)) => (RunStatus::Failed, Some("the handler panicked".to_string())),
+        let execution = match tokio::time::timeout(timeout, &mut task).await {
+            Ok(Ok(Ok(()))) => Execution::Succeeded,
+            // Whatever a handler or receiver said is sanitized before it goes near the store.
+            Ok(Ok(Err(message))) => Execution::Failed(ErrorText::sanitize(&message)),
+            Ok(Err(_panic)) => Execution::Panicked,
             Err(_) => {
                 task.abort();
-                (
-                    RunStatus::TimedOut,
-                    Some(format!("timed out after {}s", policy.timeout_seconds)),
-                )
+                Execution::TimedOut
             }
         };
-        let finished_at = self.inner.clock.now();
-        let retry_at = (status != RunStatus::Succeeded
-            && u32::try_from(run.retries).unwrap_or(u32::MAX) < policy.max_retries)
-            .then(|| {
-                let retry = u32::try_from(run.retries).unwrap_or(0) + 1;
-                finished_at + chrono::Duration::seconds(policy.retry_delay_seconds(retry) as i64)
-            });
+        let outcome = plan_outcome(&run, &policy, execution, self.inner.clock.now());
         tracing::info!(
             target: "scheduler_core::run",
             job_id = %run.job_id,
             run_id = %run.id,
             attempt = run.attempt,
-            status = status.as_str(),
+            status = outcome.status.as_str(),
             "run finished"
         );
+        self.record(run.id, outcome).await;
+        lock(&self.inner.in_flight).remove(&run.id);
+    }
+
+    /// Stores a run's outcome, so that every run ends in a stored final state: an outage is
+    /// retried (three tries, then the run is left to lease recovery, which the abandon cap
+    /// bounds); an outcome the store refuses for its content is stored again with a minimal
+    /// error text.
+    async fn record(&self, id: RunId, mut outcome: RunOutcome) {
         for attempt in 0..3u32 {
-            match self
-                .inner
-                .store
-                .finish(run.id, status, error.clone(), finished_at, retry_at)
-                .await
-            {
-                Ok(()) => break,
+            match self.inner.store.finish(id, &outcome).await {
+                Ok(()) => return,
+                Err(RepositoryError::Rejected(cause)) => {
+                    tracing::warn!(run_id = %id, %cause, "the store refused a run outcome; storing a minimal error");
+                    outcome = outcome.with_minimal_error();
+                }
                 Err(e) if attempt < 2 => {
-                    tracing::warn!(run_id = %run.id, error = %e, "recording a run outcome failed; retrying");
+                    tracing::warn!(run_id = %id, error = %e, "recording a run outcome failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
                 }
                 Err(e) => {
-                    // Left running: after the lease another replica runs it again.
-                    tracing::error!(run_id = %run.id, error = %e, "could not record a run outcome");
+                    // Left running: after the lease another replica recovers it.
+                    tracing::error!(run_id = %id, error = %e, "could not record a run outcome");
                 }
             }
         }
-        lock(&self.inner.in_flight).remove(&run.id);
     }
 
     /// Heartbeats every run executing here.
@@ -400,7 +414,7 @@ impl Dispatcher {
                     if outcome.more_due {
                         Duration::ZERO
                     } else {
-                        self.sleep_until_due().await
+                        self.pause_until_due().await
                     }
                 }
                 Err(error) => {
@@ -433,16 +447,164 @@ impl Dispatcher {
         beats.abort();
     }
 
-    async fn sleep_until_due(&self) -> Duration {
+    /// How long to wait before the next tick: until the earliest `next_run`, at most the poll
+    /// interval, and at least [`MIN_PAUSE`]. A fire that is due but was not claimed (every
+    /// execution slot busy, or its row held by another replica's claim) must not make the
+    /// loop spin on the store.
+    async fn pause_until_due(&self) -> Duration {
         let poll = self.inner.config.poll_interval;
-        match self.inner.store.next_due().await {
-            Ok(Some(due)) => {
-                let wait = (due - self.inner.clock.now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO);
-                wait.min(poll)
-            }
+        let wait = match self.inner.store.next_due().await {
+            Ok(Some(due)) => (due - self.inner.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO),
             _ => poll,
+        };
+        wait.clamp(MIN_PAUSE.min(poll), poll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{JobDraft, JobId};
+    use crate::ports::{MockClock, MockJobCache, MockJobExecutor, MockRunStore};
+    use crate::run::{ClaimBatch, RunStatus, RunTrigger};
+    use chrono::{DateTime, Utc};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn now() -> DateTime<Utc> {
+        "2025-06-23T09:00:00Z".parse().unwrap()
+    }
+
+    fn clock() -> Arc<MockClock> {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(now);
+        Arc::new(clock)
+    }
+
+    fn claimed() -> ClaimedRun {
+        let spec = JobDraft {
+            name: Some("j".into()),
+            cron_expression: Some("* * * * *".into()),
+            ..JobDraft::default()
         }
+        .validate(now())
+        .unwrap();
+        let job = Job {
+            id: JobId(1),
+            next_run: spec.next_run(now()),
+            spec,
+            last_run: None,
+            created_at: now(),
+            updated_at: now(),
+        };
+        let run = Run {
+            id: RunId(7),
+            job_id: JobId(1),
+            scheduled_for: now(),
+            trigger: RunTrigger::Schedule,
+            attempt: 1,
+            retries: 0,
+            status: RunStatus::Running,
+            started_at: now(),
+            finished_at: None,
+            heartbeat_at: now(),
+            retry_at: None,
+            error: None,
+            worker: "w".into(),
+        };
+        ClaimedRun { run, job }
+    }
+
+    /// A store with nothing to recover or retry.
+    fn quiet_store() -> MockRunStore {
+        let mut store = MockRunStore::new();
+        store
+            .expect_recover_abandoned()
+            .returning(|_, _, _, _, _| Ok(vec![]));
+        store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
+        store.expect_heartbeat().returning(|_, _| Ok(()));
+        store
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fires_due_but_not_claimable_do_not_make_the_loop_spin() {
+        // A fire is due (next_due is in the past) but every claim comes back empty, as when
+        // another replica holds the row or every slot is busy.
+        let mut store = quiet_store();
+        store
+            .expect_claim_due()
+            .returning(|_, _, _| Ok(ClaimBatch::default()));
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counted = polls.clone();
+        store.expect_next_due().returning(move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            // A spinning loop never lets paused time advance: stop it instead of hanging.
+            assert!(n < 10_000, "the dispatcher loop spins on the store");
+            Ok(Some(now() - chrono::Duration::seconds(5)))
+        });
+        let dispatcher = Dispatcher::new(
+            Arc::new(store),
+            Arc::new(MockJobExecutor::new()),
+            Arc::new(MockJobCache::new()),
+            clock(),
+            DispatcherConfig::new("w"),
+        );
+        dispatcher
+            .run(tokio::time::sleep(Duration::from_secs(1)))
+            .await;
+        let polls = polls.load(Ordering::SeqCst);
+        // At most one tick per MIN_PAUSE (50 ms) in one second.
+        assert!((1..=21).contains(&polls), "{polls} ticks in one second");
+    }
+
+    #[tokio::test]
+    async fn an_outcome_the_store_refuses_is_stored_with_a_minimal_error() {
+        let mut store = quiet_store();
+        store.expect_claim_due().times(1).returning(|_, _, _| {
+            Ok(ClaimBatch {
+                runs: vec![claimed()],
+                advanced_jobs: vec![],
+            })
+        });
+        let outcomes = Arc::new(Mutex::new(Vec::<RunOutcome>::new()));
+        let seen = outcomes.clone();
+        store.expect_finish().times(2).returning(move |_, outcome| {
+            let mut seen = lock(&seen);
+            seen.push(outcome.clone());
+            if seen.len() == 1 {
+                Err(RepositoryError::Rejected("invalid byte sequence".into()))
+            } else {
+                Ok(())
+            }
+        });
+        let mut executor = MockJobExecutor::new();
+        executor
+            .expect_execute()
+            .returning(|_, _| Err("HTTP 500: poison \u{0} body".into()));
+        let dispatcher = Dispatcher::new(
+            Arc::new(store),
+            Arc::new(executor),
+            Arc::new(MockJobCache::new()),
+            clock(),
+            DispatcherConfig::new("w"),
+        );
+        assert_eq!(dispatcher.tick().await.unwrap().started, 1);
+        for _ in 0..200 {
+            if dispatcher.in_flight() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(dispatcher.in_flight(), 0);
+        let outcomes = lock(&outcomes);
+        assert_eq!(outcomes.len(), 2);
+        let first = outcomes[0].error.as_ref().map(ErrorText::as_str);
+        assert_eq!(first, Some("HTTP 500: poison  body"));
+        assert_eq!(outcomes[1].status, RunStatus::Failed);
+        assert_eq!(
+            outcomes[1].error.as_ref().map(ErrorText::as_str),
+            Some("the run failed; its error text could not be stored")
+        );
     }
 }

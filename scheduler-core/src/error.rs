@@ -1,20 +1,102 @@
-//! The core's errors: what a use case can fail with, and what a port may report.
+//! The core's errors: what is wrong with an input field ([`Invalid`], collected in
+//! [`ValidationErrors`]), what a port may report ([`RepositoryError`]) and what a use case
+//! can fail with ([`ServiceError`]).
+//!
+//! The core only says *what* is wrong, as data. The words a client reads (the original
+//! service's Django sentences) are chosen by the HTTP layer.
 
 use std::fmt;
 
-/// One failing input field and why it failed.
+use crate::policy::TargetError;
+use crate::schedule::CronParseError;
+
+/// What is wrong with one input value. Every variant is a rule of the domain or of reading the
+/// wire format; the server words each one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    /// A required field is absent.
+    Required,
+    /// A required query parameter is absent.
+    RequiredParameter,
+    /// The field is `null` where a value is needed.
+    Null,
+    /// The text is empty or only whitespace.
+    Blank,
+    /// The text is longer than `max` characters.
+    TooLong {
+        /// The longest text accepted, in characters.
+        max: usize,
+    },
+    /// The text contains a NUL character (`\u0000`), which no store keeps faithfully.
+    NulCharacter,
+    /// Wire type: a string was expected.
+    NotAString,
+    /// Wire type: an integer was expected.
+    NotAnInteger,
+    /// Wire type: a boolean was expected.
+    NotABoolean,
+    /// Wire type: the instant could not be read.
+    NotAnInstant,
+    /// The request body is not a JSON object; `found` names what it is (`list`, `str`, ...).
+    NotAnObjectBody {
+        /// The JSON kind received.
+        found: &'static str,
+    },
+    /// A number below `min` where only `min` and above are accepted.
+    BelowMinimum {
+        /// The smallest value accepted.
+        min: i64,
+    },
+    /// A number outside `min..=max`.
+    OutOfRange {
+        /// The smallest value accepted.
+        min: i64,
+        /// The largest value accepted.
+        max: i64,
+    },
+    /// A value that is not one of a fixed set of choices.
+    NotAChoice {
+        /// The value received.
+        value: String,
+        /// The values accepted.
+        choices: &'static [&'static str],
+    },
+    /// An IANA time-zone name that does not exist.
+    UnknownTimezone {
+        /// The name received.
+        name: String,
+    },
+    /// The cron expression does not parse or never fires.
+    Cron(CronParseError),
+    /// `end_time` is not after `start_time`.
+    EndNotAfterStart,
+    /// `parameters` is not a JSON object.
+    ParametersNotAnObject,
+    /// `parameters` is larger than `max` bytes when serialized.
+    ParametersTooLarge {
+        /// The largest size accepted, in bytes.
+        max: usize,
+        /// The size received, in bytes.
+        size: usize,
+    },
+    /// The HTTP target is malformed.
+    Target(TargetError),
+}
+
+/// One failing input field and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     /// The wire name of the field (`name`, `cron_expression`, `page_size`, ...).
     pub field: String,
-    /// A sentence for the user saying what is wrong.
-    pub message: String,
+    /// What is wrong.
+    pub problem: Invalid,
 }
 
 /// Every failing field of one request, in the order they were found.
 ///
 /// Collected rather than returned on the first failure so a client sees all of its mistakes
-/// at once.
+/// at once. A field has at most one error: later checks of a field that already failed are
+/// skipped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ValidationErrors(Vec<FieldError>);
 
@@ -25,18 +107,18 @@ impl ValidationErrors {
     }
 
     /// A collection holding one error.
-    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn single(field: impl Into<String>, problem: Invalid) -> Self {
         let mut errors = Self::new();
-        errors.add(field, message);
+        errors.add(field, problem);
         errors
     }
 
-    /// Records that `field` failed with `message`.
-    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
+    /// Records that `field` failed with `problem`, unless it already failed.
+    pub fn add(&mut self, field: impl Into<String>, problem: Invalid) {
+        let field = field.into();
+        if !self.has(&field) {
+            self.0.push(FieldError { field, problem });
+        }
     }
 
     /// True when `field` already has an error (later checks of it are then skipped).
@@ -57,9 +139,7 @@ impl ValidationErrors {
     /// Appends every error of `other` whose field has no error yet.
     pub fn merge(&mut self, other: ValidationErrors) {
         for error in other.0 {
-            if !self.has(&error.field) {
-                self.0.push(error);
-            }
+            self.add(error.field, error.problem);
         }
     }
 
@@ -71,6 +151,12 @@ impl ValidationErrors {
             Err(self)
         }
     }
+
+    /// The value of `result`, or `None` after recording its error for `field`. A field that
+    /// already failed keeps its first error.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, Invalid>) -> Option<T> {
+        result.map_err(|problem| self.add(field, problem)).ok()
+    }
 }
 
 impl fmt::Display for ValidationErrors {
@@ -78,7 +164,7 @@ impl fmt::Display for ValidationErrors {
         let parts: Vec<String> = self
             .0
             .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
+            .map(|e| format!("{}: {:?}", e.field, e.problem))
             .collect();
         f.write_str(&parts.join("; "))
     }
@@ -86,42 +172,58 @@ impl fmt::Display for ValidationErrors {
 
 impl std::error::Error for ValidationErrors {}
 
+/// Which uniqueness rule a write broke, decided by the store's constraint name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// Another job has this name (`jobs_name_key`).
+    JobName,
+    /// A run of this job for this fire and attempt exists (`job_runs_fire_key`).
+    RunFire,
+}
+
 /// What a repository port may report. Adapters translate their driver errors into these.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RepositoryError {
     /// The row addressed by id does not exist.
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule of the store rejected the write (e.g. a duplicate job name).
-    #[error("conflict on {field}")]
-    Conflict {
-        /// The wire name of the field whose value is taken.
-        field: String,
-    },
+    /// A uniqueness rule of the store rejected the write.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// The store refused the statement for its content (a value it cannot keep). Domain limits
+    /// exist so this never happens; the text is for logs.
+    #[error("the store refused the values: {0}")]
+    Rejected(String),
     /// The store could not be reached or failed; the text is for logs, never for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),
 }
 
-/// What a use case of [`crate::service::JobService`] can fail with.
+/// What a use case of [`crate::service::JobService`] or [`crate::service::RunService`] can
+/// fail with.
 ///
 /// The server maps each variant to one HTTP status; internal causes are only logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceError {
     /// No job with that id.
     #[error("job not found")]
-    NotFound,
+    JobNotFound,
+    /// No run with that id.
+    #[error("run not found")]
+    RunNotFound,
+    /// The page number is past the last page.
+    #[error("invalid page")]
+    InvalidPage,
     /// The input broke one or more rules.
     #[error("invalid input: {0}")]
     Validation(ValidationErrors),
-    /// The input is valid but collides with existing data (a duplicate name).
-    #[error("conflict on {field}: {message}")]
-    Conflict {
-        /// The wire name of the colliding field.
-        field: String,
-        /// The message shown to the client.
-        message: String,
-    },
+    /// The input is valid but collides with existing data.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// The store refused a value that passed validation: a gap in the domain's limits. The
+    /// text is for logs.
+    #[error("the store refused a valid value: {0}")]
+    Rejected(String),
     /// The store is down or failing; retry later. The text is for logs.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -134,14 +236,50 @@ impl From<ValidationErrors> for ServiceError {
 }
 
 impl From<RepositoryError> for ServiceError {
+    /// A missing row is a missing job: run lookups map `None` to [`ServiceError::RunNotFound`]
+    /// themselves.
     fn from(error: RepositoryError) -> Self {
         match error {
-            RepositoryError::NotFound => Self::NotFound,
-            RepositoryError::Conflict { field } => Self::Conflict {
-                message: format!("job with this {field} already exists."),
-                field,
-            },
+            RepositoryError::NotFound => Self::JobNotFound,
+            RepositoryError::Conflict(conflict) => Self::Conflict(conflict),
+            RepositoryError::Rejected(cause) => Self::Rejected(cause),
             RepositoryError::Unavailable(cause) => Self::Unavailable(cause),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_keeps_its_first_error() {
+        let mut errors = ValidationErrors::single("name", Invalid::NotAString);
+        errors.add("name", Invalid::Required);
+        errors.merge(ValidationErrors::single("name", Invalid::Blank));
+        errors.add("description", Invalid::NulCharacter);
+        let found: Vec<(&str, &Invalid)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), &e.problem))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("name", &Invalid::NotAString),
+                ("description", &Invalid::NulCharacter)
+            ]
+        );
+    }
+
+    #[test]
+    fn check_records_failures_and_passes_values_through() {
+        let mut errors = ValidationErrors::new();
+        assert_eq!(errors.check("a", Ok::<_, Invalid>(3)), Some(3));
+        assert_eq!(errors.check::<u8>("b", Err(Invalid::Blank)), None);
+        assert!(errors.has("b") && !errors.has("a"));
+        assert_eq!(
+            errors.into_result(()),
+            Err(ValidationErrors::single("b", Invalid::Blank))
+        );
     }
 }

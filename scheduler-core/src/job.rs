@@ -1,19 +1,23 @@
 //! The job entity, the validated values it is made of, and the next-run rule.
+//!
+//! Every stored text has a maximum enforced here, in its value type, equal to what every
+//! backend keeps (`name` 255 characters, `cron_expression` 255, `description` 10,000,
+//! `parameters` 64 KiB, the target's URL 2,048 bytes), and no text may contain a NUL
+//! character (PostgreSQL refuses it in text and `jsonb`): a value that exists can be stored on
+//! every backend.
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::ValidationErrors;
+use crate::error::{Invalid, ValidationErrors};
 use crate::policy::{HttpTarget, PolicyInput, RunPolicy};
 use crate::schedule::CronSchedule;
 
 /// The database identity of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobId(pub i64);
 
 impl fmt::Display for JobId {
@@ -22,9 +26,21 @@ impl fmt::Display for JobId {
     }
 }
 
-/// A job's unique name: trimmed, 1 to 255 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// Refuses a text holding a NUL character (`\u0000`): PostgreSQL cannot store one in `text`
+/// or `jsonb`, so no backend may be given one.
+///
+/// # Errors
+/// [`Invalid::NulCharacter`].
+pub fn reject_nul(raw: &str) -> Result<(), Invalid> {
+    if raw.contains('\0') {
+        Err(Invalid::NulCharacter)
+    } else {
+        Ok(())
+    }
+}
+
+/// A job's unique name: trimmed, 1 to 255 characters, no NUL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct JobName(String);
 
 impl JobName {
@@ -34,17 +50,17 @@ impl JobName {
     /// Trims and checks a name.
     ///
     /// # Errors
-    /// A user-facing message when the name is blank or longer than [`Self::MAX_CHARS`].
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    /// `NulCharacter`, `Blank`, or `TooLong`.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        reject_nul(raw)?;
         let trimmed = raw.trim();
         if trimmed.is_empty() {
-            return Err("This field may not be blank.".to_string());
+            return Err(Invalid::Blank);
         }
         if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "Ensure this field has no more than {} characters.",
-                Self::MAX_CHARS
-            ));
+            return Err(Invalid::TooLong {
+                max: Self::MAX_CHARS,
+            });
         }
         Ok(Self(trimmed.to_string()))
     }
@@ -55,39 +71,30 @@ impl JobName {
     }
 }
 
-impl TryFrom<String> for JobName {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
 impl From<JobName> for String {
     fn from(name: JobName) -> Self {
         name.0
     }
 }
 
-/// Free text describing a job: at most 10,000 characters, empty by default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// Free text describing a job: at most 10,000 characters, no NUL, empty by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Description(String);
 
 impl Description {
     /// The longest description accepted, in characters.
     pub const MAX_CHARS: usize = 10_000;
 
-    /// Checks a description's length.
+    /// Checks a description.
     ///
     /// # Errors
-    /// A user-facing message when it is longer than [`Self::MAX_CHARS`].
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    /// `NulCharacter` or `TooLong`.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        reject_nul(raw)?;
         if raw.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "Ensure this field has no more than {} characters.",
-                Self::MAX_CHARS
-            ));
+            return Err(Invalid::TooLong {
+                max: Self::MAX_CHARS,
+            });
         }
         Ok(Self(raw.to_string()))
     }
@@ -98,14 +105,6 @@ impl Description {
     }
 }
 
-impl TryFrom<String> for Description {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
 impl From<Description> for String {
     fn from(description: Description) -> Self {
         description.0
@@ -113,25 +112,25 @@ impl From<Description> for String {
 }
 
 /// An IANA time zone in which a job's expression is read; `UTC` by default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Timezone(Tz);
 
-impl Default for Timezone {
-    fn default() -> Self {
-        Self(Tz::UTC)
-    }
-}
-
 impl Timezone {
+    /// The longest zone name stored (`VARCHAR(64)`); every IANA name is shorter.
+    pub const MAX_CHARS: usize = 64;
+
     /// Looks up an IANA zone name such as `Europe/London` (case-sensitive, as IANA names are).
     ///
     /// # Errors
-    /// A user-facing message when the name is not a known zone.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        raw.trim().parse::<Tz>().map(Self).map_err(|_| {
-            format!("Unknown time zone '{raw}': use an IANA name such as 'Europe/London'.")
-        })
+    /// `NulCharacter`, or `UnknownTimezone`.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        reject_nul(raw)?;
+        raw.trim()
+            .parse::<Tz>()
+            .map(Self)
+            .map_err(|_| Invalid::UnknownTimezone {
+                name: raw.to_string(),
+            })
     }
 
     /// The chrono-tz zone.
@@ -145,45 +144,49 @@ impl Timezone {
     }
 }
 
-impl TryFrom<String> for Timezone {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Timezone> for String {
-    fn from(tz: Timezone) -> Self {
-        tz.name().to_string()
-    }
-}
-
-/// The JSON object handed to a job's handler: an object, at most 64 KiB serialized.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Value", into = "Value")]
+/// The JSON object handed to a job's handler: an object, at most 64 KiB serialized, with no
+/// NUL character in any key or string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parameters(Map<String, Value>);
+
+/// True when a NUL character appears in a string or a key anywhere inside `value`.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
 
 impl Parameters {
     /// The largest serialized size accepted, in bytes.
     pub const MAX_BYTES: usize = 64 * 1024;
 
-    /// Checks that `value` is an object of acceptable size.
+    /// Checks that `value` is an object of acceptable size without NUL characters.
     ///
     /// # Errors
-    /// A user-facing message when it is not an object or is too large.
-    pub fn parse(value: Value) -> Result<Self, String> {
+    /// `ParametersNotAnObject`, `NulCharacter` or `ParametersTooLarge`.
+    pub fn parse(value: Value) -> Result<Self, Invalid> {
         let Value::Object(map) = value else {
-            return Err("Must be a JSON object.".to_string());
+            return Err(Invalid::ParametersNotAnObject);
         };
         let size = serde_json::to_vec(&map)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);
         if size > Self::MAX_BYTES {
-            return Err(format!(
-                "Must be at most {} bytes when serialized (got {size}).",
-                Self::MAX_BYTES
-            ));
+            return Err(Invalid::ParametersTooLarge {
+                max: Self::MAX_BYTES,
+                size,
+            });
+        }
+        if map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value))
+        {
+            return Err(Invalid::NulCharacter);
         }
         Ok(Self(map))
     }
@@ -194,14 +197,6 @@ impl Parameters {
     }
 }
 
-impl TryFrom<Value> for Parameters {
-    type Error = String;
-
-    fn try_from(value: Value) -> Result<Self, Self::Error> {
-        Self::parse(value)
-    }
-}
-
 impl From<Parameters> for Value {
     fn from(parameters: Parameters) -> Self {
         Value::Object(parameters.0)
@@ -209,7 +204,7 @@ impl From<Parameters> for Value {
 }
 
 /// The user-writable part of a job, every field validated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobSpec {
     /// Unique name.
     pub name: JobName,
@@ -254,12 +249,11 @@ impl JobSpec {
 }
 
 /// A stored job: its spec plus what the store and the scheduler maintain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// Database identity.
     pub id: JobId,
     /// The user-writable fields.
-    #[serde(flatten)]
     pub spec: JobSpec,
     /// When it last fired, if ever.
     pub last_run: Option<DateTime<Utc>>,
@@ -307,61 +301,102 @@ pub struct JobDraft {
     pub policy: PolicyInput,
     /// `{"type": "http", ...}`; absent or null: none.
     pub target: Option<Value>,
+    /// Errors found while reading the raw input (a field of the wrong JSON type); reported
+    /// with the domain's errors, and the fields they name are not checked again.
+    pub input_errors: ValidationErrors,
 }
 
-const REQUIRED: &str = "This field is required.";
-
-fn check<T>(errors: &mut ValidationErrors, field: &str, result: Result<T, String>) -> Option<T> {
-    result.map_err(|message| errors.add(field, message)).ok()
-}
-
-fn parse_schedule(raw: &str) -> Result<CronSchedule, String> {
-    CronSchedule::parse(raw).map_err(|e| format!("Invalid CRON expression: {e}"))
+/// Parses a cron expression field: NUL and length are field-level problems, the rest is the
+/// expression's own.
+fn parse_schedule(raw: &str) -> Result<CronSchedule, Invalid> {
+    reject_nul(raw)?;
+    if raw.trim().chars().count() > CronSchedule::MAX_CHARS {
+        return Err(Invalid::TooLong {
+            max: CronSchedule::MAX_CHARS,
+        });
+    }
+    CronSchedule::parse(raw).map_err(Invalid::Cron)
 }
 
 fn check_window(errors: &mut ValidationErrors, start: DateTime<Utc>, end: Option<DateTime<Utc>>) {
     if let Some(end) = end
         && end <= start
     {
-        errors.add("end_time", "end_time must be after start_time.");
+        errors.add("end_time", Invalid::EndNotAfterStart);
+    }
+}
+
+/// A required text field: parsed when present, `Required` when absent.
+fn required<T>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Option<T> {
+    let result = raw.ok_or(Invalid::Required).and_then(|raw| parse(&raw));
+    errors.check(field, result)
+}
+
+/// An optional field: parsed when present, `default` when absent.
+fn optional<R, T>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<R>,
+    parse: impl FnOnce(R) -> Result<T, Invalid>,
+    default: T,
+) -> Option<T> {
+    match raw {
+        Some(raw) => errors.check(field, parse(raw)),
+        None => Some(default),
     }
 }
 
 impl JobDraft {
-    /// Validates every field, collecting all failures, with `now` as the default start.
+    /// Validates every field, collecting all failures (with the reading errors), with `now`
+    /// as the default start.
     ///
     /// # Errors
-    /// Every failing field with its message.
+    /// Every failing field with what is wrong.
     pub fn validate(self, now: DateTime<Utc>) -> Result<JobSpec, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let name = match self.name {
-            Some(raw) => check(&mut errors, "name", JobName::parse(&raw)),
-            None => check(&mut errors, "name", Err(REQUIRED.to_string())),
-        };
-        let schedule = match self.cron_expression {
-            Some(raw) => check(&mut errors, "cron_expression", parse_schedule(&raw)),
-            None => check(&mut errors, "cron_expression", Err(REQUIRED.to_string())),
-        };
-        let description = check(
+        let mut errors = self.input_errors;
+        let name = required(&mut errors, "name", self.name, JobName::parse);
+        let schedule = required(
+            &mut errors,
+            "cron_expression",
+            self.cron_expression,
+            parse_schedule,
+        );
+        let description = optional(
             &mut errors,
             "description",
-            Description::parse(self.description.as_deref().unwrap_or("")),
+            self.description,
+            |raw| Description::parse(&raw),
+            Description::default(),
         );
-        let timezone = match self.timezone {
-            Some(raw) => check(&mut errors, "timezone", Timezone::parse(&raw)),
-            None => Some(Timezone::default()),
-        };
-        let parameters = match self.parameters {
-            Some(value) => check(&mut errors, "parameters", Parameters::parse(value)),
-            None => Some(Parameters::default()),
-        };
+        let timezone = optional(
+            &mut errors,
+            "timezone",
+            self.timezone,
+            |raw| Timezone::parse(&raw),
+            Timezone::default(),
+        );
+        let parameters = optional(
+            &mut errors,
+            "parameters",
+            self.parameters,
+            Parameters::parse,
+            Parameters::default(),
+        );
         let start_time = self.start_time.unwrap_or(now);
         check_window(&mut errors, start_time, self.end_time);
         let policy = self.policy.apply(&RunPolicy::default(), &mut errors);
-        let target = match self.target {
-            None | Some(Value::Null) => Some(None),
-            Some(value) => check(&mut errors, "target", HttpTarget::parse(&value)).map(Some),
-        };
+        let target = optional(
+            &mut errors,
+            "target",
+            self.target.filter(|v| !v.is_null()),
+            |value| HttpTarget::parse(&value).map(Some),
+            None,
+        );
         match (name, schedule, description, timezone, parameters, target) {
             (
                 Some(name),
@@ -410,6 +445,24 @@ pub struct JobPatch {
     pub policy: PolicyInput,
     /// `Some(None)` removes the target; `None` leaves it.
     pub target: Option<Option<Value>>,
+    /// Errors found while reading the raw input; reported with the domain's errors, and the
+    /// fields they name are left unchanged and not checked again.
+    pub input_errors: ValidationErrors,
+}
+
+/// Replaces `slot` with the parsed `raw` when present and valid.
+fn patch_field<R, T>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<R>,
+    parse: impl FnOnce(R) -> Result<T, Invalid>,
+    slot: &mut T,
+) {
+    if let Some(raw) = raw
+        && let Some(value) = errors.check(field, parse(raw))
+    {
+        *slot = value;
+    }
 }
 
 impl JobPatch {
@@ -422,38 +475,49 @@ impl JobPatch {
             || self.is_active.is_some()
     }
 
-    /// Applies the present fields to `current`, validating them all.
+    /// Applies the present fields to `current`, validating them all (with the reading
+    /// errors).
     ///
     /// # Errors
-    /// Every failing field with its message.
+    /// Every failing field with what is wrong.
     pub fn apply(self, current: &JobSpec) -> Result<JobSpec, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
+        let mut errors = self.input_errors;
         let mut spec = current.clone();
-        if let Some(raw) = self.name
-            && let Some(name) = check(&mut errors, "name", JobName::parse(&raw))
-        {
-            spec.name = name;
-        }
-        if let Some(raw) = self.cron_expression
-            && let Some(schedule) = check(&mut errors, "cron_expression", parse_schedule(&raw))
-        {
-            spec.schedule = schedule;
-        }
-        if let Some(raw) = self.description
-            && let Some(description) = check(&mut errors, "description", Description::parse(&raw))
-        {
-            spec.description = description;
-        }
-        if let Some(raw) = self.timezone
-            && let Some(timezone) = check(&mut errors, "timezone", Timezone::parse(&raw))
-        {
-            spec.timezone = timezone;
-        }
-        if let Some(value) = self.parameters
-            && let Some(parameters) = check(&mut errors, "parameters", Parameters::parse(value))
-        {
-            spec.parameters = parameters;
-        }
+        patch_field(
+            &mut errors,
+            "name",
+            self.name,
+            |raw| JobName::parse(&raw),
+            &mut spec.name,
+        );
+        patch_field(
+            &mut errors,
+            "cron_expression",
+            self.cron_expression,
+            |raw| parse_schedule(&raw),
+            &mut spec.schedule,
+        );
+        patch_field(
+            &mut errors,
+            "description",
+            self.description,
+            |raw| Description::parse(&raw),
+            &mut spec.description,
+        );
+        patch_field(
+            &mut errors,
+            "timezone",
+            self.timezone,
+            |raw| Timezone::parse(&raw),
+            &mut spec.timezone,
+        );
+        patch_field(
+            &mut errors,
+            "parameters",
+            self.parameters,
+            Parameters::parse,
+            &mut spec.parameters,
+        );
         if let Some(start) = self.start_time {
             spec.start_time = start;
         }
@@ -464,15 +528,16 @@ impl JobPatch {
             spec.is_active = active;
         }
         spec.policy = self.policy.apply(&current.policy, &mut errors);
-        match self.target {
-            None => {}
-            Some(None) | Some(Some(Value::Null)) => spec.target = None,
-            Some(Some(value)) => {
-                if let Some(target) = check(&mut errors, "target", HttpTarget::parse(&value)) {
-                    spec.target = Some(target);
-                }
-            }
-        }
+        patch_field(
+            &mut errors,
+            "target",
+            self.target,
+            |value| match value {
+                None | Some(Value::Null) => Ok(None),
+                Some(value) => HttpTarget::parse(&value).map(Some),
+            },
+            &mut spec.target,
+        );
         check_window(&mut errors, spec.start_time, spec.end_time);
         errors.into_result(spec)
     }
@@ -495,10 +560,10 @@ mod tests {
         }
     }
 
-    fn messages(errors: &ValidationErrors) -> Vec<(String, String)> {
+    fn problems(errors: &ValidationErrors) -> Vec<(String, Invalid)> {
         errors
             .iter()
-            .map(|e| (e.field.clone(), e.message.clone()))
+            .map(|e| (e.field.clone(), e.problem.clone()))
             .collect()
     }
 
@@ -538,21 +603,17 @@ mod tests {
                 "parameters"
             ]
         );
-        assert!(
-            messages(&errors)[1]
-                .1
-                .starts_with("Invalid CRON expression: ")
-        );
+        assert!(matches!(problems(&errors)[1].1, Invalid::Cron(_)));
     }
 
     #[test]
     fn missing_required_fields_are_named() {
         let errors = JobDraft::default().validate(Utc::now()).unwrap_err();
         assert_eq!(
-            messages(&errors),
+            problems(&errors),
             [
-                ("name".to_string(), REQUIRED.to_string()),
-                ("cron_expression".to_string(), REQUIRED.to_string())
+                ("name".to_string(), Invalid::Required),
+                ("cron_expression".to_string(), Invalid::Required)
             ]
         );
     }
@@ -570,11 +631,8 @@ mod tests {
         d.end_time = Some(utc("2025-01-01T00:00:00Z"));
         let errors = d.validate(Utc::now()).unwrap_err();
         assert_eq!(
-            messages(&errors),
-            [(
-                "end_time".to_string(),
-                "end_time must be after start_time.".to_string()
-            )]
+            problems(&errors),
+            [("end_time".to_string(), Invalid::EndNotAfterStart)]
         );
     }
 
@@ -583,14 +641,13 @@ mod tests {
         assert!(Parameters::parse(json!({"a": {"b": [1, "ü"]}})).is_ok());
         assert_eq!(
             Parameters::parse(json!("text")).unwrap_err(),
-            "Must be a JSON object."
+            Invalid::ParametersNotAnObject
         );
         let big = json!({"blob": "x".repeat(Parameters::MAX_BYTES)});
-        assert!(
-            Parameters::parse(big)
-                .unwrap_err()
-                .contains("at most 65536 bytes")
-        );
+        assert!(matches!(
+            Parameters::parse(big),
+            Err(Invalid::ParametersTooLarge { max: 65_536, .. })
+        ));
     }
 
     #[test]
@@ -667,22 +724,79 @@ mod tests {
     }
 
     #[test]
-    fn job_serializes_flat_with_wire_names() {
-        let spec = draft("a", "0 9 * * 1")
-            .validate(utc("2025-06-23T08:00:00Z"))
-            .unwrap();
-        let job = Job {
-            id: JobId(7),
-            next_run: spec.next_run(utc("2025-06-23T08:00:00Z")),
-            spec,
-            last_run: None,
-            created_at: utc("2025-06-23T08:00:00Z"),
-            updated_at: utc("2025-06-23T08:00:00Z"),
+    fn nul_characters_are_refused_in_every_text_field() {
+        let mut d = draft("a\0b", "0 9 * * 1\0");
+        d.description = Some("x\0".into());
+        d.timezone = Some("UTC\0".into());
+        d.parameters = Some(json!({"ok": "fine", "nested": [{"k": "v\0"}]}));
+        d.policy.misfire_policy = Some("skip\0".into());
+        d.target = Some(json!({"type": "http", "url": "http://x/\0"}));
+        let errors = d.validate(Utc::now()).unwrap_err();
+        let fields: Vec<&str> = errors
+            .iter()
+            .filter(|e| {
+                e.problem == Invalid::NulCharacter
+                    || e.problem == Invalid::Target(crate::policy::TargetError::NulCharacter)
+            })
+            .map(|e| e.field.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "cron_expression",
+                "description",
+                "timezone",
+                "parameters",
+                "misfire_policy",
+                "target"
+            ]
+        );
+        let key = Parameters::parse(json!({"a\0": 1}));
+        assert_eq!(key, Err(Invalid::NulCharacter));
+    }
+
+    #[test]
+    fn a_cron_expression_longer_than_the_column_is_too_long() {
+        let hours = (0..24).map(|h| h.to_string()).collect::<Vec<_>>().join(",");
+        let days = (1..32).map(|d| d.to_string()).collect::<Vec<_>>().join(",");
+        let mut expression = format!("0 {hours} {days} * 1");
+        while expression.len() < 289 {
+            expression.push_str(",2");
+        }
+        let errors = draft("a", &expression).validate(Utc::now()).unwrap_err();
+        assert_eq!(
+            problems(&errors),
+            [("cron_expression".to_string(), Invalid::TooLong { max: 255 })]
+        );
+    }
+
+    #[test]
+    fn every_iana_zone_name_fits_the_stored_column() {
+        for tz in chrono_tz::TZ_VARIANTS {
+            assert!(tz.name().len() <= Timezone::MAX_CHARS, "{}", tz.name());
+        }
+    }
+
+    #[test]
+    fn reading_errors_are_reported_and_their_fields_not_checked_again() {
+        let mut d = draft("a", "0 9 * * 1");
+        d.name = None;
+        d.input_errors = ValidationErrors::single("name", Invalid::NotAString);
+        let errors = d.validate(Utc::now()).unwrap_err();
+        assert_eq!(
+            problems(&errors),
+            [("name".to_string(), Invalid::NotAString)]
+        );
+        let spec = draft("a", "0 9 * * 1").validate(Utc::now()).unwrap();
+        let patch = JobPatch {
+            description: Some("new".into()),
+            input_errors: ValidationErrors::single("timezone", Invalid::NotAString),
+            ..JobPatch::default()
         };
-        let value = serde_json::to_value(&job).unwrap();
-        assert_eq!(value["schedule"], "0 9 * * 1");
-        assert_eq!(value["timezone"], "UTC");
-        let back: Job = serde_json::from_value(value).unwrap();
-        assert_eq!(back, job);
+        assert_eq!(
+            problems(&patch.apply(&spec).unwrap_err()),
+            [("timezone".to_string(), Invalid::NotAString)]
+        );
     }
 }

@@ -33,29 +33,39 @@
 pub mod dispatcher;
 pub mod error;
 pub mod job;
+pub mod plan;
 pub mod policy;
 pub mod ports;
+pub mod preview;
 pub mod query;
 pub mod run;
+pub mod run_service;
 pub mod schedule;
 pub mod service;
 
 pub use dispatcher::{
     ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, RoutingExecutor, TickOutcome,
 };
-pub use error::{FieldError, RepositoryError, ServiceError, ValidationErrors};
+pub use error::{Conflict, FieldError, Invalid, RepositoryError, ServiceError, ValidationErrors};
 pub use job::{
     Description, Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob, Parameters, Timezone,
 };
-pub use policy::{ConcurrencyPolicy, HttpTarget, MisfirePolicy, PolicyInput, RunPolicy};
+pub use plan::{
+    Execution, FireDecision, FirePlan, NextAttempt, RecoveryPlan, RetryPlan, RunOutcome,
+    needs_running_check, plan_fire, plan_outcome, plan_recovery, plan_retry,
+};
+pub use policy::{
+    ConcurrencyPolicy, HttpTarget, MisfirePolicy, PolicyInput, RunPolicy, TargetError, WireEnum,
+};
 pub use ports::{
     CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, JobCache, JobExecutor,
     JobRepository, RunStore,
 };
+pub use preview::{Preview, PreviewRequest};
 pub use query::{JobOrdering, JobPage, JobQuery, OrderField};
 pub use run::{
-    ClaimBatch, ClaimedRun, FireDecision, FirePlan, Run, RunId, RunPage, RunQuery, RunStatus,
-    RunTrigger, plan_fire,
+    ClaimBatch, ClaimedRun, ErrorText, Run, RunId, RunPage, RunQuery, RunStatus, RunTrigger,
 };
+pub use run_service::RunService;
 pub use schedule::{CronParseError, CronSchedule};
 pub use service::JobService;

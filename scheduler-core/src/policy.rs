@@ -2,14 +2,24 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::ValidationErrors;
+use crate::error::{Invalid, ValidationErrors};
+use crate::job::reject_nul;
 
 /// What to do with a fire found later than its grace period (every replica was down).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum MisfirePolicy {
     /// Run once for everything missed, then resume the schedule.
     #[default]
@@ -19,8 +29,18 @@ pub enum MisfirePolicy {
 }
 
 /// What to do with a fire while the job's previous run is still running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum ConcurrencyPolicy {
     /// Run anyway, side by side.
     #[default]
@@ -29,56 +49,34 @@ pub enum ConcurrencyPolicy {
     Forbid,
 }
 
-impl MisfirePolicy {
-    /// The wire spelling.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::FireOnce => "fire_once",
-            Self::Skip => "skip",
-        }
+/// The wire spelling of an enum and its parsing into a choice error, for every enum whose
+/// variants are written in snake case on the wire and in the database.
+pub trait WireEnum:
+    Sized + std::str::FromStr + Into<&'static str> + strum::VariantNames + Copy
+{
+    /// The wire and database spelling.
+    fn as_str(&self) -> &'static str {
+        (*self).into()
     }
 
     /// Parses the wire spelling.
     ///
     /// # Errors
-    /// A user-facing message listing the choices.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw {
-            "fire_once" => Ok(Self::FireOnce),
-            "skip" => Ok(Self::Skip),
-            _ => Err(format!(
-                "\"{raw}\" is not a valid choice: use fire_once or skip."
-            )),
-        }
+    /// [`Invalid::NotAChoice`] listing the accepted values (a NUL character is named as such).
+    fn parse(raw: &str) -> Result<Self, Invalid> {
+        reject_nul(raw)?;
+        raw.parse().map_err(|_| Invalid::NotAChoice {
+            value: raw.to_string(),
+            choices: Self::VARIANTS,
+        })
     }
 }
 
-impl ConcurrencyPolicy {
-    /// The wire spelling.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::Forbid => "forbid",
-        }
-    }
-
-    /// Parses the wire spelling.
-    ///
-    /// # Errors
-    /// A user-facing message listing the choices.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw {
-            "allow" => Ok(Self::Allow),
-            "forbid" => Ok(Self::Forbid),
-            _ => Err(format!(
-                "\"{raw}\" is not a valid choice: use allow or forbid."
-            )),
-        }
-    }
-}
+impl WireEnum for MisfirePolicy {}
+impl WireEnum for ConcurrencyPolicy {}
 
 /// How the dispatcher runs a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunPolicy {
     /// Late fires beyond the grace period.
     pub misfire: MisfirePolicy,
@@ -107,6 +105,14 @@ impl Default for RunPolicy {
     }
 }
 
+/// Accepted range of each numeric policy field, inclusive: `(field, min, max)`.
+pub const POLICY_RANGES: [(&str, u32, u32); 4] = [
+    ("misfire_grace_seconds", 0, 86_400),
+    ("max_retries", 0, 100),
+    ("retry_backoff_seconds", 1, 86_400),
+    ("timeout_seconds", 1, 86_400),
+];
+
 impl RunPolicy {
     /// Delay before retry number `retry` (1-based): backoff × 2^(retry-1), capped at a day.
     pub fn retry_delay_seconds(&self, retry: u32) -> u64 {
@@ -132,93 +138,121 @@ pub struct PolicyInput {
     pub timeout_seconds: Option<i64>,
 }
 
+/// `value` (or `base` when absent) when it lies in the range [`POLICY_RANGES`] gives `field`.
 fn in_range(
     errors: &mut ValidationErrors,
-    field: &str,
+    field: &'static str,
     value: Option<i64>,
-    low: u32,
-    high: u32,
     base: u32,
 ) -> u32 {
-    match value {
+    let Some(value) = value else {
+        return base;
+    };
+    let (low, high) = POLICY_RANGES
+        .iter()
+        .find(|(name, _, _)| *name == field)
+        .map_or((0, u32::MAX), |(_, low, high)| (*low, *high));
+    let checked = u32::try_from(value)
+        .ok()
+        .filter(|v| (low..=high).contains(v))
+        .ok_or(Invalid::OutOfRange {
+            min: i64::from(low),
+            max: i64::from(high),
+        });
+    errors.check(field, checked).unwrap_or(base)
+}
+
+/// The present choice of `field`, parsed, or `base`.
+fn choice<T: WireEnum>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<&str>,
+    base: T,
+) -> T {
+    match raw {
         None => base,
-        Some(v) if (i64::from(low)..=i64::from(high)).contains(&v) => {
-            u32::try_from(v).unwrap_or(base)
-        }
-        Some(_) => {
-            errors.add(
-                field,
-                format!("Ensure this value is between {low} and {high}."),
-            );
-            base
-        }
+        Some(raw) => errors.check(field, T::parse(raw)).unwrap_or(base),
     }
 }
 
 impl PolicyInput {
     /// The policy with the present fields applied to `base`, errors recorded per field.
     pub fn apply(&self, base: &RunPolicy, errors: &mut ValidationErrors) -> RunPolicy {
-        let misfire = match self.misfire_policy.as_deref().map(MisfirePolicy::parse) {
-            None => base.misfire,
-            Some(Ok(p)) => p,
-            Some(Err(message)) => {
-                errors.add("misfire_policy", message);
-                base.misfire
-            }
-        };
-        let concurrency = match self
-            .concurrency_policy
-            .as_deref()
-            .map(ConcurrencyPolicy::parse)
-        {
-            None => base.concurrency,
-            Some(Ok(p)) => p,
-            Some(Err(message)) => {
-                errors.add("concurrency_policy", message);
-                base.concurrency
-            }
-        };
         RunPolicy {
-            misfire,
+            misfire: choice(
+                errors,
+                "misfire_policy",
+                self.misfire_policy.as_deref(),
+                base.misfire,
+            ),
             misfire_grace_seconds: in_range(
                 errors,
                 "misfire_grace_seconds",
                 self.misfire_grace_seconds,
-                0,
-                86_400,
                 base.misfire_grace_seconds,
             ),
-            concurrency,
-            max_retries: in_range(
+            concurrency: choice(
                 errors,
-                "max_retries",
-                self.max_retries,
-                0,
-                100,
-                base.max_retries,
+                "concurrency_policy",
+                self.concurrency_policy.as_deref(),
+                base.concurrency,
             ),
+            max_retries: in_range(errors, "max_retries", self.max_retries, base.max_retries),
             retry_backoff_seconds: in_range(
                 errors,
                 "retry_backoff_seconds",
                 self.retry_backoff_seconds,
-                1,
-                86_400,
                 base.retry_backoff_seconds,
             ),
             timeout_seconds: in_range(
                 errors,
                 "timeout_seconds",
                 self.timeout_seconds,
-                1,
-                86_400,
                 base.timeout_seconds,
             ),
         }
     }
 }
 
+/// What is wrong with an HTTP target; the server words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    /// The target is not a JSON object.
+    NotAnObject,
+    /// `type` is absent or not `"http"`.
+    TypeNotHttp,
+    /// `url` is absent or not a string.
+    UrlMissing,
+    /// `url` is not an `http://` or `https://` URL.
+    UrlScheme,
+    /// `url` names no host, or contains whitespace.
+    UrlNoHost,
+    /// `url` is longer than [`HttpTarget::MAX_URL_CHARS`].
+    UrlTooLong,
+    /// `method` is not one of [`HttpTarget::METHODS`].
+    MethodNotAllowed,
+    /// `method` is not a string.
+    MethodNotAString,
+    /// `headers` is not an object of strings.
+    HeadersNotAnObject,
+    /// More than [`HttpTarget::MAX_HEADERS`] headers.
+    TooManyHeaders,
+    /// This header's value is not a string.
+    HeaderNotAString {
+        /// The header's name.
+        name: String,
+    },
+    /// This header's name or value is not valid in HTTP, or too long.
+    HeaderInvalid {
+        /// The header's name.
+        name: String,
+    },
+    /// A NUL character in the URL or a header.
+    NulCharacter,
+}
+
 /// Where a run is delivered: an HTTP request carrying the run as JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpTarget {
     /// `http://` or `https://` URL.
     pub url: String,
@@ -229,71 +263,99 @@ pub struct HttpTarget {
 }
 
 impl HttpTarget {
+    /// The methods a target may use.
+    pub const METHODS: [&'static str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+    /// The longest URL accepted, in bytes.
+    pub const MAX_URL_CHARS: usize = 2048;
+    /// Most headers a target may set.
+    pub const MAX_HEADERS: usize = 32;
+    /// The longest header name accepted, in bytes.
+    pub const MAX_HEADER_NAME: usize = 128;
+    /// The longest header value accepted, in bytes.
+    pub const MAX_HEADER_VALUE: usize = 4096;
+
     /// Parses `{"type": "http", "url": "...", "method": "POST", "headers": {...}}`.
     ///
     /// # Errors
-    /// A user-facing message naming the wrong part.
-    pub fn parse(value: &Value) -> Result<Self, String> {
+    /// [`Invalid::Target`] naming the wrong part.
+    pub fn parse(value: &Value) -> Result<Self, Invalid> {
+        Self::parse_target(value).map_err(Invalid::Target)
+    }
+
+    fn parse_target(value: &Value) -> Result<Self, TargetError> {
         let Value::Object(map) = value else {
-            return Err(
-                "Must be a JSON object like {\"type\": \"http\", \"url\": \"https://...\"}.".into(),
-            );
+            return Err(TargetError::NotAnObject);
         };
         match map.get("type").and_then(Value::as_str) {
             Some("http") => {}
-            _ => return Err("\"type\" must be \"http\".".into()),
+            _ => return Err(TargetError::TypeNotHttp),
         }
         let url = map
             .get("url")
             .and_then(Value::as_str)
             .map(str::trim)
-            .ok_or("\"url\" is required.")?;
+            .ok_or(TargetError::UrlMissing)?;
+        if url.contains('\0') {
+            return Err(TargetError::NulCharacter);
+        }
         let rest = url
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("https://"))
-            .ok_or("\"url\" must be an http:// or https:// URL.")?;
+            .ok_or(TargetError::UrlScheme)?;
         if rest.is_empty() || rest.starts_with('/') || url.chars().any(char::is_whitespace) {
-            return Err("\"url\" must name a host.".into());
+            return Err(TargetError::UrlNoHost);
         }
-        if url.len() > 2048 {
-            return Err("\"url\" must be at most 2048 characters.".into());
+        if url.len() > Self::MAX_URL_CHARS {
+            return Err(TargetError::UrlTooLong);
         }
         let method = match map.get("method") {
             None | Some(Value::Null) => "POST".to_string(),
             Some(Value::String(m)) => {
                 let upper = m.to_ascii_uppercase();
-                if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&upper.as_str()) {
-                    return Err("\"method\" must be GET, POST, PUT, PATCH or DELETE.".into());
+                if !Self::METHODS.contains(&upper.as_str()) {
+                    return Err(TargetError::MethodNotAllowed);
                 }
                 upper
             }
-            Some(_) => return Err("\"method\" must be a string.".into()),
+            Some(_) => return Err(TargetError::MethodNotAString),
         };
-        let mut headers = BTreeMap::new();
-        match map.get("headers") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(h)) => {
-                for (name, value) in h {
-                    let Value::String(value) = value else {
-                        return Err(format!("header \"{name}\" must be a string."));
-                    };
-                    let valid_name = !name.is_empty()
-                        && name
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
-                    if !valid_name || value.contains(['\r', '\n']) {
-                        return Err(format!("header \"{name}\" is not a valid HTTP header."));
-                    }
-                    headers.insert(name.clone(), value.clone());
-                }
-            }
-            Some(_) => return Err("\"headers\" must be an object of strings.".into()),
-        }
+        let headers = match map.get("headers") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(h)) => Self::parse_headers(h)?,
+            Some(_) => return Err(TargetError::HeadersNotAnObject),
+        };
         Ok(Self {
             url: url.to_string(),
             method,
             headers,
         })
+    }
+
+    fn parse_headers(
+        raw: &serde_json::Map<String, Value>,
+    ) -> Result<BTreeMap<String, String>, TargetError> {
+        if raw.len() > Self::MAX_HEADERS {
+            return Err(TargetError::TooManyHeaders);
+        }
+        let mut headers = BTreeMap::new();
+        for (name, value) in raw {
+            let Value::String(value) = value else {
+                return Err(TargetError::HeaderNotAString { name: name.clone() });
+            };
+            if name.contains('\0') || value.contains('\0') {
+                return Err(TargetError::NulCharacter);
+            }
+            let valid_name = !name.is_empty()
+                && name.len() <= Self::MAX_HEADER_NAME
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+            if !valid_name || value.len() > Self::MAX_HEADER_VALUE || value.contains(['\r', '\n']) {
+                return Err(TargetError::HeaderInvalid { name: name.clone() });
+            }
+            headers.insert(name.clone(), value.clone());
+        }
+        Ok(headers)
     }
 
     /// The wire form, with `"type": "http"`.
@@ -334,6 +396,24 @@ mod tests {
     }
 
     #[test]
+    fn policies_have_snake_case_wire_names() {
+        assert_eq!(MisfirePolicy::FireOnce.as_str(), "fire_once");
+        assert_eq!(MisfirePolicy::parse("skip"), Ok(MisfirePolicy::Skip));
+        assert_eq!(ConcurrencyPolicy::Forbid.as_str(), "forbid");
+        assert_eq!(
+            ConcurrencyPolicy::parse("sometimes"),
+            Err(Invalid::NotAChoice {
+                value: "sometimes".into(),
+                choices: &["allow", "forbid"]
+            })
+        );
+        assert_eq!(
+            ConcurrencyPolicy::parse("allow\0"),
+            Err(Invalid::NulCharacter)
+        );
+    }
+
+    #[test]
     fn bad_policy_values_are_named() {
         let mut errors = ValidationErrors::new();
         PolicyInput {
@@ -343,8 +423,36 @@ mod tests {
             ..PolicyInput::default()
         }
         .apply(&RunPolicy::default(), &mut errors);
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["misfire_policy", "max_retries", "timeout_seconds"]);
+        let found: Vec<(&str, &Invalid)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), &e.problem))
+            .collect();
+        assert_eq!(found[0].0, "misfire_policy");
+        assert_eq!(
+            &found[1..],
+            [
+                ("max_retries", &Invalid::OutOfRange { min: 0, max: 100 }),
+                (
+                    "timeout_seconds",
+                    &Invalid::OutOfRange {
+                        min: 1,
+                        max: 86_400
+                    }
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_beyond_i32_are_out_of_range_not_wrapped() {
+        let mut errors = ValidationErrors::new();
+        let policy = PolicyInput {
+            max_retries: Some(i64::from(u32::MAX) + 1),
+            ..PolicyInput::default()
+        }
+        .apply(&RunPolicy::default(), &mut errors);
+        assert_eq!(policy.max_retries, 0);
+        assert!(errors.has("max_retries"));
     }
 
     #[test]
@@ -355,16 +463,59 @@ mod tests {
         .unwrap();
         assert_eq!(t.method, "POST");
         assert_eq!(t.to_value()["headers"]["X-Key"], "v");
-        for bad in [
-            json!({"type": "http", "url": "ftp://x"}),
-            json!({"type": "http", "url": "file:///etc/passwd"}),
-            json!({"type": "shell", "url": "http://x"}),
-            json!({"type": "http"}),
-            json!({"type": "http", "url": "http://x", "method": "TRACE"}),
-            json!({"type": "http", "url": "http://x", "headers": {"A": "b\r\nInjected: 1"}}),
-            json!("http://x"),
+        for (bad, why) in [
+            (
+                json!({"type": "http", "url": "ftp://x"}),
+                TargetError::UrlScheme,
+            ),
+            (
+                json!({"type": "http", "url": "file:///etc/passwd"}),
+                TargetError::UrlScheme,
+            ),
+            (
+                json!({"type": "shell", "url": "http://x"}),
+                TargetError::TypeNotHttp,
+            ),
+            (json!({"type": "http"}), TargetError::UrlMissing),
+            (
+                json!({"type": "http", "url": "http://x", "method": "TRACE"}),
+                TargetError::MethodNotAllowed,
+            ),
+            (
+                json!({"type": "http", "url": "http://x", "headers": {"A": "b\r\nInjected: 1"}}),
+                TargetError::HeaderInvalid { name: "A".into() },
+            ),
+            (
+                json!({"type": "http", "url": "http://x", "headers": {"A": "b\u{0}"}}),
+                TargetError::NulCharacter,
+            ),
+            (
+                json!({"type": "http", "url": "http://x\u{0}"}),
+                TargetError::NulCharacter,
+            ),
+            (
+                json!({"type": "http", "url": format!("http://x/{}", "a".repeat(2048))}),
+                TargetError::UrlTooLong,
+            ),
+            (json!("http://x"), TargetError::NotAnObject),
         ] {
-            assert!(HttpTarget::parse(&bad).is_err(), "{bad}");
+            assert_eq!(HttpTarget::parse(&bad), Err(Invalid::Target(why)), "{bad}");
         }
+    }
+
+    #[test]
+    fn header_counts_and_sizes_are_bounded() {
+        let many: serde_json::Map<String, Value> = (0..=HttpTarget::MAX_HEADERS)
+            .map(|i| (format!("X-{i}"), json!("v")))
+            .collect();
+        assert_eq!(
+            HttpTarget::parse(&json!({"type": "http", "url": "http://x", "headers": many})),
+            Err(Invalid::Target(TargetError::TooManyHeaders))
+        );
+        let long = "v".repeat(HttpTarget::MAX_HEADER_VALUE + 1);
+        assert!(
+            HttpTarget::parse(&json!({"type": "http", "url": "http://x", "headers": {"A": long}}))
+                .is_err()
+        );
     }
 }

@@ -1,23 +1,29 @@
 //! The ports: what the core needs from the world, as traits. Each method's doc is its
 //! contract; adapters are tested against these words.
+//!
+//! Every store method MAY fail with `Unavailable` (the store cannot be reached or failed) and
+//! `Rejected` (the store refused a value; the domain's limits exist so this does not happen),
+//! besides the errors its doc names.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::RepositoryError;
 use crate::job::{Job, JobId, NewJob};
+use crate::plan::RunOutcome;
 use crate::query::{JobPage, JobQuery};
-use crate::run::{ClaimBatch, ClaimedRun, Run, RunId, RunPage, RunQuery, RunStatus};
+use crate::run::{ClaimBatch, ClaimedRun, Run, RunId, RunPage, RunQuery};
 
 /// Durable storage of jobs. The store is the source of truth.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait JobRepository: Send + Sync {
     /// Stores a new job and returns it with its assigned id.
     ///
-    /// MUST return `Conflict { field: "name" }` when a job with that name exists — decided by
-    /// the store's unique constraint, so that of two concurrent inserts exactly one wins.
-    /// MUST return `Unavailable` when the store cannot be reached.
+    /// MUST return `Conflict(JobName)` when a job with that name exists — decided by the
+    /// store's unique constraint, so that of two concurrent inserts exactly one wins.
+    /// MUST return `Unavailable` when the store cannot be reached. Calls made at once may
+    /// share a statement, but one call's failure MUST NOT fail another.
     async fn insert(&self, job: NewJob) -> Result<Job, RepositoryError>;
 
     /// The job with `id`, or `Ok(None)` when there is none. `Unavailable` when unreachable.
@@ -29,8 +35,8 @@ pub trait JobRepository: Send + Sync {
 
     /// Overwrites every field of the stored job `job.id` and returns it as stored.
     ///
-    /// MUST return `NotFound` when no such job exists, `Conflict { field: "name" }` when the
-    /// new name belongs to another job, `Unavailable` when unreachable.
+    /// MUST return `NotFound` when no such job exists, `Conflict(JobName)` when the new name
+    /// belongs to another job, `Unavailable` when unreachable.
     async fn update(&self, job: Job) -> Result<Job, RepositoryError>;
 
     /// Deletes the job. MUST return `NotFound` when no such job exists, `Unavailable` when
@@ -59,7 +65,7 @@ pub enum CacheLookup<T> {
 ///
 /// A cache failure is never a request failure: no method returns an error. An adapter that
 /// cannot reach its backend answers `Miss` and drops writes (logging the outage once).
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait JobCache: Send + Sync {
     /// The cached job, or a miss with a ticket.
@@ -120,7 +126,7 @@ pub struct CacheReport {
 }
 
 /// The current instant. The core never reads the system clock itself, so tests control time.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[cfg_attr(test, mockall::automock)]
 pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;
@@ -128,12 +134,12 @@ pub trait Clock: Send + Sync {
 
 /// Durable run history and the claim protocol. The store — not any in-memory timer — decides
 /// who executes a fire.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait RunStore: Send + Sync {
     /// In ONE transaction: take up to `limit` active jobs with `next_run <= now` that no other
     /// transaction holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a serialized write),
-    /// plan each with [`crate::run::plan_fire`], insert its run (`running` for `worker`, or
+    /// plan each with [`crate::plan::plan_fire`], insert its run (`running` for `worker`, or
     /// `skipped`), set `next_run` and `last_run`, commit. Returns the runs to execute and
     /// every job it advanced.
     ///
@@ -146,9 +152,9 @@ pub trait RunStore: Send + Sync {
         limit: u32,
     ) -> Result<ClaimBatch, RepositoryError>;
 
-    /// Takes up to `limit` failed or timed-out runs whose `retry_at <= now` (of active jobs),
-    /// clears their `retry_at` and inserts the next attempt (`retry`, `running`, `retries+1`)
-    /// for `worker`, in one transaction. Each retry is returned once.
+    /// In one transaction: takes up to `limit` runs whose `retry_at <= now`, clears their
+    /// `retry_at`, plans each with [`crate::plan::plan_retry`] against its job as stored now,
+    /// and inserts the planned attempts `running` for `worker`. Each retry is returned once.
     async fn claim_retries(
         &self,
         now: DateTime<Utc>,
@@ -156,15 +162,17 @@ pub trait RunStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<ClaimedRun>, RepositoryError>;
 
-    /// Marks `running` runs whose `heartbeat_at` is older than `stale_before` as `abandoned`
-    /// and inserts their next attempt (same trigger, same `retries`) running for `worker`, in
-    /// one transaction. Each abandoned run is recovered once.
+    /// In one transaction: takes up to `limit` `running` runs whose `heartbeat_at` is older
+    /// than `stale_before`, plans each with [`crate::plan::plan_recovery`] (with
+    /// `max_abandoned_attempts`), records the planned status and error on it, and inserts the
+    /// planned attempts `running` for `worker`. Each stale run is recovered once.
     async fn recover_abandoned(
         &self,
         stale_before: DateTime<Utc>,
         now: DateTime<Utc>,
         worker: &str,
         limit: u32,
+        max_abandoned_attempts: u32,
     ) -> Result<Vec<ClaimedRun>, RepositoryError>;
 
     /// Sets `heartbeat_at = now` on these runs while they are `running`.
@@ -172,17 +180,11 @@ pub trait RunStore: Send + Sync {
 
     /// Records the outcome of a `running` run. A run no longer `running` (recovered
     /// elsewhere) or deleted with its job is left as it is.
-    async fn finish(
-        &self,
-        id: RunId,
-        status: RunStatus,
-        error: Option<String>,
-        finished_at: DateTime<Utc>,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), RepositoryError>;
+    async fn finish(&self, id: RunId, outcome: &RunOutcome) -> Result<(), RepositoryError>;
 
     /// Inserts a `manual` run of job `job_id` for `now`, `running` for `worker`.
-    /// MUST return `NotFound` when the job does not exist.
+    /// MUST return `NotFound` when the job does not exist, and `Conflict(RunFire)` when a run
+    /// of the job for that instant exists.
     async fn start_manual(
         &self,
         job_id: JobId,
@@ -204,8 +206,9 @@ pub trait RunStore: Send + Sync {
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepositoryError>;
 }
 
-/// Executes one run of a job. `Err` carries the failure text stored on the run.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+/// Executes one run of a job. `Err` carries the failure text stored on the run (sanitized
+/// and bounded by the dispatcher before it is stored).
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait JobExecutor: Send + Sync {
     /// Runs `run` of `job` to completion. The dispatcher bounds it by the job's timeout.

@@ -1,12 +1,10 @@
 //! Listing jobs: the validated page/filter/ordering request and the page it returns.
 
-use serde::{Deserialize, Serialize};
-
-use crate::error::ValidationErrors;
+use crate::error::{Invalid, ValidationErrors};
 use crate::job::Job;
 
 /// The column a job list is sorted by; ties are always broken by `id` ascending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderField {
     /// Database identity (creation order).
     Id,
@@ -19,7 +17,7 @@ pub enum OrderField {
 }
 
 /// A sort column and direction, written `name` or `-name` on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JobOrdering {
     /// The column.
     pub field: OrderField,
@@ -38,14 +36,22 @@ impl Default for JobOrdering {
 
 impl JobOrdering {
     /// The values accepted on the wire.
-    pub const ACCEPTED: &'static str =
-        "id, -id, name, -name, next_run, -next_run, created_at, -created_at";
+    pub const CHOICES: &'static [&'static str] = &[
+        "id",
+        "-id",
+        "name",
+        "-name",
+        "next_run",
+        "-next_run",
+        "created_at",
+        "-created_at",
+    ];
 
     /// Parses `id`, `-name`, `next_run`, ...
     ///
     /// # Errors
-    /// A user-facing message listing the accepted values.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    /// [`Invalid::NotAChoice`] listing the accepted values.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let (descending, name) = match raw.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, raw),
@@ -56,10 +62,10 @@ impl JobOrdering {
             "next_run" => OrderField::NextRun,
             "created_at" => OrderField::CreatedAt,
             _ => {
-                return Err(format!(
-                    "Select a valid choice. '{raw}' is not one of: {}.",
-                    Self::ACCEPTED
-                ));
+                return Err(Invalid::NotAChoice {
+                    value: raw.to_string(),
+                    choices: Self::CHOICES,
+                });
             }
         };
         Ok(Self { field, descending })
@@ -81,17 +87,18 @@ impl JobOrdering {
     }
 }
 
-/// A validated request for one page of jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A validated request for one page of jobs. Built only by [`JobQuery::new`] (or
+/// `default()`), so `page >= 1` and `page_size` is in range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct JobQuery {
     /// 1-based page number.
-    pub page: u64,
+    page: u64,
     /// Jobs per page, 1 to [`JobQuery::MAX_PAGE_SIZE`].
-    pub page_size: u64,
+    page_size: u64,
     /// Only active (`Some(true)`) or inactive (`Some(false)`) jobs; all when `None`.
-    pub is_active: Option<bool>,
+    is_active: Option<bool>,
     /// Sort order.
-    pub ordering: JobOrdering,
+    ordering: JobOrdering,
 }
 
 impl Default for JobQuery {
@@ -114,7 +121,7 @@ impl JobQuery {
     /// Builds a query from optional raw parts, collecting every failure.
     ///
     /// # Errors
-    /// Each bad parameter with its message (`page`, `page_size`, `ordering`).
+    /// Each bad parameter: `page`, `page_size`, `ordering`.
     pub fn new(
         page: Option<i64>,
         page_size: Option<i64>,
@@ -122,52 +129,87 @@ impl JobQuery {
         ordering: Option<&str>,
     ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        let page = match page {
-            None => 1,
-            Some(p) if p >= 1 => p.unsigned_abs(),
-            Some(_) => {
-                errors.add("page", "Ensure this value is greater than or equal to 1.");
-                1
-            }
+        let (page, page_size) = checked_page(&mut errors, page, page_size);
+        let ordering = match ordering {
+            None => Some(JobOrdering::default()),
+            Some(raw) => errors.check("ordering", JobOrdering::parse(raw)),
         };
-        let page_size = match page_size {
-            None => Self::DEFAULT_PAGE_SIZE,
-            Some(s) if (1..=Self::MAX_PAGE_SIZE as i64).contains(&s) => s.unsigned_abs(),
-            Some(_) => {
-                errors.add(
-                    "page_size",
-                    format!(
-                        "Ensure this value is between 1 and {}.",
-                        Self::MAX_PAGE_SIZE
-                    ),
-                );
-                Self::DEFAULT_PAGE_SIZE
-            }
-        };
-        let ordering = match ordering.map(JobOrdering::parse) {
-            None => JobOrdering::default(),
-            Some(Ok(o)) => o,
-            Some(Err(message)) => {
-                errors.add("ordering", message);
-                JobOrdering::default()
-            }
-        };
-        errors.into_result(Self {
-            page,
-            page_size,
-            is_active,
-            ordering,
-        })
+        match ordering {
+            Some(ordering) if errors.is_empty() => Ok(Self {
+                page,
+                page_size,
+                is_active,
+                ordering,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// The 1-based page number.
+    pub fn page(&self) -> u64 {
+        self.page
+    }
+
+    /// Jobs per page.
+    pub fn page_size(&self) -> u64 {
+        self.page_size
+    }
+
+    /// The `is_active` filter.
+    pub fn is_active(&self) -> Option<bool> {
+        self.is_active
+    }
+
+    /// The sort order.
+    pub fn ordering(&self) -> JobOrdering {
+        self.ordering
     }
 
     /// Rows to skip before this page.
     pub fn offset(&self) -> u64 {
-        (self.page - 1).saturating_mul(self.page_size)
+        self.page.saturating_sub(1).saturating_mul(self.page_size)
     }
 }
 
+/// Checks a page number (1 and above) and a page size (1 to [`JobQuery::MAX_PAGE_SIZE`]),
+/// recording what is wrong; absent values take the defaults. Shared by job and run lists.
+pub(crate) fn checked_page(
+    errors: &mut ValidationErrors,
+    page: Option<i64>,
+    page_size: Option<i64>,
+) -> (u64, u64) {
+    let page = match page {
+        None => Some(1),
+        Some(p) => errors.check(
+            "page",
+            u64::try_from(p)
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or(Invalid::BelowMinimum { min: 1 }),
+        ),
+    };
+    let max = JobQuery::MAX_PAGE_SIZE;
+    let page_size = match page_size {
+        None => Some(JobQuery::DEFAULT_PAGE_SIZE),
+        Some(s) => errors.check(
+            "page_size",
+            u64::try_from(s)
+                .ok()
+                .filter(|s| (1..=max).contains(s))
+                .ok_or(Invalid::OutOfRange {
+                    min: 1,
+                    max: max.cast_signed(),
+                }),
+        ),
+    };
+    (
+        page.unwrap_or(1),
+        page_size.unwrap_or(JobQuery::DEFAULT_PAGE_SIZE),
+    )
+}
+
 /// One page of jobs and the total matching the filter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobPage {
     /// Jobs matching the filter across all pages.
     pub total: u64,
@@ -178,7 +220,8 @@ pub struct JobPage {
 impl JobPage {
     /// True when a page follows this one.
     pub fn has_next(&self, query: &JobQuery) -> bool {
-        query.offset() + (self.items.len() as u64) < self.total
+        let shown = u64::try_from(self.items.len()).unwrap_or(u64::MAX);
+        query.offset().saturating_add(shown) < self.total
     }
 }
 
@@ -221,5 +264,7 @@ mod tests {
     fn offset_follows_page_and_size() {
         let q = JobQuery::new(Some(3), Some(20), None, None).unwrap();
         assert_eq!(q.offset(), 40);
+        let huge = JobQuery::new(Some(i64::MAX), Some(500), None, None).unwrap();
+        assert_eq!(huge.offset(), u64::MAX);
     }
 }

@@ -1,17 +1,18 @@
-//! Runs: one execution attempt of a job for one fire, and the rule that plans a fire.
+//! Runs: one execution attempt of a job for one fire, the texts stored on them, and the
+//! queries and pages of run history. What the dispatcher decides about runs is in
+//! [`crate::plan`].
 
 use std::fmt;
 
-use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
 
 use crate::error::ValidationErrors;
 use crate::job::{Job, JobId};
-use crate::policy::{ConcurrencyPolicy, MisfirePolicy};
+use crate::policy::WireEnum;
+use crate::query::checked_page;
 
 /// The database identity of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RunId(pub i64);
 
 impl fmt::Display for RunId {
@@ -21,8 +22,10 @@ impl fmt::Display for RunId {
 }
 
 /// Why a run exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum RunTrigger {
     /// A fire of the job's schedule.
     Schedule,
@@ -33,8 +36,18 @@ pub enum RunTrigger {
 }
 
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum RunStatus {
     /// Being executed by `worker`, which heartbeats.
     Running,
@@ -50,57 +63,57 @@ pub enum RunStatus {
     Abandoned,
 }
 
-macro_rules! wire_enum {
-    ($ty:ty, $($variant:ident => $text:literal),* $(,)?) => {
-        impl $ty {
-            /// The wire and database spelling.
-            pub fn as_str(&self) -> &'static str {
-                match self { $(Self::$variant => $text),* }
-            }
+impl WireEnum for RunTrigger {}
+impl WireEnum for RunStatus {}
 
-            /// Parses the wire spelling.
-            ///
-            /// # Errors
-            /// A user-facing message listing the choices.
-            pub fn parse(raw: &str) -> Result<Self, String> {
-                match raw {
-                    $($text => Ok(Self::$variant),)*
-                    _ => Err(format!(
-                        "\"{raw}\" is not a valid choice: use {}.",
-                        [$($text),*].join(", ")
-                    )),
-                }
+/// A failure text made safe to store: texts from outside (a receiver's response body, a
+/// handler's message) may hold NUL or other control characters, which PostgreSQL refuses or
+/// which garble logs, and may be of any length.
+///
+/// The only constructors sanitize: control characters other than tab and newline are
+/// removed, and the text is cut to [`ErrorText::MAX_CHARS`] (with `…` marking the cut).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorText(String);
+
+impl ErrorText {
+    /// Longest error text kept on a run, in characters.
+    pub const MAX_CHARS: usize = 2_000;
+
+    /// The safe form of `raw`.
+    pub fn sanitize(raw: &str) -> Self {
+        let mut kept = String::with_capacity(raw.len().min(Self::MAX_CHARS * 4));
+        let safe = raw
+            .chars()
+            .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'));
+        for (count, c) in safe.enumerate() {
+            if count == Self::MAX_CHARS {
+                kept.push('…');
+                break;
             }
+            kept.push(c);
         }
-    };
+        Self(kept)
+    }
+
+    /// The safe form of raw bytes: invalid UTF-8 is replaced by `�`, then sanitized.
+    pub fn from_bytes(raw: &[u8]) -> Self {
+        Self::sanitize(&String::from_utf8_lossy(raw))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-wire_enum!(RunTrigger, Schedule => "schedule", Manual => "manual", Retry => "retry");
-wire_enum!(
-    RunStatus,
-    Running => "running",
-    Succeeded => "succeeded",
-    Failed => "failed",
-    TimedOut => "timed_out",
-    Skipped => "skipped",
-    Abandoned => "abandoned",
-);
-
-/// Longest error text kept on a run, in characters.
-pub const MAX_ERROR_CHARS: usize = 2_000;
-
-/// Cuts an error text to [`MAX_ERROR_CHARS`].
-pub fn bounded_error(text: &str) -> String {
-    if text.chars().count() <= MAX_ERROR_CHARS {
-        return text.to_string();
+impl fmt::Display for ErrorText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
-    let mut cut: String = text.chars().take(MAX_ERROR_CHARS).collect();
-    cut.push('…');
-    cut
 }
 
 /// One execution attempt of a job for one fire.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     /// Identity.
     pub id: RunId,
@@ -130,6 +143,14 @@ pub struct Run {
     pub worker: String,
 }
 
+impl Run {
+    /// How many earlier attempts at this fire were abandoned by a dead worker (every attempt
+    /// after the first is either a failure retry or a recovery).
+    pub fn recoveries(&self) -> i32 {
+        (self.attempt - 1 - self.retries).max(0)
+    }
+}
+
 /// A run claimed for execution by this worker, with its job as claimed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedRun {
@@ -148,104 +169,72 @@ pub struct ClaimBatch {
     pub advanced_jobs: Vec<JobId>,
 }
 
-/// What to do with a due fire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FireDecision {
-    /// Execute it.
-    Run,
-    /// Record a `skipped` run with this reason.
-    Skip(String),
-}
-
-/// The plan for a due job: which fire, what to do, and the job's next fire afterwards.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FirePlan {
-    /// The fire being served (the job's `next_run`).
-    pub scheduled_for: DateTime<Utc>,
-    /// Run or skip.
-    pub decision: FireDecision,
-    /// The job's next fire after now by the next-run rule (fires between `scheduled_for` and
-    /// now are coalesced into this one fire).
-    pub next_run: Option<DateTime<Utc>>,
-}
-
-/// Plans the fire of a due job at `now`: misfire and concurrency policies, then the next run.
-/// `None` when the job is not due (inactive, no `next_run`, or `next_run` after `now`).
-pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Option<FirePlan> {
-    let scheduled_for = job
-        .next_run
-        .filter(|due| *due <= now && job.spec.is_active)?;
-    let policy = &job.spec.policy;
-    let late = now - scheduled_for;
-    let grace = Duration::seconds(i64::from(policy.misfire_grace_seconds));
-    let decision = if policy.concurrency == ConcurrencyPolicy::Forbid && previous_running {
-        FireDecision::Skip(
-            "skipped: the previous run is still running (concurrency_policy=forbid)".into(),
-        )
-    } else if late > grace && policy.misfire == MisfirePolicy::Skip {
-        FireDecision::Skip(format!(
-            "skipped: missed by {}s, beyond misfire_grace_seconds={} (misfire_policy=skip)",
-            late.num_seconds(),
-            policy.misfire_grace_seconds
-        ))
-    } else {
-        FireDecision::Run
-    };
-    Some(FirePlan {
-        scheduled_for,
-        decision,
-        next_run: job.spec.next_run(now),
-    })
-}
-
-/// A validated request for one page of a job's runs, newest first.
+/// A validated request for one page of a job's runs, newest first. Built only by
+/// [`RunQuery::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunQuery {
     /// 1-based page.
-    pub page: u64,
+    page: u64,
     /// Runs per page, 1 to 500.
-    pub page_size: u64,
+    page_size: u64,
     /// Only runs with this status.
-    pub status: Option<RunStatus>,
+    status: Option<RunStatus>,
 }
 
 impl RunQuery {
     /// Builds a query from raw parts, naming each bad one.
     ///
     /// # Errors
-    /// `page`, `page_size` or `status` with a message.
+    /// `page`, `page_size` or `status`.
     pub fn new(
         page: Option<i64>,
         page_size: Option<i64>,
         status: Option<&str>,
     ) -> Result<Self, ValidationErrors> {
-        let base = crate::query::JobQuery::new(page, page_size, None, None);
         let mut errors = ValidationErrors::new();
-        let (page, page_size) = match base {
-            Ok(q) => (q.page, q.page_size),
-            Err(e) => {
-                errors.merge(e);
-                (1, 50)
-            }
+        let (page, page_size) = checked_page(&mut errors, page, page_size);
+        let status = match status {
+            None => Some(None),
+            Some(raw) => errors.check("status", RunStatus::parse(raw).map(Some)),
         };
-        let status = match status.map(RunStatus::parse) {
-            None => None,
-            Some(Ok(s)) => Some(s),
-            Some(Err(message)) => {
-                errors.add("status", message);
-                None
-            }
-        };
-        errors.into_result(Self {
-            page,
-            page_size,
-            status,
-        })
+        match status {
+            Some(status) if errors.is_empty() => Ok(Self {
+                page,
+                page_size,
+                status,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// The 1-based page number.
+    pub fn page(&self) -> u64 {
+        self.page
+    }
+
+    /// Runs per page.
+    pub fn page_size(&self) -> u64 {
+        self.page_size
+    }
+
+    /// The status filter.
+    pub fn status(&self) -> Option<RunStatus> {
+        self.status
     }
 
     /// Rows to skip before this page.
     pub fn offset(&self) -> u64 {
-        (self.page - 1).saturating_mul(self.page_size)
+        self.page.saturating_sub(1).saturating_mul(self.page_size)
+    }
+}
+
+impl Default for RunQuery {
+    fn default() -> Self {
+        Self {
+            page: 1,
+            page_size: crate::query::JobQuery::DEFAULT_PAGE_SIZE,
+            status: None,
+        }
     }
 }
 
@@ -261,129 +250,45 @@ pub struct RunPage {
 impl RunPage {
     /// True when a page follows this one.
     pub fn has_next(&self, query: &RunQuery) -> bool {
-        query.offset() + (self.items.len() as u64) < self.total
+        let shown = u64::try_from(self.items.len()).unwrap_or(u64::MAX);
+        query.offset().saturating_add(shown) < self.total
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{JobDraft, JobSpec};
-    use crate::policy::PolicyInput;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    fn job(expr: &str, policy: PolicyInput, next_run: &str) -> Job {
-        let spec: JobSpec = JobDraft {
-            name: Some("j".into()),
-            cron_expression: Some(expr.into()),
-            start_time: Some(utc("2025-01-01T00:00:00Z")),
-            policy,
-            ..JobDraft::default()
-        }
-        .validate(utc("2025-01-01T00:00:00Z"))
-        .unwrap();
-        Job {
-            id: JobId(1),
-            spec,
-            last_run: None,
-            next_run: Some(utc(next_run)),
-            created_at: utc("2025-01-01T00:00:00Z"),
-            updated_at: utc("2025-01-01T00:00:00Z"),
-        }
-    }
+    use crate::error::Invalid;
 
     #[test]
-    fn an_on_time_fire_runs_and_advances_past_now() {
-        let j = job(
-            "*/5 * * * *",
-            PolicyInput::default(),
-            "2025-06-23T09:00:00Z",
-        );
-        let plan = plan_fire(&j, utc("2025-06-23T09:00:00.2Z"), false).unwrap();
-        assert_eq!(plan.scheduled_for, utc("2025-06-23T09:00:00Z"));
-        assert_eq!(plan.decision, FireDecision::Run);
-        assert_eq!(plan.next_run, Some(utc("2025-06-23T09:05:00Z")));
-    }
-
-    #[test]
-    fn a_job_not_yet_due_or_paused_is_not_planned() {
-        let j = job(
-            "*/5 * * * *",
-            PolicyInput::default(),
-            "2025-06-23T09:00:00Z",
-        );
-        assert_eq!(plan_fire(&j, utc("2025-06-23T08:59:59Z"), false), None);
-        let mut paused = j.clone();
-        paused.spec.is_active = false;
-        assert_eq!(plan_fire(&paused, utc("2025-06-23T09:00:00Z"), false), None);
-    }
-
-    #[test]
-    fn misfire_fire_once_runs_once_then_resumes_the_schedule() {
-        // Every replica was down for three hours: one run, next fire after now.
-        let j = job("0 * * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
-        let plan = plan_fire(&j, utc("2025-06-23T12:30:00Z"), false).unwrap();
-        assert_eq!(plan.decision, FireDecision::Run);
-        assert_eq!(plan.scheduled_for, utc("2025-06-23T09:00:00Z"));
-        assert_eq!(plan.next_run, Some(utc("2025-06-23T13:00:00Z")));
-    }
-
-    #[test]
-    fn misfire_skip_records_a_skip_beyond_the_grace_only() {
-        let skip = PolicyInput {
-            misfire_policy: Some("skip".into()),
-            misfire_grace_seconds: Some(30),
-            ..PolicyInput::default()
-        };
-        let j = job("0 * * * *", skip, "2025-06-23T09:00:00Z");
-        let within = plan_fire(&j, utc("2025-06-23T09:00:30Z"), false).unwrap();
-        assert_eq!(within.decision, FireDecision::Run);
-        let beyond = plan_fire(&j, utc("2025-06-23T09:00:31Z"), false).unwrap();
-        assert!(
-            matches!(beyond.decision, FireDecision::Skip(ref why) if why.contains("misfire_policy=skip"))
-        );
-        assert_eq!(beyond.next_run, Some(utc("2025-06-23T10:00:00Z")));
-    }
-
-    #[test]
-    fn forbid_skips_while_the_previous_run_runs() {
-        let forbid = PolicyInput {
-            concurrency_policy: Some("forbid".into()),
-            ..PolicyInput::default()
-        };
-        let j = job("* * * * *", forbid, "2025-06-23T09:00:00Z");
-        let busy = plan_fire(&j, utc("2025-06-23T09:00:00Z"), true).unwrap();
-        assert!(matches!(busy.decision, FireDecision::Skip(ref why) if why.contains("forbid")));
-        assert_eq!(busy.next_run, Some(utc("2025-06-23T09:01:00Z")));
-        let free = plan_fire(&j, utc("2025-06-23T09:00:00Z"), false).unwrap();
-        assert_eq!(free.decision, FireDecision::Run);
-        // allow runs side by side.
-        let allow = job("* * * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
+    fn error_texts_lose_control_characters_and_are_bounded() {
+        assert_eq!(ErrorText::sanitize("short").as_str(), "short");
         assert_eq!(
-            plan_fire(&allow, utc("2025-06-23T09:00:00Z"), true)
-                .unwrap()
-                .decision,
-            FireDecision::Run
+            ErrorText::sanitize("a\u{0}b\r\nc\td\u{7}").as_str(),
+            "ab\nc\td"
         );
+        let long = ErrorText::sanitize(&"x".repeat(5_000));
+        assert_eq!(long.as_str().chars().count(), ErrorText::MAX_CHARS + 1);
+        assert!(long.as_str().ends_with('…'));
+        let exact = ErrorText::sanitize(&"x".repeat(ErrorText::MAX_CHARS));
+        assert!(!exact.as_str().ends_with('…'));
     }
 
     #[test]
-    fn the_last_fire_before_end_time_leaves_no_next_run() {
-        let mut j = job("0 9 * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
-        j.spec.end_time = Some(utc("2025-06-23T12:00:00Z"));
-        let plan = plan_fire(&j, utc("2025-06-23T09:00:01Z"), false).unwrap();
-        assert_eq!(plan.decision, FireDecision::Run);
-        assert_eq!(plan.next_run, None);
+    fn invalid_utf8_is_replaced_not_refused() {
+        let text = ErrorText::from_bytes(b"HTTP 500: bad \xff\xfe body \x00 end");
+        assert_eq!(text.as_str(), "HTTP 500: bad \u{fffd}\u{fffd} body  end");
     }
 
     #[test]
-    fn errors_are_bounded() {
-        assert_eq!(bounded_error("short"), "short");
-        let long = bounded_error(&"x".repeat(5_000));
-        assert_eq!(long.chars().count(), MAX_ERROR_CHARS + 1);
+    fn statuses_and_triggers_have_snake_case_wire_names() {
+        assert_eq!(RunStatus::TimedOut.as_str(), "timed_out");
+        assert_eq!(RunStatus::parse("abandoned"), Ok(RunStatus::Abandoned));
+        assert_eq!(RunTrigger::parse("retry"), Ok(RunTrigger::Retry));
+        assert!(matches!(
+            RunStatus::parse("exploded"),
+            Err(Invalid::NotAChoice { .. })
+        ));
     }
 
     #[test]
@@ -392,7 +297,9 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["page", "status"]);
         assert_eq!(
-            RunQuery::new(None, None, Some("timed_out")).unwrap().status,
+            RunQuery::new(None, None, Some("timed_out"))
+                .unwrap()
+                .status(),
             Some(RunStatus::TimedOut)
         );
     }

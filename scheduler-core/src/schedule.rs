@@ -162,6 +162,10 @@ fn describe_croner_error(error: CronError) -> CronParseError {
 }
 
 impl CronSchedule {
+    /// The longest expression accepted, in characters (after trimming): what every store
+    /// keeps (`VARCHAR(255)` on PostgreSQL), so no backend refuses a valid schedule.
+    pub const MAX_CHARS: usize = 255;
+
     /// Parses and validates a standard 5-field expression or macro.
     ///
     /// # Errors
@@ -171,6 +175,12 @@ impl CronSchedule {
         let trimmed = expression.trim();
         if trimmed.is_empty() {
             return Err(CronParseError::new("the expression is empty"));
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(CronParseError::new(format!(
+                "the expression is longer than {} characters",
+                Self::MAX_CHARS
+            )));
         }
         let standard = if trimmed.starts_with('@') {
             expand_macro(trimmed)?.to_string()
@@ -293,19 +303,6 @@ impl FromStr for CronSchedule {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
-    }
-}
-
-impl serde::Serialize for CronSchedule {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.expression)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for CronSchedule {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -682,13 +679,28 @@ mod tests {
         assert!(d.contains("09:00") && d.contains("Monday"), "{d}");
     }
 
+    /// A valid expression of `len` characters or more: hour, day and weekday lists padded with
+    /// repeated values.
+    fn long_expression(len: usize) -> String {
+        let hours = (0..24).map(|h| h.to_string()).collect::<Vec<_>>().join(",");
+        let days = (1..32).map(|d| d.to_string()).collect::<Vec<_>>().join(",");
+        let mut expression = format!("0 {hours} {days} * 1");
+        while expression.len() < len {
+            expression.push_str(",1");
+        }
+        expression
+    }
+
     #[test]
-    fn serde_round_trips_as_the_expression_string() {
-        let s = CronSchedule::parse("*/5 * * * *").unwrap();
-        let json = serde_json::to_string(&s).unwrap();
-        assert_eq!(json, "\"*/5 * * * *\"");
-        let back: CronSchedule = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, s);
-        assert!(serde_json::from_str::<CronSchedule>("\"nope\"").is_err());
+    fn an_expression_longer_than_255_characters_is_rejected() {
+        let at_limit = long_expression(CronSchedule::MAX_CHARS - 1);
+        assert!(at_limit.len() <= CronSchedule::MAX_CHARS);
+        assert!(CronSchedule::parse(&at_limit).is_ok());
+        let long = long_expression(289);
+        assert!(long.len() > CronSchedule::MAX_CHARS);
+        assert_eq!(
+            rejection(&long),
+            "the expression is longer than 255 characters"
+        );
     }
 }

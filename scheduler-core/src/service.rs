@@ -1,5 +1,6 @@
 //! `JobService`: the job use cases the API calls — validation, the next-run rule, a
-//! read-through cache and invalidation on every write.
+//! read-through cache and invalidation on every write. The run use cases are in
+//! [`crate::run_service`].
 
 use std::sync::Arc;
 
@@ -56,7 +57,7 @@ impl JobService {
     /// The job `id`, from the cache when present.
     ///
     /// # Errors
-    /// `NotFound`, or `Unavailable` when the store is down and the job is not cached.
+    /// `JobNotFound`, or `Unavailable` when the store is down and the job is not cached.
     pub async fn get(&self, id: JobId) -> Result<Job, ServiceError> {
         let ticket = match self.cache.get_job(id).await {
             CacheLookup::Hit(job) => return Ok(job),
@@ -66,7 +67,7 @@ impl JobService {
             .repository
             .get(id)
             .await?
-            .ok_or(ServiceError::NotFound)?;
+            .ok_or(ServiceError::JobNotFound)?;
         self.cache.put_job(&job, ticket).await;
         Ok(job)
     }
@@ -74,21 +75,27 @@ impl JobService {
     /// One page of jobs, from the cache when present.
     ///
     /// # Errors
+    /// `InvalidPage` for an empty page after the first (as the original's paginator), or
     /// `Unavailable` when the store is down and the page is not cached.
     pub async fn list(&self, query: &JobQuery) -> Result<JobPage, ServiceError> {
-        let ticket = match self.cache.get_list(query).await {
-            CacheLookup::Hit(page) => return Ok(page),
-            CacheLookup::Miss(ticket) => ticket,
+        let page = match self.cache.get_list(query).await {
+            CacheLookup::Hit(page) => page,
+            CacheLookup::Miss(ticket) => {
+                let page = self.repository.list(query).await?;
+                self.cache.put_list(query, &page, ticket).await;
+                page
+            }
         };
-        let page = self.repository.list(query).await?;
-        self.cache.put_list(query, &page, ticket).await;
+        if query.page() > 1 && page.items.is_empty() {
+            return Err(ServiceError::InvalidPage);
+        }
         Ok(page)
     }
 
     /// Applies a partial update; `next_run` is recomputed when a schedule field changes.
     ///
     /// # Errors
-    /// `NotFound`, `Validation`, `Conflict`, `Unavailable`.
+    /// `JobNotFound`, `Validation`, `Conflict`, `Unavailable`.
     pub async fn update(&self, id: JobId, patch: JobPatch) -> Result<Job, ServiceError> {
         let current = self.load(id).await?;
         let reschedule = patch.touches_schedule();
@@ -99,7 +106,7 @@ impl JobService {
     /// Replaces every writable field (absent optional fields take their defaults).
     ///
     /// # Errors
-    /// `NotFound`, `Validation`, `Conflict`, `Unavailable`.
+    /// `JobNotFound`, `Validation`, `Conflict`, `Unavailable`.
     pub async fn replace(&self, id: JobId, draft: JobDraft) -> Result<Job, ServiceError> {
         let current = self.load(id).await?;
         let spec = draft.validate(self.clock.now())?;
@@ -109,7 +116,7 @@ impl JobService {
     /// Deletes the job.
     ///
     /// # Errors
-    /// `NotFound`, `Unavailable`.
+    /// `JobNotFound`, `Unavailable`.
     pub async fn delete(&self, id: JobId) -> Result<(), ServiceError> {
         let result = self.repository.delete(id).await;
         self.cache.invalidate_job(id).await;
@@ -119,7 +126,7 @@ impl JobService {
     /// Deactivates the job: `next_run` becomes `None` until it is resumed.
     ///
     /// # Errors
-    /// `NotFound`, `Unavailable`.
+    /// `JobNotFound`, `Unavailable`.
     pub async fn pause(&self, id: JobId) -> Result<Job, ServiceError> {
         self.update(
             id,
@@ -135,7 +142,7 @@ impl JobService {
     /// not caught up.
     ///
     /// # Errors
-    /// `NotFound`, `Unavailable`.
+    /// `JobNotFound`, `Unavailable`.
     pub async fn resume(&self, id: JobId) -> Result<Job, ServiceError> {
         self.update(
             id,
@@ -162,7 +169,10 @@ impl JobService {
 
     /// Reads the job from the store (never the cache: a write must start from the truth).
     async fn load(&self, id: JobId) -> Result<Job, ServiceError> {
-        self.repository.get(id).await?.ok_or(ServiceError::NotFound)
+        self.repository
+            .get(id)
+            .await?
+            .ok_or(ServiceError::JobNotFound)
     }
 
     async fn save(
@@ -196,7 +206,7 @@ impl JobService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::RepositoryError;
+    use crate::error::{Conflict, RepositoryError};
     use crate::ports::{CacheTicket, MockClock, MockJobCache, MockJobRepository};
     use chrono::{DateTime, Utc};
     use mockall::predicate::eq;
@@ -326,6 +336,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_empty_page_after_the_first_is_an_invalid_page() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_list().returning(|_| {
+            Ok(JobPage {
+                total: 3,
+                items: vec![],
+            })
+        });
+        let mut cache = MockJobCache::new();
+        cache
+            .expect_get_list()
+            .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+        cache.expect_put_list().return_const(());
+        let svc = service(repo, cache);
+        let second = JobQuery::new(Some(2), None, None, None).unwrap();
+        assert_eq!(svc.list(&second).await, Err(ServiceError::InvalidPage));
+        // The first page is never invalid, even when empty.
+        assert!(svc.list(&JobQuery::default()).await.is_ok());
+    }
+
+    #[tokio::test]
     async fn unknown_job_is_not_found() {
         let mut repo = MockJobRepository::new();
         repo.expect_get().returning(|_| Ok(None));
@@ -334,7 +365,7 @@ mod tests {
             .expect_get_job()
             .returning(|_| CacheLookup::Miss(CacheTicket(0)));
         let result = service(repo, cache).get(JobId(9)).await;
-        assert_eq!(result, Err(ServiceError::NotFound));
+        assert_eq!(result, Err(ServiceError::JobNotFound));
     }
 
     #[tokio::test]
@@ -390,25 +421,16 @@ mod tests {
         let mut cache = MockJobCache::new();
         cache.expect_invalidate_job().times(1).return_const(());
         let result = service(repo, cache).delete(JobId(1)).await;
-        assert_eq!(result, Err(ServiceError::NotFound));
+        assert_eq!(result, Err(ServiceError::JobNotFound));
     }
 
     #[tokio::test]
-    async fn a_duplicate_name_becomes_a_conflict_with_the_seed_message() {
+    async fn a_duplicate_name_becomes_a_name_conflict() {
         let mut repo = MockJobRepository::new();
-        repo.expect_insert().returning(|_| {
-            Err(RepositoryError::Conflict {
-                field: "name".into(),
-            })
-        });
+        repo.expect_insert()
+            .returning(|_| Err(RepositoryError::Conflict(Conflict::JobName)));
         let result = service(repo, MockJobCache::new()).create(draft()).await;
-        assert_eq!(
-            result,
-            Err(ServiceError::Conflict {
-                field: "name".into(),
-                message: "job with this name already exists.".into()
-            })
-        );
+        assert_eq!(result, Err(ServiceError::Conflict(Conflict::JobName)));
     }
 
     #[tokio::test]

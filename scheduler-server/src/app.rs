@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use migration::{Migrator, MigratorTrait};
 use poem::listener::{Acceptor, TcpAcceptor};
 use poem::{EndpointExt, Server};
 use scheduler_adapters::{
@@ -14,13 +13,14 @@ use scheduler_adapters::{
     SeaOrmJobRepository, SeaOrmRunStore, SystemClock, connect,
 };
 use scheduler_core::{
-    ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, RoutingExecutor, Run, RunStore,
+    ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, RoutingExecutor, Run, RunService,
+    RunStore,
 };
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::middleware::{limit_body, log_request, trim_path};
+use crate::middleware::{allow_header, limit_body, log_request, trim_path};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,7 @@ pub async fn open_database(config: &Config) -> Result<DatabaseConnection, Startu
     let db = connect(&db_config)
         .await
         .map_err(|e| StartupError::Database(e.to_string()))?;
-    Migrator::up(&db, None)
+    migration::migrate(&db)
         .await
         .map_err(|e| StartupError::Migration(e.to_string()))?;
     Ok(db)
@@ -113,9 +113,11 @@ pub struct Application {
     /// The address actually bound.
     local_addr: SocketAddr,
     /// The job use cases, shared by every handler.
-    service: JobService,
-    /// Run history.
-    runs: Arc<dyn RunStore>,
+    jobs: JobService,
+    /// The run use cases.
+    runs: RunService,
+    /// The source of "now" for handlers.
+    clock: Arc<dyn Clock>,
     /// Claims and executes runs (its loop only when enabled; manual runs always).
     dispatcher: Dispatcher,
     /// Whether this replica runs the dispatcher loop.
@@ -157,14 +159,15 @@ impl Application {
             http: Some(Arc::new(http)),
             actions: handlers,
         });
-        let runs: Arc<dyn RunStore> = Arc::new(SeaOrmRunStore::new(db));
+        let store: Arc<dyn RunStore> = Arc::new(SeaOrmRunStore::new(db));
         let dispatcher = Dispatcher::new(
-            runs.clone(),
+            store.clone(),
             executor,
             cache,
-            clock,
+            clock.clone(),
             config.dispatcher_config(),
         );
+        let runs = RunService::new(service.clone(), store, dispatcher.clone());
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartupError::Bind {
@@ -183,8 +186,9 @@ impl Application {
         Ok(Self {
             acceptor,
             local_addr,
-            service,
+            jobs: service,
             runs,
+            clock,
             dispatcher,
             dispatch: config.dispatcher_enabled(),
             grace: Duration::from_secs(config.shutdown_grace_seconds),
@@ -205,7 +209,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = crate::api::routes(self.service, self.runs, self.dispatcher.clone())
+        let (routes, allowed) = crate::api::routes(self.jobs, self.runs, self.clock);
+        let allowed = Arc::new(allowed);
+        let app = routes
+            .around(move |next, request| allow_header(next, request, allowed.clone()))
             .around(trim_path)
             .around(limit_body)
             .around(log_request);

@@ -104,14 +104,42 @@ pub struct Config {
     #[arg(long, env = "SCHEDULER_LEASE_SECONDS", default_value_t = 30)]
     pub lease_seconds: u64,
 
-    /// This replica's name on the runs it executes (default: host name and process id).
-    #[arg(long, env = "SCHEDULER_WORKER_ID")]
+    /// This replica's name on the runs it executes (default: host name and process id); at
+    /// most 255 characters.
+    #[arg(long, env = "SCHEDULER_WORKER_ID", value_parser = worker_name)]
     pub worker_id: Option<String>,
+
+    /// A fire whose attempts were abandoned by dead workers this many times ends `failed`
+    /// instead of running again (at least 1).
+    #[arg(
+        long,
+        env = "SCHEDULER_MAX_ABANDONED_ATTEMPTS",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_abandoned_attempts: u32,
 
     /// On SIGTERM/SIGINT, how long in-flight requests may take before the server exits, in
     /// seconds.
     #[arg(long, env = "SCHEDULER_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
+}
+
+/// The longest worker name a run can store.
+const MAX_WORKER_CHARS: usize = 255;
+
+/// A worker name a run can store: 1 to 255 characters, no control characters.
+fn worker_name(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty()
+        || trimmed.chars().count() > MAX_WORKER_CHARS
+        || trimmed.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "a worker id is 1 to {MAX_WORKER_CHARS} characters without control characters"
+        ));
+    }
+    Ok(trimmed.to_string())
 }
 
 impl Config {
@@ -137,7 +165,12 @@ impl Config {
     /// The dispatcher's settings.
     pub fn dispatcher_config(&self) -> DispatcherConfig {
         let worker = self.worker_id.clone().unwrap_or_else(|| {
-            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scheduler".into());
+            let host = std::env::var("HOSTNAME")
+                .ok()
+                .and_then(|host| worker_name(&host).ok())
+                .unwrap_or_else(|| "scheduler".into());
+            // A host name is at most 253 characters: room for the process id is kept.
+            let host: String = host.chars().take(MAX_WORKER_CHARS - 11).collect();
             format!("{host}-{}", std::process::id())
         });
         let mut config = DispatcherConfig::new(worker);
@@ -146,6 +179,7 @@ impl Config {
         config.poll_interval = Duration::from_millis(self.poll_interval_ms.max(10));
         config.lease = Duration::from_secs(self.lease_seconds.max(1));
         config.shutdown_grace = Duration::from_secs(self.shutdown_grace_seconds);
+        config.max_abandoned_attempts = self.max_abandoned_attempts;
         config
     }
 

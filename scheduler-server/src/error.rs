@@ -1,84 +1,458 @@
-//! Core errors → HTTP statuses and the original service's error shapes. The one place that
-//! decides status codes; internal causes are logged here and never sent to clients.
+//! Core errors → HTTP statuses and the original service's error shapes and sentences. The one
+//! place that decides status codes and words; internal causes are logged here and never sent
+//! to clients.
+//!
+//! Each operation documents exactly the errors it can answer: its error type is
+//! [`OpError<S>`], where the marker `S` lists them (see [`errors`]).
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
-use poem_openapi::payload::Json;
+use poem_openapi::registry::{
+    MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
+use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object};
-use scheduler_core::{ServiceError, ValidationErrors};
-
-use crate::api::dto::{FieldErrors, field_errors};
+use scheduler_core::{Conflict, Invalid, ServiceError, TargetError, ValidationErrors};
 
 /// `{"detail": "..."}`: errors about the request as a whole.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct Detail {
     /// What went wrong.
     pub detail: String,
 }
 
 /// `{"error": "Job not found"}`: the original's 404 body.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct ErrorMessage {
     /// What went wrong.
     pub error: String,
 }
 
+/// Field errors in the original's shape: `{"<field>": ["<message>", ...]}`.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
 /// The message of every 503.
 pub const UNAVAILABLE: &str = "The job store is unavailable; try again shortly.";
 
+/// The message for an instant that cannot be read (the original's wording).
+pub const DATETIME_FORMAT: &str = "Datetime has wrong format. Use one of these formats instead: \
+     YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
+
+/// `a`, `a or b`, `a, b or c`.
+fn either(choices: &[&str]) -> String {
+    match choices.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// What a target problem is called in the original's style.
+fn target_wording(problem: &TargetError) -> String {
+    match problem {
+        TargetError::NotAnObject => {
+            "Must be a JSON object like {\"type\": \"http\", \"url\": \"https://...\"}.".into()
+        }
+        TargetError::TypeNotHttp => "\"type\" must be \"http\".".into(),
+        TargetError::UrlMissing => "\"url\" is required.".into(),
+        TargetError::UrlScheme => "\"url\" must be an http:// or https:// URL.".into(),
+        TargetError::UrlNoHost => "\"url\" must name a host.".into(),
+        TargetError::UrlTooLong => format!(
+            "\"url\" must be at most {} characters.",
+            scheduler_core::HttpTarget::MAX_URL_CHARS
+        ),
+        TargetError::MethodNotAllowed => format!(
+            "\"method\" must be {}.",
+            either(&scheduler_core::HttpTarget::METHODS)
+        ),
+        TargetError::MethodNotAString => "\"method\" must be a string.".into(),
+        TargetError::HeadersNotAnObject => "\"headers\" must be an object of strings.".into(),
+        TargetError::TooManyHeaders => format!(
+            "At most {} headers are allowed.",
+            scheduler_core::HttpTarget::MAX_HEADERS
+        ),
+        TargetError::HeaderNotAString { name } => format!("header \"{name}\" must be a string."),
+        TargetError::HeaderInvalid { name } => {
+            format!("header \"{name}\" is not a valid HTTP header.")
+        }
+        TargetError::NulCharacter => "Null characters are not allowed.".into(),
+    }
+}
+
+/// The sentence a client reads for `problem` in `field`.
+pub fn wording(field: &str, problem: &Invalid) -> String {
+    match problem {
+        Invalid::Required => "This field is required.".into(),
+        Invalid::RequiredParameter => "This parameter is required.".into(),
+        Invalid::Null => "This field may not be null.".into(),
+        Invalid::Blank => "This field may not be blank.".into(),
+        Invalid::TooLong { max } => format!("Ensure this field has no more than {max} characters."),
+        Invalid::NulCharacter => "Null characters are not allowed.".into(),
+        Invalid::NotAString => "Not a valid string.".into(),
+        Invalid::NotAnInteger => "A valid integer is required.".into(),
+        Invalid::NotABoolean => "Must be a valid boolean.".into(),
+        Invalid::NotAnInstant => DATETIME_FORMAT.into(),
+        Invalid::NotAnObjectBody { found } => {
+            format!("Invalid data. Expected a dictionary, but got {found}.")
+        }
+        Invalid::BelowMinimum { min } => {
+            format!("Ensure this value is greater than or equal to {min}.")
+        }
+        Invalid::OutOfRange { min, max } => {
+            format!("Ensure this value is between {min} and {max}.")
+        }
+        Invalid::NotAChoice { value, choices } if field == "ordering" => format!(
+            "Select a valid choice. '{value}' is not one of: {}.",
+            choices.join(", ")
+        ),
+        Invalid::NotAChoice { value, choices } => {
+            format!(
+                "\"{value}\" is not a valid choice: use {}.",
+                either(choices)
+            )
+        }
+        Invalid::UnknownTimezone { name } => {
+            format!("Unknown time zone '{name}': use an IANA name such as 'Europe/London'.")
+        }
+        Invalid::Cron(error) => format!("Invalid CRON expression: {error}"),
+        Invalid::EndNotAfterStart => "end_time must be after start_time.".into(),
+        Invalid::ParametersNotAnObject => "Must be a JSON object.".into(),
+        Invalid::ParametersTooLarge { max, size } => {
+            format!("Must be at most {max} bytes when serialized (got {size}).")
+        }
+        Invalid::Target(problem) => target_wording(problem),
+    }
+}
+
+/// Converts collected validation errors into the wire shape, worded.
+pub fn field_errors(errors: &ValidationErrors) -> FieldErrors {
+    let mut out = FieldErrors::new();
+    for error in errors.iter() {
+        out.entry(error.field.clone())
+            .or_default()
+            .push(wording(&error.field, &error.problem));
+    }
+    out
+}
+
 /// An error answer of the API.
-#[derive(Debug, ApiResponse)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
-    /// Invalid input: `{"<field>": ["<message>", ...]}` naming every failing field (a
-    /// duplicate name is `{"name": ["job with this name already exists."]}`). Malformed JSON is
-    /// `{"detail": "JSON parse error - ..."}`.
-    #[oai(status = 400)]
-    Validation(Json<FieldErrors>),
-    /// No job with that id: `{"error": "Job not found"}`.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorMessage>),
-    /// The body is over 1 MiB: `{"detail": "..."}`.
-    #[oai(status = 413)]
-    TooLarge(Json<Detail>),
-    /// The body is not `application/json`: `{"detail": "..."}`.
-    #[oai(status = 415)]
-    UnsupportedMediaType(Json<Detail>),
-    /// The store is down: `{"detail": "..."}`. Retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<Detail>),
+    /// 400 `{"<field>": ["<message>", ...]}` naming every failing field.
+    Validation(FieldErrors),
+    /// 404 `{"error": "Job not found"}`.
+    JobNotFound,
+    /// 404 `{"error": "Run not found"}`.
+    RunNotFound,
+    /// 404 `{"detail": "Invalid page."}`.
+    InvalidPage,
+    /// 409 `{"detail": ...}`: a run of this job for this instant exists.
+    RunConflict,
+    /// 500 `{"detail": "Internal server error."}`; the cause is logged.
+    Internal,
+    /// 503 `{"detail": ...}`: the store is down; retry later.
+    Unavailable,
 }
 
 impl ApiError {
-    /// The 404 for an unknown (or non-numeric) job id.
-    pub fn job_not_found() -> Self {
-        Self::NotFound(Json(ErrorMessage {
-            error: "Job not found".into(),
-        }))
+    /// The status and JSON body.
+    fn parts(&self) -> (StatusCode, serde_json::Value) {
+        let detail = |text: &str| serde_json::json!({ "detail": text });
+        match self {
+            Self::Validation(fields) => (
+                StatusCode::BAD_REQUEST,
+                serde_json::to_value(fields).unwrap_or_default(),
+            ),
+            Self::JobNotFound => (
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"error": "Job not found"}),
+            ),
+            Self::RunNotFound => (
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"error": "Run not found"}),
+            ),
+            Self::InvalidPage => (StatusCode::NOT_FOUND, detail("Invalid page.")),
+            Self::RunConflict => (
+                StatusCode::CONFLICT,
+                detail("A run of this job was started at the same instant; try again."),
+            ),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                detail("Internal server error."),
+            ),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, detail(UNAVAILABLE)),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.parts();
+        poem::web::Json(body).with_status(status).into_response()
     }
 }
 
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
-        Self::Validation(Json(field_errors(&errors)))
+        Self::Validation(field_errors(&errors))
     }
 }
 
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         match error {
-            ServiceError::NotFound => Self::job_not_found(),
+            ServiceError::JobNotFound => Self::JobNotFound,
+            ServiceError::RunNotFound => Self::RunNotFound,
+            ServiceError::InvalidPage => Self::InvalidPage,
             ServiceError::Validation(errors) => errors.into(),
-            ServiceError::Conflict { field, message } => {
-                Self::Validation(Json(FieldErrors::from([(field, vec![message])])))
+            ServiceError::Conflict(Conflict::JobName) => Self::Validation(FieldErrors::from([(
+                "name".to_string(),
+                vec!["job with this name already exists.".to_string()],
+            )])),
+            ServiceError::Conflict(Conflict::RunFire) => Self::RunConflict,
+            ServiceError::Rejected(cause) => {
+                tracing::error!(%cause, "the store refused a value that passed validation");
+                Self::Internal
             }
             ServiceError::Unavailable(cause) => {
                 tracing::error!(%cause, "job store unavailable");
-                Self::Unavailable(Json(Detail {
-                    detail: UNAVAILABLE.into(),
-                }))
+                Self::Unavailable
             }
         }
     }
+}
+
+/// One documented error answer of an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorDoc {
+    /// 400: invalid fields or parameters.
+    BadInput,
+    /// 400, 413 and 415 of an operation with a JSON body: malformed JSON, too large, not JSON.
+    BadBody,
+    /// 404 Job not found.
+    JobNotFound,
+    /// 404 Run not found.
+    RunNotFound,
+    /// 404 Invalid page.
+    InvalidPage,
+    /// 409 a run at the same instant.
+    RunConflict,
+    /// 503 store unavailable.
+    Unavailable,
+}
+
+/// The errors an operation documents: a marker type per operation kind.
+pub trait ErrorSet: Send + Sync + 'static {
+    /// The documented answers.
+    const DOCUMENTED: &'static [ErrorDoc];
+}
+
+/// The error type of one operation: an [`ApiError`], documented in the OpenAPI document as the
+/// answers `S` lists.
+#[derive(Debug)]
+pub struct OpError<S>(pub ApiError, PhantomData<S>);
+
+impl<S> OpError<S> {
+    /// Wraps an error.
+    pub fn new(error: ApiError) -> Self {
+        Self(error, PhantomData)
+    }
+}
+
+impl<S> From<ApiError> for OpError<S> {
+    fn from(error: ApiError) -> Self {
+        Self::new(error)
+    }
+}
+
+impl<S> From<ServiceError> for OpError<S> {
+    fn from(error: ServiceError) -> Self {
+        Self::new(error.into())
+    }
+}
+
+impl<S> From<ValidationErrors> for OpError<S> {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::new(errors.into())
+    }
+}
+
+impl<S: Send> IntoResponse for OpError<S> {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl<S: Send> From<OpError<S>> for poem::Error {
+    fn from(error: OpError<S>) -> Self {
+        poem::Error::from_response(error.0.into_response())
+    }
+}
+
+fn json_response(status: u16, description: &'static str, schema: MetaSchemaRef) -> MetaResponse {
+    MetaResponse {
+        description,
+        status: Some(status),
+        status_range: None,
+        content: vec![MetaMediaType {
+            content_type: "application/json",
+            schema,
+        }],
+        headers: vec![],
+    }
+}
+
+/// The schema of `{"<field>": ["<message>", ...]}`.
+fn field_errors_schema() -> MetaSchemaRef {
+    MetaSchemaRef::Reference("FieldErrors".into())
+}
+
+fn register_field_errors(registry: &mut Registry) {
+    registry.create_schema::<FieldErrorsDoc, _>("FieldErrors".into(), |_| MetaSchema {
+        description: Some(
+            "Every failing field (or query parameter) with its messages, e.g. \
+             {\"cron_expression\": [\"Invalid CRON expression: ...\"]}.",
+        ),
+        additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema {
+            items: Some(Box::new(String::schema_ref())),
+            ..MetaSchema::new("array")
+        })))),
+        ..MetaSchema::new("object")
+    });
+}
+
+/// Stands for [`FieldErrors`] in the registry.
+struct FieldErrorsDoc;
+
+impl<S: ErrorSet> ApiResponse for OpError<S> {
+    fn meta() -> MetaResponses {
+        let mut responses = Vec::new();
+        let documented = S::DOCUMENTED;
+        let bad_input = documented.contains(&ErrorDoc::BadInput);
+        let bad_body = documented.contains(&ErrorDoc::BadBody);
+        if bad_input || bad_body {
+            let (description, schema) = if bad_body {
+                (
+                    "Invalid input: `{\"<field>\": [\"<message>\", ...]}` naming every failing \
+                     field (a duplicate name is `{\"name\": [\"job with this name already \
+                     exists.\"]}`), or malformed JSON: `{\"detail\": \"JSON parse error - ...\"}`.",
+                    MetaSchemaRef::Inline(Box::new(MetaSchema {
+                        any_of: vec![field_errors_schema(), Detail::schema_ref()],
+                        ..MetaSchema::ANY
+                    })),
+                )
+            } else {
+                (
+                    "Invalid parameters: `{\"<param>\": [\"<message>\", ...]}` naming each.",
+                    field_errors_schema(),
+                )
+            };
+            responses.push(json_response(400, description, schema));
+        }
+        for doc in documented {
+            let response = match doc {
+                ErrorDoc::BadInput | ErrorDoc::BadBody => continue,
+                ErrorDoc::JobNotFound => json_response(
+                    404,
+                    "No job with that id: `{\"error\": \"Job not found\"}`.",
+                    ErrorMessage::schema_ref(),
+                ),
+                ErrorDoc::RunNotFound => json_response(
+                    404,
+                    "No run with that id: `{\"error\": \"Run not found\"}`.",
+                    ErrorMessage::schema_ref(),
+                ),
+                ErrorDoc::InvalidPage => json_response(
+                    404,
+                    "The page is past the last page: `{\"detail\": \"Invalid page.\"}`.",
+                    Detail::schema_ref(),
+                ),
+                ErrorDoc::RunConflict => json_response(
+                    409,
+                    "A run of this job started at the same instant: `{\"detail\": ...}`.",
+                    Detail::schema_ref(),
+                ),
+                ErrorDoc::Unavailable => json_response(
+                    503,
+                    "The store is unavailable: `{\"detail\": ...}`. Retry later.",
+                    Detail::schema_ref(),
+                ),
+            };
+            responses.push(response);
+        }
+        if bad_body {
+            responses.push(json_response(
+                413,
+                "The body is over 1 MiB: `{\"detail\": ...}`.",
+                Detail::schema_ref(),
+            ));
+            responses.push(json_response(
+                415,
+                "The body is not `application/json`: `{\"detail\": ...}`.",
+                Detail::schema_ref(),
+            ));
+        }
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        Detail::register(registry);
+        ErrorMessage::register(registry);
+        register_field_errors(registry);
+    }
+}
+
+/// The error sets of the operations.
+pub mod errors {
+    use super::{ErrorDoc, ErrorSet};
+
+    macro_rules! error_set {
+        ($(#[$doc:meta])* $name:ident: [$($entry:ident),* $(,)?]) => {
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub struct $name;
+
+            impl ErrorSet for $name {
+                const DOCUMENTED: &'static [ErrorDoc] = &[$(ErrorDoc::$entry),*];
+            }
+        };
+    }
+
+    error_set!(
+        /// POST a job.
+        CreateJob: [BadBody, Unavailable]
+    );
+    error_set!(
+        /// PUT or PATCH a job.
+        ChangeJob: [BadBody, JobNotFound, Unavailable]
+    );
+    error_set!(
+        /// GET, DELETE, pause or resume a job.
+        OneJob: [JobNotFound, Unavailable]
+    );
+    error_set!(
+        /// List jobs.
+        ListJobs: [BadInput, InvalidPage, Unavailable]
+    );
+    error_set!(
+        /// List a job's runs.
+        ListRuns: [BadInput, JobNotFound, Unavailable]
+    );
+    error_set!(
+        /// Get a run.
+        OneRun: [RunNotFound, Unavailable]
+    );
+    error_set!(
+        /// Run a job now.
+        RunNow: [JobNotFound, RunConflict, Unavailable]
+    );
+    error_set!(
+        /// Preview a cron expression.
+        Preview: [BadInput]
+    );
 }
 
 /// Turns any error that escaped the typed handlers (bad JSON, wrong content type, unknown
@@ -112,4 +486,42 @@ pub async fn render_uncaught(error: poem::Error) -> Response {
     poem::web::Json(serde_json::json!({ "detail": detail }))
         .with_status(status)
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_are_listed_in_plain_english() {
+        assert_eq!(either(&["a"]), "a");
+        assert_eq!(either(&["a", "b"]), "a or b");
+        assert_eq!(either(&["a", "b", "c"]), "a, b or c");
+        assert_eq!(
+            wording(
+                "misfire_policy",
+                &Invalid::NotAChoice {
+                    value: "x".into(),
+                    choices: &["fire_once", "skip"]
+                }
+            ),
+            "\"x\" is not a valid choice: use fire_once or skip."
+        );
+    }
+
+    #[test]
+    fn the_original_sentences_are_kept() {
+        assert_eq!(
+            wording("name", &Invalid::NulCharacter),
+            "Null characters are not allowed."
+        );
+        assert_eq!(
+            wording("name", &Invalid::TooLong { max: 255 }),
+            "Ensure this field has no more than 255 characters."
+        );
+        assert_eq!(
+            wording("page", &Invalid::BelowMinimum { min: 1 }),
+            "Ensure this value is greater than or equal to 1."
+        );
+    }
 }

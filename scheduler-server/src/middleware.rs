@@ -1,12 +1,15 @@
-//! Cross-cutting HTTP concerns: one log line per request, the 1 MiB body limit and the
-//! optional trailing slash.
+//! Cross-cutting HTTP concerns: one log line per request, the 1 MiB body limit, the optional
+//! trailing slash and the `Allow` header of a 405.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use poem::http::uri::PathAndQuery;
-use poem::http::{StatusCode, Uri};
+use poem::http::{HeaderValue, StatusCode, Uri, header};
 use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
+
+use crate::api::openapi::AllowedMethods;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -37,6 +40,29 @@ pub async fn limit_body<E: Endpoint>(next: E, mut request: Request) -> Result<Re
         None => {}
     }
     Ok(next.call(request).await?.into_response())
+}
+
+/// Answers a request with a method its (documented) path does not allow with 405 and an
+/// `Allow` header listing the methods it does.
+pub async fn allow_header<E: Endpoint>(
+    next: Arc<E>,
+    request: Request,
+    allowed: Arc<AllowedMethods>,
+) -> Result<Response> {
+    let path = request.uri().path().to_string();
+    match next.call(request).await {
+        Err(error) if error.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            let mut response = crate::error::render_uncaught(error).await;
+            if let Some(methods) = allowed
+                .allow(&path)
+                .and_then(|m| HeaderValue::from_str(m).ok())
+            {
+                response.headers_mut().insert(header::ALLOW, methods);
+            }
+            Ok(response)
+        }
+        other => Ok(other?.into_response()),
+    }
 }
 
 /// Logs one line per request: method, path, status and latency.

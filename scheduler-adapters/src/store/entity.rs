@@ -2,7 +2,7 @@
 
 use scheduler_core::{
     ConcurrencyPolicy, Description, HttpTarget, Job, JobId, JobName, JobSpec, MisfirePolicy,
-    Parameters, RepositoryError, RunPolicy, Timezone,
+    Parameters, RepositoryError, RunPolicy, Timezone, WireEnum,
 };
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -67,8 +67,10 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 /// A stored row that no longer validates is reported, not trusted.
-fn corrupt(id: i64, field: &str, message: impl std::fmt::Display) -> RepositoryError {
-    RepositoryError::Unavailable(format!("job {id} has an invalid stored {field}: {message}"))
+fn corrupt(id: i64, field: &str, problem: impl std::fmt::Debug) -> RepositoryError {
+    RepositoryError::Unavailable(format!(
+        "job {id} has an invalid stored {field}: {problem:?}"
+    ))
 }
 
 fn seconds(id: i64, field: &str, value: i32) -> Result<u32, RepositoryError> {

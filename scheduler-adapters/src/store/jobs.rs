@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use scheduler_core::{
-    Job, JobId, JobPage, JobQuery, JobRepository, NewJob, OrderField, RepositoryError,
+    Conflict, Job, JobId, JobPage, JobQuery, JobRepository, NewJob, OrderField, RepositoryError,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -98,7 +98,16 @@ fn new_row(job: &NewJob) -> ActiveModel {
 async fn read_batch(db: DatabaseConnection, batch: Vec<ReadCall>) {
     let ids = padded_ids(batch.iter().map(|call| call.input).collect());
     match Entity::find().filter(Column::Id.is_in(ids)).all(&db).await {
-        Err(error) => fail_all(batch, error),
+        Err(error) => match repository_error(error) {
+            RepositoryError::Rejected(_) if batch.len() > 1 => {
+                for call in batch {
+                    let id = call.input;
+                    let answer = read_one(&db, id).await;
+                    call.answer(answer);
+                }
+            }
+            error => fail_all(batch, &error),
+        },
         Ok(rows) => {
             let jobs: HashMap<i64, Result<Job, RepositoryError>> = rows
                 .into_iter()
@@ -112,9 +121,19 @@ async fn read_batch(db: DatabaseConnection, batch: Vec<ReadCall>) {
     }
 }
 
-/// Answers every call of a batch whose query failed with the same error.
-fn fail_all<T, A>(batch: Vec<Call<T, Result<A, RepositoryError>>>, error: DbErr) {
-    let error = repository_error(error);
+/// Reads one job by id on its own.
+async fn read_one(db: &DatabaseConnection, id: i64) -> Result<Option<Job>, RepositoryError> {
+    Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(repository_error)?
+        .map(Model::into_job)
+        .transpose()
+}
+
+/// Answers every call of a batch whose query failed for a reason that is not any one call's
+/// (the store is unreachable) with the same error.
+fn fail_all<T, A>(batch: Vec<Call<T, Result<A, RepositoryError>>>, error: &RepositoryError) {
     for call in batch {
         call.answer(Err(error.clone()));
     }
@@ -132,17 +151,26 @@ fn padded_ids(mut ids: Vec<i64>) -> Vec<i64> {
     ids
 }
 
+/// Inserts one job with a plain `INSERT … RETURNING`.
+async fn insert_one(db: &DatabaseConnection, job: &NewJob) -> Result<Job, RepositoryError> {
+    match new_row(job).insert(db).await {
+        Ok(row) => row.into_job(),
+        Err(error) => Err(repository_error(error)),
+    }
+}
+
 /// Writes a batch of new jobs. One job is a plain `INSERT … RETURNING`; several are one
 /// `INSERT … ON CONFLICT (name) DO NOTHING RETURNING *` (one statement, one commit): each job
 /// whose row comes back is stored, each whose name was taken — by an existing job or by an
 /// earlier job of the same batch — gets `Conflict`, exactly as if inserted alone.
+///
+/// A batch never punishes a neighbour: when the database refuses the shared statement for
+/// its content (one row it cannot keep), nothing was written, and each job is inserted on
+/// its own, so only the job at fault gets the error.
 async fn insert_batch(db: DatabaseConnection, mut batch: Vec<InsertCall>) {
     if batch.len() == 1 {
         if let Some(call) = batch.pop() {
-            let stored = match new_row(&call.input).insert(&db).await {
-                Ok(row) => row.into_job(),
-                Err(error) => Err(repository_error(error)),
-            };
+            let stored = insert_one(&db, &call.input).await;
             call.answer(stored);
         }
         return;
@@ -157,8 +185,17 @@ async fn insert_batch(db: DatabaseConnection, mut batch: Vec<InsertCall>) {
     insert.returning_all();
     let statement = db.get_database_backend().build(&insert);
     match Entity::find().from_raw_sql(statement).all(&db).await {
-        // Nothing was written (one statement): every job of the batch fails alike.
-        Err(error) => fail_all(batch, error),
+        Err(error) => match repository_error(error) {
+            RepositoryError::Rejected(cause) => {
+                tracing::warn!(%cause, calls = batch.len(), "a shared insert was refused; inserting each job on its own");
+                for call in batch {
+                    let stored = insert_one(&db, &call.input).await;
+                    call.answer(stored);
+                }
+            }
+            // Unreachable store: nothing was written, every job of the batch fails alike.
+            error => fail_all(batch, &error),
+        },
         Ok(rows) => {
             let mut stored: HashMap<String, Model> = rows
                 .into_iter()
@@ -169,9 +206,7 @@ async fn insert_batch(db: DatabaseConnection, mut batch: Vec<InsertCall>) {
                 // it gone and conflicts, as it would have after the first was written.
                 let answer = match stored.remove(call.input.spec.name.as_str()) {
                     Some(row) => row.into_job(),
-                    None => Err(RepositoryError::Conflict {
-                        field: "name".to_string(),
-                    }),
+                    None => Err(RepositoryError::Conflict(Conflict::JobName)),
                 };
                 call.answer(answer);
             }
@@ -191,7 +226,7 @@ impl JobRepository for SeaOrmJobRepository {
 
     async fn list(&self, query: &JobQuery) -> Result<JobPage, RepositoryError> {
         let mut select = Entity::find();
-        if let Some(active) = query.is_active {
+        if let Some(active) = query.is_active() {
             select = select.filter(Column::IsActive.eq(active));
         }
         let total = select
@@ -199,12 +234,13 @@ impl JobRepository for SeaOrmJobRepository {
             .count(&self.db)
             .await
             .map_err(repository_error)?;
-        let order = if query.ordering.descending {
+        let ordering = query.ordering();
+        let order = if ordering.descending {
             Order::Desc
         } else {
             Order::Asc
         };
-        select = match query.ordering.field {
+        select = match ordering.field {
             OrderField::Id => select.order_by(Column::Id, order),
             OrderField::Name => select.order_by(Column::Name, order),
             // Both backends sort jobs that never fire last ascending (first descending).
@@ -213,12 +249,12 @@ impl JobRepository for SeaOrmJobRepository {
                 .order_by(Column::NextRun, order),
             OrderField::CreatedAt => select.order_by(Column::CreatedAt, order),
         };
-        if query.ordering.field != OrderField::Id {
+        if ordering.field != OrderField::Id {
             select = select.order_by_asc(Column::Id);
         }
         let rows = select
             .offset(query.offset())
-            .limit(query.page_size)
+            .limit(query.page_size())
             .all(&self.db)
             .await
             .map_err(repository_error)?;

@@ -9,9 +9,10 @@ mod runs;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use scheduler_core::RepositoryError;
+use scheduler_core::{Conflict, RepositoryError};
+use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqlErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
 };
 
 pub use jobs::SeaOrmJobRepository;
@@ -76,11 +77,50 @@ pub(crate) fn micros(instant: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Translates a driver error into the port's vocabulary at the adapter edge.
+///
+/// - A unique violation is a `Conflict`, told apart by the constraint's name (PostgreSQL) or
+///   the columns SQLite names: `jobs_name_key` / `jobs.name` is a duplicate job name,
+///   `job_runs_fire_key` / `job_runs.job_id, ...` a second run of one fire.
+/// - An error the database raised for the statement's *content* (PostgreSQL classes 22, data
+///   exception, and 23, integrity violation; SQLite's constraint, too-big and mismatch errors)
+///   is `Rejected`: retrying the same values cannot succeed, but other statements can.
+/// - Everything else (connections, pool, timeouts, deadlocks, shutdown) is `Unavailable`.
 pub(crate) fn repository_error(error: DbErr) -> RepositoryError {
-    match error.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => RepositoryError::Conflict {
-            field: "name".to_string(),
-        },
-        _ => RepositoryError::Unavailable(error.to_string()),
+    let database = match &error {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                sea_orm::sqlx::Error::Database(database) => Some(database),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match database {
+        Some(database) => classify(database.as_ref()),
+        None => RepositoryError::Unavailable(error.to_string()),
+    }
+}
+
+/// The port error for an error the database itself raised.
+fn classify(error: &dyn DatabaseError) -> RepositoryError {
+    if error.kind() == ErrorKind::UniqueViolation {
+        let name = error.constraint().unwrap_or_else(|| error.message());
+        if name.contains("jobs_name_key") || name.contains("jobs.name") {
+            return RepositoryError::Conflict(Conflict::JobName);
+        }
+        if name.contains("job_runs_fire_key") || name.contains("job_runs.job_id") {
+            return RepositoryError::Conflict(Conflict::RunFire);
+        }
+    }
+    let code = error.code().unwrap_or_default();
+    let refused_content = error.kind() != ErrorKind::Other
+        || code.starts_with("22")
+        || code.starts_with("23")
+        // SQLite: SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH.
+        || ["18", "19", "20"].contains(&code.as_ref());
+    if refused_content {
+        RepositoryError::Rejected(error.message().to_string())
+    } else {
+        RepositoryError::Unavailable(error.message().to_string())
     }
 }

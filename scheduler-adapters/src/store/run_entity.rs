@@ -1,6 +1,6 @@
 //! The sea-orm entity of the `job_runs` table and its conversion to the core `Run`.
 
-use scheduler_core::{JobId, RepositoryError, Run, RunId, RunStatus, RunTrigger};
+use scheduler_core::{JobId, RepositoryError, Run, RunId, RunStatus, RunTrigger, WireEnum};
 use sea_orm::entity::prelude::*;
 
 /// One row of `job_runs`.
@@ -48,9 +48,9 @@ impl Model {
     /// # Errors
     /// `Unavailable` when a stored enum value is unknown.
     pub(crate) fn into_run(self) -> Result<Run, RepositoryError> {
-        let invalid = |field: &str, e: String| {
+        let invalid = |field: &str, e: scheduler_core::Invalid| {
             RepositoryError::Unavailable(format!(
-                "run {} has an invalid stored {field}: {e}",
+                "run {} has an invalid stored {field}: {e:?}",
                 self.id
             ))
         };

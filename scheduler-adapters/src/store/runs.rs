@@ -1,4 +1,7 @@
-//! `SeaOrmRunStore`: run history and the claim protocol over sea-orm.
+//! `SeaOrmRunStore`: run history and the claim protocol over sea-orm — SQL and row mapping
+//! only. What a due fire, a failed run or a stale run becomes is decided by the core's pure
+//! planners (`plan_fire`, `plan_retry`, `plan_recovery`); this module locks the rows, hands
+//! them to the planner and writes what it returns.
 //!
 //! PostgreSQL: due job rows are locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimers
 //! on other replicas take disjoint sets. SQLite (one process): claims are serialized by an
@@ -11,8 +14,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    ClaimBatch, ClaimedRun, FireDecision, Job, JobId, RepositoryError, Run, RunId, RunPage,
-    RunQuery, RunStatus, RunStore, RunTrigger, plan_fire,
+    ClaimBatch, ClaimedRun, FireDecision, FirePlan, Job, JobId, NextAttempt, RepositoryError,
+    RetryPlan, Run, RunId, RunOutcome, RunPage, RunQuery, RunStatus, RunStore, RunTrigger,
+    WireEnum, needs_running_check, plan_fire, plan_recovery, plan_retry,
 };
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
@@ -34,38 +38,87 @@ pub struct SeaOrmRunStore {
     claim_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// What a new run row starts as.
+/// The columns of a new run row that differ between kinds of run.
 struct NewRun<'a> {
-    job_id: i64,
+    /// The job.
+    job_id: JobId,
+    /// The fire served.
     scheduled_for: DateTime<Utc>,
+    /// Why it exists.
     trigger: RunTrigger,
+    /// Attempt number at this fire.
     attempt: i32,
+    /// Failure retries used.
     retries: i32,
+    /// `running`, or `skipped` for a skipped fire.
     status: RunStatus,
+    /// Start (and, when not running, end) instant.
     now: DateTime<Utc>,
+    /// Why it was skipped.
     error: Option<String>,
+    /// The replica executing it.
     worker: &'a str,
 }
 
 impl<'a> NewRun<'a> {
-    /// The next attempt at `previous`'s fire, running for `worker`.
-    fn next_attempt(
-        previous: &Run,
-        trigger: RunTrigger,
-        retries: i32,
-        now: DateTime<Utc>,
-        worker: &'a str,
-    ) -> Self {
+    /// The row of an attempt the core planned, running for `worker`.
+    fn attempt(next: &NextAttempt, now: DateTime<Utc>, worker: &'a str) -> Self {
         Self {
-            job_id: previous.job_id.0,
-            scheduled_for: previous.scheduled_for,
-            trigger,
-            attempt: previous.attempt + 1,
-            retries,
+            job_id: next.job_id,
+            scheduled_for: next.scheduled_for,
+            trigger: next.trigger,
+            attempt: next.attempt,
+            retries: next.retries,
             status: RunStatus::Running,
             now,
             error: None,
             worker,
+        }
+    }
+
+    /// The row of a first attempt at a fire: running, or skipped with the plan's reason.
+    fn first(
+        job_id: JobId,
+        scheduled_for: DateTime<Utc>,
+        trigger: RunTrigger,
+        skip: Option<String>,
+        now: DateTime<Utc>,
+        worker: &'a str,
+    ) -> Self {
+        Self {
+            job_id,
+            scheduled_for,
+            trigger,
+            attempt: 1,
+            retries: 0,
+            status: if skip.is_some() {
+                RunStatus::Skipped
+            } else {
+                RunStatus::Running
+            },
+            now,
+            error: skip,
+            worker,
+        }
+    }
+
+    /// The row to insert.
+    fn row(self) -> runs::ActiveModel {
+        let finished = self.status != RunStatus::Running;
+        runs::ActiveModel {
+            id: NotSet,
+            job_id: Set(self.job_id.0),
+            scheduled_for: Set(micros(self.scheduled_for)),
+            trigger: Set(self.trigger.as_str().to_string()),
+            attempt: Set(self.attempt),
+            retries: Set(self.retries),
+            status: Set(self.status.as_str().to_string()),
+            started_at: Set(micros(self.now)),
+            finished_at: Set(finished.then(|| micros(self.now))),
+            heartbeat_at: Set(micros(self.now)),
+            retry_at: Set(None),
+            error: Set(self.error),
+            worker: Set(self.worker.to_string()),
         }
     }
 }
@@ -112,41 +165,176 @@ impl SeaOrmRunStore {
             select
         }
     }
-}
 
-/// The row a new run starts as.
-fn run_row(new: NewRun<'_>) -> runs::ActiveModel {
-    let finished = new.status != RunStatus::Running;
-    runs::ActiveModel {
-        id: NotSet,
-        job_id: Set(new.job_id),
-        scheduled_for: Set(micros(new.scheduled_for)),
-        trigger: Set(new.trigger.as_str().to_string()),
-        attempt: Set(new.attempt),
-        retries: Set(new.retries),
-        status: Set(new.status.as_str().to_string()),
-        started_at: Set(micros(new.now)),
-        finished_at: Set(finished.then(|| micros(new.now))),
-        heartbeat_at: Set(micros(new.now)),
-        retry_at: Set(None),
-        error: Set(new.error),
-        worker: Set(new.worker.to_string()),
+    /// Claim step 1: locks up to `limit` due job rows no other claim holds, earliest first.
+    async fn lock_due_jobs(
+        &self,
+        txn: &DatabaseTransaction,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<jobs::Model>, RepositoryError> {
+        let due = self.lock_rows(
+            jobs::Entity::find()
+                .filter(jobs::Column::IsActive.eq(true))
+                .filter(jobs::Column::NextRun.lte(micros(now)))
+                .order_by_asc(jobs::Column::NextRun)
+                .order_by_asc(jobs::Column::Id)
+                .limit(u64::from(limit)),
+        );
+        db(due.all(txn).await)
     }
 }
 
-async fn insert_run(txn: &DatabaseTransaction, new: NewRun<'_>) -> Result<Run, RepositoryError> {
-    run_row(new)
-        .insert(txn)
-        .await
-        .map_err(repository_error)?
-        .into_run()
+/// Claim step 2: the rows as jobs. A row that no longer validates must not block every later
+/// claim: its `next_run` is cleared (logged) and it is left out.
+async fn validated_jobs(
+    txn: &DatabaseTransaction,
+    rows: Vec<jobs::Model>,
+) -> Result<Vec<Job>, RepositoryError> {
+    let mut valid = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = row.id;
+        match row.into_job() {
+            Ok(job) => valid.push(job),
+            Err(error) => {
+                tracing::error!(job_id = id, %error, "unschedulable job: next_run cleared");
+                db(jobs::Entity::update_many()
+                    .col_expr(jobs::Column::NextRun, Expr::value(None::<DateTime<Utc>>))
+                    .filter(jobs::Column::Id.eq(id))
+                    .exec(txn)
+                    .await)?;
+            }
+        }
+    }
+    Ok(valid)
 }
 
-async fn load_job(txn: &DatabaseTransaction, id: i64) -> Result<Option<Job>, RepositoryError> {
-    jobs::Entity::find_by_id(id)
-        .one(txn)
-        .await
-        .map_err(repository_error)?
+/// Claim step 3: which of `jobs` that the planner must know about have a run `running` now.
+async fn running_jobs(
+    txn: &DatabaseTransaction,
+    jobs: &[Job],
+) -> Result<HashSet<JobId>, RepositoryError> {
+    let asked: Vec<i64> = jobs
+        .iter()
+        .filter(|job| needs_running_check(job))
+        .map(|job| job.id.0)
+        .collect();
+    if asked.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let running = db(runs::Entity::find()
+        .select_only()
+        .column(runs::Column::JobId)
+        .filter(runs::Column::JobId.is_in(asked))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .into_tuple::<i64>()
+        .all(txn)
+        .await)?;
+    Ok(running.into_iter().map(JobId).collect())
+}
+
+/// Claim step 4: one INSERT for the run (running or skipped) of every planned fire; the
+/// inserted rows by job.
+async fn insert_fire_runs(
+    txn: &DatabaseTransaction,
+    planned: &[(Job, FirePlan)],
+    now: DateTime<Utc>,
+    worker: &str,
+) -> Result<HashMap<JobId, runs::Model>, RepositoryError> {
+    let rows = planned.iter().map(|(job, plan)| {
+        let skip = match &plan.decision {
+            FireDecision::Run => None,
+            FireDecision::Skip(why) => Some(why.clone()),
+        };
+        NewRun::first(
+            job.id,
+            plan.scheduled_for,
+            RunTrigger::Schedule,
+            skip,
+            now,
+            worker,
+        )
+        .row()
+    });
+    let inserted = db(runs::Entity::insert_many(rows)
+        .exec_with_returning(txn)
+        .await)?;
+    Ok(inserted
+        .into_iter()
+        .map(|row| (JobId(row.job_id), row))
+        .collect())
+}
+
+/// Claim step 5: advances every planned job — one UPDATE per distinct `(next_run, last_run)`
+/// pair, so a batch costs a few round trips, not one per job. `last_run` moves to the fire
+/// only when it runs.
+async fn advance_jobs(
+    txn: &DatabaseTransaction,
+    planned: &[(Job, FirePlan)],
+) -> Result<(), RepositoryError> {
+    type Instants = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let mut updates: HashMap<Instants, Vec<i64>> = HashMap::new();
+    for (job, plan) in planned {
+        updates
+            .entry((
+                plan.next_run.map(micros),
+                last_run_after(job, plan).map(micros),
+            ))
+            .or_default()
+            .push(job.id.0);
+    }
+    for ((next_run, last_run), ids) in updates {
+        db(jobs::Entity::update_many()
+            .col_expr(jobs::Column::NextRun, Expr::value(next_run))
+            .col_expr(jobs::Column::LastRun, Expr::value(last_run))
+            .filter(jobs::Column::Id.is_in(ids))
+            .exec(txn)
+            .await)?;
+    }
+    Ok(())
+}
+
+/// The job's `last_run` once `plan` is carried out.
+fn last_run_after(job: &Job, plan: &FirePlan) -> Option<DateTime<Utc>> {
+    match plan.decision {
+        FireDecision::Run => Some(plan.scheduled_for),
+        FireDecision::Skip(_) => job.last_run,
+    }
+}
+
+/// The runs to execute from a claim: each fired job (as advanced) with its inserted run.
+fn claimed_runs(
+    planned: Vec<(Job, FirePlan)>,
+    mut inserted: HashMap<JobId, runs::Model>,
+) -> Result<ClaimBatch, RepositoryError> {
+    let mut batch = ClaimBatch::default();
+    for (job, plan) in planned {
+        batch.advanced_jobs.push(job.id);
+        if plan.decision != FireDecision::Run {
+            continue;
+        }
+        let row = inserted.remove(&job.id).ok_or_else(|| {
+            RepositoryError::Unavailable(format!("no run inserted for job {}", job.id))
+        })?;
+        let job = Job {
+            next_run: plan.next_run,
+            last_run: last_run_after(&job, &plan),
+            ..job
+        };
+        batch.runs.push(ClaimedRun {
+            run: row.into_run()?,
+            job,
+        });
+    }
+    Ok(batch)
+}
+
+async fn insert_run(txn: &DatabaseTransaction, new: NewRun<'_>) -> Result<Run, RepositoryError> {
+    db(new.row().insert(txn).await)?.into_run()
+}
+
+async fn load_job(txn: &DatabaseTransaction, id: JobId) -> Result<Option<Job>, RepositoryError> {
+    db(jobs::Entity::find_by_id(id.0).one(txn).await)?
         .map(jobs::Model::into_job)
         .transpose()
 }
@@ -165,127 +353,24 @@ impl RunStore for SeaOrmRunStore {
     ) -> Result<ClaimBatch, RepositoryError> {
         let _serial = self.serialize().await;
         let txn = self.begin_write().await?;
-        let due = self.lock_rows(
-            jobs::Entity::find()
-                .filter(jobs::Column::IsActive.eq(true))
-                .filter(jobs::Column::NextRun.lte(micros(now)))
-                .order_by_asc(jobs::Column::NextRun)
-                .order_by_asc(jobs::Column::Id)
-                .limit(u64::from(limit)),
-        );
-        let rows = db(due.all(&txn).await)?;
-        if rows.is_empty() {
+        let rows = self.lock_due_jobs(&txn, now, limit).await?;
+        let due = validated_jobs(&txn, rows).await?;
+        let running = running_jobs(&txn, &due).await?;
+        let planned: Vec<(Job, FirePlan)> = due
+            .into_iter()
+            .filter_map(|job| {
+                let plan = plan_fire(&job, now, running.contains(&job.id))?;
+                Some((job, plan))
+            })
+            .collect();
+        if planned.is_empty() {
             db(txn.commit().await)?;
             return Ok(ClaimBatch::default());
         }
-        let forbid: Vec<i64> = rows
-            .iter()
-            .filter(|row| row.concurrency_policy == "forbid")
-            .map(|row| row.id)
-            .collect();
-        let running: HashSet<i64> = if forbid.is_empty() {
-            HashSet::new()
-        } else {
-            db(runs::Entity::find()
-                .select_only()
-                .column(runs::Column::JobId)
-                .filter(runs::Column::JobId.is_in(forbid))
-                .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
-                .into_tuple::<i64>()
-                .all(&txn)
-                .await)?
-            .into_iter()
-            .collect()
-        };
-        // Plan every job first, then write in bulk: one INSERT for all runs and one UPDATE per
-        // distinct (next_run, last_run) pair — a batch costs a few round trips, not 2 per job.
-        let mut planned = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id = row.id;
-            let job = match row.into_job() {
-                Ok(job) => job,
-                Err(error) => {
-                    // A row that no longer validates must not block every later claim.
-                    tracing::error!(job_id = id, %error, "unschedulable job: next_run cleared");
-                    db(jobs::Entity::update_many()
-                        .col_expr(jobs::Column::NextRun, Expr::value(None::<DateTime<Utc>>))
-                        .filter(jobs::Column::Id.eq(id))
-                        .exec(&txn)
-                        .await)?;
-                    continue;
-                }
-            };
-            if let Some(plan) = plan_fire(&job, now, running.contains(&id)) {
-                planned.push((job, plan));
-            }
-        }
-        let mut batch = ClaimBatch::default();
-        if planned.is_empty() {
-            db(txn.commit().await)?;
-            return Ok(batch);
-        }
-        let new_runs = planned.iter().map(|(job, plan)| {
-            let (status, error) = match &plan.decision {
-                FireDecision::Run => (RunStatus::Running, None),
-                FireDecision::Skip(why) => (RunStatus::Skipped, Some(why.clone())),
-            };
-            run_row(NewRun {
-                job_id: job.id.0,
-                scheduled_for: plan.scheduled_for,
-                trigger: RunTrigger::Schedule,
-                attempt: 1,
-                retries: 0,
-                status,
-                now,
-                error,
-                worker,
-            })
-        });
-        let mut inserted: HashMap<i64, runs::Model> = db(runs::Entity::insert_many(new_runs)
-            .exec_with_returning(&txn)
-            .await)?
-        .into_iter()
-        .map(|row| (row.job_id, row))
-        .collect();
-        let mut updates: HashMap<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), Vec<i64>> =
-            HashMap::new();
-        for (job, plan) in planned {
-            let fired = plan.decision == FireDecision::Run;
-            let last_run = if fired {
-                Some(plan.scheduled_for)
-            } else {
-                job.last_run
-            };
-            updates
-                .entry((plan.next_run.map(micros), last_run.map(micros)))
-                .or_default()
-                .push(job.id.0);
-            batch.advanced_jobs.push(job.id);
-            if fired {
-                let row = inserted.remove(&job.id.0).ok_or_else(|| {
-                    RepositoryError::Unavailable(format!("no run inserted for job {}", job.id))
-                })?;
-                let job = Job {
-                    next_run: plan.next_run,
-                    last_run,
-                    ..job
-                };
-                batch.runs.push(ClaimedRun {
-                    run: row.into_run()?,
-                    job,
-                });
-            }
-        }
-        for ((next_run, last_run), ids) in updates {
-            db(jobs::Entity::update_many()
-                .col_expr(jobs::Column::NextRun, Expr::value(next_run))
-                .col_expr(jobs::Column::LastRun, Expr::value(last_run))
-                .filter(jobs::Column::Id.is_in(ids))
-                .exec(&txn)
-                .await)?;
-        }
+        let inserted = insert_fire_runs(&txn, &planned, now, worker).await?;
+        advance_jobs(&txn, &planned).await?;
         db(txn.commit().await)?;
-        Ok(batch)
+        claimed_runs(planned, inserted)
     }
 
     async fn claim_retries(
@@ -305,28 +390,18 @@ impl RunStore for SeaOrmRunStore {
         let rows = db(due.all(&txn).await)?;
         let mut claimed = Vec::new();
         for row in rows {
-            let previous = row.into_run()?;
+            let failed = row.into_run()?;
+            // Taken once, whatever the plan: the retry is decided now.
             db(runs::Entity::update_many()
                 .col_expr(runs::Column::RetryAt, Expr::value(None::<DateTime<Utc>>))
-                .filter(runs::Column::Id.eq(previous.id.0))
+                .filter(runs::Column::Id.eq(failed.id.0))
                 .exec(&txn)
                 .await)?;
-            // A job paused or deleted since the failure is not retried.
-            let Some(job) = load_job(&txn, previous.job_id.0).await? else {
-                continue;
-            };
-            if !job.spec.is_active {
-                continue;
+            let job = load_job(&txn, failed.job_id).await?;
+            if let (RetryPlan::Retry(next), Some(job)) = (plan_retry(&failed, job.as_ref()), job) {
+                let run = insert_run(&txn, NewRun::attempt(&next, now, worker)).await?;
+                claimed.push(ClaimedRun { run, job });
             }
-            let next = NewRun::next_attempt(
-                &previous,
-                RunTrigger::Retry,
-                previous.retries + 1,
-                now,
-                worker,
-            );
-            let run = insert_run(&txn, next).await?;
-            claimed.push(ClaimedRun { run, job });
         }
         db(txn.commit().await)?;
         Ok(claimed)
@@ -338,6 +413,7 @@ impl RunStore for SeaOrmRunStore {
         now: DateTime<Utc>,
         worker: &str,
         limit: u32,
+        max_abandoned_attempts: u32,
     ) -> Result<Vec<ClaimedRun>, RepositoryError> {
         let _serial = self.serialize().await;
         let txn = self.begin_write().await?;
@@ -351,32 +427,23 @@ impl RunStore for SeaOrmRunStore {
         let rows = db(stale.all(&txn).await)?;
         let mut claimed = Vec::new();
         for row in rows {
-            let previous = row.into_run()?;
+            let stale = row.into_run()?;
+            let job = load_job(&txn, stale.job_id).await?;
+            let plan = plan_recovery(&stale, job.as_ref(), max_abandoned_attempts);
             db(runs::Entity::update_many()
-                .col_expr(
-                    runs::Column::Status,
-                    Expr::value(RunStatus::Abandoned.as_str()),
-                )
+                .col_expr(runs::Column::Status, Expr::value(plan.status.as_str()))
                 .col_expr(runs::Column::FinishedAt, Expr::value(Some(micros(now))))
                 .col_expr(
                     runs::Column::Error,
-                    Expr::value(Some(format!(
-                        "worker {} stopped heartbeating; run again as attempt {}",
-                        previous.worker,
-                        previous.attempt + 1
-                    ))),
+                    Expr::value(Some(plan.error.as_str().to_string())),
                 )
-                .filter(runs::Column::Id.eq(previous.id.0))
+                .filter(runs::Column::Id.eq(stale.id.0))
                 .exec(&txn)
                 .await)?;
-            let Some(job) = load_job(&txn, previous.job_id.0).await? else {
-                continue;
-            };
-            // A dead worker is not the job's failure: the retry budget is untouched.
-            let next =
-                NewRun::next_attempt(&previous, previous.trigger, previous.retries, now, worker);
-            let run = insert_run(&txn, next).await?;
-            claimed.push(ClaimedRun { run, job });
+            if let (Some(next), Some(job)) = (plan.next, job) {
+                let run = insert_run(&txn, NewRun::attempt(&next, now, worker)).await?;
+                claimed.push(ClaimedRun { run, job });
+            }
         }
         db(txn.commit().await)?;
         Ok(claimed)
@@ -392,22 +459,19 @@ impl RunStore for SeaOrmRunStore {
         Ok(())
     }
 
-    async fn finish(
-        &self,
-        id: RunId,
-        status: RunStatus,
-        error: Option<String>,
-        finished_at: DateTime<Utc>,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), RepositoryError> {
+    async fn finish(&self, id: RunId, outcome: &RunOutcome) -> Result<(), RepositoryError> {
+        let error = outcome.error.as_ref().map(|e| e.as_str().to_string());
         db(runs::Entity::update_many()
-            .col_expr(runs::Column::Status, Expr::value(status.as_str()))
+            .col_expr(runs::Column::Status, Expr::value(outcome.status.as_str()))
             .col_expr(runs::Column::Error, Expr::value(error))
             .col_expr(
                 runs::Column::FinishedAt,
-                Expr::value(Some(micros(finished_at))),
+                Expr::value(Some(micros(outcome.finished_at))),
             )
-            .col_expr(runs::Column::RetryAt, Expr::value(retry_at.map(micros)))
+            .col_expr(
+                runs::Column::RetryAt,
+                Expr::value(outcome.retry_at.map(micros)),
+            )
             .filter(runs::Column::Id.eq(id.0))
             .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
             .exec(&self.db)
@@ -422,24 +486,11 @@ impl RunStore for SeaOrmRunStore {
         worker: &str,
     ) -> Result<ClaimedRun, RepositoryError> {
         let txn = self.begin_write().await?;
-        let job = load_job(&txn, job_id.0)
+        let job = load_job(&txn, job_id)
             .await?
             .ok_or(RepositoryError::NotFound)?;
-        let run = insert_run(
-            &txn,
-            NewRun {
-                job_id: job_id.0,
-                scheduled_for: now,
-                trigger: RunTrigger::Manual,
-                attempt: 1,
-                retries: 0,
-                status: RunStatus::Running,
-                now,
-                error: None,
-                worker,
-            },
-        )
-        .await?;
+        let first = NewRun::first(job_id, now, RunTrigger::Manual, None, now, worker);
+        let run = insert_run(&txn, first).await?;
         db(txn.commit().await)?;
         Ok(ClaimedRun { run, job })
     }
@@ -456,14 +507,14 @@ impl RunStore for SeaOrmRunStore {
         query: &RunQuery,
     ) -> Result<RunPage, RepositoryError> {
         let mut select = runs::Entity::find().filter(runs::Column::JobId.eq(job_id.0));
-        if let Some(status) = query.status {
+        if let Some(status) = query.status() {
             select = select.filter(runs::Column::Status.eq(status.as_str()));
         }
         let total = db(select.clone().count(&self.db).await)?;
         let rows = db(select
             .order_by_desc(runs::Column::Id)
             .offset(query.offset())
-            .limit(query.page_size)
+            .limit(query.page_size())
             .all(&self.db)
             .await)?;
         let items = rows

@@ -47,7 +47,12 @@ pub struct HealthApi {
 #[OpenApi]
 impl HealthApi {
     /// Liveness: the process is up and serving HTTP.
-    #[oai(path = "/health", method = "get", tag = "ApiTags::Health")]
+    #[oai(
+        path = "/health",
+        method = "get",
+        tag = "ApiTags::Health",
+        operation_id = "health"
+    )]
     async fn health(&self) -> Json<HealthStatus> {
         Json(HealthStatus {
             status: "ok".into(),
@@ -58,7 +63,12 @@ impl HealthApi {
 
     /// Readiness: 200 while the database answers (even when the cache is degraded), 503
     /// otherwise.
-    #[oai(path = "/ready", method = "get", tag = "ApiTags::Health")]
+    #[oai(
+        path = "/ready",
+        method = "get",
+        tag = "ApiTags::Health",
+        operation_id = "ready"
+    )]
     async fn ready(&self) -> ReadyResponse {
         let cache = Some(self.service.cache_report().status.as_str().to_string());
         match self.service.check_store().await {
@@ -79,7 +89,12 @@ impl HealthApi {
     }
 
     /// Metrics: cache hits and misses, and whether the cache answers.
-    #[oai(path = "/metrics", method = "get", tag = "ApiTags::Health")]
+    #[oai(
+        path = "/metrics",
+        method = "get",
+        tag = "ApiTags::Health",
+        operation_id = "metrics"
+    )]
     async fn metrics(&self) -> MetricsResponse {
         let report = self.service.cache_report();
         let up = u8::from(report.status == scheduler_core::CacheStatus::Ok);

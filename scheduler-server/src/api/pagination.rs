@@ -1,7 +1,6 @@
 //! The `next`/`previous` links of a list page, as absolute URLs like the original's.
 
 use poem::Request;
-use scheduler_core::{JobPage, JobQuery};
 
 /// The request's own URL with `page` set to `page` (omitted for page 1), other parameters
 /// kept and sorted.
@@ -38,22 +37,13 @@ fn url_for_page(request: &Request, page: u64) -> String {
     }
 }
 
-/// `(next, previous)` URLs of a job page.
-pub fn page_links(
-    request: &Request,
-    query: &JobQuery,
-    page: &JobPage,
-) -> (Option<String>, Option<String>) {
-    page_links_for(request, query.page, page.has_next(query))
-}
-
 /// `(next, previous)` URLs around page `page`.
-pub fn page_links_for(
+pub fn page_links(
     request: &Request,
     page: u64,
     has_next: bool,
 ) -> (Option<String>, Option<String>) {
-    let next = has_next.then(|| url_for_page(request, page + 1));
+    let next = has_next.then(|| url_for_page(request, page.saturating_add(1)));
     let previous = (page > 1).then(|| url_for_page(request, page - 1));
     (next, previous)
 }

@@ -1,0 +1,514 @@
+//! What the dispatcher decides about runs, as pure functions of a run, its job and the time:
+//! what a due fire becomes ([`plan_fire`]), whether a failed run is retried
+//! ([`plan_retry`]), what happens to a run whose worker died ([`plan_recovery`]) and what a
+//! finished execution is recorded as ([`plan_outcome`]).
+//!
+//! The stores call these inside their transactions and persist exactly what they return; no
+//! rule of the dispatcher lives in SQL.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::job::{Job, JobId};
+use crate::policy::{ConcurrencyPolicy, MisfirePolicy, RunPolicy};
+use crate::run::{ErrorText, Run, RunStatus, RunTrigger};
+
+/// What to do with a due fire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FireDecision {
+    /// Execute it.
+    Run,
+    /// Record a `skipped` run with this reason.
+    Skip(String),
+}
+
+/// The plan for a due job: which fire, what to do, and the job's next fire afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirePlan {
+    /// The fire being served (the job's `next_run`).
+    pub scheduled_for: DateTime<Utc>,
+    /// Run or skip.
+    pub decision: FireDecision,
+    /// The job's next fire after now by the next-run rule (fires between `scheduled_for` and
+    /// now are coalesced into this one fire).
+    pub next_run: Option<DateTime<Utc>>,
+}
+
+/// Plans the fire of a due job at `now`: misfire and concurrency policies, then the next run.
+/// `previous_running` says whether a run of this job is `running` now. `None` when the job is
+/// not due (inactive, no `next_run`, or `next_run` after `now`).
+pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Option<FirePlan> {
+    let scheduled_for = job
+        .next_run
+        .filter(|due| *due <= now && job.spec.is_active)?;
+    let policy = &job.spec.policy;
+    let late = now - scheduled_for;
+    let grace = Duration::seconds(i64::from(policy.misfire_grace_seconds));
+    let decision = if policy.concurrency == ConcurrencyPolicy::Forbid && previous_running {
+        FireDecision::Skip(
+            "skipped: the previous run is still running (concurrency_policy=forbid)".into(),
+        )
+    } else if late > grace && policy.misfire == MisfirePolicy::Skip {
+        FireDecision::Skip(format!(
+            "skipped: missed by {}s, beyond misfire_grace_seconds={} (misfire_policy=skip)",
+            late.num_seconds(),
+            policy.misfire_grace_seconds
+        ))
+    } else {
+        FireDecision::Run
+    };
+    Some(FirePlan {
+        scheduled_for,
+        decision,
+        next_run: job.spec.next_run(now),
+    })
+}
+
+/// True when the concurrency policy needs to know whether a run of `job` is running before
+/// its fire can be planned.
+pub fn needs_running_check(job: &Job) -> bool {
+    job.spec.policy.concurrency == ConcurrencyPolicy::Forbid
+}
+
+/// A run to insert, `running`: a further attempt at an earlier run's fire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextAttempt {
+    /// The job.
+    pub job_id: JobId,
+    /// The fire served (the earlier run's).
+    pub scheduled_for: DateTime<Utc>,
+    /// Why it runs.
+    pub trigger: RunTrigger,
+    /// The earlier attempt's number plus one.
+    pub attempt: i32,
+    /// Failure retries used, this one included.
+    pub retries: i32,
+}
+
+/// What to do with a failed or timed-out run whose `retry_at` has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryPlan {
+    /// Insert this attempt and execute it.
+    Retry(NextAttempt),
+    /// Do not retry: the job was deleted or paused since the failure. Its `retry_at` is
+    /// cleared either way, so the decision is taken once.
+    Drop,
+}
+
+/// Plans the retry of `failed`, whose job is `job` now (`None` when deleted): a retry is a
+/// new attempt with trigger `retry` that uses one of the job's `max_retries` (checked when the
+/// failure was recorded, see [`plan_outcome`]). A paused or deleted job is not retried.
+pub fn plan_retry(failed: &Run, job: Option<&Job>) -> RetryPlan {
+    match job {
+        Some(job) if job.spec.is_active => RetryPlan::Retry(NextAttempt {
+            job_id: failed.job_id,
+            scheduled_for: failed.scheduled_for,
+            trigger: RunTrigger::Retry,
+            attempt: failed.attempt + 1,
+            retries: failed.retries + 1,
+        }),
+        _ => RetryPlan::Drop,
+    }
+}
+
+/// What to do with a `running` run whose worker stopped heartbeating.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryPlan {
+    /// What the stale run becomes: `abandoned`, or `failed` once the cap is reached.
+    pub status: RunStatus,
+    /// Why, stored on the stale run.
+    pub error: ErrorText,
+    /// The attempt that runs the fire again, when there is one.
+    pub next: Option<NextAttempt>,
+}
+
+/// Plans the recovery of `stale`, a `running` run whose worker died, with its job `job` now.
+///
+/// A dead worker is not the job's failure: the next attempt keeps the trigger and does not use
+/// one of the job's retries, and it runs even if the job was paused meanwhile (the fire was
+/// claimed; delivery is at least once). But no fault may re-run a fire forever: the
+/// `max_abandoned_attempts`-th abandoned attempt of one fire ends `failed` instead, with the
+/// reason, and nothing runs again.
+pub fn plan_recovery(stale: &Run, job: Option<&Job>, max_abandoned_attempts: u32) -> RecoveryPlan {
+    let abandoned = i64::from(stale.recoveries()) + 1;
+    let cap = i64::from(max_abandoned_attempts.max(1));
+    if abandoned >= cap {
+        return RecoveryPlan {
+            status: RunStatus::Failed,
+            error: ErrorText::sanitize(&format!(
+                "worker {} stopped heartbeating; this fire was abandoned {abandoned} times \
+                 (max_abandoned_attempts={cap}), so it is not run again",
+                stale.worker
+            )),
+            next: None,
+        };
+    }
+    let next = job.map(|job| NextAttempt {
+        job_id: job.id,
+        scheduled_for: stale.scheduled_for,
+        trigger: stale.trigger,
+        attempt: stale.attempt + 1,
+        retries: stale.retries,
+    });
+    RecoveryPlan {
+        status: RunStatus::Abandoned,
+        error: ErrorText::sanitize(&format!(
+            "worker {} stopped heartbeating; run again as attempt {}",
+            stale.worker,
+            stale.attempt + 1
+        )),
+        next,
+    }
+}
+
+/// How an execution ended, as the dispatcher saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Execution {
+    /// The handler or target reported success.
+    Succeeded,
+    /// The handler or target reported this failure.
+    Failed(ErrorText),
+    /// The handler panicked.
+    Panicked,
+    /// The job's timeout passed first.
+    TimedOut,
+}
+
+/// What a finished run is recorded as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// `succeeded`, `failed` or `timed_out`.
+    pub status: RunStatus,
+    /// Why it failed, safe to store.
+    pub error: Option<ErrorText>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// When it is retried, if it failed and the job has retries left.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+impl RunOutcome {
+    /// The same outcome with a minimal error text: what is recorded when the store refuses the
+    /// full text (a run must always end in a stored final state).
+    pub fn with_minimal_error(&self) -> Self {
+        Self {
+            error: self
+                .error
+                .as_ref()
+                .map(|_| ErrorText::sanitize("the run failed; its error text could not be stored")),
+            ..self.clone()
+        }
+    }
+}
+
+/// Plans how `run`, executed under `policy`, is recorded: status, error, and a retry at
+/// backoff × 2^(retries) when it did not succeed and the policy has retries left.
+pub fn plan_outcome(
+    run: &Run,
+    policy: &RunPolicy,
+    execution: Execution,
+    finished_at: DateTime<Utc>,
+) -> RunOutcome {
+    let (status, error) = match execution {
+        Execution::Succeeded => (RunStatus::Succeeded, None),
+        Execution::Failed(text) => (RunStatus::Failed, Some(text)),
+        Execution::Panicked => (
+            RunStatus::Failed,
+            Some(ErrorText::sanitize("the handler panicked")),
+        ),
+        Execution::TimedOut => (
+            RunStatus::TimedOut,
+            Some(ErrorText::sanitize(&format!(
+                "timed out after {}s",
+                policy.timeout_seconds
+            ))),
+        ),
+    };
+    let used = u32::try_from(run.retries).unwrap_or(u32::MAX);
+    let retry_at = (status != RunStatus::Succeeded && used < policy.max_retries).then(|| {
+        let delay = policy.retry_delay_seconds(used.saturating_add(1));
+        finished_at + Duration::seconds(i64::try_from(delay).unwrap_or(86_400))
+    });
+    RunOutcome {
+        status,
+        error,
+        finished_at,
+        retry_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{JobDraft, JobSpec};
+    use crate::policy::PolicyInput;
+    use crate::run::RunId;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn job(expr: &str, policy: PolicyInput, next_run: &str) -> Job {
+        let spec: JobSpec = JobDraft {
+            name: Some("j".into()),
+            cron_expression: Some(expr.into()),
+            start_time: Some(utc("2025-01-01T00:00:00Z")),
+            policy,
+            ..JobDraft::default()
+        }
+        .validate(utc("2025-01-01T00:00:00Z"))
+        .unwrap();
+        Job {
+            id: JobId(1),
+            spec,
+            last_run: None,
+            next_run: Some(utc(next_run)),
+            created_at: utc("2025-01-01T00:00:00Z"),
+            updated_at: utc("2025-01-01T00:00:00Z"),
+        }
+    }
+
+    fn run(attempt: i32, retries: i32, trigger: RunTrigger) -> Run {
+        Run {
+            id: RunId(10),
+            job_id: JobId(1),
+            scheduled_for: utc("2025-06-23T09:00:00Z"),
+            trigger,
+            attempt,
+            retries,
+            status: RunStatus::Running,
+            started_at: utc("2025-06-23T09:00:00Z"),
+            finished_at: None,
+            heartbeat_at: utc("2025-06-23T09:00:00Z"),
+            retry_at: None,
+            error: None,
+            worker: "w1".into(),
+        }
+    }
+
+    fn retries(max: i64, backoff: i64) -> RunPolicy {
+        let mut errors = crate::error::ValidationErrors::new();
+        let policy = PolicyInput {
+            max_retries: Some(max),
+            retry_backoff_seconds: Some(backoff),
+            ..PolicyInput::default()
+        }
+        .apply(&RunPolicy::default(), &mut errors);
+        assert!(errors.is_empty());
+        policy
+    }
+
+    #[test]
+    fn an_on_time_fire_runs_and_advances_past_now() {
+        let j = job(
+            "*/5 * * * *",
+            PolicyInput::default(),
+            "2025-06-23T09:00:00Z",
+        );
+        let plan = plan_fire(&j, utc("2025-06-23T09:00:00.2Z"), false).unwrap();
+        assert_eq!(plan.scheduled_for, utc("2025-06-23T09:00:00Z"));
+        assert_eq!(plan.decision, FireDecision::Run);
+        assert_eq!(plan.next_run, Some(utc("2025-06-23T09:05:00Z")));
+    }
+
+    #[test]
+    fn a_job_not_yet_due_or_paused_is_not_planned() {
+        let j = job(
+            "*/5 * * * *",
+            PolicyInput::default(),
+            "2025-06-23T09:00:00Z",
+        );
+        assert_eq!(plan_fire(&j, utc("2025-06-23T08:59:59Z"), false), None);
+        let mut paused = j.clone();
+        paused.spec.is_active = false;
+        assert_eq!(plan_fire(&paused, utc("2025-06-23T09:00:00Z"), false), None);
+    }
+
+    #[test]
+    fn misfire_fire_once_runs_once_then_resumes_the_schedule() {
+        // Every replica was down for three hours: one run, next fire after now.
+        let j = job("0 * * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
+        let plan = plan_fire(&j, utc("2025-06-23T12:30:00Z"), false).unwrap();
+        assert_eq!(plan.decision, FireDecision::Run);
+        assert_eq!(plan.scheduled_for, utc("2025-06-23T09:00:00Z"));
+        assert_eq!(plan.next_run, Some(utc("2025-06-23T13:00:00Z")));
+    }
+
+    #[test]
+    fn misfire_skip_records_a_skip_beyond_the_grace_only() {
+        let skip = PolicyInput {
+            misfire_policy: Some("skip".into()),
+            misfire_grace_seconds: Some(30),
+            ..PolicyInput::default()
+        };
+        let j = job("0 * * * *", skip, "2025-06-23T09:00:00Z");
+        let within = plan_fire(&j, utc("2025-06-23T09:00:30Z"), false).unwrap();
+        assert_eq!(within.decision, FireDecision::Run);
+        let beyond = plan_fire(&j, utc("2025-06-23T09:00:31Z"), false).unwrap();
+        assert!(
+            matches!(beyond.decision, FireDecision::Skip(ref why) if why.contains("misfire_policy=skip"))
+        );
+        assert_eq!(beyond.next_run, Some(utc("2025-06-23T10:00:00Z")));
+    }
+
+    #[test]
+    fn forbid_skips_while_the_previous_run_runs() {
+        let forbid = PolicyInput {
+            concurrency_policy: Some("forbid".into()),
+            ..PolicyInput::default()
+        };
+        let j = job("* * * * *", forbid, "2025-06-23T09:00:00Z");
+        assert!(needs_running_check(&j));
+        let busy = plan_fire(&j, utc("2025-06-23T09:00:00Z"), true).unwrap();
+        assert!(matches!(busy.decision, FireDecision::Skip(ref why) if why.contains("forbid")));
+        assert_eq!(busy.next_run, Some(utc("2025-06-23T09:01:00Z")));
+        let free = plan_fire(&j, utc("2025-06-23T09:00:00Z"), false).unwrap();
+        assert_eq!(free.decision, FireDecision::Run);
+        // allow runs side by side.
+        let allow = job("* * * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
+        assert!(!needs_running_check(&allow));
+        assert_eq!(
+            plan_fire(&allow, utc("2025-06-23T09:00:00Z"), true)
+                .unwrap()
+                .decision,
+            FireDecision::Run
+        );
+    }
+
+    #[test]
+    fn the_last_fire_before_end_time_leaves_no_next_run() {
+        let mut j = job("0 9 * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
+        j.spec.end_time = Some(utc("2025-06-23T12:00:00Z"));
+        let plan = plan_fire(&j, utc("2025-06-23T09:00:01Z"), false).unwrap();
+        assert_eq!(plan.decision, FireDecision::Run);
+        assert_eq!(plan.next_run, None);
+    }
+
+    #[test]
+    fn a_retry_is_the_next_attempt_and_uses_one_retry() {
+        let j = job("0 9 * * *", PolicyInput::default(), "2025-06-24T09:00:00Z");
+        let failed = run(2, 1, RunTrigger::Retry);
+        assert_eq!(
+            plan_retry(&failed, Some(&j)),
+            RetryPlan::Retry(NextAttempt {
+                job_id: JobId(1),
+                scheduled_for: utc("2025-06-23T09:00:00Z"),
+                trigger: RunTrigger::Retry,
+                attempt: 3,
+                retries: 2,
+            })
+        );
+    }
+
+    #[test]
+    fn a_paused_or_deleted_job_is_not_retried() {
+        let mut j = job("0 9 * * *", PolicyInput::default(), "2025-06-24T09:00:00Z");
+        j.spec.is_active = false;
+        let failed = run(1, 0, RunTrigger::Schedule);
+        assert_eq!(plan_retry(&failed, Some(&j)), RetryPlan::Drop);
+        assert_eq!(plan_retry(&failed, None), RetryPlan::Drop);
+    }
+
+    #[test]
+    fn a_dead_workers_run_is_run_again_without_using_a_retry() {
+        let mut j = job("0 9 * * *", PolicyInput::default(), "2025-06-24T09:00:00Z");
+        // Paused meanwhile: the claimed fire still runs (at least once).
+        j.spec.is_active = false;
+        let stale = run(2, 1, RunTrigger::Retry);
+        let plan = plan_recovery(&stale, Some(&j), 3);
+        assert_eq!(plan.status, RunStatus::Abandoned);
+        assert_eq!(
+            plan.error.as_str(),
+            "worker w1 stopped heartbeating; run again as attempt 3"
+        );
+        assert_eq!(
+            plan.next,
+            Some(NextAttempt {
+                job_id: JobId(1),
+                scheduled_for: utc("2025-06-23T09:00:00Z"),
+                trigger: RunTrigger::Retry,
+                attempt: 3,
+                retries: 1,
+            })
+        );
+    }
+
+    #[test]
+    fn the_abandon_cap_ends_a_fire_as_failed() {
+        let j = job("0 9 * * *", PolicyInput::default(), "2025-06-24T09:00:00Z");
+        // Attempts 1 and 2 were abandoned; attempt 3 is the third abandonment.
+        assert_eq!(
+            plan_recovery(&run(2, 0, RunTrigger::Schedule), Some(&j), 3).status,
+            RunStatus::Abandoned
+        );
+        let capped = plan_recovery(&run(3, 0, RunTrigger::Schedule), Some(&j), 3);
+        assert_eq!(capped.status, RunStatus::Failed);
+        assert_eq!(capped.next, None);
+        assert!(capped.error.as_str().contains("max_abandoned_attempts=3"));
+        // Failure retries do not count towards the cap.
+        assert_eq!(
+            plan_recovery(&run(4, 2, RunTrigger::Retry), Some(&j), 3).status,
+            RunStatus::Abandoned
+        );
+        // A cap of 0 is read as 1: the first abandonment is final.
+        assert_eq!(
+            plan_recovery(&run(1, 0, RunTrigger::Manual), Some(&j), 0).status,
+            RunStatus::Failed
+        );
+    }
+
+    #[test]
+    fn outcomes_schedule_retries_with_exponential_backoff_while_retries_remain() {
+        let policy = retries(2, 10);
+        let at = utc("2025-06-23T09:00:05Z");
+        let first = plan_outcome(
+            &run(1, 0, RunTrigger::Schedule),
+            &policy,
+            Execution::Failed(ErrorText::sanitize("boom")),
+            at,
+        );
+        assert_eq!(first.status, RunStatus::Failed);
+        assert_eq!(first.error.as_ref().map(ErrorText::as_str), Some("boom"));
+        assert_eq!(first.retry_at, Some(utc("2025-06-23T09:00:15Z")));
+        let second = plan_outcome(
+            &run(2, 1, RunTrigger::Retry),
+            &policy,
+            Execution::TimedOut,
+            at,
+        );
+        assert_eq!(second.status, RunStatus::TimedOut);
+        assert_eq!(second.retry_at, Some(utc("2025-06-23T09:00:25Z")));
+        let last = plan_outcome(
+            &run(3, 2, RunTrigger::Retry),
+            &policy,
+            Execution::Panicked,
+            at,
+        );
+        assert_eq!(last.retry_at, None);
+        let ok = plan_outcome(
+            &run(1, 0, RunTrigger::Schedule),
+            &policy,
+            Execution::Succeeded,
+            at,
+        );
+        assert_eq!(
+            (ok.status, ok.error, ok.retry_at),
+            (RunStatus::Succeeded, None, None)
+        );
+    }
+
+    #[test]
+    fn a_minimal_error_replaces_the_text_but_keeps_the_outcome() {
+        let outcome = plan_outcome(
+            &run(1, 0, RunTrigger::Schedule),
+            &retries(1, 10),
+            Execution::Failed(ErrorText::sanitize("long and unstorable")),
+            utc("2025-06-23T09:00:05Z"),
+        );
+        let minimal = outcome.with_minimal_error();
+        assert_eq!(
+            (minimal.status, minimal.retry_at, minimal.finished_at),
+            (outcome.status, outcome.retry_at, outcome.finished_at)
+        );
+        assert_ne!(minimal.error, outcome.error);
+    }
+}

@@ -1,0 +1,128 @@
+//! The cron preview use case: validate an expression in a zone and list its next fires.
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Invalid, ValidationErrors};
+use crate::job::{Timezone, reject_nul};
+use crate::schedule::CronSchedule;
+
+/// Raw input of a preview, as read from a request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PreviewRequest {
+    /// The expression; required.
+    pub expression: Option<String>,
+    /// IANA zone; default `UTC`.
+    pub timezone: Option<String>,
+    /// List fires at or after this instant; default now.
+    pub after: Option<DateTime<Utc>>,
+    /// How many fires, 1 to [`PreviewRequest::MAX_COUNT`]; default 5.
+    pub count: Option<i64>,
+    /// Errors found while reading the raw input; their fields are not checked again.
+    pub input_errors: ValidationErrors,
+}
+
+/// A valid expression read in a zone, with its next fires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    /// The parsed expression.
+    pub schedule: CronSchedule,
+    /// The zone it was read in.
+    pub timezone: Timezone,
+    /// The first fires at or after `after`.
+    pub next_runs: Vec<DateTime<Utc>>,
+}
+
+impl PreviewRequest {
+    /// Most fires one preview lists.
+    pub const MAX_COUNT: i64 = 100;
+    /// Fires listed when no count is asked for.
+    pub const DEFAULT_COUNT: i64 = 5;
+
+    /// Validates every parameter (all failures at once) and computes the fires, with `now`
+    /// as the default start.
+    ///
+    /// # Errors
+    /// Each bad parameter: `expression` (`RequiredParameter`, `NulCharacter`, `Cron`),
+    /// `timezone`, `count` (`OutOfRange`), and those found while reading.
+    pub fn evaluate(self, now: DateTime<Utc>) -> Result<Preview, ValidationErrors> {
+        let mut errors = self.input_errors;
+        let schedule = errors.check(
+            "expression",
+            self.expression
+                .ok_or(Invalid::RequiredParameter)
+                .and_then(|raw| {
+                    reject_nul(&raw)?;
+                    CronSchedule::parse(&raw).map_err(Invalid::Cron)
+                }),
+        );
+        let timezone = match self.timezone {
+            None => Some(Timezone::default()),
+            Some(raw) => errors.check("timezone", Timezone::parse(&raw)),
+        };
+        let count = errors.check(
+            "count",
+            Some(self.count.unwrap_or(Self::DEFAULT_COUNT))
+                .filter(|n| (1..=Self::MAX_COUNT).contains(n))
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or(Invalid::OutOfRange {
+                    min: 1,
+                    max: Self::MAX_COUNT,
+                }),
+        );
+        match (schedule, timezone, count) {
+            (Some(schedule), Some(timezone), Some(count)) if errors.is_empty() => {
+                let next_runs = schedule.upcoming(self.after.unwrap_or(now), timezone.tz(), count);
+                Ok(Preview {
+                    schedule,
+                    timezone,
+                    next_runs,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn defaults_are_utc_five_fires_from_now() {
+        let preview = PreviewRequest {
+            expression: Some("0 9 * * 1".into()),
+            ..PreviewRequest::default()
+        }
+        .evaluate(utc("2025-06-23T10:00:00Z"))
+        .unwrap();
+        assert_eq!(preview.timezone.name(), "UTC");
+        assert_eq!(preview.next_runs.len(), 5);
+        assert_eq!(preview.next_runs[0], utc("2025-06-30T09:00:00Z"));
+    }
+
+    #[test]
+    fn every_bad_parameter_is_reported() {
+        let errors = PreviewRequest {
+            expression: Some("0 0 30 2 *".into()),
+            timezone: Some("Nowhere".into()),
+            count: Some(101),
+            input_errors: ValidationErrors::single("after", Invalid::NotAnInstant),
+            ..PreviewRequest::default()
+        }
+        .evaluate(utc("2025-06-23T10:00:00Z"))
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["after", "expression", "timezone", "count"]);
+        let missing = PreviewRequest::default()
+            .evaluate(utc("2025-06-23T10:00:00Z"))
+            .unwrap_err();
+        assert_eq!(
+            missing,
+            ValidationErrors::single("expression", Invalid::RequiredParameter)
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! `RunService`: the run use cases the API calls — a job's run history, one run, and a manual
+//! run now.
+
+use std::sync::Arc;
+
+use crate::dispatcher::Dispatcher;
+use crate::error::{RepositoryError, ServiceError};
+use crate::job::JobId;
+use crate::ports::RunStore;
+use crate::run::{Run, RunId, RunPage, RunQuery};
+use crate::service::JobService;
+
+/// The run use cases over the run store, the job service (a job's runs exist only while the
+/// job does) and the dispatcher (which executes manual runs).
+#[derive(Clone)]
+pub struct RunService {
+    /// To check that a job exists.
+    jobs: JobService,
+    /// Run history.
+    store: Arc<dyn RunStore>,
+    /// Starts and executes manual runs on this replica.
+    dispatcher: Dispatcher,
+}
+
+impl RunService {
+    /// Wires the service.
+    pub fn new(jobs: JobService, store: Arc<dyn RunStore>, dispatcher: Dispatcher) -> Self {
+        Self {
+            jobs,
+            store,
+            dispatcher,
+        }
+    }
+
+    /// One page of the runs of job `job_id`, newest first.
+    ///
+    /// # Errors
+    /// `JobNotFound` for an unknown job, `Unavailable` when the store is down.
+    pub async fn list_for_job(
+        &self,
+        job_id: JobId,
+        query: &RunQuery,
+    ) -> Result<RunPage, ServiceError> {
+        self.jobs.get(job_id).await?;
+        Ok(self.store.list_for_job(job_id, query).await?)
+    }
+
+    /// The run `id`.
+    ///
+    /// # Errors
+    /// `RunNotFound`, or `Unavailable` when the store is down.
+    pub async fn get(&self, id: RunId) -> Result<Run, ServiceError> {
+        self.store.get(id).await?.ok_or(ServiceError::RunNotFound)
+    }
+
+    /// Starts a manual run of job `job_id` now on this replica; the schedule is unchanged.
+    ///
+    /// # Errors
+    /// `JobNotFound`, `Conflict(RunFire)` when a manual run of the job started at the same
+    /// instant, `Unavailable`.
+    pub async fn run_now(&self, job_id: JobId) -> Result<Run, ServiceError> {
+        self.dispatcher
+            .run_now(job_id)
+            .await
+            .map_err(|error| match error {
+                RepositoryError::NotFound => ServiceError::JobNotFound,
+                other => other.into(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatcher::DispatcherConfig;
+    use crate::ports::{
+        CacheLookup, CacheTicket, MockClock, MockJobCache, MockJobExecutor, MockJobRepository,
+        MockRunStore,
+    };
+    use chrono::{DateTime, Utc};
+
+    fn now() -> DateTime<Utc> {
+        "2025-06-23T08:00:00Z".parse().unwrap()
+    }
+
+    fn service(repo: MockJobRepository, store: MockRunStore) -> RunService {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(now);
+        let clock = Arc::new(clock);
+        let mut cache = MockJobCache::new();
+        cache
+            .expect_get_job()
+            .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+        let cache = Arc::new(cache);
+        let store: Arc<dyn RunStore> = Arc::new(store);
+        let jobs = JobService::new(Arc::new(repo), cache.clone(), clock.clone());
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            Arc::new(MockJobExecutor::new()),
+            cache,
+            clock,
+            DispatcherConfig::new("test"),
+        );
+        RunService::new(jobs, store, dispatcher)
+    }
+
+    #[tokio::test]
+    async fn runs_of_an_unknown_job_are_job_not_found() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_get().returning(|_| Ok(None));
+        let mut store = MockRunStore::new();
+        store.expect_list_for_job().never();
+        let result = service(repo, store)
+            .list_for_job(JobId(4), &RunQuery::default())
+            .await;
+        assert_eq!(result, Err(ServiceError::JobNotFound));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_run_is_run_not_found_and_an_outage_unavailable() {
+        let mut store = MockRunStore::new();
+        store.expect_get().returning(|id| match id.0 {
+            1 => Ok(None),
+            _ => Err(RepositoryError::Unavailable("down".into())),
+        });
+        let runs = service(MockJobRepository::new(), store);
+        assert_eq!(runs.get(RunId(1)).await, Err(ServiceError::RunNotFound));
+        assert!(matches!(
+            runs.get(RunId(2)).await,
+            Err(ServiceError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_manual_run_of_an_unknown_job_is_job_not_found() {
+        let mut store = MockRunStore::new();
+        store
+            .expect_start_manual()
+            .returning(|_, _, _| Err(RepositoryError::NotFound));
+        let result = service(MockJobRepository::new(), store)
+            .run_now(JobId(9))
+            .await;
+        assert_eq!(result, Err(ServiceError::JobNotFound));
+    }
+}

@@ -1,0 +1,320 @@
+//! The lenient readers of request input: a job body is read from any JSON value field by
+//! field, and query parameters from their raw text, so a client hears about every wrong field
+//! at once, by name. A field of the wrong JSON type becomes a reading error carried into the
+//! core's draft, which validates the rest and reports both together.
+
+use chrono::{DateTime, Utc};
+use scheduler_core::{Invalid, JobDraft, JobPatch, PolicyInput, ValidationErrors};
+use serde_json::{Map, Value};
+
+use super::wire_time::parse_instant;
+
+/// Reads the fields of a job body, recording a reading error per field that has the wrong
+/// JSON type. `None` for an absent field (or one that failed), `Some(None)` for an explicit
+/// null where null means something.
+struct FieldReader<'a> {
+    /// The body.
+    body: &'a Map<String, Value>,
+    /// The reading errors found so far.
+    errors: ValidationErrors,
+}
+
+impl<'a> FieldReader<'a> {
+    fn new(body: &'a Map<String, Value>) -> Self {
+        Self {
+            body,
+            errors: ValidationErrors::new(),
+        }
+    }
+
+    fn string(&mut self, field: &str) -> Option<Option<String>> {
+        match self.body.get(field)? {
+            Value::String(s) => Some(Some(s.clone())),
+            Value::Null => Some(None),
+            _ => {
+                self.errors.add(field, Invalid::NotAString);
+                None
+            }
+        }
+    }
+
+    fn non_null_string(&mut self, field: &str) -> Option<String> {
+        match self.string(field)? {
+            Some(s) => Some(s),
+            None => {
+                self.errors.add(field, Invalid::Null);
+                None
+            }
+        }
+    }
+
+    fn instant(&mut self, field: &str) -> Option<Option<DateTime<Utc>>> {
+        let value = self.body.get(field)?;
+        if value.is_null() {
+            return Some(None);
+        }
+        match value.as_str().and_then(parse_instant) {
+            Some(t) => Some(Some(t)),
+            None => {
+                self.errors.add(field, Invalid::NotAnInstant);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, field: &str) -> Option<bool> {
+        let value = self.body.get(field)?;
+        let parsed = match value {
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(1) => Some(true),
+                Some(0) => Some(false),
+                _ => None,
+            },
+            Value::String(s) => parse_bool(s),
+            _ => None,
+        };
+        if parsed.is_none() {
+            let problem = if value.is_null() {
+                Invalid::Null
+            } else {
+                Invalid::NotABoolean
+            };
+            self.errors.add(field, problem);
+        }
+        parsed
+    }
+
+    fn integer(&mut self, field: &str) -> Option<i64> {
+        match self.body.get(field)? {
+            Value::Number(n) if n.as_i64().is_some() => n.as_i64(),
+            Value::String(s) if s.trim().parse::<i64>().is_ok() => s.trim().parse().ok(),
+            Value::Null => {
+                self.errors.add(field, Invalid::Null);
+                None
+            }
+            _ => {
+                self.errors.add(field, Invalid::NotAnInteger);
+                None
+            }
+        }
+    }
+
+    fn policy(&mut self) -> PolicyInput {
+        PolicyInput {
+            misfire_policy: self.non_null_string("misfire_policy"),
+            misfire_grace_seconds: self.integer("misfire_grace_seconds"),
+            concurrency_policy: self.non_null_string("concurrency_policy"),
+            max_retries: self.integer("max_retries"),
+            retry_backoff_seconds: self.integer("retry_backoff_seconds"),
+            timeout_seconds: self.integer("timeout_seconds"),
+        }
+    }
+
+    fn json(&mut self, field: &str) -> Option<Value> {
+        match self.body.get(field)? {
+            Value::Null => {
+                self.errors.add(field, Invalid::Null);
+                None
+            }
+            other => Some(other.clone()),
+        }
+    }
+}
+
+/// The body as an object, or the original's error for any other JSON value.
+///
+/// # Errors
+/// `non_field_errors` naming the JSON kind received.
+pub fn as_object(body: &Value) -> Result<&Map<String, Value>, ValidationErrors> {
+    let found = match body {
+        Value::Object(map) => return Ok(map),
+        Value::Array(_) => "list",
+        Value::String(_) => "str",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Null => "null",
+    };
+    Err(ValidationErrors::single(
+        "non_field_errors",
+        Invalid::NotAnObjectBody { found },
+    ))
+}
+
+/// Reads a POST/PUT body into a draft; its reading errors travel inside it.
+///
+/// # Errors
+/// `non_field_errors` when the body is not an object.
+pub fn read_draft(body: &Value) -> Result<JobDraft, ValidationErrors> {
+    let body = as_object(body)?;
+    let mut r = FieldReader::new(body);
+    Ok(JobDraft {
+        name: r.non_null_string("name"),
+        cron_expression: r.non_null_string("cron_expression"),
+        description: r.non_null_string("description"),
+        start_time: r.instant("start_time").flatten(),
+        end_time: r.instant("end_time").flatten(),
+        timezone: r.non_null_string("timezone"),
+        parameters: r.json("parameters"),
+        is_active: r.boolean("is_active"),
+        policy: r.policy(),
+        target: body.get("target").cloned(),
+        input_errors: r.errors,
+    })
+}
+
+/// Reads a PATCH body: only present fields; `end_time: null` clears the end, `target: null`
+/// removes the target. Its reading errors travel inside it.
+///
+/// # Errors
+/// `non_field_errors` when the body is not an object.
+pub fn read_patch(body: &Value) -> Result<JobPatch, ValidationErrors> {
+    let body = as_object(body)?;
+    let mut r = FieldReader::new(body);
+    let start_time = match r.instant("start_time") {
+        Some(None) => {
+            r.errors.add("start_time", Invalid::Null);
+            None
+        }
+        other => other.flatten(),
+    };
+    Ok(JobPatch {
+        name: r.non_null_string("name"),
+        cron_expression: r.non_null_string("cron_expression"),
+        description: r.non_null_string("description"),
+        timezone: r.non_null_string("timezone"),
+        start_time,
+        end_time: r.instant("end_time"),
+        parameters: r.json("parameters"),
+        is_active: r.boolean("is_active"),
+        policy: r.policy(),
+        target: body
+            .get("target")
+            .cloned()
+            .map(|v| (!v.is_null()).then_some(v)),
+        input_errors: r.errors,
+    })
+}
+
+/// `true`/`false` as the original accepted them in bodies and query strings.
+fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Reads raw query parameters, recording a reading error per bad one.
+#[derive(Debug, Default)]
+pub struct ParamReader {
+    /// The reading errors found so far.
+    pub errors: ValidationErrors,
+}
+
+impl ParamReader {
+    /// The core's verdict on what was read, with the reading errors reported beside its own
+    /// (a parameter that could not be read was passed on as absent, so it is named once).
+    ///
+    /// # Errors
+    /// Every bad parameter.
+    pub fn finish<T>(self, built: Result<T, ValidationErrors>) -> Result<T, ValidationErrors> {
+        let mut errors = self.errors;
+        match built {
+            Ok(value) => errors.into_result(value),
+            Err(more) => {
+                errors.merge(more);
+                Err(errors)
+            }
+        }
+    }
+
+    /// An integer parameter.
+    pub fn integer(&mut self, field: &str, raw: Option<&str>) -> Option<i64> {
+        let raw = raw?;
+        let parsed = raw.trim().parse::<i64>().ok();
+        if parsed.is_none() {
+            self.errors.add(field, Invalid::NotAnInteger);
+        }
+        parsed
+    }
+
+    /// A boolean parameter.
+    pub fn boolean(&mut self, field: &str, raw: Option<&str>) -> Option<bool> {
+        let raw = raw?;
+        let parsed = parse_bool(raw);
+        if parsed.is_none() {
+            self.errors.add(field, Invalid::NotABoolean);
+        }
+        parsed
+    }
+
+    /// An instant parameter.
+    pub fn instant(&mut self, field: &str, raw: Option<&str>) -> Option<DateTime<Utc>> {
+        let raw = raw?;
+        let parsed = parse_instant(raw);
+        if parsed.is_none() {
+            self.errors.add(field, Invalid::NotAnInstant);
+        }
+        parsed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn wrong_json_types_are_named_per_field() {
+        let body = json!({"name": 5, "cron_expression": null, "is_active": "maybe", "start_time": 3, "extra": 1});
+        let draft = read_draft(&body).unwrap();
+        let found: Vec<(&str, &Invalid)> = draft
+            .input_errors
+            .iter()
+            .map(|e| (e.field.as_str(), &e.problem))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("name", &Invalid::NotAString),
+                ("cron_expression", &Invalid::Null),
+                ("start_time", &Invalid::NotAnInstant),
+                ("is_active", &Invalid::NotABoolean),
+            ]
+        );
+        assert_eq!(draft.name, None);
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_named_by_its_kind() {
+        let errors = read_draft(&json!([1])).unwrap_err();
+        assert_eq!(
+            errors,
+            ValidationErrors::single(
+                "non_field_errors",
+                Invalid::NotAnObjectBody { found: "list" }
+            )
+        );
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_and_null_end_time() {
+        let patch = read_patch(&json!({"end_time": null})).unwrap();
+        assert_eq!(patch.end_time, Some(None));
+        let patch = read_patch(&json!({})).unwrap();
+        assert_eq!(patch.end_time, None);
+        let patch = read_patch(&json!({"start_time": null})).unwrap();
+        assert!(patch.input_errors.has("start_time"));
+    }
+
+    #[test]
+    fn query_parameters_are_read_from_text() {
+        let mut params = ParamReader::default();
+        assert_eq!(params.integer("page", Some(" 3 ")), Some(3));
+        assert_eq!(params.boolean("is_active", Some("FALSE")), Some(false));
+        assert_eq!(params.integer("page_size", Some("x")), None);
+        assert_eq!(params.boolean("is_active", None), None);
+        assert!(params.errors.has("page_size") && !params.errors.has("is_active"));
+    }
+}

@@ -1,0 +1,253 @@
+//! Documentation-only input types: the schemas the OpenAPI document shows for request bodies
+//! and raw parameters, and the plumbing that reads input as sent while documenting it with
+//! those schemas.
+//!
+//! Why: poem-openapi rejects a body that does not match its type with one generic message.
+//! The original service names every failing field, so bodies are read as any JSON value
+//! (`LooseBody`) and checked field by field (`body.rs`), while the document shows the shape
+//! a client should send (`JobInputDoc`). The schemas state the same limits the domain
+//! enforces, so a generated client sends what the server accepts.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::{Example, ParseFromJSON, ParseFromParameter, ParseResult, Type};
+use poem_openapi::{Enum, Object};
+use serde_json::Value;
+
+use super::output::{ConcurrencyOut, JsonObject, MisfireOut};
+
+/// The HTTP method of a target, as sent (any case is accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "TargetMethodInput", rename_all = "UPPERCASE")]
+pub enum MethodIn {
+    /// GET.
+    Get,
+    /// POST (the default).
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+}
+
+/// The kind of a target: only `http`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "TargetTypeInput", rename_all = "lowercase")]
+pub enum TargetTypeIn {
+    /// An HTTP request.
+    Http,
+}
+
+/// Where runs are delivered: each run is sent as JSON to `url`.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "HttpTargetInput")]
+pub struct TargetIn {
+    /// Always `http`.
+    #[oai(rename = "type")]
+    pub kind: TargetTypeIn,
+    /// An `http://` or `https://` URL naming a host.
+    #[oai(validator(max_length = 2048, pattern = r"^https?://[^/\s]\S*$"))]
+    pub url: String,
+    /// Default `POST`.
+    pub method: Option<MethodIn>,
+    /// Extra request headers: names of letters, digits, `-` and `_`, values without line
+    /// breaks.
+    #[oai(validator(max_properties = 32))]
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+/// The body of POST (and PUT): the documented shape. The server reads any JSON object and
+/// ignores unknown fields.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "JobInput", example)]
+pub struct JobInputDoc {
+    /// Unique name, 1-255 characters after trimming.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub name: String,
+    /// Standard 5-field cron expression (at most 255 characters); macros `@hourly`,
+    /// `@daily`, `@midnight`, `@weekly`, `@monthly`, `@yearly`, `@annually`. Seconds are not
+    /// supported.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub cron_expression: String,
+    /// Free text, at most 10,000 characters. Default empty.
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    /// RFC 3339 instant (a time without offset is read as UTC). Default now.
+    pub start_time: Option<DateTime<Utc>>,
+    /// RFC 3339 instant after `start_time`. Default none.
+    #[oai(nullable)]
+    pub end_time: Option<DateTime<Utc>>,
+    /// IANA time zone name. Default `UTC`.
+    #[oai(validator(max_length = 64))]
+    pub timezone: Option<String>,
+    /// JSON object, at most 64 KiB serialized. Default `{}`.
+    pub parameters: Option<JsonObject>,
+    /// Default true.
+    pub is_active: Option<bool>,
+    /// Default `fire_once`.
+    pub misfire_policy: Option<MisfireOut>,
+    /// Default 60.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
+    pub misfire_grace_seconds: Option<u32>,
+    /// Default `allow`.
+    pub concurrency_policy: Option<ConcurrencyOut>,
+    /// Default 0.
+    #[oai(validator(minimum(value = "0"), maximum(value = "100")))]
+    pub max_retries: Option<u32>,
+    /// Default 10.
+    #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
+    pub retry_backoff_seconds: Option<u32>,
+    /// Default 300.
+    #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
+    pub timeout_seconds: Option<u32>,
+    /// Where runs are delivered. Default none: the handler registered for
+    /// `parameters.action` runs.
+    #[oai(nullable)]
+    pub target: Option<TargetIn>,
+}
+
+impl Example for JobInputDoc {
+    fn example() -> Self {
+        Self {
+            name: "Weekly Report".into(),
+            cron_expression: "0 9 * * 1".into(),
+            description: Some("Generate weekly sales report".into()),
+            start_time: "2025-06-23T09:00:00Z".parse().ok(),
+            end_time: None,
+            timezone: Some("UTC".into()),
+            parameters: Some(JsonObject(
+                serde_json::json!({"report_type": "weekly", "recipients": ["sales@example.com"]}),
+            )),
+            is_active: Some(true),
+            misfire_policy: None,
+            misfire_grace_seconds: None,
+            concurrency_policy: None,
+            max_retries: None,
+            retry_backoff_seconds: None,
+            timeout_seconds: None,
+            target: None,
+        }
+    }
+}
+
+/// The body of PATCH: any subset of the writable fields.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "JobPatch")]
+pub struct JobPatchDoc {
+    /// New unique name, 1-255 characters after trimming.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub name: Option<String>,
+    /// New expression; `next_run` is recomputed.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub cron_expression: Option<String>,
+    /// New description.
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    /// New start; `next_run` is recomputed.
+    pub start_time: Option<DateTime<Utc>>,
+    /// New end, or null to remove it; `next_run` is recomputed.
+    #[oai(nullable)]
+    pub end_time: Option<DateTime<Utc>>,
+    /// New zone; `next_run` is recomputed.
+    #[oai(validator(max_length = 64))]
+    pub timezone: Option<String>,
+    /// New parameters (replaces the whole object).
+    pub parameters: Option<JsonObject>,
+    /// Pause (false) or resume (true).
+    pub is_active: Option<bool>,
+    /// New misfire policy.
+    pub misfire_policy: Option<MisfireOut>,
+    /// 0-86400.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
+    pub misfire_grace_seconds: Option<u32>,
+    /// New concurrency policy.
+    pub concurrency_policy: Option<ConcurrencyOut>,
+    /// 0-100.
+    #[oai(validator(minimum(value = "0"), maximum(value = "100")))]
+    pub max_retries: Option<u32>,
+    /// 1-86400.
+    #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
+    pub retry_backoff_seconds: Option<u32>,
+    /// 1-86400.
+    #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
+    pub timeout_seconds: Option<u32>,
+    /// New target, or null to remove it.
+    #[oai(nullable)]
+    pub target: Option<TargetIn>,
+}
+
+/// Input kept as sent (`Raw`) and checked by the handler — so a bad value becomes a field
+/// error in the original's shape, not poem-openapi's generic one — while the OpenAPI document
+/// shows the schema of `Doc`.
+pub struct Documented<Raw, Doc> {
+    /// The input as sent.
+    pub raw: Raw,
+    /// Which documented schema this input stands for.
+    _doc: PhantomData<Doc>,
+}
+
+impl<Raw, Doc> Documented<Raw, Doc> {
+    fn new(raw: Raw) -> Self {
+        Self {
+            raw,
+            _doc: PhantomData,
+        }
+    }
+}
+
+/// A request body read as any JSON value, documented as `Doc`.
+pub type LooseBody<Doc> = Documented<Value, Doc>;
+
+/// A query or path parameter kept as text, documented as `T`.
+pub type RawParam<T> = Documented<String, T>;
+
+impl<Raw: Send + Sync, Doc: Type> Type for Documented<Raw, Doc> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Raw;
+    type RawElementValueType = Raw;
+
+    fn name() -> Cow<'static, str> {
+        Doc::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        Doc::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        Doc::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.raw)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<Doc: Type> ParseFromJSON for LooseBody<Doc> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Self::new(value.unwrap_or(Value::Null)))
+    }
+}
+
+impl<T: Type> ParseFromParameter for RawParam<T> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self::new(value.to_string()))
+    }
+}
+
+/// The raw text of an optional parameter.
+pub fn raw<T>(param: &Option<RawParam<T>>) -> Option<&str> {
+    param.as_ref().map(|p| p.raw.as_str())
+}

@@ -1,0 +1,501 @@
+//! Output types: the JSON the API writes, in the original service's fields and order, with
+//! schemas that say exactly what is sent (nullable fields, enums, ranges), and the payload
+//! that writes them in one pass.
+
+use std::borrow::Cow;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::{Enum, Object};
+use scheduler_core::{
+    ConcurrencyPolicy, HttpTarget, Job, MisfirePolicy, Preview, Run, RunStatus, RunTrigger,
+};
+use serde_json::Value;
+
+use super::wire_time::UtcInstant;
+
+/// A JSON object of any members (a job's `parameters`), documented as an object.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(transparent)]
+pub struct JsonObject(pub Value);
+
+impl Type for JsonObject {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "object".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)))),
+            ..MetaSchema::new("object")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for JsonObject {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(value @ Value::Object(_)) => Ok(Self(value)),
+            _ => Err(poem_openapi::types::ParseError::expected_type(Value::Null)),
+        }
+    }
+}
+
+impl ToJSON for JsonObject {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone())
+    }
+}
+
+/// `fire_once` or `skip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
+#[oai(rename = "MisfirePolicy", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum MisfireOut {
+    /// Fires missed while every replica was down run once.
+    FireOnce,
+    /// Fires missed beyond the grace period are recorded as skipped.
+    Skip,
+}
+
+impl From<MisfirePolicy> for MisfireOut {
+    fn from(policy: MisfirePolicy) -> Self {
+        match policy {
+            MisfirePolicy::FireOnce => Self::FireOnce,
+            MisfirePolicy::Skip => Self::Skip,
+        }
+    }
+}
+
+/// `allow` or `forbid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
+#[oai(rename = "ConcurrencyPolicy", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ConcurrencyOut {
+    /// Runs may overlap.
+    Allow,
+    /// A fire while the previous run runs is recorded as skipped.
+    Forbid,
+}
+
+impl From<ConcurrencyPolicy> for ConcurrencyOut {
+    fn from(policy: ConcurrencyPolicy) -> Self {
+        match policy {
+            ConcurrencyPolicy::Allow => Self::Allow,
+            ConcurrencyPolicy::Forbid => Self::Forbid,
+        }
+    }
+}
+
+/// The kind of a target: only `http`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
+#[oai(rename = "TargetType", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum TargetTypeOut {
+    /// An HTTP request.
+    Http,
+}
+
+/// The HTTP method of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
+#[oai(rename = "TargetMethod", rename_all = "UPPERCASE")]
+#[serde(rename_all = "UPPERCASE")]
+pub enum MethodOut {
+    /// GET.
+    Get,
+    /// POST (the default).
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+}
+
+impl MethodOut {
+    fn from_method(method: &str) -> Self {
+        match method {
+            "GET" => Self::Get,
+            "PUT" => Self::Put,
+            "PATCH" => Self::Patch,
+            "DELETE" => Self::Delete,
+            _ => Self::Post,
+        }
+    }
+}
+
+/// Where runs of a job are delivered: the run is sent as JSON to `url`.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "HttpTarget")]
+pub struct TargetOut {
+    /// Always `http`.
+    #[serde(rename = "type")]
+    #[oai(rename = "type")]
+    pub kind: TargetTypeOut,
+    /// An `http://` or `https://` URL, at most 2,048 characters.
+    pub url: String,
+    /// The request method.
+    pub method: MethodOut,
+    /// Extra request headers (at most 32).
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+impl From<&HttpTarget> for TargetOut {
+    fn from(target: &HttpTarget) -> Self {
+        Self {
+            kind: TargetTypeOut::Http,
+            url: target.url.clone(),
+            method: MethodOut::from_method(&target.method),
+            headers: target.headers.clone(),
+        }
+    }
+}
+
+/// A job as the API returns it (the original service's fields and names, then the run
+/// policies).
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "Job", example)]
+pub struct JobOut {
+    /// Database id.
+    pub id: i64,
+    /// Unique name (1-255 characters).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Standard 5-field cron expression (minute hour day-of-month month day-of-week).
+    pub cron_expression: String,
+    /// IANA time zone the expression is read in.
+    pub timezone: String,
+    /// No run before this instant.
+    pub start_time: UtcInstant,
+    /// No run after this instant; null when unbounded.
+    #[oai(nullable)]
+    pub end_time: Option<UtcInstant>,
+    /// When the job last ran; null before its first run.
+    #[oai(nullable)]
+    pub last_run: Option<UtcInstant>,
+    /// When the job runs next: the first fire at or after `start_time` and after now; null
+    /// when paused or past `end_time`.
+    #[oai(nullable)]
+    pub next_run: Option<UtcInstant>,
+    /// JSON object handed to the job's handler.
+    pub parameters: JsonObject,
+    /// False while paused.
+    pub is_active: bool,
+    /// What happens to fires missed while every replica was down.
+    pub misfire_policy: MisfireOut,
+    /// How late a fire may be and still count as on time, in seconds.
+    #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
+    pub misfire_grace_seconds: u32,
+    /// Whether runs may overlap.
+    pub concurrency_policy: ConcurrencyOut,
+    /// Retries of a failed or timed-out run.
+    #[oai(validator(minimum(value = "0"), maximum(value = "100")))]
+    pub max_retries: u32,
+    /// First retry delay in seconds, doubled per retry.
+    #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
+    pub retry_backoff_seconds: u32,
+    /// A run taking longer is stopped and marked `timed_out`.
+    #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
+    pub timeout_seconds: u32,
+    /// Where runs are delivered; null to run the handler registered for
+    /// `parameters.action`.
+    #[oai(nullable)]
+    pub target: Option<TargetOut>,
+    /// Creation instant.
+    pub created_at: UtcInstant,
+    /// Last change instant.
+    pub updated_at: UtcInstant,
+}
+
+impl From<Job> for JobOut {
+    fn from(job: Job) -> Self {
+        Self {
+            id: job.id.0,
+            name: job.spec.name.into(),
+            description: job.spec.description.into(),
+            cron_expression: job.spec.schedule.expression().to_string(),
+            timezone: job.spec.timezone.name().to_string(),
+            start_time: UtcInstant(job.spec.start_time),
+            end_time: job.spec.end_time.map(UtcInstant),
+            last_run: job.last_run.map(UtcInstant),
+            next_run: job.next_run.map(UtcInstant),
+            parameters: JsonObject(job.spec.parameters.into()),
+            is_active: job.spec.is_active,
+            misfire_policy: job.spec.policy.misfire.into(),
+            misfire_grace_seconds: job.spec.policy.misfire_grace_seconds,
+            concurrency_policy: job.spec.policy.concurrency.into(),
+            max_retries: job.spec.policy.max_retries,
+            retry_backoff_seconds: job.spec.policy.retry_backoff_seconds,
+            timeout_seconds: job.spec.policy.timeout_seconds,
+            target: job.spec.target.as_ref().map(TargetOut::from),
+            created_at: UtcInstant(job.created_at),
+            updated_at: UtcInstant(job.updated_at),
+        }
+    }
+}
+
+fn instant(text: &str) -> UtcInstant {
+    UtcInstant(
+        text.parse()
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+    )
+}
+
+impl poem_openapi::types::Example for JobOut {
+    fn example() -> Self {
+        Self {
+            id: 1,
+            name: "Weekly Report".into(),
+            description: "Generate weekly sales report".into(),
+            cron_expression: "0 9 * * 1".into(),
+            timezone: "UTC".into(),
+            start_time: instant("2025-06-23T09:00:00Z"),
+            end_time: None,
+            last_run: None,
+            next_run: Some(instant("2025-06-23T09:00:00Z")),
+            parameters: JsonObject(serde_json::json!({
+                "report_type": "weekly",
+                "recipients": ["sales@example.com"]
+            })),
+            is_active: true,
+            misfire_policy: MisfireOut::FireOnce,
+            misfire_grace_seconds: 60,
+            concurrency_policy: ConcurrencyOut::Allow,
+            max_retries: 0,
+            retry_backoff_seconds: 10,
+            timeout_seconds: 300,
+            target: None,
+            created_at: instant("2025-06-20T12:00:00Z"),
+            updated_at: instant("2025-06-20T12:00:00Z"),
+        }
+    }
+}
+
+/// One page of jobs, in the original's paginated shape.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "JobList")]
+pub struct JobListOut {
+    /// Jobs matching the filter across all pages.
+    pub count: u64,
+    /// URL of the next page, or null on the last.
+    #[oai(nullable)]
+    pub next: Option<String>,
+    /// URL of the previous page, or null on the first.
+    #[oai(nullable)]
+    pub previous: Option<String>,
+    /// This page's jobs.
+    pub results: Vec<JobOut>,
+}
+
+/// Why a run exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
+#[oai(rename = "RunTrigger", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerOut {
+    /// A fire of the schedule.
+    Schedule,
+    /// `POST /scheduler/jobs/{id}/run/`.
+    Manual,
+    /// A retry of a failed attempt.
+    Retry,
+}
+
+impl From<RunTrigger> for TriggerOut {
+    fn from(trigger: RunTrigger) -> Self {
+        match trigger {
+            RunTrigger::Schedule => Self::Schedule,
+            RunTrigger::Manual => Self::Manual,
+            RunTrigger::Retry => Self::Retry,
+        }
+    }
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
+#[oai(rename = "RunStatus", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum StatusOut {
+    /// Executing.
+    Running,
+    /// Ended well.
+    Succeeded,
+    /// Ended with an error (see `error`).
+    Failed,
+    /// Stopped after the job's timeout.
+    TimedOut,
+    /// Not executed (see `error`).
+    Skipped,
+    /// Its worker died; a new attempt was started.
+    Abandoned,
+}
+
+impl From<RunStatus> for StatusOut {
+    fn from(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Running => Self::Running,
+            RunStatus::Succeeded => Self::Succeeded,
+            RunStatus::Failed => Self::Failed,
+            RunStatus::TimedOut => Self::TimedOut,
+            RunStatus::Skipped => Self::Skipped,
+            RunStatus::Abandoned => Self::Abandoned,
+        }
+    }
+}
+
+/// One run as the API returns it.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "Run", example)]
+pub struct RunOut {
+    /// Run id.
+    pub id: i64,
+    /// The job.
+    pub job_id: i64,
+    /// The fire this run serves; `(job_id, scheduled_for)` is the receiver's idempotency key.
+    pub scheduled_for: UtcInstant,
+    /// Why it exists.
+    pub trigger: TriggerOut,
+    /// 1 for the first attempt at this fire, higher for retries and recoveries.
+    #[oai(validator(minimum(value = "1")))]
+    pub attempt: i32,
+    /// Where it stands.
+    pub status: StatusOut,
+    /// When it started.
+    pub started_at: UtcInstant,
+    /// When it ended; null while running.
+    #[oai(nullable)]
+    pub finished_at: Option<UtcInstant>,
+    /// When a retry of this failed run is due; null when none is.
+    #[oai(nullable)]
+    pub retry_at: Option<UtcInstant>,
+    /// Why it failed or was skipped (at most 2,000 characters); null otherwise.
+    #[oai(nullable)]
+    pub error: Option<String>,
+    /// The replica that executed it.
+    pub worker: String,
+}
+
+impl From<Run> for RunOut {
+    fn from(run: Run) -> Self {
+        Self {
+            id: run.id.0,
+            job_id: run.job_id.0,
+            scheduled_for: UtcInstant(run.scheduled_for),
+            trigger: run.trigger.into(),
+            attempt: run.attempt,
+            status: run.status.into(),
+            started_at: UtcInstant(run.started_at),
+            finished_at: run.finished_at.map(UtcInstant),
+            retry_at: run.retry_at.map(UtcInstant),
+            error: run.error,
+            worker: run.worker,
+        }
+    }
+}
+
+impl poem_openapi::types::Example for RunOut {
+    fn example() -> Self {
+        Self {
+            id: 42,
+            job_id: 1,
+            scheduled_for: instant("2025-06-23T09:00:00Z"),
+            trigger: TriggerOut::Schedule,
+            attempt: 1,
+            status: StatusOut::Succeeded,
+            started_at: instant("2025-06-23T09:00:00.012Z"),
+            finished_at: Some(instant("2025-06-23T09:00:00.250Z")),
+            retry_at: None,
+            error: None,
+            worker: "scheduler-1-4711".into(),
+        }
+    }
+}
+
+/// A page of runs.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "RunList")]
+pub struct RunListOut {
+    /// Runs matching across all pages.
+    pub count: u64,
+    /// Next page URL, or null on the last.
+    #[oai(nullable)]
+    pub next: Option<String>,
+    /// Previous page URL, or null on the first.
+    #[oai(nullable)]
+    pub previous: Option<String>,
+    /// This page, newest first.
+    pub results: Vec<RunOut>,
+}
+
+/// The preview of an expression.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "CronPreview")]
+pub struct PreviewOut {
+    /// The expression as sent (trimmed).
+    pub expression: String,
+    /// The IANA zone it was read in.
+    pub timezone: String,
+    /// A short English reading, e.g. "At 09:00 on Monday".
+    pub description: String,
+    /// The first `count` fire instants at or after `after`, RFC 3339 in UTC.
+    pub next_runs: Vec<UtcInstant>,
+}
+
+impl From<Preview> for PreviewOut {
+    fn from(preview: Preview) -> Self {
+        Self {
+            expression: preview.schedule.expression().to_string(),
+            timezone: preview.timezone.name().to_string(),
+            description: preview.schedule.describe(),
+            next_runs: preview.next_runs.into_iter().map(UtcInstant).collect(),
+        }
+    }
+}
+
+/// A JSON response body written straight from `T`'s `Serialize` (one pass, no intermediate
+/// `serde_json::Value` as poem-openapi's `Json` builds), documented with `T`'s schema.
+#[derive(Debug)]
+pub struct FastJson<T>(pub T);
+
+/// The content type of every JSON response body.
+const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+impl<T: Type + Send> poem_openapi::payload::Payload for FastJson<T> {
+    const CONTENT_TYPE: &'static str = JSON_CONTENT_TYPE;
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: serde::Serialize + Send> poem::IntoResponse for FastJson<T> {
+    fn into_response(self) -> poem::Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => poem::Response::builder()
+                .content_type(JSON_CONTENT_TYPE)
+                .body(body),
+            Err(_) => poem::Response::builder()
+                .status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
+                .finish(),
+        }
+    }
+}

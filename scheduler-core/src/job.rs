@@ -142,6 +142,11 @@ impl Timezone {
     pub fn name(&self) -> &'static str {
         self.0.name()
     }
+
+    /// Every zone name [`Timezone::parse`] accepts.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+    }
 }
 
 /// The JSON object handed to a job's handler: an object, at most 64 KiB serialized, with no

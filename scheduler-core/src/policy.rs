@@ -59,6 +59,11 @@ pub trait WireEnum:
         (*self).into()
     }
 
+    /// Every wire spelling, in declaration order.
+    fn choices() -> &'static [&'static str] {
+        Self::VARIANTS
+    }
+
     /// Parses the wire spelling.
     ///
     /// # Errors

@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::coalesce::{Call, Coalescer, Stopped};
 use super::entity::{ActiveModel, Column, Entity, Model};
-use super::repository_error;
+use super::{bound_offset, repository_error};
 
 /// A coalesced read by id: the id asked for, answered with the job or `None`.
 type ReadCall = Call<i64, Result<Option<Job>, RepositoryError>>;
@@ -253,7 +253,7 @@ impl JobRepository for SeaOrmJobRepository {
             select = select.order_by_asc(Column::Id);
         }
         let rows = select
-            .offset(query.offset())
+            .offset(bound_offset(query.offset()))
             .limit(query.page_size())
             .all(&self.db)
             .await

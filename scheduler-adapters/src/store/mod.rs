@@ -76,6 +76,12 @@ pub(crate) fn micros(instant: DateTime<Utc>) -> DateTime<Utc> {
     instant.trunc_subsecs(6)
 }
 
+/// An offset both databases accept: they bind it as a signed 64-bit integer, and an offset
+/// past `i64::MAX` rows skips every row anyway.
+pub(crate) fn bound_offset(offset: u64) -> u64 {
+    offset.min(i64::MAX.unsigned_abs())
+}
+
 /// Translates a driver error into the port's vocabulary at the adapter edge.
 ///
 /// - A unique violation is a `Conflict`, told apart by the constraint's name (PostgreSQL) or

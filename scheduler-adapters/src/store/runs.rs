@@ -27,7 +27,7 @@ use sea_orm::{
 
 use super::entity as jobs;
 use super::run_entity as runs;
-use super::{micros, repository_error};
+use super::{bound_offset, micros, repository_error};
 
 /// Runs and claims in PostgreSQL or SQLite.
 #[derive(Clone)]
@@ -513,7 +513,7 @@ impl RunStore for SeaOrmRunStore {
         let total = db(select.clone().count(&self.db).await)?;
         let rows = db(select
             .order_by_desc(runs::Column::Id)
-            .offset(query.offset())
+            .offset(bound_offset(query.offset()))
             .limit(query.page_size())
             .all(&self.db)
             .await)?;

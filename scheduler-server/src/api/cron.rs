@@ -8,7 +8,7 @@ use scheduler_core::{Clock, PreviewRequest};
 
 use super::ApiTags;
 use super::body::ParamReader;
-use super::docs::{RawParam, raw};
+use super::docs::{IntRange, OneOf, RawParam, RequiredParam, Timezones, raw};
 use super::output::{FastJson, PreviewOut};
 use crate::error::{OpError, errors};
 
@@ -40,19 +40,19 @@ impl CronApi {
     async fn preview(
         &self,
         /// Standard 5-field expression or macro, e.g. `0 9 * * 1` or `@daily`.
-        expression: Query<Option<RawParam<String>>>,
+        expression: Query<RequiredParam<String>>,
         /// IANA time zone (default `UTC`).
-        timezone: Query<Option<RawParam<String>>>,
+        timezone: Query<Option<RawParam<OneOf<Timezones>>>>,
         /// List fires at or after this RFC 3339 instant (default now).
         after: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
         /// How many fires to list, 1-100 (default 5).
-        count: Query<Option<RawParam<u32>>>,
+        count: Query<Option<RawParam<IntRange<1, 100>>>>,
     ) -> Result<Previewed, OpError<errors::Preview>> {
         let mut params = ParamReader::default();
         let request = PreviewRequest {
             after: params.instant("after", raw(&after.0)),
             count: params.integer("count", raw(&count.0)),
-            expression: raw(&expression.0).map(str::to_string),
+            expression: expression.0.raw,
             timezone: raw(&timezone.0).map(str::to_string),
             input_errors: params.errors,
         };

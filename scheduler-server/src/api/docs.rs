@@ -13,12 +13,144 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
-use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::{Example, ParseFromJSON, ParseFromParameter, ParseResult, Type};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{
+    Example, ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
+};
 use poem_openapi::{Enum, Object};
+use scheduler_core::{JobOrdering, RunStatus, Timezone, WireEnum};
 use serde_json::Value;
 
 use super::output::{ConcurrencyOut, JsonObject, MisfireOut};
+
+/// A named set of strings a parameter or field accepts, documented as a string enum.
+pub trait ChoiceSet: Send + Sync + 'static {
+    /// The schema's name.
+    const NAME: &'static str;
+    /// What the set is.
+    const DESCRIPTION: &'static str;
+    /// The accepted strings.
+    fn choices() -> Vec<&'static str>;
+}
+
+/// A string that is one of `C`'s choices: documents the choices (as a named schema, so a
+/// long list is written once); the value itself is checked by the core.
+pub struct OneOf<C>(String, PhantomData<C>);
+
+impl<C: ChoiceSet> Type for OneOf<C> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        C::NAME.into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(C::NAME.into())
+    }
+
+    fn register(registry: &mut Registry) {
+        registry.create_schema::<Self, _>(C::NAME.into(), |_| MetaSchema {
+            description: Some(C::DESCRIPTION),
+            enum_items: C::choices().into_iter().map(Value::from).collect(),
+            ..MetaSchema::new("string")
+        });
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<C: ChoiceSet> ParseFromJSON for OneOf<C> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(text)) => Ok(Self(text, PhantomData)),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl<C: ChoiceSet> ToJSON for OneOf<C> {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+/// Every IANA time-zone name.
+pub struct Timezones;
+
+impl ChoiceSet for Timezones {
+    const NAME: &'static str = "Timezone";
+    const DESCRIPTION: &'static str = "An IANA time-zone name.";
+
+    fn choices() -> Vec<&'static str> {
+        Timezone::names().collect()
+    }
+}
+
+/// The sort orders of a job list.
+pub struct Orderings;
+
+impl ChoiceSet for Orderings {
+    const NAME: &'static str = "JobOrdering";
+    const DESCRIPTION: &'static str = "A sort column; a `-` prefix sorts descending.";
+
+    fn choices() -> Vec<&'static str> {
+        JobOrdering::CHOICES.to_vec()
+    }
+}
+
+/// The statuses of a run.
+pub struct RunStatuses;
+
+impl ChoiceSet for RunStatuses {
+    const NAME: &'static str = "RunStatusFilter";
+    const DESCRIPTION: &'static str = "A run status.";
+
+    fn choices() -> Vec<&'static str> {
+        RunStatus::choices().to_vec()
+    }
+}
+
+/// An integer parameter documented with the range the server accepts (`MAX` = `i64::MAX`
+/// means unbounded above); the value itself is checked by the core.
+pub struct IntRange<const MIN: i64, const MAX: i64>(i64);
+
+impl<const MIN: i64, const MAX: i64> Type for IntRange<MIN, MAX> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = i64;
+    type RawElementValueType = i64;
+
+    fn name() -> Cow<'static, str> {
+        format!("integer({MIN}..={MAX})").into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            minimum: Some(MIN as f64),
+            maximum: (MAX != i64::MAX).then_some(MAX as f64),
+            ..MetaSchema::new_with_format("integer", "int64")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
 
 /// The HTTP method of a target, as sent (any case is accepted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -64,7 +196,7 @@ pub struct TargetIn {
 
 /// The body of POST (and PUT): the documented shape. The server reads any JSON object and
 /// ignores unknown fields.
-#[derive(Debug, Clone, Object)]
+#[derive(Object)]
 #[oai(rename = "JobInput", example)]
 pub struct JobInputDoc {
     /// Unique name, 1-255 characters after trimming.
@@ -84,8 +216,7 @@ pub struct JobInputDoc {
     #[oai(nullable)]
     pub end_time: Option<DateTime<Utc>>,
     /// IANA time zone name. Default `UTC`.
-    #[oai(validator(max_length = 64))]
-    pub timezone: Option<String>,
+    pub timezone: Option<OneOf<Timezones>>,
     /// JSON object, at most 64 KiB serialized. Default `{}`.
     pub parameters: Option<JsonObject>,
     /// Default true.
@@ -120,7 +251,7 @@ impl Example for JobInputDoc {
             description: Some("Generate weekly sales report".into()),
             start_time: "2025-06-23T09:00:00Z".parse().ok(),
             end_time: None,
-            timezone: Some("UTC".into()),
+            timezone: Some(OneOf("UTC".into(), PhantomData)),
             parameters: Some(JsonObject(
                 serde_json::json!({"report_type": "weekly", "recipients": ["sales@example.com"]}),
             )),
@@ -137,7 +268,7 @@ impl Example for JobInputDoc {
 }
 
 /// The body of PATCH: any subset of the writable fields.
-#[derive(Debug, Clone, Object)]
+#[derive(Object)]
 #[oai(rename = "JobPatch")]
 pub struct JobPatchDoc {
     /// New unique name, 1-255 characters after trimming.
@@ -155,8 +286,7 @@ pub struct JobPatchDoc {
     #[oai(nullable)]
     pub end_time: Option<DateTime<Utc>>,
     /// New zone; `next_run` is recomputed.
-    #[oai(validator(max_length = 64))]
-    pub timezone: Option<String>,
+    pub timezone: Option<OneOf<Timezones>>,
     /// New parameters (replaces the whole object).
     pub parameters: Option<JsonObject>,
     /// Pause (false) or resume (true).
@@ -207,6 +337,10 @@ pub type LooseBody<Doc> = Documented<Value, Doc>;
 /// A query or path parameter kept as text, documented as `T`.
 pub type RawParam<T> = Documented<String, T>;
 
+/// A query parameter documented as required (and as `T`) but read as optional, so that its
+/// absence is reported by the core in the original's words, beside the other parameters.
+pub type RequiredParam<T> = Documented<Option<String>, T>;
+
 impl<Raw: Send + Sync, Doc: Type> Type for Documented<Raw, Doc> {
     const IS_REQUIRED: bool = true;
     type RawValueType = Raw;
@@ -244,6 +378,19 @@ impl<Doc: Type> ParseFromJSON for LooseBody<Doc> {
 impl<T: Type> ParseFromParameter for RawParam<T> {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {
         Ok(Self::new(value.to_string()))
+    }
+}
+
+impl<T: Type> ParseFromParameter for RequiredParam<T> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self::new(Some(value.to_string())))
+    }
+
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(
+        iter: I,
+    ) -> ParseResult<Self> {
+        let first = iter.into_iter().next();
+        Ok(Self::new(first.map(|value| value.as_ref().to_string())))
     }
 }
 

@@ -8,7 +8,7 @@ use scheduler_core::{JobId, JobQuery, JobService};
 
 use super::ApiTags;
 use super::body::{ParamReader, read_draft, read_patch};
-use super::docs::{JobInputDoc, JobPatchDoc, LooseBody, RawParam, raw};
+use super::docs::{IntRange, JobInputDoc, JobPatchDoc, LooseBody, OneOf, Orderings, RawParam, raw};
 use super::output::{FastJson, JobListOut, JobOut};
 use super::pagination::page_links;
 use crate::error::{ApiError, OpError, errors};
@@ -106,13 +106,13 @@ impl JobsApi {
         &self,
         request: &Request,
         /// Page number, from 1.
-        page: Query<Option<RawParam<i64>>>,
+        page: Query<Option<RawParam<IntRange<1, { i64::MAX }>>>>,
         /// Jobs per page, 1-500 (default 50).
-        page_size: Query<Option<RawParam<i64>>>,
+        page_size: Query<Option<RawParam<IntRange<1, 500>>>>,
         /// Only active (`true`) or paused (`false`) jobs.
         is_active: Query<Option<RawParam<bool>>>,
         /// Sort: `id`, `name`, `next_run`, `created_at`; prefix `-` for descending.
-        ordering: Query<Option<RawParam<String>>>,
+        ordering: Query<Option<RawParam<OneOf<Orderings>>>>,
     ) -> Result<Listed, OpError<errors::ListJobs>> {
         let mut params = ParamReader::default();
         let page_number = params.integer("page", raw(&page.0));

@@ -8,7 +8,7 @@ use scheduler_core::{RunId, RunQuery, RunService};
 
 use super::ApiTags;
 use super::body::ParamReader;
-use super::docs::{RawParam, raw};
+use super::docs::{IntRange, OneOf, RawParam, RunStatuses, raw};
 use super::jobs::parse_job_id;
 use super::output::{FastJson, RunListOut, RunOut};
 use super::pagination::page_links;
@@ -58,12 +58,11 @@ impl RunsApi {
         request: &Request,
         id: Path<RawParam<i64>>,
         /// Page number, from 1.
-        page: Query<Option<RawParam<i64>>>,
+        page: Query<Option<RawParam<IntRange<1, { i64::MAX }>>>>,
         /// Runs per page, 1-500 (default 50).
-        page_size: Query<Option<RawParam<i64>>>,
-        /// Only runs with this status: `running`, `succeeded`, `failed`, `timed_out`,
-        /// `skipped` or `abandoned`.
-        status: Query<Option<RawParam<String>>>,
+        page_size: Query<Option<RawParam<IntRange<1, 500>>>>,
+        /// Only runs with this status.
+        status: Query<Option<RawParam<OneOf<RunStatuses>>>>,
     ) -> Result<RunsListed, OpError<errors::ListRuns>> {
         let id = parse_job_id(&id.0.raw)?;
         let mut params = ParamReader::default();

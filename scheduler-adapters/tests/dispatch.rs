@@ -520,30 +520,10 @@ async fn shutdown_stops_claiming_and_waits_for_in_flight_runs(w: World) {
     );
 }
 
-macro_rules! on_both {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(world) = super::World::sqlite().await else { return };
-                    super::$test(world).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(world) = super::World::postgres().await else { return };
-                    super::$test(world).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+scheduler_test_support::backend_tests! {
+    attribute: tokio::test(flavor = "multi_thread", worker_threads = 2),
+    setups: { sqlite => World::sqlite, postgres => World::postgres },
+    tests: [
     a_due_fire_is_claimed_once_and_the_schedule_advances,
     misfire_fire_once_runs_once_then_resumes,
     misfire_skip_records_a_skipped_run,
@@ -555,4 +535,5 @@ on_both!(
     a_dead_workers_run_is_abandoned_and_run_again_without_using_retries,
     manual_runs_leave_the_schedule_alone,
     shutdown_stops_claiming_and_waits_for_in_flight_runs,
-);
+    ],
+}

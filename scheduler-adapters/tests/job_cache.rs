@@ -33,7 +33,7 @@ fn ticket<T: std::fmt::Debug>(lookup: CacheLookup<T>) -> scheduler_core::CacheTi
     }
 }
 
-async fn a_stored_job_is_a_hit(cache: &dyn JobCache) {
+async fn a_stored_job_is_a_hit(cache: Box<dyn JobCache>) {
     let t = ticket(cache.get_job(JobId(1)).await);
     cache.put_job(&job(1, "v1"), t).await;
     assert_eq!(
@@ -42,7 +42,7 @@ async fn a_stored_job_is_a_hit(cache: &dyn JobCache) {
     );
 }
 
-async fn a_put_after_invalidation_is_dropped(cache: &dyn JobCache) {
+async fn a_put_after_invalidation_is_dropped(cache: Box<dyn JobCache>) {
     let t = ticket(cache.get_job(JobId(2)).await);
     // A writer changes the job while the reader is still at the database.
     cache.invalidate_job(JobId(2)).await;
@@ -55,7 +55,7 @@ async fn a_put_after_invalidation_is_dropped(cache: &dyn JobCache) {
     );
 }
 
-async fn invalidating_a_job_drops_it_and_every_list(cache: &dyn JobCache) {
+async fn invalidating_a_job_drops_it_and_every_list(cache: Box<dyn JobCache>) {
     let q = JobQuery::default();
     let page = JobPage {
         total: 1,
@@ -75,7 +75,7 @@ async fn invalidating_a_job_drops_it_and_every_list(cache: &dyn JobCache) {
     ticket(cache.get_list(&q).await);
 }
 
-async fn different_queries_are_different_pages(cache: &dyn JobCache) {
+async fn different_queries_are_different_pages(cache: Box<dyn JobCache>) {
     let q1 = JobQuery::default();
     let q2 = JobQuery::new(Some(2), Some(10), Some(true), Some("-name")).unwrap();
     let t = ticket(cache.get_list(&q1).await);
@@ -92,7 +92,7 @@ async fn different_queries_are_different_pages(cache: &dyn JobCache) {
     ticket(cache.get_list(&q2).await);
 }
 
-async fn invalidating_many_jobs_drops_each(cache: &dyn JobCache) {
+async fn invalidating_many_jobs_drops_each(cache: Box<dyn JobCache>) {
     for id in [4, 5, 6] {
         let t = ticket(cache.get_job(JobId(id)).await);
         cache.put_job(&job(id, "v1"), t).await;
@@ -104,22 +104,6 @@ async fn invalidating_many_jobs_drops_each(cache: &dyn JobCache) {
         CacheLookup::Hit(job(5, "v1"))
     );
     ticket(cache.get_job(JobId(6)).await);
-}
-
-macro_rules! contract {
-    ($module:ident, $setup:expr, [$($test:ident),* $(,)?]) => {
-        mod $module {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(cache) = $setup.await else { return };
-                    super::$test(&*cache).await;
-                }
-            )*
-        }
-    };
 }
 
 async fn memory() -> Option<Box<dyn JobCache>> {
@@ -136,29 +120,17 @@ async fn redis_cache() -> Option<Box<dyn JobCache>> {
     Some(Box::new(RedisJobCache::new(config).await.unwrap()))
 }
 
-contract!(
-    memory,
-    memory(),
-    [
+scheduler_test_support::backend_tests! {
+    attribute: tokio::test,
+    setups: { memory => memory, redis => redis_cache },
+    tests: [
         a_stored_job_is_a_hit,
         a_put_after_invalidation_is_dropped,
         invalidating_a_job_drops_it_and_every_list,
         different_queries_are_different_pages,
         invalidating_many_jobs_drops_each,
-    ]
-);
-
-contract!(
-    redis,
-    redis_cache(),
-    [
-        a_stored_job_is_a_hit,
-        a_put_after_invalidation_is_dropped,
-        invalidating_a_job_drops_it_and_every_list,
-        different_queries_are_different_pages,
-        invalidating_many_jobs_drops_each,
-    ]
-);
+    ],
+}
 
 #[tokio::test]
 async fn memory_entries_expire_after_their_ttl() {

@@ -373,30 +373,10 @@ async fn concurrent_inserts_each_store_their_own_job_once(store: Store) {
     assert_eq!(page.total, 1 + 120 + 5);
 }
 
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(store) = super::Store::sqlite().await else { return };
-                    super::$test(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(store) = super::Store::postgres().await else { return };
-                    super::$test(store).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+scheduler_test_support::backend_tests! {
+    attribute: tokio::test,
+    setups: { sqlite => Store::sqlite, postgres => Store::postgres },
+    tests: [
     insert_round_trip,
     parameters_and_instants_survive_exactly,
     update_and_delete,
@@ -407,7 +387,8 @@ contract!(
     concurrent_reads_each_get_their_own_job,
     a_read_after_a_write_sees_it_under_concurrent_reads,
     concurrent_inserts_each_store_their_own_job_once,
-);
+    ],
+}
 
 #[tokio::test]
 async fn migrations_go_down_and_up_again_on_sqlite() {

@@ -1,6 +1,5 @@
 //! The REST API over HTTP against the real server, on SQLite and on PostgreSQL.
 
-#[macro_use]
 mod support;
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
@@ -494,7 +493,10 @@ async fn docs_health_and_readiness(app: TestApp) {
     );
 }
 
-on_both_backends!(
+scheduler_test_support::backend_tests! {
+    attribute: tokio::test,
+    setups: { sqlite => support::sqlite_app, postgres => support::postgres_app },
+    tests: [
     the_original_examples_create_jobs_with_correct_next_run,
     a_future_start_time_is_the_first_run_when_it_matches,
     unknown_fields_are_ignored_and_trailing_slashes_optional,
@@ -503,7 +505,8 @@ on_both_backends!(
     duplicate_names_are_field_errors_even_under_a_race,
     malformed_bodies_have_the_original_shapes,
     docs_health_and_readiness,
-);
+],
+}
 
 /// A PostgreSQL outage: requests answer 503 `{"detail": ...}` quickly, `/ready` turns 503,
 /// nothing leaks SQL; after the outage the same server recovers without a restart.

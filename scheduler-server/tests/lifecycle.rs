@@ -1,6 +1,5 @@
 //! The job lifecycle over HTTP: PATCH, PUT, DELETE, pause/resume, and the cron preview.
 
-#[macro_use]
 mod support;
 
 use chrono::{DateTime, Utc};
@@ -300,10 +299,14 @@ async fn cron_preview(app: TestApp) {
     }
 }
 
-on_both_backends!(
+scheduler_test_support::backend_tests! {
+    attribute: tokio::test,
+    setups: { sqlite => support::sqlite_app, postgres => support::postgres_app },
+    tests: [
     patch_changes_only_what_is_sent,
     patch_and_put_validate_like_create,
     delete_removes_the_job,
     pause_and_resume,
     cron_preview,
-);
+],
+}

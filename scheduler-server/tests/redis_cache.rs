@@ -1,7 +1,6 @@
 //! The shared Redis cache seen from the API: hits, invalidation on every write, replicas that
 //! never serve each other stale data, and a Redis outage that fails no request.
 
-#[macro_use]
 mod support;
 
 use std::time::Duration;

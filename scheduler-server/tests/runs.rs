@@ -1,7 +1,6 @@
 //! Runs over HTTP: policies and targets on jobs, manual runs, run history, and failures
 //! recorded with their cause.
 
-#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -189,8 +188,12 @@ async fn failing_targets_are_recorded_with_their_cause(app: TestApp) {
     assert!(done["error"].as_str().unwrap().contains("failed"), "{done}");
 }
 
-on_both_backends!(
+scheduler_test_support::backend_tests! {
+    attribute: tokio::test,
+    setups: { sqlite => support::sqlite_app, postgres => support::postgres_app },
+    tests: [
     policies_and_targets_are_job_fields,
     a_manual_run_executes_and_is_recorded,
     failing_targets_are_recorded_with_their_cause,
-);
+],
+}

@@ -311,6 +311,44 @@ impl TcpProxy {
     }
 }
 
+/// Runs each named `async fn(T)` once per setup, as one test each: a module per setup, whose
+/// tests get their subject from the setup (`async fn() -> Option<T>`; `None` means the service
+/// is missing and the test returns after the setup's skip line). The one way every crate runs
+/// a suite against several backends (SQLite and PostgreSQL, memory and Redis, ...).
+///
+/// ```ignore
+/// scheduler_test_support::backend_tests! {
+///     attribute: tokio::test,
+///     setups: { sqlite => Store::sqlite, postgres => Store::postgres },
+///     tests: [insert_round_trip, update_and_delete],
+/// }
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    (
+        attribute: $attribute:meta,
+        setups: { $($module:ident => $setup:path),+ $(,)? },
+        tests: $tests:tt $(,)?
+    ) => {
+        $(
+            mod $module {
+                #[allow(unused_imports)]
+                use super::*;
+                $crate::backend_tests!(@tests $attribute, $setup, $tests);
+            }
+        )+
+    };
+    (@tests $attribute:meta, $setup:path, [$($test:ident),* $(,)?]) => {
+        $(
+            #[$attribute]
+            async fn $test() {
+                let Some(subject) = $setup().await else { return };
+                super::$test(subject).await;
+            }
+        )*
+    };
+}
+
 /// `host:port` of a `redis://host:port[/db]` URL.
 pub fn redis_host_port(url: &str) -> String {
     let rest = url.trim_start_matches("redis://");

@@ -109,28 +109,3 @@ pub async fn postgres_app() -> Option<TestApp> {
     app.postgres = Some(pg);
     Some(app)
 }
-
-/// Runs each named `async fn(TestApp)` against a SQLite server and a PostgreSQL server.
-#[allow(unused_macros)] // not every test file runs on both backends
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(app) = crate::support::sqlite_app().await else { return };
-                    super::$test(app).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(app) = crate::support::postgres_app().await else { return };
-                    super::$test(app).await;
-                }
-            )*
-        }
-    };
-}

@@ -1,16 +1,163 @@
-//! Starts the real server for a test, exactly as `main` does, on a random port.
+//! Starts the real server for a test, exactly as `main` does, on a random port, and talks to
+//! it through a client that checks every answer against the served OpenAPI document.
 #![allow(dead_code)]
 
+mod contract;
+
+use std::sync::Arc;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
 use scheduler_server::{Application, Config};
 use scheduler_test_support::{TestPostgres, TestSqlite};
 use tokio::sync::oneshot;
+
+pub use contract::Contract;
+
+/// An HTTP client whose every answer is checked against the served OpenAPI document.
+#[derive(Clone)]
+pub struct CheckedClient {
+    /// The client.
+    inner: reqwest::Client,
+    /// What the answers must match.
+    contract: Arc<Contract>,
+}
+
+impl CheckedClient {
+    /// A client checking answers against `contract`.
+    pub fn new(contract: Arc<Contract>) -> Self {
+        Self {
+            inner: reqwest::Client::new(),
+            contract,
+        }
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> CheckedRequest {
+        CheckedRequest {
+            inner: self.inner.request(method, url),
+            client: self.inner.clone(),
+            contract: self.contract.clone(),
+        }
+    }
+
+    /// A GET request.
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
+        self.request(Method::GET, url)
+    }
+
+    /// A POST request.
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
+        self.request(Method::POST, url)
+    }
+
+    /// A PUT request.
+    pub fn put(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
+        self.request(Method::PUT, url)
+    }
+
+    /// A PATCH request.
+    pub fn patch(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
+        self.request(Method::PATCH, url)
+    }
+
+    /// A DELETE request.
+    pub fn delete(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
+        self.request(Method::DELETE, url)
+    }
+}
+
+/// A request being built; `send` checks its answer.
+pub struct CheckedRequest {
+    /// The request.
+    inner: reqwest::RequestBuilder,
+    /// The client that sends it.
+    client: reqwest::Client,
+    /// What the answer must match.
+    contract: Arc<Contract>,
+}
+
+impl CheckedRequest {
+    /// A JSON body.
+    pub fn json(self, body: &serde_json::Value) -> Self {
+        Self {
+            inner: self.inner.json(body),
+            ..self
+        }
+    }
+
+    /// A header.
+    pub fn header(self, name: &str, value: &str) -> Self {
+        Self {
+            inner: self.inner.header(name, value),
+            ..self
+        }
+    }
+
+    /// A raw body.
+    pub fn body(self, body: impl Into<reqwest::Body>) -> Self {
+        Self {
+            inner: self.inner.body(body),
+            ..self
+        }
+    }
+
+    /// Sends the request; panics when the answer is not what the document describes.
+    pub async fn send(self) -> reqwest::Result<Reply> {
+        let request = self.inner.build()?;
+        let (method, path) = (request.method().clone(), request.url().path().to_string());
+        let response = self.client.execute(request).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?.to_vec();
+        self.contract
+            .check(method.as_str(), &path, status.as_u16(), &body);
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// An answer, already checked against the document.
+pub struct Reply {
+    /// Its status.
+    status: StatusCode,
+    /// Its headers.
+    headers: HeaderMap,
+    /// Its body.
+    body: Vec<u8>,
+}
+
+impl Reply {
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body as JSON.
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
+        serde_json::from_slice(&self.body)
+    }
+
+    /// The body as text.
+    pub async fn text(self) -> Result<String, std::string::FromUtf8Error> {
+        String::from_utf8(self.body)
+    }
+}
 
 /// A running server and what keeps its database alive.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
-    /// HTTP client.
-    pub client: reqwest::Client,
+    /// HTTP client checking every answer against the served OpenAPI document.
+    pub client: CheckedClient,
     /// The PostgreSQL database, when the app runs on one.
     pub postgres: Option<TestPostgres>,
     /// The SQLite file, when the app runs on one.
@@ -26,7 +173,7 @@ impl TestApp {
     }
 
     /// POSTs a JSON body to the jobs collection.
-    pub async fn post_job(&self, body: &serde_json::Value) -> reqwest::Response {
+    pub async fn post_job(&self, body: &serde_json::Value) -> Reply {
         self.client
             .post(self.url("/scheduler/jobs/"))
             .json(body)
@@ -64,9 +211,15 @@ pub async fn spawn(config: Config) -> TestApp {
     tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
+    let document: serde_json::Value = reqwest::get(format!("{base}/openapi.json"))
+        .await
+        .expect("the document is served")
+        .json()
+        .await
+        .expect("the document is JSON");
     TestApp {
         base,
-        client: reqwest::Client::new(),
+        client: CheckedClient::new(Arc::new(Contract::new(&document))),
         postgres: None,
         sqlite: None,
         stop: Some(stop),

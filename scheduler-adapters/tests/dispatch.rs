@@ -11,8 +11,9 @@ use scheduler_adapters::{
     DatabaseConfig, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, connect,
 };
 use scheduler_core::{
-    ActionHandlers, Clock, Dispatcher, DispatcherConfig, Job, JobDraft, JobId, JobPatch,
-    JobRepository, NewJob, PolicyInput, Run, RunId, RunQuery, RunStatus, RunStore, RunTrigger,
+    ActionHandlers, Clock, Conflict, Dispatcher, DispatcherConfig, Job, JobDraft, JobId, JobPatch,
+    JobRepository, NewJob, PolicyInput, RepositoryError, Run, RunId, RunQuery, RunStatus, RunStore,
+    RunTrigger,
 };
 use scheduler_test_support::TestSqlite;
 use serde_json::json;
@@ -431,6 +432,68 @@ async fn a_dead_workers_run_is_abandoned_and_run_again_without_using_retries(w: 
     assert_eq!(w.runs_of(&job).await[0].status, RunStatus::Abandoned);
 }
 
+async fn a_fire_abandoned_max_abandoned_attempts_times_ends_failed(w: World) {
+    // Every worker that takes this fire dies (its handler never returns, it never
+    // heartbeats): the fire must not be run again forever.
+    let job = w
+        .job("cursed", "0 0 * * *", "block", PolicyInput::default())
+        .await;
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    let mut keep = Vec::new();
+    for (n, at) in [
+        "2025-06-23T09:00:31Z",
+        "2025-06-23T09:01:02Z",
+        "2025-06-23T09:01:33Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (handlers, actions) = Handlers::new();
+        keep.push(handlers);
+        let rescuer = dispatcher(
+            w.runs.clone(),
+            w.clock.clone(),
+            actions,
+            &format!("rescuer-{n}"),
+        );
+        w.clock.set(at);
+        let started = rescuer.tick().await.unwrap().started;
+        // The default cap is 3: attempts 1 and 2 are run again, the third abandonment ends it.
+        assert_eq!(started, usize::from(n < 2), "tick {n}");
+    }
+    let runs = w.runs_of(&job).await;
+    let statuses: Vec<RunStatus> = runs.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            RunStatus::Abandoned,
+            RunStatus::Abandoned,
+            RunStatus::Failed
+        ]
+    );
+    let reason = runs[2].error.as_deref().unwrap();
+    assert!(reason.contains("max_abandoned_attempts=3"), "{reason}");
+    assert!(runs.iter().all(|r| r.retries == 0));
+    // Nothing is left to recover or retry.
+    w.clock.set("2025-06-23T09:05:00Z");
+    let (_, actions) = Handlers::new();
+    let last = dispatcher(w.runs.clone(), w.clock.clone(), actions, "last");
+    assert_eq!(last.tick().await.unwrap().started, 0);
+    assert_eq!(w.runs_of(&job).await.len(), 3);
+}
+
+async fn a_second_run_of_one_fire_is_a_run_fire_conflict(w: World) {
+    let job = w
+        .job("twice", "0 0 1 1 *", "ok", PolicyInput::default())
+        .await;
+    let now = w.clock.now();
+    w.runs.start_manual(job.id, now, "w").await.unwrap();
+    assert_eq!(
+        w.runs.start_manual(job.id, now, "w").await.unwrap_err(),
+        RepositoryError::Conflict(Conflict::RunFire)
+    );
+}
+
 async fn manual_runs_leave_the_schedule_alone(w: World) {
     let job = w
         .job("manual", "0 0 1 1 *", "ok", PolicyInput::default())
@@ -533,6 +596,8 @@ scheduler_test_support::backend_tests! {
     no_fire_after_end_time,
     pausing_during_a_run_lets_it_finish_and_claims_nothing_more,
     a_dead_workers_run_is_abandoned_and_run_again_without_using_retries,
+    a_fire_abandoned_max_abandoned_attempts_times_ends_failed,
+    a_second_run_of_one_fire_is_a_run_fire_conflict,
     manual_runs_leave_the_schedule_alone,
     shutdown_stops_claiming_and_waits_for_in_flight_runs,
     ],

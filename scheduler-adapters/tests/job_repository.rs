@@ -373,6 +373,60 @@ async fn concurrent_inserts_each_store_their_own_job_once(store: Store) {
     assert_eq!(page.total, 1 + 120 + 5);
 }
 
+/// Makes the store refuse one name, as it would refuse a value it cannot keep: a CHECK
+/// constraint on PostgreSQL, a trigger on SQLite (which cannot add constraints to a table).
+async fn refuse_name(store: &Store, name: &str) {
+    let statement = match store.backend {
+        Backend::Postgres(_) => {
+            format!("ALTER TABLE jobs ADD CONSTRAINT refused CHECK (name <> '{name}')")
+        }
+        Backend::Sqlite(_) => format!(
+            "CREATE TRIGGER refused BEFORE INSERT ON jobs WHEN NEW.name = '{name}' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ),
+    };
+    store.db.execute_unprepared(&statement).await.unwrap();
+}
+
+async fn a_refused_row_fails_only_its_own_insert_in_a_shared_batch(store: Store) {
+    refuse_name(&store, "poison").await;
+    let alone = store.repo.insert(new_job("poison")).await;
+    assert!(
+        matches!(alone, Err(RepositoryError::Rejected(_))),
+        "{alone:?}"
+    );
+    // 40 inserts at once share statements (two slots): the one the store refuses must fail
+    // alone, every other one is stored.
+    for round in 0..3 {
+        let mut inserts = tokio::task::JoinSet::new();
+        for n in 0..40 {
+            let name = if n == 17 {
+                "poison".to_string()
+            } else {
+                format!("neighbour-{round}-{n}")
+            };
+            let repo = store.repo.clone();
+            inserts.spawn(async move {
+                let result = repo.insert(new_job(&name)).await;
+                (name, result)
+            });
+        }
+        while let Some(done) = inserts.join_next().await {
+            let (name, result) = done.unwrap();
+            if name == "poison" {
+                assert!(
+                    matches!(result, Err(RepositoryError::Rejected(_))),
+                    "{result:?}"
+                );
+            } else {
+                assert!(result.is_ok(), "{name}: {result:?}");
+            }
+        }
+    }
+    let page = store.repo.list(&JobQuery::default()).await.unwrap();
+    assert_eq!(page.total, 3 * 39);
+}
+
 scheduler_test_support::backend_tests! {
     attribute: tokio::test,
     setups: { sqlite => Store::sqlite, postgres => Store::postgres },
@@ -387,6 +441,7 @@ scheduler_test_support::backend_tests! {
     concurrent_reads_each_get_their_own_job,
     a_read_after_a_write_sees_it_under_concurrent_reads,
     concurrent_inserts_each_store_their_own_job_once,
+    a_refused_row_fails_only_its_own_insert_in_a_shared_batch,
     ],
 }
 

@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use poem::{Route, Server, handler, http::StatusCode, post};
@@ -61,6 +63,86 @@ async fn failing_receiver() -> String {
             .await
     });
     format!("http://{addr}/hook")
+}
+
+/// A receiver whose every answer is a 500 with a poison body — NUL characters and invalid
+/// UTF-8 — counting the deliveries it gets.
+async fn poison_receiver() -> (String, Arc<AtomicUsize>) {
+    let deliveries = Arc::new(AtomicUsize::new(0));
+    let counted = deliveries.clone();
+    let hook = poem::endpoint::make(move |_| {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            poem::Response::builder()
+                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                .body(b"boom \x00 null \xff\xfe not utf-8 \x00".to_vec())
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
+    tokio::spawn(async move {
+        Server::new_with_acceptor(acceptor)
+            .run(Route::new().at("/hook", post(hook)))
+            .await
+    });
+    (format!("http://{addr}/hook"), deliveries)
+}
+
+/// The dispatcher on, with a 1 s lease: a run left `running` would be run again within
+/// seconds.
+fn dispatching(config: &mut scheduler_server::Config) {
+    config.dispatcher = "on".into();
+    config.lease_seconds = 1;
+    config.poll_interval_ms = 100;
+}
+
+async fn sqlite_dispatching() -> Option<TestApp> {
+    support::sqlite_app_with(dispatching).await
+}
+
+async fn postgres_dispatching() -> Option<TestApp> {
+    support::postgres_app_with(dispatching).await
+}
+
+async fn a_poison_response_fails_the_run_after_exactly_one_delivery(app: TestApp) {
+    let (url, deliveries) = poison_receiver().await;
+    let job = create(
+        &app,
+        json!({
+            "name": "poisoned", "cron_expression": "0 0 1 1 *",
+            "target": {"type": "http", "url": url}
+        }),
+    )
+    .await;
+    let run = run_now(&app, &job["id"]).await;
+    let done = settled(&app, &run["id"]).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = done["error"].as_str().unwrap();
+    assert!(error.starts_with("HTTP 500: boom"), "{error}");
+    assert!(
+        error.contains('\u{fffd}') && !error.contains('\u{0}'),
+        "{error:?}"
+    );
+    // Three leases later nothing was delivered again and no other attempt exists.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(deliveries.load(Ordering::SeqCst), 1);
+    let (_, runs) = app
+        .get_json(&format!("/scheduler/jobs/{}/runs/", job["id"]))
+        .await;
+    assert_eq!(runs["count"], 1, "{runs}");
+    assert_eq!(runs["results"][0]["status"], "failed");
+}
+
+mod poison {
+    use super::*;
+
+    scheduler_test_support::backend_tests! {
+        attribute: tokio::test(flavor = "multi_thread", worker_threads = 2),
+        setups: { sqlite => sqlite_dispatching, postgres => postgres_dispatching },
+        tests: [a_poison_response_fails_the_run_after_exactly_one_delivery],
+    }
 }
 
 async fn policies_and_targets_are_job_fields(app: TestApp) {

@@ -13,6 +13,7 @@ use scheduler_core::{Conflict, RepositoryError};
 use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
+    SqlxSqliteError,
 };
 
 pub use jobs::SeaOrmJobRepository;
@@ -88,8 +89,9 @@ pub(crate) fn bound_offset(offset: u64) -> u64 {
 ///   the columns SQLite names: `jobs_name_key` / `jobs.name` is a duplicate job name,
 ///   `job_runs_fire_key` / `job_runs.job_id, ...` a second run of one fire.
 /// - An error the database raised for the statement's *content* (PostgreSQL classes 22, data
-///   exception, and 23, integrity violation; SQLite's constraint, too-big and mismatch errors)
-///   is `Rejected`: retrying the same values cannot succeed, but other statements can.
+///   exception, and 23, integrity violation; SQLite's constraint — checks and triggers too —,
+///   too-big and mismatch errors) is `Rejected`: retrying the same values cannot succeed, but
+///   other statements can.
 /// - Everything else (connections, pool, timeouts, deadlocks, shutdown) is `Unavailable`.
 pub(crate) fn repository_error(error: DbErr) -> RepositoryError {
     let database = match &error {
@@ -119,11 +121,15 @@ fn classify(error: &dyn DatabaseError) -> RepositoryError {
         }
     }
     let code = error.code().unwrap_or_default();
-    let refused_content = error.kind() != ErrorKind::Other
-        || code.starts_with("22")
-        || code.starts_with("23")
-        // SQLite: SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH.
-        || ["18", "19", "20"].contains(&code.as_ref());
+    let refused_content = if error.try_downcast_ref::<SqlxSqliteError>().is_some() {
+        // An extended result code; its low byte is the primary one: SQLITE_TOOBIG (18),
+        // SQLITE_CONSTRAINT (19, also raised by triggers) or SQLITE_MISMATCH (20).
+        code.parse::<i32>()
+            .is_ok_and(|code| matches!(code & 0xff, 18..=20))
+    } else {
+        // PostgreSQL SQLSTATE classes 22 (data exception) and 23 (integrity violation).
+        error.kind() != ErrorKind::Other || code.starts_with("22") || code.starts_with("23")
+    };
     if refused_content {
         RepositoryError::Rejected(error.message().to_string())
     } else {

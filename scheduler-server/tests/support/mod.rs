@@ -237,8 +237,14 @@ pub fn test_config(database_url: &str) -> Config {
 
 /// A server on a fresh SQLite file.
 pub async fn sqlite_app() -> Option<TestApp> {
+    sqlite_app_with(|_| {}).await
+}
+
+/// A server on a fresh SQLite file, with the test configuration changed by `configure`.
+pub async fn sqlite_app_with(configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let file = TestSqlite::new();
-    let config = test_config(&file.url);
+    let mut config = test_config(&file.url);
+    configure(&mut config);
     let mut app = spawn(config).await;
     app.sqlite = Some(file);
     Some(app)
@@ -255,9 +261,16 @@ pub async fn replica(url: &str, redis_url: &str, prefix: &str) -> TestApp {
 
 /// A server on a fresh PostgreSQL database, or `None` (skip) when there is no server.
 pub async fn postgres_app() -> Option<TestApp> {
+    postgres_app_with(|_| {}).await
+}
+
+/// A server on a fresh PostgreSQL database, with the test configuration changed by
+/// `configure`; `None` (skip) when there is no server.
+pub async fn postgres_app_with(configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let pg = scheduler_test_support::postgres().await?;
     let mut config = test_config(&pg.url);
     config.db_acquire_timeout_ms = 1_000;
+    configure(&mut config);
     let mut app = spawn(config).await;
     app.postgres = Some(pg);
     Some(app)

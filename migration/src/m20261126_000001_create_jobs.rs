@@ -6,7 +6,7 @@ use sea_orm_migration::prelude::*;
 
 /// The `jobs` table.
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 const POSTGRES_UP: &[&str] = &[
     r#"CREATE TABLE jobs (

@@ -7,7 +7,7 @@ use sea_orm_migration::prelude::*;
 
 /// Run policies, targets and run history.
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 const POSTGRES_UP: &[&str] = &[
     r#"ALTER TABLE jobs

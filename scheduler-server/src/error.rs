@@ -18,14 +18,14 @@ use poem_openapi::{ApiResponse, Object};
 use scheduler_core::{Conflict, Invalid, ServiceError, TargetError, ValidationErrors};
 
 /// `{"detail": "..."}`: errors about the request as a whole.
-#[derive(Debug, Clone, Object, serde::Serialize)]
+#[derive(Debug, Clone, Object)]
 pub struct Detail {
     /// What went wrong.
     pub detail: String,
 }
 
 /// `{"error": "Job not found"}`: the original's 404 body.
-#[derive(Debug, Clone, Object, serde::Serialize)]
+#[derive(Debug, Clone, Object)]
 pub struct ErrorMessage {
     /// What went wrong.
     pub error: String,

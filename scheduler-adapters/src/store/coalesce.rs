@@ -28,7 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 /// One queued call: its input and where its answer goes.
 pub(crate) struct Call<T, A> {
     /// What the caller asked for.
-    pub input: T,
+    pub(crate) input: T,
     /// Identifies the call within its coalescer (to recognise a caller's own call).
     ticket: u64,
     /// Where the answer goes.
@@ -37,7 +37,7 @@ pub(crate) struct Call<T, A> {
 
 impl<T, A> Call<T, A> {
     /// Sends this call's answer.
-    pub fn answer(self, answer: A) {
+    pub(crate) fn answer(self, answer: A) {
         // The caller may have gone away (its request was cancelled); nothing to do then.
         let _ = self.reply.send(answer);
     }
@@ -83,7 +83,7 @@ struct Shared<T, A> {
 impl<T: Send + 'static, A: Send + 'static> Coalescer<T, A> {
     /// A coalescer running at most `slots` batches at once (at least one), each of at most
     /// `max_batch` calls, each handed to `handler`, which must answer every call of its batch.
-    pub fn new<H, F>(slots: usize, max_batch: usize, handler: H) -> Self
+    pub(crate) fn new<H, F>(slots: usize, max_batch: usize, handler: H) -> Self
     where
         H: Fn(Vec<Call<T, A>>) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + Send + 'static,
@@ -103,7 +103,7 @@ impl<T: Send + 'static, A: Send + 'static> Coalescer<T, A> {
     ///
     /// # Errors
     /// `Stopped` when the call's batch was cancelled before answering it (runtime shutdown).
-    pub async fn call(&self, input: T) -> Result<A, Stopped> {
+    pub(crate) async fn call(&self, input: T) -> Result<A, Stopped> {
         let (reply, answer) = oneshot::channel();
         let ticket = self.shared.tickets.fetch_add(1, Ordering::Relaxed);
         self.shared.lock().push_back(Call {

@@ -13,7 +13,7 @@ use crate::schedules::parsed_schedule;
 /// One row of `jobs`, as the database stores it.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "jobs")]
-pub struct Model {
+pub(crate) struct Model {
     /// Identity.
     #[sea_orm(primary_key)]
     pub id: i64,
@@ -62,7 +62,7 @@ pub struct Model {
 
 /// `jobs` has no relations yet.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub(crate) enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 

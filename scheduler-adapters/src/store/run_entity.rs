@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 /// One row of `job_runs`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "job_runs")]
-pub struct Model {
+pub(crate) struct Model {
     /// Identity.
     #[sea_orm(primary_key)]
     pub id: i64,
@@ -38,7 +38,7 @@ pub struct Model {
 
 /// `job_runs` relations are not navigated through sea-orm.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub(crate) enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 

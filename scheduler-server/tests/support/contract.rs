@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value, json};
 
 /// The document, ready to validate responses.
-pub struct Contract {
+pub(crate) struct Contract {
     /// The document with its schemas turned into JSON Schema.
     document: Value,
     /// Compiled validators by `(path template, method, status)`.
@@ -48,7 +48,7 @@ fn segments(path: &str) -> Vec<&str> {
 
 impl Contract {
     /// Reads a served document.
-    pub fn new(document: &Value) -> Self {
+    pub(crate) fn new(document: &Value) -> Self {
         let mut document = document.clone();
         if let Some(schemas) = document.pointer_mut("/components/schemas") {
             *schemas = to_json_schema(schemas);
@@ -79,7 +79,7 @@ impl Contract {
     /// Panics, saying why, unless the answer `status` with `body` to `method path` is what the
     /// document describes. Paths outside the document (Swagger UI, `/openapi.json`) and HEAD
     /// are not checked; a method the document does not declare must be answered 405.
-    pub fn check(&self, method: &str, path: &str, status: u16, body: &[u8]) {
+    pub(crate) fn check(&self, method: &str, path: &str, status: u16, body: &[u8]) {
         let Some(template) = self.template(path) else {
             return;
         };

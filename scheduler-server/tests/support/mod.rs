@@ -12,11 +12,11 @@ use scheduler_server::{Application, Config};
 use scheduler_test_support::{TestPostgres, TestSqlite};
 use tokio::sync::oneshot;
 
-pub use contract::Contract;
+pub(crate) use contract::Contract;
 
 /// An HTTP client whose every answer is checked against the served OpenAPI document.
 #[derive(Clone)]
-pub struct CheckedClient {
+pub(crate) struct CheckedClient {
     /// The client.
     inner: reqwest::Client,
     /// What the answers must match.
@@ -25,7 +25,7 @@ pub struct CheckedClient {
 
 impl CheckedClient {
     /// A client checking answers against `contract`.
-    pub fn new(contract: Arc<Contract>) -> Self {
+    pub(crate) fn new(contract: Arc<Contract>) -> Self {
         Self {
             inner: reqwest::Client::new(),
             contract,
@@ -33,7 +33,7 @@ impl CheckedClient {
     }
 
     /// A request with any method.
-    pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> CheckedRequest {
+    pub(crate) fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> CheckedRequest {
         CheckedRequest {
             inner: self.inner.request(method, url),
             client: self.inner.clone(),
@@ -42,33 +42,33 @@ impl CheckedClient {
     }
 
     /// A GET request.
-    pub fn get(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
+    pub(crate) fn get(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
         self.request(Method::GET, url)
     }
 
     /// A POST request.
-    pub fn post(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
+    pub(crate) fn post(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
         self.request(Method::POST, url)
     }
 
     /// A PUT request.
-    pub fn put(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
+    pub(crate) fn put(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
         self.request(Method::PUT, url)
     }
 
     /// A PATCH request.
-    pub fn patch(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
+    pub(crate) fn patch(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
         self.request(Method::PATCH, url)
     }
 
     /// A DELETE request.
-    pub fn delete(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
+    pub(crate) fn delete(&self, url: impl reqwest::IntoUrl) -> CheckedRequest {
         self.request(Method::DELETE, url)
     }
 }
 
 /// A request being built; `send` checks its answer.
-pub struct CheckedRequest {
+pub(crate) struct CheckedRequest {
     /// The request.
     inner: reqwest::RequestBuilder,
     /// The client that sends it.
@@ -79,7 +79,7 @@ pub struct CheckedRequest {
 
 impl CheckedRequest {
     /// A JSON body.
-    pub fn json(self, body: &serde_json::Value) -> Self {
+    pub(crate) fn json(self, body: &serde_json::Value) -> Self {
         Self {
             inner: self.inner.json(body),
             ..self
@@ -87,7 +87,7 @@ impl CheckedRequest {
     }
 
     /// A header.
-    pub fn header(self, name: &str, value: &str) -> Self {
+    pub(crate) fn header(self, name: &str, value: &str) -> Self {
         Self {
             inner: self.inner.header(name, value),
             ..self
@@ -95,7 +95,7 @@ impl CheckedRequest {
     }
 
     /// A raw body.
-    pub fn body(self, body: impl Into<reqwest::Body>) -> Self {
+    pub(crate) fn body(self, body: impl Into<reqwest::Body>) -> Self {
         Self {
             inner: self.inner.body(body),
             ..self
@@ -103,7 +103,7 @@ impl CheckedRequest {
     }
 
     /// Sends the request; panics when the answer is not what the document describes.
-    pub async fn send(self) -> reqwest::Result<Reply> {
+    pub(crate) async fn send(self) -> reqwest::Result<Reply> {
         let request = self.inner.build()?;
         let (method, path) = (request.method().clone(), request.url().path().to_string());
         let response = self.client.execute(request).await?;
@@ -121,7 +121,7 @@ impl CheckedRequest {
 }
 
 /// An answer, already checked against the document.
-pub struct Reply {
+pub(crate) struct Reply {
     /// Its status.
     status: StatusCode,
     /// Its headers.
@@ -132,48 +132,48 @@ pub struct Reply {
 
 impl Reply {
     /// The status.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The headers.
-    pub fn headers(&self) -> &HeaderMap {
+    pub(crate) fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
     /// The body as JSON.
-    pub async fn json<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
+    pub(crate) async fn json<T: serde::de::DeserializeOwned>(self) -> serde_json::Result<T> {
         serde_json::from_slice(&self.body)
     }
 
     /// The body as text.
-    pub async fn text(self) -> Result<String, std::string::FromUtf8Error> {
+    pub(crate) async fn text(self) -> Result<String, std::string::FromUtf8Error> {
         String::from_utf8(self.body)
     }
 }
 
 /// A running server and what keeps its database alive.
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// `http://127.0.0.1:<port>`.
-    pub base: String,
+    pub(crate) base: String,
     /// HTTP client checking every answer against the served OpenAPI document.
-    pub client: CheckedClient,
+    pub(crate) client: CheckedClient,
     /// The PostgreSQL database, when the app runs on one.
-    pub postgres: Option<TestPostgres>,
+    pub(crate) postgres: Option<TestPostgres>,
     /// The SQLite file, when the app runs on one.
-    pub sqlite: Option<TestSqlite>,
+    pub(crate) sqlite: Option<TestSqlite>,
     /// Stops the server when dropped or sent.
     stop: Option<oneshot::Sender<()>>,
 }
 
 impl TestApp {
     /// The absolute URL of `path`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
     /// POSTs a JSON body to the jobs collection.
-    pub async fn post_job(&self, body: &serde_json::Value) -> Reply {
+    pub(crate) async fn post_job(&self, body: &serde_json::Value) -> Reply {
         self.client
             .post(self.url("/scheduler/jobs/"))
             .json(body)
@@ -183,7 +183,7 @@ impl TestApp {
     }
 
     /// GETs `path` and returns status and JSON body.
-    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+    pub(crate) async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self
             .client
             .get(self.url(path))
@@ -204,7 +204,7 @@ impl Drop for TestApp {
 }
 
 /// Starts a server with `config`.
-pub async fn spawn(config: Config) -> TestApp {
+pub(crate) async fn spawn(config: Config) -> TestApp {
     let app = Application::build(&config).await.expect("server builds");
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -229,19 +229,19 @@ pub async fn spawn(config: Config) -> TestApp {
 /// The configuration tests start from: a random port, and no dispatcher loop (a fire in the
 /// middle of a test would change `last_run`/`next_run` under its assertions; manual runs still
 /// execute). Tests of the dispatcher turn it on.
-pub fn test_config(database_url: &str) -> Config {
+pub(crate) fn test_config(database_url: &str) -> Config {
     let mut config = Config::for_database(database_url, "127.0.0.1:0".parse().expect("addr"));
     config.dispatcher = "off".into();
     config
 }
 
 /// A server on a fresh SQLite file.
-pub async fn sqlite_app() -> Option<TestApp> {
+pub(crate) async fn sqlite_app() -> Option<TestApp> {
     sqlite_app_with(|_| {}).await
 }
 
 /// A server on a fresh SQLite file, with the test configuration changed by `configure`.
-pub async fn sqlite_app_with(configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
+pub(crate) async fn sqlite_app_with(configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let file = TestSqlite::new();
     let mut config = test_config(&file.url);
     configure(&mut config);
@@ -252,7 +252,7 @@ pub async fn sqlite_app_with(configure: impl FnOnce(&mut Config)) -> Option<Test
 
 /// A server on the PostgreSQL database `url` with the Redis cache at `redis_url` under
 /// `prefix` (several servers may share both, like replicas).
-pub async fn replica(url: &str, redis_url: &str, prefix: &str) -> TestApp {
+pub(crate) async fn replica(url: &str, redis_url: &str, prefix: &str) -> TestApp {
     let mut config = test_config(url);
     config.redis_url = Some(redis_url.to_string());
     config.redis_prefix = prefix.to_string();
@@ -260,13 +260,13 @@ pub async fn replica(url: &str, redis_url: &str, prefix: &str) -> TestApp {
 }
 
 /// A server on a fresh PostgreSQL database, or `None` (skip) when there is no server.
-pub async fn postgres_app() -> Option<TestApp> {
+pub(crate) async fn postgres_app() -> Option<TestApp> {
     postgres_app_with(|_| {}).await
 }
 
 /// A server on a fresh PostgreSQL database, with the test configuration changed by
 /// `configure`; `None` (skip) when there is no server.
-pub async fn postgres_app_with(configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
+pub(crate) async fn postgres_app_with(configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let pg = scheduler_test_support::postgres().await?;
     let mut config = test_config(&pg.url);
     config.db_acquire_timeout_ms = 1_000;

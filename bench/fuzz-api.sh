@@ -48,6 +48,8 @@ ROOT=$PWD
 # Pinned: 4.32.5 is the version this script was written and checked against (CLI flags, the
 # NDJSON event layout and the check names below).
 SCHEMATHESIS_VERSION=4.32.5
+# Validates the served document against the OpenAPI 3.0 specification's schema first.
+SPEC_VALIDATOR_VERSION=0.7.2
 
 SERVER_BIN=${SERVER_BIN:-target/debug/scheduler-server}
 FUZZ_BACKENDS=${FUZZ_BACKENDS:-sqlite postgres}
@@ -85,12 +87,14 @@ fi
 # ---------------------------------------------------------------- schemathesis venv
 ST=$FUZZ_VENV/bin/st
 PY=$FUZZ_VENV/bin/python
-if [ -x "$ST" ] && "$ST" --version 2>/dev/null | grep -qx "st, version $SCHEMATHESIS_VERSION"; then
+if [ -x "$ST" ] && "$ST" --version 2>/dev/null | grep -qx "st, version $SCHEMATHESIS_VERSION" \
+    && "$PY" -m pip show openapi-spec-validator 2>/dev/null | grep -qx "Version: $SPEC_VALIDATOR_VERSION"; then
     log "reusing $FUZZ_VENV ($("$ST" --version))"
 else
-    log "installing schemathesis==$SCHEMATHESIS_VERSION into $FUZZ_VENV"
+    log "installing schemathesis==$SCHEMATHESIS_VERSION openapi-spec-validator==$SPEC_VALIDATOR_VERSION into $FUZZ_VENV"
     [ -x "$PY" ] || python3 -m venv "$FUZZ_VENV"
-    "$PY" -m pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    "$PY" -m pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+        "openapi-spec-validator==$SPEC_VALIDATOR_VERSION"
     "$ST" --version
 fi
 
@@ -345,6 +349,24 @@ fuzz_backend() { # name
         VERDICT[$name]=FAIL; DETAIL[$name]="server did not start"; OVERALL=1
         return
     fi
+
+    # The document itself must be a valid OpenAPI 3.0 document.
+    if ! "$PY" - "http://127.0.0.1:$port/openapi.json" >"$dir/spec-validation.out" 2>&1 <<'PYEOF'
+import json, sys, urllib.request
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.validators import OpenAPIV30SpecValidator
+document = json.load(urllib.request.urlopen(sys.argv[1]))
+assert document.get("openapi", "").startswith("3.0"), document.get("openapi")
+validate(document, cls=OpenAPIV30SpecValidator)
+print("the served document is a valid OpenAPI", document["openapi"], "document")
+PYEOF
+    then
+        cat "$dir/spec-validation.out" >&2
+        cleanup
+        VERDICT[$name]=FAIL; DETAIL[$name]="the served document is not valid OpenAPI 3.0"; OVERALL=1
+        return
+    fi
+    log "$name: $(tail -1 "$dir/spec-validation.out")"
 
     local args=(run "http://127.0.0.1:$port/openapi.json" --checks all
         --max-examples "$FUZZ_MAX_EXAMPLES" --continue-on-failure --workers "$FUZZ_WORKERS"

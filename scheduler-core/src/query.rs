@@ -245,17 +245,8 @@ mod tests {
 
     #[test]
     fn ordering_round_trips_its_wire_form() {
-        for wire in [
-            "id",
-            "-id",
-            "name",
-            "-name",
-            "next_run",
-            "-next_run",
-            "created_at",
-            "-created_at",
-        ] {
-            assert_eq!(JobOrdering::parse(wire).unwrap().as_wire(), wire);
+        for wire in JobOrdering::CHOICES {
+            assert_eq!(JobOrdering::parse(wire).unwrap().as_wire(), *wire);
         }
         assert!(JobOrdering::parse("--id").is_err());
     }

@@ -8,7 +8,8 @@ use scheduler_core::{Clock, PreviewRequest};
 
 use super::ApiTags;
 use super::body::ParamReader;
-use super::docs::{IntRange, OneOf, RawParam, RequiredParam, Timezones, raw};
+use super::choices::{OneOf, Timezones};
+use super::docs::{IntRange, RawParam, RequiredParam, raw};
 use super::output::{FastJson, PreviewOut};
 use crate::error::{OpError, errors};
 

@@ -13,112 +13,14 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
+use poem_openapi::Object;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
-use poem_openapi::types::{
-    Example, ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
-};
-use poem_openapi::{Enum, Object};
-use scheduler_core::{JobOrdering, RunStatus, Timezone, WireEnum};
+use poem_openapi::types::{Example, ParseFromJSON, ParseFromParameter, ParseResult, Type};
+use scheduler_core::{ConcurrencyPolicy, MisfirePolicy};
 use serde_json::Value;
 
-use super::output::{ConcurrencyOut, JsonObject, MisfireOut};
-
-/// A named set of strings a parameter or field accepts, documented as a string enum.
-pub trait ChoiceSet: Send + Sync + 'static {
-    /// The schema's name.
-    const NAME: &'static str;
-    /// What the set is.
-    const DESCRIPTION: &'static str;
-    /// The accepted strings.
-    fn choices() -> Vec<&'static str>;
-}
-
-/// A string that is one of `C`'s choices: documents the choices (as a named schema, so a
-/// long list is written once); the value itself is checked by the core.
-pub struct OneOf<C>(String, PhantomData<C>);
-
-impl<C: ChoiceSet> Type for OneOf<C> {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = String;
-    type RawElementValueType = String;
-
-    fn name() -> Cow<'static, str> {
-        C::NAME.into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(C::NAME.into())
-    }
-
-    fn register(registry: &mut Registry) {
-        registry.create_schema::<Self, _>(C::NAME.into(), |_| MetaSchema {
-            description: Some(C::DESCRIPTION),
-            enum_items: C::choices().into_iter().map(Value::from).collect(),
-            ..MetaSchema::new("string")
-        });
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(&self.0)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
-
-impl<C: ChoiceSet> ParseFromJSON for OneOf<C> {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value {
-            Some(Value::String(text)) => Ok(Self(text, PhantomData)),
-            other => Err(ParseError::expected_type(other.unwrap_or_default())),
-        }
-    }
-}
-
-impl<C: ChoiceSet> ToJSON for OneOf<C> {
-    fn to_json(&self) -> Option<Value> {
-        Some(Value::String(self.0.clone()))
-    }
-}
-
-/// Every IANA time-zone name.
-pub struct Timezones;
-
-impl ChoiceSet for Timezones {
-    const NAME: &'static str = "Timezone";
-    const DESCRIPTION: &'static str = "An IANA time-zone name.";
-
-    fn choices() -> Vec<&'static str> {
-        Timezone::names().collect()
-    }
-}
-
-/// The sort orders of a job list.
-pub struct Orderings;
-
-impl ChoiceSet for Orderings {
-    const NAME: &'static str = "JobOrdering";
-    const DESCRIPTION: &'static str = "A sort column; a `-` prefix sorts descending.";
-
-    fn choices() -> Vec<&'static str> {
-        JobOrdering::CHOICES.to_vec()
-    }
-}
-
-/// The statuses of a run.
-pub struct RunStatuses;
-
-impl ChoiceSet for RunStatuses {
-    const NAME: &'static str = "RunStatusFilter";
-    const DESCRIPTION: &'static str = "A run status.";
-
-    fn choices() -> Vec<&'static str> {
-        RunStatus::choices().to_vec()
-    }
-}
+use super::choices::{OneOf, TargetMethods, TargetTypes, Timezones};
+use super::output::JsonObject;
 
 /// An integer parameter documented with the range the server accepts (`MAX` = `i64::MAX`
 /// means unbounded above); the value itself is checked by the core.
@@ -152,42 +54,18 @@ impl<const MIN: i64, const MAX: i64> Type for IntRange<MIN, MAX> {
     }
 }
 
-/// The HTTP method of a target, as sent (any case is accepted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename = "TargetMethodInput", rename_all = "UPPERCASE")]
-pub enum MethodIn {
-    /// GET.
-    Get,
-    /// POST (the default).
-    Post,
-    /// PUT.
-    Put,
-    /// PATCH.
-    Patch,
-    /// DELETE.
-    Delete,
-}
-
-/// The kind of a target: only `http`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename = "TargetTypeInput", rename_all = "lowercase")]
-pub enum TargetTypeIn {
-    /// An HTTP request.
-    Http,
-}
-
 /// Where runs are delivered: each run is sent as JSON to `url`.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "HttpTargetInput")]
 pub struct TargetIn {
     /// Always `http`.
     #[oai(rename = "type")]
-    pub kind: TargetTypeIn,
+    pub kind: OneOf<TargetTypes>,
     /// An `http://` or `https://` URL naming a host.
     #[oai(validator(max_length = 2048, pattern = r"^https?://[^/\s]\S*$"))]
     pub url: String,
     /// Default `POST`.
-    pub method: Option<MethodIn>,
+    pub method: Option<OneOf<TargetMethods>>,
     /// Extra request headers: names of letters, digits, `-` and `_`, values without line
     /// breaks.
     #[oai(validator(max_properties = 32))]
@@ -222,12 +100,12 @@ pub struct JobInputDoc {
     /// Default true.
     pub is_active: Option<bool>,
     /// Default `fire_once`.
-    pub misfire_policy: Option<MisfireOut>,
+    pub misfire_policy: Option<OneOf<MisfirePolicy>>,
     /// Default 60.
     #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub misfire_grace_seconds: Option<u32>,
     /// Default `allow`.
-    pub concurrency_policy: Option<ConcurrencyOut>,
+    pub concurrency_policy: Option<OneOf<ConcurrencyPolicy>>,
     /// Default 0.
     #[oai(validator(minimum(value = "0"), maximum(value = "100")))]
     pub max_retries: Option<u32>,
@@ -251,7 +129,7 @@ impl Example for JobInputDoc {
             description: Some("Generate weekly sales report".into()),
             start_time: "2025-06-23T09:00:00Z".parse().ok(),
             end_time: None,
-            timezone: Some(OneOf("UTC".into(), PhantomData)),
+            timezone: Some(OneOf::new("UTC")),
             parameters: Some(JsonObject(
                 serde_json::json!({"report_type": "weekly", "recipients": ["sales@example.com"]}),
             )),
@@ -292,12 +170,12 @@ pub struct JobPatchDoc {
     /// Pause (false) or resume (true).
     pub is_active: Option<bool>,
     /// New misfire policy.
-    pub misfire_policy: Option<MisfireOut>,
+    pub misfire_policy: Option<OneOf<MisfirePolicy>>,
     /// 0-86400.
     #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub misfire_grace_seconds: Option<u32>,
     /// New concurrency policy.
-    pub concurrency_policy: Option<ConcurrencyOut>,
+    pub concurrency_policy: Option<OneOf<ConcurrencyPolicy>>,
     /// 0-100.
     #[oai(validator(minimum(value = "0"), maximum(value = "100")))]
     pub max_retries: Option<u32>,

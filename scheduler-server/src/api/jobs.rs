@@ -8,7 +8,8 @@ use scheduler_core::{JobId, JobQuery, JobService};
 
 use super::ApiTags;
 use super::body::{ParamReader, read_draft, read_patch};
-use super::docs::{IntRange, JobInputDoc, JobPatchDoc, LooseBody, OneOf, Orderings, RawParam, raw};
+use super::choices::{OneOf, Orderings};
+use super::docs::{IntRange, JobInputDoc, JobPatchDoc, LooseBody, RawParam, raw};
 use super::output::{FastJson, JobListOut, JobOut};
 use super::pagination::page_links;
 use crate::error::{ApiError, OpError, errors};

@@ -2,6 +2,7 @@
 //! they translate with, the OpenAPI document and Swagger UI.
 
 pub mod body;
+pub mod choices;
 pub mod cron;
 pub mod docs;
 pub mod health;

@@ -4,14 +4,15 @@
 
 use std::borrow::Cow;
 
+use poem_openapi::Object;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ParseResult, ToJSON, Type};
-use poem_openapi::{Enum, Object};
 use scheduler_core::{
     ConcurrencyPolicy, HttpTarget, Job, MisfirePolicy, Preview, Run, RunStatus, RunTrigger,
 };
 use serde_json::Value;
 
+use super::choices::{OneOf, TargetMethods, TargetTypes};
 use super::wire_time::UtcInstant;
 
 /// A JSON object of any members (a job's `parameters`), documented as an object.
@@ -61,84 +62,6 @@ impl ToJSON for JsonObject {
     }
 }
 
-/// `fire_once` or `skip`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
-#[oai(rename = "MisfirePolicy", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum MisfireOut {
-    /// Fires missed while every replica was down run once.
-    FireOnce,
-    /// Fires missed beyond the grace period are recorded as skipped.
-    Skip,
-}
-
-impl From<MisfirePolicy> for MisfireOut {
-    fn from(policy: MisfirePolicy) -> Self {
-        match policy {
-            MisfirePolicy::FireOnce => Self::FireOnce,
-            MisfirePolicy::Skip => Self::Skip,
-        }
-    }
-}
-
-/// `allow` or `forbid`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
-#[oai(rename = "ConcurrencyPolicy", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum ConcurrencyOut {
-    /// Runs may overlap.
-    Allow,
-    /// A fire while the previous run runs is recorded as skipped.
-    Forbid,
-}
-
-impl From<ConcurrencyPolicy> for ConcurrencyOut {
-    fn from(policy: ConcurrencyPolicy) -> Self {
-        match policy {
-            ConcurrencyPolicy::Allow => Self::Allow,
-            ConcurrencyPolicy::Forbid => Self::Forbid,
-        }
-    }
-}
-
-/// The kind of a target: only `http`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
-#[oai(rename = "TargetType", rename_all = "lowercase")]
-#[serde(rename_all = "lowercase")]
-pub enum TargetTypeOut {
-    /// An HTTP request.
-    Http,
-}
-
-/// The HTTP method of a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
-#[oai(rename = "TargetMethod", rename_all = "UPPERCASE")]
-#[serde(rename_all = "UPPERCASE")]
-pub enum MethodOut {
-    /// GET.
-    Get,
-    /// POST (the default).
-    Post,
-    /// PUT.
-    Put,
-    /// PATCH.
-    Patch,
-    /// DELETE.
-    Delete,
-}
-
-impl MethodOut {
-    fn from_method(method: &str) -> Self {
-        match method {
-            "GET" => Self::Get,
-            "PUT" => Self::Put,
-            "PATCH" => Self::Patch,
-            "DELETE" => Self::Delete,
-            _ => Self::Post,
-        }
-    }
-}
-
 /// Where runs of a job are delivered: the run is sent as JSON to `url`.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(rename = "HttpTarget")]
@@ -146,11 +69,11 @@ pub struct TargetOut {
     /// Always `http`.
     #[serde(rename = "type")]
     #[oai(rename = "type")]
-    pub kind: TargetTypeOut,
+    pub kind: OneOf<TargetTypes>,
     /// An `http://` or `https://` URL, at most 2,048 characters.
     pub url: String,
     /// The request method.
-    pub method: MethodOut,
+    pub method: OneOf<TargetMethods>,
     /// Extra request headers (at most 32).
     pub headers: std::collections::BTreeMap<String, String>,
 }
@@ -158,9 +81,9 @@ pub struct TargetOut {
 impl From<&HttpTarget> for TargetOut {
     fn from(target: &HttpTarget) -> Self {
         Self {
-            kind: TargetTypeOut::Http,
+            kind: OneOf::new("http"),
             url: target.url.clone(),
-            method: MethodOut::from_method(&target.method),
+            method: OneOf::new(target.method.clone()),
             headers: target.headers.clone(),
         }
     }
@@ -198,12 +121,12 @@ pub struct JobOut {
     /// False while paused.
     pub is_active: bool,
     /// What happens to fires missed while every replica was down.
-    pub misfire_policy: MisfireOut,
+    pub misfire_policy: OneOf<MisfirePolicy>,
     /// How late a fire may be and still count as on time, in seconds.
     #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub misfire_grace_seconds: u32,
     /// Whether runs may overlap.
-    pub concurrency_policy: ConcurrencyOut,
+    pub concurrency_policy: OneOf<ConcurrencyPolicy>,
     /// Retries of a failed or timed-out run.
     #[oai(validator(minimum(value = "0"), maximum(value = "100")))]
     pub max_retries: u32,
@@ -274,9 +197,9 @@ impl poem_openapi::types::Example for JobOut {
                 "recipients": ["sales@example.com"]
             })),
             is_active: true,
-            misfire_policy: MisfireOut::FireOnce,
+            misfire_policy: MisfirePolicy::FireOnce.into(),
             misfire_grace_seconds: 60,
-            concurrency_policy: ConcurrencyOut::Allow,
+            concurrency_policy: ConcurrencyPolicy::Allow.into(),
             max_retries: 0,
             retry_backoff_seconds: 10,
             timeout_seconds: 300,
@@ -303,61 +226,6 @@ pub struct JobListOut {
     pub results: Vec<JobOut>,
 }
 
-/// Why a run exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
-#[oai(rename = "RunTrigger", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum TriggerOut {
-    /// A fire of the schedule.
-    Schedule,
-    /// `POST /scheduler/jobs/{id}/run/`.
-    Manual,
-    /// A retry of a failed attempt.
-    Retry,
-}
-
-impl From<RunTrigger> for TriggerOut {
-    fn from(trigger: RunTrigger) -> Self {
-        match trigger {
-            RunTrigger::Schedule => Self::Schedule,
-            RunTrigger::Manual => Self::Manual,
-            RunTrigger::Retry => Self::Retry,
-        }
-    }
-}
-
-/// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
-#[oai(rename = "RunStatus", rename_all = "snake_case")]
-#[serde(rename_all = "snake_case")]
-pub enum StatusOut {
-    /// Executing.
-    Running,
-    /// Ended well.
-    Succeeded,
-    /// Ended with an error (see `error`).
-    Failed,
-    /// Stopped after the job's timeout.
-    TimedOut,
-    /// Not executed (see `error`).
-    Skipped,
-    /// Its worker died; a new attempt was started.
-    Abandoned,
-}
-
-impl From<RunStatus> for StatusOut {
-    fn from(status: RunStatus) -> Self {
-        match status {
-            RunStatus::Running => Self::Running,
-            RunStatus::Succeeded => Self::Succeeded,
-            RunStatus::Failed => Self::Failed,
-            RunStatus::TimedOut => Self::TimedOut,
-            RunStatus::Skipped => Self::Skipped,
-            RunStatus::Abandoned => Self::Abandoned,
-        }
-    }
-}
-
 /// One run as the API returns it.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(rename = "Run", example)]
@@ -369,12 +237,12 @@ pub struct RunOut {
     /// The fire this run serves; `(job_id, scheduled_for)` is the receiver's idempotency key.
     pub scheduled_for: UtcInstant,
     /// Why it exists.
-    pub trigger: TriggerOut,
+    pub trigger: OneOf<RunTrigger>,
     /// 1 for the first attempt at this fire, higher for retries and recoveries.
     #[oai(validator(minimum(value = "1")))]
     pub attempt: i32,
     /// Where it stands.
-    pub status: StatusOut,
+    pub status: OneOf<RunStatus>,
     /// When it started.
     pub started_at: UtcInstant,
     /// When it ended; null while running.
@@ -414,9 +282,9 @@ impl poem_openapi::types::Example for RunOut {
             id: 42,
             job_id: 1,
             scheduled_for: instant("2025-06-23T09:00:00Z"),
-            trigger: TriggerOut::Schedule,
+            trigger: RunTrigger::Schedule.into(),
             attempt: 1,
-            status: StatusOut::Succeeded,
+            status: RunStatus::Succeeded.into(),
             started_at: instant("2025-06-23T09:00:00.012Z"),
             finished_at: Some(instant("2025-06-23T09:00:00.250Z")),
             retry_at: None,

@@ -4,11 +4,12 @@
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
-use scheduler_core::{RunId, RunQuery, RunService};
+use scheduler_core::{RunId, RunQuery, RunService, RunStatus};
 
 use super::ApiTags;
 use super::body::ParamReader;
-use super::docs::{IntRange, OneOf, RawParam, RunStatuses, raw};
+use super::choices::OneOf;
+use super::docs::{IntRange, RawParam, raw};
 use super::jobs::parse_job_id;
 use super::output::{FastJson, RunListOut, RunOut};
 use super::pagination::page_links;
@@ -62,7 +63,7 @@ impl RunsApi {
         /// Runs per page, 1-500 (default 50).
         page_size: Query<Option<RawParam<IntRange<1, 500>>>>,
         /// Only runs with this status.
-        status: Query<Option<RawParam<OneOf<RunStatuses>>>>,
+        status: Query<Option<RawParam<OneOf<RunStatus>>>>,
     ) -> Result<RunsListed, OpError<errors::ListRuns>> {
         let id = parse_job_id(&id.0.raw)?;
         let mut params = ParamReader::default();

@@ -7,6 +7,7 @@ use sea_orm_migration::sea_orm::{DatabaseBackend, DatabaseConnection, Transactio
 
 mod m20261126_000001_create_jobs;
 mod m20261127_000001_runs_and_policies;
+mod m20261201_000001_run_visibility;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_jobs::Migration),
             Box::new(m20261127_000001_runs_and_policies::Migration),
+            Box::new(m20261201_000001_run_visibility::Migration),
         ]
     }
 }

@@ -18,4 +18,7 @@ pub use counters::CacheCounters;
 pub use http_executor::HttpExecutor;
 pub use memory_cache::{InMemoryJobCache, NoJobCache};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
-pub use store::{DatabaseConfig, SeaOrmJobRepository, SeaOrmRunStore, connect};
+pub use store::{
+    DatabaseConfig, PoolConnections, SeaOrmJobRepository, SeaOrmRunStore, connect,
+    connection_failure, pool_connections,
+};

@@ -12,8 +12,8 @@ use scheduler_adapters::{
 };
 use scheduler_core::{
     ActionHandlers, Clock, Conflict, Dispatcher, DispatcherConfig, Job, JobDraft, JobId, JobPatch,
-    JobRepository, NewJob, PolicyInput, RepositoryError, Run, RunId, RunQuery, RunStatus, RunStore,
-    RunTrigger,
+    JobRepository, NewJob, PolicyInput, RepositoryError, Run, RunId, RunListRequest, RunStatus,
+    RunStore, RunTrigger,
 };
 use scheduler_test_support::TestSqlite;
 use serde_json::json;
@@ -160,7 +160,15 @@ impl World {
     async fn runs_of(&self, job: &Job) -> Vec<Run> {
         let mut runs = self
             .runs
-            .list_for_job(job.id, &RunQuery::new(None, Some(500), None).unwrap())
+            .list(
+                &RunListRequest {
+                    page_size: Some(500),
+                    job_id: Some(job.id.0),
+                    ..RunListRequest::default()
+                }
+                .validate()
+                .unwrap(),
+            )
             .await
             .unwrap()
             .items;

@@ -21,6 +21,8 @@ fn job(id: i64, description: &str) -> Job {
         next_run: spec.next_run(now),
         spec,
         last_run: None,
+        last_status: None,
+        last_error: None,
         created_at: now,
         updated_at: now,
     }

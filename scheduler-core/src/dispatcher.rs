@@ -26,9 +26,13 @@ use crate::plan::{Execution, RunOutcome, plan_outcome};
 use crate::policy::WireEnum;
 use crate::ports::{Clock, JobCache, JobExecutor, RunStore};
 use crate::run::{ClaimedRun, ErrorText, Run, RunId};
+use crate::telemetry;
 
 /// Shortest pause between two ticks that found nothing more to claim.
 const MIN_PAUSE: Duration = Duration::from_millis(50);
+
+/// How often the loop samples the due backlog (one indexed count).
+const BACKLOG_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
 /// The future an action handler returns.
 pub type ActionFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
@@ -181,6 +185,9 @@ struct Inner {
     slots: Arc<Semaphore>,
     /// Runs executing here; heartbeated.
     in_flight: Mutex<HashSet<RunId>>,
+    /// When the last tick completed without error, or when the dispatcher was made (for
+    /// health checks).
+    last_good_tick: Mutex<std::time::Instant>,
 }
 
 /// Claims and executes runs. Cheap to clone; clones share state.
@@ -218,6 +225,7 @@ impl Dispatcher {
                 config,
                 slots,
                 in_flight: Mutex::new(HashSet::new()),
+                last_good_tick: Mutex::new(std::time::Instant::now()),
             }),
         }
     }
@@ -260,7 +268,11 @@ impl Dispatcher {
                     inner.config.max_abandoned_attempts,
                 )
                 .await?;
-            outcome.started += self.start_all(recovered).await;
+            telemetry::runs_abandoned(recovered.runs.len(), recovered.given_up);
+            if !recovered.changed_jobs.is_empty() {
+                inner.cache.invalidate_jobs(&recovered.changed_jobs).await;
+            }
+            outcome.started += self.start_all(recovered.runs).await;
         }
         let free = self.free_slots();
         if free > 0 {
@@ -274,10 +286,25 @@ impl Dispatcher {
             if !batch.advanced_jobs.is_empty() {
                 inner.cache.invalidate_jobs(&batch.advanced_jobs).await;
             }
-            outcome.more_due = batch.advanced_jobs.len() >= limit as usize;
+            outcome.more_due = batch.advanced_jobs.len() >= usize::try_from(limit).unwrap_or(0);
+            for (_, reason) in &batch.skipped {
+                telemetry::fire_skipped(reason);
+            }
+            for claimed in &batch.runs {
+                telemetry::fire_started(claimed.run.scheduled_for, claimed.run.started_at);
+            }
             outcome.started += self.start_all(batch.runs).await;
         }
+        telemetry::claimed(now);
+        *lock(&inner.last_good_tick) = std::time::Instant::now();
         Ok(outcome)
+    }
+
+    /// How long ago the last tick completed without error (before the first, since the
+    /// dispatcher was made). The loop ticks at least every poll interval, so a large value
+    /// means it is stuck, dead, or its store keeps failing.
+    pub fn since_last_good_tick(&self) -> Duration {
+        lock(&self.inner.last_good_tick).elapsed()
     }
 
     /// Starts a manual run of `job_id` now, on this replica.
@@ -292,6 +319,8 @@ impl Dispatcher {
             .start_manual(job_id, now, &self.inner.config.worker)
             .await?;
         let run = claimed.run.clone();
+        // The manual run moved the job's last_run and last_status.
+        self.inner.cache.invalidate_job(job_id).await;
         self.start_all(vec![claimed]).await;
         Ok(run)
     }
@@ -303,7 +332,11 @@ impl Dispatcher {
             let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
                 break;
             };
-            lock(&self.inner.in_flight).insert(run.run.id);
+            {
+                let mut in_flight = lock(&self.inner.in_flight);
+                in_flight.insert(run.run.id);
+                telemetry::in_flight(in_flight.len());
+            }
             let dispatcher = self.clone();
             tokio::spawn(async move {
                 dispatcher.execute(run).await;
@@ -334,25 +367,49 @@ impl Dispatcher {
             }
         };
         let outcome = plan_outcome(&run, &policy, execution, self.inner.clock.now());
-        tracing::info!(
-            target: "scheduler_core::run",
-            job_id = %run.job_id,
-            run_id = %run.id,
-            attempt = run.attempt,
-            status = outcome.status.as_str(),
-            "run finished"
-        );
-        self.record(run.id, outcome).await;
-        lock(&self.inner.in_flight).remove(&run.id);
+        let ran_for = (outcome.finished_at - run.started_at)
+            .to_std()
+            .unwrap_or_default();
+        let duration_ms = u64::try_from(ran_for.as_millis()).unwrap_or(u64::MAX);
+        match &outcome.error {
+            None => tracing::info!(
+                target: "scheduler_core::run",
+                job_id = %run.job_id,
+                run_id = %run.id,
+                attempt = run.attempt,
+                status = outcome.status.as_str(),
+                duration_ms,
+                "run finished"
+            ),
+            Some(error) => tracing::warn!(
+                target: "scheduler_core::run",
+                job_id = %run.job_id,
+                run_id = %run.id,
+                attempt = run.attempt,
+                status = outcome.status.as_str(),
+                duration_ms,
+                error = error.as_str(),
+                retry_at = ?outcome.retry_at,
+                "run failed"
+            ),
+        }
+        telemetry::run_recorded(outcome.status, run.trigger, Some(ran_for));
+        self.record(&run, outcome).await;
+        // The job's last_status changed.
+        self.inner.cache.invalidate_job(run.job_id).await;
+        let mut in_flight = lock(&self.inner.in_flight);
+        in_flight.remove(&run.id);
+        telemetry::in_flight(in_flight.len());
     }
 
     /// Stores a run's outcome, so that every run ends in a stored final state: an outage is
     /// retried (three tries, then the run is left to lease recovery, which the abandon cap
     /// bounds); an outcome the store refuses for its content is stored again with a minimal
     /// error text.
-    async fn record(&self, id: RunId, mut outcome: RunOutcome) {
+    async fn record(&self, run: &Run, mut outcome: RunOutcome) {
+        let id = run.id;
         for attempt in 0..3u32 {
-            match self.inner.store.finish(id, &outcome).await {
+            match self.inner.store.finish(run, &outcome).await {
                 Ok(()) => return,
                 Err(RepositoryError::Rejected(cause)) => {
                     tracing::warn!(run_id = %id, %cause, "the store refused a run outcome; storing a minimal error");
@@ -402,6 +459,18 @@ impl Dispatcher {
                 }
             })
         };
+        let backlog = {
+            let dispatcher = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    let now = dispatcher.inner.clock.now();
+                    if let Ok(due) = dispatcher.inner.store.due_backlog(now).await {
+                        telemetry::backlog(due);
+                    }
+                    tokio::time::sleep(BACKLOG_SAMPLE_EVERY).await;
+                }
+            })
+        };
         tokio::pin!(shutdown);
         let mut failures = 0u32;
         loop {
@@ -418,6 +487,7 @@ impl Dispatcher {
                     }
                 }
                 Err(error) => {
+                    telemetry::claim_failed();
                     if failures == 0 {
                         tracing::warn!(%error, "dispatcher: claiming failed; backing off");
                     }
@@ -445,6 +515,7 @@ impl Dispatcher {
             );
         }
         beats.abort();
+        backlog.abort();
     }
 
     /// How long to wait before the next tick: until the earliest `next_run`, at most the poll
@@ -495,6 +566,8 @@ mod tests {
             next_run: spec.next_run(now()),
             spec,
             last_run: None,
+            last_status: None,
+            last_error: None,
             created_at: now(),
             updated_at: now(),
         };
@@ -521,7 +594,8 @@ mod tests {
         let mut store = MockRunStore::new();
         store
             .expect_recover_abandoned()
-            .returning(|_, _, _, _, _| Ok(vec![]));
+            .returning(|_, _, _, _, _| Ok(crate::run::Recovered::default()));
+        store.expect_due_backlog().returning(|_| Ok(0));
         store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
         store.expect_heartbeat().returning(|_, _| Ok(()));
         store
@@ -564,7 +638,7 @@ mod tests {
         store.expect_claim_due().times(1).returning(|_, _, _| {
             Ok(ClaimBatch {
                 runs: vec![claimed()],
-                advanced_jobs: vec![],
+                ..ClaimBatch::default()
             })
         });
         let outcomes = Arc::new(Mutex::new(Vec::<RunOutcome>::new()));
@@ -582,10 +656,12 @@ mod tests {
         executor
             .expect_execute()
             .returning(|_, _| Err("HTTP 500: poison \u{0} body".into()));
+        let mut cache = MockJobCache::new();
+        cache.expect_invalidate_job().return_const(());
         let dispatcher = Dispatcher::new(
             Arc::new(store),
             Arc::new(executor),
-            Arc::new(MockJobCache::new()),
+            Arc::new(cache),
             clock(),
             DispatcherConfig::new("w"),
         );

@@ -70,6 +70,8 @@ pub enum Invalid {
     Cron(CronParseError),
     /// `end_time` is not after `start_time`.
     EndNotAfterStart,
+    /// `scheduled_before` is not after `scheduled_after`.
+    BeforeNotAfterAfter,
     /// `parameters` is not a JSON object.
     ParametersNotAnObject,
     /// `parameters` is larger than `max` bytes when serialized.

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Invalid, ValidationErrors};
 use crate::policy::{HttpTarget, PolicyInput, RunPolicy};
+use crate::run::RunStatus;
 use crate::schedule::CronSchedule;
 
 /// The database identity of a job.
@@ -260,8 +261,13 @@ pub struct Job {
     pub id: JobId,
     /// The user-writable fields.
     pub spec: JobSpec,
-    /// When it last fired, if ever.
+    /// When it last fired (or was run by hand), if ever.
     pub last_run: Option<DateTime<Utc>>,
+    /// The status of the latest attempt at its last fire: `running` while it runs, then how it
+    /// ended (`skipped` for a fire not executed); `None` before the first fire.
+    pub last_status: Option<RunStatus>,
+    /// Why that attempt failed or was skipped.
+    pub last_error: Option<String>,
     /// When it fires next; `None` when it never will (inactive or past `end_time`).
     pub next_run: Option<DateTime<Utc>>,
     /// When it was created.

@@ -42,6 +42,7 @@ pub mod run;
 pub mod run_service;
 pub mod schedule;
 pub mod service;
+pub mod telemetry;
 
 pub use dispatcher::{
     ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, RoutingExecutor, TickOutcome,
@@ -52,7 +53,7 @@ pub use job::{
 };
 pub use plan::{
     Execution, FireDecision, FirePlan, NextAttempt, RecoveryPlan, RetryPlan, RunOutcome,
-    needs_running_check, plan_fire, plan_outcome, plan_recovery, plan_retry,
+    SkipReason, needs_running_check, plan_fire, plan_outcome, plan_recovery, plan_retry,
 };
 pub use policy::{
     ConcurrencyPolicy, HttpTarget, MisfirePolicy, PolicyInput, RunPolicy, TargetError, WireEnum,
@@ -64,7 +65,8 @@ pub use ports::{
 pub use preview::{Preview, PreviewRequest};
 pub use query::{JobOrdering, JobPage, JobQuery, OrderField};
 pub use run::{
-    ClaimBatch, ClaimedRun, ErrorText, Run, RunId, RunPage, RunQuery, RunStatus, RunTrigger,
+    ClaimBatch, ClaimedRun, ErrorText, Recovered, Run, RunId, RunListRequest, RunPage, RunQuery,
+    RunStatus, RunTrigger,
 };
 pub use run_service::RunService;
 pub use schedule::{CronParseError, CronSchedule};

@@ -12,13 +12,53 @@ use crate::job::{Job, JobId};
 use crate::policy::{ConcurrencyPolicy, MisfirePolicy, RunPolicy};
 use crate::run::{ErrorText, Run, RunStatus, RunTrigger};
 
+/// Why a due fire is not executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Later than the grace period, with misfire policy `skip`.
+    Misfire {
+        /// How late the fire was found, in seconds.
+        late_seconds: i64,
+        /// The job's grace period, in seconds.
+        grace_seconds: u32,
+    },
+    /// The previous run is still running, with concurrency policy `forbid`.
+    Forbid,
+}
+
+impl SkipReason {
+    /// The metric label: `misfire` or `forbid`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Misfire { .. } => "misfire",
+            Self::Forbid => "forbid",
+        }
+    }
+
+    /// The text stored on the skipped run.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Misfire {
+                late_seconds,
+                grace_seconds,
+            } => format!(
+                "skipped: missed by {late_seconds}s, beyond misfire_grace_seconds={grace_seconds} \
+                 (misfire_policy=skip)"
+            ),
+            Self::Forbid => {
+                "skipped: the previous run is still running (concurrency_policy=forbid)".into()
+            }
+        }
+    }
+}
+
 /// What to do with a due fire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FireDecision {
     /// Execute it.
     Run,
-    /// Record a `skipped` run with this reason.
-    Skip(String),
+    /// Record a `skipped` run for this reason.
+    Skip(SkipReason),
 }
 
 /// The plan for a due job: which fire, what to do, and the job's next fire afterwards.
@@ -44,15 +84,12 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
     let late = now - scheduled_for;
     let grace = Duration::seconds(i64::from(policy.misfire_grace_seconds));
     let decision = if policy.concurrency == ConcurrencyPolicy::Forbid && previous_running {
-        FireDecision::Skip(
-            "skipped: the previous run is still running (concurrency_policy=forbid)".into(),
-        )
+        FireDecision::Skip(SkipReason::Forbid)
     } else if late > grace && policy.misfire == MisfirePolicy::Skip {
-        FireDecision::Skip(format!(
-            "skipped: missed by {}s, beyond misfire_grace_seconds={} (misfire_policy=skip)",
-            late.num_seconds(),
-            policy.misfire_grace_seconds
-        ))
+        FireDecision::Skip(SkipReason::Misfire {
+            late_seconds: late.num_seconds(),
+            grace_seconds: policy.misfire_grace_seconds,
+        })
     } else {
         FireDecision::Run
     };
@@ -261,6 +298,8 @@ mod tests {
             id: JobId(1),
             spec,
             last_run: None,
+            last_status: None,
+            last_error: None,
             next_run: Some(utc(next_run)),
             created_at: utc("2025-01-01T00:00:00Z"),
             updated_at: utc("2025-01-01T00:00:00Z"),
@@ -344,8 +383,13 @@ mod tests {
         let within = plan_fire(&j, utc("2025-06-23T09:00:30Z"), false).unwrap();
         assert_eq!(within.decision, FireDecision::Run);
         let beyond = plan_fire(&j, utc("2025-06-23T09:00:31Z"), false).unwrap();
-        assert!(
-            matches!(beyond.decision, FireDecision::Skip(ref why) if why.contains("misfire_policy=skip"))
+        let FireDecision::Skip(why) = beyond.decision else {
+            panic!("not skipped: {beyond:?}");
+        };
+        assert_eq!(why.label(), "misfire");
+        assert_eq!(
+            why.message(),
+            "skipped: missed by 31s, beyond misfire_grace_seconds=30 (misfire_policy=skip)"
         );
         assert_eq!(beyond.next_run, Some(utc("2025-06-23T10:00:00Z")));
     }
@@ -359,7 +403,12 @@ mod tests {
         let j = job("* * * * *", forbid, "2025-06-23T09:00:00Z");
         assert!(needs_running_check(&j));
         let busy = plan_fire(&j, utc("2025-06-23T09:00:00Z"), true).unwrap();
-        assert!(matches!(busy.decision, FireDecision::Skip(ref why) if why.contains("forbid")));
+        assert_eq!(busy.decision, FireDecision::Skip(SkipReason::Forbid));
+        assert!(
+            SkipReason::Forbid
+                .message()
+                .contains("concurrency_policy=forbid")
+        );
         assert_eq!(busy.next_run, Some(utc("2025-06-23T09:01:00Z")));
         let free = plan_fire(&j, utc("2025-06-23T09:00:00Z"), false).unwrap();
         assert_eq!(free.decision, FireDecision::Run);

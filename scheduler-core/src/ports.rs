@@ -12,7 +12,7 @@ use crate::error::RepositoryError;
 use crate::job::{Job, JobId, NewJob};
 use crate::plan::RunOutcome;
 use crate::query::{JobPage, JobQuery};
-use crate::run::{ClaimBatch, ClaimedRun, Run, RunId, RunPage, RunQuery};
+use crate::run::{ClaimBatch, ClaimedRun, Recovered, Run, RunId, RunPage, RunQuery};
 
 /// Durable storage of jobs. The store is the source of truth.
 #[cfg_attr(test, mockall::automock)]
@@ -173,16 +173,18 @@ pub trait RunStore: Send + Sync {
         worker: &str,
         limit: u32,
         max_abandoned_attempts: u32,
-    ) -> Result<Vec<ClaimedRun>, RepositoryError>;
+    ) -> Result<Recovered, RepositoryError>;
 
     /// Sets `heartbeat_at = now` on these runs while they are `running`.
     async fn heartbeat(&self, ids: &[RunId], now: DateTime<Utc>) -> Result<(), RepositoryError>;
 
-    /// Records the outcome of a `running` run. A run no longer `running` (recovered
-    /// elsewhere) or deleted with its job is left as it is.
-    async fn finish(&self, id: RunId, outcome: &RunOutcome) -> Result<(), RepositoryError>;
+    /// Records the outcome of a `running` run and, when it is the latest attempt at its job's
+    /// last fire, the job's `last_status`/`last_error`, in one transaction. A run no longer
+    /// `running` (recovered elsewhere) or deleted with its job is left as it is.
+    async fn finish(&self, run: &Run, outcome: &RunOutcome) -> Result<(), RepositoryError>;
 
-    /// Inserts a `manual` run of job `job_id` for `now`, `running` for `worker`.
+    /// Inserts a `manual` run of job `job_id` for `now`, `running` for `worker`, and sets the
+    /// job's `last_run` to `now` and `last_status` to `running`.
     /// MUST return `NotFound` when the job does not exist, and `Conflict(RunFire)` when a run
     /// of the job for that instant exists.
     async fn start_manual(
@@ -195,12 +197,13 @@ pub trait RunStore: Send + Sync {
     /// The run, or `None`.
     async fn get(&self, id: RunId) -> Result<Option<Run>, RepositoryError>;
 
-    /// One page of a job's runs, newest first.
-    async fn list_for_job(
-        &self,
-        job_id: JobId,
-        query: &RunQuery,
-    ) -> Result<RunPage, RepositoryError>;
+    /// One page of the runs matching `query`'s filters (status, trigger, job, fire instants
+    /// in `[scheduled_after, scheduled_before)`), newest first, with the total matching.
+    async fn list(&self, query: &RunQuery) -> Result<RunPage, RepositoryError>;
+
+    /// How many active jobs have a fire due at `now` that no claim has taken yet (the
+    /// dispatch backlog).
+    async fn due_backlog(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError>;
 
     /// The earliest `next_run` of any active job (to sleep until then).
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepositoryError>;

@@ -6,8 +6,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::error::ValidationErrors;
+use crate::error::{Invalid, ValidationErrors};
 use crate::job::{Job, JobId};
+use crate::plan::SkipReason;
 use crate::policy::WireEnum;
 use crate::query::checked_page;
 
@@ -144,6 +145,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// How long it ran (or, for a skip, zero): `None` while it runs.
+    pub fn duration(&self) -> Option<chrono::Duration> {
+        self.finished_at.map(|end| end - self.started_at)
+    }
+
     /// How many earlier attempts at this fire were abandoned by a dead worker (every attempt
     /// after the first is either a failure retry or a recovery).
     pub fn recoveries(&self) -> i32 {
@@ -160,6 +166,17 @@ pub struct ClaimedRun {
     pub job: Job,
 }
 
+/// What one recovery of stale runs did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Recovered {
+    /// The next attempts to execute now (status `running`), one per stale run run again.
+    pub runs: Vec<ClaimedRun>,
+    /// Stale runs ended `failed` at the abandon cap, not run again.
+    pub given_up: usize,
+    /// Every job whose `last_status` the recovery changed.
+    pub changed_jobs: Vec<JobId>,
+}
+
 /// What one claim transaction did.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClaimBatch {
@@ -167,10 +184,73 @@ pub struct ClaimBatch {
     pub runs: Vec<ClaimedRun>,
     /// Every job whose `next_run`/`last_run` the claim changed (run or skipped).
     pub advanced_jobs: Vec<JobId>,
+    /// The fires recorded as `skipped`, with why.
+    pub skipped: Vec<(JobId, SkipReason)>,
 }
 
-/// A validated request for one page of a job's runs, newest first. Built only by
-/// [`RunQuery::new`].
+/// Raw input of a run list, as read from a request: every filter optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunListRequest {
+    /// 1-based page; default 1.
+    pub page: Option<i64>,
+    /// Runs per page, 1 to 500; default 50.
+    pub page_size: Option<i64>,
+    /// Only runs with this status.
+    pub status: Option<String>,
+    /// Only runs with this trigger.
+    pub trigger: Option<String>,
+    /// Only runs of this job.
+    pub job_id: Option<i64>,
+    /// Only runs for fires at or after this instant.
+    pub scheduled_after: Option<DateTime<Utc>>,
+    /// Only runs for fires before this instant.
+    pub scheduled_before: Option<DateTime<Utc>>,
+}
+
+impl RunListRequest {
+    /// Validates every parameter, naming each bad one.
+    ///
+    /// # Errors
+    /// `page`, `page_size`, `status`, `trigger`, `job_id`, `scheduled_before` (not after
+    /// `scheduled_after`).
+    pub fn validate(self) -> Result<RunQuery, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let (page, page_size) = checked_page(&mut errors, self.page, self.page_size);
+        let status = match &self.status {
+            None => Some(None),
+            Some(raw) => errors.check("status", RunStatus::parse(raw).map(Some)),
+        };
+        let trigger = match &self.trigger {
+            None => Some(None),
+            Some(raw) => errors.check("trigger", RunTrigger::parse(raw).map(Some)),
+        };
+        let job_id = match self.job_id {
+            None => Some(None),
+            Some(id) if id >= 1 => Some(Some(JobId(id))),
+            Some(_) => errors.check("job_id", Err(Invalid::BelowMinimum { min: 1 })),
+        };
+        if let (Some(after), Some(before)) = (self.scheduled_after, self.scheduled_before)
+            && before <= after
+        {
+            errors.add("scheduled_before", Invalid::BeforeNotAfterAfter);
+        }
+        match (status, trigger, job_id) {
+            (Some(status), Some(trigger), Some(job_id)) if errors.is_empty() => Ok(RunQuery {
+                page,
+                page_size,
+                status,
+                trigger,
+                job_id,
+                scheduled_after: self.scheduled_after,
+                scheduled_before: self.scheduled_before,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A validated request for one page of runs, newest first. Built only by
+/// [`RunListRequest::validate`] (or `default()`: the first page of every run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunQuery {
     /// 1-based page.
@@ -179,31 +259,23 @@ pub struct RunQuery {
     page_size: u64,
     /// Only runs with this status.
     status: Option<RunStatus>,
+    /// Only runs with this trigger.
+    trigger: Option<RunTrigger>,
+    /// Only runs of this job.
+    job_id: Option<JobId>,
+    /// Only runs for fires at or after this instant.
+    scheduled_after: Option<DateTime<Utc>>,
+    /// Only runs for fires before this instant.
+    scheduled_before: Option<DateTime<Utc>>,
 }
 
 impl RunQuery {
-    /// Builds a query from raw parts, naming each bad one.
-    ///
-    /// # Errors
-    /// `page`, `page_size` or `status`.
-    pub fn new(
-        page: Option<i64>,
-        page_size: Option<i64>,
-        status: Option<&str>,
-    ) -> Result<Self, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let (page, page_size) = checked_page(&mut errors, page, page_size);
-        let status = match status {
-            None => Some(None),
-            Some(raw) => errors.check("status", RunStatus::parse(raw).map(Some)),
-        };
-        match status {
-            Some(status) if errors.is_empty() => Ok(Self {
-                page,
-                page_size,
-                status,
-            }),
-            _ => Err(errors),
+    /// The same query restricted to the runs of `job_id`.
+    #[must_use]
+    pub fn for_job(self, job_id: JobId) -> Self {
+        Self {
+            job_id: Some(job_id),
+            ..self
         }
     }
 
@@ -222,6 +294,26 @@ impl RunQuery {
         self.status
     }
 
+    /// The trigger filter.
+    pub fn trigger(&self) -> Option<RunTrigger> {
+        self.trigger
+    }
+
+    /// The job filter.
+    pub fn job_id(&self) -> Option<JobId> {
+        self.job_id
+    }
+
+    /// The earliest fire instant listed (inclusive).
+    pub fn scheduled_after(&self) -> Option<DateTime<Utc>> {
+        self.scheduled_after
+    }
+
+    /// The fire instant before which runs are listed (exclusive).
+    pub fn scheduled_before(&self) -> Option<DateTime<Utc>> {
+        self.scheduled_before
+    }
+
     /// Rows to skip before this page.
     pub fn offset(&self) -> u64 {
         self.page.saturating_sub(1).saturating_mul(self.page_size)
@@ -234,6 +326,10 @@ impl Default for RunQuery {
             page: 1,
             page_size: crate::query::JobQuery::DEFAULT_PAGE_SIZE,
             status: None,
+            trigger: None,
+            job_id: None,
+            scheduled_after: None,
+            scheduled_before: None,
         }
     }
 }
@@ -258,7 +354,6 @@ impl RunPage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Invalid;
 
     #[test]
     fn error_texts_lose_control_characters_and_are_bounded() {
@@ -292,15 +387,32 @@ mod tests {
     }
 
     #[test]
-    fn run_queries_name_bad_parameters() {
-        let errors = RunQuery::new(Some(0), None, Some("exploded")).unwrap_err();
+    fn run_lists_name_bad_parameters() {
+        let errors = RunListRequest {
+            page: Some(0),
+            status: Some("exploded".into()),
+            trigger: Some("whim".into()),
+            job_id: Some(0),
+            scheduled_after: Some("2025-06-23T10:00:00Z".parse().unwrap()),
+            scheduled_before: Some("2025-06-23T09:00:00Z".parse().unwrap()),
+            ..RunListRequest::default()
+        }
+        .validate()
+        .unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["page", "status"]);
         assert_eq!(
-            RunQuery::new(None, None, Some("timed_out"))
-                .unwrap()
-                .status(),
-            Some(RunStatus::TimedOut)
+            fields,
+            ["page", "status", "trigger", "job_id", "scheduled_before"]
         );
+        let query = RunListRequest {
+            status: Some("timed_out".into()),
+            trigger: Some("retry".into()),
+            ..RunListRequest::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(query.status(), Some(RunStatus::TimedOut));
+        assert_eq!(query.trigger(), Some(RunTrigger::Retry));
+        assert_eq!(query.for_job(JobId(3)).job_id(), Some(JobId(3)));
     }
 }

@@ -32,17 +32,31 @@ impl RunService {
         }
     }
 
-    /// One page of the runs of job `job_id`, newest first.
+    /// One page of the runs of job `job_id` matching `query`, newest first.
     ///
     /// # Errors
-    /// `JobNotFound` for an unknown job, `Unavailable` when the store is down.
+    /// `JobNotFound` for an unknown job, `InvalidPage` for an empty page after the first,
+    /// `Unavailable` when the store is down.
     pub async fn list_for_job(
         &self,
         job_id: JobId,
         query: &RunQuery,
     ) -> Result<RunPage, ServiceError> {
         self.jobs.get(job_id).await?;
-        Ok(self.store.list_for_job(job_id, query).await?)
+        self.list(&query.for_job(job_id)).await
+    }
+
+    /// One page of the runs, across jobs, matching `query`, newest first.
+    ///
+    /// # Errors
+    /// `InvalidPage` for an empty page after the first (as the original's paginator),
+    /// `Unavailable` when the store is down.
+    pub async fn list(&self, query: &RunQuery) -> Result<RunPage, ServiceError> {
+        let page = self.store.list(query).await?;
+        if query.page() > 1 && page.items.is_empty() {
+            return Err(ServiceError::InvalidPage);
+        }
+        Ok(page)
     }
 
     /// The run `id`.
@@ -91,6 +105,7 @@ mod tests {
         cache
             .expect_get_job()
             .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+        cache.expect_invalidate_job().return_const(());
         let cache = Arc::new(cache);
         let store: Arc<dyn RunStore> = Arc::new(store);
         let jobs = JobService::new(Arc::new(repo), cache.clone(), clock.clone());
@@ -109,7 +124,7 @@ mod tests {
         let mut repo = MockJobRepository::new();
         repo.expect_get().returning(|_| Ok(None));
         let mut store = MockRunStore::new();
-        store.expect_list_for_job().never();
+        store.expect_list().never();
         let result = service(repo, store)
             .list_for_job(JobId(4), &RunQuery::default())
             .await;

@@ -237,6 +237,8 @@ mod tests {
             next_run: spec.next_run(now()),
             spec,
             last_run: None,
+            last_status: None,
+            last_error: None,
             created_at: now(),
             updated_at: now(),
         }
@@ -260,6 +262,8 @@ mod tests {
                     id: JobId(1),
                     spec: new.spec,
                     last_run: None,
+                    last_status: None,
+                    last_error: None,
                     next_run: new.next_run,
                     created_at: new.created_at,
                     updated_at: new.created_at,

@@ -10,7 +10,7 @@ use poem::listener::{Acceptor, TcpAcceptor};
 use poem::{EndpointExt, Server};
 use scheduler_adapters::{
     DatabaseConfig, HttpExecutor, InMemoryJobCache, NoJobCache, RedisCacheConfig, RedisJobCache,
-    SeaOrmJobRepository, SeaOrmRunStore, SystemClock, connect,
+    SeaOrmJobRepository, SeaOrmRunStore, SystemClock, connect, connection_failure,
 };
 use scheduler_core::{
     ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, RoutingExecutor, Run, RunService,
@@ -19,27 +19,46 @@ use scheduler_core::{
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
+use crate::api::ApiParts;
+use crate::api::health::HealthApi;
 use crate::config::Config;
-use crate::middleware::{allow_header, limit_body, log_request, trim_path};
+use crate::middleware::{allow_header, limit_body, log_request, request_id, trim_path};
 
-/// Why the server could not start.
+/// The names of the settings startup errors point at: the env var, then the flag.
+const DATABASE_URL: &str = "DATABASE_URL (--database-url)";
+/// See [`DATABASE_URL`].
+const REDIS_URL: &str = "REDIS_URL (--redis-url)";
+/// See [`DATABASE_URL`].
+const BIND: &str = "SCHEDULER_BIND (--bind)";
+
+/// Why the server could not start. Each configuration or connection failure names the setting
+/// (env var and flag), its value (passwords masked) and the underlying cause.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// The database could not be opened.
-    #[error("cannot open the database: {0}")]
-    Database(String),
-    /// The cache settings are invalid (a malformed `REDIS_URL`).
-    #[error("invalid cache settings: {0}")]
-    Cache(String),
+    /// A setting is invalid, or what it points at cannot be reached.
+    #[error("{setting} = {value}: {cause}")]
+    Setting {
+        /// The env var and flag.
+        setting: &'static str,
+        /// The value, with any password masked.
+        value: String,
+        /// What is wrong.
+        cause: String,
+    },
+    /// A migration failed.
+    #[error("cannot migrate the database {database}: {cause}")]
+    Migration {
+        /// The database URL, password masked.
+        database: String,
+        /// The database's error.
+        cause: String,
+    },
     /// The HTTP client for run targets could not be built (TLS initialisation).
     #[error("cannot build the HTTP client for run targets: {0}")]
     HttpClient(String),
-    /// A migration failed.
-    #[error("cannot migrate the database: {0}")]
-    Migration(String),
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
+    /// The server stopped on an I/O error of its listener.
+    #[error("the listener on {addr} failed: {source}")]
+    Serve {
         /// The address.
         addr: SocketAddr,
         /// The OS error.
@@ -47,20 +66,98 @@ pub enum StartupError {
     },
 }
 
+/// `scheme://user:***@host/...`: a URL with its password masked.
+pub fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            let masked = if credentials.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// `host:port` of a URL, when it has one (for "cannot connect to ..." messages).
+fn authority_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    (!host.is_empty()).then_some(host)
+}
+
+/// Checks what can be checked of a database URL without connecting: its scheme, and for
+/// SQLite that the file's directory exists.
+fn check_database_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("not a URL: use sqlite://path?mode=rwc or postgres://user@host:5432/db".into());
+    };
+    match scheme {
+        "postgres" | "postgresql" => Ok(()),
+        "sqlite" => {
+            let path = rest.split('?').next().unwrap_or_default();
+            let directory = std::path::Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty());
+            match directory {
+                Some(directory) if !directory.is_dir() => Err(format!(
+                    "the directory {} does not exist (SQLite creates the file, not its directory)",
+                    directory.display()
+                )),
+                _ => Ok(()),
+            }
+        }
+        other => Err(format!(
+            "unsupported scheme {other}://: use sqlite:// (embedded) or postgres:// (shared)"
+        )),
+    }
+}
+
 /// Opens the database pool described by `config` and applies pending migrations.
 ///
 /// # Errors
-/// `Database` or `Migration`.
+/// `Setting` naming `DATABASE_URL` with the cause, or `Migration`.
 pub async fn open_database(config: &Config) -> Result<DatabaseConnection, StartupError> {
-    let mut db_config = DatabaseConfig::new(&config.database_url);
+    let url = &config.database_url;
+    let failed = |cause: String| StartupError::Setting {
+        setting: DATABASE_URL,
+        value: mask_password(url),
+        cause,
+    };
+    check_database_url(url).map_err(failed)?;
+    let mut db_config = DatabaseConfig::new(url);
     db_config.max_connections = config.db_max_connections;
     db_config.acquire_timeout = Duration::from_millis(config.db_acquire_timeout_ms);
-    let db = connect(&db_config)
-        .await
-        .map_err(|e| StartupError::Database(e.to_string()))?;
+    let db = match connect(&db_config).await {
+        Ok(db) => db,
+        Err(pool_error) => {
+            // The pool's error often only says it timed out; one direct attempt says why.
+            let cause = connection_failure(url, db_config.connect_timeout)
+                .await
+                .unwrap_or_else(|| pool_error.to_string());
+            let to = authority_of(url)
+                .map(|a| format!(" to {a}"))
+                .unwrap_or_default();
+            return Err(failed(format!("cannot connect{to}: {cause}")));
+        }
+    };
     migration::migrate(&db)
         .await
-        .map_err(|e| StartupError::Migration(e.to_string()))?;
+        .map_err(|e| StartupError::Migration {
+            database: mask_password(url),
+            cause: e.to_string(),
+        })?;
     Ok(db)
 }
 
@@ -75,7 +172,11 @@ async fn choose_cache(config: &Config) -> Result<Arc<dyn JobCache>, StartupError
         redis.timeout = Duration::from_millis(config.redis_timeout_ms);
         let cache = RedisJobCache::new(redis)
             .await
-            .map_err(|e| StartupError::Cache(e.to_string()))?;
+            .map_err(|e| StartupError::Setting {
+                setting: REDIS_URL,
+                value: mask_password(url),
+                cause: e.to_string(),
+            })?;
         return Ok(Arc::new(cache));
     }
     Ok(if config.is_sqlite() {
@@ -120,6 +221,10 @@ pub struct Application {
     clock: Arc<dyn Clock>,
     /// Claims and executes runs (its loop only when enabled; manual runs always).
     dispatcher: Dispatcher,
+    /// The pool (for its metrics).
+    db: DatabaseConnection,
+    /// Longest time without a dispatcher tick before liveness fails.
+    tick_bound: Duration,
     /// Whether this replica runs the dispatcher loop.
     dispatch: bool,
     /// How long in-flight requests may run after a shutdown signal.
@@ -159,7 +264,7 @@ impl Application {
             http: Some(Arc::new(http)),
             actions: handlers,
         });
-        let store: Arc<dyn RunStore> = Arc::new(SeaOrmRunStore::new(db));
+        let store: Arc<dyn RunStore> = Arc::new(SeaOrmRunStore::new(db.clone()));
         let dispatcher = Dispatcher::new(
             store.clone(),
             executor,
@@ -168,16 +273,15 @@ impl Application {
             config.dispatcher_config(),
         );
         let runs = RunService::new(service.clone(), store, dispatcher.clone());
+        let cannot_listen = |source: std::io::Error| StartupError::Setting {
+            setting: BIND,
+            value: config.bind.to_string(),
+            cause: format!("cannot listen: {source}"),
+        };
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.bind,
-                source,
-            })?;
-        let acceptor = TcpAcceptor::from_tokio(listener).map_err(|source| StartupError::Bind {
-            addr: config.bind,
-            source,
-        })?;
+            .map_err(cannot_listen)?;
+        let acceptor = TcpAcceptor::from_tokio(listener).map_err(cannot_listen)?;
         let local_addr = acceptor
             .local_addr()
             .first()
@@ -190,6 +294,8 @@ impl Application {
             runs,
             clock,
             dispatcher,
+            db,
+            tick_bound: config.health_tick_bound(),
             dispatch: config.dispatcher_enabled(),
             grace: Duration::from_secs(config.shutdown_grace_seconds),
         })
@@ -209,13 +315,26 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let (routes, allowed) = crate::api::routes(self.jobs, self.runs, self.clock);
-        let allowed = Arc::new(allowed);
+        let health = HealthApi {
+            service: self.jobs.clone(),
+            dispatcher: self.dispatch.then(|| self.dispatcher.clone()),
+            tick_bound: self.tick_bound,
+            db: self.db,
+        };
+        let (routes, table) = crate::api::routes(ApiParts {
+            jobs: self.jobs,
+            runs: self.runs,
+            clock: self.clock,
+            health,
+        });
+        let table = Arc::new(table);
+        let logged = table.clone();
         let app = routes
-            .around(move |next, request| allow_header(next, request, allowed.clone()))
+            .around(move |next, request| allow_header(next, request, table.clone()))
             .around(trim_path)
             .around(limit_body)
-            .around(log_request);
+            .around(move |next, request| log_request(next, request, logged.clone()))
+            .around(request_id);
         // One shutdown signal, seen by the HTTP server and the dispatcher alike.
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(async move {
@@ -231,6 +350,8 @@ impl Application {
             tracing::info!(worker = dispatcher.worker(), "dispatcher started");
             tokio::spawn(async move { dispatcher.run(signal).await })
         });
+        // The metrics recorder, before the first request or run records anything.
+        crate::telemetry::exporter();
         tracing::info!(addr = %self.local_addr, "listening");
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, until_stopped(stopped), Some(self.grace))

@@ -41,6 +41,7 @@ pub struct Config {
     /// `postgres://user@host:5432/db` (shared by replicas).
     #[arg(
         long,
+        global = true,
         env = "DATABASE_URL",
         default_value = "sqlite://scheduler.db?mode=rwc"
     )]
@@ -48,80 +49,172 @@ pub struct Config {
 
     /// Redis URL for a cache shared by replicas (`redis://127.0.0.1:6379`). Unset: an
     /// in-process cache on SQLite, no cache on PostgreSQL.
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, global = true, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
     /// Prefix of every Redis key (lets deployments share a Redis).
-    #[arg(long, env = "SCHEDULER_REDIS_PREFIX", default_value = "scheduler:")]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_REDIS_PREFIX",
+        default_value = "scheduler:"
+    )]
     pub redis_prefix: String,
 
     /// Longest wait for Redis before a read falls through to the database, in ms.
-    #[arg(long, env = "SCHEDULER_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_REDIS_TIMEOUT_MS",
+        default_value_t = 50
+    )]
     pub redis_timeout_ms: u64,
 
     /// Address and port to listen on.
-    #[arg(long, env = "SCHEDULER_BIND", default_value = "0.0.0.0:8000")]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_BIND",
+        default_value = "0.0.0.0:8000"
+    )]
     pub bind: SocketAddr,
 
     /// Most pooled database connections.
-    #[arg(long, env = "SCHEDULER_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_DB_MAX_CONNECTIONS",
+        default_value_t = 10
+    )]
     pub db_max_connections: u32,
 
     /// Most reads by id, and most inserts, in flight at once; concurrent calls beyond it
     /// share the next query.
-    #[arg(long, env = "SCHEDULER_DB_BATCH_SLOTS", default_value_t = 2)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_DB_BATCH_SLOTS",
+        default_value_t = 2
+    )]
     pub db_batch_slots: usize,
 
     /// How long a request waits for a pooled connection before answering 503, in ms.
-    #[arg(long, env = "SCHEDULER_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3_000)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 3_000
+    )]
     pub db_acquire_timeout_ms: u64,
 
     /// How long cached jobs and pages live, in seconds.
-    #[arg(long, env = "SCHEDULER_CACHE_TTL_SECONDS", default_value_t = 60)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_CACHE_TTL_SECONDS",
+        default_value_t = 60
+    )]
     pub cache_ttl_seconds: u64,
 
     /// Most jobs (and, separately, list pages) held by the in-process cache.
-    #[arg(long, env = "SCHEDULER_CACHE_CAPACITY", default_value_t = 10_000)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_CACHE_CAPACITY",
+        default_value_t = 10_000
+    )]
     pub cache_capacity: u64,
 
     /// `on`: this replica claims and executes runs; `off`: API only.
-    #[arg(long, env = "SCHEDULER_DISPATCHER", default_value = "on", value_parser = ["on", "off"])]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_DISPATCHER",
+        default_value = "on",
+        value_parser = ["on", "off"]
+    )]
     pub dispatcher: String,
 
     /// Most runs executing at once in this replica.
-    #[arg(long, env = "SCHEDULER_MAX_CONCURRENT_RUNS", default_value_t = 64)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_MAX_CONCURRENT_RUNS",
+        default_value_t = 64
+    )]
     pub max_concurrent_runs: usize,
 
     /// Most fires claimed per claim transaction.
-    #[arg(long, env = "SCHEDULER_CLAIM_BATCH", default_value_t = 100)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_CLAIM_BATCH",
+        default_value_t = 100
+    )]
     pub claim_batch: u32,
 
     /// Longest time between two claims, in ms (how fast jobs made elsewhere are seen).
-    #[arg(long, env = "SCHEDULER_POLL_INTERVAL_MS", default_value_t = 1_000)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_POLL_INTERVAL_MS",
+        default_value_t = 1_000
+    )]
     pub poll_interval_ms: u64,
 
     /// A running run whose worker sent no heartbeat for this long is run again, in seconds.
-    #[arg(long, env = "SCHEDULER_LEASE_SECONDS", default_value_t = 30)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_LEASE_SECONDS",
+        default_value_t = 30
+    )]
     pub lease_seconds: u64,
 
     /// This replica's name on the runs it executes (default: host name and process id); at
     /// most 255 characters.
-    #[arg(long, env = "SCHEDULER_WORKER_ID", value_parser = worker_name)]
+    #[arg(long, global = true, env = "SCHEDULER_WORKER_ID", value_parser = worker_name)]
     pub worker_id: Option<String>,
 
     /// A fire whose attempts were abandoned by dead workers this many times ends `failed`
     /// instead of running again (at least 1).
     #[arg(
         long,
+        global = true,
         env = "SCHEDULER_MAX_ABANDONED_ATTEMPTS",
         default_value_t = 3,
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_abandoned_attempts: u32,
 
+    /// Liveness (`GET /health`) fails when the dispatcher has completed no tick for this long,
+    /// in seconds (it ticks at least every poll interval when healthy).
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_HEALTH_TICK_BOUND_SECONDS",
+        default_value_t = 60
+    )]
+    pub health_tick_bound_seconds: u64,
+
+    /// Log line format: `text` (human) or `json` (one JSON object per line).
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_LOG_FORMAT",
+        default_value = "text",
+        value_parser = ["text", "json"]
+    )]
+    pub log_format: String,
+
     /// On SIGTERM/SIGINT, how long in-flight requests may take before the server exits, in
     /// seconds.
-    #[arg(long, env = "SCHEDULER_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_SHUTDOWN_GRACE_SECONDS",
+        default_value_t = 30
+    )]
     pub shutdown_grace_seconds: u64,
 }
 
@@ -186,5 +279,15 @@ impl Config {
     /// Cache time-to-live.
     pub fn cache_ttl(&self) -> Duration {
         Duration::from_secs(self.cache_ttl_seconds)
+    }
+
+    /// How long the dispatcher may go without a completed tick before liveness fails.
+    pub fn health_tick_bound(&self) -> Duration {
+        Duration::from_secs(self.health_tick_bound_seconds.max(1))
+    }
+
+    /// True for JSON log lines.
+    pub fn json_logs(&self) -> bool {
+        self.log_format == "json"
     }
 }

@@ -119,6 +119,7 @@ pub fn wording(field: &str, problem: &Invalid) -> String {
         }
         Invalid::Cron(error) => format!("Invalid CRON expression: {error}"),
         Invalid::EndNotAfterStart => "end_time must be after start_time.".into(),
+        Invalid::BeforeNotAfterAfter => "scheduled_before must be after scheduled_after.".into(),
         Invalid::ParametersNotAnObject => "Must be a JSON object.".into(),
         Invalid::ParametersTooLarge { max, size } => {
             format!("Must be at most {max} bytes when serialized (got {size}).")
@@ -305,6 +306,44 @@ fn json_response(status: u16, description: &'static str, schema: MetaSchemaRef) 
     }
 }
 
+/// `a Or: b`, as the `'static` text poem-openapi's registry wants: each distinct pair is
+/// made once per process (there are only a few), not once per built document.
+fn merged_description(a: &str, b: &str) -> &'static str {
+    static MERGED: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, &'static str>>> =
+        std::sync::OnceLock::new();
+    let text = format!("{a} Or: {b}");
+    let mut merged = MERGED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    merged
+        .entry(text.clone())
+        .or_insert_with(|| Box::leak(text.into_boxed_str()))
+}
+
+/// Adds `response`, or merges it into the answer already documented with its status (one
+/// status, several possible bodies: their descriptions joined, their schemas as `anyOf`).
+fn push_merged(responses: &mut Vec<MetaResponse>, response: MetaResponse) {
+    let Some(same) = responses.iter_mut().find(|r| r.status == response.status) else {
+        responses.push(response);
+        return;
+    };
+    same.description = merged_description(same.description, response.description);
+    let schemas: Vec<MetaSchemaRef> = same
+        .content
+        .drain(..)
+        .chain(response.content)
+        .map(|media| media.schema)
+        .collect();
+    same.content = vec![MetaMediaType {
+        content_type: "application/json",
+        schema: MetaSchemaRef::Inline(Box::new(MetaSchema {
+            any_of: schemas,
+            ..MetaSchema::ANY
+        })),
+    }];
+}
+
 /// The schema of `{"<field>": ["<message>", ...]}`.
 fn field_errors_schema() -> MetaSchemaRef {
     MetaSchemaRef::Reference("FieldErrors".into())
@@ -381,7 +420,7 @@ impl<S: ErrorSet> ApiResponse for OpError<S> {
                     Detail::schema_ref(),
                 ),
             };
-            responses.push(response);
+            push_merged(&mut responses, response);
         }
         if bad_body {
             responses.push(json_response(
@@ -439,7 +478,11 @@ pub mod errors {
     );
     error_set!(
         /// List a job's runs.
-        ListRuns: [BadInput, JobNotFound, Unavailable]
+        ListRuns: [BadInput, JobNotFound, InvalidPage, Unavailable]
+    );
+    error_set!(
+        /// List runs across jobs.
+        ListAllRuns: [BadInput, InvalidPage, Unavailable]
     );
     error_set!(
         /// Get a run.

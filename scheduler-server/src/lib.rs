@@ -8,7 +8,9 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod logging;
 pub mod middleware;
+pub mod telemetry;
 
 pub use app::{Application, StartupError, open_database, shutdown_signal};
 pub use config::{Cli, Command, Config};

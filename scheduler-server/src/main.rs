@@ -1,10 +1,7 @@
-//! `scheduler-server`: parse the configuration, then serve (default) or migrate.
-
-use std::io::IsTerminal;
+//! `scheduler-server`: parse the configuration, then serve (default), migrate or probe health.
 
 use clap::Parser;
-use scheduler_server::{Application, Cli, Command, open_database, shutdown_signal};
-use tracing_subscriber::EnvFilter;
+use scheduler_server::{Application, Cli, Command, StartupError, open_database, shutdown_signal};
 
 /// mimalloc: measurably cheaper than glibc malloc for the server's many small, short-lived
 /// allocations (request parsing, JSON, query building).
@@ -14,19 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // Log lines are written by a background thread, so a request never waits on stdout. The
-    // thread flushes after draining what is queued: one line per write when idle, many lines
-    // per write under load (instead of a write system call per request).
-    let (writer, _flush_on_exit) = tracing_appender::non_blocking(
-        std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
-    );
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_writer(writer)
-        .init();
+    let flush_on_exit = scheduler_server::logging::init(cli.config.json_logs());
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => open_database(&cli.config).await.map(|_| {
             tracing::info!("migrations applied");
@@ -39,13 +24,12 @@ async fn main() -> std::process::ExitCode {
             };
         }
         Command::Serve => match Application::build(&cli.config).await {
-            Ok(app) => app
-                .run_until_stopped(shutdown_signal())
-                .await
-                .map_err(|source| scheduler_server::StartupError::Bind {
-                    addr: cli.config.bind,
-                    source,
-                }),
+            Ok(app) => {
+                let addr = app.local_addr();
+                app.run_until_stopped(shutdown_signal())
+                    .await
+                    .map_err(|source| StartupError::Serve { addr, source })
+            }
             Err(error) => Err(error),
         },
     };
@@ -53,6 +37,9 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "scheduler-server stopped");
+            drop(flush_on_exit);
+            // Also on stderr, where a person starting the server looks first.
+            eprintln!("scheduler-server: {error}");
             std::process::ExitCode::FAILURE
         }
     }

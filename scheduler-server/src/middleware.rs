@@ -1,5 +1,5 @@
-//! Cross-cutting HTTP concerns: one log line per request, the 1 MiB body limit, the optional
-//! trailing slash and the `Allow` header of a 405.
+//! Cross-cutting HTTP concerns: the request id, one log line and the HTTP metrics per request,
+//! the 1 MiB body limit, the optional trailing slash and the `Allow` header of a 405.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -9,7 +9,9 @@ use poem::http::uri::PathAndQuery;
 use poem::http::{HeaderValue, StatusCode, Uri, header};
 use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
 
-use crate::api::openapi::AllowedMethods;
+use tracing::Instrument;
+
+use crate::api::openapi::RouteTable;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -47,7 +49,7 @@ pub async fn limit_body<E: Endpoint>(next: E, mut request: Request) -> Result<Re
 pub async fn allow_header<E: Endpoint>(
     next: Arc<E>,
     request: Request,
-    allowed: Arc<AllowedMethods>,
+    allowed: Arc<RouteTable>,
 ) -> Result<Response> {
     let path = request.uri().path().to_string();
     match next.call(request).await {
@@ -65,8 +67,47 @@ pub async fn allow_header<E: Endpoint>(
     }
 }
 
-/// Logs one line per request: method, path, status and latency.
-pub async fn log_request<E: Endpoint>(next: E, request: Request) -> Result<Response> {
+/// The request id header, read from clients and echoed on every answer.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// A client's request id is kept when it is 1 to 128 visible ASCII characters; anything else
+/// is replaced (it is logged on every line of the request).
+fn acceptable_request_id(value: &str) -> bool {
+    (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Gives every request an id — the client's `X-Request-Id` when acceptable, else a new UUID —
+/// runs it inside a `request` span carrying the id (so every log line of the request has
+/// it), and echoes the id on the answer.
+///
+/// Written here rather than with poem's `RequestId` middleware: that one echoes any client
+/// value unchecked (length, characters) and does not put the id on answers built from errors.
+pub async fn request_id<E: Endpoint>(next: E, request: Request) -> Result<Response> {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable_request_id(v))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = match next.call(request).instrument(span).await {
+        Ok(response) => response.into_response(),
+        Err(error) => crate::error::render_uncaught(error).await,
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response)
+}
+
+/// Logs one line per request (method, path, status, latency) and records its HTTP metrics
+/// under the route template (`/scheduler/jobs/{id}`, never the raw path; `other` for paths the
+/// document does not describe).
+pub async fn log_request<E: Endpoint>(
+    next: Arc<E>,
+    request: Request,
+    routes: Arc<RouteTable>,
+) -> Result<Response> {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
@@ -75,13 +116,24 @@ pub async fn log_request<E: Endpoint>(next: E, request: Request) -> Result<Respo
         Err(error) => crate::error::render_uncaught(error).await,
     };
     let status = response.status();
+    let elapsed = started.elapsed();
     tracing::info!(
         target: "scheduler_server::request",
         %method,
         path,
         status = status.as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
+        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "request"
+    );
+    let route: metrics::SharedString = match routes.template(&path) {
+        Some(template) => template.into(),
+        None => "other".into(),
+    };
+    crate::telemetry::http_request(
+        route,
+        method.as_str(),
+        status.as_u16(),
+        elapsed.as_secs_f64(),
     );
     Ok(response)
 }
@@ -133,6 +185,16 @@ fn normalized_path(path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::normalized_path;
+
+    #[test]
+    fn request_ids_from_clients_are_bounded_visible_ascii() {
+        use super::acceptable_request_id;
+        assert!(acceptable_request_id("abc-123_X.Y"));
+        assert!(!acceptable_request_id(""));
+        assert!(!acceptable_request_id("has space"));
+        assert!(!acceptable_request_id("é"));
+        assert!(!acceptable_request_id(&"x".repeat(129)));
+    }
 
     #[test]
     fn paths_in_normal_form_are_left_alone() {

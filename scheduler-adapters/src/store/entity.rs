@@ -2,7 +2,7 @@
 
 use scheduler_core::{
     ConcurrencyPolicy, Description, HttpTarget, Job, JobId, JobName, JobSpec, MisfirePolicy,
-    Parameters, RepositoryError, RunPolicy, Timezone, WireEnum,
+    Parameters, RepositoryError, RunPolicy, RunStatus, Timezone, WireEnum,
 };
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,10 @@ pub(crate) struct Model {
     pub end_time: Option<DateTimeUtc>,
     /// Last fire.
     pub last_run: Option<DateTimeUtc>,
+    /// Status of the latest attempt at the last fire.
+    pub last_status: Option<String>,
+    /// Its error.
+    pub last_error: Option<String>,
     /// Next fire; `NULL` when it never fires.
     pub next_run: Option<DateTimeUtc>,
     /// JSON object (jsonb on PostgreSQL, text on SQLite).
@@ -131,6 +135,13 @@ impl Model {
             id: JobId(id),
             spec,
             last_run: self.last_run,
+            last_status: self
+                .last_status
+                .as_deref()
+                .map(RunStatus::parse)
+                .transpose()
+                .map_err(|e| corrupt(id, "last_status", e))?,
+            last_error: self.last_error,
             next_run: self.next_run,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -150,6 +161,8 @@ impl Model {
             start_time: micros(job.spec.start_time),
             end_time: job.spec.end_time.map(micros),
             last_run: job.last_run.map(micros),
+            last_status: job.last_status.map(|s| s.as_str().to_string()),
+            last_error: job.last_error.clone(),
             next_run: job.next_run.map(micros),
             parameters: job.spec.parameters.clone().into(),
             is_active: job.spec.is_active,

@@ -86,6 +86,8 @@ fn new_row(job: &NewJob) -> ActiveModel {
         id: JobId(0),
         spec: job.spec.clone(),
         last_run: None,
+        last_status: None,
+        last_error: None,
         next_run: job.next_run,
         created_at: job.created_at,
         updated_at: job.created_at,

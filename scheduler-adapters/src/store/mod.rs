@@ -71,6 +71,55 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
     Ok(db)
 }
 
+/// Why `url` cannot be connected to, from one direct connection attempt (at most `within`):
+/// its error names the cause — "Connection refused", an unknown host, a failed password —
+/// where a pool's error only says it timed out waiting. `None` when the attempt succeeds.
+pub async fn connection_failure(url: &str, within: Duration) -> Option<String> {
+    use sea_orm::sqlx::Connection;
+    let attempt = async {
+        if url.starts_with("sqlite:") {
+            sea_orm::sqlx::SqliteConnection::connect(url)
+                .await
+                .map(|_| ())
+        } else {
+            sea_orm::sqlx::PgConnection::connect(url).await.map(|_| ())
+        }
+    };
+    match tokio::time::timeout(within, attempt).await {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(error.to_string()),
+        Err(_) => Some(format!("no answer within {} s", within.as_secs())),
+    }
+}
+
+/// The connections of a pool, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConnections {
+    /// Open connections, idle or in use.
+    pub open: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+}
+
+/// How many connections `db`'s pool holds and how many of them are idle.
+pub fn pool_connections(db: &DatabaseConnection) -> PoolConnections {
+    let (open, idle) = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => (0, 0),
+    };
+    PoolConnections {
+        open,
+        idle: u32::try_from(idle).unwrap_or(open),
+    }
+}
+
 /// Instants are stored at microsecond precision on both backends (PostgreSQL's resolution),
 /// so what is written is exactly what is read back.
 pub(crate) fn micros(instant: DateTime<Utc>) -> DateTime<Utc> {

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    ClaimBatch, ClaimedRun, FireDecision, FirePlan, Job, JobId, NextAttempt, RepositoryError,
-    RetryPlan, Run, RunId, RunOutcome, RunPage, RunQuery, RunStatus, RunStore, RunTrigger,
-    WireEnum, needs_running_check, plan_fire, plan_recovery, plan_retry,
+    ClaimBatch, ClaimedRun, FireDecision, FirePlan, Job, JobId, NextAttempt, Recovered,
+    RepositoryError, RetryPlan, Run, RunId, RunOutcome, RunPage, RunQuery, RunStatus, RunStore,
+    RunTrigger, WireEnum, needs_running_check, plan_fire, plan_recovery, plan_retry,
 };
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
@@ -244,7 +244,7 @@ async fn insert_fire_runs(
     let rows = planned.iter().map(|(job, plan)| {
         let skip = match &plan.decision {
             FireDecision::Run => None,
-            FireDecision::Skip(why) => Some(why.clone()),
+            FireDecision::Skip(why) => Some(why.message()),
         };
         NewRun::first(
             job.id,
@@ -265,33 +265,68 @@ async fn insert_fire_runs(
         .collect())
 }
 
-/// Claim step 5: advances every planned job — one UPDATE per distinct `(next_run, last_run)`
-/// pair, so a batch costs a few round trips, not one per job. `last_run` moves to the fire
-/// only when it runs.
+/// Claim step 5: advances every planned job — one UPDATE per distinct `(next_run, last_run,
+/// last_status, last_error)`, so a batch costs a few round trips, not one per job. `last_run`
+/// moves to the fire only when it runs; `last_status` becomes `running`, or `skipped` with the
+/// reason.
 async fn advance_jobs(
     txn: &DatabaseTransaction,
     planned: &[(Job, FirePlan)],
 ) -> Result<(), RepositoryError> {
-    type Instants = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-    let mut updates: HashMap<Instants, Vec<i64>> = HashMap::new();
+    type Advance = (
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        &'static str,
+        Option<String>,
+    );
+    let mut updates: HashMap<Advance, Vec<i64>> = HashMap::new();
     for (job, plan) in planned {
+        let (status, error) = match &plan.decision {
+            FireDecision::Run => (RunStatus::Running, None),
+            FireDecision::Skip(why) => (RunStatus::Skipped, Some(why.message())),
+        };
         updates
             .entry((
                 plan.next_run.map(micros),
                 last_run_after(job, plan).map(micros),
+                status.as_str(),
+                error,
             ))
             .or_default()
             .push(job.id.0);
     }
-    for ((next_run, last_run), ids) in updates {
+    for ((next_run, last_run, status, error), ids) in updates {
         db(jobs::Entity::update_many()
             .col_expr(jobs::Column::NextRun, Expr::value(next_run))
             .col_expr(jobs::Column::LastRun, Expr::value(last_run))
+            .col_expr(jobs::Column::LastStatus, Expr::value(status))
+            .col_expr(jobs::Column::LastError, Expr::value(error))
             .filter(jobs::Column::Id.is_in(ids))
             .exec(txn)
             .await)?;
     }
     Ok(())
+}
+
+/// Sets the job's `last_status`/`last_error` when `run` is an attempt at the job's last fire
+/// (a later fire, or a manual run since, owns the job's status). True when it changed.
+async fn set_last_status(
+    txn: &DatabaseTransaction,
+    run: &Run,
+    status: RunStatus,
+    error: Option<&str>,
+) -> Result<bool, RepositoryError> {
+    let changed = db(jobs::Entity::update_many()
+        .col_expr(jobs::Column::LastStatus, Expr::value(status.as_str()))
+        .col_expr(
+            jobs::Column::LastError,
+            Expr::value(error.map(str::to_string)),
+        )
+        .filter(jobs::Column::Id.eq(run.job_id.0))
+        .filter(jobs::Column::LastRun.eq(micros(run.scheduled_for)))
+        .exec(txn)
+        .await)?;
+    Ok(changed.rows_affected > 0)
 }
 
 /// The job's `last_run` once `plan` is carried out.
@@ -310,7 +345,8 @@ fn claimed_runs(
     let mut batch = ClaimBatch::default();
     for (job, plan) in planned {
         batch.advanced_jobs.push(job.id);
-        if plan.decision != FireDecision::Run {
+        if let FireDecision::Skip(why) = plan.decision {
+            batch.skipped.push((job.id, why));
             continue;
         }
         let row = inserted.remove(&job.id).ok_or_else(|| {
@@ -319,6 +355,8 @@ fn claimed_runs(
         let job = Job {
             next_run: plan.next_run,
             last_run: last_run_after(&job, &plan),
+            last_status: Some(RunStatus::Running),
+            last_error: None,
             ..job
         };
         batch.runs.push(ClaimedRun {
@@ -400,6 +438,7 @@ impl RunStore for SeaOrmRunStore {
             let job = load_job(&txn, failed.job_id).await?;
             if let (RetryPlan::Retry(next), Some(job)) = (plan_retry(&failed, job.as_ref()), job) {
                 let run = insert_run(&txn, NewRun::attempt(&next, now, worker)).await?;
+                set_last_status(&txn, &run, RunStatus::Running, None).await?;
                 claimed.push(ClaimedRun { run, job });
             }
         }
@@ -414,7 +453,7 @@ impl RunStore for SeaOrmRunStore {
         worker: &str,
         limit: u32,
         max_abandoned_attempts: u32,
-    ) -> Result<Vec<ClaimedRun>, RepositoryError> {
+    ) -> Result<Recovered, RepositoryError> {
         let _serial = self.serialize().await;
         let txn = self.begin_write().await?;
         let stale = self.lock_rows(
@@ -425,11 +464,17 @@ impl RunStore for SeaOrmRunStore {
                 .limit(u64::from(limit)),
         );
         let rows = db(stale.all(&txn).await)?;
-        let mut claimed = Vec::new();
+        let mut recovered = Recovered::default();
         for row in rows {
             let stale = row.into_run()?;
             let job = load_job(&txn, stale.job_id).await?;
             let plan = plan_recovery(&stale, job.as_ref(), max_abandoned_attempts);
+            if plan.next.is_none() {
+                recovered.given_up += 1;
+                if set_last_status(&txn, &stale, plan.status, Some(plan.error.as_str())).await? {
+                    recovered.changed_jobs.push(stale.job_id);
+                }
+            }
             db(runs::Entity::update_many()
                 .col_expr(runs::Column::Status, Expr::value(plan.status.as_str()))
                 .col_expr(runs::Column::FinishedAt, Expr::value(Some(micros(now))))
@@ -442,11 +487,11 @@ impl RunStore for SeaOrmRunStore {
                 .await)?;
             if let (Some(next), Some(job)) = (plan.next, job) {
                 let run = insert_run(&txn, NewRun::attempt(&next, now, worker)).await?;
-                claimed.push(ClaimedRun { run, job });
+                recovered.runs.push(ClaimedRun { run, job });
             }
         }
         db(txn.commit().await)?;
-        Ok(claimed)
+        Ok(recovered)
     }
 
     async fn heartbeat(&self, ids: &[RunId], now: DateTime<Utc>) -> Result<(), RepositoryError> {
@@ -459,11 +504,12 @@ impl RunStore for SeaOrmRunStore {
         Ok(())
     }
 
-    async fn finish(&self, id: RunId, outcome: &RunOutcome) -> Result<(), RepositoryError> {
+    async fn finish(&self, run: &Run, outcome: &RunOutcome) -> Result<(), RepositoryError> {
         let error = outcome.error.as_ref().map(|e| e.as_str().to_string());
-        db(runs::Entity::update_many()
+        let txn = db(self.db.begin().await)?;
+        let finished = db(runs::Entity::update_many()
             .col_expr(runs::Column::Status, Expr::value(outcome.status.as_str()))
-            .col_expr(runs::Column::Error, Expr::value(error))
+            .col_expr(runs::Column::Error, Expr::value(error.clone()))
             .col_expr(
                 runs::Column::FinishedAt,
                 Expr::value(Some(micros(outcome.finished_at))),
@@ -472,11 +518,14 @@ impl RunStore for SeaOrmRunStore {
                 runs::Column::RetryAt,
                 Expr::value(outcome.retry_at.map(micros)),
             )
-            .filter(runs::Column::Id.eq(id.0))
+            .filter(runs::Column::Id.eq(run.id.0))
             .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
-            .exec(&self.db)
+            .exec(&txn)
             .await)?;
-        Ok(())
+        if finished.rows_affected > 0 {
+            set_last_status(&txn, run, outcome.status, error.as_deref()).await?;
+        }
+        db(txn.commit().await)
     }
 
     async fn start_manual(
@@ -491,7 +540,23 @@ impl RunStore for SeaOrmRunStore {
             .ok_or(RepositoryError::NotFound)?;
         let first = NewRun::first(job_id, now, RunTrigger::Manual, None, now, worker);
         let run = insert_run(&txn, first).await?;
+        db(jobs::Entity::update_many()
+            .col_expr(jobs::Column::LastRun, Expr::value(Some(micros(now))))
+            .col_expr(
+                jobs::Column::LastStatus,
+                Expr::value(RunStatus::Running.as_str()),
+            )
+            .col_expr(jobs::Column::LastError, Expr::value(None::<String>))
+            .filter(jobs::Column::Id.eq(job_id.0))
+            .exec(&txn)
+            .await)?;
         db(txn.commit().await)?;
+        let job = Job {
+            last_run: Some(micros(now)),
+            last_status: Some(RunStatus::Running),
+            last_error: None,
+            ..job
+        };
         Ok(ClaimedRun { run, job })
     }
 
@@ -501,14 +566,22 @@ impl RunStore for SeaOrmRunStore {
             .transpose()
     }
 
-    async fn list_for_job(
-        &self,
-        job_id: JobId,
-        query: &RunQuery,
-    ) -> Result<RunPage, RepositoryError> {
-        let mut select = runs::Entity::find().filter(runs::Column::JobId.eq(job_id.0));
+    async fn list(&self, query: &RunQuery) -> Result<RunPage, RepositoryError> {
+        let mut select = runs::Entity::find();
+        if let Some(job_id) = query.job_id() {
+            select = select.filter(runs::Column::JobId.eq(job_id.0));
+        }
         if let Some(status) = query.status() {
             select = select.filter(runs::Column::Status.eq(status.as_str()));
+        }
+        if let Some(trigger) = query.trigger() {
+            select = select.filter(runs::Column::Trigger.eq(trigger.as_str()));
+        }
+        if let Some(after) = query.scheduled_after() {
+            select = select.filter(runs::Column::ScheduledFor.gte(micros(after)));
+        }
+        if let Some(before) = query.scheduled_before() {
+            select = select.filter(runs::Column::ScheduledFor.lt(micros(before)));
         }
         let total = db(select.clone().count(&self.db).await)?;
         let rows = db(select
@@ -522,6 +595,14 @@ impl RunStore for SeaOrmRunStore {
             .map(runs::Model::into_run)
             .collect::<Result<_, _>>()?;
         Ok(RunPage { total, items })
+    }
+
+    async fn due_backlog(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError> {
+        db(jobs::Entity::find()
+            .filter(jobs::Column::IsActive.eq(true))
+            .filter(jobs::Column::NextRun.lte(micros(now)))
+            .count(&self.db)
+            .await)
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {

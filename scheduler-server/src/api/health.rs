@@ -1,22 +1,41 @@
-//! Liveness and readiness probes.
+//! Liveness, readiness and metrics.
+
+use std::time::Duration;
 
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use scheduler_core::JobService;
+use scheduler_core::{Dispatcher, JobService};
+use sea_orm::DatabaseConnection;
 
 use super::ApiTags;
+use crate::telemetry::{self, Scrape};
 
 /// The probes' body.
 #[derive(Debug, Clone, Object)]
 pub struct HealthStatus {
-    /// `ok`, or `unavailable` when the process cannot serve.
+    /// `ok`, or `unavailable` when the process cannot do its work.
     pub status: String,
+    /// Liveness only: `ok`, `stalled` (no tick completed within the bound) or `off`.
+    #[oai(skip_serializing_if_is_none)]
+    pub dispatcher: Option<String>,
     /// Readiness only: `ok` or `unavailable`.
     #[oai(skip_serializing_if_is_none)]
     pub database: Option<String>,
     /// Readiness only: `ok`, `degraded` (Redis down: reads go to the database) or `disabled`.
     #[oai(skip_serializing_if_is_none)]
     pub cache: Option<String>,
+}
+
+/// Liveness answer.
+#[derive(Debug, ApiResponse)]
+pub enum HealthResponse {
+    /// The process serves HTTP and, when on, its dispatcher ticks.
+    #[oai(status = 200)]
+    Healthy(Json<HealthStatus>),
+    /// The dispatcher has completed no tick within the configured bound (stuck, or its store
+    /// keeps failing): restart the process.
+    #[oai(status = 503)]
+    Stalled(Json<HealthStatus>),
 }
 
 /// Readiness answer.
@@ -33,32 +52,59 @@ pub enum ReadyResponse {
 /// Prometheus text metrics.
 #[derive(Debug, ApiResponse)]
 pub enum MetricsResponse {
-    /// Counters in the Prometheus text format.
+    /// Every metric in the Prometheus text format.
     #[oai(status = 200)]
     Text(PlainText<String>),
 }
 
 /// `/health`, `/ready` and `/metrics`.
 pub struct HealthApi {
-    /// Used to ping the store.
+    /// Used to ping the store and report the cache.
     pub service: JobService,
+    /// This replica's dispatcher, when its loop runs here.
+    pub dispatcher: Option<Dispatcher>,
+    /// Longest time without a completed tick before liveness fails.
+    pub tick_bound: Duration,
+    /// The pool, for its connection gauges.
+    pub db: DatabaseConnection,
+}
+
+impl HealthApi {
+    /// Whether the dispatcher ticks; `None` when it is off here.
+    fn dispatcher_up(&self) -> Option<bool> {
+        self.dispatcher
+            .as_ref()
+            .map(|d| d.since_last_good_tick() <= self.tick_bound)
+    }
 }
 
 #[OpenApi]
 impl HealthApi {
-    /// Liveness: the process is up and serving HTTP.
+    /// Liveness: 200 while the process serves HTTP and, when it runs the dispatcher, the
+    /// dispatcher has completed a tick within the bound (`SCHEDULER_HEALTH_TICK_BOUND_SECONDS`).
     #[oai(
         path = "/health",
         method = "get",
         tag = "ApiTags::Health",
         operation_id = "health"
     )]
-    async fn health(&self) -> Json<HealthStatus> {
-        Json(HealthStatus {
-            status: "ok".into(),
+    async fn health(&self) -> HealthResponse {
+        let (healthy, dispatcher) = match self.dispatcher_up() {
+            None => (true, "off"),
+            Some(true) => (true, "ok"),
+            Some(false) => (false, "stalled"),
+        };
+        let body = Json(HealthStatus {
+            status: if healthy { "ok" } else { "unavailable" }.into(),
+            dispatcher: Some(dispatcher.into()),
             database: None,
             cache: None,
-        })
+        });
+        if healthy {
+            HealthResponse::Healthy(body)
+        } else {
+            HealthResponse::Stalled(body)
+        }
     }
 
     /// Readiness: 200 while the database answers (even when the cache is degraded), 503
@@ -74,6 +120,7 @@ impl HealthApi {
         match self.service.check_store().await {
             Ok(()) => ReadyResponse::Ready(Json(HealthStatus {
                 status: "ok".into(),
+                dispatcher: None,
                 database: Some("ok".into()),
                 cache,
             })),
@@ -81,6 +128,7 @@ impl HealthApi {
                 tracing::warn!(%error, "readiness check failed");
                 ReadyResponse::NotReady(Json(HealthStatus {
                     status: "unavailable".into(),
+                    dispatcher: None,
                     database: Some("unavailable".into()),
                     cache,
                 }))
@@ -88,7 +136,8 @@ impl HealthApi {
         }
     }
 
-    /// Metrics: cache hits and misses, and whether the cache answers.
+    /// Metrics in the Prometheus text format: runs, lateness, skips, backlog, dispatcher,
+    /// HTTP requests, database pool, and the cache when one is configured.
     #[oai(
         path = "/metrics",
         method = "get",
@@ -96,19 +145,16 @@ impl HealthApi {
         operation_id = "metrics"
     )]
     async fn metrics(&self) -> MetricsResponse {
-        let report = self.service.cache_report();
-        let up = u8::from(report.status == scheduler_core::CacheStatus::Ok);
-        MetricsResponse::Text(PlainText(format!(
-            "# HELP scheduler_cache_hits_total Job reads answered from the cache.\n\
-             # TYPE scheduler_cache_hits_total counter\n\
-             scheduler_cache_hits_total {}\n\
-             # HELP scheduler_cache_misses_total Job reads that went to the database.\n\
-             # TYPE scheduler_cache_misses_total counter\n\
-             scheduler_cache_misses_total {}\n\
-             # HELP scheduler_cache_up 1 while the cache answers.\n\
-             # TYPE scheduler_cache_up gauge\n\
-             scheduler_cache_up {up}\n",
-            report.hits, report.misses
-        )))
+        let Some(handle) = telemetry::exporter() else {
+            return MetricsResponse::Text(PlainText(
+                "# another metrics recorder is installed in this process\n".into(),
+            ));
+        };
+        let scrape = Scrape {
+            dispatcher_up: self.dispatcher_up(),
+            pool: scheduler_adapters::pool_connections(&self.db),
+            cache: self.service.cache_report(),
+        };
+        MetricsResponse::Text(PlainText(telemetry::render(handle, &scrape)))
     }
 }

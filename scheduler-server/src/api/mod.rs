@@ -23,7 +23,7 @@ use scheduler_core::{Clock, JobService, RunService};
 
 use health::HealthApi;
 use jobs::JobsApi;
-use openapi::AllowedMethods;
+use openapi::RouteTable;
 
 /// Swagger tags.
 #[derive(poem_openapi::Tags)]
@@ -38,21 +38,29 @@ pub enum ApiTags {
     Health,
 }
 
-/// All routes: the API, `/openapi.json` and Swagger UI at `/swagger/`; and the methods each
-/// documented path allows (for `Allow` on a 405).
-pub fn routes(
-    jobs: JobService,
-    runs: RunService,
-    clock: Arc<dyn Clock>,
-) -> (impl Endpoint, AllowedMethods) {
+/// What the endpoints work with.
+pub struct ApiParts {
+    /// The job use cases.
+    pub jobs: JobService,
+    /// The run use cases.
+    pub runs: RunService,
+    /// "Now" for handlers.
+    pub clock: Arc<dyn Clock>,
+    /// The probes and metrics.
+    pub health: HealthApi,
+}
+
+/// All routes: the API, `/openapi.json` and Swagger UI at `/swagger/`; and the table of the
+/// documented paths (route templates for metrics, methods for `Allow` on a 405).
+pub fn routes(parts: ApiParts) -> (impl Endpoint, RouteTable) {
     let api = OpenApiService::new(
         (
             JobsApi {
-                service: jobs.clone(),
+                service: parts.jobs,
             },
-            runs::RunsApi { runs },
-            cron::CronApi { clock },
-            HealthApi { service: jobs },
+            runs::RunsApi { runs: parts.runs },
+            cron::CronApi { clock: parts.clock },
+            parts.health,
         ),
         "scheduler",
         env!("CARGO_PKG_VERSION"),
@@ -63,7 +71,7 @@ pub fn routes(
     );
     let raw_spec = api.spec();
     let spec = openapi::document(&raw_spec);
-    let allowed = AllowedMethods::from_document(&spec);
+    let allowed = RouteTable::from_document(&spec);
     let swagger_html = api.swagger_ui_html().replace(&raw_spec, &spec);
     let routes = Route::new()
         .at(

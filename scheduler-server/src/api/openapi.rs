@@ -1,6 +1,9 @@
 //! The served OpenAPI document: poem-openapi's, with what its derives cannot express added —
 //! the original's two request examples, examples of partial updates, of the preview's
-//! parameters and of error answers — and the methods each path allows (for `Allow` on 405).
+//! parameters and of error answers — and the table of its paths (route templates for metrics,
+//! and the methods each allows, for `Allow` on 405).
+
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -153,20 +156,31 @@ pub fn document(spec: &str) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_string())
 }
 
-/// The methods each documented path allows, for the `Allow` header of a 405.
+/// The documented paths: each template (`/scheduler/jobs/{id}`) with the methods it allows.
 #[derive(Debug, Clone, Default)]
-pub struct AllowedMethods {
-    /// Path templates split into segments (`{id}` matches any one segment), with the
-    /// comma-separated methods they allow.
-    paths: Vec<(Vec<String>, String)>,
+pub struct RouteTable {
+    /// Templates split into segments (`{id}` matches any one segment), with the template
+    /// itself (a metrics label, shared, never the raw path) and its comma-separated methods.
+    routes: Vec<Route>,
 }
 
-impl AllowedMethods {
+/// One documented path.
+#[derive(Debug, Clone)]
+struct Route {
+    /// Its segments.
+    segments: Vec<String>,
+    /// The template as written in the document.
+    template: Arc<str>,
+    /// The methods it allows, e.g. `GET, HEAD, POST`.
+    methods: String,
+}
+
+impl RouteTable {
     /// Reads the paths and methods of an OpenAPI document (JSON text).
     pub fn from_document(document: &str) -> Self {
         let doc: Value = serde_json::from_str(document).unwrap_or_default();
         let empty = Map::new();
-        let paths = doc
+        let routes = doc
             .get("paths")
             .and_then(Value::as_object)
             .unwrap_or(&empty)
@@ -180,25 +194,36 @@ impl AllowedMethods {
                     methods.push("HEAD".into());
                 }
                 methods.sort();
-                (segments(path), methods.join(", "))
+                Route {
+                    segments: segments(path),
+                    template: Arc::from(path.as_str()),
+                    methods: methods.join(", "),
+                }
             })
             .collect();
-        Self { paths }
+        Self { routes }
+    }
+
+    fn find(&self, path: &str) -> Option<&Route> {
+        let wanted = segments(path);
+        self.routes.iter().find(|route| {
+            route.segments.len() == wanted.len()
+                && route
+                    .segments
+                    .iter()
+                    .zip(&wanted)
+                    .all(|(t, w)| t == w || (t.starts_with('{') && t.ends_with('}')))
+        })
     }
 
     /// The methods `path` allows, when it is a documented path.
     pub fn allow(&self, path: &str) -> Option<&str> {
-        let wanted = segments(path);
-        self.paths
-            .iter()
-            .find(|(template, _)| {
-                template.len() == wanted.len()
-                    && template
-                        .iter()
-                        .zip(&wanted)
-                        .all(|(t, w)| t == w || (t.starts_with('{') && t.ends_with('}')))
-            })
-            .map(|(_, methods)| methods.as_str())
+        self.find(path).map(|route| route.methods.as_str())
+    }
+
+    /// The template `path` is an instance of, when it is a documented path.
+    pub fn template(&self, path: &str) -> Option<Arc<str>> {
+        self.find(path).map(|route| route.template.clone())
     }
 }
 
@@ -222,8 +247,12 @@ mod tests {
             "/scheduler/jobs/{id}/pause": {"post": {}}
         }})
         .to_string();
-        let allowed = AllowedMethods::from_document(&doc);
+        let allowed = RouteTable::from_document(&doc);
         assert_eq!(allowed.allow("/scheduler/jobs/"), Some("GET, HEAD, POST"));
+        assert_eq!(
+            allowed.template("/scheduler/jobs/42/").as_deref(),
+            Some("/scheduler/jobs/{id}")
+        );
         assert_eq!(
             allowed.allow("/scheduler/jobs/7"),
             Some("DELETE, GET, HEAD, PATCH, PUT")

@@ -140,6 +140,13 @@ pub struct JobOut {
     /// `parameters.action`.
     #[oai(nullable)]
     pub target: Option<TargetOut>,
+    /// The status of the latest attempt at the job's last fire: `running` while it runs, then
+    /// how it ended (`skipped` for a fire not executed); null before the first fire.
+    #[oai(nullable)]
+    pub last_status: Option<OneOf<RunStatus>>,
+    /// Why that attempt failed or was skipped; null otherwise.
+    #[oai(nullable)]
+    pub last_error: Option<String>,
     /// Creation instant.
     pub created_at: UtcInstant,
     /// Last change instant.
@@ -167,6 +174,8 @@ impl From<Job> for JobOut {
             retry_backoff_seconds: job.spec.policy.retry_backoff_seconds,
             timeout_seconds: job.spec.policy.timeout_seconds,
             target: job.spec.target.as_ref().map(TargetOut::from),
+            last_status: job.last_status.map(OneOf::from),
+            last_error: job.last_error,
             created_at: UtcInstant(job.created_at),
             updated_at: UtcInstant(job.updated_at),
         }
@@ -204,6 +213,8 @@ impl poem_openapi::types::Example for JobOut {
             retry_backoff_seconds: 10,
             timeout_seconds: 300,
             target: None,
+            last_status: None,
+            last_error: None,
             created_at: instant("2025-06-20T12:00:00Z"),
             updated_at: instant("2025-06-20T12:00:00Z"),
         }
@@ -248,6 +259,9 @@ pub struct RunOut {
     /// When it ended; null while running.
     #[oai(nullable)]
     pub finished_at: Option<UtcInstant>,
+    /// How long it ran, in milliseconds; null while running.
+    #[oai(nullable)]
+    pub duration_ms: Option<i64>,
     /// When a retry of this failed run is due; null when none is.
     #[oai(nullable)]
     pub retry_at: Option<UtcInstant>,
@@ -269,6 +283,7 @@ impl From<Run> for RunOut {
             status: run.status.into(),
             started_at: UtcInstant(run.started_at),
             finished_at: run.finished_at.map(UtcInstant),
+            duration_ms: run.duration().map(|d| d.num_milliseconds()),
             retry_at: run.retry_at.map(UtcInstant),
             error: run.error,
             worker: run.worker,
@@ -287,6 +302,7 @@ impl poem_openapi::types::Example for RunOut {
             status: RunStatus::Succeeded.into(),
             started_at: instant("2025-06-23T09:00:00.012Z"),
             finished_at: Some(instant("2025-06-23T09:00:00.250Z")),
+            duration_ms: Some(238),
             retry_at: None,
             error: None,
             worker: "scheduler-1-4711".into(),

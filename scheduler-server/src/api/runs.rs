@@ -4,7 +4,7 @@
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
-use scheduler_core::{RunId, RunQuery, RunService, RunStatus};
+use scheduler_core::{RunId, RunListRequest, RunPage, RunQuery, RunService, RunStatus, RunTrigger};
 
 use super::ApiTags;
 use super::body::ParamReader;
@@ -39,6 +39,17 @@ pub enum RunStarted {
     Run(FastJson<RunOut>, #[oai(header = "Location")] String),
 }
 
+/// The answer with one page of runs and its links.
+fn listed(request: &Request, query: &RunQuery, page: RunPage) -> RunsListed {
+    let (next, previous) = page_links(request, query.page(), page.has_next(query));
+    RunsListed::Page(FastJson(RunListOut {
+        count: page.total,
+        next,
+        previous,
+        results: page.items.into_iter().map(RunOut::from).collect(),
+    }))
+}
+
 /// The run endpoints.
 pub struct RunsApi {
     /// The run use cases.
@@ -54,6 +65,7 @@ impl RunsApi {
         tag = "ApiTags::Runs",
         operation_id = "listJobRuns"
     )]
+    #[allow(clippy::too_many_arguments)] // one argument per documented query parameter
     async fn list(
         &self,
         request: &Request,
@@ -64,20 +76,68 @@ impl RunsApi {
         page_size: Query<Option<RawParam<IntRange<1, 500>>>>,
         /// Only runs with this status.
         status: Query<Option<RawParam<OneOf<RunStatus>>>>,
+        /// Only runs with this trigger.
+        trigger: Query<Option<RawParam<OneOf<RunTrigger>>>>,
+        /// Only runs for fires at or after this RFC 3339 instant.
+        scheduled_after: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
+        /// Only runs for fires before this RFC 3339 instant.
+        scheduled_before: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
     ) -> Result<RunsListed, OpError<errors::ListRuns>> {
         let id = parse_job_id(&id.0.raw)?;
         let mut params = ParamReader::default();
-        let page_number = params.integer("page", raw(&page.0));
-        let size = params.integer("page_size", raw(&page_size.0));
-        let query = params.finish(RunQuery::new(page_number, size, raw(&status.0)))?;
+        let list = RunListRequest {
+            page: params.integer("page", raw(&page.0)),
+            page_size: params.integer("page_size", raw(&page_size.0)),
+            status: raw(&status.0).map(str::to_string),
+            trigger: raw(&trigger.0).map(str::to_string),
+            job_id: None,
+            scheduled_after: params.instant("scheduled_after", raw(&scheduled_after.0)),
+            scheduled_before: params.instant("scheduled_before", raw(&scheduled_before.0)),
+        };
+        let query = params.finish(list.validate())?;
         let page = self.runs.list_for_job(id, &query).await?;
-        let (next, previous) = page_links(request, query.page(), page.has_next(&query));
-        Ok(RunsListed::Page(FastJson(RunListOut {
-            count: page.total,
-            next,
-            previous,
-            results: page.items.into_iter().map(RunOut::from).collect(),
-        })))
+        Ok(listed(request, &query, page))
+    }
+
+    /// List runs across jobs, newest first.
+    #[oai(
+        path = "/scheduler/runs",
+        method = "get",
+        tag = "ApiTags::Runs",
+        operation_id = "listRuns"
+    )]
+    #[allow(clippy::too_many_arguments)] // one argument per documented query parameter
+    async fn list_all(
+        &self,
+        request: &Request,
+        /// Page number, from 1.
+        page: Query<Option<RawParam<IntRange<1, { i64::MAX }>>>>,
+        /// Runs per page, 1-500 (default 50).
+        page_size: Query<Option<RawParam<IntRange<1, 500>>>>,
+        /// Only runs with this status.
+        status: Query<Option<RawParam<OneOf<RunStatus>>>>,
+        /// Only runs of this job.
+        job_id: Query<Option<RawParam<IntRange<1, { i64::MAX }>>>>,
+        /// Only runs with this trigger.
+        trigger: Query<Option<RawParam<OneOf<RunTrigger>>>>,
+        /// Only runs for fires at or after this RFC 3339 instant.
+        scheduled_after: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
+        /// Only runs for fires before this RFC 3339 instant.
+        scheduled_before: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
+    ) -> Result<RunsListed, OpError<errors::ListAllRuns>> {
+        let mut params = ParamReader::default();
+        let list = RunListRequest {
+            page: params.integer("page", raw(&page.0)),
+            page_size: params.integer("page_size", raw(&page_size.0)),
+            status: raw(&status.0).map(str::to_string),
+            trigger: raw(&trigger.0).map(str::to_string),
+            job_id: params.integer("job_id", raw(&job_id.0)),
+            scheduled_after: params.instant("scheduled_after", raw(&scheduled_after.0)),
+            scheduled_before: params.instant("scheduled_before", raw(&scheduled_before.0)),
+        };
+        let query = params.finish(list.validate())?;
+        let page = self.runs.list(&query).await?;
+        Ok(listed(request, &query, page))
     }
 
     /// Get one run.

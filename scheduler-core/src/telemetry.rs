@@ -1,0 +1,119 @@
+//! The dispatcher's metrics: their names, what they mean, and the one place each is recorded,
+//! through the `metrics` facade (a process that installs no recorder pays almost nothing;
+//! the server installs a Prometheus one).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::plan::SkipReason;
+use crate::policy::WireEnum;
+use crate::run::{RunStatus, RunTrigger};
+
+/// Runs recorded, by `status` and `trigger` (a skipped fire is a run with status `skipped`).
+pub const RUNS_TOTAL: &str = "scheduler_runs_total";
+/// How long executed runs took, in seconds.
+pub const RUN_DURATION_SECONDS: &str = "scheduler_run_duration_seconds";
+/// How late scheduled fires started: start − scheduled_for, in seconds.
+pub const FIRE_LATENESS_SECONDS: &str = "scheduler_fire_lateness_seconds";
+/// Fires not executed, by `reason` (`misfire`, `forbid`).
+pub const FIRES_SKIPPED_TOTAL: &str = "scheduler_fires_skipped_total";
+/// Runs whose worker died and that were run again (or given up at the cap).
+pub const RUNS_ABANDONED_TOTAL: &str = "scheduler_runs_abandoned_total";
+/// Runs executing in this replica.
+pub const RUNS_IN_FLIGHT: &str = "scheduler_runs_in_flight";
+/// Due fires no claim has taken yet (sampled).
+pub const DUE_BACKLOG: &str = "scheduler_due_backlog";
+/// When this replica last completed a claim, in Unix seconds.
+pub const LAST_CLAIM_TIMESTAMP_SECONDS: &str = "scheduler_last_claim_timestamp_seconds";
+/// Claims (ticks) that failed.
+pub const CLAIM_ERRORS_TOTAL: &str = "scheduler_claim_errors_total";
+
+/// Describes every dispatcher metric to the installed recorder (help texts and units).
+pub fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        RUNS_TOTAL,
+        "Runs recorded, by status and trigger (skipped fires included)."
+    );
+    describe_histogram!(
+        RUN_DURATION_SECONDS,
+        Unit::Seconds,
+        "How long executed runs took."
+    );
+    describe_histogram!(
+        FIRE_LATENESS_SECONDS,
+        Unit::Seconds,
+        "How late scheduled fires started (start - scheduled_for)."
+    );
+    describe_counter!(
+        FIRES_SKIPPED_TOTAL,
+        "Fires not executed, by reason (misfire, forbid)."
+    );
+    describe_counter!(
+        RUNS_ABANDONED_TOTAL,
+        "Runs whose worker stopped heartbeating, by outcome (rerun, given_up)."
+    );
+    describe_gauge!(RUNS_IN_FLIGHT, "Runs executing in this replica.");
+    describe_gauge!(
+        DUE_BACKLOG,
+        "Due fires that no claim has taken yet (sampled)."
+    );
+    describe_gauge!(
+        LAST_CLAIM_TIMESTAMP_SECONDS,
+        Unit::Seconds,
+        "Unix time of this replica's last completed claim."
+    );
+    describe_counter!(CLAIM_ERRORS_TOTAL, "Claims that failed.");
+}
+
+/// A run ended (executed, or skipped at its fire).
+pub(crate) fn run_recorded(status: RunStatus, trigger: RunTrigger, ran_for: Option<Duration>) {
+    metrics::counter!(RUNS_TOTAL, "status" => status.as_str(), "trigger" => trigger.as_str())
+        .increment(1);
+    if let Some(ran_for) = ran_for {
+        metrics::histogram!(RUN_DURATION_SECONDS).record(ran_for.as_secs_f64());
+    }
+}
+
+/// A fire was skipped.
+pub(crate) fn fire_skipped(reason: &SkipReason) {
+    metrics::counter!(FIRES_SKIPPED_TOTAL, "reason" => reason.label()).increment(1);
+    run_recorded(RunStatus::Skipped, RunTrigger::Schedule, None);
+}
+
+/// A scheduled fire started at `started`.
+pub(crate) fn fire_started(scheduled_for: DateTime<Utc>, started: DateTime<Utc>) {
+    let late = (started - scheduled_for).to_std().unwrap_or_default();
+    metrics::histogram!(FIRE_LATENESS_SECONDS).record(late.as_secs_f64());
+}
+
+/// Stale runs were found: `rerun` run again, `given_up` ended at the cap.
+pub(crate) fn runs_abandoned(rerun: usize, given_up: usize) {
+    for (outcome, count) in [("rerun", rerun), ("given_up", given_up)] {
+        if count > 0 {
+            metrics::counter!(RUNS_ABANDONED_TOTAL, "outcome" => outcome)
+                .increment(u64::try_from(count).unwrap_or(u64::MAX));
+        }
+    }
+}
+
+/// The number of runs executing here changed.
+pub(crate) fn in_flight(count: usize) {
+    metrics::gauge!(RUNS_IN_FLIGHT).set(count as f64);
+}
+
+/// A claim completed at `now`.
+pub(crate) fn claimed(now: DateTime<Utc>) {
+    metrics::gauge!(LAST_CLAIM_TIMESTAMP_SECONDS).set(now.timestamp_millis() as f64 / 1000.0);
+}
+
+/// A claim failed.
+pub(crate) fn claim_failed() {
+    metrics::counter!(CLAIM_ERRORS_TOTAL).increment(1);
+}
+
+/// The backlog was sampled.
+pub(crate) fn backlog(due: u64) {
+    metrics::gauge!(DUE_BACKLOG).set(due as f64);
+}

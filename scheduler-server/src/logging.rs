@@ -1,0 +1,34 @@
+//! Log output: text for people or JSON for log pipelines (`SCHEDULER_LOG_FORMAT`), written by
+//! a background thread so a request never waits on stdout. Every line of a request carries its
+//! `request_id` (the `request` span of the request-id middleware).
+
+use std::io::IsTerminal;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global log subscriber; keep the guard alive until exit (it flushes the
+/// background writer). The filter comes from `RUST_LOG` (default `info`).
+pub fn init(json: bool) -> WorkerGuard {
+    // The writer flushes after draining what is queued: one line per write when idle, many
+    // lines per write under load (instead of a write system call per request).
+    let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stdout(),
+    ));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.with_ansi(std::io::stdout().is_terminal()).init();
+    }
+    guard
+}

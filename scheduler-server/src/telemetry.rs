@@ -1,0 +1,140 @@
+//! Prometheus metrics with the `metrics` crate and its Prometheus exporter: the recorder
+//! (installed once per process), the HTTP metrics recorded per request, and the gauges read
+//! when `/metrics` is scraped (dispatcher up, pool connections, cache). The dispatcher's own
+//! metrics are named and recorded in `scheduler_core::telemetry`.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use scheduler_adapters::PoolConnections;
+use scheduler_core::{CacheReport, CacheStatus};
+
+/// HTTP requests answered, by route template, method and status.
+pub const HTTP_REQUESTS_TOTAL: &str = "scheduler_http_requests_total";
+/// How long HTTP requests took, by route template.
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "scheduler_http_request_duration_seconds";
+/// 1 while this replica's dispatcher ticks (0 when it is stalled or off).
+pub const DISPATCHER_UP: &str = "scheduler_dispatcher_up";
+/// Database pool connections, by state (`idle`, `in_use`).
+pub const DB_POOL_CONNECTIONS: &str = "scheduler_db_pool_connections";
+/// Job reads answered from the cache (only when a cache is configured).
+pub const CACHE_HITS_TOTAL: &str = "scheduler_cache_hits_total";
+/// Job reads that went to the database (only when a cache is configured).
+pub const CACHE_MISSES_TOTAL: &str = "scheduler_cache_misses_total";
+/// 1 while the configured cache answers (only when a cache is configured).
+pub const CACHE_UP: &str = "scheduler_cache_up";
+
+/// Histogram buckets, in seconds, for request durations (sub-millisecond to seconds).
+const HTTP_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+/// Histogram buckets, in seconds, for run durations (handlers and HTTP targets).
+const RUN_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+];
+/// Histogram buckets, in seconds, for fire lateness (on time is well under a second).
+const LATENESS_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+];
+
+/// The process's Prometheus recorder, installed on first use. `None` when another recorder
+/// was installed first (an embedding program with its own): metrics then go there.
+pub fn exporter() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(HTTP_REQUEST_DURATION_SECONDS.into()),
+                    HTTP_BUCKETS,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(scheduler_core::telemetry::RUN_DURATION_SECONDS.into()),
+                        RUN_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(scheduler_core::telemetry::FIRE_LATENESS_SECONDS.into()),
+                        LATENESS_BUCKETS,
+                    )
+                });
+            let handle = builder.ok()?.install_recorder().ok()?;
+            describe();
+            Some(handle)
+        })
+        .as_ref()
+}
+
+/// Help texts of the server's metrics and the core's.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    scheduler_core::telemetry::describe();
+    describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        "HTTP requests answered, by route template, method and status."
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "How long HTTP requests took, by route template."
+    );
+    describe_gauge!(
+        DISPATCHER_UP,
+        "1 while this replica's dispatcher completes ticks; 0 when stalled or off."
+    );
+    describe_gauge!(
+        DB_POOL_CONNECTIONS,
+        "Database pool connections, by state (idle, in_use)."
+    );
+    describe_counter!(CACHE_HITS_TOTAL, "Job reads answered from the cache.");
+    describe_counter!(CACHE_MISSES_TOTAL, "Job reads that went to the database.");
+    describe_gauge!(CACHE_UP, "1 while the configured cache answers.");
+}
+
+/// One HTTP request was answered.
+pub fn http_request(route: metrics::SharedString, method: &str, status: u16, seconds: f64) {
+    metrics::counter!(
+        HTTP_REQUESTS_TOTAL,
+        "route" => route.clone(),
+        "method" => method.to_string(),
+        "status" => status.to_string()
+    )
+    .increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, "route" => route).record(seconds);
+}
+
+/// What the scrape-time gauges are read from.
+pub struct Scrape {
+    /// Whether the dispatcher ticks (`None` when it is off in this replica).
+    pub dispatcher_up: Option<bool>,
+    /// The database pool.
+    pub pool: PoolConnections,
+    /// The cache.
+    pub cache: CacheReport,
+}
+
+/// Sets the gauges read at scrape time, then renders every metric in the Prometheus text
+/// format.
+pub fn render(handle: &PrometheusHandle, scrape: &Scrape) -> String {
+    metrics::gauge!(DISPATCHER_UP).set(if scrape.dispatcher_up == Some(true) {
+        1.0
+    } else {
+        0.0
+    });
+    let in_use = scrape.pool.open.saturating_sub(scrape.pool.idle);
+    metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "idle").set(f64::from(scrape.pool.idle));
+    metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "in_use").set(f64::from(in_use));
+    if scrape.cache.status != CacheStatus::Disabled {
+        metrics::counter!(CACHE_HITS_TOTAL).absolute(scrape.cache.hits);
+        metrics::counter!(CACHE_MISSES_TOTAL).absolute(scrape.cache.misses);
+        metrics::gauge!(CACHE_UP).set(if scrape.cache.status == CacheStatus::Ok {
+            1.0
+        } else {
+            0.0
+        });
+    }
+    handle.run_upkeep();
+    handle.render()
+}

@@ -23,6 +23,7 @@ use crate::api::ApiParts;
 use crate::api::health::HealthApi;
 use crate::config::Config;
 use crate::middleware::{allow_header, limit_body, log_request, request_id, trim_path};
+use crate::telemetry::HttpMetrics;
 
 /// The names of the settings startup errors point at: the env var, then the flag.
 const DATABASE_URL: &str = "DATABASE_URL (--database-url)";
@@ -328,12 +329,15 @@ impl Application {
             health,
         });
         let table = Arc::new(table);
-        let logged = table.clone();
+        // The metrics recorder, before the first request or run records anything.
+        crate::telemetry::exporter();
+        crate::telemetry::spawn_upkeep();
+        let metrics = Arc::new(HttpMetrics::new(table.clone()));
         let app = routes
             .around(move |next, request| allow_header(next, request, table.clone()))
             .around(trim_path)
             .around(limit_body)
-            .around(move |next, request| log_request(next, request, logged.clone()))
+            .around(move |next, request| log_request(next, request, metrics.clone()))
             .around(request_id);
         // One shutdown signal, seen by the HTTP server and the dispatcher alike.
         let (stop, stopped) = watch::channel(false);
@@ -350,8 +354,6 @@ impl Application {
             tracing::info!(worker = dispatcher.worker(), "dispatcher started");
             tokio::spawn(async move { dispatcher.run(signal).await })
         });
-        // The metrics recorder, before the first request or run records anything.
-        crate::telemetry::exporter();
         tracing::info!(addr = %self.local_addr, "listening");
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, until_stopped(stopped), Some(self.grace))

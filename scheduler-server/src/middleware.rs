@@ -12,6 +12,7 @@ use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
 use tracing::Instrument;
 
 use crate::api::openapi::RouteTable;
+use crate::telemetry::HttpMetrics;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -76,7 +77,17 @@ fn acceptable_request_id(value: &str) -> bool {
     (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Gives every request an id — the client's `X-Request-Id` when acceptable, else a new UUID —
+/// A new request id: this process's random prefix and a counter (`3f9c2a1b7e5d4c60-42`),
+/// unique across replicas and restarts without a random draw per request.
+fn new_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_string());
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{n}")
+}
+
+/// Gives every request an id — the client's `X-Request-Id` when acceptable, else a new one —
 /// runs it inside a `request` span carrying the id (so every log line of the request has
 /// it), and echoes the id on the answer.
 ///
@@ -88,7 +99,7 @@ pub async fn request_id<E: Endpoint>(next: E, request: Request) -> Result<Respon
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable_request_id(v))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+        .map_or_else(new_request_id, str::to_string);
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = match next.call(request).instrument(span).await {
         Ok(response) => response.into_response(),
@@ -106,7 +117,7 @@ pub async fn request_id<E: Endpoint>(next: E, request: Request) -> Result<Respon
 pub async fn log_request<E: Endpoint>(
     next: Arc<E>,
     request: Request,
-    routes: Arc<RouteTable>,
+    metrics: Arc<HttpMetrics>,
 ) -> Result<Response> {
     let started = Instant::now();
     let method = request.method().clone();
@@ -125,16 +136,7 @@ pub async fn log_request<E: Endpoint>(
         latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "request"
     );
-    let route: metrics::SharedString = match routes.template(&path) {
-        Some(template) => template.into(),
-        None => "other".into(),
-    };
-    crate::telemetry::http_request(
-        route,
-        method.as_str(),
-        status.as_u16(),
-        elapsed.as_secs_f64(),
-    );
+    metrics.record(&path, &method, status.as_u16(), elapsed.as_secs_f64());
     Ok(response)
 }
 

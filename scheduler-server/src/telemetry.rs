@@ -3,11 +3,16 @@
 //! when `/metrics` is scraped (dispatcher up, pool connections, cache). The dispatcher's own
 //! metrics are named and recorded in `scheduler_core::telemetry`.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
+use metrics::{Counter, Histogram, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use poem::http::Method;
 use scheduler_adapters::PoolConnections;
 use scheduler_core::{CacheReport, CacheStatus};
+
+use crate::api::openapi::RouteTable;
 
 /// HTTP requests answered, by route template, method and status.
 pub const HTTP_REQUESTS_TOTAL: &str = "scheduler_http_requests_total";
@@ -93,16 +98,86 @@ fn describe() {
     describe_gauge!(CACHE_UP, "1 while the configured cache answers.");
 }
 
-/// One HTTP request was answered.
-pub fn http_request(route: metrics::SharedString, method: &str, status: u16, seconds: f64) {
-    metrics::counter!(
-        HTTP_REQUESTS_TOTAL,
-        "route" => route.clone(),
-        "method" => method.to_string(),
-        "status" => status.to_string()
-    )
-    .increment(1);
-    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, "route" => route).record(seconds);
+/// The HTTP metrics of one server, with their handles registered once and reused: a request
+/// costs a read-locked map lookup and two atomic updates. (Building the label strings and
+/// looking the series up in the registry on every request, the `counter!` macro way, cost
+/// about a fifth of GET throughput here.)
+pub struct HttpMetrics {
+    /// The documented paths; a route's index in it keys its series.
+    routes: Arc<RouteTable>,
+    /// Latency histogram per route index; the last one is for `other` paths.
+    durations: Vec<Histogram>,
+    /// Answer counters by (route index, method, status), registered on first use.
+    counters: RwLock<HashMap<(usize, Method, u16), Counter>>,
+}
+
+impl HttpMetrics {
+    /// Registers the latency histogram of every route. Call after [`exporter`]: handles made
+    /// before a recorder is installed record nothing.
+    pub fn new(routes: Arc<RouteTable>) -> Self {
+        let durations = routes
+            .templates()
+            .chain(std::iter::once(Arc::from(OTHER_ROUTE)))
+            .map(|route| {
+                metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, "route" => SharedString::from(route))
+            })
+            .collect();
+        Self {
+            routes,
+            durations,
+            counters: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// One request to `path` was answered with `status` after `seconds`.
+    pub fn record(&self, path: &str, method: &Method, status: u16, seconds: f64) {
+        let route = self.routes.index(path).unwrap_or(self.durations.len() - 1);
+        if let Some(duration) = self.durations.get(route) {
+            duration.record(seconds);
+        }
+        let key = (route, method.clone(), status);
+        let known = self
+            .counters
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let counter = known.unwrap_or_else(|| {
+            let template = self
+                .routes
+                .templates()
+                .nth(route)
+                .unwrap_or_else(|| Arc::from(OTHER_ROUTE));
+            let counter = metrics::counter!(
+                HTTP_REQUESTS_TOTAL,
+                "route" => SharedString::from(template),
+                "method" => method.as_str().to_string(),
+                "status" => status.to_string()
+            );
+            self.counters
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(key)
+                .or_insert(counter)
+                .clone()
+        });
+        counter.increment(1);
+    }
+}
+
+/// The route label of paths the document does not describe.
+const OTHER_ROUTE: &str = "other";
+
+/// Keeps the exporter's memory bounded: histograms buffer samples until upkeep folds them in.
+pub fn spawn_upkeep() {
+    if let Some(handle) = exporter() {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                handle.run_upkeep();
+            }
+        });
+    }
 }
 
 /// What the scrape-time gauges are read from.

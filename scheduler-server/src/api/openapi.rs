@@ -204,9 +204,10 @@ impl RouteTable {
         Self { routes }
     }
 
-    fn find(&self, path: &str) -> Option<&Route> {
-        let wanted = segments(path);
-        self.routes.iter().find(|route| {
+    /// The position of the route `path` is an instance of.
+    pub fn index(&self, path: &str) -> Option<usize> {
+        let wanted: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.routes.iter().position(|route| {
             route.segments.len() == wanted.len()
                 && route
                     .segments
@@ -216,14 +217,23 @@ impl RouteTable {
         })
     }
 
+    /// Every template, in index order.
+    pub fn templates(&self) -> impl Iterator<Item = Arc<str>> + '_ {
+        self.routes.iter().map(|route| route.template.clone())
+    }
+
     /// The methods `path` allows, when it is a documented path.
     pub fn allow(&self, path: &str) -> Option<&str> {
-        self.find(path).map(|route| route.methods.as_str())
+        self.index(path)
+            .and_then(|i| self.routes.get(i))
+            .map(|route| route.methods.as_str())
     }
 
     /// The template `path` is an instance of, when it is a documented path.
     pub fn template(&self, path: &str) -> Option<Arc<str>> {
-        self.find(path).map(|route| route.template.clone())
+        self.index(path)
+            .and_then(|i| self.routes.get(i))
+            .map(|route| route.template.clone())
     }
 }
 

@@ -4,6 +4,15 @@
 //! `SCHEDULER_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!  cargo bench -p scheduler-adapters --bench dispatch` (optional: `DISPATCH_JOBS=1000,10000`,
 //! `DISPATCH_REPLICAS=1`).
+
+// Benchmark setup: failing fast on a broken setup is the point.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 #![allow(missing_docs)]
 
 use std::sync::{Arc, Mutex};

@@ -2,6 +2,15 @@
 //!
 //! Needs `SCHEDULER_TEST_DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`);
 //! a database of its own is created and dropped.
+
+// Benchmark setup: failing fast on a broken setup is the point.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,6 +3,15 @@
 //!
 //! `cargo run -p scheduler-adapters --example embedded`
 
+// An example: failing fast on a broken setup is the point.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

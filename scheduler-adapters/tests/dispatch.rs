@@ -1,5 +1,13 @@
 //! The dispatcher over the real store (SQLite and PostgreSQL) with a controllable clock:
 //! the claim protocol and every run policy, without sleeping through real minutes.
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,13 @@
 //! The `JobRepository` contract, run against SQLite (a temp file) and PostgreSQL (from
 //! `SCHEDULER_TEST_DATABASE_URL`, testcontainers, or skipped — see scheduler-test-support).
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use chrono::{DateTime, Utc};
 use migration::{Migrator, MigratorTrait};

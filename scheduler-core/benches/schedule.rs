@@ -1,4 +1,13 @@
 //! Criterion benchmarks for cron parsing and next-run computation.
+
+// Benchmark setup: failing fast on a broken setup is the point.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 
 use std::hint::black_box;

@@ -1,6 +1,14 @@
 //! Input the stores cannot keep is refused the same way on every backend, before it reaches
 //! them: NUL characters, over-long expressions; one bad request never fails its neighbours;
 //! numbers from outside cannot overflow; undeclared methods are 405 with `Allow`.
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

@@ -1,5 +1,13 @@
 //! `/metrics` after a known scenario: exact counters and histogram counts. One test in its own
 //! binary: the metrics recorder is per process, so no other server may run beside it.
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

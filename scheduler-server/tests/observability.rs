@@ -1,5 +1,13 @@
 //! What an operator sees: honest liveness, runs across jobs with filters, each job's last
 //! status, run durations, request ids on answers.
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

@@ -1,6 +1,14 @@
 //! The binary as an operator runs it: JSON log lines carrying request ids, startup errors that
 //! name the setting, its value and the cause, and flags accepted before or after the
 //! subcommand.
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,13 @@
 //! The shared Redis cache seen from the API: hits, invalidation on every write, replicas that
 //! never serve each other stale data, and a Redis outage that fails no request.
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

@@ -1,5 +1,13 @@
 //! Runs over HTTP: policies and targets on jobs, manual runs, run history, and failures
 //! recorded with their cause.
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

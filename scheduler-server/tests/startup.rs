@@ -1,5 +1,13 @@
 //! Replicas start together (rolling deploys, Compose, Kubernetes): migrations must be applied
 //! once, and every replica must start.
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod support;
 

@@ -16,6 +16,9 @@
 //! # }
 //! ```
 
+// Test infrastructure only: a test database that cannot be set up is a failed test.
+#![allow(clippy::expect_used)]
+
 use std::io::Write as _;
 use std::path::PathBuf;
 

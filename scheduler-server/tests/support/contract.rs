@@ -4,6 +4,14 @@
 //! alternative, and objects with declared properties allow no others, so an undocumented field
 //! fails too). A test that receives an answer the document does not describe fails, so the
 //! document cannot drift from the server again.
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

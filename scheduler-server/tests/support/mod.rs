@@ -1,6 +1,14 @@
 //! Starts the real server for a test, exactly as `main` does, on a random port, and talks to
 //! it through a client that checks every answer against the served OpenAPI document.
 #![allow(dead_code)]
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 mod contract;
 

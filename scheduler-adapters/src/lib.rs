@@ -5,6 +5,7 @@
 //! ([`memory_cache`]), the HTTP run executor ([`http_executor`]) and the system clock
 //! ([`clock`]).
 
+pub mod breaker;
 pub mod clock;
 pub mod counters;
 pub mod http_executor;

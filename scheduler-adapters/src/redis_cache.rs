@@ -7,10 +7,13 @@
 //! reader that raced a writer cannot store the old row. List pages are keyed by `gen`, so
 //! one `INCR` retires every page without `KEYS` or `SCAN`.
 //!
-//! # Never failing
+//! # Never failing, never slowing
 //! Every call is bounded by a short timeout (50 ms by default). Redis slow or down: lookups
 //! miss (the service reads the database) and writes are dropped; one warning is logged when an
 //! outage starts and one line when it ends; the connection manager reconnects by itself.
+//! After 3 consecutive failures or timeouts a circuit breaker opens: calls skip Redis at once
+//! (reads go to the database at full speed instead of each waiting the timeout) while a
+//! background probe pings Redis every 500 ms and closes the breaker when it answers.
 //! Invalidations that could not be delivered are kept and delivered first once Redis answers
 //! again; until then a replica that can still reach Redis may serve the pre-write value for
 //! at most the TTL — the one residual window, and only under a partition.
@@ -28,7 +31,11 @@ use scheduler_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::breaker::{Breaker, Tripped};
 use crate::counters::CacheCounters;
+
+/// Times the Redis cache breaker opened.
+pub const BREAKER_TRIPS_TOTAL: &str = "scheduler_cache_breaker_trips_total";
 use crate::store::entity::Model;
 
 /// A ticket no `gen` value ever equals: issued when Redis did not answer.
@@ -45,16 +52,23 @@ pub struct RedisCacheConfig {
     pub ttl: Duration,
     /// Longest wait for any Redis call before falling through to the database.
     pub timeout: Duration,
+    /// Consecutive failures or timeouts that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How often an open breaker probes Redis.
+    pub probe_interval: Duration,
 }
 
 impl RedisCacheConfig {
-    /// Defaults: prefix `scheduler:`, TTL 60 s, timeout 50 ms.
+    /// Defaults: prefix `scheduler:`, TTL 60 s, timeout 50 ms, breaker after 3 failures,
+    /// probed every 500 ms.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             prefix: "scheduler:".into(),
             ttl: Duration::from_secs(60),
             timeout: Duration::from_millis(50),
+            breaker_failures: 3,
+            probe_interval: Duration::from_millis(500),
         }
     }
 }
@@ -149,6 +163,8 @@ struct Inner {
     healthy: AtomicBool,
     pending: Mutex<Pending>,
     counters: CacheCounters,
+    /// Opens after consecutive failures: calls then skip Redis until a probe succeeds.
+    breaker: Breaker,
 }
 
 /// The job cache shared by replicas through Redis.
@@ -165,6 +181,7 @@ impl RedisJobCache {
     /// A malformed URL.
     pub async fn new(config: RedisCacheConfig) -> Result<Self, redis::RedisError> {
         let client = Client::open(config.url.as_str())?;
+        let config_failures = config.breaker_failures;
         let cache = Self {
             inner: Arc::new(Inner {
                 connection: Mutex::new(None),
@@ -175,6 +192,7 @@ impl RedisJobCache {
                 healthy: AtomicBool::new(true),
                 pending: Mutex::new(Pending::default()),
                 counters: CacheCounters::default(),
+                breaker: Breaker::new(config_failures),
             }),
         };
         // First connection in the foreground (bounded), so a healthy start serves hits at once.
@@ -224,6 +242,43 @@ impl RedisJobCache {
         }
     }
 
+    /// A call failed or timed out: counts towards the breaker, and when this failure opens
+    /// it, starts the background probe.
+    fn failed(&self, error: &str) {
+        self.outage(error);
+        if self.inner.breaker.failed() == Tripped::Now {
+            metrics::counter!(BREAKER_TRIPS_TOTAL).increment(1);
+            tracing::warn!(
+                failures = self.inner.config.breaker_failures,
+                probe_every_ms =
+                    u64::try_from(self.inner.config.probe_interval.as_millis()).unwrap_or(u64::MAX),
+                "Redis cache breaker open: Redis is skipped until a probe answers"
+            );
+            let cache = self.clone();
+            tokio::spawn(async move { cache.probe_until_answered().await });
+        }
+    }
+
+    /// Pings Redis every probe interval until it answers, then closes the breaker.
+    async fn probe_until_answered(&self) {
+        loop {
+            tokio::time::sleep(self.inner.config.probe_interval).await;
+            let Some(mut connection) = self.connection() else {
+                continue;
+            };
+            let command = redis::cmd("PING");
+            let ping = command.query_async::<String>(&mut connection);
+            if matches!(
+                tokio::time::timeout(self.inner.config.timeout, ping).await,
+                Ok(Ok(_))
+            ) {
+                self.inner.breaker.close();
+                tracing::info!("Redis cache breaker closed: Redis answers again");
+                return;
+            }
+        }
+    }
+
     fn recovered(&self) {
         if !self.inner.healthy.swap(true, Ordering::SeqCst) {
             tracing::info!("Redis cache answers again");
@@ -235,6 +290,9 @@ impl RedisJobCache {
         &self,
         invocation: redis::ScriptInvocation<'_>,
     ) -> Option<T> {
+        if self.inner.breaker.is_open() {
+            return None;
+        }
         let mut connection = self.connection()?;
         if !self.deliver_pending(&mut connection).await {
             return None;
@@ -246,15 +304,16 @@ impl RedisJobCache {
         .await
         {
             Ok(Ok(value)) => {
+                self.inner.breaker.succeeded();
                 self.recovered();
                 Some(value)
             }
             Ok(Err(error)) => {
-                self.outage(&error.to_string());
+                self.failed(&error.to_string());
                 None
             }
             Err(_) => {
-                self.outage("timed out");
+                self.failed("timed out");
                 None
             }
         }
@@ -287,6 +346,7 @@ impl RedisJobCache {
             Ok(Ok(_))
         );
         if !delivered {
+            self.failed("pending invalidations were not delivered");
             let mut kept = lock(&self.inner.pending);
             kept.everything |= pending.everything;
             let ids: Vec<JobId> = pending.ids.iter().map(|id| JobId(*id)).collect();
@@ -418,7 +478,7 @@ impl JobCache for RedisJobCache {
     }
 
     fn report(&self) -> CacheReport {
-        let status = if self.inner.healthy.load(Ordering::SeqCst) {
+        let status = if self.inner.healthy.load(Ordering::SeqCst) && !self.inner.breaker.is_open() {
             CacheStatus::Ok
         } else {
             CacheStatus::Degraded

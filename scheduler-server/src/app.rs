@@ -22,7 +22,9 @@ use tokio::sync::watch;
 use crate::api::ApiParts;
 use crate::api::health::HealthApi;
 use crate::config::Config;
-use crate::middleware::{allow_header, limit_body, log_request, request_id, trim_path};
+use crate::middleware::{
+    allow_header, catch_panics, limit_body, log_request, request_id, trim_path,
+};
 use crate::telemetry::HttpMetrics;
 
 /// The names of the settings startup errors point at: the env var, then the flag.
@@ -171,6 +173,7 @@ async fn choose_cache(config: &Config) -> Result<Arc<dyn JobCache>, StartupError
         redis.prefix = config.redis_prefix.clone();
         redis.ttl = config.cache_ttl();
         redis.timeout = Duration::from_millis(config.redis_timeout_ms);
+        redis.breaker_failures = config.redis_breaker_failures;
         let cache = RedisJobCache::new(redis)
             .await
             .map_err(|e| StartupError::Setting {
@@ -337,6 +340,7 @@ impl Application {
             .around(move |next, request| allow_header(next, request, table.clone()))
             .around(trim_path)
             .around(limit_body)
+            .with(catch_panics())
             .around(move |next, request| log_request(next, request, metrics.clone()))
             .around(request_id);
         // One shutdown signal, seen by the HTTP server and the dispatcher alike.

@@ -70,6 +70,16 @@ pub struct Config {
     )]
     pub redis_timeout_ms: u64,
 
+    /// Consecutive Redis failures or timeouts after which the cache is bypassed (circuit
+    /// breaker open) until a background probe gets an answer.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_REDIS_BREAKER_FAILURES",
+        default_value_t = 3
+    )]
+    pub redis_breaker_failures: u32,
+
     /// Address and port to listen on.
     #[arg(
         long,

@@ -20,6 +20,7 @@ pub fn init(json: bool) -> WorkerGuard {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
+    log_panics();
     if json {
         builder
             .json()
@@ -31,4 +32,28 @@ pub fn init(json: bool) -> WorkerGuard {
         builder.with_ansi(std::io::stdout().is_terminal()).init();
     }
     guard
+}
+
+/// Logs every panic as one error line through the log pipeline (with the request id when it
+/// happens while serving a request), instead of the default multi-line text on stderr. The
+/// backtrace is included only when `RUST_BACKTRACE` asks for one.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_string());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(%location, %backtrace, "panic: {message}");
+        } else {
+            tracing::error!(%location, "panic: {message}");
+        }
+    }));
 }

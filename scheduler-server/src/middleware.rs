@@ -68,6 +68,28 @@ pub async fn allow_header<E: Endpoint>(
     }
 }
 
+/// Turns a panic while serving a request into `500 {"detail": "Internal error"}` instead of a
+/// dropped connection, and counts it (`scheduler_http_panics_total`). The panic itself is
+/// logged once, as one line with the request id, by the panic hook (`logging::init`).
+pub fn catch_panics() -> poem::middleware::CatchPanic<PanicAnswer> {
+    poem::middleware::CatchPanic::new().with_handler(PanicAnswer)
+}
+
+/// Answers a request whose handler panicked.
+#[derive(Debug, Clone, Copy)]
+pub struct PanicAnswer;
+
+impl poem::middleware::PanicHandler for PanicAnswer {
+    type Response = Response;
+
+    fn get_response(&self, _panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+        crate::telemetry::http_panic();
+        poem::web::Json(serde_json::json!({ "detail": "Internal error" }))
+            .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response()
+    }
+}
+
 /// The request id header, read from clients and echoed on every answer.
 pub const REQUEST_ID: &str = "x-request-id";
 

@@ -18,6 +18,8 @@ use crate::api::openapi::RouteTable;
 pub const HTTP_REQUESTS_TOTAL: &str = "scheduler_http_requests_total";
 /// How long HTTP requests took, by route template.
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "scheduler_http_request_duration_seconds";
+/// Requests whose handler panicked (answered 500).
+pub const HTTP_PANICS_TOTAL: &str = "scheduler_http_panics_total";
 /// 1 while this replica's dispatcher ticks (0 when it is stalled or off).
 pub const DISPATCHER_UP: &str = "scheduler_dispatcher_up";
 /// Database pool connections, by state (`idle`, `in_use`).
@@ -84,6 +86,10 @@ fn describe() {
         HTTP_REQUEST_DURATION_SECONDS,
         Unit::Seconds,
         "How long HTTP requests took, by route template."
+    );
+    describe_counter!(
+        HTTP_PANICS_TOTAL,
+        "Requests whose handler panicked (answered 500, logged once with the request id)."
     );
     describe_gauge!(
         DISPATCHER_UP,
@@ -163,6 +169,11 @@ impl HttpMetrics {
         });
         counter.increment(1);
     }
+}
+
+/// A request's handler panicked.
+pub fn http_panic() {
+    metrics::counter!(HTTP_PANICS_TOTAL).increment(1);
 }
 
 /// The route label of paths the document does not describe.

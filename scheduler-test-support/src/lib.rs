@@ -267,13 +267,52 @@ impl Drop for TestSqlite {
     }
 }
 
-/// A TCP proxy in front of a real server that a test can cut, as if the server died, and
-/// restore: connections through it are dropped while it is down.
+/// How a [`TcpProxy`] treats traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// Forwards both ways.
+    Up,
+    /// Drops every connection and refuses new ones, as if the server died.
+    Down,
+    /// Keeps connections open and accepts new ones but forwards nothing, as if the network
+    /// black-holed the server: callers wait until their own timeouts.
+    BlackHole,
+}
+
+/// A TCP proxy in front of a real server that a test can cut or black-hole, and restore.
 pub struct TcpProxy {
     /// Where clients connect.
     pub addr: std::net::SocketAddr,
-    /// `true` while down.
-    down: tokio::sync::watch::Sender<bool>,
+    /// The current mode.
+    mode: tokio::sync::watch::Sender<ProxyMode>,
+}
+
+/// Copies `from` → `to` while the mode allows: pauses while black-holed, stops when down.
+async fn relay(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut mode: tokio::sync::watch::Receiver<ProxyMode>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = tokio::select! {
+            read = from.read(&mut buffer) => read,
+            _ = mode.wait_for(|m| *m == ProxyMode::Down) => return,
+        };
+        let Ok(n) = read else { return };
+        if n == 0 {
+            return;
+        }
+        // Held while black-holed; nothing is lost, only late (or dropped when it goes down).
+        match mode.wait_for(|m| *m != ProxyMode::BlackHole).await {
+            Ok(m) if *m == ProxyMode::Up => {}
+            _ => return,
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl TcpProxy {
@@ -283,34 +322,49 @@ impl TcpProxy {
             .await
             .expect("bind a local port");
         let addr = listener.local_addr().expect("local address");
-        let (down, watch) = tokio::sync::watch::channel(false);
+        let (mode, watch) = tokio::sync::watch::channel(ProxyMode::Up);
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
+                let Ok((inbound, _)) = listener.accept().await else {
                     return;
                 };
                 let mut watch = watch.clone();
-                if *watch.borrow() {
+                if *watch.borrow() == ProxyMode::Down {
                     continue; // down: the connection is dropped at once
                 }
                 let target = target.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                    // A black-holed server accepts but does not answer: connect only when up.
+                    let up = watch
+                        .wait_for(|m| *m != ProxyMode::BlackHole)
+                        .await
+                        .is_ok_and(|m| *m == ProxyMode::Up);
+                    if !up {
+                        return;
+                    }
+                    let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
                         return;
                     };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = watch.wait_for(|down| *down) => {}
-                    }
+                    let (in_read, in_write) = inbound.into_split();
+                    let (out_read, out_write) = outbound.into_split();
+                    tokio::join!(
+                        relay(in_read, out_write, watch.clone()),
+                        relay(out_read, in_write, watch),
+                    );
                 });
             }
         });
-        TcpProxy { addr, down }
+        TcpProxy { addr, mode }
     }
 
     /// Cuts (`true`) or restores (`false`) the path to the server.
     pub fn set_down(&self, down: bool) {
-        let _ = self.down.send(down);
+        self.set_mode(if down { ProxyMode::Down } else { ProxyMode::Up });
+    }
+
+    /// Switches how traffic is treated.
+    pub fn set_mode(&self, mode: ProxyMode) {
+        let _ = self.mode.send(mode);
     }
 }
 

@@ -144,6 +144,9 @@ pub struct DispatcherConfig {
     /// The abandoned attempt of one fire that ends it `failed` instead of running it again
     /// (see [`crate::plan::plan_recovery`]).
     pub max_abandoned_attempts: u32,
+    /// Longest one tick may take before it is abandoned (its transactions roll back) and the
+    /// loop backs off and tries again.
+    pub tick_timeout: Duration,
 }
 
 impl DispatcherConfig {
@@ -158,6 +161,7 @@ impl DispatcherConfig {
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             max_abandoned_attempts: 3,
+            tick_timeout: Duration::from_secs(10),
         }
     }
 
@@ -474,7 +478,15 @@ impl Dispatcher {
         tokio::pin!(shutdown);
         let mut failures = 0u32;
         loop {
-            let pause = match self.tick().await {
+            let ticked = tokio::time::timeout(config.tick_timeout, self.tick())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(RepositoryError::Unavailable(format!(
+                        "the tick took longer than {} ms",
+                        config.tick_timeout.as_millis()
+                    )))
+                });
+            let pause = match ticked {
                 Ok(outcome) => {
                     if failures > 0 {
                         tracing::info!("dispatcher: the store answers again");

@@ -23,7 +23,7 @@ use crate::api::ApiParts;
 use crate::api::health::HealthApi;
 use crate::config::Config;
 use crate::middleware::{
-    allow_header, catch_panics, limit_body, log_request, request_id, trim_path,
+    allow_header, catch_panics, deadline, limit_body, log_request, request_id, trim_path,
 };
 use crate::telemetry::HttpMetrics;
 
@@ -142,6 +142,7 @@ pub async fn open_database(config: &Config) -> Result<DatabaseConnection, Startu
     let mut db_config = DatabaseConfig::new(url);
     db_config.max_connections = config.db_max_connections;
     db_config.acquire_timeout = Duration::from_millis(config.db_acquire_timeout_ms);
+    db_config.statement_timeout = Duration::from_millis(config.db_statement_timeout_ms.max(1));
     let db = match connect(&db_config).await {
         Ok(db) => db,
         Err(pool_error) => {
@@ -229,6 +230,8 @@ pub struct Application {
     db: DatabaseConnection,
     /// Longest time without a dispatcher tick before liveness fails.
     tick_bound: Duration,
+    /// Longest a request may take.
+    request_timeout: Duration,
     /// Whether this replica runs the dispatcher loop.
     dispatch: bool,
     /// How long in-flight requests may run after a shutdown signal.
@@ -300,6 +303,7 @@ impl Application {
             dispatcher,
             db,
             tick_bound: config.health_tick_bound(),
+            request_timeout: config.request_timeout(),
             dispatch: config.dispatcher_enabled(),
             grace: Duration::from_secs(config.shutdown_grace_seconds),
         })
@@ -340,6 +344,7 @@ impl Application {
             .around(move |next, request| allow_header(next, request, table.clone()))
             .around(trim_path)
             .around(limit_body)
+            .around(move |next, request| deadline(next, request, self.request_timeout))
             .with(catch_panics())
             .around(move |next, request| log_request(next, request, metrics.clone()))
             .around(request_id);

@@ -117,6 +117,36 @@ pub struct Config {
     )]
     pub db_acquire_timeout_ms: u64,
 
+    /// Longest a database statement may run, in ms (PostgreSQL `statement_timeout`; SQLite's
+    /// wait for the write lock).
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 4_000
+    )]
+    pub db_statement_timeout_ms: u64,
+
+    /// Longest a request may take, in ms: past it the request is abandoned and answered 503
+    /// (a stuck database call cannot hold a client longer).
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_REQUEST_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    pub request_timeout_ms: u64,
+
+    /// Longest one dispatcher tick (recover, retries, claim) may take, in ms, before it is
+    /// abandoned (its transactions roll back) and retried.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_CLAIM_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub claim_timeout_ms: u64,
+
     /// How long cached jobs and pages live, in seconds.
     #[arg(
         long,
@@ -283,6 +313,7 @@ impl Config {
         config.lease = Duration::from_secs(self.lease_seconds.max(1));
         config.shutdown_grace = Duration::from_secs(self.shutdown_grace_seconds);
         config.max_abandoned_attempts = self.max_abandoned_attempts;
+        config.tick_timeout = Duration::from_millis(self.claim_timeout_ms.max(100));
         config
     }
 
@@ -294,6 +325,11 @@ impl Config {
     /// How long the dispatcher may go without a completed tick before liveness fails.
     pub fn health_tick_bound(&self) -> Duration {
         Duration::from_secs(self.health_tick_bound_seconds.max(1))
+    }
+
+    /// Longest a request may take.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms.max(100))
     }
 
     /// True for JSON log lines.

@@ -68,6 +68,33 @@ pub async fn allow_header<E: Endpoint>(
     }
 }
 
+/// Abandons a request that takes longer than `bound` — a database call stuck on a network
+/// that stopped answering, say — and answers `503 {"detail": ...}`: no client waits longer.
+pub async fn deadline<E: Endpoint>(
+    next: Arc<E>,
+    request: Request,
+    bound: std::time::Duration,
+) -> Result<Response> {
+    match tokio::time::timeout(bound, next.call(request)).await {
+        Ok(answer) => Ok(answer?.into_response()),
+        Err(_) => {
+            crate::telemetry::http_deadline_exceeded();
+            tracing::warn!(
+                bound_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
+                "request abandoned at its deadline"
+            );
+            Ok(poem::web::Json(serde_json::json!({
+                "detail": format!(
+                    "The request did not complete within {} ms; try again shortly.",
+                    bound.as_millis()
+                )
+            }))
+            .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            .into_response())
+        }
+    }
+}
+
 /// Turns a panic while serving a request into `500 {"detail": "Internal error"}` instead of a
 /// dropped connection, and counts it (`scheduler_http_panics_total`). The panic itself is
 /// logged once, as one line with the request id, by the panic hook (`logging::init`).

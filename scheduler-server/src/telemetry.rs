@@ -20,6 +20,8 @@ pub const HTTP_REQUESTS_TOTAL: &str = "scheduler_http_requests_total";
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "scheduler_http_request_duration_seconds";
 /// Requests whose handler panicked (answered 500).
 pub const HTTP_PANICS_TOTAL: &str = "scheduler_http_panics_total";
+/// Requests abandoned at their deadline (answered 503).
+pub const HTTP_DEADLINE_EXCEEDED_TOTAL: &str = "scheduler_http_deadline_exceeded_total";
 /// 1 while this replica's dispatcher ticks (0 when it is stalled or off).
 pub const DISPATCHER_UP: &str = "scheduler_dispatcher_up";
 /// Database pool connections, by state (`idle`, `in_use`).
@@ -90,6 +92,10 @@ fn describe() {
     describe_counter!(
         HTTP_PANICS_TOTAL,
         "Requests whose handler panicked (answered 500, logged once with the request id)."
+    );
+    describe_counter!(
+        HTTP_DEADLINE_EXCEEDED_TOTAL,
+        "Requests abandoned at SCHEDULER_REQUEST_TIMEOUT_MS (answered 503)."
     );
     describe_gauge!(
         DISPATCHER_UP,
@@ -174,6 +180,11 @@ impl HttpMetrics {
 /// A request's handler panicked.
 pub fn http_panic() {
     metrics::counter!(HTTP_PANICS_TOTAL).increment(1);
+}
+
+/// A request was abandoned at its deadline.
+pub fn http_deadline_exceeded() {
+    metrics::counter!(HTTP_DEADLINE_EXCEEDED_TOTAL).increment(1);
 }
 
 /// The route label of paths the document does not describe.

@@ -32,10 +32,14 @@ pub struct DatabaseConfig {
     pub connect_timeout: Duration,
     /// How long a request waits for a free pooled connection before failing `Unavailable`.
     pub acquire_timeout: Duration,
+    /// Longest a statement may run: PostgreSQL's `statement_timeout` on every connection;
+    /// SQLite's busy timeout (the longest wait for the write lock).
+    pub statement_timeout: Duration,
 }
 
 impl DatabaseConfig {
-    /// Defaults suited to a small server: 10 connections, 5 s connect, 3 s acquire.
+    /// Defaults suited to a small server: 10 connections, 5 s connect, 3 s acquire, 4 s per
+    /// statement.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -43,6 +47,7 @@ impl DatabaseConfig {
             min_connections: 1,
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(4),
         }
     }
 }
@@ -62,7 +67,10 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
         // Pinging on every checkout doubles the round trips of a point read; ping only
         // connections idle long enough to have been dropped by the server or a proxy.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        .statement_timeout(config.statement_timeout)
         .sqlx_logging(false);
+    let busy_timeout = config.statement_timeout;
+    options.map_sqlx_sqlite_opts(move |sqlite| sqlite.busy_timeout(busy_timeout));
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, Utc};
 use poem_openapi::registry::MetaSchemaRef;
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use serde_json::Value;
@@ -65,8 +65,14 @@ impl ToJSON for UtcInstant {
 }
 
 /// Parses an instant the way the original did: RFC 3339 / ISO 8601 with `T` or a space, an
-/// optional fraction, and `Z`, an offset, or no offset (read as UTC).
+/// optional fraction, and `Z`, an offset, or no offset (read as UTC). Years outside 1–9999
+/// (the range every store and client keeps) are refused.
 pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
+    parse_any_instant(text).filter(|t| (1..=9999).contains(&t.year()))
+}
+
+/// [`parse_instant`] without the year range.
+fn parse_any_instant(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
@@ -109,6 +115,16 @@ mod tests {
             assert_eq!(parse_instant(text), Some(expected), "{text}");
         }
         assert_eq!(parse_instant("next tuesday"), None);
+        for out_of_range in [
+            "0000-01-01T00:00:00Z",
+            "+10000-01-01T00:00:00Z",
+            "10000-01-01T00:00:00",
+            "-0001-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_instant(out_of_range), None, "{out_of_range}");
+        }
+        assert!(parse_instant("0001-01-01T00:00:00Z").is_some());
+        assert!(parse_instant("9999-12-31T23:59:59Z").is_some());
         assert_eq!(parse_instant("2025-13-01T00:00:00Z"), None);
     }
 

@@ -202,3 +202,65 @@ async fn redis_outage_degrades_to_misses_and_recovers_without_restart() {
     assert!(recovered, "the cache did not reconnect");
     assert_eq!(cache.report().status, scheduler_core::CacheStatus::Ok);
 }
+
+/// Redis black-holed (connections accepted, nothing answered): after the breaker's threshold of
+/// timeouts, reads skip Redis at once instead of each waiting out the timeout; once Redis answers
+/// again the background probe closes the breaker and hits come back, and nothing invalidated
+/// during the outage is served.
+#[tokio::test]
+async fn a_black_holed_redis_opens_the_breaker_and_reads_stop_waiting() {
+    let Some(server) = scheduler_test_support::redis().await else {
+        return;
+    };
+    let target = scheduler_test_support::redis_host_port(&server.url);
+    let proxy = scheduler_test_support::TcpProxy::start(target).await;
+    let mut config = RedisCacheConfig::new(format!("redis://{}", proxy.addr));
+    config.prefix = server.prefix.clone();
+    config.timeout = Duration::from_millis(100);
+    config.breaker_failures = 3;
+    config.probe_interval = Duration::from_millis(100);
+    let cache = RedisJobCache::new(config).await.unwrap();
+    let t = ticket(cache.get_job(JobId(7)).await);
+    cache.put_job(&job(7, "before"), t).await;
+    assert!(matches!(cache.get_job(JobId(7)).await, CacheLookup::Hit(_)));
+
+    proxy.set_mode(scheduler_test_support::ProxyMode::BlackHole);
+    // The threshold: these wait out the timeout and open the breaker.
+    for _ in 0..3 {
+        ticket(cache.get_job(JobId(7)).await);
+    }
+    assert_eq!(cache.report().status, scheduler_core::CacheStatus::Degraded);
+    // Open: 100 reads that each waited the 100 ms timeout would take 10 s.
+    let started = std::time::Instant::now();
+    for _ in 0..100 {
+        ticket(cache.get_job(JobId(7)).await);
+    }
+    let open_reads = started.elapsed();
+    assert!(
+        open_reads < Duration::from_secs(2),
+        "100 reads took {open_reads:?} with the breaker open"
+    );
+    // A write during the outage must still win once Redis is back.
+    cache.invalidate_job(JobId(7)).await;
+
+    proxy.set_mode(scheduler_test_support::ProxyMode::Up);
+    let mut hit_again = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        match cache.get_job(JobId(7)).await {
+            CacheLookup::Hit(stale) => {
+                panic!("served a value invalidated during the outage: {stale:?}")
+            }
+            CacheLookup::Miss(t) if t.0 != u64::MAX => {
+                cache.put_job(&job(7, "after"), t).await;
+                if cache.get_job(JobId(7)).await == CacheLookup::Hit(job(7, "after")) {
+                    hit_again = true;
+                    break;
+                }
+            }
+            CacheLookup::Miss(_) => {}
+        }
+    }
+    assert!(hit_again, "hits did not come back after Redis answered");
+    assert_eq!(cache.report().status, scheduler_core::CacheStatus::Ok);
+}

@@ -397,7 +397,8 @@ PYEOF
     sed -n '/^=* ERRORS =*$/,/^=* \(FAILURES\|SUMMARY\) =*$/p' "$dir/st.out" | sed '$d'
     if [ "$panics" -gt 0 ]; then
         echo "--- $panics panic(s) in $dir/server.log:"
-        grep -A1 'panicked at' "$dir/server.log" | grep -v '^--$' | sed 's/^thread .* panicked at/panicked at/' \
+        # The server's panic hook logs one line: "... ERROR ... panicked at file:line: message".
+        grep 'panicked at' "$dir/server.log" | sed 's/^.*panicked at/panicked at/' \
             | sort | uniq -c | sort -rn | head -20
         why+=("$panics panic(s)")
     fi

@@ -49,11 +49,12 @@ fn log_panics() {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
+        // Worded as the standard hook words it, so what greps logs for panics still finds them.
         let backtrace = std::backtrace::Backtrace::capture();
         if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-            tracing::error!(%location, %backtrace, "panic: {message}");
+            tracing::error!(%backtrace, "panicked at {location}: {message}");
         } else {
-            tracing::error!(%location, "panic: {message}");
+            tracing::error!("panicked at {location}: {message}");
         }
     }));
 }

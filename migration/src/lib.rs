@@ -8,6 +8,7 @@ use sea_orm_migration::sea_orm::{DatabaseBackend, DatabaseConnection, Transactio
 mod m20261126_000001_create_jobs;
 mod m20261127_000001_runs_and_policies;
 mod m20261201_000001_run_visibility;
+mod m20261202_000001_job_source;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_jobs::Migration),
             Box::new(m20261127_000001_runs_and_policies::Migration),
             Box::new(m20261201_000001_run_visibility::Migration),
+            Box::new(m20261202_000001_job_source::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
 use crate::error::{Invalid, ValidationErrors};
-use crate::policy::{HttpTarget, PolicyInput, RunPolicy};
+use crate::policy::{HttpTarget, JobSource, PolicyInput, RunPolicy};
 use crate::run::RunStatus;
 use crate::schedule::CronSchedule;
 
@@ -232,6 +232,8 @@ pub struct JobSpec {
     pub policy: RunPolicy,
     /// Where a run is delivered; `None` runs the handler registered for `parameters.action`.
     pub target: Option<HttpTarget>,
+    /// Who owns it: the API, or a program declaring it in code.
+    pub source: JobSource,
 }
 
 impl JobSpec {
@@ -312,6 +314,8 @@ pub struct JobDraft {
     pub policy: PolicyInput,
     /// `{"type": "http", ...}`; absent or null: none.
     pub target: Option<Value>,
+    /// Default [`JobSource::Api`]; a program declaring jobs in code sets `Code`.
+    pub source: Option<JobSource>,
     /// Errors found while reading the raw input (a field of the wrong JSON type); reported
     /// with the domain's errors, and the fields they name are not checked again.
     pub input_errors: ValidationErrors,
@@ -427,6 +431,7 @@ impl JobDraft {
                 is_active: self.is_active.unwrap_or(true),
                 policy,
                 target,
+                source: self.source.unwrap_or_default(),
             }),
             _ => Err(errors),
         }

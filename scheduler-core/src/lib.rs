@@ -45,7 +45,8 @@ pub mod service;
 pub mod telemetry;
 
 pub use dispatcher::{
-    ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, RoutingExecutor, TickOutcome,
+    ActionFuture, ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, RoutingExecutor,
+    TickOutcome,
 };
 pub use error::{Conflict, FieldError, Invalid, RepositoryError, ServiceError, ValidationErrors};
 pub use job::{
@@ -56,7 +57,8 @@ pub use plan::{
     SkipReason, needs_running_check, plan_fire, plan_outcome, plan_recovery, plan_retry,
 };
 pub use policy::{
-    ConcurrencyPolicy, HttpTarget, MisfirePolicy, PolicyInput, RunPolicy, TargetError, WireEnum,
+    ConcurrencyPolicy, HttpTarget, JobSource, MisfirePolicy, PolicyInput, RunPolicy, TargetError,
+    WireEnum,
 };
 pub use ports::{
     CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, JobCache, JobExecutor,
@@ -70,4 +72,4 @@ pub use run::{
 };
 pub use run_service::RunService;
 pub use schedule::{CronParseError, CronSchedule};
-pub use service::JobService;
+pub use service::{Declared, JobService};

@@ -49,6 +49,29 @@ pub enum ConcurrencyPolicy {
     Forbid,
 }
 
+/// Who owns a job: the API (created by a client), or a program that declares it in code and
+/// reconciles it at every start ([`crate::JobService::declare`]); only `code` jobs are removed
+/// by [`crate::JobService::prune_declared`].
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum JobSource {
+    /// Created through the API (or a plain `JobService::create`).
+    #[default]
+    Api,
+    /// Declared in a program's code.
+    Code,
+}
+
 /// The wire spelling of an enum and its parsing into a choice error, for every enum whose
 /// variants are written in snake case on the wire and in the database.
 pub trait WireEnum:
@@ -79,6 +102,7 @@ pub trait WireEnum:
 
 impl WireEnum for MisfirePolicy {}
 impl WireEnum for ConcurrencyPolicy {}
+impl WireEnum for JobSource {}
 
 /// How the dispatcher runs a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::error::RepositoryError;
-use crate::job::{Job, JobId, NewJob};
+use crate::job::{Job, JobId, JobName, NewJob};
 use crate::plan::RunOutcome;
+use crate::policy::JobSource;
 use crate::query::{JobPage, JobQuery};
 use crate::run::{ClaimBatch, ClaimedRun, Recovered, Run, RunId, RunPage, RunQuery};
 
@@ -45,6 +46,13 @@ pub trait JobRepository: Send + Sync {
 
     /// Succeeds when the store answers a trivial query; `Unavailable` otherwise.
     async fn ping(&self) -> Result<(), RepositoryError>;
+
+    /// The job named `name`, or `Ok(None)`. `Unavailable` when unreachable.
+    async fn find_by_name(&self, name: &JobName) -> Result<Option<Job>, RepositoryError>;
+
+    /// Every job owned by `source` (for [`JobSource::Code`]: the jobs programs declared), in id
+    /// order. `Unavailable` when unreachable.
+    async fn list_by_source(&self, source: JobSource) -> Result<Vec<Job>, RepositoryError>;
 }
 
 /// Proof of what a cache had seen when a lookup missed; a later `put` with it is dropped if

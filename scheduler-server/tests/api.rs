@@ -96,8 +96,9 @@ async fn the_original_examples_create_jobs_with_correct_next_run(app: TestApp) {
     ] {
         assert!(job.get(field).is_some(), "missing {field}: {job}");
     }
-    assert_eq!(job.as_object().unwrap().len(), 22);
+    assert_eq!(job.as_object().unwrap().len(), 23);
     assert_eq!(job["last_status"], Value::Null);
+    assert_eq!(job["source"], "api");
     assert_eq!(job["last_error"], Value::Null);
     assert_eq!(job["misfire_policy"], "fire_once");
     assert_eq!(job["timeout_seconds"], 300);
@@ -486,7 +487,7 @@ async fn docs_health_and_readiness(app: TestApp) {
             .is_some()
     );
     let job_schema = &spec["components"]["schemas"]["Job"]["properties"];
-    assert_eq!(job_schema.as_object().unwrap().len(), 22);
+    assert_eq!(job_schema.as_object().unwrap().len(), 23);
 
     assert_eq!(
         app.get_json("/health").await,

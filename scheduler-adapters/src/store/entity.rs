@@ -1,8 +1,8 @@
 //! The sea-orm entity of the `jobs` table and its conversion to and from the core `Job`.
 
 use scheduler_core::{
-    ConcurrencyPolicy, Description, HttpTarget, Job, JobId, JobName, JobSpec, MisfirePolicy,
-    Parameters, RepositoryError, RunPolicy, RunStatus, Timezone, WireEnum,
+    ConcurrencyPolicy, Description, HttpTarget, Job, JobId, JobName, JobSource, JobSpec,
+    MisfirePolicy, Parameters, RepositoryError, RunPolicy, RunStatus, Timezone, WireEnum,
 };
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -58,6 +58,9 @@ pub(crate) struct Model {
     /// HTTP target (`{"type": "http", ...}`), or none.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub target: Option<Json>,
+    /// `api` or `code` (who owns the job). Rows cached before the column existed read `api`.
+    #[serde(default = "api_source")]
+    pub source: String,
     /// Creation instant.
     pub created_at: DateTimeUtc,
     /// Last change instant.
@@ -84,6 +87,11 @@ fn seconds(id: i64, field: &str, value: i32) -> Result<u32, RepositoryError> {
 /// Policy values are validated far below `i32::MAX`; saturate rather than wrap.
 pub(crate) fn clamp(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// The owner of a row written before `source` existed.
+fn api_source() -> String {
+    JobSource::Api.as_str().to_string()
 }
 
 impl Model {
@@ -130,6 +138,7 @@ impl Model {
                 .map(HttpTarget::parse)
                 .transpose()
                 .map_err(|e| corrupt(id, "target", e))?,
+            source: JobSource::parse(&self.source).map_err(|e| corrupt(id, "source", e))?,
         };
         Ok(Job {
             id: JobId(id),
@@ -173,6 +182,7 @@ impl Model {
             retry_backoff_seconds: clamp(job.spec.policy.retry_backoff_seconds),
             timeout_seconds: clamp(job.spec.policy.timeout_seconds),
             target: job.spec.target.as_ref().map(HttpTarget::to_value),
+            source: job.spec.source.as_str().to_string(),
             created_at: micros(job.created_at),
             updated_at: micros(job.updated_at),
         }

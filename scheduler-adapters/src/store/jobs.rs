@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use scheduler_core::{
-    Conflict, Job, JobId, JobPage, JobQuery, JobRepository, NewJob, OrderField, RepositoryError,
+    Conflict, Job, JobId, JobName, JobPage, JobQuery, JobRepository, JobSource, NewJob, OrderField,
+    RepositoryError, WireEnum,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -288,6 +289,28 @@ impl JobRepository for SeaOrmJobRepository {
 
     async fn ping(&self) -> Result<(), RepositoryError> {
         self.db.ping().await.map_err(repository_error)
+    }
+
+    async fn find_by_name(&self, name: &JobName) -> Result<Option<Job>, RepositoryError> {
+        Entity::find()
+            .filter(Column::Name.eq(name.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(repository_error)?
+            .map(Model::into_job)
+            .transpose()
+    }
+
+    async fn list_by_source(&self, source: JobSource) -> Result<Vec<Job>, RepositoryError> {
+        Entity::find()
+            .filter(Column::Source.eq(source.as_str()))
+            .order_by_asc(Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(repository_error)?
+            .into_iter()
+            .map(Model::into_job)
+            .collect()
     }
 }
 

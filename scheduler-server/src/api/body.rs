@@ -159,6 +159,8 @@ pub fn read_draft(body: &Value) -> Result<JobDraft, ValidationErrors> {
         is_active: r.boolean("is_active"),
         policy: r.policy(),
         target: body.get("target").cloned(),
+        // Not writable through the API: a replace keeps the job's owner.
+        source: None,
         input_errors: r.errors,
     })
 }

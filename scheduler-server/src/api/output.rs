@@ -8,7 +8,8 @@ use poem_openapi::Object;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ParseResult, ToJSON, Type};
 use scheduler_core::{
-    ConcurrencyPolicy, HttpTarget, Job, MisfirePolicy, Preview, Run, RunStatus, RunTrigger,
+    ConcurrencyPolicy, HttpTarget, Job, JobSource, MisfirePolicy, Preview, Run, RunStatus,
+    RunTrigger,
 };
 use serde_json::Value;
 
@@ -147,6 +148,9 @@ pub struct JobOut {
     /// Why that attempt failed or was skipped; null otherwise.
     #[oai(nullable)]
     pub last_error: Option<String>,
+    /// Who owns the job: `api` (created through this API) or `code` (declared by a program
+    /// embedding the scheduler, which reconciles it at every start). Read-only.
+    pub source: OneOf<JobSource>,
     /// Creation instant.
     pub created_at: UtcInstant,
     /// Last change instant.
@@ -176,6 +180,7 @@ impl From<Job> for JobOut {
             target: job.spec.target.as_ref().map(TargetOut::from),
             last_status: job.last_status.map(OneOf::from),
             last_error: job.last_error,
+            source: job.spec.source.into(),
             created_at: UtcInstant(job.created_at),
             updated_at: UtcInstant(job.updated_at),
         }
@@ -215,6 +220,7 @@ impl poem_openapi::types::Example for JobOut {
             target: None,
             last_status: None,
             last_error: None,
+            source: JobSource::Api.into(),
             created_at: instant("2025-06-20T12:00:00Z"),
             updated_at: instant("2025-06-20T12:00:00Z"),
         }

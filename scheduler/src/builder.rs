@@ -1,0 +1,546 @@
+//! [`Scheduler::builder`]: connect, migrate, register typed handlers, reconcile the schedules
+//! the program declares, and run the dispatcher until [`Scheduler::shutdown`].
+
+use std::any::TypeId;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use scheduler_adapters::{
+    DatabaseConfig, InMemoryJobCache, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, SystemClock,
+    connect,
+};
+use scheduler_core::{
+    ActionHandlers, Clock, Dispatcher, DispatcherConfig, Job, JobCache, JobDraft, JobService,
+    PolicyInput, Run, RunService, ServiceError, ValidationErrors,
+};
+use sea_orm::{DatabaseBackend, DatabaseConnection};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::handler::{ACTION_KEY, BoxError, Ctx, Registered, typed};
+
+/// What went wrong starting or stopping a [`Scheduler`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No database was given.
+    #[error("no database: call .database(url) or .connection(pool)")]
+    NoDatabase,
+    /// The database could not be reached or migrated.
+    #[error("database {url}: {cause}")]
+    Database {
+        /// The URL, password masked.
+        url: String,
+        /// What the driver said.
+        cause: String,
+    },
+    /// A declared schedule is invalid; every problem is named.
+    #[error("schedule \"{name}\": {errors}")]
+    Schedule {
+        /// The schedule's name.
+        name: String,
+        /// What is wrong, by field.
+        errors: ValidationErrors,
+    },
+    /// A declared schedule names no handler, or its parameters fit none.
+    #[error("schedule \"{name}\": {reason}")]
+    Handler {
+        /// The schedule's name.
+        name: String,
+        /// Why no handler was found.
+        reason: String,
+    },
+    /// The store failed while reconciling.
+    #[error("job store: {0}")]
+    Store(String),
+}
+
+impl Error {
+    fn from_service(name: &str, error: ServiceError) -> Self {
+        match error {
+            ServiceError::Validation(errors) => Error::Schedule {
+                name: name.to_string(),
+                errors,
+            },
+            other => Error::Store(other.to_string()),
+        }
+    }
+}
+
+/// A schedule a program declares in code, reconciled with the store at every start (created,
+/// updated, or left as it is). Built with [`Schedule::new`] and its setters, or by
+/// [`SchedulerBuilder::schedule`].
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    name: String,
+    cron: String,
+    action: Option<String>,
+    params_type: Option<TypeId>,
+    params: Result<Map<String, Value>, String>,
+    timezone: Option<String>,
+    description: Option<String>,
+    policy: PolicyInput,
+}
+
+impl Schedule {
+    /// A schedule named `name` (unique among all jobs) firing on the 5-field `cron`
+    /// expression, in UTC, with no parameters; set its handler with [`Schedule::action`] or
+    /// [`Schedule::params`].
+    pub fn new(name: impl Into<String>, cron: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            cron: cron.into(),
+            action: None,
+            params_type: None,
+            params: Ok(Map::new()),
+            timezone: None,
+            description: None,
+            policy: PolicyInput::default(),
+        }
+    }
+
+    /// The handler's parameters. Unless [`Schedule::action`] names one, the handler is the one
+    /// registered for this parameter type. They must serialize to a JSON object without an
+    /// `action` field.
+    pub fn params<P: Serialize + 'static>(mut self, params: P) -> Self {
+        self.params_type = Some(TypeId::of::<P>());
+        self.params = match serde_json::to_value(params) {
+            Ok(Value::Object(map)) if map.contains_key(ACTION_KEY) => {
+                Err(format!("the parameter name \"{ACTION_KEY}\" is reserved"))
+            }
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(Value::Null) => Ok(Map::new()),
+            Ok(other) => Err(format!(
+                "parameters must serialize to a JSON object, not {other}"
+            )),
+            Err(error) => Err(format!("parameters do not serialize: {error}")),
+        };
+        self
+    }
+
+    /// The handler, by the name it was registered with.
+    pub fn action(mut self, action: impl Into<String>) -> Self {
+        self.action = Some(action.into());
+        self
+    }
+
+    /// The IANA zone the expression is read in (default `UTC`); DST rules in
+    /// [`scheduler_core::CronSchedule`].
+    pub fn timezone(mut self, timezone: impl Into<String>) -> Self {
+        self.timezone = Some(timezone.into());
+        self
+    }
+
+    /// Free text shown with the job.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Retries of a failed or timed-out run, the first after `backoff_seconds` (doubled per
+    /// retry).
+    pub fn retries(mut self, max_retries: u32, backoff_seconds: u32) -> Self {
+        self.policy.max_retries = Some(i64::from(max_retries));
+        self.policy.retry_backoff_seconds = Some(i64::from(backoff_seconds));
+        self
+    }
+
+    /// A run taking longer is stopped (its `Ctx::cancelled` fires) and counts as failed.
+    pub fn timeout_seconds(mut self, seconds: u32) -> Self {
+        self.policy.timeout_seconds = Some(i64::from(seconds));
+        self
+    }
+
+    /// Every policy field as the API takes them (misfire and concurrency policies too).
+    pub fn policy(mut self, policy: PolicyInput) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The job draft, its handler resolved.
+    fn draft(&self, handlers: &[Registered]) -> Result<JobDraft, Error> {
+        let reason = |reason: String| Error::Handler {
+            name: self.name.clone(),
+            reason,
+        };
+        let mut params = self.params.clone().map_err(&reason)?;
+        let action = match (&self.action, self.params_type) {
+            (Some(action), _) => {
+                if !handlers.iter().any(|h| &h.action == action) {
+                    return Err(reason(format!("no handler is registered as \"{action}\"")));
+                }
+                action.clone()
+            }
+            (None, Some(params_type)) => {
+                let mut fitting = handlers.iter().filter(|h| h.params == params_type);
+                match (fitting.next(), fitting.next()) {
+                    (Some(handler), None) => handler.action.clone(),
+                    (None, _) => {
+                        return Err(reason(
+                            "no handler takes parameters of this type; name one with .action()"
+                                .into(),
+                        ));
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(reason(
+                            "several handlers take parameters of this type; name one with .action()"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+            (None, None) => {
+                return Err(reason(
+                    "no handler: give parameters of a handler's type or name one with .action()"
+                        .into(),
+                ));
+            }
+        };
+        params.insert(ACTION_KEY.to_string(), Value::String(action));
+        Ok(JobDraft {
+            name: Some(self.name.clone()),
+            cron_expression: Some(self.cron.clone()),
+            description: self.description.clone(),
+            timezone: self.timezone.clone(),
+            parameters: Some(Value::Object(params)),
+            policy: self.policy.clone(),
+            ..JobDraft::default()
+        })
+    }
+}
+
+/// Where the jobs live.
+enum Store {
+    Url(DatabaseConfig),
+    Connection(DatabaseConnection),
+}
+
+/// Builds a [`Scheduler`]: see the crate docs for a quick start. Defaults: the dispatcher
+/// runs in this process with [`DispatcherConfig::new`]'s settings and worker name
+/// `<host>-<pid>`; the system clock; on SQLite an in-process read cache, on PostgreSQL none
+/// (several processes share the database, and none may serve another's stale data).
+pub struct SchedulerBuilder {
+    store: Option<Store>,
+    handlers: Vec<Registered>,
+    fallback: bool,
+    schedules: Vec<Schedule>,
+    prune: bool,
+    dispatcher: DispatcherConfig,
+    dispatch: bool,
+    clock: Option<Arc<dyn Clock>>,
+    shutdown: CancellationToken,
+}
+
+impl SchedulerBuilder {
+    fn new() -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scheduler".to_string());
+        Self {
+            store: None,
+            handlers: Vec::new(),
+            fallback: false,
+            schedules: Vec::new(),
+            prune: false,
+            dispatcher: DispatcherConfig::new(format!("{host}-{}", std::process::id())),
+            dispatch: true,
+            clock: None,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// The database: `sqlite://path?mode=rwc` (one process) or
+    /// `postgres://user:pass@host/db` (any number of processes: each fire runs once).
+    pub fn database(mut self, url: impl Into<String>) -> Self {
+        self.store = Some(Store::Url(DatabaseConfig::new(url)));
+        self
+    }
+
+    /// The database with pool settings (size, timeouts).
+    pub fn database_config(mut self, config: DatabaseConfig) -> Self {
+        self.store = Some(Store::Url(config));
+        self
+    }
+
+    /// An existing sea-orm pool (for example the program's own); migrations still run on it.
+    pub fn connection(mut self, db: DatabaseConnection) -> Self {
+        self.store = Some(Store::Connection(db));
+        self
+    }
+
+    /// Runs `handler` for jobs whose `parameters.action` is `action`: `async fn(Ctx, P) ->
+    /// Result<(), E>`, with the job's other parameters deserialized into `P` and `E` any
+    /// error (`std::error::Error`, `anyhow::Error`, `String`). A registered `action` replaces
+    /// an earlier one of the same name.
+    pub fn handler<P, E, F, Fut>(mut self, action: &str, handler: F) -> Self
+    where
+        P: DeserializeOwned + Send + 'static,
+        E: Into<BoxError> + 'static,
+        F: Fn(Ctx, P) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        self.handlers.retain(|h| h.action != action);
+        self.handlers
+            .push(typed(action, handler, self.shutdown.clone()));
+        self
+    }
+
+    /// Declares the schedule `name` on `cron` (UTC) with `params`, run by the handler whose
+    /// parameter type is `P`. Reconciled at start: created if missing, updated if it changed,
+    /// left alone otherwise. For a time zone, retries or an explicit handler, use
+    /// [`SchedulerBuilder::declare`] with a [`Schedule`].
+    pub fn schedule<P: Serialize + 'static>(
+        self,
+        name: impl Into<String>,
+        cron: impl Into<String>,
+        params: P,
+    ) -> Self {
+        self.declare(Schedule::new(name, cron).params(params))
+    }
+
+    /// Declares a schedule built with [`Schedule`]'s setters.
+    pub fn declare(mut self, schedule: Schedule) -> Self {
+        self.schedules.push(schedule);
+        self
+    }
+
+    /// At start, also deletes the jobs earlier runs of the program declared and this one no
+    /// longer does. Only jobs declared in code are touched, never jobs created through the API.
+    /// Every process of the program must declare the same set (a process of an older version
+    /// would prune the newer schedules).
+    pub fn prune_undeclared(mut self) -> Self {
+        self.prune = true;
+        self
+    }
+
+    /// Changes any dispatcher setting (worker name, claim batch, concurrency, poll interval,
+    /// lease, shutdown grace, ...).
+    pub fn dispatcher(mut self, configure: impl FnOnce(&mut DispatcherConfig)) -> Self {
+        configure(&mut self.dispatcher);
+        self
+    }
+
+    /// Does not run the dispatcher in this process (it only declares and manages jobs; other
+    /// processes fire them).
+    pub fn without_dispatcher(mut self) -> Self {
+        self.dispatch = false;
+        self
+    }
+
+    /// Succeeds runs of jobs whose action has no handler here, logging them, instead of
+    /// failing them (what the server does for jobs without a target).
+    pub fn log_unhandled(mut self) -> Self {
+        self.fallback = true;
+        self
+    }
+
+    /// The source of "now" (tests drive time with their own).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Connects, migrates (safely when several processes start at once), reconciles the
+    /// declared schedules, and starts the dispatcher.
+    ///
+    /// # Errors
+    /// [`Error`]: no or unreachable database, a declared schedule that is invalid or has no
+    /// handler, a store failure while reconciling. Nothing runs then.
+    pub async fn start(self) -> Result<Scheduler, Error> {
+        let db = match self.store {
+            None => return Err(Error::NoDatabase),
+            Some(Store::Connection(db)) => db,
+            Some(Store::Url(config)) => connect(&config).await.map_err(|e| Error::Database {
+                url: masked(&config.url),
+                cause: e.to_string(),
+            })?,
+        };
+        migration::migrate(&db).await.map_err(|e| Error::Database {
+            url: "(migrations)".to_string(),
+            cause: e.to_string(),
+        })?;
+        let drafts = self
+            .schedules
+            .iter()
+            .map(|schedule| schedule.draft(&self.handlers))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let cache: Arc<dyn JobCache> = match db.get_database_backend() {
+            DatabaseBackend::Sqlite => {
+                Arc::new(InMemoryJobCache::new(10_000, Duration::from_secs(60)))
+            }
+            _ => Arc::new(NoJobCache),
+        };
+        let jobs = JobService::new(
+            Arc::new(SeaOrmJobRepository::new(db.clone())),
+            cache.clone(),
+            clock.clone(),
+        );
+        for (schedule, draft) in self.schedules.iter().zip(drafts) {
+            let (job, declared) = jobs
+                .declare(draft)
+                .await
+                .map_err(|e| Error::from_service(&schedule.name, e))?;
+            tracing::info!(job_id = %job.id, name = schedule.name, ?declared, next_run = ?job.next_run, "schedule declared");
+        }
+        if self.prune {
+            let keep: Vec<&str> = self.schedules.iter().map(|s| s.name.as_str()).collect();
+            let removed = jobs
+                .prune_declared(&keep)
+                .await
+                .map_err(|e| Error::Store(e.to_string()))?;
+            for job in removed {
+                tracing::info!(job_id = %job.id, name = job.spec.name.as_str(), "undeclared schedule removed");
+            }
+        }
+
+        let mut actions = ActionHandlers::new();
+        for registered in &self.handlers {
+            let handler = registered.handler.clone();
+            actions.register(&registered.action, move |job: Job, run: Run| {
+                handler(job, run)
+            });
+        }
+        if self.fallback {
+            actions.fallback(|job: Job, run: Run| async move {
+                tracing::info!(job_id = %job.id, run_id = %run.id, "no handler here for this job; logged");
+                Ok(())
+            });
+        }
+        let store = Arc::new(SeaOrmRunStore::new(db.clone()));
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            Arc::new(actions),
+            cache,
+            clock,
+            self.dispatcher,
+        );
+        let runs = RunService::new(jobs.clone(), store, dispatcher.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let looping = self.dispatch.then(|| {
+            let dispatcher = dispatcher.clone();
+            tokio::spawn(async move {
+                dispatcher
+                    .run(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            })
+        });
+        Ok(Scheduler {
+            jobs,
+            runs,
+            dispatcher,
+            db,
+            stop: Some(stop),
+            looping,
+            shutdown: self.shutdown,
+        })
+    }
+}
+
+/// The URL with its password replaced by `***`.
+fn masked(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A running scheduler: its dispatcher fires the jobs in the database (each fire exactly once
+/// across every process sharing it) until [`Scheduler::shutdown`].
+pub struct Scheduler {
+    jobs: JobService,
+    runs: RunService,
+    dispatcher: Dispatcher,
+    db: DatabaseConnection,
+    stop: Option<oneshot::Sender<()>>,
+    looping: Option<JoinHandle<()>>,
+    shutdown: CancellationToken,
+}
+
+impl Scheduler {
+    /// A builder; see the crate docs.
+    pub fn builder() -> SchedulerBuilder {
+        SchedulerBuilder::new()
+    }
+
+    /// The job use cases: create, list, pause, resume, delete jobs at run time.
+    pub fn jobs(&self) -> &JobService {
+        &self.jobs
+    }
+
+    /// The run use cases: history, manual runs.
+    pub fn runs(&self) -> &RunService {
+        &self.runs
+    }
+
+    /// The dispatcher (tests call [`Dispatcher::tick`] with a controlled clock).
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    /// The database pool.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Stops claiming, cancels the running handlers' [`Ctx::cancelled`] tokens, and waits up
+    /// to the dispatcher's shutdown grace for them to finish; a run still going after it is
+    /// recovered by another process after its lease.
+    ///
+    /// # Errors
+    /// When the dispatcher task itself panicked.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        self.shutdown.cancel();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(looping) = self.looping.take() {
+            looping
+                .await
+                .map_err(|e| Error::Store(format!("the dispatcher task failed: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        // Dropped without shutdown: stop claiming at least.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            masked("postgres://app:secret@db:5432/jobs"),
+            "postgres://app:***@db:5432/jobs"
+        );
+        assert_eq!(
+            masked("sqlite://jobs.db?mode=rwc"),
+            "sqlite://jobs.db?mode=rwc"
+        );
+    }
+}

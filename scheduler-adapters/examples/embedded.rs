@@ -1,5 +1,7 @@
-//! Embedding the scheduler in a program, without the server: SQLite storage, an action
-//! handler written in Rust, the dispatcher loop, and a manual run.
+//! The core's ports wired by hand, without the server: SQLite storage, an action handler
+//! written in Rust, the dispatcher loop, and a manual run. To embed the scheduler, use the
+//! `scheduler` crate (`Scheduler::builder()`, `cargo run -p scheduler --example minimal`);
+//! this shows what it does underneath.
 //!
 //! `cargo run -p scheduler-adapters --example embedded`
 

@@ -555,4 +555,80 @@ mod tests {
         let result = service(repo, cache).list(&JobQuery::default()).await;
         assert!(matches!(result, Err(ServiceError::Unavailable(_))));
     }
+
+    fn declared(id: i64) -> Job {
+        let mut job = stored(id);
+        job.spec.source = JobSource::Code;
+        job
+    }
+
+    #[tokio::test]
+    async fn a_declaration_that_lost_the_create_race_finds_the_job_equal() {
+        let mut repo = MockJobRepository::new();
+        let mut reads = 0;
+        repo.expect_find_by_name().times(2).returning(move |_| {
+            reads += 1;
+            Ok((reads > 1).then(|| declared(9)))
+        });
+        repo.expect_insert()
+            .times(1)
+            .returning(|_| Err(RepositoryError::Conflict(Conflict::JobName)));
+        repo.expect_update().never();
+        let mut cache = MockJobCache::new();
+        cache.expect_invalidate_job().returning(|_| ());
+        let (job, outcome) = service(repo, cache).declare(draft()).await.unwrap();
+        assert_eq!((job.id, outcome), (JobId(9), Declared::Unchanged));
+    }
+
+    #[tokio::test]
+    async fn a_changed_declaration_rewrites_the_job_and_keeps_it_paused() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_find_by_name().returning(|_| {
+            let mut job = declared(9);
+            job.spec.is_active = false;
+            job.next_run = None;
+            Ok(Some(job))
+        });
+        repo.expect_update()
+            .withf(|job| {
+                job.spec.schedule.expression() == "0 10 * * 1"
+                    && !job.spec.is_active
+                    && job.next_run.is_none()
+                    && job.spec.source == JobSource::Code
+            })
+            .times(1)
+            .returning(Ok);
+        let mut cache = MockJobCache::new();
+        cache.expect_invalidate_job().returning(|_| ());
+        let changed = JobDraft {
+            cron_expression: Some("0 10 * * 1".into()),
+            ..draft()
+        };
+        let (_, outcome) = service(repo, cache).declare(changed).await.unwrap();
+        assert_eq!(outcome, Declared::Updated);
+    }
+
+    #[tokio::test]
+    async fn pruning_deletes_only_undeclared_code_jobs() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_list_by_source()
+            .with(eq(JobSource::Code))
+            .returning(|_| {
+                let mut other = declared(2);
+                other.spec.name = JobName::parse("gone").unwrap();
+                Ok(vec![declared(1), other])
+            });
+        repo.expect_delete()
+            .with(eq(JobId(2)))
+            .times(1)
+            .returning(|_| Ok(()));
+        let mut cache = MockJobCache::new();
+        cache.expect_invalidate_job().returning(|_| ());
+        let removed = service(repo, cache)
+            .prune_declared(&["weekly"])
+            .await
+            .unwrap();
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].spec.name.as_str(), "gone");
+    }
 }

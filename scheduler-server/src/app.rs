@@ -198,6 +198,13 @@ async fn choose_cache(config: &Config) -> Result<Arc<dyn JobCache>, StartupError
 /// action are logged with their parameters and succeed (what the original service did).
 pub fn default_handlers() -> ActionHandlers {
     let mut handlers = ActionHandlers::new();
+    add_logging_fallback(&mut handlers);
+    handlers
+}
+
+/// Makes jobs whose action has no handler log their parameters and succeed (the server's
+/// built-in behaviour for jobs without a target).
+pub fn add_logging_fallback(handlers: &mut ActionHandlers) {
     handlers.fallback(|job: Job, run: Run| async move {
         tracing::info!(
             target: "scheduler_server::job",
@@ -209,7 +216,6 @@ pub fn default_handlers() -> ActionHandlers {
         );
         Ok(())
     });
-    handlers
 }
 
 /// A built server, bound and ready to run.

@@ -276,6 +276,15 @@ fn worker_name(raw: &str) -> Result<String, String> {
 }
 
 impl Config {
+    /// The configuration from the environment variables alone, as the binary reads them
+    /// without flags.
+    ///
+    /// # Errors
+    /// A variable with an invalid value, named with the reason.
+    pub fn from_env() -> Result<Self, clap::Error> {
+        Config::try_parse_from(["scheduler-server"])
+    }
+
     /// The defaults with another database and bind address (what tests start).
     pub fn for_database(database_url: impl Into<String>, bind: SocketAddr) -> Self {
         let mut config = Config::parse_from(["scheduler-server"]);

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod embed;
 pub mod error;
 pub mod logging;
 pub mod middleware;
@@ -14,3 +15,4 @@ pub mod telemetry;
 
 pub use app::{Application, StartupError, open_database, shutdown_signal};
 pub use config::{Cli, Command, Config};
+pub use embed::{Server, ServerBuilder};

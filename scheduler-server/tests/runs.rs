@@ -287,3 +287,93 @@ scheduler_test_support::backend_tests! {
     failing_targets_are_recorded_with_their_cause,
 ],
 }
+
+/// The server built with a program's own typed handler (`Server::builder().handler(...)`): a
+/// job whose `parameters.action` names it runs that Rust code with its parameters typed, and a
+/// job of the wrong shape fails naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_a_programs_own_typed_handlers() {
+    #[derive(serde::Deserialize)]
+    struct Greeting {
+        who: String,
+    }
+    let file = scheduler_test_support::TestSqlite::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i64, String)>();
+    let server = scheduler_server::Server::builder()
+        .config(support::test_config(&file.url))
+        .handler("greet", move |ctx: scheduler::Ctx, greeting: Greeting| {
+            let tx = tx.clone();
+            async move {
+                tx.send((ctx.job_id.0, greeting.who))?;
+                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+            }
+        })
+        .build()
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let create = |parameters: Value| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            let job: Value = client
+                .post(format!("{base}/scheduler/jobs/"))
+                .json(&json!({"name": parameters.to_string(), "cron_expression": "0 9 * * *", "parameters": parameters}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let run: Value = client
+                .post(format!("{base}/scheduler/jobs/{}/run/", job["id"]))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (job, run)
+        }
+    };
+    let (job, _) = create(json!({"action": "greet", "who": "embedder"})).await;
+    let (job_id, who) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (job_id, who.as_str()),
+        (job["id"].as_i64().unwrap(), "embedder")
+    );
+
+    let (_, run) = create(json!({"action": "greet", "who": 5})).await;
+    let mut failed = Value::Null;
+    for _ in 0..100 {
+        failed = client
+            .get(format!("{base}/scheduler/runs/{}/", run["id"]))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if failed["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid parameters: who: invalid type: "),
+        "{failed}"
+    );
+    let _ = stop.send(());
+}

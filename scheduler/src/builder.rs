@@ -11,8 +11,8 @@ use scheduler_adapters::{
     connect,
 };
 use scheduler_core::{
-    ActionHandlers, Clock, Dispatcher, DispatcherConfig, Job, JobCache, JobDraft, JobService,
-    PolicyInput, Run, RunService, ServiceError, ValidationErrors,
+    Clock, Dispatcher, DispatcherConfig, Job, JobCache, JobDraft, JobService, PolicyInput, Run,
+    RunService, ServiceError, ValidationErrors,
 };
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 use serde::Serialize;
@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::handler::{ACTION_KEY, BoxError, Ctx, Registered, typed};
+use crate::handler::{ACTION_KEY, BoxError, Ctx, Handlers, Registered};
 
 /// What went wrong starting or stopping a [`Scheduler`].
 #[derive(Debug, thiserror::Error)]
@@ -225,14 +225,13 @@ enum Store {
 /// (several processes share the database, and none may serve another's stale data).
 pub struct SchedulerBuilder {
     store: Option<Store>,
-    handlers: Vec<Registered>,
+    handlers: Handlers,
     fallback: bool,
     schedules: Vec<Schedule>,
     prune: bool,
     dispatcher: DispatcherConfig,
     dispatch: bool,
     clock: Option<Arc<dyn Clock>>,
-    shutdown: CancellationToken,
 }
 
 impl SchedulerBuilder {
@@ -240,14 +239,13 @@ impl SchedulerBuilder {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scheduler".to_string());
         Self {
             store: None,
-            handlers: Vec::new(),
+            handlers: Handlers::new(),
             fallback: false,
             schedules: Vec::new(),
             prune: false,
             dispatcher: DispatcherConfig::new(format!("{host}-{}", std::process::id())),
             dispatch: true,
             clock: None,
-            shutdown: CancellationToken::new(),
         }
     }
 
@@ -281,9 +279,7 @@ impl SchedulerBuilder {
         F: Fn(Ctx, P) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
     {
-        self.handlers.retain(|h| h.action != action);
-        self.handlers
-            .push(typed(action, handler, self.shutdown.clone()));
+        self.handlers.add(action, handler);
         self
     }
 
@@ -364,7 +360,7 @@ impl SchedulerBuilder {
         let drafts = self
             .schedules
             .iter()
-            .map(|schedule| schedule.draft(&self.handlers))
+            .map(|schedule| schedule.draft(self.handlers.registered()))
             .collect::<Result<Vec<_>, _>>()?;
 
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -397,13 +393,8 @@ impl SchedulerBuilder {
             }
         }
 
-        let mut actions = ActionHandlers::new();
-        for registered in &self.handlers {
-            let handler = registered.handler.clone();
-            actions.register(&registered.action, move |job: Job, run: Run| {
-                handler(job, run)
-            });
-        }
+        let shutdown = self.handlers.shutdown_token();
+        let mut actions = self.handlers.into_action_handlers();
         if self.fallback {
             actions.fallback(|job: Job, run: Run| async move {
                 tracing::info!(job_id = %job.id, run_id = %run.id, "no handler here for this job; logged");
@@ -437,7 +428,7 @@ impl SchedulerBuilder {
             db,
             stop: Some(stop),
             looping,
-            shutdown: self.shutdown,
+            shutdown,
         })
     }
 }

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use scheduler_core::{ActionFuture, Job, JobId, Run, RunId, RunTrigger};
+use scheduler_core::{ActionFuture, ActionHandlers, Job, JobId, Run, RunId, RunTrigger};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
@@ -41,6 +41,61 @@ pub struct Ctx {
     /// is shutting down — and once the handler has returned. Work the handler spawns should
     /// stop when it fires (`ctx.cancelled.cancelled().await`).
     pub cancelled: CancellationToken,
+}
+
+/// Typed handlers by action name: what [`crate::SchedulerBuilder::handler`] fills, and what
+/// the REST server takes (`scheduler_server::Server::builder().handler(...)`).
+#[derive(Default)]
+pub struct Handlers {
+    registered: Vec<Registered>,
+    shutdown: CancellationToken,
+}
+
+impl Handlers {
+    /// No handlers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `handler` for jobs whose `parameters.action` is `action`: `async fn(Ctx, P) ->
+    /// Result<(), E>`, the job's other parameters deserialized into `P`, `E` any error
+    /// (`std::error::Error`, `anyhow::Error`, `String`). Replaces an earlier handler of the
+    /// same name.
+    pub fn add<P, E, F, Fut>(&mut self, action: &str, handler: F) -> &mut Self
+    where
+        P: DeserializeOwned + Send + 'static,
+        E: Into<BoxError> + 'static,
+        F: Fn(Ctx, P) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        self.registered.retain(|h| h.action != action);
+        self.registered
+            .push(typed(action, handler, self.shutdown.clone()));
+        self
+    }
+
+    /// The token every running handler's [`Ctx::cancelled`] descends from: cancelling it tells
+    /// them all the process is shutting down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// The registered actions and the `TypeId` of their parameters.
+    pub(crate) fn registered(&self) -> &[Registered] {
+        &self.registered
+    }
+
+    /// The core's registry, for a dispatcher.
+    pub fn into_action_handlers(self) -> ActionHandlers {
+        let mut actions = ActionHandlers::new();
+        for registered in self.registered {
+            let handler = registered.handler;
+            actions.register(&registered.action, move |job: Job, run: Run| {
+                handler(job, run)
+            });
+        }
+        actions
+    }
 }
 
 /// A typed handler, type-erased for the registry: the action's name and the `TypeId` of its

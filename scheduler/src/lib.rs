@@ -43,7 +43,7 @@ mod builder;
 mod handler;
 
 pub use builder::{Error, Schedule, Scheduler, SchedulerBuilder};
-pub use handler::{ACTION_KEY, BoxError, Ctx, read_params};
+pub use handler::{ACTION_KEY, BoxError, Ctx, Handlers, read_params};
 pub use scheduler_adapters::DatabaseConfig;
 pub use scheduler_core::{
     Clock, Declared, Dispatcher, DispatcherConfig, Job, JobDraft, JobId, JobService, JobSource,

@@ -149,7 +149,8 @@ impl Schedule {
         self
     }
 
-    /// A run taking longer is stopped (its `Ctx::cancelled` fires) and counts as failed.
+    /// A run taking longer is stopped (its `Ctx::cancelled` fires) and ends `timed_out`
+    /// (retried like a failure).
     pub fn timeout_seconds(mut self, seconds: u32) -> Self {
         self.policy.timeout_seconds = Some(i64::from(seconds));
         self

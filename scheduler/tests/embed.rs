@@ -442,3 +442,70 @@ async fn wait_for(fired: &Fired, count: usize) {
     }
     panic!("{count} fires expected, saw {:?}", fired.lock().unwrap());
 }
+
+/// `Ctx::cancelled` fires when the run's timeout passes (work the handler spawned can stop),
+/// and at shutdown (a handler waiting on it returns at once instead of holding the grace).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cancellation_token_fires_at_the_timeout_and_at_shutdown() {
+    let db = sqlite().await.unwrap();
+    let clock = TestClock::at("2026-11-30T08:00:00Z");
+    let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
+    let on_timeout = tx.clone();
+    let scheduler = builder(&db, &clock)
+        .dispatcher(|config| config.shutdown_grace = Duration::from_secs(30))
+        .handler("stuck", move |ctx: Ctx, _params: ()| {
+            let tx = on_timeout.clone();
+            async move {
+                let token = ctx.cancelled.clone();
+                tokio::spawn(async move {
+                    token.cancelled().await;
+                    let _ = tx.send("cancelled at the timeout");
+                });
+                std::future::pending::<()>().await;
+                Ok::<(), String>(())
+            }
+        })
+        .handler("patient", move |ctx: Ctx, _params: ()| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send("patient started");
+                ctx.cancelled.cancelled().await;
+                let _ = tx.send("patient stopped");
+                Ok::<(), String>(())
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let create = |name: &str, timeout: i64| JobDraft {
+        name: Some(name.into()),
+        cron_expression: Some("0 9 * * *".into()),
+        parameters: Some(json!({"action": name})),
+        policy: scheduler::PolicyInput {
+            timeout_seconds: Some(timeout),
+            ..scheduler::PolicyInput::default()
+        },
+        ..JobDraft::default()
+    };
+    let stuck = scheduler.jobs().create(create("stuck", 1)).await.unwrap();
+    let run = scheduler.runs().run_now(stuck.id).await.unwrap();
+    assert_eq!(receive(&mut rx).await, "cancelled at the timeout");
+    let run = finished(&scheduler, run.id).await;
+    assert_eq!(run.status, RunStatus::TimedOut);
+
+    let patient = scheduler
+        .jobs()
+        .create(create("patient", 600))
+        .await
+        .unwrap();
+    scheduler.runs().run_now(patient.id).await.unwrap();
+    assert_eq!(receive(&mut rx).await, "patient started");
+    let started = std::time::Instant::now();
+    scheduler.shutdown().await.unwrap();
+    assert_eq!(receive(&mut rx).await, "patient stopped");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown waited {:?} (grace 30 s)",
+        started.elapsed()
+    );
+}

@@ -616,5 +616,86 @@ scheduler_test_support::backend_tests! {
     a_second_run_of_one_fire_is_a_run_fire_conflict,
     manual_runs_leave_the_schedule_alone,
     shutdown_stops_claiming_and_waits_for_in_flight_runs,
+    run_history_is_pruned_by_age_and_per_job_cap,
     ],
+}
+
+/// Retention: runs fired before the cutoff and runs beyond the per-job cap are deleted in
+/// batches; a running run and a failed run waiting for its retry are never deleted.
+async fn run_history_is_pruned_by_age_and_per_job_cap(w: World) {
+    let job = w
+        .job("history", "0 0 1 1 *", "ok", PolicyInput::default())
+        .await;
+    let day0: DateTime<Utc> = "2025-06-01T00:00:00Z".parse().unwrap();
+    let ended = |at: DateTime<Utc>, status: RunStatus, retry_at: Option<DateTime<Utc>>| {
+        scheduler_core::RunOutcome {
+            status,
+            error: (status != RunStatus::Succeeded)
+                .then(|| scheduler_core::ErrorText::sanitize("boom")),
+            finished_at: at,
+            retry_at,
+        }
+    };
+    let mut daily = Vec::new();
+    for day in 0..12 {
+        let at = day0 + chrono::Duration::days(day);
+        let claimed = w.runs.start_manual(job.id, at, "w").await.unwrap();
+        w.runs
+            .finish(&claimed.run, &ended(at, RunStatus::Succeeded, None))
+            .await
+            .unwrap();
+        daily.push(claimed.run.id);
+    }
+    let waiting_at = day0 + chrono::Duration::hours(1);
+    let waiting = w.runs.start_manual(job.id, waiting_at, "w").await.unwrap();
+    w.runs
+        .finish(
+            &waiting.run,
+            &ended(
+                waiting_at,
+                RunStatus::Failed,
+                Some("2030-01-01T00:00:00Z".parse().unwrap()),
+            ),
+        )
+        .await
+        .unwrap();
+    let running = w
+        .runs
+        .start_manual(job.id, day0 + chrono::Duration::hours(2), "w")
+        .await
+        .unwrap();
+    let ids = |runs: Vec<Run>| {
+        let mut ids: Vec<RunId> = runs.into_iter().map(|run| run.id).collect();
+        ids.sort();
+        ids
+    };
+    let expected = |days: std::ops::Range<usize>| {
+        let mut ids: Vec<RunId> = daily[days].to_vec();
+        ids.extend([waiting.run.id, running.run.id]);
+        ids.sort();
+        ids
+    };
+
+    // By age, in batches of 2: the five ended runs before June 6th go.
+    let cutoff = Some("2025-06-06T00:00:00Z".parse().unwrap());
+    let mut rounds = Vec::new();
+    loop {
+        let deleted = w.runs.prune(cutoff, None, 2).await.unwrap();
+        rounds.push(deleted);
+        if deleted == 0 {
+            break;
+        }
+    }
+    assert_eq!(rounds, [2, 2, 1, 0]);
+    assert_eq!(ids(w.runs_of(&job).await), expected(5..12));
+
+    // The cap keeps the newest 4 runs of the job; the two protected ones stay even though
+    // they rank below it.
+    assert_eq!(w.runs.prune(None, Some(4), 100).await.unwrap(), 3);
+    assert_eq!(ids(w.runs_of(&job).await), expected(8..12));
+
+    // The dispatcher applies its configuration (30 days) from the clock's now.
+    w.clock.set("2025-07-10T00:00:00Z");
+    assert_eq!(w.dispatcher.prune_history().await.unwrap(), 1);
+    assert_eq!(ids(w.runs_of(&job).await), expected(9..12));
 }

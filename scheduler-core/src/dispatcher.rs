@@ -147,11 +147,20 @@ pub struct DispatcherConfig {
     /// Longest one tick may take before it is abandoned (its transactions roll back) and the
     /// loop backs off and tries again.
     pub tick_timeout: Duration,
+    /// Runs whose fire is older than this are deleted (history retention); `None` keeps them.
+    pub retention: Option<Duration>,
+    /// Newest runs kept per job; older ones are deleted. `None`: no cap.
+    pub runs_per_job: Option<u32>,
+    /// How often this replica prunes run history.
+    pub prune_every: Duration,
+    /// Most rows one prune statement deletes (small batches never hold claims up).
+    pub prune_batch: u32,
 }
 
 impl DispatcherConfig {
     /// Defaults for `worker`: batches of 100, 64 concurrent runs, 1 s poll, 30 s lease, 30 s
-    /// grace, a fire given up after 3 abandoned attempts.
+    /// grace, a fire given up after 3 abandoned attempts, run history kept 30 days and at
+    /// most 1,000 runs per job (pruned every minute, 1,000 rows per statement).
     pub fn new(worker: impl Into<String>) -> Self {
         Self {
             worker: worker.into(),
@@ -162,6 +171,10 @@ impl DispatcherConfig {
             shutdown_grace: Duration::from_secs(30),
             max_abandoned_attempts: 3,
             tick_timeout: Duration::from_secs(10),
+            retention: Some(Duration::from_secs(30 * 24 * 3600)),
+            runs_per_job: Some(1_000),
+            prune_every: Duration::from_secs(60),
+            prune_batch: 1_000,
         }
     }
 
@@ -431,6 +444,43 @@ impl Dispatcher {
         }
     }
 
+    /// Deletes the run history past [`DispatcherConfig::retention`] and
+    /// [`DispatcherConfig::runs_per_job`], in statements of [`DispatcherConfig::prune_batch`]
+    /// rows, until nothing is left to delete (at most 100 statements per call, so one call
+    /// stays short); returns how many runs it deleted. The loop calls it every
+    /// [`DispatcherConfig::prune_every`].
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn prune_history(&self) -> Result<u64, RepositoryError> {
+        let config = &self.inner.config;
+        if config.retention.is_none() && config.runs_per_job.is_none() {
+            return Ok(0);
+        }
+        let older_than = config
+            .retention
+            .map(|keep| self.inner.clock.now() - to_chrono(keep));
+        let batch = config.prune_batch.max(1);
+        let mut deleted = 0u64;
+        for _ in 0..100 {
+            let round = self
+                .inner
+                .store
+                .prune(older_than, config.runs_per_job, batch)
+                .await?;
+            deleted = deleted.saturating_add(round);
+            if round < u64::from(batch) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        if deleted > 0 {
+            telemetry::runs_pruned(deleted);
+            tracing::info!(deleted, "run history pruned");
+        }
+        Ok(deleted)
+    }
+
     /// Heartbeats every run executing here.
     ///
     /// # Errors
@@ -472,6 +522,18 @@ impl Dispatcher {
                         telemetry::backlog(due);
                     }
                     tokio::time::sleep(BACKLOG_SAMPLE_EVERY).await;
+                }
+            })
+        };
+        let pruning = {
+            let dispatcher = self.clone();
+            let every = config.prune_every.max(Duration::from_secs(1));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(error) = dispatcher.prune_history().await {
+                        tracing::warn!(%error, "pruning run history failed");
+                    }
                 }
             })
         };
@@ -528,6 +590,7 @@ impl Dispatcher {
         }
         beats.abort();
         backlog.abort();
+        pruning.abort();
     }
 
     /// How long to wait before the next tick: until the earliest `next_run`, at most the poll

@@ -213,6 +213,17 @@ pub trait RunStore: Send + Sync {
     /// dispatch backlog).
     async fn due_backlog(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError>;
 
+    /// Deletes at most `batch` ended runs past the history bounds — fired before
+    /// `older_than`, or older than the newest `keep_per_job` runs of their job — and returns
+    /// how many it deleted. MUST NOT delete a `running` run, nor a failed run waiting for its
+    /// retry. Several replicas may call it at once; the store may let only one work.
+    async fn prune(
+        &self,
+        older_than: Option<DateTime<Utc>>,
+        keep_per_job: Option<u32>,
+        batch: u32,
+    ) -> Result<u64, RepositoryError>;
+
     /// The earliest `next_run` of any active job (to sleep until then).
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepositoryError>;
 }

@@ -28,6 +28,8 @@ pub const DUE_BACKLOG: &str = "scheduler_due_backlog";
 pub const LAST_CLAIM_TIMESTAMP_SECONDS: &str = "scheduler_last_claim_timestamp_seconds";
 /// Claims (ticks) that failed.
 pub const CLAIM_ERRORS_TOTAL: &str = "scheduler_claim_errors_total";
+/// Runs deleted by history retention.
+pub const RUNS_PRUNED_TOTAL: &str = "scheduler_runs_pruned_total";
 
 /// Describes every dispatcher metric to the installed recorder (help texts and units).
 pub fn describe() {
@@ -65,6 +67,15 @@ pub fn describe() {
         "Unix time of this replica's last completed claim."
     );
     describe_counter!(CLAIM_ERRORS_TOTAL, "Claims that failed.");
+    describe_counter!(
+        RUNS_PRUNED_TOTAL,
+        "Runs deleted by history retention (age and per-job cap)."
+    );
+}
+
+/// History retention deleted `count` runs.
+pub fn runs_pruned(count: u64) {
+    metrics::counter!(RUNS_PRUNED_TOTAL).increment(count);
 }
 
 /// A run ended (executed, or skipped at its fire).

@@ -137,6 +137,24 @@ pub struct Config {
     )]
     pub request_timeout_ms: u64,
 
+    /// Days of run history kept (by fire instant); older runs are deleted. 0 keeps them all.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_RUN_RETENTION_DAYS",
+        default_value_t = 30
+    )]
+    pub run_retention_days: u32,
+
+    /// Newest runs kept per job; older ones are deleted. 0: no cap.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_RUNS_PER_JOB",
+        default_value_t = 1_000
+    )]
+    pub runs_per_job: u32,
+
     /// Longest one dispatcher tick (recover, retries, claim) may take, in ms, before it is
     /// abandoned (its transactions roll back) and retried.
     #[arg(
@@ -323,6 +341,9 @@ impl Config {
         config.shutdown_grace = Duration::from_secs(self.shutdown_grace_seconds);
         config.max_abandoned_attempts = self.max_abandoned_attempts;
         config.tick_timeout = Duration::from_millis(self.claim_timeout_ms.max(100));
+        config.retention = (self.run_retention_days > 0)
+            .then(|| Duration::from_secs(u64::from(self.run_retention_days) * 24 * 3600));
+        config.runs_per_job = (self.runs_per_job > 0).then_some(self.runs_per_job);
         config
     }
 

@@ -22,12 +22,16 @@ use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 
 use super::entity as jobs;
 use super::run_entity as runs;
 use super::{bound_offset, micros, repository_error};
+
+/// The PostgreSQL advisory lock key that lets one replica prune run history at a time
+/// ("sched-prn" in ASCII; any fixed number shared by every replica works).
+const PRUNE_LOCK_KEY: i64 = 0x7363_6865_642d_7072;
 
 /// Runs and claims in PostgreSQL or SQLite.
 #[derive(Clone)]
@@ -603,6 +607,67 @@ impl RunStore for SeaOrmRunStore {
             .filter(jobs::Column::NextRun.lte(micros(now)))
             .count(&self.db)
             .await)
+    }
+
+    async fn prune(
+        &self,
+        older_than: Option<DateTime<Utc>>,
+        keep_per_job: Option<u32>,
+        batch: u32,
+    ) -> Result<u64, RepositoryError> {
+        let txn = db(self.db.begin().await)?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // One replica prunes at a time; the others find the lock taken and skip.
+            let row = db(txn
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("SELECT pg_try_advisory_xact_lock({PRUNE_LOCK_KEY}) AS locked"),
+                ))
+                .await)?;
+            let locked = row
+                .map(|row| row.try_get::<bool>("", "locked"))
+                .transpose()
+                .map_err(repository_error)?
+                .unwrap_or(false);
+            if !locked {
+                return Ok(0);
+            }
+        }
+        let mut deleted = 0u64;
+        if let Some(cutoff) = older_than {
+            let old = runs::Entity::find()
+                .select_only()
+                .column(runs::Column::Id)
+                .filter(runs::Column::ScheduledFor.lt(micros(cutoff)))
+                .filter(runs::Column::Status.ne(RunStatus::Running.as_str()))
+                .filter(runs::Column::RetryAt.is_null())
+                .order_by_asc(runs::Column::ScheduledFor)
+                .limit(u64::from(batch))
+                .into_query();
+            let result = db(runs::Entity::delete_many()
+                .filter(runs::Column::Id.in_subquery(old))
+                .exec(&txn)
+                .await)?;
+            deleted = result.rows_affected;
+        }
+        let left = u64::from(batch).saturating_sub(deleted);
+        if let (Some(keep), true) = (keep_per_job, left > 0) {
+            // Our own numbers, not input: formatted into the statement. Both backends have
+            // window functions; the ranking scans the table (see OPERATIONS, retention).
+            let statement = format!(
+                "DELETE FROM job_runs WHERE id IN (\
+                   SELECT id FROM (\
+                     SELECT id, status, retry_at, ROW_NUMBER() OVER (\
+                       PARTITION BY job_id ORDER BY scheduled_for DESC, attempt DESC, id DESC\
+                     ) AS newer FROM job_runs\
+                   ) ranked \
+                   WHERE newer > {keep} AND status <> 'running' AND retry_at IS NULL \
+                   LIMIT {left})"
+            );
+            deleted += db(txn.execute_unprepared(&statement).await)?.rows_affected();
+        }
+        db(txn.commit().await)?;
+        Ok(deleted)
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {

@@ -59,6 +59,10 @@ pub struct RunsApi {
 #[OpenApi]
 impl RunsApi {
     /// List a job's runs, newest first.
+    ///
+    /// History is kept for `SCHEDULER_RUN_RETENTION_DAYS` (default 30 days, by fire instant)
+    /// and at most `SCHEDULER_RUNS_PER_JOB` (default 1,000) runs per job; older runs are
+    /// deleted, and their ids answer 404.
     #[oai(
         path = "/scheduler/jobs/:id/runs",
         method = "get",
@@ -100,6 +104,10 @@ impl RunsApi {
     }
 
     /// List runs across jobs, newest first.
+    ///
+    /// History is kept for `SCHEDULER_RUN_RETENTION_DAYS` (default 30 days, by fire instant)
+    /// and at most `SCHEDULER_RUNS_PER_JOB` (default 1,000) runs per job; older runs are
+    /// deleted, and their ids answer 404.
     #[oai(
         path = "/scheduler/runs",
         method = "get",
@@ -141,6 +149,10 @@ impl RunsApi {
     }
 
     /// Get one run.
+    ///
+    /// History is kept for `SCHEDULER_RUN_RETENTION_DAYS` (default 30 days, by fire instant)
+    /// and at most `SCHEDULER_RUNS_PER_JOB` (default 1,000) runs per job; older runs are
+    /// deleted, and their ids answer 404.
     #[oai(
         path = "/scheduler/runs/:id",
         method = "get",

@@ -37,6 +37,8 @@
 //! - **Exactly once**: each fire is claimed by one database transaction; on PostgreSQL, any
 //!   number of processes may run the same program. A process that dies mid-run has its run
 //!   recovered after the lease (at-least-once for that run; key on `(job_id, scheduled_for)`).
+//! - **History** of every run is stored and kept 30 days, at most 1,000 runs per job (the
+//!   dispatcher's `retention` and `runs_per_job`, set with [`SchedulerBuilder::dispatcher`]).
 //! - The REST server with your own handlers: `scheduler-server`'s `Server::builder()`.
 
 mod builder;

@@ -21,5 +21,5 @@ pub use memory_cache::{InMemoryJobCache, NoJobCache};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{
     DatabaseConfig, PoolConnections, SeaOrmJobRepository, SeaOrmRunStore, connect,
-    connection_failure, pool_connections,
+    connection_failure, mask_password, pool_connections,
 };

@@ -10,7 +10,7 @@ use poem::listener::{Acceptor, TcpAcceptor};
 use poem::{EndpointExt, Server};
 use scheduler_adapters::{
     DatabaseConfig, HttpExecutor, InMemoryJobCache, NoJobCache, RedisCacheConfig, RedisJobCache,
-    SeaOrmJobRepository, SeaOrmRunStore, SystemClock, connect, connection_failure,
+    SeaOrmJobRepository, SeaOrmRunStore, SystemClock, connect, connection_failure, mask_password,
 };
 use scheduler_core::{
     ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, RoutingExecutor, Run, RunService,
@@ -67,27 +67,6 @@ pub enum StartupError {
         /// The OS error.
         source: std::io::Error,
     },
-}
-
-/// `scheme://user:***@host/...`: a URL with its password masked.
-pub fn mask_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split(':').next().unwrap_or_default();
-            let masked = if credentials.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_string()
-            };
-            format!("{scheme}://{masked}@{host}{tail}")
-        }
-        None => url.to_string(),
-    }
 }
 
 /// `host:port` of a URL, when it has one (for "cannot connect to ..." messages).

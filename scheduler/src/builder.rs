@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use scheduler_adapters::{
     DatabaseConfig, InMemoryJobCache, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, SystemClock,
-    connect,
+    connect, mask_password,
 };
 use scheduler_core::{
     Clock, Dispatcher, DispatcherConfig, Job, JobCache, JobDraft, JobService, PolicyInput, Run,
@@ -350,7 +350,7 @@ impl SchedulerBuilder {
             None => return Err(Error::NoDatabase),
             Some(Store::Connection(db)) => db,
             Some(Store::Url(config)) => connect(&config).await.map_err(|e| Error::Database {
-                url: masked(&config.url),
+                url: mask_password(&config.url),
                 cause: e.to_string(),
             })?,
         };
@@ -434,25 +434,6 @@ impl SchedulerBuilder {
     }
 }
 
-/// The URL with its password replaced by `***`.
-fn masked(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &credentials[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// A running scheduler: its dispatcher fires the jobs in the database (each fire exactly once
 /// across every process sharing it) until [`Scheduler::shutdown`].
 pub struct Scheduler {
@@ -517,22 +498,5 @@ impl Drop for Scheduler {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::masked;
-
-    #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            masked("postgres://app:secret@db:5432/jobs"),
-            "postgres://app:***@db:5432/jobs"
-        );
-        assert_eq!(
-            masked("sqlite://jobs.db?mode=rwc"),
-            "sqlite://jobs.db?mode=rwc"
-        );
     }
 }

@@ -79,6 +79,28 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
     Ok(db)
 }
 
+/// `scheme://user:***@host/...`: a database URL with its password masked, for messages
+/// and logs (only the authority is read; an `@` in the path or query is left alone).
+pub fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            let masked = if credentials.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
 /// Why `url` cannot be connected to, from one direct connection attempt (at most `within`):
 /// its error names the cause — "Connection refused", an unknown host, a failed password —
 /// where a pool's error only says it timed out waiting. `None` when the attempt succeeds.
@@ -191,5 +213,22 @@ fn classify(error: &dyn DatabaseError) -> RepositoryError {
         RepositoryError::Rejected(error.message().to_string())
     } else {
         RepositoryError::Unavailable(error.message().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_password;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            mask_password("postgres://app:secret@db:5432/jobs"),
+            "postgres://app:***@db:5432/jobs"
+        );
+        assert_eq!(
+            mask_password("sqlite://jobs.db?mode=rwc"),
+            "sqlite://jobs.db?mode=rwc"
+        );
     }
 }

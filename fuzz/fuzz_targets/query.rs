@@ -1,11 +1,12 @@
-//! Query strings of the job and run lists, read as the handlers read them: nothing panics, and
+//! Query strings of the job and run lists, read by the handlers' own readers
+//! (`read_job_query`, `RawRunQuery::read`): nothing panics, and
 //! an accepted query has a page from 1, a page size of 1-500 and an offset no arithmetic
 //! overflowed to get.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scheduler_core::{JobQuery, RunListRequest};
-use scheduler_server::api::body::ParamReader;
+use scheduler_core::JobQuery;
+use scheduler_server::api::body::{RawRunQuery, read_job_query};
 
 fuzz_target!(|data: &[u8]| {
     let mut page = None;
@@ -32,28 +33,28 @@ fuzz_target!(|data: &[u8]| {
         slot.get_or_insert_with(|| value.into_owned());
     }
 
-    let mut params = ParamReader::default();
-    let number = params.integer("page", page.as_deref());
-    let size = params.integer("page_size", page_size.as_deref());
-    let active = params.boolean("is_active", is_active.as_deref());
-    if let Ok(query) = params.finish(JobQuery::new(number, size, active, ordering.as_deref())) {
+    if let Ok(query) = read_job_query(
+        page.as_deref(),
+        page_size.as_deref(),
+        is_active.as_deref(),
+        ordering.as_deref(),
+    ) {
         assert!(query.page() >= 1);
         assert!((1..=JobQuery::MAX_PAGE_SIZE).contains(&query.page_size()));
         let exact = (query.page() - 1).checked_mul(query.page_size());
         assert_eq!(query.offset(), exact.unwrap_or(u64::MAX));
     }
 
-    let mut params = ParamReader::default();
-    let list = RunListRequest {
-        page: params.integer("page", page.as_deref()),
-        page_size: params.integer("page_size", page_size.as_deref()),
-        status,
-        trigger,
+    let runs = RawRunQuery {
+        page: page.as_deref(),
+        page_size: page_size.as_deref(),
+        status: status.as_deref(),
+        trigger: trigger.as_deref(),
         job_id: None,
-        scheduled_after: params.instant("scheduled_after", after.as_deref()),
-        scheduled_before: params.instant("scheduled_before", before.as_deref()),
+        scheduled_after: after.as_deref(),
+        scheduled_before: before.as_deref(),
     };
-    if let Ok(query) = params.finish(list.validate()) {
+    if let Ok(query) = runs.read() {
         assert!(query.page() >= 1);
         let _ = query.offset();
     }

@@ -4,7 +4,9 @@
 //! core's draft, which validates the rest and reports both together.
 
 use chrono::{DateTime, Utc};
-use scheduler_core::{Invalid, JobDraft, JobPatch, PolicyInput, ValidationErrors};
+use scheduler_core::{
+    Invalid, JobDraft, JobPatch, JobQuery, PolicyInput, RunListRequest, RunQuery, ValidationErrors,
+};
 use serde_json::{Map, Value};
 
 use super::wire_time::parse_instant;
@@ -259,6 +261,63 @@ impl ParamReader {
             self.errors.add(field, Invalid::NotAnInstant);
         }
         parsed
+    }
+}
+
+/// The job list's query, read from its raw parameters (`page`, `page_size`, `is_active`,
+/// `ordering`) as the handler receives them; what the `query` fuzz target exercises.
+///
+/// # Errors
+/// Every bad parameter, each named.
+pub fn read_job_query(
+    page: Option<&str>,
+    page_size: Option<&str>,
+    is_active: Option<&str>,
+    ordering: Option<&str>,
+) -> Result<JobQuery, ValidationErrors> {
+    let mut params = ParamReader::default();
+    let page = params.integer("page", page);
+    let page_size = params.integer("page_size", page_size);
+    let is_active = params.boolean("is_active", is_active);
+    params.finish(JobQuery::new(page, page_size, is_active, ordering))
+}
+
+/// The raw query parameters of the run lists, as sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawRunQuery<'a> {
+    /// `page`.
+    pub page: Option<&'a str>,
+    /// `page_size`.
+    pub page_size: Option<&'a str>,
+    /// `status`.
+    pub status: Option<&'a str>,
+    /// `trigger`.
+    pub trigger: Option<&'a str>,
+    /// `job_id` (the list across jobs only).
+    pub job_id: Option<&'a str>,
+    /// `scheduled_after`.
+    pub scheduled_after: Option<&'a str>,
+    /// `scheduled_before`.
+    pub scheduled_before: Option<&'a str>,
+}
+
+impl RawRunQuery<'_> {
+    /// The run list's query; what both run list handlers and the `query` fuzz target use.
+    ///
+    /// # Errors
+    /// Every bad parameter, each named.
+    pub fn read(self) -> Result<RunQuery, ValidationErrors> {
+        let mut params = ParamReader::default();
+        let list = RunListRequest {
+            page: params.integer("page", self.page),
+            page_size: params.integer("page_size", self.page_size),
+            status: self.status.map(str::to_string),
+            trigger: self.trigger.map(str::to_string),
+            job_id: params.integer("job_id", self.job_id),
+            scheduled_after: params.instant("scheduled_after", self.scheduled_after),
+            scheduled_before: params.instant("scheduled_before", self.scheduled_before),
+        };
+        params.finish(list.validate())
     }
 }
 

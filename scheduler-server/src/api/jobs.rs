@@ -4,10 +4,10 @@
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
-use scheduler_core::{JobId, JobQuery, JobService};
+use scheduler_core::{JobId, JobService};
 
 use super::ApiTags;
-use super::body::{ParamReader, read_draft, read_patch};
+use super::body::{read_draft, read_job_query, read_patch};
 use super::choices::{OneOf, Orderings};
 use super::docs::{IntRange, JobInputDoc, JobPatchDoc, LooseBody, RawParam, raw};
 use super::output::{FastJson, JobListOut, JobOut};
@@ -115,11 +115,12 @@ impl JobsApi {
         /// Sort: `id`, `name`, `next_run`, `created_at`; prefix `-` for descending.
         ordering: Query<Option<RawParam<OneOf<Orderings>>>>,
     ) -> Result<Listed, OpError<errors::ListJobs>> {
-        let mut params = ParamReader::default();
-        let page_number = params.integer("page", raw(&page.0));
-        let size = params.integer("page_size", raw(&page_size.0));
-        let active = params.boolean("is_active", raw(&is_active.0));
-        let query = params.finish(JobQuery::new(page_number, size, active, raw(&ordering.0)))?;
+        let query = read_job_query(
+            raw(&page.0),
+            raw(&page_size.0),
+            raw(&is_active.0),
+            raw(&ordering.0),
+        )?;
         let page = self.service.list(&query).await?;
         let (next, previous) = page_links(request, query.page(), page.has_next(&query));
         Ok(Listed::Page(FastJson(JobListOut {

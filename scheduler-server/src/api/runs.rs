@@ -4,10 +4,10 @@
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
-use scheduler_core::{RunId, RunListRequest, RunPage, RunQuery, RunService, RunStatus, RunTrigger};
+use scheduler_core::{RunId, RunPage, RunQuery, RunService, RunStatus, RunTrigger};
 
 use super::ApiTags;
-use super::body::ParamReader;
+use super::body::RawRunQuery;
 use super::choices::OneOf;
 use super::docs::{IntRange, RawParam, raw};
 use super::jobs::parse_job_id;
@@ -88,17 +88,16 @@ impl RunsApi {
         scheduled_before: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
     ) -> Result<RunsListed, OpError<errors::ListRuns>> {
         let id = parse_job_id(&id.0.raw)?;
-        let mut params = ParamReader::default();
-        let list = RunListRequest {
-            page: params.integer("page", raw(&page.0)),
-            page_size: params.integer("page_size", raw(&page_size.0)),
-            status: raw(&status.0).map(str::to_string),
-            trigger: raw(&trigger.0).map(str::to_string),
+        let query = RawRunQuery {
+            page: raw(&page.0),
+            page_size: raw(&page_size.0),
+            status: raw(&status.0),
+            trigger: raw(&trigger.0),
             job_id: None,
-            scheduled_after: params.instant("scheduled_after", raw(&scheduled_after.0)),
-            scheduled_before: params.instant("scheduled_before", raw(&scheduled_before.0)),
-        };
-        let query = params.finish(list.validate())?;
+            scheduled_after: raw(&scheduled_after.0),
+            scheduled_before: raw(&scheduled_before.0),
+        }
+        .read()?;
         let page = self.runs.list_for_job(id, &query).await?;
         Ok(listed(request, &query, page))
     }
@@ -133,17 +132,16 @@ impl RunsApi {
         /// Only runs for fires before this RFC 3339 instant.
         scheduled_before: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
     ) -> Result<RunsListed, OpError<errors::ListAllRuns>> {
-        let mut params = ParamReader::default();
-        let list = RunListRequest {
-            page: params.integer("page", raw(&page.0)),
-            page_size: params.integer("page_size", raw(&page_size.0)),
-            status: raw(&status.0).map(str::to_string),
-            trigger: raw(&trigger.0).map(str::to_string),
-            job_id: params.integer("job_id", raw(&job_id.0)),
-            scheduled_after: params.instant("scheduled_after", raw(&scheduled_after.0)),
-            scheduled_before: params.instant("scheduled_before", raw(&scheduled_before.0)),
-        };
-        let query = params.finish(list.validate())?;
+        let query = RawRunQuery {
+            page: raw(&page.0),
+            page_size: raw(&page_size.0),
+            status: raw(&status.0),
+            trigger: raw(&trigger.0),
+            job_id: raw(&job_id.0),
+            scheduled_after: raw(&scheduled_after.0),
+            scheduled_before: raw(&scheduled_before.0),
+        }
+        .read()?;
         let page = self.runs.list(&query).await?;
         Ok(listed(request, &query, page))
     }

@@ -160,22 +160,21 @@ pub fn read_params<P: DeserializeOwned>(parameters: &Map<String, Value>) -> Resu
     let mut own = parameters.clone();
     own.remove(ACTION_KEY);
     let empty = own.is_empty();
-    match serde_path_to_error::deserialize(Value::Object(own)) {
-        Ok(params) => Ok(params),
-        // A handler taking `()` (or a unit struct) for a job without parameters.
-        Err(_) if empty && serde_json::from_value::<P>(Value::Null).is_ok() => {
-            serde_json::from_value(Value::Null).map_err(|e| e.to_string())
-        }
-        Err(error) => {
-            let path = error.path().to_string();
-            let inner = error.into_inner();
-            Err(if path == "." {
-                format!("invalid parameters: {inner}")
-            } else {
-                format!("invalid parameters: {path}: {inner}")
-            })
-        }
+    let error = match serde_path_to_error::deserialize(Value::Object(own)) {
+        Ok(params) => return Ok(params),
+        Err(error) => error,
+    };
+    // A handler taking `()` (or a unit struct) for a job without parameters.
+    if empty && let Ok(unit) = serde_json::from_value(Value::Null) {
+        return Ok(unit);
     }
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    Err(if path == "." {
+        format!("invalid parameters: {inner}")
+    } else {
+        format!("invalid parameters: {path}: {inner}")
+    })
 }
 
 /// An error and its causes, `outer: inner: root`.

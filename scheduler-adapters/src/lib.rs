@@ -2,8 +2,8 @@
 //!
 //! The core's ports over the world: a sea-orm job store for PostgreSQL and SQLite
 //! ([`store`]), a Redis cache shared by replicas ([`redis_cache`]), in-process caches
-//! ([`memory_cache`]), the HTTP run executor ([`http_executor`]) and the system clock
-//! ([`clock`]).
+//! ([`memory_cache`]), the HTTP run executor ([`http_executor`]), the system clock
+//! ([`clock`]) and the replica's worker name from its host ([`worker`]).
 
 pub mod breaker;
 pub mod clock;
@@ -13,6 +13,7 @@ pub mod memory_cache;
 pub mod redis_cache;
 pub mod schedules;
 pub mod store;
+pub mod worker;
 
 pub use clock::SystemClock;
 pub use counters::CacheCounters;
@@ -23,3 +24,4 @@ pub use store::{
     DatabaseConfig, PoolConnections, SeaOrmJobRepository, SeaOrmRunStore, connect,
     connection_failure, mask_password, pool_connections,
 };
+pub use worker::{MAX_WORKER_CHARS, default_worker_name, worker_name};

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use scheduler_adapters::{default_worker_name, worker_name};
 use scheduler_core::DispatcherConfig;
 
 /// `scheduler-server [serve|migrate] [flags]`.
@@ -276,23 +277,6 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
 }
 
-/// The longest worker name a run can store.
-const MAX_WORKER_CHARS: usize = 255;
-
-/// A worker name a run can store: 1 to 255 characters, no control characters.
-fn worker_name(raw: &str) -> Result<String, String> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty()
-        || trimmed.chars().count() > MAX_WORKER_CHARS
-        || trimmed.chars().any(char::is_control)
-    {
-        return Err(format!(
-            "a worker id is 1 to {MAX_WORKER_CHARS} characters without control characters"
-        ));
-    }
-    Ok(trimmed.to_string())
-}
-
 impl Config {
     /// The configuration from the environment variables alone, as the binary reads them
     /// without flags.
@@ -324,15 +308,7 @@ impl Config {
 
     /// The dispatcher's settings.
     pub fn dispatcher_config(&self) -> DispatcherConfig {
-        let worker = self.worker_id.clone().unwrap_or_else(|| {
-            let host = std::env::var("HOSTNAME")
-                .ok()
-                .and_then(|host| worker_name(&host).ok())
-                .unwrap_or_else(|| "scheduler".into());
-            // A host name is at most 253 characters: room for the process id is kept.
-            let host: String = host.chars().take(MAX_WORKER_CHARS - 11).collect();
-            format!("{host}-{}", std::process::id())
-        });
+        let worker = self.worker_id.clone().unwrap_or_else(default_worker_name);
         let mut config = DispatcherConfig::new(worker);
         config.batch_size = self.claim_batch.max(1);
         config.max_concurrent_runs = self.max_concurrent_runs.max(1);

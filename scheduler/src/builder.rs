@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use scheduler_adapters::{
     DatabaseConfig, InMemoryJobCache, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, SystemClock,
-    connect, mask_password,
+    connect, default_worker_name, mask_password,
 };
 use scheduler_core::{
     Clock, Dispatcher, DispatcherConfig, Job, JobCache, JobDraft, JobService, PolicyInput, Run,
@@ -222,7 +222,7 @@ enum Store {
 
 /// Builds a [`Scheduler`]: see the crate docs for a quick start. Defaults: the dispatcher
 /// runs in this process with [`DispatcherConfig::new`]'s settings and worker name
-/// `<host>-<pid>`; the system clock; on SQLite an in-process read cache, on PostgreSQL none
+/// `<host>-<pid>` (`scheduler_adapters::default_worker_name`); the system clock; on SQLite an in-process read cache, on PostgreSQL none
 /// (several processes share the database, and none may serve another's stale data).
 pub struct SchedulerBuilder {
     store: Option<Store>,
@@ -237,14 +237,13 @@ pub struct SchedulerBuilder {
 
 impl SchedulerBuilder {
     fn new() -> Self {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scheduler".to_string());
         Self {
             store: None,
             handlers: Handlers::new(),
             fallback: false,
             schedules: Vec::new(),
             prune: false,
-            dispatcher: DispatcherConfig::new(format!("{host}-{}", std::process::id())),
+            dispatcher: DispatcherConfig::new(default_worker_name()),
             dispatch: true,
             clock: None,
         }

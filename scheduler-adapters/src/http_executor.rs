@@ -1,10 +1,76 @@
-//! `HttpExecutor`: the `JobExecutor` port for jobs with an HTTP target (reqwest, rustls).
+//! `HttpExecutor`: the `JobExecutor` port for jobs with an HTTP target (reqwest, rustls),
+//! behind the SSRF guard: every address a run dials passes [`TargetGuard`] first — a literal
+//! address before the request, a host name's addresses in the client's resolver
+//! ([`GuardedResolver`]), so a name that re-resolves to a forbidden address fails the run.
+//! Proxies from the environment are not used (they would dial on the guard's behalf) and
+//! redirects are not followed.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::SecondsFormat;
-use scheduler_core::{Job, JobExecutor, Run};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use scheduler_core::{HostResolver, Job, JobExecutor, Run, TargetGuard};
+
+/// How long resolving a target's host may take.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The system resolver (`getaddrinfo` through tokio), bounded by a timeout: the
+/// [`HostResolver`] port for the guard, at write time and when runs connect.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DnsResolver;
+
+#[async_trait]
+impl HostResolver for DnsResolver {
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+        let lookup = tokio::net::lookup_host((host, port));
+        match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+            Ok(Ok(addresses)) => Ok(addresses.map(|a| a.ip()).collect()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("resolving {host} took over {RESOLVE_TIMEOUT:?}")),
+        }
+    }
+}
+
+/// The HTTP client's resolver: a [`HostResolver`] (the system's by default), keeping only
+/// the addresses the guard allows for the name; a name with none left fails to resolve,
+/// naming the first refused address.
+#[derive(Clone)]
+pub struct GuardedResolver {
+    /// The policy.
+    guard: Arc<TargetGuard>,
+    /// Where addresses come from.
+    resolver: Arc<dyn HostResolver>,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let guard = Arc::clone(&self.guard);
+        let resolver = Arc::clone(&self.resolver);
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let found = resolver.resolve(&host, 0).await?;
+            let mut refusal = None;
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|ip| match guard.check_resolved(&host, *ip) {
+                    Ok(()) => true,
+                    Err(r) => {
+                        refusal.get_or_insert(r);
+                        false
+                    }
+                })
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
+            match (allowed.is_empty(), refusal) {
+                (true, Some(refusal)) => Err(format!("target refused: {refusal}").into()),
+                _ => Ok(Box::new(allowed.into_iter()) as Addrs),
+            }
+        })
+    }
+}
 
 /// Most bytes of a failing response kept in the run's `error`.
 const BODY_EXCERPT_BYTES: usize = 1024;
@@ -14,22 +80,77 @@ const BODY_EXCERPT_BYTES: usize = 1024;
 pub struct HttpExecutor {
     /// Shared connection pool.
     client: reqwest::Client,
+    /// The SSRF policy every dialled address passes.
+    guard: Arc<TargetGuard>,
 }
 
 impl HttpExecutor {
-    /// A client with a 5 s connect timeout that does not follow redirects (a target is an
-    /// exact URL; the run's timeout bounds the whole request).
+    /// [`HttpExecutor::with_guard`] with the default guard (every forbidden address refused).
     ///
     /// # Errors
     /// When the TLS backend cannot be initialised.
     pub fn new() -> Result<Self, reqwest::Error> {
+        Self::with_guard(TargetGuard::default())
+    }
+
+    /// A client with a 5 s connect timeout that does not follow redirects (a target is an
+    /// exact URL; the run's timeout bounds the whole request), uses no proxy, and dials only
+    /// addresses `guard` allows.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    pub fn with_guard(guard: TargetGuard) -> Result<Self, reqwest::Error> {
+        Self::with_resolver(guard, Arc::new(DnsResolver))
+    }
+
+    /// [`HttpExecutor::with_guard`] resolving host names with `resolver` (tests simulate DNS
+    /// rebinding with it).
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    pub fn with_resolver(
+        guard: TargetGuard,
+        resolver: Arc<dyn HostResolver>,
+    ) -> Result<Self, reqwest::Error> {
+        let guard = Arc::new(guard);
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver {
+                guard: Arc::clone(&guard),
+                resolver,
+            }))
             .user_agent(concat!("scheduler/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client })
+        Ok(Self { client, guard })
     }
+}
+
+/// An error with its chain of causes (reqwest's own text names only the outermost).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// `text` with every header value of the target replaced by the mask, so a receiver that
+/// echoes its request cannot put a secret into a run's stored error.
+fn redact(mut text: String, headers: &std::collections::BTreeMap<String, String>) -> String {
+    for value in headers.values().filter(|v| v.len() >= 3) {
+        if text.contains(value.as_str()) {
+            text = text.replace(value.as_str(), scheduler_core::HttpTarget::MASK);
+        }
+    }
+    text
 }
 
 /// The JSON body of a delivery.
@@ -64,6 +185,9 @@ impl JobExecutor for HttpExecutor {
             .target
             .as_ref()
             .ok_or("the job has no HTTP target")?;
+        self.guard
+            .check_url(&target.url)
+            .map_err(|refusal| format!("target refused: {refusal}"))?;
         let method = reqwest::Method::from_bytes(target.method.as_bytes())
             .map_err(|_| format!("invalid method {}", target.method))?;
         let mut request = self
@@ -82,15 +206,21 @@ impl JobExecutor for HttpExecutor {
         for (name, value) in &target.headers {
             request = request.header(name, value);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| format!("request to {} failed: {e}", target.url))?;
+        let response = request.send().await.map_err(|e| {
+            let why = error_chain(&e);
+            redact(
+                format!("request to {} failed: {why}", target.url),
+                &target.headers,
+            )
+        })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
         let body = body_excerpt(response).await;
-        Err(format!("HTTP {}: {body}", status.as_u16()))
+        Err(redact(
+            format!("HTTP {}: {body}", status.as_u16()),
+            &target.headers,
+        ))
     }
 }

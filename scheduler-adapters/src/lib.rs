@@ -17,7 +17,7 @@ pub mod worker;
 
 pub use clock::SystemClock;
 pub use counters::CacheCounters;
-pub use http_executor::HttpExecutor;
+pub use http_executor::{DnsResolver, GuardedResolver, HttpExecutor};
 pub use memory_cache::{InMemoryJobCache, NoJobCache};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{

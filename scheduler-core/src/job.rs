@@ -373,6 +373,20 @@ impl JobDraft {
     /// # Errors
     /// Every failing field with what is wrong.
     pub fn validate(self, now: DateTime<Utc>) -> Result<JobSpec, ValidationErrors> {
+        self.validate_replacing(now, None)
+    }
+
+    /// [`JobDraft::validate`] for a job that replaces `previous` (a PUT): target header
+    /// values sent as the mask `***` keep `previous`'s values, as header values are never
+    /// returned.
+    ///
+    /// # Errors
+    /// Every failing field, as [`JobDraft::validate`].
+    pub fn validate_replacing(
+        self,
+        now: DateTime<Utc>,
+        previous: Option<&JobSpec>,
+    ) -> Result<JobSpec, ValidationErrors> {
         let mut errors = self.input_errors;
         let name = required(&mut errors, "name", self.name, JobName::parse);
         let schedule = required(
@@ -409,7 +423,13 @@ impl JobDraft {
             &mut errors,
             "target",
             self.target.filter(|v| !v.is_null()),
-            |value| HttpTarget::parse(&value).map(Some),
+            |value| {
+                let mut target = HttpTarget::parse(&value)?;
+                target
+                    .restore_secrets(previous.and_then(|p| p.target.as_ref()), false)
+                    .map_err(Invalid::Target)?;
+                Ok(Some(target))
+            },
             None,
         );
         match (name, schedule, description, timezone, parameters, target) {
@@ -550,7 +570,14 @@ impl JobPatch {
             self.target,
             |value| match value {
                 None | Some(Value::Null) => Ok(None),
-                Some(value) => HttpTarget::parse(&value).map(Some),
+                Some(value) => {
+                    let mut target = HttpTarget::parse(&value)?;
+                    let keep_all = value.get("headers").is_none();
+                    target
+                        .restore_secrets(current.target.as_ref(), keep_all)
+                        .map_err(Invalid::Target)?;
+                    Ok(Some(target))
+                }
             },
             &mut spec.target,
         );

@@ -42,6 +42,7 @@ pub mod run;
 pub mod run_service;
 pub mod schedule;
 pub mod service;
+pub mod target_guard;
 pub mod telemetry;
 
 pub use dispatcher::{
@@ -61,7 +62,7 @@ pub use policy::{
     WireEnum,
 };
 pub use ports::{
-    CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, JobCache, JobExecutor,
+    CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, HostResolver, JobCache, JobExecutor,
     JobRepository, RunStore,
 };
 pub use preview::{Preview, PreviewRequest};
@@ -73,3 +74,4 @@ pub use run::{
 pub use run_service::RunService;
 pub use schedule::{CronParseError, CronSchedule};
 pub use service::{Declared, JobService};
+pub use target_guard::{HostCheck, TargetGuard, TargetRefusal, forbidden_reason};

@@ -278,6 +278,18 @@ pub enum TargetError {
     },
     /// A NUL character in the URL or a header.
     NulCharacter,
+    /// `url` does not parse (the parser's reason).
+    UrlInvalid(String),
+    /// `url` carries credentials (`user:pass@`); they belong in `headers`, which are never
+    /// returned.
+    UrlCredentials,
+    /// `url` reaches an address the SSRF guard refuses (the guard's reason).
+    Forbidden(String),
+    /// A header value is the mask `***` but there is no stored value of that header to keep.
+    MaskedWithoutValue {
+        /// The header's name.
+        name: String,
+    },
 }
 
 /// Where a run is delivered: an HTTP request carrying the run as JSON.
@@ -337,6 +349,13 @@ impl HttpTarget {
         if url.len() > Self::MAX_URL_CHARS {
             return Err(TargetError::UrlTooLong);
         }
+        let parsed = url::Url::parse(url).map_err(|e| TargetError::UrlInvalid(e.to_string()))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(TargetError::UrlCredentials);
+        }
+        if parsed.host().is_none() {
+            return Err(TargetError::UrlNoHost);
+        }
         let method = match map.get("method") {
             None | Some(Value::Null) => "POST".to_string(),
             Some(Value::String(m)) => {
@@ -385,6 +404,35 @@ impl HttpTarget {
             headers.insert(name.clone(), value.clone());
         }
         Ok(headers)
+    }
+
+    /// What a header value is replaced by in every response: header values are write-only.
+    pub const MASK: &'static str = "***";
+
+    /// Keeps stored secrets across an edit: a header whose value is [`HttpTarget::MASK`] (as
+    /// a client got it back) takes its value from `previous`; when `keep_all` (a PATCH whose
+    /// target has no `headers`), every header of `previous` is kept.
+    ///
+    /// # Errors
+    /// [`TargetError::MaskedWithoutValue`] for a masked header with no stored value.
+    pub fn restore_secrets(
+        &mut self,
+        previous: Option<&HttpTarget>,
+        keep_all: bool,
+    ) -> Result<(), TargetError> {
+        if keep_all && let Some(previous) = previous {
+            self.headers.clone_from(&previous.headers);
+            return Ok(());
+        }
+        for (name, value) in &mut self.headers {
+            if value == Self::MASK {
+                let stored = previous
+                    .and_then(|p| p.headers.get(name))
+                    .ok_or_else(|| TargetError::MaskedWithoutValue { name: name.clone() })?;
+                value.clone_from(stored);
+            }
+        }
+        Ok(())
     }
 
     /// The wire form, with `"type": "http"`.
@@ -530,6 +578,44 @@ mod tests {
         ] {
             assert_eq!(HttpTarget::parse(&bad), Err(Invalid::Target(why)), "{bad}");
         }
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_and_masked_headers_keep_stored_values() {
+        for url in [
+            "https://user:pass@example.com/",
+            "https://user@example.com/",
+        ] {
+            assert_eq!(
+                HttpTarget::parse(&json!({"type": "http", "url": url})),
+                Err(Invalid::Target(TargetError::UrlCredentials))
+            );
+        }
+        let stored = HttpTarget::parse(&json!({"type": "http", "url": "https://example.com/",
+            "headers": {"Authorization": "Bearer s3cret", "X-A": "a"}}))
+        .unwrap();
+        let mut sent_back =
+            HttpTarget::parse(&json!({"type": "http", "url": "https://example.com/",
+            "headers": {"Authorization": "***", "X-B": "b"}}))
+            .unwrap();
+        sent_back.restore_secrets(Some(&stored), false).unwrap();
+        assert_eq!(sent_back.headers["Authorization"], "Bearer s3cret");
+        assert_eq!(sent_back.headers["X-B"], "b");
+        assert!(!sent_back.headers.contains_key("X-A"));
+        let mut kept =
+            HttpTarget::parse(&json!({"type": "http", "url": "https://example.org/"})).unwrap();
+        kept.restore_secrets(Some(&stored), true).unwrap();
+        assert_eq!(kept.headers, stored.headers);
+        let mut unknown = HttpTarget::parse(&json!({"type": "http", "url": "https://example.com/",
+            "headers": {"X-New": "***"}}))
+        .unwrap();
+        assert_eq!(
+            unknown.restore_secrets(Some(&stored), false),
+            Err(TargetError::MaskedWithoutValue {
+                name: "X-New".into()
+            })
+        );
+        assert!(unknown.restore_secrets(None, false).is_err());
     }
 
     #[test]

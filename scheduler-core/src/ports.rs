@@ -236,3 +236,12 @@ pub trait JobExecutor: Send + Sync {
     /// Runs `run` of `job` to completion. The dispatcher bounds it by the job's timeout.
     async fn execute(&self, job: &Job, run: &Run) -> Result<(), String>;
 }
+
+/// Resolves a target's host name to the addresses it would be dialled at, for the SSRF guard
+/// at write time ([`crate::target_guard`]).
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait HostResolver: Send + Sync {
+    /// The addresses of `host`; `Err` (the resolver's reason) when it does not resolve now.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<std::net::IpAddr>, String>;
+}

@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::error::{Conflict, ServiceError, ValidationErrors};
+use crate::error::{Conflict, Invalid, ServiceError, ValidationErrors};
 use crate::job::{Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob};
 use crate::policy::JobSource;
-use crate::ports::{CacheLookup, CacheReport, Clock, JobCache, JobRepository};
+use crate::policy::{HttpTarget, TargetError};
+use crate::ports::{CacheLookup, CacheReport, Clock, HostResolver, JobCache, JobRepository};
 use crate::query::{JobPage, JobQuery};
+use crate::target_guard::{HostCheck, TargetGuard};
 
 /// What [`JobService::declare`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,11 @@ pub struct JobService {
     cache: Arc<dyn JobCache>,
     /// Source of "now" for defaults and next-run computation.
     clock: Arc<dyn Clock>,
+    /// Which target addresses jobs may be written with.
+    target_guard: Arc<TargetGuard>,
+    /// Resolves target host names for the guard; without one, only literal addresses and
+    /// local-only names are checked at write time (runs are checked when they connect).
+    resolver: Option<Arc<dyn HostResolver>>,
 }
 
 impl JobService {
@@ -43,7 +50,51 @@ impl JobService {
             repository,
             cache,
             clock,
+            target_guard: Arc::new(TargetGuard::default()),
+            resolver: None,
         }
+    }
+
+    /// Replaces the SSRF guard (default: refuse every forbidden address) and the resolver
+    /// that checks host names at write time.
+    #[must_use]
+    pub fn with_target_guard(
+        mut self,
+        guard: TargetGuard,
+        resolver: Option<Arc<dyn HostResolver>>,
+    ) -> Self {
+        self.target_guard = Arc::new(guard);
+        self.resolver = resolver;
+        self
+    }
+
+    /// Refuses a target the guard forbids: its literal address, a local-only name, or a name
+    /// that resolves now to a forbidden address. A name that does not resolve now passes (it
+    /// is checked again at every connect).
+    async fn check_target(&self, target: Option<&HttpTarget>) -> Result<(), ServiceError> {
+        let Some(target) = target else {
+            return Ok(());
+        };
+        let refused = |why: String| {
+            ServiceError::from(ValidationErrors::single(
+                "target",
+                Invalid::Target(TargetError::Forbidden(why)),
+            ))
+        };
+        let check = self
+            .target_guard
+            .check_url(&target.url)
+            .map_err(|r| refused(r.to_string()))?;
+        if let (HostCheck::Resolve { host, port }, Some(resolver)) = (check, &self.resolver)
+            && let Ok(addresses) = resolver.resolve(&host, port).await
+        {
+            for address in addresses {
+                self.target_guard
+                    .check_resolved(&host, address)
+                    .map_err(|r| refused(r.to_string()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Validates and stores a new job with its first `next_run`.
@@ -53,6 +104,7 @@ impl JobService {
     pub async fn create(&self, draft: JobDraft) -> Result<Job, ServiceError> {
         let now = self.clock.now();
         let spec = draft.validate(now)?;
+        self.check_target(spec.target.as_ref()).await?;
         let next_run = spec.next_run(now);
         let job = self
             .repository
@@ -126,7 +178,7 @@ impl JobService {
             source: draft.source.or(Some(current.spec.source)),
             ..draft
         };
-        let spec = draft.validate(self.clock.now())?;
+        let spec = draft.validate_replacing(self.clock.now(), Some(&current.spec))?;
         self.save(current, spec, true).await
     }
 
@@ -287,6 +339,9 @@ impl JobService {
         spec: JobSpec,
         reschedule: bool,
     ) -> Result<Job, ServiceError> {
+        if spec.target != current.spec.target {
+            self.check_target(spec.target.as_ref()).await?;
+        }
         let now = self.clock.now();
         let next_run = if reschedule {
             spec.next_run(now)
@@ -352,6 +407,80 @@ mod tests {
 
     fn service(repo: MockJobRepository, cache: MockJobCache) -> JobService {
         JobService::new(Arc::new(repo), Arc::new(cache), clock())
+    }
+
+    fn with_target(url: &str) -> JobDraft {
+        JobDraft {
+            target: Some(serde_json::json!({"type": "http", "url": url})),
+            ..draft()
+        }
+    }
+
+    fn resolving_to(ip: &'static str) -> Arc<dyn HostResolver> {
+        let mut resolver = crate::ports::MockHostResolver::new();
+        resolver
+            .expect_resolve()
+            .returning(move |_, _| Ok(vec![ip.parse().unwrap()]));
+        Arc::new(resolver)
+    }
+
+    fn forbidden(result: Result<Job, ServiceError>) -> Option<String> {
+        match result {
+            Err(ServiceError::Validation(errors)) => errors.iter().find_map(|e| match &e.problem {
+                Invalid::Target(TargetError::Forbidden(why)) if e.field == "target" => {
+                    Some(why.clone())
+                }
+                _ => None,
+            }),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn targets_reaching_forbidden_addresses_are_refused_before_anything_is_stored() {
+        // No repository expectation: a refused job never reaches the store.
+        let guarded = |ip| {
+            service(MockJobRepository::new(), MockJobCache::new())
+                .with_target_guard(TargetGuard::default(), Some(resolving_to(ip)))
+        };
+        let why = forbidden(
+            guarded("127.0.0.1")
+                .create(with_target("https://rebind.example/hook"))
+                .await,
+        );
+        assert_eq!(
+            why.as_deref(),
+            Some("rebind.example resolves to 127.0.0.1, a loopback address")
+        );
+        let why = forbidden(
+            guarded("93.184.216.34")
+                .create(with_target("http://169.254.169.254/latest/meta-data/"))
+                .await,
+        );
+        assert_eq!(
+            why.as_deref(),
+            Some("169.254.169.254 is a link-local address")
+        );
+        // Opened by the operator: the same name is stored.
+        let mut repo = MockJobRepository::new();
+        repo.expect_insert().times(1).returning(|new| {
+            Ok(Job {
+                spec: new.spec,
+                ..stored(3)
+            })
+        });
+        let mut cache = MockJobCache::new();
+        cache.expect_invalidate_job().returning(|_| ());
+        let opened = service(repo, cache).with_target_guard(
+            TargetGuard::from_allow_list("rebind.example").unwrap(),
+            Some(resolving_to("127.0.0.1")),
+        );
+        assert!(
+            opened
+                .create(with_target("https://rebind.example/hook"))
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

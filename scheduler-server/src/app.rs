@@ -9,12 +9,13 @@ use std::time::Duration;
 use poem::listener::{Acceptor, TcpAcceptor};
 use poem::{EndpointExt, Server};
 use scheduler_adapters::{
-    DatabaseConfig, HttpExecutor, InMemoryJobCache, NoJobCache, RedisCacheConfig, RedisJobCache,
-    SeaOrmJobRepository, SeaOrmRunStore, SystemClock, connect, connection_failure, mask_password,
+    DatabaseConfig, DnsResolver, HttpExecutor, InMemoryJobCache, NoJobCache, RedisCacheConfig,
+    RedisJobCache, SeaOrmJobRepository, SeaOrmRunStore, SystemClock, connect, connection_failure,
+    mask_password,
 };
 use scheduler_core::{
     ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, RoutingExecutor, Run, RunService,
-    RunStore,
+    RunStore, TargetGuard,
 };
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
@@ -24,6 +25,7 @@ use crate::api::health::HealthApi;
 use crate::config::Config;
 use crate::middleware::{
     allow_header, catch_panics, deadline, limit_body, log_request, request_id, trim_path,
+    untrusted_forwarding,
 };
 use crate::telemetry::HttpMetrics;
 
@@ -33,6 +35,10 @@ const DATABASE_URL: &str = "DATABASE_URL (--database-url)";
 const REDIS_URL: &str = "REDIS_URL (--redis-url)";
 /// See [`DATABASE_URL`].
 const BIND: &str = "SCHEDULER_BIND (--bind)";
+/// See [`DATABASE_URL`].
+const TRUSTED_PROXIES: &str = "SCHEDULER_TRUSTED_PROXIES (--trusted-proxies)";
+/// See [`DATABASE_URL`].
+const TARGET_ALLOW: &str = "SCHEDULER_TARGET_ALLOW (--target-allow)";
 
 /// Why the server could not start. Each configuration or connection failure names the setting
 /// (env var and flag), its value (passwords masked) and the underlying cause.
@@ -221,6 +227,8 @@ pub struct Application {
     dispatch: bool,
     /// How long in-flight requests may run after a shutdown signal.
     grace: Duration,
+    /// Peers whose forwarding headers are believed.
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Application {
@@ -240,9 +248,24 @@ impl Application {
         config: &Config,
         handlers: ActionHandlers,
     ) -> Result<Self, StartupError> {
+        let trusted_proxies =
+            crate::config::parse_networks(&config.trusted_proxies).map_err(|cause| {
+                StartupError::Setting {
+                    setting: TRUSTED_PROXIES,
+                    value: config.trusted_proxies.clone(),
+                    cause,
+                }
+            })?;
         let db = open_database(config).await?;
         let cache = choose_cache(config).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let guard = TargetGuard::from_allow_list(&config.target_allow).map_err(|cause| {
+            StartupError::Setting {
+                setting: TARGET_ALLOW,
+                value: config.target_allow.clone(),
+                cause,
+            }
+        })?;
         let service = JobService::new(
             Arc::new(SeaOrmJobRepository::with_slots(
                 db.clone(),
@@ -250,8 +273,10 @@ impl Application {
             )),
             cache.clone(),
             clock.clone(),
-        );
-        let http = HttpExecutor::new().map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        )
+        .with_target_guard(guard.clone(), Some(Arc::new(DnsResolver)));
+        let http =
+            HttpExecutor::with_guard(guard).map_err(|e| StartupError::HttpClient(e.to_string()))?;
         let executor = Arc::new(RoutingExecutor {
             http: Some(Arc::new(http)),
             actions: handlers,
@@ -291,6 +316,7 @@ impl Application {
             request_timeout: config.request_timeout(),
             dispatch: config.dispatcher_enabled(),
             grace: Duration::from_secs(config.shutdown_grace_seconds),
+            trusted_proxies,
         })
     }
 
@@ -325,6 +351,7 @@ impl Application {
         crate::telemetry::exporter();
         crate::telemetry::spawn_upkeep();
         let metrics = Arc::new(HttpMetrics::new(table.clone()));
+        let proxies = Arc::new(self.trusted_proxies);
         let app = routes
             .around(move |next, request| allow_header(next, request, table.clone()))
             .around(trim_path)
@@ -332,7 +359,8 @@ impl Application {
             .around(move |next, request| deadline(next, request, self.request_timeout))
             .with(catch_panics())
             .around(move |next, request| log_request(next, request, metrics.clone()))
-            .around(request_id);
+            .around(request_id)
+            .around(move |next, request| untrusted_forwarding(next, request, proxies.clone()));
         // One shutdown signal, seen by the HTTP server and the dispatcher alike.
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(async move {

@@ -147,6 +147,29 @@ pub struct Config {
     )]
     pub run_retention_days: u32,
 
+    /// Internal targets runs may reach despite the SSRF guard: CIDRs (`10.0.0.0/8`),
+    /// addresses (`127.0.0.1`) and host names (`hooks.internal`, `*.svc.cluster.local`),
+    /// separated by commas. Unset: loopback, private, link-local, CGNAT, multicast and other
+    /// non-public addresses are refused.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_TARGET_ALLOW",
+        default_value = ""
+    )]
+    pub target_allow: String,
+
+    /// Reverse proxies whose `X-Forwarded-*` and `Forwarded` headers are believed (CIDRs or
+    /// addresses, separated by commas). From any other peer these headers are removed before
+    /// anything reads them. Unset: no proxy is trusted.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_TRUSTED_PROXIES",
+        default_value = ""
+    )]
+    pub trusted_proxies: String,
+
     /// Newest runs kept per job; older ones are deleted. 0: no cap.
     #[arg(
         long,
@@ -342,4 +365,20 @@ impl Config {
     pub fn json_logs(&self) -> bool {
         self.log_format == "json"
     }
+}
+
+/// Reads a list of CIDRs or single addresses separated by commas or white space.
+///
+/// # Errors
+/// The first entry that is neither, with the reason.
+pub fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{entry:?} is neither a CIDR nor an IP address"))
+        })
+        .collect()
 }

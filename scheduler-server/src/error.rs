@@ -79,6 +79,18 @@ fn target_wording(problem: &TargetError) -> String {
             format!("header \"{name}\" is not a valid HTTP header.")
         }
         TargetError::NulCharacter => "Null characters are not allowed.".into(),
+        TargetError::UrlInvalid(why) => format!("\"url\" is not a valid URL: {why}."),
+        TargetError::UrlCredentials => "\"url\" must not contain credentials: send them in \
+            \"headers\" (e.g. Authorization), whose values are never returned."
+            .into(),
+        TargetError::Forbidden(why) => format!(
+            "\"url\" may not be reached: {why}. An operator can open internal targets with \
+             SCHEDULER_TARGET_ALLOW."
+        ),
+        TargetError::MaskedWithoutValue { name } => format!(
+            "header \"{name}\" is \"***\" (a hidden stored value) but the job has no such \
+             header to keep: send its value."
+        ),
     }
 }
 

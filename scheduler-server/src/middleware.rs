@@ -233,6 +233,47 @@ fn normalized_path(path: &str) -> Option<String> {
     Some(normal)
 }
 
+/// Headers through which a reverse proxy describes the original request.
+const FORWARDING_HEADERS: [&str; 6] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-real-ip",
+];
+
+/// The peer's IP address (the TCP connection's, never a header's).
+pub fn peer_ip(request: &Request) -> Option<std::net::IpAddr> {
+    request
+        .remote_addr()
+        .as_socket_addr()
+        .map(|a| match a.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+            v4 => v4,
+        })
+}
+
+/// Removes the forwarding headers (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) of a request
+/// whose peer is not one of the `trusted` proxies, so no client can choose the host of the
+/// links it is sent or the address it is judged by.
+pub async fn untrusted_forwarding<E: Endpoint>(
+    next: Arc<E>,
+    mut request: Request,
+    trusted: Arc<Vec<ipnet::IpNet>>,
+) -> Result<Response> {
+    let from_proxy = peer_ip(&request).is_some_and(|ip| trusted.iter().any(|n| n.contains(&ip)));
+    if !from_proxy {
+        let headers = request.headers_mut();
+        for name in FORWARDING_HEADERS {
+            headers.remove(name);
+        }
+    }
+    Ok(next.call(request).await?.into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalized_path;

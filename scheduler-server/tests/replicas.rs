@@ -24,6 +24,7 @@ use scheduler_adapters::{
 };
 use scheduler_core::{
     ActionHandlers, Dispatcher, DispatcherConfig, JobDraft, JobRepository, NewJob, RoutingExecutor,
+    TargetGuard,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
@@ -131,7 +132,9 @@ fn replica(db: DatabaseConnection, worker: &str) -> Dispatcher {
     config.lease = Duration::from_secs(2);
     config.shutdown_grace = Duration::from_secs(5);
     let executor = RoutingExecutor {
-        http: Some(Arc::new(HttpExecutor::new().unwrap())),
+        http: Some(Arc::new(
+            HttpExecutor::with_guard(TargetGuard::from_allow_list("127.0.0.1").unwrap()).unwrap(),
+        )),
         actions: ActionHandlers::new(),
     };
     Dispatcher::new(

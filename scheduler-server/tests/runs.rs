@@ -168,7 +168,7 @@ async fn policies_and_targets_are_job_fields(app: TestApp) {
     );
     assert_eq!(
         job["target"],
-        json!({"type": "http", "url": "https://example.com/hook", "method": "POST", "headers": {"X-Token": "t"}})
+        json!({"type": "http", "url": "https://example.com/hook", "method": "POST", "headers": {"X-Token": "***"}})
     );
 
     let path = format!("/scheduler/jobs/{}/", job["id"]);

@@ -75,7 +75,8 @@ pub struct TargetOut {
     pub url: String,
     /// The request method.
     pub method: OneOf<TargetMethods>,
-    /// Extra request headers (at most 32).
+    /// Extra request headers (at most 32). Values are write-only: every value reads `***`.
+    /// Send `***` back (or, in a PATCH, leave `headers` out) to keep the stored values.
     pub headers: std::collections::BTreeMap<String, String>,
 }
 
@@ -85,7 +86,11 @@ impl From<&HttpTarget> for TargetOut {
             kind: OneOf::new("http"),
             url: target.url.clone(),
             method: OneOf::new(target.method.clone()),
-            headers: target.headers.clone(),
+            headers: target
+                .headers
+                .keys()
+                .map(|name| (name.clone(), HttpTarget::MASK.to_string()))
+                .collect(),
         }
     }
 }

@@ -1,0 +1,432 @@
+//! The SSRF guard: which addresses an HTTP target may reach.
+//!
+//! A scheduler that sends requests on its callers' behalf must not let them reach what only
+//! the server can reach: its own loopback, the private network it runs in, the cloud metadata
+//! service. [`TargetGuard`] refuses, unless an operator opened them, every address that is
+//! loopback, private (RFC 1918), shared (CGNAT, 100.64.0.0/10), link-local, unique-local,
+//! multicast, unspecified, broadcast or otherwise reserved, including such an IPv4 address
+//! written in an IPv6 form (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, NAT64
+//! `64:ff9b::/96`, 6to4 `2002::/16`).
+//!
+//! It is applied twice: when a job is written (the URL's literal address, or every address its
+//! host name resolves to then) and when a run connects (every address actually dialled), so a
+//! name that later re-resolves to a forbidden address fails the run, not the server.
+//!
+//! URLs are read by the WHATWG parser (`url`), the same one the HTTP client uses, so decimal,
+//! octal and hexadecimal IPv4 forms (`http://2130706433/`, `http://0x7f.1/`) are read as the
+//! address they denote.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+/// Why an address is refused, or `None` when it is an ordinary public unicast address.
+pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => forbidden_v6(v6),
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, c, _] = ip.octets();
+    if ip.is_unspecified() || a == 0 {
+        Some("unspecified")
+    } else if ip.is_loopback() {
+        Some("loopback")
+    } else if ip.is_private() {
+        Some("private (RFC 1918)")
+    } else if a == 100 && (64..128).contains(&b) {
+        Some("shared (CGNAT)")
+    } else if ip.is_link_local() {
+        Some("link-local")
+    } else if ip.is_multicast() {
+        Some("multicast")
+    } else if ip.is_broadcast()
+        || a >= 240
+        || (a == 192 && b == 0 && (c == 0 || c == 2))
+        || (a == 198 && (b == 18 || b == 19))
+        || (a == 198 && b == 51 && c == 100)
+        || (a == 203 && b == 0 && c == 113)
+    {
+        Some("reserved")
+    } else {
+        None
+    }
+}
+
+/// The IPv4 address embedded in an IPv6 address by a transition form, if any.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let low = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    match s {
+        // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible, deprecated).
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0, 0, hi, lo] => Some(low(hi, lo)),
+        // 64:ff9b::a.b.c.d (NAT64 well-known prefix).
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(low(hi, lo)),
+        // 2002:AABB:CCDD::/48 (6to4).
+        [0x2002, hi, lo, ..] => Some(low(hi, lo)),
+        _ => None,
+    }
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    let first = ip.segments()[0];
+    if ip.is_unspecified() {
+        Some("unspecified")
+    } else if ip.is_loopback() {
+        Some("loopback")
+    } else if let Some(v4) = embedded_v4(ip) {
+        forbidden_v4(v4)
+    } else if first & 0xfe00 == 0xfc00 {
+        Some("unique-local")
+    } else if first & 0xffc0 == 0xfe80 {
+        Some("link-local")
+    } else if first & 0xffc0 == 0xfec0 {
+        Some("site-local")
+    } else if ip.is_multicast() {
+        Some("multicast")
+    } else if (first == 0x2001 && ip.segments()[1] == 0x0db8) || first == 0x0100 {
+        Some("reserved")
+    } else {
+        None
+    }
+}
+
+/// A target refused by the guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetRefusal {
+    /// The URL does not parse as an `http`/`https` URL with a host.
+    Unreadable,
+    /// The host is a local-only name (`localhost`, `*.localhost`).
+    LocalName {
+        /// The host as written.
+        host: String,
+    },
+    /// The host is, or resolves to, a forbidden address.
+    Address {
+        /// The host as written (a name or a literal).
+        host: String,
+        /// The forbidden address.
+        address: IpAddr,
+        /// The kind of address ([`forbidden_reason`]).
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for TargetRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable => {
+                f.write_str("the URL is not an http:// or https:// URL with a host")
+            }
+            Self::LocalName { host } => write!(f, "{host} is a local-only host name"),
+            Self::Address {
+                host,
+                address,
+                reason,
+            } if host.trim_matches(['[', ']']) == address.to_string() => {
+                write!(f, "{address} is a {reason} address")
+            }
+            Self::Address {
+                host,
+                address,
+                reason,
+            } => write!(f, "{host} resolves to {address}, a {reason} address"),
+        }
+    }
+}
+
+impl std::error::Error for TargetRefusal {}
+
+/// One entry of an allow list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostRule {
+    /// Exactly this host name.
+    Exact(String),
+    /// This name and every name under it (`*.svc.cluster.local`).
+    Suffix(String),
+}
+
+/// What a URL's host needs after [`TargetGuard::check_url`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostCheck {
+    /// Nothing more: an allowed literal address or an allowed name.
+    Done,
+    /// A name whose addresses must each pass [`TargetGuard::check_resolved`].
+    Resolve {
+        /// The host name, lowercase, without a trailing dot.
+        host: String,
+        /// The port (the scheme's default when the URL has none).
+        port: u16,
+    },
+}
+
+/// The refusal policy plus the operator's allow list (CIDRs and host names).
+///
+/// The default refuses every forbidden address and allows nothing extra.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetGuard {
+    /// Address ranges opened by the operator.
+    nets: Vec<IpNet>,
+    /// Host names opened by the operator: reached whatever they resolve to.
+    hosts: Vec<HostRule>,
+}
+
+/// A lowercase host name without its trailing dot.
+fn normal_host(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl TargetGuard {
+    /// Reads an allow list: entries separated by commas or white space, each a CIDR
+    /// (`10.0.0.0/8`, `fd00::/8`), a single address (`127.0.0.1`, `::1`), a host name
+    /// (`hooks.internal`) or a domain wildcard (`*.svc.cluster.local`).
+    ///
+    /// # Errors
+    /// The first entry that is none of these, with the reason.
+    pub fn from_allow_list(list: &str) -> Result<Self, String> {
+        let mut guard = Self::default();
+        for entry in list
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|e| !e.is_empty())
+        {
+            if let Ok(net) = IpNet::from_str(entry) {
+                guard.nets.push(net.trunc());
+            } else if let Ok(ip) = IpAddr::from_str(entry.trim_matches(['[', ']'])) {
+                guard.nets.push(IpNet::from(ip));
+            } else if let Some(domain) = entry.strip_prefix("*.") {
+                guard
+                    .hosts
+                    .push(HostRule::Suffix(Self::host_entry(domain)?));
+            } else {
+                guard.hosts.push(HostRule::Exact(Self::host_entry(entry)?));
+            }
+        }
+        Ok(guard)
+    }
+
+    fn host_entry(entry: &str) -> Result<String, String> {
+        let host = normal_host(entry);
+        let valid = !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+        if valid {
+            Ok(host)
+        } else {
+            Err(format!(
+                "{entry:?} is neither a CIDR, an IP address nor a host name"
+            ))
+        }
+    }
+
+    /// True when nothing is opened beyond the default.
+    pub fn is_default(&self) -> bool {
+        self.nets.is_empty() && self.hosts.is_empty()
+    }
+
+    /// Whether the operator opened this host name.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = normal_host(host);
+        self.hosts.iter().any(|rule| match rule {
+            HostRule::Exact(name) => *name == host,
+            HostRule::Suffix(domain) => {
+                host == *domain
+                    || host
+                        .strip_suffix(domain.as_str())
+                        .is_some_and(|rest| rest.ends_with('.'))
+            }
+        })
+    }
+
+    /// Whether the operator opened this address.
+    pub fn address_allowed(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.nets.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Checks one address `host` resolved to (or `host` itself when it is a literal).
+    ///
+    /// # Errors
+    /// [`TargetRefusal::Address`] when the address is forbidden and neither it nor the host
+    /// name is allowed.
+    pub fn check_resolved(&self, host: &str, ip: IpAddr) -> Result<(), TargetRefusal> {
+        match forbidden_reason(ip) {
+            Some(_) if self.host_allowed(host) || self.address_allowed(ip) => Ok(()),
+            Some(reason) => Err(TargetRefusal::Address {
+                host: host.to_string(),
+                address: ip,
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks what can be checked of a URL without resolving its host: a literal address,
+    /// or a local-only name.
+    ///
+    /// # Errors
+    /// [`TargetRefusal`] saying why.
+    pub fn check_url(&self, url: &str) -> Result<HostCheck, TargetRefusal> {
+        let parsed = url::Url::parse(url).map_err(|_| TargetRefusal::Unreadable)?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(TargetRefusal::Unreadable);
+        }
+        let port = parsed
+            .port_or_known_default()
+            .ok_or(TargetRefusal::Unreadable)?;
+        match parsed.host() {
+            None => Err(TargetRefusal::Unreadable),
+            Some(url::Host::Ipv4(ip)) => self
+                .check_resolved(&ip.to_string(), IpAddr::V4(ip))
+                .map(|()| HostCheck::Done),
+            Some(url::Host::Ipv6(ip)) => self
+                .check_resolved(&format!("[{ip}]"), IpAddr::V6(ip))
+                .map(|()| HostCheck::Done),
+            Some(url::Host::Domain(name)) => {
+                let host = normal_host(name);
+                if self.host_allowed(&host) {
+                    Ok(HostCheck::Done)
+                } else if host == "localhost" || host.ends_with(".localhost") {
+                    Err(TargetRefusal::LocalName { host })
+                } else {
+                    Ok(HostCheck::Resolve { host, port })
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(guard: &TargetGuard, url: &str) -> bool {
+        guard.check_url(url).is_err()
+    }
+
+    #[test]
+    fn forbidden_literals_in_every_spelling_are_refused() {
+        let guard = TargetGuard::default();
+        for url in [
+            "http://127.0.0.1/",
+            "http://127.1.2.3:8080/x",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0x7f.1/",
+            "http://0177.0.0.1/",
+            "http://017700000001/",
+            "http://127.1/",
+            "http://0.0.0.0/",
+            "http://0/",
+            "http://[::1]/",
+            "http://[::]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:7f00:1]/",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fe80::1]/",
+            "http://[fd00::1]/",
+            "http://[fc00::1]/",
+            "http://10.0.0.1/",
+            "http://172.16.0.1/",
+            "http://172.31.255.255/",
+            "http://192.168.1.1/",
+            "http://100.64.0.1/",
+            "http://100.127.255.255/",
+            "http://224.0.0.1/",
+            "http://[ff02::1]/",
+            "http://255.255.255.255/",
+            "http://localhost/",
+            "http://LOCALHOST./",
+            "http://api.localhost:8080/",
+            "https://user:pw@127.0.0.1/",
+        ] {
+            assert!(refused(&guard, url), "{url} was not refused");
+        }
+    }
+
+    #[test]
+    fn public_addresses_and_names_pass() {
+        let guard = TargetGuard::default();
+        for url in [
+            "https://example.com/hook",
+            "http://93.184.216.34/",
+            "http://[2606:2800:220:1:248:1893:25c8:1946]/",
+            "http://100.128.0.1/",
+            "http://172.32.0.1/",
+            "http://8.8.8.8:8080/",
+        ] {
+            assert!(!refused(&guard, url), "{url} was refused");
+        }
+        assert_eq!(
+            guard.check_url("https://Example.COM./x"),
+            Ok(HostCheck::Resolve {
+                host: "example.com".into(),
+                port: 443
+            })
+        );
+    }
+
+    #[test]
+    fn the_allow_list_opens_ranges_addresses_and_names() {
+        let guard =
+            TargetGuard::from_allow_list("127.0.0.1, 10.1.0.0/16 ::1 hooks.internal *.svc.local")
+                .unwrap();
+        assert!(!refused(&guard, "http://127.0.0.1:9000/"));
+        assert!(!refused(&guard, "http://[::ffff:127.0.0.1]/"));
+        assert!(refused(&guard, "http://127.0.0.2/"));
+        assert!(!refused(&guard, "http://10.1.200.3/"));
+        assert!(refused(&guard, "http://10.2.0.1/"));
+        assert!(!refused(&guard, "http://[::1]/"));
+        assert_eq!(
+            guard.check_url("http://hooks.internal/"),
+            Ok(HostCheck::Done)
+        );
+        assert_eq!(
+            guard.check_url("http://a.b.svc.local/"),
+            Ok(HostCheck::Done)
+        );
+        assert!(
+            guard
+                .check_resolved("x.svc.local", "10.9.9.9".parse().unwrap())
+                .is_ok()
+        );
+        assert!(
+            guard
+                .check_resolved("xsvc.local", "10.9.9.9".parse().unwrap())
+                .is_err()
+        );
+        assert!(TargetGuard::from_allow_list("not a/host").is_err());
+        assert!(TargetGuard::from_allow_list("10.0.0.0/33").is_err());
+    }
+
+    #[test]
+    fn a_resolved_forbidden_address_is_refused_with_its_name() {
+        let guard = TargetGuard::default();
+        let refusal = guard
+            .check_resolved("evil.example", "169.254.169.254".parse().unwrap())
+            .unwrap_err();
+        assert_eq!(
+            refusal.to_string(),
+            "evil.example resolves to 169.254.169.254, a link-local address"
+        );
+        assert_eq!(
+            guard.check_url("http://[::1]/").unwrap_err().to_string(),
+            "::1 is a loopback address"
+        );
+    }
+}

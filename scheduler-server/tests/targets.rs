@@ -1,0 +1,327 @@
+//! The trust boundary around HTTP targets, over real HTTP on SQLite and PostgreSQL: the SSRF
+//! guard refuses internal addresses at write time (no packet is ever sent to them), an
+//! operator's allow list opens them, and target header values are write-only.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use poem::http::StatusCode;
+use poem::{Route, Server, post};
+use serde_json::{Value, json};
+use support::TestApp;
+
+/// Host names in /etc/hosts that map to a loopback address (besides `localhost`, which the
+/// guard refuses by name): they show that a name is judged by what it resolves to.
+fn loopback_names_from_hosts_file() -> Vec<String> {
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    hosts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split('#').next()?.split_whitespace();
+            let address = fields.next()?;
+            address
+                .starts_with("127.")
+                .then(|| fields.map(str::to_string).collect::<Vec<_>>())
+        })
+        .flatten()
+        .filter(|name| !name.contains("localhost"))
+        .collect()
+}
+
+async fn strict(configure: fn(&mut scheduler_server::Config)) -> [Option<TestApp>; 2] {
+    [
+        support::sqlite_app_with(configure).await,
+        support::postgres_app_with(configure).await,
+    ]
+}
+
+fn no_allow_list(config: &mut scheduler_server::Config) {
+    config.target_allow = String::new();
+}
+
+#[tokio::test]
+async fn internal_targets_are_refused_at_write_time_on_both_backends() {
+    let mut urls: Vec<String> = [
+        "http://127.0.0.1/",
+        "http://127.0.0.1:5432/",
+        "http://127.8.9.10/",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://0x7f.0.0.1/",
+        "http://0177.0.0.1/",
+        "http://017700000001/",
+        "http://127.1/",
+        "http://0.0.0.0/",
+        "http://0/",
+        "http://[::1]/",
+        "http://[::]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[0:0:0:0:0:ffff:7f00:1]/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/",
+        "http://[fd12:3456::1]/",
+        "http://10.0.0.1/",
+        "http://172.16.5.4/",
+        "http://192.168.0.1/",
+        "http://100.64.0.1/",
+        "http://224.0.0.251/",
+        "http://[ff02::1]/",
+        "http://localhost/",
+        "http://localhost:8080/hook",
+        "https://LOCALHOST./",
+        "http://app.localhost/",
+    ]
+    .map(String::from)
+    .to_vec();
+    urls.extend(
+        loopback_names_from_hosts_file()
+            .into_iter()
+            .map(|name| format!("http://{name}:8080/")),
+    );
+    assert!(urls.len() >= 20);
+    for app in strict(no_allow_list).await.into_iter().flatten() {
+        for url in &urls {
+            let response = app
+                .post_job(&json!({"name": "ssrf", "cron_expression": "@daily",
+                    "target": {"type": "http", "url": url}}))
+                .await;
+            assert_eq!(response.status(), 400, "{url}");
+            let errors: Value = response.json().await.unwrap();
+            let why = errors["target"][0].as_str().unwrap_or_default();
+            assert!(
+                why.starts_with("\"url\" may not be reached: "),
+                "{url}: {errors}"
+            );
+            assert!(why.contains("SCHEDULER_TARGET_ALLOW"), "{url}: {errors}");
+        }
+        // Nothing was stored.
+        let (_, page) = app.get_json("/scheduler/jobs/").await;
+        assert_eq!(page["count"], 0);
+        // A PATCH to an internal address is refused the same way and changes nothing.
+        let created: Value = app
+            .post_job(&json!({"name": "public", "cron_expression": "@daily",
+                "target": {"type": "http", "url": "https://example.com/hook"}}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let path = format!("/scheduler/jobs/{}/", created["id"]);
+        let response = app
+            .client
+            .patch(app.url(&path))
+            .json(&json!({"target": {"type": "http", "url": "http://169.254.169.254/"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let (_, job) = app.get_json(&path).await;
+        assert_eq!(job["target"]["url"], "https://example.com/hook");
+        // Credentials belong in headers.
+        let response = app
+            .post_job(&json!({"name": "creds", "cron_expression": "@daily",
+                "target": {"type": "http", "url": "https://user:pass@example.com/"}}))
+            .await;
+        assert_eq!(response.status(), 400);
+        let errors: Value = response.json().await.unwrap();
+        assert!(
+            errors["target"][0]
+                .as_str()
+                .unwrap()
+                .contains("must not contain credentials"),
+            "{errors}"
+        );
+    }
+}
+
+/// A receiver recording the `Authorization` header of each delivery and answering with
+/// `status`, echoing the header in its body (as a debugging receiver might).
+async fn echoing_receiver(status: StatusCode) -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    let hook = poem::endpoint::make(move |request: poem::Request| {
+        let recorded = recorded.clone();
+        async move {
+            let auth = request
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            recorded.lock().unwrap().push(auth.clone());
+            poem::Response::builder()
+                .status(status)
+                .body(format!("you sent Authorization: {auth}"))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
+    tokio::spawn(async move {
+        Server::new_with_acceptor(acceptor)
+            .run(Route::new().at("/hook", post(hook)))
+            .await
+    });
+    (format!("http://{addr}/hook"), seen)
+}
+
+async fn run_and_settle(app: &TestApp, job_id: &Value) -> Value {
+    let response = app
+        .client
+        .post(app.url(&format!("/scheduler/jobs/{job_id}/run/")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let run: Value = response.json().await.unwrap();
+    for _ in 0..200 {
+        let (_, now) = app
+            .get_json(&format!("/scheduler/runs/{}/", run["id"]))
+            .await;
+        if now["status"] != "running" {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("run still running");
+}
+
+async fn header_values_are_write_only(app: TestApp) {
+    const SECRET: &str = "Bearer s3cr3t-token-value";
+    let (url, seen) = echoing_receiver(StatusCode::OK).await;
+    let response = app
+        .post_job(&json!({"name": "secret", "cron_expression": "@daily",
+            "target": {"type": "http", "url": url, "headers": {"Authorization": SECRET}}}))
+        .await;
+    assert_eq!(response.status(), 201);
+    let created_text = response.text().await.unwrap();
+    assert!(!created_text.contains("s3cr3t"), "{created_text}");
+    let created: Value = serde_json::from_str(&created_text).unwrap();
+    assert_eq!(
+        created["target"]["headers"],
+        json!({"Authorization": "***"})
+    );
+    let path = format!("/scheduler/jobs/{}/", created["id"]);
+    for listing in [path.as_str(), "/scheduler/jobs/"] {
+        let text = app
+            .client
+            .get(app.url(listing))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!text.contains("s3cr3t"), "{listing}: {text}");
+    }
+    // The stored value is what is sent.
+    assert_eq!(
+        run_and_settle(&app, &created["id"]).await["status"],
+        "succeeded"
+    );
+    // A PATCH of the target without `headers` keeps them.
+    let response = app
+        .client
+        .patch(app.url(&path))
+        .json(&json!({"target": {"type": "http", "url": url, "method": "POST"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        run_and_settle(&app, &created["id"]).await["status"],
+        "succeeded"
+    );
+    // A PUT of what GET returned (the mask) keeps them too.
+    let (_, mut job) = app.get_json(&path).await;
+    job["description"] = json!("edited");
+    let response = app
+        .client
+        .put(app.url(&path))
+        .json(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        run_and_settle(&app, &created["id"]).await["status"],
+        "succeeded"
+    );
+    assert_eq!(*seen.lock().unwrap(), vec![SECRET; 3]);
+    // A mask with nothing stored behind it is refused.
+    let response = app
+        .client
+        .patch(app.url(&path))
+        .json(&json!({"target": {"type": "http", "url": url, "headers": {"X-New": "***"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+
+    // A receiver echoing the secret into a failure: the run's error shows the mask.
+    let (failing, _) = echoing_receiver(StatusCode::INTERNAL_SERVER_ERROR).await;
+    let created: Value = app
+        .post_job(&json!({"name": "echo", "cron_expression": "@daily",
+            "target": {"type": "http", "url": failing, "headers": {"Authorization": SECRET}}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let run = run_and_settle(&app, &created["id"]).await;
+    assert_eq!(run["status"], "failed");
+    let error = run["error"].as_str().unwrap();
+    assert!(error.contains("Authorization: ***"), "{error}");
+    assert!(!error.contains("s3cr3t"), "{error}");
+}
+
+scheduler_test_support::backend_tests! {
+    attribute: tokio::test,
+    setups: { sqlite => support::sqlite_app, postgres => support::postgres_app },
+    tests: [
+        header_values_are_write_only,
+    ],
+}
+
+async fn next_link(app: &TestApp) -> String {
+    let response = app
+        .client
+        .get(app.url("/scheduler/jobs/?page_size=1"))
+        .header("X-Forwarded-Host", "evil.example")
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let page: Value = response.json().await.unwrap();
+    page["next"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
+    let untrusted = support::sqlite_app().await.unwrap();
+    let trusting = support::sqlite_app_with(|c| c.trusted_proxies = "127.0.0.0/8".into())
+        .await
+        .unwrap();
+    for app in [&untrusted, &trusting] {
+        for name in ["a", "b"] {
+            assert_eq!(
+                app.post_job(&json!({"name": name, "cron_expression": "@daily"}))
+                    .await
+                    .status(),
+                201
+            );
+        }
+    }
+    let host = untrusted.base.trim_start_matches("http://");
+    assert_eq!(
+        next_link(&untrusted).await,
+        format!("http://{host}/scheduler/jobs/?page=2&page_size=1")
+    );
+    assert_eq!(
+        next_link(&trusting).await,
+        "https://evil.example/scheduler/jobs/?page=2&page_size=1"
+    );
+}

@@ -9,6 +9,7 @@ mod m20261126_000001_create_jobs;
 mod m20261127_000001_runs_and_policies;
 mod m20261201_000001_run_visibility;
 mod m20261202_000001_job_source;
+mod m20261203_000001_api_keys;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_runs_and_policies::Migration),
             Box::new(m20261201_000001_run_visibility::Migration),
             Box::new(m20261202_000001_job_source::Migration),
+            Box::new(m20261203_000001_api_keys::Migration),
         ]
     }
 }

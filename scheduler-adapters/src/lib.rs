@@ -21,7 +21,7 @@ pub use http_executor::{DnsResolver, GuardedResolver, HttpExecutor};
 pub use memory_cache::{InMemoryJobCache, NoJobCache};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{
-    DatabaseConfig, PoolConnections, SeaOrmJobRepository, SeaOrmRunStore, connect,
-    connection_failure, mask_password, pool_connections,
+    CachedKeyStore, DatabaseConfig, PoolConnections, SeaOrmJobRepository, SeaOrmKeyStore,
+    SeaOrmRunStore, connect, connection_failure, mask_password, pool_connections,
 };
 pub use worker::{MAX_WORKER_CHARS, default_worker_name, worker_name};

@@ -83,6 +83,8 @@ pub enum Invalid {
     },
     /// The HTTP target is malformed.
     Target(TargetError),
+    /// A tenant name that is not 1-64 characters of `a-z`, `0-9`, `-`, `_`.
+    TenantName,
 }
 
 /// One failing input field and what is wrong with it.
@@ -213,6 +215,9 @@ pub enum ServiceError {
     /// No run with that id.
     #[error("run not found")]
     RunNotFound,
+    /// No unrevoked API key with that id (in the caller's tenant).
+    #[error("key not found")]
+    KeyNotFound,
     /// The page number is past the last page.
     #[error("invalid page")]
     InvalidPage,

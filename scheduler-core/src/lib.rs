@@ -30,6 +30,7 @@
 //! assert!(error.to_string().contains("seconds and years are not supported"));
 //! ```
 
+pub mod auth;
 pub mod dispatcher;
 pub mod error;
 pub mod job;
@@ -45,6 +46,10 @@ pub mod service;
 pub mod target_guard;
 pub mod telemetry;
 
+pub use auth::{
+    ApiKey, KEY_PREFIX, KeyService, KeyStore, NewApiKey, Principal, Scope, Tenant, generate_key,
+    hash_key,
+};
 pub use dispatcher::{
     ActionFuture, ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, RoutingExecutor,
     TickOutcome,

@@ -6,23 +6,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, TcpAcceptor};
-use poem::{EndpointExt, Server};
+use poem::{Endpoint, EndpointExt, Server};
 use scheduler_adapters::{
-    DatabaseConfig, DnsResolver, HttpExecutor, InMemoryJobCache, NoJobCache, RedisCacheConfig,
-    RedisJobCache, SeaOrmJobRepository, SeaOrmRunStore, SystemClock, connect, connection_failure,
-    mask_password,
+    CachedKeyStore, DatabaseConfig, DnsResolver, HttpExecutor, InMemoryJobCache, NoJobCache,
+    RedisCacheConfig, RedisJobCache, SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmRunStore,
+    SystemClock, connect, connection_failure, mask_password,
 };
 use scheduler_core::{
-    ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, RoutingExecutor, Run, RunService,
-    RunStore, TargetGuard,
+    ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, KeyService, RoutingExecutor, Run,
+    RunService, RunStore, TargetGuard,
 };
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 
 use crate::api::ApiParts;
 use crate::api::health::HealthApi;
-use crate::config::Config;
+use crate::api::openapi::RouteTable;
+use crate::auth::{Auth, authenticate};
+use crate::config::{AuthMode, Config};
 use crate::middleware::{
     allow_header, catch_panics, deadline, limit_body, log_request, request_id, trim_path,
     untrusted_forwarding,
@@ -150,6 +153,15 @@ pub async fn open_database(config: &Config) -> Result<DatabaseConnection, Startu
     Ok(db)
 }
 
+/// How long a key lookup is remembered: a revoked key is refused by every replica within it.
+pub const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
+
+/// The key use cases over `db`, lookups cached for [`KEY_CACHE_TTL`].
+pub fn key_service(db: &DatabaseConnection, clock: Arc<dyn Clock>) -> KeyService {
+    let store = Arc::new(SeaOrmKeyStore::new(db.clone()));
+    KeyService::new(Arc::new(CachedKeyStore::new(store, KEY_CACHE_TTL)), clock)
+}
+
 /// Chooses the cache: Redis when configured; in-process only for a single process (SQLite);
 /// none for a shared database without a shared cache, so replicas never serve each other
 /// stale data.
@@ -229,6 +241,8 @@ pub struct Application {
     grace: Duration,
     /// Peers whose forwarding headers are believed.
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// The front door: modes and key lookups.
+    auth: Arc<Auth>,
 }
 
 impl Application {
@@ -290,6 +304,14 @@ impl Application {
             config.dispatcher_config(),
         );
         let runs = RunService::new(service.clone(), store, dispatcher.clone());
+        let keys = key_service(&db, clock.clone());
+        if config.auth == AuthMode::Off && !config.bind.ip().is_loopback() {
+            tracing::warn!(
+                bind = %config.bind,
+                "SCHEDULER_AUTH=off on a non-loopback address: anyone who reaches this port \
+                 can read, change and delete every job"
+            );
+        }
         let cannot_listen = |source: std::io::Error| StartupError::Setting {
             setting: BIND,
             value: config.bind.to_string(),
@@ -317,6 +339,11 @@ impl Application {
             dispatch: config.dispatcher_enabled(),
             grace: Duration::from_secs(config.shutdown_grace_seconds),
             trusted_proxies,
+            auth: Arc::new(Auth {
+                mode: config.auth,
+                keys,
+                metrics_public: config.metrics_public,
+            }),
         })
     }
 
@@ -345,22 +372,19 @@ impl Application {
             runs: self.runs,
             clock: self.clock,
             health,
+            keys: self.auth.keys.clone(),
         });
         let table = Arc::new(table);
         // The metrics recorder, before the first request or run records anything.
         crate::telemetry::exporter();
         crate::telemetry::spawn_upkeep();
-        let metrics = Arc::new(HttpMetrics::new(table.clone()));
-        let proxies = Arc::new(self.trusted_proxies);
-        let app = routes
-            .around(move |next, request| allow_header(next, request, table.clone()))
-            .around(trim_path)
-            .around(limit_body)
-            .around(move |next, request| deadline(next, request, self.request_timeout))
-            .with(catch_panics())
-            .around(move |next, request| log_request(next, request, metrics.clone()))
-            .around(request_id)
-            .around(move |next, request| untrusted_forwarding(next, request, proxies.clone()));
+        let app = http_app(
+            routes,
+            &table,
+            self.request_timeout,
+            self.auth,
+            Arc::new(self.trusted_proxies),
+        );
         // One shutdown signal, seen by the HTTP server and the dispatcher alike.
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(async move {
@@ -390,6 +414,34 @@ impl Application {
     pub fn dispatcher(&self) -> &Dispatcher {
         &self.dispatcher
     }
+}
+
+/// The routes behind every cross-cutting layer, outermost last: forwarding headers dropped
+/// unless from a trusted proxy, the request id, the log line and metrics, the front door
+/// (keys), the panic catcher, the deadline, the body limit, the optional trailing slash and
+/// `Allow` on a 405. Built outside the generic `run_until_stopped` and boxed twice: the
+/// nested middleware types otherwise outgrow the compiler's limits.
+fn http_app(
+    routes: impl Endpoint<Output = poem::Response> + 'static,
+    table: &Arc<RouteTable>,
+    request_timeout: Duration,
+    auth: Arc<Auth>,
+    proxies: Arc<Vec<ipnet::IpNet>>,
+) -> BoxEndpoint<'static> {
+    let metrics = Arc::new(HttpMetrics::new(table.clone()));
+    let allowed = table.clone();
+    routes
+        .around(move |next, request| allow_header(next, request, allowed.clone()))
+        .around(trim_path)
+        .around(limit_body)
+        .around(move |next, request| deadline(next, request, request_timeout))
+        .with(catch_panics())
+        .around(move |next, request| authenticate(next, request, auth.clone()))
+        .boxed()
+        .around(move |next, request| log_request(next, request, metrics.clone()))
+        .around(request_id)
+        .around(move |next, request| untrusted_forwarding(next, request, proxies.clone()))
+        .boxed()
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

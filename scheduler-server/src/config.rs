@@ -24,8 +24,11 @@ pub struct Cli {
 }
 
 /// The subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
+    /// Manage API keys directly in the database (`keys create|list|revoke`).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Apply pending migrations, then serve the API (the default).
     Serve,
     /// Apply pending migrations and exit.
@@ -33,6 +36,46 @@ pub enum Command {
     /// Exit 0 when the server on `--bind`'s port answers `GET /health` with 200 (for container
     /// health checks in images without a shell or curl).
     Healthcheck,
+}
+
+/// `scheduler-server keys ...`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once (only its hash is stored).
+    Create {
+        /// The tenant whose jobs the key reaches.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// `read`, `write` or `admin`.
+        #[arg(long, default_value = "admin")]
+        scope: String,
+        /// A name for the key (recorded as `created_by`/`updated_by` of the jobs it writes).
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List {
+        /// Only this tenant's keys.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a key by id; every replica refuses it within a second.
+    Revoke {
+        /// The key's id (from `keys list`).
+        id: i64,
+    },
+}
+
+/// Who must present a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// Until the first key exists, loopback clients are served without one (and others
+    /// refused); once one exists, every request needs a key.
+    Auto,
+    /// Every request needs a key.
+    Keys,
+    /// No key is needed: every client acts as the `default` tenant's admin.
+    Off,
 }
 
 /// Every setting of the server. Each flag has an env var of the same meaning.
@@ -146,6 +189,21 @@ pub struct Config {
         default_value_t = 30
     )]
     pub run_retention_days: u32,
+
+    /// Who must present an API key: `auto` (loopback is served until the first key exists,
+    /// then everyone needs one), `keys` (always) or `off` (never).
+    #[arg(long, global = true, env = "SCHEDULER_AUTH", value_enum, default_value_t = AuthMode::Auto)]
+    pub auth: AuthMode,
+
+    /// Whether `/metrics` is served without a key (`true`), or needs a read key (`false`).
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_METRICS_PUBLIC",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub metrics_public: bool,
 
     /// Internal targets runs may reach despite the SSRF guard: CIDRs (`10.0.0.0/8`),
     /// addresses (`127.0.0.1`) and host names (`hooks.internal`, `*.svc.cluster.local`),

@@ -137,6 +137,9 @@ pub fn wording(field: &str, problem: &Invalid) -> String {
             format!("Must be at most {max} bytes when serialized (got {size}).")
         }
         Invalid::Target(problem) => target_wording(problem),
+        Invalid::TenantName => "Enter 1-64 characters: lowercase letters, digits, - and _, \
+             starting with a letter or digit."
+            .into(),
     }
 }
 
@@ -160,6 +163,8 @@ pub enum ApiError {
     JobNotFound,
     /// 404 `{"error": "Run not found"}`.
     RunNotFound,
+    /// 404 `{"detail": "Not found."}`: no such unrevoked key in the caller's tenant.
+    KeyNotFound,
     /// 404 `{"detail": "Invalid page."}`.
     InvalidPage,
     /// 409 `{"detail": ...}`: a run of this job for this instant exists.
@@ -188,6 +193,7 @@ impl ApiError {
                 serde_json::json!({"error": "Run not found"}),
             ),
             Self::InvalidPage => (StatusCode::NOT_FOUND, detail("Invalid page.")),
+            Self::KeyNotFound => (StatusCode::NOT_FOUND, detail("Not found.")),
             Self::RunConflict => (
                 StatusCode::CONFLICT,
                 detail("A run of this job was started at the same instant; try again."),
@@ -219,6 +225,7 @@ impl From<ServiceError> for ApiError {
         match error {
             ServiceError::JobNotFound => Self::JobNotFound,
             ServiceError::RunNotFound => Self::RunNotFound,
+            ServiceError::KeyNotFound => Self::KeyNotFound,
             ServiceError::InvalidPage => Self::InvalidPage,
             ServiceError::Validation(errors) => errors.into(),
             ServiceError::Conflict(Conflict::JobName) => Self::Validation(FieldErrors::from([(
@@ -255,6 +262,8 @@ pub enum ErrorDoc {
     RunConflict,
     /// 503 store unavailable.
     Unavailable,
+    /// 404 no such key.
+    KeyNotFound,
 }
 
 /// The errors an operation documents: a marker type per operation kind.
@@ -431,9 +440,33 @@ impl<S: ErrorSet> ApiResponse for OpError<S> {
                     "The store is unavailable: `{\"detail\": ...}`. Retry later.",
                     Detail::schema_ref(),
                 ),
+                ErrorDoc::KeyNotFound => json_response(
+                    404,
+                    "No unrevoked key with that id in your tenant: `{\"detail\": \"Not found.\"}`.",
+                    Detail::schema_ref(),
+                ),
             };
             push_merged(&mut responses, response);
         }
+        // Every operation with typed errors is behind the front door (crate::auth).
+        push_merged(
+            &mut responses,
+            json_response(
+                401,
+                "No key, or an unknown or revoked one: `{\"detail\": ...}`, with \
+                 `WWW-Authenticate: Bearer`.",
+                Detail::schema_ref(),
+            ),
+        );
+        push_merged(
+            &mut responses,
+            json_response(
+                403,
+                "The key's scope does not allow this: `{\"detail\": \"You do not have \
+                 permission to perform this action.\"}`.",
+                Detail::schema_ref(),
+            ),
+        );
         if bad_body {
             responses.push(json_response(
                 413,
@@ -507,6 +540,14 @@ pub mod errors {
     error_set!(
         /// Preview a cron expression.
         Preview: [BadInput]
+    );
+    error_set!(
+        /// Create or list keys.
+        Keys: [BadBody, Unavailable]
+    );
+    error_set!(
+        /// Revoke a key.
+        OneKey: [KeyNotFound, Unavailable]
     );
 }
 

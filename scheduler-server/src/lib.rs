@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod embed;
 pub mod error;
@@ -14,5 +16,5 @@ pub mod middleware;
 pub mod telemetry;
 
 pub use app::{Application, StartupError, open_database, shutdown_signal};
-pub use config::{Cli, Command, Config};
+pub use config::{AuthMode, Cli, Command, Config, KeysCommand};
 pub use embed::{Server, ServerBuilder};

@@ -13,6 +13,15 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let flush_on_exit = scheduler_server::logging::init(cli.config.json_logs());
     let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Keys(command) => match open_database(&cli.config).await {
+            Ok(db) => {
+                let clock: std::sync::Arc<dyn scheduler_core::Clock> =
+                    std::sync::Arc::new(scheduler_adapters::SystemClock);
+                let keys = scheduler_server::app::key_service(&db, clock);
+                return scheduler_server::cli::keys(&keys, command).await;
+            }
+            Err(error) => Err(error),
+        },
         Command::Migrate => open_database(&cli.config).await.map(|_| {
             tracing::info!("migrations applied");
         }),

@@ -3,6 +3,7 @@
 mod coalesce;
 pub(crate) mod entity;
 mod jobs;
+mod keys;
 mod run_entity;
 mod runs;
 
@@ -17,6 +18,7 @@ use sea_orm::{
 };
 
 pub use jobs::SeaOrmJobRepository;
+pub use keys::{CachedKeyStore, SeaOrmKeyStore};
 pub use runs::SeaOrmRunStore;
 
 /// How to reach the database and size its pool.

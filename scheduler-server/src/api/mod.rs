@@ -7,6 +7,7 @@ pub mod cron;
 pub mod docs;
 pub mod health;
 pub mod jobs;
+pub mod keys;
 pub mod openapi;
 pub mod output;
 pub mod pagination;
@@ -36,6 +37,8 @@ pub enum ApiTags {
     Cron,
     /// Liveness and readiness.
     Health,
+    /// API keys of your tenant (admin scope).
+    Keys,
 }
 
 /// What the endpoints work with.
@@ -48,11 +51,13 @@ pub struct ApiParts {
     pub clock: Arc<dyn Clock>,
     /// The probes and metrics.
     pub health: HealthApi,
+    /// The key use cases.
+    pub keys: scheduler_core::KeyService,
 }
 
 /// All routes: the API, `/openapi.json` and Swagger UI at `/swagger/`; and the table of the
 /// documented paths (route templates for metrics, methods for `Allow` on a 405).
-pub fn routes(parts: ApiParts) -> (impl Endpoint, RouteTable) {
+pub fn routes(parts: ApiParts) -> (impl Endpoint<Output = poem::Response>, RouteTable) {
     let api = OpenApiService::new(
         (
             JobsApi {
@@ -61,6 +66,7 @@ pub fn routes(parts: ApiParts) -> (impl Endpoint, RouteTable) {
             runs::RunsApi { runs: parts.runs },
             cron::CronApi { clock: parts.clock },
             parts.health,
+            keys::KeysApi { keys: parts.keys },
         ),
         "scheduler",
         env!("CARGO_PKG_VERSION"),

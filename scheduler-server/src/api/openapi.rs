@@ -138,6 +138,46 @@ fn set_preview_parameter_examples(doc: &mut Value) {
     }
 }
 
+/// Declares the API keys (`Authorization: Bearer <key>` or `X-API-Key: <key>`) as the
+/// document's security, so Swagger UI's "Authorize" button sends them; the probes and
+/// `/metrics` are marked open.
+fn set_security(doc: &mut Value) {
+    if let Some(root) = doc.as_object_mut() {
+        let components = root
+            .entry("components")
+            .or_insert_with(|| json!({}))
+            .as_object_mut();
+        if let Some(components) = components {
+            components.insert(
+                "securitySchemes".into(),
+                json!({
+                    "bearerKey": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "An API key (`sk_...`): `scheduler-server keys create` \
+                            or `POST /scheduler/keys/` with an admin key."
+                    },
+                    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+                }),
+            );
+        }
+        root.insert(
+            "security".into(),
+            json!([{"bearerKey": []}, {"apiKeyHeader": []}]),
+        );
+    }
+    for path in ["/health", "/ready", "/metrics"] {
+        if let Some(item) = doc
+            .pointer_mut(&format!("/paths/{}", path.replace('/', "~1")))
+            .and_then(Value::as_object_mut)
+        {
+            for operation in item.values_mut().filter_map(Value::as_object_mut) {
+                operation.insert("security".into(), json!([]));
+            }
+        }
+    }
+}
+
 /// The OpenAPI document as JSON text, completed as the module doc says.
 pub fn document(spec: &str) -> String {
     let Ok(mut doc) = serde_json::from_str::<Value>(spec) else {
@@ -153,6 +193,7 @@ pub fn document(spec: &str) -> String {
     set_body_examples(&mut doc, "/scheduler/jobs/{id}", "patch", &patch_examples());
     set_preview_parameter_examples(&mut doc);
     set_error_examples(&mut doc);
+    set_security(&mut doc);
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_string())
 }
 

@@ -1,0 +1,384 @@
+//! API keys: who may call the API, for which tenant, with which scope.
+//!
+//! A key is `sk_` followed by 64 hexadecimal digits (256 random bits). It is shown once, when
+//! created; the store keeps only its SHA-256 hash (a fast hash is enough for a secret of 256
+//! random bits: there is nothing to guess from it), its first characters (to recognise it in
+//! a list), its tenant, name and scope. [`KeyService`] creates, lists, revokes and checks
+//! keys over the [`KeyStore`] port.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Invalid, RepositoryError, ServiceError, ValidationErrors};
+use crate::policy::WireEnum;
+use crate::ports::Clock;
+
+/// What a key may do. Each scope includes the ones before it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum Scope {
+    /// Read jobs, runs and previews.
+    Read,
+    /// Also create, change, delete, pause, resume and run jobs.
+    Write,
+    /// Also create, list and revoke the tenant's keys.
+    Admin,
+}
+
+impl WireEnum for Scope {}
+
+/// A tenant: a team whose jobs and keys are invisible to every other tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tenant(String);
+
+impl Tenant {
+    /// The tenant of jobs written before tenants existed, of embedded programs, and of the
+    /// requests served without a key (loopback in `auto` mode, or `off`).
+    pub const DEFAULT: &'static str = "default";
+
+    /// Longest tenant name.
+    pub const MAX_CHARS: usize = 64;
+
+    /// Parses a tenant name: 1-64 characters of `a-z`, `0-9`, `-`, `_`, starting with a
+    /// letter or digit.
+    ///
+    /// # Errors
+    /// [`Invalid::TenantName`].
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let valid = !raw.is_empty()
+            && raw.len() <= Self::MAX_CHARS
+            && raw.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if valid {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(Invalid::TenantName)
+        }
+    }
+
+    /// The `default` tenant.
+    pub fn default_tenant() -> Self {
+        Self(Self::DEFAULT.to_string())
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored key (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Identity.
+    pub id: i64,
+    /// Whose jobs it reaches.
+    pub tenant: Tenant,
+    /// Its name (recorded as `created_by`/`updated_by` of the jobs it writes).
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// The first characters of the key, to recognise it (`sk_1a2b3c4d`).
+    pub prefix: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked; a revoked key is refused.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A key to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// Whose jobs it reaches.
+    pub tenant: Tenant,
+    /// Its name.
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// Its first characters.
+    pub prefix: String,
+    /// SHA-256 of the key, lowercase hex.
+    pub hash: String,
+    /// Now.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The `api_keys` store.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Stores a new key.
+    async fn insert(&self, key: NewApiKey) -> Result<ApiKey, RepositoryError>;
+    /// The unrevoked key with this hash.
+    async fn find_active(&self, hash: &str) -> Result<Option<ApiKey>, RepositoryError>;
+    /// Every key (revoked ones too), of one tenant or of all, oldest first.
+    async fn list(&self, tenant: Option<Tenant>) -> Result<Vec<ApiKey>, RepositoryError>;
+    /// Marks key `id` revoked at `at` (within `tenant` when given); false when there is no
+    /// such unrevoked key.
+    async fn revoke(
+        &self,
+        id: i64,
+        tenant: Option<Tenant>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
+    /// Whether any unrevoked key exists.
+    async fn any_active(&self) -> Result<bool, RepositoryError>;
+}
+
+/// Who is calling: the key's tenant, name and scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Whose jobs the request reaches.
+    pub tenant: Tenant,
+    /// The key's name; `None` for a request served without a key.
+    pub key_name: Option<String>,
+    /// What the request may do.
+    pub scope: Scope,
+}
+
+impl Principal {
+    /// A request served without a key (loopback before the first key, or auth `off`): the
+    /// default tenant, every scope.
+    pub fn unauthenticated() -> Self {
+        Self {
+            tenant: Tenant::default_tenant(),
+            key_name: None,
+            scope: Scope::Admin,
+        }
+    }
+
+    /// Whether the caller may act with `needed`.
+    pub fn allows(&self, needed: Scope) -> bool {
+        self.scope >= needed
+    }
+}
+
+/// The prefix every key starts with.
+pub const KEY_PREFIX: &str = "sk_";
+
+/// SHA-256 of a presented key, lowercase hex.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A new random key: `sk_` and 64 hex digits from the operating system's generator.
+///
+/// # Errors
+/// `Unavailable` when the generator fails.
+pub fn generate_key() -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ServiceError::Unavailable(format!("no random numbers: {e}")))?;
+    Ok(format!("{KEY_PREFIX}{}", hex::encode(bytes)))
+}
+
+/// The key use cases.
+#[derive(Clone)]
+pub struct KeyService {
+    /// Where keys are kept.
+    store: Arc<dyn KeyStore>,
+    /// "Now" for created/revoked instants.
+    clock: Arc<dyn Clock>,
+}
+
+impl KeyService {
+    /// Wires the service to its ports.
+    pub fn new(store: Arc<dyn KeyStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    /// Creates a key for `tenant` and returns it with its secret, which is not stored and
+    /// cannot be shown again.
+    ///
+    /// # Errors
+    /// `Validation` for a blank or over-long name, `Unavailable` when the store is.
+    pub async fn create(
+        &self,
+        tenant: Tenant,
+        name: &str,
+        scope: Scope,
+    ) -> Result<(ApiKey, String), ServiceError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ValidationErrors::single("name", Invalid::Blank).into());
+        }
+        if name.chars().count() > 255 {
+            return Err(ValidationErrors::single("name", Invalid::TooLong { max: 255 }).into());
+        }
+        let secret = generate_key()?;
+        let key = self
+            .store
+            .insert(NewApiKey {
+                tenant,
+                name: name.to_string(),
+                scope,
+                prefix: secret.chars().take(KEY_PREFIX.len() + 8).collect(),
+                hash: hash_key(&secret),
+                created_at: self.clock.now(),
+            })
+            .await?;
+        Ok((key, secret))
+    }
+
+    /// The keys of `tenant` (all tenants' when `None`).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store is.
+    pub async fn list(&self, tenant: Option<&Tenant>) -> Result<Vec<ApiKey>, ServiceError> {
+        Ok(self.store.list(tenant.cloned()).await?)
+    }
+
+    /// Revokes key `id` (of `tenant` when given).
+    ///
+    /// # Errors
+    /// `KeyNotFound` when there is no such unrevoked key, `Unavailable` when the store is.
+    pub async fn revoke(&self, id: i64, tenant: Option<&Tenant>) -> Result<(), ServiceError> {
+        if self
+            .store
+            .revoke(id, tenant.cloned(), self.clock.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::KeyNotFound)
+        }
+    }
+
+    /// The unrevoked key `presented` is, or `None`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store is.
+    pub async fn authenticate(&self, presented: &str) -> Result<Option<ApiKey>, ServiceError> {
+        if !presented.starts_with(KEY_PREFIX) || presented.len() > 128 {
+            return Ok(None);
+        }
+        Ok(self.store.find_active(&hash_key(presented)).await?)
+    }
+
+    /// Whether any unrevoked key exists (in `auto` mode, until one does, loopback clients
+    /// are served without a key).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store is.
+    pub async fn any_active(&self) -> Result<bool, ServiceError> {
+        Ok(self.store.any_active().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::MockClock;
+
+    #[test]
+    fn keys_are_random_prefixed_and_hashed() {
+        let a = generate_key().unwrap();
+        let b = generate_key().unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("sk_") && a.len() == 3 + 64);
+        assert_eq!(hash_key(&a).len(), 64);
+        assert_ne!(hash_key(&a), hash_key(&b));
+        assert_eq!(
+            hash_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn scopes_include_the_ones_before() {
+        let reader = Principal {
+            scope: Scope::Read,
+            ..Principal::unauthenticated()
+        };
+        assert!(reader.allows(Scope::Read) && !reader.allows(Scope::Write));
+        assert!(Principal::unauthenticated().allows(Scope::Admin));
+        assert_eq!(Scope::parse("write"), Ok(Scope::Write));
+        assert!(Scope::parse("root").is_err());
+    }
+
+    #[test]
+    fn tenant_names_are_checked() {
+        for good in ["default", "team-a", "a_1", "9lives"] {
+            assert!(Tenant::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Team", "-a", "a b", "ä", &"a".repeat(65)] {
+            assert_eq!(Tenant::parse(bad), Err(Invalid::TenantName), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_hash_is_stored_and_the_secret_authenticates() {
+        let mut store = MockKeyStore::new();
+        let stored = Arc::new(std::sync::Mutex::new(None::<NewApiKey>));
+        let seen = stored.clone();
+        store.expect_insert().returning(move |new| {
+            *seen.lock().unwrap() = Some(new.clone());
+            Ok(ApiKey {
+                id: 1,
+                tenant: new.tenant,
+                name: new.name,
+                scope: new.scope,
+                prefix: new.prefix,
+                created_at: new.created_at,
+                revoked_at: None,
+            })
+        });
+        let lookup = stored.clone();
+        store.expect_find_active().returning(move |hash| {
+            let new = lookup.lock().unwrap().clone().unwrap();
+            Ok((new.hash == hash).then_some(ApiKey {
+                id: 1,
+                tenant: new.tenant,
+                name: new.name,
+                scope: new.scope,
+                prefix: new.prefix,
+                created_at: new.created_at,
+                revoked_at: None,
+            }))
+        });
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(Utc::now);
+        let keys = KeyService::new(Arc::new(store), Arc::new(clock));
+        let (key, secret) = keys
+            .create(Tenant::parse("team-a").unwrap(), "ci", Scope::Write)
+            .await
+            .unwrap();
+        let new = stored.lock().unwrap().clone().unwrap();
+        assert_ne!(new.hash, secret);
+        assert!(!format!("{new:?}").contains(&secret[3..]));
+        assert!(secret.starts_with(&key.prefix));
+        assert_eq!(
+            keys.authenticate(&secret).await.unwrap().map(|k| k.name),
+            Some("ci".into())
+        );
+        assert_eq!(keys.authenticate("sk_wrong").await.unwrap(), None);
+        assert_eq!(keys.authenticate("not-a-key").await.unwrap(), None);
+        assert!(
+            keys.create(Tenant::default_tenant(), "  ", Scope::Read)
+                .await
+                .is_err()
+        );
+    }
+}

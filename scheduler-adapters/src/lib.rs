@@ -3,13 +3,15 @@
 //! The core's ports over the world: a sea-orm job store for PostgreSQL and SQLite
 //! ([`store`]), a Redis cache shared by replicas ([`redis_cache`]), in-process caches
 //! ([`memory_cache`]), the HTTP run executor ([`http_executor`]), the system clock
-//! ([`clock`]) and the replica's worker name from its host ([`worker`]).
+//! ([`clock`]), the replica's worker name from its host ([`worker`]) and the per-key request
+//! rate limiter, in-process or shared through Redis ([`rate_limit`]).
 
 pub mod breaker;
 pub mod clock;
 pub mod counters;
 pub mod http_executor;
 pub mod memory_cache;
+pub mod rate_limit;
 pub mod redis_cache;
 pub mod schedules;
 pub mod store;
@@ -19,6 +21,7 @@ pub use clock::SystemClock;
 pub use counters::CacheCounters;
 pub use http_executor::{DnsResolver, GuardedResolver, HttpExecutor};
 pub use memory_cache::{InMemoryJobCache, NoJobCache};
+pub use rate_limit::{RateDecision, RateLimitConfig, RateLimiter};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{
     CachedKeyStore, DatabaseConfig, PoolConnections, SeaOrmJobRepository, SeaOrmKeyStore,

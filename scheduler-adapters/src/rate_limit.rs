@@ -1,0 +1,458 @@
+//! `RateLimiter`: a per-key request rate limit (GCRA), in-process or shared by every replica
+//! through Redis.
+//!
+//! # The algorithm
+//! GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp per key): each
+//! key has a theoretical arrival time (TAT). A request at `now` is allowed when
+//! `max(TAT, now) + T - now <= T × burst` (with `T = 1 / per_second`), and then moves the TAT
+//! to `max(TAT, now) + T`; otherwise it is limited, and may retry after the excess. So `burst`
+//! requests pass at once, then one every `T`, and over any window of length `w` at most
+//! `burst + per_second × w` are allowed.
+//!
+//! # Shared through Redis
+//! [`RateLimiter::redis`]: one Lua script per request (one round trip, atomic in Redis) reads
+//! the key's TAT, takes `now` from the Redis server's `TIME` (so replicas whose clocks disagree
+//! still share one timeline), stores the new TAT with an expiry at the moment it stops
+//! mattering (no key outlives its state), and answers allowed or limited with the wait.
+//! Scripts calling `TIME` before a write need effects replication: the default since Redis 5,
+//! the only mode in Redis 7. Every replica must use the same [`RateLimitConfig`] and prefix.
+//!
+//! # Never failing, never slowing
+//! Each Redis call is bounded by the configured timeout. A Redis error or timeout is answered
+//! by the in-process limiter instead (the limit degrades to per-replica: with `n` replicas up
+//! to `n` times the budget passes during an outage); one warning is logged when an outage
+//! starts and one line when it ends. After 3 consecutive failures the circuit breaker
+//! ([`crate::breaker::Breaker`]) opens: requests skip Redis at once instead of each waiting
+//! out the timeout, while a background probe pings Redis every 500 ms and closes it when
+//! Redis answers. A Redis that cannot be reached when the limiter is built is not an error
+//! either: the limiter starts degraded (breaker open) and the probe connects when it can.
+//!
+//! # In process
+//! [`RateLimiter::local`], and the fallback of the shared one: `governor`'s keyed GCRA over a
+//! mutex-guarded map. Keys whose state is back to fresh are dropped every
+//! [`LOCAL_SWEEP_EVERY`] checks, so memory holds only the keys seen in the last
+//! `burst / per_second` seconds (plus at most that many newer ones).
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use governor::Quota;
+use governor::clock::{Clock, DefaultClock};
+use governor::state::keyed::DefaultKeyedStateStore;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, Script};
+
+use crate::breaker::{Breaker, Tripped};
+
+/// Consecutive Redis failures or timeouts that open the breaker.
+const BREAKER_FAILURES: u32 = 3;
+/// How often an open breaker probes Redis.
+const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+/// Longest wait for a (re)connection to Redis, when building or probing.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// The in-process limiter drops keys back at their fresh state once per this many checks.
+pub const LOCAL_SWEEP_EVERY: u64 = 4096;
+/// The slowest rate [`RateLimiter::local`] clamps to (one request per ~11.6 days).
+pub const MIN_PER_SECOND: f64 = 1e-6;
+/// The fastest rate [`RateLimiter::local`] clamps to (the GCRA clock counts nanoseconds).
+pub const MAX_PER_SECOND: f64 = 1e9;
+
+/// Requests per second and burst allowed per key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimitConfig {
+    /// Sustained rate, requests per second (fractions allowed: 0.5 is one every 2 s).
+    pub per_second: f64,
+    /// Requests allowed at once by a key that has been idle.
+    pub burst: u32,
+}
+
+impl RateLimitConfig {
+    /// Checks the settings: `per_second` finite within
+    /// [`MIN_PER_SECOND`]..=[`MAX_PER_SECOND`], `burst` at least 1.
+    ///
+    /// # Errors
+    /// Which setting is out of range.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(MIN_PER_SECOND..=MAX_PER_SECOND).contains(&self.per_second) {
+            return Err(format!(
+                "rate limit per second must be within {MIN_PER_SECOND}..={MAX_PER_SECOND}, got {}",
+                self.per_second
+            ));
+        }
+        if self.burst == 0 {
+            return Err("rate limit burst must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The settings brought into range (NaN counts as the slowest rate).
+    fn normalized(self) -> Self {
+        let per_second = if self.per_second.is_nan() {
+            MIN_PER_SECOND
+        } else {
+            self.per_second.clamp(MIN_PER_SECOND, MAX_PER_SECOND)
+        };
+        Self {
+            per_second,
+            burst: self.burst.max(1),
+        }
+    }
+
+    /// `T`: the time one request costs (at least 1 ns). Normalized settings only.
+    fn emission_interval(self) -> Duration {
+        Duration::try_from_secs_f64(1.0 / self.per_second)
+            .unwrap_or(Duration::MAX)
+            .max(Duration::from_nanos(1))
+    }
+}
+
+/// The answer for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// Serve it.
+    Allowed,
+    /// Over the limit: answer 429; the same request would be allowed after `retry_after`.
+    Limited {
+        /// How long until one more request fits the budget.
+        retry_after: Duration,
+    },
+}
+
+impl RateDecision {
+    /// The `Retry-After` header value for a limited request: whole seconds, rounded up, at
+    /// least 1 (a client told 0 would retry at once and be limited again). `None` when allowed.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Allowed => None,
+            Self::Limited { retry_after } => {
+                let whole = retry_after.as_secs();
+                let rounded = if retry_after.subsec_nanos() > 0 {
+                    whole.saturating_add(1)
+                } else {
+                    whole
+                };
+                Some(rounded.max(1))
+            }
+        }
+    }
+}
+
+/// `governor`'s keyed GCRA with its std clock (`Instant`) and mutex-guarded `HashMap` store.
+type KeyedGcra = governor::RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+
+/// The in-process limiter.
+struct Local {
+    gcra: KeyedGcra,
+    /// Checks so far, to sweep idle keys every [`LOCAL_SWEEP_EVERY`].
+    checks: AtomicU64,
+}
+
+impl Local {
+    fn new(config: RateLimitConfig) -> Self {
+        let config = config.normalized();
+        let burst = NonZeroU32::new(config.burst).unwrap_or(NonZeroU32::MIN);
+        // `with_period` is `None` only for a zero period, which `emission_interval` excludes.
+        let quota = Quota::with_period(config.emission_interval())
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        Self {
+            gcra: KeyedGcra::keyed(quota),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    fn check(&self, key: &str) -> RateDecision {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % LOCAL_SWEEP_EVERY == LOCAL_SWEEP_EVERY - 1
+        {
+            self.gcra.retain_recent();
+            self.gcra.shrink_to_fit();
+        }
+        match self.gcra.check_key(&key.to_owned()) {
+            Ok(()) => RateDecision::Allowed,
+            Err(not_until) => RateDecision::Limited {
+                retry_after: not_until.wait_time_from(self.gcra.clock().now()),
+            },
+        }
+    }
+}
+
+/// GCRA in Redis, in microseconds of the server's clock. `KEYS[1]`: the key's TAT;
+/// `ARGV[1]`: `T` in µs (may be fractional); `ARGV[2]`: burst. Returns `{1, 0}` when allowed,
+/// `{0, wait_µs}` when limited. Limited requests change nothing.
+const GCRA_SCRIPT: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now) or now
+if tat < now then tat = now end
+local new_tat = tat + interval
+local wait = new_tat - now - interval * tonumber(ARGV[2])
+if wait > 0 then return {0, math.ceil(wait)} end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat),
+  'PX', string.format('%.0f', math.ceil((new_tat - now) / 1000)))
+return {1, 0}
+";
+
+/// The Redis side of a shared limiter.
+struct Shared {
+    client: Client,
+    /// `None` until a connection was made (the manager then reconnects by itself).
+    connection: Mutex<Option<ConnectionManager>>,
+    script: Script,
+    /// Namespace of the keys: `{prefix}rate:{key}`.
+    prefix: String,
+    /// `T` in µs, as the script's argument.
+    interval_micros: String,
+    burst: u32,
+    timeout: Duration,
+    /// False during an outage (one warning when it turns false).
+    healthy: AtomicBool,
+    /// Opens after consecutive failures: requests then skip Redis until a probe succeeds.
+    breaker: Breaker,
+}
+
+impl Shared {
+    /// The decision from Redis, or `None` when Redis did not give one in time.
+    async fn check(self: &Arc<Self>, key: &str) -> Option<RateDecision> {
+        if self.breaker.is_open() {
+            return None;
+        }
+        let Some(mut connection) = lock(&self.connection).clone() else {
+            self.failed("not connected");
+            return None;
+        };
+        let redis_key = format!("{}rate:{key}", self.prefix);
+        let mut invocation = self.script.key(redis_key);
+        invocation.arg(&self.interval_micros).arg(self.burst);
+        let answer = tokio::time::timeout(
+            self.timeout,
+            invocation.invoke_async::<(i64, i64)>(&mut connection),
+        )
+        .await;
+        match answer {
+            Ok(Ok((allowed, wait_micros))) => {
+                self.breaker.succeeded();
+                self.recovered();
+                Some(if allowed == 1 {
+                    RateDecision::Allowed
+                } else {
+                    RateDecision::Limited {
+                        retry_after: Duration::from_micros(u64::try_from(wait_micros).unwrap_or(0)),
+                    }
+                })
+            }
+            Ok(Err(error)) => {
+                self.failed(&error.to_string());
+                None
+            }
+            Err(_) => {
+                self.failed("timed out");
+                None
+            }
+        }
+    }
+
+    /// Opens a connection (bounded). Errors say why not.
+    async fn connect(&self) -> Result<(), String> {
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1);
+        let attempt = ConnectionManager::new_with_config(self.client.clone(), manager_config);
+        match tokio::time::timeout(CONNECT_TIMEOUT.saturating_mul(2), attempt).await {
+            Ok(Ok(manager)) => {
+                *lock(&self.connection) = Some(manager);
+                Ok(())
+            }
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err("connect timed out".into()),
+        }
+    }
+
+    /// A call failed or timed out: counts towards the breaker, and when this failure opens
+    /// it, starts the background probe.
+    fn failed(self: &Arc<Self>, error: &str) {
+        if self.healthy.swap(false, Ordering::SeqCst) {
+            tracing::warn!(
+                %error,
+                "Redis rate limiter unavailable; each replica enforces the limit on its own until it answers"
+            );
+        }
+        if self.breaker.failed() == Tripped::Now {
+            tracing::warn!(
+                failures = BREAKER_FAILURES,
+                "Redis rate limiter breaker open: Redis is skipped until a probe answers"
+            );
+            let shared = Arc::downgrade(self);
+            tokio::spawn(probe_until_answered(shared));
+        }
+    }
+
+    fn recovered(&self) {
+        if !self.healthy.swap(true, Ordering::SeqCst) {
+            tracing::info!("Redis rate limiter answers again; the limit is shared again");
+        }
+    }
+}
+
+/// Every [`PROBE_INTERVAL`]: connects if there is no connection yet, pings, and closes the
+/// breaker when Redis answers. Ends when the limiter is dropped.
+async fn probe_until_answered(shared: Weak<Shared>) {
+    loop {
+        tokio::time::sleep(PROBE_INTERVAL).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let existing = lock(&shared.connection).clone();
+        let mut connection = match existing {
+            Some(connection) => connection,
+            None => {
+                if shared.connect().await.is_err() {
+                    continue;
+                }
+                match lock(&shared.connection).clone() {
+                    Some(connection) => connection,
+                    None => continue,
+                }
+            }
+        };
+        let command = redis::cmd("PING");
+        let ping = command.query_async::<String>(&mut connection);
+        if matches!(tokio::time::timeout(shared.timeout, ping).await, Ok(Ok(_))) {
+            shared.breaker.close();
+            shared.recovered();
+            tracing::info!("Redis rate limiter breaker closed: Redis answers again");
+            return;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Per-key limiter: in-process, or shared through Redis with an in-process fallback.
+#[derive(Clone)]
+pub struct RateLimiter {
+    /// Answers for a local limiter, and for a shared one whenever Redis does not.
+    local: Arc<Local>,
+    shared: Option<Arc<Shared>>,
+}
+
+impl RateLimiter {
+    /// An in-process limiter (one replica, or each replica on its own). Out-of-range settings
+    /// are clamped (see [`RateLimitConfig::validate`] to reject them instead).
+    pub fn local(config: RateLimitConfig) -> Self {
+        Self {
+            local: Arc::new(Local::new(config)),
+            shared: None,
+        }
+    }
+
+    /// A limiter shared with every replica through the Redis at `url`.
+    ///
+    /// `prefix` namespaces the Redis keys (e.g. "scheduler:"); `timeout` bounds each Redis call
+    /// (e.g. 50 ms). An unreachable Redis is not an error: the limiter starts degraded
+    /// (in-process limit, breaker open, one warning) and a background probe connects it once
+    /// Redis answers. Must be called within a Tokio runtime.
+    ///
+    /// # Errors
+    /// Settings out of range ([`RateLimitConfig::validate`]) or a malformed URL.
+    pub async fn redis(
+        config: RateLimitConfig,
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        config.validate()?;
+        let client = Client::open(url).map_err(|error| format!("Redis URL: {error}"))?;
+        let micros = config.emission_interval().as_secs_f64() * 1e6;
+        let shared = Arc::new(Shared {
+            client,
+            connection: Mutex::new(None),
+            script: Script::new(GCRA_SCRIPT),
+            prefix: prefix.to_owned(),
+            interval_micros: format!("{micros}"),
+            burst: config.burst,
+            timeout,
+            healthy: AtomicBool::new(true),
+            breaker: Breaker::new(BREAKER_FAILURES),
+        });
+        if let Err(error) = shared.connect().await {
+            // Start degraded: open the breaker (its probe connects later).
+            for _ in 0..BREAKER_FAILURES {
+                shared.failed(&error);
+            }
+        }
+        Ok(Self {
+            local: Arc::new(Local::new(config)),
+            shared: Some(shared),
+        })
+    }
+
+    /// Counts one request of `key` and says whether to serve it.
+    pub async fn check(&self, key: &str) -> RateDecision {
+        if let Some(shared) = &self.shared
+            && let Some(decision) = shared.check(key).await
+        {
+            return decision;
+        }
+        self.local.check(key)
+    }
+
+    /// True while a shared limiter cannot reach Redis (each replica limits on its own);
+    /// always false for a local one.
+    pub fn is_degraded(&self) -> bool {
+        self.shared.as_ref().is_some_and(|shared| {
+            shared.breaker.is_open() || !shared.healthy.load(Ordering::SeqCst)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_secs_rounds_up_to_at_least_one() {
+        let limited = |ms| RateDecision::Limited {
+            retry_after: Duration::from_millis(ms),
+        };
+        assert_eq!(RateDecision::Allowed.retry_after_secs(), None);
+        assert_eq!(limited(0).retry_after_secs(), Some(1));
+        assert_eq!(limited(1).retry_after_secs(), Some(1));
+        assert_eq!(limited(1000).retry_after_secs(), Some(1));
+        assert_eq!(limited(1001).retry_after_secs(), Some(2));
+    }
+
+    #[test]
+    fn validate_rejects_what_local_clamps() {
+        let ok = RateLimitConfig {
+            per_second: 10.0,
+            burst: 5,
+        };
+        assert!(ok.validate().is_ok());
+        for bad in [
+            RateLimitConfig { burst: 0, ..ok },
+            RateLimitConfig {
+                per_second: 0.0,
+                ..ok
+            },
+            RateLimitConfig {
+                per_second: f64::NAN,
+                ..ok
+            },
+            RateLimitConfig {
+                per_second: f64::INFINITY,
+                ..ok
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+            assert!(bad.normalized().validate().is_ok(), "{bad:?}");
+        }
+    }
+}

@@ -150,6 +150,8 @@ pub trait KeyStore: Send + Sync {
 /// Who is calling: the key's tenant, name and scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// The key's id; `None` for a request served without a key.
+    pub key_id: Option<i64>,
     /// Whose jobs the request reaches.
     pub tenant: Tenant,
     /// The key's name; `None` for a request served without a key.
@@ -163,6 +165,7 @@ impl Principal {
     /// default tenant, every scope.
     pub fn unauthenticated() -> Self {
         Self {
+            key_id: None,
             tenant: Tenant::default_tenant(),
             key_name: None,
             scope: Scope::Admin,

@@ -11,8 +11,8 @@ use poem::listener::{Acceptor, TcpAcceptor};
 use poem::{Endpoint, EndpointExt, Server};
 use scheduler_adapters::{
     CachedKeyStore, DatabaseConfig, DnsResolver, HttpExecutor, InMemoryJobCache, NoJobCache,
-    RedisCacheConfig, RedisJobCache, SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmRunStore,
-    SystemClock, connect, connection_failure, mask_password,
+    RateLimitConfig, RateLimiter, RedisCacheConfig, RedisJobCache, SeaOrmJobRepository,
+    SeaOrmKeyStore, SeaOrmRunStore, SystemClock, connect, connection_failure, mask_password,
 };
 use scheduler_core::{
     ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, KeyService, RoutingExecutor, Run,
@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use crate::api::ApiParts;
 use crate::api::health::HealthApi;
 use crate::api::openapi::RouteTable;
-use crate::auth::{Auth, authenticate};
+use crate::auth::{Auth, authenticate, rate_limit};
 use crate::config::{AuthMode, Config};
 use crate::middleware::{
     allow_header, catch_panics, deadline, limit_body, log_request, request_id, trim_path,
@@ -38,6 +38,8 @@ const DATABASE_URL: &str = "DATABASE_URL (--database-url)";
 const REDIS_URL: &str = "REDIS_URL (--redis-url)";
 /// See [`DATABASE_URL`].
 const BIND: &str = "SCHEDULER_BIND (--bind)";
+/// See [`DATABASE_URL`].
+const RATE_LIMIT: &str = "SCHEDULER_RATE_LIMIT (--rate-limit) / SCHEDULER_RATE_BURST";
 /// See [`DATABASE_URL`].
 const TRUSTED_PROXIES: &str = "SCHEDULER_TRUSTED_PROXIES (--trusted-proxies)";
 /// See [`DATABASE_URL`].
@@ -153,6 +155,37 @@ pub async fn open_database(config: &Config) -> Result<DatabaseConnection, Startu
     Ok(db)
 }
 
+/// The per-key limiter `config` asks for: shared through Redis when `REDIS_URL` is set (an
+/// unreachable Redis degrades it to per-replica, never fails a request), in-process
+/// otherwise; `None` when `SCHEDULER_RATE_LIMIT` is 0.
+async fn rate_limiter(config: &Config) -> Result<Option<Arc<RateLimiter>>, StartupError> {
+    if config.rate_limit <= 0.0 {
+        return Ok(None);
+    }
+    let limit = RateLimitConfig {
+        per_second: config.rate_limit,
+        burst: config.rate_burst,
+    };
+    let invalid = |cause: String| StartupError::Setting {
+        setting: RATE_LIMIT,
+        value: format!("{} (burst {})", config.rate_limit, config.rate_burst),
+        cause,
+    };
+    limit.validate().map_err(invalid)?;
+    let limiter = match &config.redis_url {
+        Some(url) => RateLimiter::redis(
+            limit,
+            url,
+            &config.redis_prefix,
+            Duration::from_millis(config.redis_timeout_ms.max(1)),
+        )
+        .await
+        .map_err(invalid)?,
+        None => RateLimiter::local(limit),
+    };
+    Ok(Some(Arc::new(limiter)))
+}
+
 /// How long a key lookup is remembered: a revoked key is refused by every replica within it.
 pub const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
 
@@ -243,6 +276,8 @@ pub struct Application {
     trusted_proxies: Vec<ipnet::IpNet>,
     /// The front door: modes and key lookups.
     auth: Arc<Auth>,
+    /// The per-key rate limit, when on.
+    limiter: Option<Arc<RateLimiter>>,
 }
 
 impl Application {
@@ -305,6 +340,7 @@ impl Application {
         );
         let runs = RunService::new(service.clone(), store, dispatcher.clone());
         let keys = key_service(&db, clock.clone());
+        let limiter = rate_limiter(config).await?;
         if config.auth == AuthMode::Off && !config.bind.ip().is_loopback() {
             tracing::warn!(
                 bind = %config.bind,
@@ -339,6 +375,7 @@ impl Application {
             dispatch: config.dispatcher_enabled(),
             grace: Duration::from_secs(config.shutdown_grace_seconds),
             trusted_proxies,
+            limiter,
             auth: Arc::new(Auth {
                 mode: config.auth,
                 keys,
@@ -383,6 +420,7 @@ impl Application {
             &table,
             self.request_timeout,
             self.auth,
+            self.limiter,
             Arc::new(self.trusted_proxies),
         );
         // One shutdown signal, seen by the HTTP server and the dispatcher alike.
@@ -426,6 +464,7 @@ fn http_app(
     table: &Arc<RouteTable>,
     request_timeout: Duration,
     auth: Arc<Auth>,
+    limiter: Option<Arc<RateLimiter>>,
     proxies: Arc<Vec<ipnet::IpNet>>,
 ) -> BoxEndpoint<'static> {
     let metrics = Arc::new(HttpMetrics::new(table.clone()));
@@ -436,6 +475,7 @@ fn http_app(
         .around(limit_body)
         .around(move |next, request| deadline(next, request, request_timeout))
         .with(catch_panics())
+        .around(move |next, request| rate_limit(next, request, limiter.clone()))
         .around(move |next, request| authenticate(next, request, auth.clone()))
         .boxed()
         .around(move |next, request| log_request(next, request, metrics.clone()))

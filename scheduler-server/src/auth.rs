@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use poem::http::{Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
+use scheduler_adapters::RateLimiter;
 use scheduler_core::{KeyService, Principal, Scope};
 
 use crate::config::AuthMode;
@@ -113,6 +114,7 @@ impl Auth {
         if let Some(presented) = presented_key(request) {
             return match self.keys.authenticate(presented).await {
                 Ok(Some(key)) => Ok(Principal {
+                    key_id: Some(key.id),
                     tenant: key.tenant,
                     key_name: Some(key.name),
                     scope: key.scope,
@@ -161,6 +163,35 @@ pub fn principal_of(request: &Request) -> Principal {
         .get::<Principal>()
         .cloned()
         .unwrap_or_else(Principal::unauthenticated)
+}
+
+/// DRF's 429 text.
+fn throttled(seconds: u64) -> String {
+    format!("Request was throttled. Expected available in {seconds} seconds.")
+}
+
+/// Limits each key's request rate (requests served without a key are not limited): over the
+/// limit, 429 `{"detail": "Request was throttled. ..."}` with `Retry-After` in seconds.
+pub async fn rate_limit<E: Endpoint>(
+    next: Arc<E>,
+    request: Request,
+    limiter: Option<Arc<RateLimiter>>,
+) -> Result<Response> {
+    let key = request
+        .extensions()
+        .get::<Principal>()
+        .and_then(|p| p.key_id);
+    if let (Some(limiter), Some(key)) = (limiter, key) {
+        let decision = limiter.check(&key.to_string()).await;
+        if let Some(seconds) = decision.retry_after_secs() {
+            let mut response = detail(StatusCode::TOO_MANY_REQUESTS, &throttled(seconds));
+            if let Ok(value) = poem::http::HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return Ok(response);
+        }
+    }
+    Ok(next.call(request).await?.into_response())
 }
 
 #[cfg(test)]

@@ -205,6 +205,26 @@ pub struct Config {
     )]
     pub metrics_public: bool,
 
+    /// Requests per second allowed per API key (shared by every replica through Redis when
+    /// `REDIS_URL` is set); 0 turns the limit off. Requests served without a key are not
+    /// limited.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_RATE_LIMIT",
+        default_value_t = 100.0
+    )]
+    pub rate_limit: f64,
+
+    /// Requests a key may send at once above the steady rate.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_RATE_BURST",
+        default_value_t = 200
+    )]
+    pub rate_burst: u32,
+
     /// Internal targets runs may reach despite the SSRF guard: CIDRs (`10.0.0.0/8`),
     /// addresses (`127.0.0.1`) and host names (`hooks.internal`, `*.svc.cluster.local`),
     /// separated by commas. Unset: loopback, private, link-local, CGNAT, multicast and other

@@ -461,6 +461,15 @@ impl<S: ErrorSet> ApiResponse for OpError<S> {
         push_merged(
             &mut responses,
             json_response(
+                429,
+                "The key is over its rate limit: `{\"detail\": \"Request was throttled. \
+                 Expected available in N seconds.\"}` with `Retry-After: N`.",
+                Detail::schema_ref(),
+            ),
+        );
+        push_merged(
+            &mut responses,
+            json_response(
                 403,
                 "The key's scope does not allow this: `{\"detail\": \"You do not have \
                  permission to perform this action.\"}`.",

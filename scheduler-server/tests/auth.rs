@@ -316,3 +316,90 @@ fn the_keys_command_creates_lists_and_revokes() {
     let again = run(&["keys", "revoke", &id]);
     assert_eq!(again.status.code(), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_one_rate_budget_per_key_through_redis() {
+    let Some(pg) = scheduler_test_support::postgres().await else {
+        return;
+    };
+    let Some(test_redis) = scheduler_test_support::redis().await else {
+        return;
+    };
+    let redis = test_redis.url.clone();
+    let prefix = test_redis.prefix.clone();
+    let replica = |pg: String| {
+        let mut config = support::test_config(&pg);
+        config.redis_url = Some(redis.clone());
+        config.redis_prefix = prefix.clone();
+        config.rate_limit = 20.0;
+        config.rate_burst = 5;
+        support::spawn(config)
+    };
+    let a = replica(pg.url.clone()).await;
+    let b = replica(pg.url.clone()).await;
+    let admin = create_key(&a, None, "ops", "admin").await;
+    let key = admin["key"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let window = Duration::from_secs(2);
+    let mut tasks = tokio::task::JoinSet::new();
+    for base in [
+        a.base.clone(),
+        b.base.clone(),
+        a.base.clone(),
+        b.base.clone(),
+    ] {
+        let key = key.clone();
+        tasks.spawn(async move {
+            let client = reqwest::Client::new();
+            let (mut allowed, mut limited) = (0u32, 0u32);
+            while started.elapsed() < window {
+                let response = client
+                    .get(format!("{base}/scheduler/jobs/"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await
+                    .unwrap();
+                match response.status().as_u16() {
+                    200 => allowed += 1,
+                    429 => {
+                        let retry: u64 = response.headers()["retry-after"]
+                            .to_str()
+                            .unwrap()
+                            .parse()
+                            .unwrap();
+                        assert!(retry >= 1);
+                        let body: Value = response.json().await.unwrap();
+                        assert!(
+                            body["detail"]
+                                .as_str()
+                                .unwrap()
+                                .starts_with("Request was throttled."),
+                            "{body}"
+                        );
+                        limited += 1;
+                    }
+                    other => panic!("unexpected {other}"),
+                }
+            }
+            (allowed, limited)
+        });
+    }
+    let (mut allowed, mut limited) = (0, 0);
+    while let Some(done) = tasks.join_next().await {
+        let (a, l) = done.unwrap();
+        allowed += a;
+        limited += l;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let budget = 5.0 + 20.0 * elapsed;
+    println!("allowed {allowed}, limited {limited}, budget {budget:.1} over {elapsed:.2} s");
+    assert!(
+        f64::from(allowed) <= budget + 1.0,
+        "allowed {allowed} > budget {budget}"
+    );
+    assert!(
+        f64::from(allowed) >= 0.8 * 20.0 * 2.0,
+        "allowed only {allowed}"
+    );
+    assert!(limited > 0);
+}

@@ -35,6 +35,8 @@ fn new_job(n: u64) -> NewJob {
         next_run: spec.next_run(now),
         spec,
         created_at: now,
+        tenant: scheduler_core::Tenant::default_tenant(),
+        created_by: None,
     }
 }
 

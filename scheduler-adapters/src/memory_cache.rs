@@ -93,7 +93,7 @@ impl JobCache for InMemoryJobCache {
     }
 
     async fn put_list(&self, query: &JobQuery, page: &JobPage, ticket: CacheTicket) {
-        self.store_if_current(ticket, || self.lists.insert(*query, page.clone()));
+        self.store_if_current(ticket, || self.lists.insert(query.clone(), page.clone()));
     }
 
     async fn invalidate_jobs(&self, ids: &[JobId]) {

@@ -361,7 +361,8 @@ impl RedisJobCache {
 
     fn list_key(query: &JobQuery) -> String {
         format!(
-            "{}:{}:{}:{}",
+            "{}:{}:{}:{}:{}",
+            query.tenant().map_or("*", |t| t.as_str()),
             query.page(),
             query.page_size(),
             query

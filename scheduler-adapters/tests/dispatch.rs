@@ -160,6 +160,8 @@ impl World {
                 next_run: Some(now),
                 spec,
                 created_at: now,
+                tenant: scheduler_core::Tenant::default_tenant(),
+                created_by: None,
             })
             .await
             .unwrap()

@@ -46,6 +46,9 @@ fn job(url: &str) -> Job {
         next_run: None,
         created_at: now,
         updated_at: now,
+        tenant: scheduler_core::Tenant::default_tenant(),
+        created_by: None,
+        updated_by: None,
     }
 }
 

@@ -33,6 +33,9 @@ fn job(id: i64, description: &str) -> Job {
         last_error: None,
         created_at: now,
         updated_at: now,
+        tenant: scheduler_core::Tenant::default_tenant(),
+        created_by: None,
+        updated_by: None,
     }
 }
 

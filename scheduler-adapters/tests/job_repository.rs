@@ -83,6 +83,8 @@ fn new_job(name: &str) -> NewJob {
         next_run: spec.next_run(now),
         spec,
         created_at: now,
+        tenant: scheduler_core::Tenant::default_tenant(),
+        created_by: None,
     }
 }
 

@@ -645,6 +645,9 @@ mod tests {
             last_error: None,
             created_at: now(),
             updated_at: now(),
+            tenant: crate::auth::Tenant::default_tenant(),
+            created_by: None,
+            updated_by: None,
         };
         let run = Run {
             id: RunId(7),

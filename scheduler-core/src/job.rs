@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
+use crate::auth::Tenant;
 use crate::error::{Invalid, ValidationErrors};
 use crate::policy::{HttpTarget, JobSource, PolicyInput, RunPolicy};
 use crate::run::RunStatus;
@@ -276,6 +277,12 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
     pub updated_at: DateTime<Utc>,
+    /// Whose job it is: only keys of this tenant see it.
+    pub tenant: Tenant,
+    /// The name of the key that created it (`None`: created without a key).
+    pub created_by: Option<String>,
+    /// The name of the key that last changed it.
+    pub updated_by: Option<String>,
 }
 
 /// A validated job not yet stored, as handed to [`crate::ports::JobRepository::insert`].
@@ -287,6 +294,10 @@ pub struct NewJob {
     pub next_run: Option<DateTime<Utc>>,
     /// Creation instant (also the first `updated_at`).
     pub created_at: DateTime<Utc>,
+    /// Whose job it is.
+    pub tenant: Tenant,
+    /// The name of the key creating it (also the first `updated_by`).
+    pub created_by: Option<String>,
 }
 
 /// Raw input for creating (or fully replacing) a job, before validation.

@@ -303,6 +303,9 @@ mod tests {
             next_run: Some(utc(next_run)),
             created_at: utc("2025-01-01T00:00:00Z"),
             updated_at: utc("2025-01-01T00:00:00Z"),
+            tenant: crate::auth::Tenant::default_tenant(),
+            created_by: None,
+            updated_by: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! `Rejected` (the store refused a value; the domain's limits exist so this does not happen),
 //! besides the errors its doc names.
 
+use crate::auth::Tenant;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -47,12 +48,21 @@ pub trait JobRepository: Send + Sync {
     /// Succeeds when the store answers a trivial query; `Unavailable` otherwise.
     async fn ping(&self) -> Result<(), RepositoryError>;
 
-    /// The job named `name`, or `Ok(None)`. `Unavailable` when unreachable.
-    async fn find_by_name(&self, name: &JobName) -> Result<Option<Job>, RepositoryError>;
+    /// `tenant`'s job named `name`, or `Ok(None)`. `Unavailable` when unreachable.
+    async fn find_by_name(
+        &self,
+        tenant: &Tenant,
+        name: &JobName,
+    ) -> Result<Option<Job>, RepositoryError>;
 
-    /// Every job owned by `source` (for [`JobSource::Code`]: the jobs programs declared), in id
+    /// Every job of `tenant` owned by `source` (for [`JobSource::Code`]: the jobs programs
+    /// declared), in id
     /// order. `Unavailable` when unreachable.
-    async fn list_by_source(&self, source: JobSource) -> Result<Vec<Job>, RepositoryError>;
+    async fn list_by_source(
+        &self,
+        tenant: &Tenant,
+        source: JobSource,
+    ) -> Result<Vec<Job>, RepositoryError>;
 }
 
 /// Proof of what a cache had seen when a lookup missed; a later `put` with it is dropped if

@@ -1,5 +1,6 @@
 //! Listing jobs: the validated page/filter/ordering request and the page it returns.
 
+use crate::auth::Tenant;
 use crate::error::{Invalid, ValidationErrors};
 use crate::job::Job;
 
@@ -89,7 +90,7 @@ impl JobOrdering {
 
 /// A validated request for one page of jobs. Built only by [`JobQuery::new`] (or
 /// `default()`), so `page >= 1` and `page_size` is in range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct JobQuery {
     /// 1-based page number.
     page: u64,
@@ -99,6 +100,8 @@ pub struct JobQuery {
     is_active: Option<bool>,
     /// Sort order.
     ordering: JobOrdering,
+    /// Only this tenant's jobs (every list the API serves has one).
+    tenant: Option<Tenant>,
 }
 
 impl Default for JobQuery {
@@ -108,6 +111,7 @@ impl Default for JobQuery {
             page_size: Self::DEFAULT_PAGE_SIZE,
             is_active: None,
             ordering: JobOrdering::default(),
+            tenant: None,
         }
     }
 }
@@ -140,6 +144,7 @@ impl JobQuery {
                 page_size,
                 is_active,
                 ordering,
+                tenant: None,
             }),
             _ => Err(errors),
         }
@@ -163,6 +168,18 @@ impl JobQuery {
     /// The sort order.
     pub fn ordering(&self) -> JobOrdering {
         self.ordering
+    }
+
+    /// The tenant filter.
+    pub fn tenant(&self) -> Option<&Tenant> {
+        self.tenant.as_ref()
+    }
+
+    /// The same query restricted to `tenant`'s jobs.
+    #[must_use]
+    pub fn for_tenant(mut self, tenant: Tenant) -> Self {
+        self.tenant = Some(tenant);
+        self
     }
 
     /// Rows to skip before this page.

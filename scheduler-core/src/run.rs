@@ -2,6 +2,7 @@
 //! queries and pages of run history. What the dispatcher decides about runs is in
 //! [`crate::plan`].
 
+use crate::auth::Tenant;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -243,6 +244,7 @@ impl RunListRequest {
                 job_id,
                 scheduled_after: self.scheduled_after,
                 scheduled_before: self.scheduled_before,
+                tenant: None,
             }),
             _ => Err(errors),
         }
@@ -251,7 +253,7 @@ impl RunListRequest {
 
 /// A validated request for one page of runs, newest first. Built only by
 /// [`RunListRequest::validate`] (or `default()`: the first page of every run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunQuery {
     /// 1-based page.
     page: u64,
@@ -267,6 +269,8 @@ pub struct RunQuery {
     scheduled_after: Option<DateTime<Utc>>,
     /// Only runs for fires before this instant.
     scheduled_before: Option<DateTime<Utc>>,
+    /// Only runs of this tenant's jobs.
+    tenant: Option<Tenant>,
 }
 
 impl RunQuery {
@@ -314,6 +318,20 @@ impl RunQuery {
         self.scheduled_before
     }
 
+    /// The tenant filter.
+    pub fn tenant(&self) -> Option<&Tenant> {
+        self.tenant.as_ref()
+    }
+
+    /// The same query restricted to the runs of `tenant`'s jobs.
+    #[must_use]
+    pub fn for_tenant(self, tenant: Tenant) -> Self {
+        Self {
+            tenant: Some(tenant),
+            ..self
+        }
+    }
+
     /// Rows to skip before this page.
     pub fn offset(&self) -> u64 {
         self.page.saturating_sub(1).saturating_mul(self.page_size)
@@ -330,6 +348,7 @@ impl Default for RunQuery {
             job_id: None,
             scheduled_after: None,
             scheduled_before: None,
+            tenant: None,
         }
     }
 }

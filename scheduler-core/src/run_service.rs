@@ -43,7 +43,17 @@ impl RunService {
         query: &RunQuery,
     ) -> Result<RunPage, ServiceError> {
         self.jobs.get(job_id).await?;
-        self.list(&query.for_job(job_id)).await
+        self.list(&query.clone().for_job(job_id)).await
+    }
+
+    /// The same service acting for `principal` (see [`JobService::acting_as`]): only the runs
+    /// of the tenant's jobs are visible.
+    #[must_use]
+    pub fn acting_as(&self, principal: crate::auth::Principal) -> Self {
+        Self {
+            jobs: self.jobs.acting_as(principal),
+            ..self.clone()
+        }
     }
 
     /// One page of the runs, across jobs, matching `query`, newest first.
@@ -52,6 +62,9 @@ impl RunService {
     /// `InvalidPage` for an empty page after the first (as the original's paginator),
     /// `Unavailable` when the store is down.
     pub async fn list(&self, query: &RunQuery) -> Result<RunPage, ServiceError> {
+        let query = &query
+            .clone()
+            .for_tenant(self.jobs.principal().tenant.clone());
         let page = self.store.list(query).await?;
         if query.page() > 1 && page.items.is_empty() {
             return Err(ServiceError::InvalidPage);
@@ -64,7 +77,13 @@ impl RunService {
     /// # Errors
     /// `RunNotFound`, or `Unavailable` when the store is down.
     pub async fn get(&self, id: RunId) -> Result<Run, ServiceError> {
-        self.store.get(id).await?.ok_or(ServiceError::RunNotFound)
+        let run = self.store.get(id).await?.ok_or(ServiceError::RunNotFound)?;
+        // A run is visible only with its job, to the job's tenant.
+        match self.jobs.get(run.job_id).await {
+            Ok(_) => Ok(run),
+            Err(ServiceError::JobNotFound) => Err(ServiceError::RunNotFound),
+            Err(other) => Err(other),
+        }
     }
 
     /// Starts a manual run of job `job_id` now on this replica; the schedule is unchanged.
@@ -73,6 +92,7 @@ impl RunService {
     /// `JobNotFound`, `Conflict(RunFire)` when a manual run of the job started at the same
     /// instant, `Unavailable`.
     pub async fn run_now(&self, job_id: JobId) -> Result<Run, ServiceError> {
+        self.jobs.get(job_id).await?;
         self.dispatcher
             .run_now(job_id)
             .await
@@ -148,13 +168,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_manual_run_of_an_unknown_job_is_job_not_found() {
+        // Unknown (or another tenant's): refused before the dispatcher starts anything.
+        let mut repo = MockJobRepository::new();
+        repo.expect_get().returning(|_| Ok(None));
         let mut store = MockRunStore::new();
-        store
-            .expect_start_manual()
-            .returning(|_, _, _| Err(RepositoryError::NotFound));
-        let result = service(MockJobRepository::new(), store)
-            .run_now(JobId(9))
-            .await;
+        store.expect_start_manual().never();
+        let result = service(repo, store).run_now(JobId(9)).await;
         assert_eq!(result, Err(ServiceError::JobNotFound));
     }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::Principal;
 use crate::error::{Conflict, Invalid, ServiceError, ValidationErrors};
 use crate::job::{Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob};
 use crate::policy::JobSource;
@@ -37,6 +38,8 @@ pub struct JobService {
     /// Resolves target host names for the guard; without one, only literal addresses and
     /// local-only names are checked at write time (runs are checked when they connect).
     resolver: Option<Arc<dyn HostResolver>>,
+    /// Who is acting: every job read or written is the tenant's, writes record the key.
+    principal: Arc<Principal>,
 }
 
 impl JobService {
@@ -52,6 +55,33 @@ impl JobService {
             clock,
             target_guard: Arc::new(TargetGuard::default()),
             resolver: None,
+            principal: Arc::new(Principal::unauthenticated()),
+        }
+    }
+
+    /// The same service acting for `principal`: it sees and changes only the jobs of the
+    /// principal's tenant (another tenant's job is "not found"), creates jobs in it, and
+    /// records the key's name as `created_by`/`updated_by`. A new service acts for
+    /// [`Principal::unauthenticated`] (the `default` tenant).
+    #[must_use]
+    pub fn acting_as(&self, principal: Principal) -> Self {
+        Self {
+            principal: Arc::new(principal),
+            ..self.clone()
+        }
+    }
+
+    /// Who this service acts for.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The job, when it is the acting tenant's.
+    fn owned(&self, job: Job) -> Result<Job, ServiceError> {
+        if job.tenant == self.principal.tenant {
+            Ok(job)
+        } else {
+            Err(ServiceError::JobNotFound)
         }
     }
 
@@ -112,6 +142,8 @@ impl JobService {
                 spec,
                 next_run,
                 created_at: now,
+                tenant: self.principal.tenant.clone(),
+                created_by: self.principal.key_name.clone(),
             })
             .await?;
         self.cache.invalidate_job(job.id).await;
@@ -124,7 +156,7 @@ impl JobService {
     /// `JobNotFound`, or `Unavailable` when the store is down and the job is not cached.
     pub async fn get(&self, id: JobId) -> Result<Job, ServiceError> {
         let ticket = match self.cache.get_job(id).await {
-            CacheLookup::Hit(job) => return Ok(job),
+            CacheLookup::Hit(job) => return self.owned(job),
             CacheLookup::Miss(ticket) => ticket,
         };
         let job = self
@@ -133,7 +165,7 @@ impl JobService {
             .await?
             .ok_or(ServiceError::JobNotFound)?;
         self.cache.put_job(&job, ticket).await;
-        Ok(job)
+        self.owned(job)
     }
 
     /// One page of jobs, from the cache when present.
@@ -142,6 +174,7 @@ impl JobService {
     /// `InvalidPage` for an empty page after the first (as the original's paginator), or
     /// `Unavailable` when the store is down and the page is not cached.
     pub async fn list(&self, query: &JobQuery) -> Result<JobPage, ServiceError> {
+        let query = &query.clone().for_tenant(self.principal.tenant.clone());
         let page = match self.cache.get_list(query).await {
             CacheLookup::Hit(page) => page,
             CacheLookup::Miss(ticket) => {
@@ -187,6 +220,7 @@ impl JobService {
     /// # Errors
     /// `JobNotFound`, `Unavailable`.
     pub async fn delete(&self, id: JobId) -> Result<(), ServiceError> {
+        self.load(id).await?;
         let result = self.repository.delete(id).await;
         self.cache.invalidate_job(id).await;
         Ok(result?)
@@ -246,7 +280,7 @@ impl JobService {
             return Err(ServiceError::JobNotFound);
         };
         self.repository
-            .find_by_name(&name)
+            .find_by_name(&self.principal.tenant, &name)
             .await?
             .ok_or(ServiceError::JobNotFound)
     }
@@ -278,7 +312,11 @@ impl JobService {
         // A create lost to a concurrent one is followed by a read that finds it; a job deleted
         // between the read and the write is created again. Three rounds settle any such race.
         for _ in 0..3 {
-            let Some(current) = self.repository.find_by_name(&name).await? else {
+            let Some(current) = self
+                .repository
+                .find_by_name(&self.principal.tenant, &name)
+                .await?
+            else {
                 match self.create(draft.clone()).await {
                     Ok(job) => return Ok((job, Declared::Created)),
                     Err(ServiceError::Conflict(Conflict::JobName)) => continue,
@@ -313,7 +351,11 @@ impl JobService {
     /// `Unavailable` when the store is.
     pub async fn prune_declared(&self, keep: &[&str]) -> Result<Vec<Job>, ServiceError> {
         let mut removed = Vec::new();
-        for job in self.repository.list_by_source(JobSource::Code).await? {
+        for job in self
+            .repository
+            .list_by_source(&self.principal.tenant, JobSource::Code)
+            .await?
+        {
             if keep.contains(&job.spec.name.as_str()) {
                 continue;
             }
@@ -327,10 +369,12 @@ impl JobService {
     }
 
     async fn load(&self, id: JobId) -> Result<Job, ServiceError> {
-        self.repository
+        let job = self
+            .repository
             .get(id)
             .await?
-            .ok_or(ServiceError::JobNotFound)
+            .ok_or(ServiceError::JobNotFound)?;
+        self.owned(job)
     }
 
     async fn save(
@@ -355,6 +399,7 @@ impl JobService {
                 spec,
                 next_run,
                 updated_at: now,
+                updated_by: self.principal.key_name.clone(),
                 ..current
             })
             .await;
@@ -367,6 +412,7 @@ impl JobService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Tenant;
     use crate::error::{Conflict, RepositoryError};
     use crate::ports::{CacheTicket, MockClock, MockJobCache, MockJobRepository};
     use chrono::{DateTime, Utc};
@@ -402,6 +448,9 @@ mod tests {
             last_error: None,
             created_at: now(),
             updated_at: now(),
+            tenant: crate::auth::Tenant::default_tenant(),
+            created_by: None,
+            updated_by: None,
         }
     }
 
@@ -502,6 +551,9 @@ mod tests {
                     next_run: new.next_run,
                     created_at: new.created_at,
                     updated_at: new.created_at,
+                    tenant: crate::auth::Tenant::default_tenant(),
+                    created_by: None,
+                    updated_by: None,
                 })
             });
         let mut cache = MockJobCache::new();
@@ -655,6 +707,8 @@ mod tests {
     #[tokio::test]
     async fn delete_invalidates_and_maps_missing_rows_to_not_found() {
         let mut repo = MockJobRepository::new();
+        // Found, then gone before the delete (another request deleted it).
+        repo.expect_get().returning(|id| Ok(Some(stored(id.0))));
         repo.expect_delete()
             .returning(|_| Err(RepositoryError::NotFound));
         let mut cache = MockJobCache::new();
@@ -695,7 +749,7 @@ mod tests {
     async fn a_declaration_that_lost_the_create_race_finds_the_job_equal() {
         let mut repo = MockJobRepository::new();
         let mut reads = 0;
-        repo.expect_find_by_name().times(2).returning(move |_| {
+        repo.expect_find_by_name().times(2).returning(move |_, _| {
             reads += 1;
             Ok((reads > 1).then(|| declared(9)))
         });
@@ -712,7 +766,7 @@ mod tests {
     #[tokio::test]
     async fn a_changed_declaration_rewrites_the_job_and_keeps_it_paused() {
         let mut repo = MockJobRepository::new();
-        repo.expect_find_by_name().returning(|_| {
+        repo.expect_find_by_name().returning(|_, _| {
             let mut job = declared(9);
             job.spec.is_active = false;
             job.next_run = None;
@@ -741,12 +795,15 @@ mod tests {
     async fn pruning_deletes_only_undeclared_code_jobs() {
         let mut repo = MockJobRepository::new();
         repo.expect_list_by_source()
-            .with(eq(JobSource::Code))
-            .returning(|_| {
+            .with(eq(Tenant::default_tenant()), eq(JobSource::Code))
+            .returning(|_, _| {
                 let mut other = declared(2);
                 other.spec.name = JobName::parse("gone").unwrap();
                 Ok(vec![declared(1), other])
             });
+        repo.expect_get()
+            .with(eq(JobId(2)))
+            .returning(|_| Ok(Some(declared(2))));
         repo.expect_delete()
             .with(eq(JobId(2)))
             .times(1)

@@ -96,7 +96,11 @@ async fn the_original_examples_create_jobs_with_correct_next_run(app: TestApp) {
     ] {
         assert!(job.get(field).is_some(), "missing {field}: {job}");
     }
-    assert_eq!(job.as_object().unwrap().len(), 23);
+    assert_eq!(job.as_object().unwrap().len(), 25);
+    assert_eq!(
+        (&job["created_by"], &job["updated_by"]),
+        (&Value::Null, &Value::Null)
+    );
     assert_eq!(job["last_status"], Value::Null);
     assert_eq!(job["source"], "api");
     assert_eq!(job["last_error"], Value::Null);
@@ -487,7 +491,7 @@ async fn docs_health_and_readiness(app: TestApp) {
             .is_some()
     );
     let job_schema = &spec["components"]["schemas"]["Job"]["properties"];
-    assert_eq!(job_schema.as_object().unwrap().len(), 23);
+    assert_eq!(job_schema.as_object().unwrap().len(), 25);
 
     assert_eq!(
         app.get_json("/health").await,

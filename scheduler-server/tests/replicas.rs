@@ -118,6 +118,8 @@ async fn due_jobs(db: &DatabaseConnection, count: usize, url: &str) -> Vec<i64> 
                 spec,
                 next_run: Some(now - chrono::Duration::seconds(1)),
                 created_at: now,
+                tenant: scheduler_core::Tenant::default_tenant(),
+                created_by: None,
             })
             .await
             .unwrap();

@@ -2,7 +2,7 @@
 
 use scheduler_core::{
     ConcurrencyPolicy, Description, HttpTarget, Job, JobId, JobName, JobSource, JobSpec,
-    MisfirePolicy, Parameters, RepositoryError, RunPolicy, RunStatus, Timezone, WireEnum,
+    MisfirePolicy, Parameters, RepositoryError, RunPolicy, RunStatus, Tenant, Timezone, WireEnum,
 };
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,15 @@ pub(crate) struct Model {
     /// `api` or `code` (who owns the job). Rows cached before the column existed read `api`.
     #[serde(default = "api_source")]
     pub source: String,
+    /// Owning tenant.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// Name of the key that created it.
+    #[serde(default)]
+    pub created_by: Option<String>,
+    /// Name of the key that last changed it.
+    #[serde(default)]
+    pub updated_by: Option<String>,
     /// Creation instant.
     pub created_at: DateTimeUtc,
     /// Last change instant.
@@ -87,6 +96,11 @@ fn seconds(id: i64, field: &str, value: i32) -> Result<u32, RepositoryError> {
 /// Policy values are validated far below `i32::MAX`; saturate rather than wrap.
 pub(crate) fn clamp(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// The tenant of a row written (or cached) before tenants existed.
+fn default_tenant() -> String {
+    Tenant::DEFAULT.to_string()
 }
 
 /// The owner of a row written before `source` existed.
@@ -154,6 +168,9 @@ impl Model {
             next_run: self.next_run,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            tenant: Tenant::parse(&self.tenant).map_err(|e| corrupt(id, "tenant", e))?,
+            created_by: self.created_by,
+            updated_by: self.updated_by,
         })
     }
 
@@ -185,6 +202,9 @@ impl Model {
             source: job.spec.source.as_str().to_string(),
             created_at: micros(job.created_at),
             updated_at: micros(job.updated_at),
+            tenant: job.tenant.as_str().to_string(),
+            created_by: job.created_by.clone(),
+            updated_by: job.updated_by.clone(),
         }
     }
 }

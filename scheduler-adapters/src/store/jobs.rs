@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use scheduler_core::{
     Conflict, Job, JobId, JobName, JobPage, JobQuery, JobRepository, JobSource, NewJob, OrderField,
-    RepositoryError, WireEnum,
+    RepositoryError, Tenant, WireEnum,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -92,6 +92,9 @@ fn new_row(job: &NewJob) -> ActiveModel {
         next_run: job.next_run,
         created_at: job.created_at,
         updated_at: job.created_at,
+        tenant: job.tenant.clone(),
+        created_by: job.created_by.clone(),
+        updated_by: job.created_by.clone(),
     });
     row.id = NotSet;
     row
@@ -163,8 +166,8 @@ async fn insert_one(db: &DatabaseConnection, job: &NewJob) -> Result<Job, Reposi
 }
 
 /// Writes a batch of new jobs. One job is a plain `INSERT … RETURNING`; several are one
-/// `INSERT … ON CONFLICT (name) DO NOTHING RETURNING *` (one statement, one commit): each job
-/// whose row comes back is stored, each whose name was taken — by an existing job or by an
+/// `INSERT … ON CONFLICT (tenant, name) DO NOTHING RETURNING *` (one statement, one commit):
+/// each job whose row comes back is stored, each whose name was taken in its tenant — by an existing job or by an
 /// earlier job of the same batch — gets `Conflict`, exactly as if inserted alone.
 ///
 /// A batch never punishes a neighbour: when the database refuses the shared statement for
@@ -181,9 +184,19 @@ async fn insert_batch(db: DatabaseConnection, mut batch: Vec<InsertCall>) {
     // Rows in name order: two batches running at once then wait on each other's names in
     // the same order, so they can never deadlock. The sort is stable, so the first call of a
     // name stays first.
-    batch.sort_by(|a, b| a.input.spec.name.as_str().cmp(b.input.spec.name.as_str()));
+    let order = |call: &InsertCall| {
+        (
+            call.input.tenant.as_str().to_string(),
+            call.input.spec.name.as_str().to_string(),
+        )
+    };
+    batch.sort_by_key(order);
     let mut insert = Entity::insert_many(batch.iter().map(|call| new_row(&call.input)))
-        .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::columns([Column::Tenant, Column::Name])
+                .do_nothing()
+                .to_owned(),
+        )
         .into_query();
     insert.returning_all();
     let statement = db.get_database_backend().build(&insert);
@@ -200,14 +213,14 @@ async fn insert_batch(db: DatabaseConnection, mut batch: Vec<InsertCall>) {
             error => fail_all(batch, &error),
         },
         Ok(rows) => {
-            let mut stored: HashMap<String, Model> = rows
+            let mut stored: HashMap<(String, String), Model> = rows
                 .into_iter()
-                .map(|row| (row.name.clone(), row))
+                .map(|row| ((row.tenant.clone(), row.name.clone()), row))
                 .collect();
             for call in batch {
                 // The first job of a name takes its row; a later one of the same name finds
                 // it gone and conflicts, as it would have after the first was written.
-                let answer = match stored.remove(call.input.spec.name.as_str()) {
+                let answer = match stored.remove(&order(&call)) {
                     Some(row) => row.into_job(),
                     None => Err(RepositoryError::Conflict(Conflict::JobName)),
                 };
@@ -229,6 +242,9 @@ impl JobRepository for SeaOrmJobRepository {
 
     async fn list(&self, query: &JobQuery) -> Result<JobPage, RepositoryError> {
         let mut select = Entity::find();
+        if let Some(tenant) = query.tenant() {
+            select = select.filter(Column::Tenant.eq(tenant.as_str()));
+        }
         if let Some(active) = query.is_active() {
             select = select.filter(Column::IsActive.eq(active));
         }
@@ -291,8 +307,13 @@ impl JobRepository for SeaOrmJobRepository {
         self.db.ping().await.map_err(repository_error)
     }
 
-    async fn find_by_name(&self, name: &JobName) -> Result<Option<Job>, RepositoryError> {
+    async fn find_by_name(
+        &self,
+        tenant: &Tenant,
+        name: &JobName,
+    ) -> Result<Option<Job>, RepositoryError> {
         Entity::find()
+            .filter(Column::Tenant.eq(tenant.as_str()))
             .filter(Column::Name.eq(name.as_str()))
             .one(&self.db)
             .await
@@ -301,8 +322,13 @@ impl JobRepository for SeaOrmJobRepository {
             .transpose()
     }
 
-    async fn list_by_source(&self, source: JobSource) -> Result<Vec<Job>, RepositoryError> {
+    async fn list_by_source(
+        &self,
+        tenant: &Tenant,
+        source: JobSource,
+    ) -> Result<Vec<Job>, RepositoryError> {
         Entity::find()
+            .filter(Column::Tenant.eq(tenant.as_str()))
             .filter(Column::Source.eq(source.as_str()))
             .order_by_asc(Column::Id)
             .all(&self.db)

@@ -167,7 +167,8 @@ pub(crate) fn bound_offset(offset: u64) -> u64 {
 /// Translates a driver error into the port's vocabulary at the adapter edge.
 ///
 /// - A unique violation is a `Conflict`, told apart by the constraint's name (PostgreSQL) or
-///   the columns SQLite names: `jobs_name_key` / `jobs.name` is a duplicate job name,
+///   the columns SQLite names: `jobs_tenant_name_key` / `jobs.tenant, jobs.name` is a
+///   duplicate job name in a tenant,
 ///   `job_runs_fire_key` / `job_runs.job_id, ...` a second run of one fire.
 /// - An error the database raised for the statement's *content* (PostgreSQL classes 22, data
 ///   exception, and 23, integrity violation; SQLite's constraint — checks and triggers too —,
@@ -194,7 +195,11 @@ pub(crate) fn repository_error(error: DbErr) -> RepositoryError {
 fn classify(error: &dyn DatabaseError) -> RepositoryError {
     if error.kind() == ErrorKind::UniqueViolation {
         let name = error.constraint().unwrap_or_else(|| error.message());
-        if name.contains("jobs_name_key") || name.contains("jobs.name") {
+        if name.contains("jobs_tenant_name_key")
+            || name.contains("jobs.tenant, jobs.name")
+            || name.contains("jobs_name_key")
+            || name.contains("jobs.name")
+        {
             return RepositoryError::Conflict(Conflict::JobName);
         }
         if name.contains("job_runs_fire_key") || name.contains("job_runs.job_id") {

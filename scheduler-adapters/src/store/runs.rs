@@ -575,6 +575,17 @@ impl RunStore for SeaOrmRunStore {
         if let Some(job_id) = query.job_id() {
             select = select.filter(runs::Column::JobId.eq(job_id.0));
         }
+        if let Some(tenant) = query.tenant() {
+            select = select.filter(
+                runs::Column::JobId.in_subquery(
+                    jobs::Entity::find()
+                        .select_only()
+                        .column(jobs::Column::Id)
+                        .filter(jobs::Column::Tenant.eq(tenant.as_str()))
+                        .into_query(),
+                ),
+            );
+        }
         if let Some(status) = query.status() {
             select = select.filter(runs::Column::Status.eq(status.as_str()));
         }

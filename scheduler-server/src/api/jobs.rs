@@ -12,6 +12,7 @@ use super::choices::{OneOf, Orderings};
 use super::docs::{IntRange, JobInputDoc, JobPatchDoc, LooseBody, RawParam, raw};
 use super::output::{FastJson, JobListOut, JobOut};
 use super::pagination::page_links;
+use crate::auth::principal_of;
 use crate::error::{ApiError, OpError, errors};
 
 /// 201 with the new job.
@@ -75,6 +76,13 @@ pub fn parse_job_id(raw: &str) -> Result<JobId, ApiError> {
         .ok_or(ApiError::JobNotFound)
 }
 
+impl JobsApi {
+    /// The use cases acting for the request's caller (their tenant only).
+    fn service(&self, request: &Request) -> JobService {
+        self.service.acting_as(principal_of(request))
+    }
+}
+
 #[OpenApi]
 impl JobsApi {
     /// Create a job.
@@ -89,9 +97,13 @@ impl JobsApi {
     )]
     async fn create(
         &self,
+        request: &Request,
         body: poem_openapi::payload::Json<LooseBody<JobInputDoc>>,
     ) -> Result<Created, OpError<errors::CreateJob>> {
-        let job = self.service.create(read_draft(&body.0.raw)?).await?;
+        let job = self
+            .service(request)
+            .create(read_draft(&body.0.raw)?)
+            .await?;
         let location = job_path(job.id);
         Ok(Created::Job(FastJson(job.into()), location))
     }
@@ -121,7 +133,7 @@ impl JobsApi {
             raw(&is_active.0),
             raw(&ordering.0),
         )?;
-        let page = self.service.list(&query).await?;
+        let page = self.service(request).list(&query).await?;
         let (next, previous) = page_links(request, query.page(), page.has_next(&query));
         Ok(Listed::Page(FastJson(JobListOut {
             count: page.total,
@@ -138,9 +150,13 @@ impl JobsApi {
         tag = "ApiTags::Jobs",
         operation_id = "getJob"
     )]
-    async fn get(&self, id: Path<RawParam<i64>>) -> Result<Found, OpError<errors::OneJob>> {
+    async fn get(
+        &self,
+        request: &Request,
+        id: Path<RawParam<i64>>,
+    ) -> Result<Found, OpError<errors::OneJob>> {
         let id = parse_job_id(&id.0.raw)?;
-        Ok(self.service.get(id).await?.into())
+        Ok(self.service(request).get(id).await?.into())
     }
 
     /// Update some fields of a job.
@@ -156,12 +172,13 @@ impl JobsApi {
     )]
     async fn patch(
         &self,
+        request: &Request,
         id: Path<RawParam<i64>>,
         body: poem_openapi::payload::Json<LooseBody<JobPatchDoc>>,
     ) -> Result<Found, OpError<errors::ChangeJob>> {
         let id = parse_job_id(&id.0.raw)?;
         let patch = read_patch(&body.0.raw)?;
-        Ok(self.service.update(id, patch).await?.into())
+        Ok(self.service(request).update(id, patch).await?.into())
     }
 
     /// Replace a job: the full body of create; absent optional fields take their defaults.
@@ -173,12 +190,13 @@ impl JobsApi {
     )]
     async fn replace(
         &self,
+        request: &Request,
         id: Path<RawParam<i64>>,
         body: poem_openapi::payload::Json<LooseBody<JobInputDoc>>,
     ) -> Result<Found, OpError<errors::ChangeJob>> {
         let id = parse_job_id(&id.0.raw)?;
         let draft = read_draft(&body.0.raw)?;
-        Ok(self.service.replace(id, draft).await?.into())
+        Ok(self.service(request).replace(id, draft).await?.into())
     }
 
     /// Delete a job (and its run history).
@@ -188,9 +206,13 @@ impl JobsApi {
         tag = "ApiTags::Jobs",
         operation_id = "deleteJob"
     )]
-    async fn delete(&self, id: Path<RawParam<i64>>) -> Result<Deleted, OpError<errors::OneJob>> {
+    async fn delete(
+        &self,
+        request: &Request,
+        id: Path<RawParam<i64>>,
+    ) -> Result<Deleted, OpError<errors::OneJob>> {
         let id = parse_job_id(&id.0.raw)?;
-        self.service.delete(id).await?;
+        self.service(request).delete(id).await?;
         Ok(Deleted::Gone)
     }
 
@@ -201,9 +223,13 @@ impl JobsApi {
         tag = "ApiTags::Jobs",
         operation_id = "pauseJob"
     )]
-    async fn pause(&self, id: Path<RawParam<i64>>) -> Result<Found, OpError<errors::OneJob>> {
+    async fn pause(
+        &self,
+        request: &Request,
+        id: Path<RawParam<i64>>,
+    ) -> Result<Found, OpError<errors::OneJob>> {
         let id = parse_job_id(&id.0.raw)?;
-        Ok(self.service.pause(id).await?.into())
+        Ok(self.service(request).pause(id).await?.into())
     }
 
     /// Resume a job: `next_run` is computed from now; fires missed while paused are skipped.
@@ -213,8 +239,12 @@ impl JobsApi {
         tag = "ApiTags::Jobs",
         operation_id = "resumeJob"
     )]
-    async fn resume(&self, id: Path<RawParam<i64>>) -> Result<Found, OpError<errors::OneJob>> {
+    async fn resume(
+        &self,
+        request: &Request,
+        id: Path<RawParam<i64>>,
+    ) -> Result<Found, OpError<errors::OneJob>> {
         let id = parse_job_id(&id.0.raw)?;
-        Ok(self.service.resume(id).await?.into())
+        Ok(self.service(request).resume(id).await?.into())
     }
 }

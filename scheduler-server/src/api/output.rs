@@ -160,6 +160,12 @@ pub struct JobOut {
     pub created_at: UtcInstant,
     /// Last change instant.
     pub updated_at: UtcInstant,
+    /// The name of the API key that created the job; null when created without a key.
+    #[oai(nullable)]
+    pub created_by: Option<String>,
+    /// The name of the API key that last changed the job; null when changed without a key.
+    #[oai(nullable)]
+    pub updated_by: Option<String>,
 }
 
 impl From<Job> for JobOut {
@@ -188,6 +194,8 @@ impl From<Job> for JobOut {
             source: job.spec.source.into(),
             created_at: UtcInstant(job.created_at),
             updated_at: UtcInstant(job.updated_at),
+            created_by: job.created_by,
+            updated_by: job.updated_by,
         }
     }
 }
@@ -228,6 +236,8 @@ impl poem_openapi::types::Example for JobOut {
             source: JobSource::Api.into(),
             created_at: instant("2025-06-20T12:00:00Z"),
             updated_at: instant("2025-06-20T12:00:00Z"),
+            created_by: Some("ci".into()),
+            updated_by: Some("ci".into()),
         }
     }
 }

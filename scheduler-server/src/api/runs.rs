@@ -13,6 +13,7 @@ use super::docs::{IntRange, RawParam, raw};
 use super::jobs::parse_job_id;
 use super::output::{FastJson, RunListOut, RunOut};
 use super::pagination::page_links;
+use crate::auth::principal_of;
 use crate::error::{ApiError, OpError, errors};
 
 /// 200 with runs.
@@ -54,6 +55,13 @@ fn listed(request: &Request, query: &RunQuery, page: RunPage) -> RunsListed {
 pub struct RunsApi {
     /// The run use cases.
     pub runs: RunService,
+}
+
+impl RunsApi {
+    /// The use cases acting for the request's caller (their tenant's runs only).
+    fn runs(&self, request: &Request) -> RunService {
+        self.runs.acting_as(principal_of(request))
+    }
 }
 
 #[OpenApi]
@@ -98,7 +106,7 @@ impl RunsApi {
             scheduled_before: raw(&scheduled_before.0),
         }
         .read()?;
-        let page = self.runs.list_for_job(id, &query).await?;
+        let page = self.runs(request).list_for_job(id, &query).await?;
         Ok(listed(request, &query, page))
     }
 
@@ -142,7 +150,7 @@ impl RunsApi {
             scheduled_before: raw(&scheduled_before.0),
         }
         .read()?;
-        let page = self.runs.list(&query).await?;
+        let page = self.runs(request).list(&query).await?;
         Ok(listed(request, &query, page))
     }
 
@@ -157,14 +165,18 @@ impl RunsApi {
         tag = "ApiTags::Runs",
         operation_id = "getRun"
     )]
-    async fn get(&self, id: Path<RawParam<i64>>) -> Result<RunFound, OpError<errors::OneRun>> {
+    async fn get(
+        &self,
+        request: &Request,
+        id: Path<RawParam<i64>>,
+    ) -> Result<RunFound, OpError<errors::OneRun>> {
         let id =
             id.0.raw
                 .parse::<i64>()
                 .ok()
                 .filter(|id| *id > 0)
                 .ok_or(ApiError::RunNotFound)?;
-        let run = self.runs.get(RunId(id)).await?;
+        let run = self.runs(request).get(RunId(id)).await?;
         Ok(RunFound::Run(FastJson(run.into())))
     }
 
@@ -177,10 +189,11 @@ impl RunsApi {
     )]
     async fn run_now(
         &self,
+        request: &Request,
         id: Path<RawParam<i64>>,
     ) -> Result<RunStarted, OpError<errors::RunNow>> {
         let id = parse_job_id(&id.0.raw)?;
-        let run = self.runs.run_now(id).await?;
+        let run = self.runs(request).run_now(id).await?;
         let location = format!("/scheduler/runs/{}/", run.id);
         Ok(RunStarted::Run(FastJson(run.into()), location))
     }

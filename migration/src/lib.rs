@@ -11,6 +11,7 @@ mod m20261201_000001_run_visibility;
 mod m20261202_000001_job_source;
 mod m20261203_000001_api_keys;
 mod m20261203_000002_tenants;
+mod m20261203_000003_signing_secrets;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_job_source::Migration),
             Box::new(m20261203_000001_api_keys::Migration),
             Box::new(m20261203_000002_tenants::Migration),
+            Box::new(m20261203_000003_signing_secrets::Migration),
         ]
     }
 }

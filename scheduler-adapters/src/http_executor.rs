@@ -12,7 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use scheduler_core::{HostResolver, Job, JobExecutor, Run, TargetGuard};
+use scheduler_core::{
+    HostResolver, Job, JobExecutor, Run, SIGNATURE_HEADER, SigningService, TargetGuard, Tenant,
+    signature_header,
+};
 
 /// How long resolving a target's host may take.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -82,6 +85,40 @@ pub struct HttpExecutor {
     client: reqwest::Client,
     /// The SSRF policy every dialled address passes.
     guard: Arc<TargetGuard>,
+    /// Signs each delivery with its tenant's secrets, when set.
+    signing: Option<Signer>,
+}
+
+/// How long a tenant's signing secrets are remembered: a rotation reaches every replica
+/// within it (the old secret stays valid for the rotation's overlap, so nothing fails).
+const SECRETS_TTL: Duration = Duration::from_secs(10);
+
+/// The signing service with a short-lived memory of each tenant's secrets.
+#[derive(Clone)]
+struct Signer {
+    /// The secrets' source.
+    service: SigningService,
+    /// Tenant → valid secrets, newest first.
+    secrets: moka::sync::Cache<Tenant, Arc<Vec<String>>>,
+}
+
+impl Signer {
+    async fn secrets(&self, tenant: &Tenant) -> Result<Arc<Vec<String>>, String> {
+        if let Some(known) = self.secrets.get(tenant) {
+            return Ok(known);
+        }
+        let secrets: Arc<Vec<String>> = Arc::new(
+            self.service
+                .secrets(tenant)
+                .await
+                .map_err(|e| format!("cannot sign the delivery: {e}"))?
+                .into_iter()
+                .map(|s| s.secret)
+                .collect(),
+        );
+        self.secrets.insert(tenant.clone(), Arc::clone(&secrets));
+        Ok(secrets)
+    }
 }
 
 impl HttpExecutor {
@@ -123,7 +160,24 @@ impl HttpExecutor {
             }))
             .user_agent(concat!("scheduler/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client, guard })
+        Ok(Self {
+            client,
+            guard,
+            signing: None,
+        })
+    }
+
+    /// Signs every delivery (`Scheduler-Signature`) with the job's tenant's secrets.
+    #[must_use]
+    pub fn with_signing(mut self, service: SigningService) -> Self {
+        self.signing = Some(Signer {
+            service,
+            secrets: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(SECRETS_TTL)
+                .build(),
+        });
+        self
     }
 }
 
@@ -190,9 +244,19 @@ impl JobExecutor for HttpExecutor {
             .map_err(|refusal| format!("target refused: {refusal}"))?;
         let method = reqwest::Method::from_bytes(target.method.as_bytes())
             .map_err(|_| format!("invalid method {}", target.method))?;
-        let mut request = self
-            .client
-            .request(method, &target.url)
+        let body = serde_json::to_vec(&delivery_body(job, run))
+            .map_err(|e| format!("cannot encode the delivery: {e}"))?;
+        let mut request = self.client.request(method, &target.url);
+        if let Some(signer) = &self.signing {
+            let secrets = signer.secrets(&job.tenant).await?;
+            let header = signature_header(
+                secrets.iter().map(String::as_str),
+                chrono::Utc::now().timestamp(),
+                &body,
+            );
+            request = request.header(SIGNATURE_HEADER, header);
+        }
+        request = request
             .header(
                 "Idempotency-Key",
                 format!(
@@ -202,7 +266,8 @@ impl JobExecutor for HttpExecutor {
                         .to_rfc3339_opts(SecondsFormat::AutoSi, true)
                 ),
             )
-            .json(&delivery_body(job, run));
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
         for (name, value) in &target.headers {
             request = request.header(name, value);
         }

@@ -43,6 +43,7 @@ pub mod run;
 pub mod run_service;
 pub mod schedule;
 pub mod service;
+pub mod signing;
 pub mod target_guard;
 pub mod telemetry;
 
@@ -79,4 +80,7 @@ pub use run::{
 pub use run_service::RunService;
 pub use schedule::{CronParseError, CronSchedule};
 pub use service::{Declared, JobService};
+pub use signing::{
+    SIGNATURE_HEADER, SigningSecret, SigningService, SigningStore, signature_header, verify,
+};
 pub use target_guard::{HostCheck, TargetGuard, TargetRefusal, forbidden_reason};

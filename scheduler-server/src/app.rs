@@ -12,11 +12,12 @@ use poem::{Endpoint, EndpointExt, Server};
 use scheduler_adapters::{
     CachedKeyStore, DatabaseConfig, DnsResolver, HttpExecutor, InMemoryJobCache, NoJobCache,
     RateLimitConfig, RateLimiter, RedisCacheConfig, RedisJobCache, SeaOrmJobRepository,
-    SeaOrmKeyStore, SeaOrmRunStore, SystemClock, connect, connection_failure, mask_password,
+    SeaOrmKeyStore, SeaOrmRunStore, SeaOrmSigningStore, SystemClock, connect, connection_failure,
+    mask_password,
 };
 use scheduler_core::{
     ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, KeyService, RoutingExecutor, Run,
-    RunService, RunStore, TargetGuard,
+    RunService, RunStore, SigningService, TargetGuard,
 };
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
@@ -186,6 +187,11 @@ async fn rate_limiter(config: &Config) -> Result<Option<Arc<RateLimiter>>, Start
     Ok(Some(Arc::new(limiter)))
 }
 
+/// The signing use cases over `db`.
+pub fn signing_service(db: &DatabaseConnection, clock: Arc<dyn Clock>) -> SigningService {
+    SigningService::new(Arc::new(SeaOrmSigningStore::new(db.clone())), clock)
+}
+
 /// How long a key lookup is remembered: a revoked key is refused by every replica within it.
 pub const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
 
@@ -276,6 +282,8 @@ pub struct Application {
     trusted_proxies: Vec<ipnet::IpNet>,
     /// The front door: modes and key lookups.
     auth: Arc<Auth>,
+    /// The tenants' delivery signing secrets.
+    signing: SigningService,
     /// The per-key rate limit, when on.
     limiter: Option<Arc<RateLimiter>>,
 }
@@ -324,8 +332,10 @@ impl Application {
             clock.clone(),
         )
         .with_target_guard(guard.clone(), Some(Arc::new(DnsResolver)));
-        let http =
-            HttpExecutor::with_guard(guard).map_err(|e| StartupError::HttpClient(e.to_string()))?;
+        let signing = signing_service(&db, clock.clone());
+        let http = HttpExecutor::with_guard(guard)
+            .map_err(|e| StartupError::HttpClient(e.to_string()))?
+            .with_signing(signing.clone());
         let executor = Arc::new(RoutingExecutor {
             http: Some(Arc::new(http)),
             actions: handlers,
@@ -376,6 +386,7 @@ impl Application {
             grace: Duration::from_secs(config.shutdown_grace_seconds),
             trusted_proxies,
             limiter,
+            signing,
             auth: Arc::new(Auth {
                 mode: config.auth,
                 keys,
@@ -410,6 +421,7 @@ impl Application {
             clock: self.clock,
             health,
             keys: self.auth.keys.clone(),
+            signing: self.signing,
         });
         let table = Arc::new(table);
         // The metrics recorder, before the first request or run records anything.

@@ -54,7 +54,7 @@ fn open_path(path: &str, metrics_public: bool) -> bool {
 
 /// The scope a request needs.
 pub fn needed_scope(method: &Method, path: &str) -> Scope {
-    if path.starts_with("/scheduler/keys") {
+    if path.starts_with("/scheduler/keys") || path.starts_with("/scheduler/signing-secrets") {
         Scope::Admin
     } else if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         Scope::Read

@@ -1,11 +1,12 @@
-//! `scheduler-server keys ...`: key management straight on the database, for the first key
-//! and for operators (an admin key does the same over HTTP at `/scheduler/keys/`).
+//! `scheduler-server keys ...` and `signing ...`: key and signing-secret management straight
+//! on the database, for the first key and for operators (an admin key does the same over HTTP
+//! at `/scheduler/keys/` and `/scheduler/signing-secrets/`).
 
 use std::process::ExitCode;
 
-use scheduler_core::{KeyService, Scope, ServiceError, Tenant, WireEnum};
+use scheduler_core::{KeyService, Scope, ServiceError, SigningService, Tenant, WireEnum};
 
-use crate::config::KeysCommand;
+use crate::config::{KeysCommand, SigningCommand};
 
 /// Runs a `keys` subcommand: the new key on stdout (alone, for `KEY=$(...)`), everything
 /// else on stderr or as a table on stdout. Exit 0 on success, 2 for bad arguments, 1 when the
@@ -89,5 +90,49 @@ pub async fn keys(keys: &KeyService, command: KeysCommand) -> ExitCode {
             }
             Err(error) => failed(error),
         },
+    }
+}
+
+/// Runs a `signing` subcommand: the secrets on stdout, one per line, current first. Exit 0 on
+/// success, 2 for a bad tenant, 1 when the database fails.
+pub async fn signing(signing: &SigningService, command: SigningCommand) -> ExitCode {
+    let (tenant, rotate) = match &command {
+        SigningCommand::Show { tenant } => (tenant, None),
+        SigningCommand::Rotate {
+            tenant,
+            overlap_hours,
+        } => (tenant, Some(*overlap_hours)),
+    };
+    let Ok(tenant) = Tenant::parse(tenant) else {
+        eprintln!("scheduler-server signing: --tenant {tenant:?}: not a tenant name");
+        return ExitCode::from(2);
+    };
+    if let Some(hours) = rotate {
+        match signing
+            .rotate(&tenant, chrono::Duration::hours(i64::from(hours)))
+            .await
+        {
+            Ok(secret) => eprintln!(
+                "new current secret {} for tenant {tenant}; the previous ones stay valid for \
+                 {hours} h",
+                secret.id
+            ),
+            Err(error) => {
+                eprintln!("scheduler-server signing: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    match signing.secrets(&tenant).await {
+        Ok(secrets) => {
+            for secret in secrets {
+                println!("{}", secret.secret);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("scheduler-server signing: {error}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -29,6 +29,9 @@ pub enum Command {
     /// Manage API keys directly in the database (`keys create|list|revoke`).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Show or rotate a tenant's delivery signing secrets (`signing show|rotate`).
+    #[command(subcommand)]
+    Signing(SigningCommand),
     /// Apply pending migrations, then serve the API (the default).
     Serve,
     /// Apply pending migrations and exit.
@@ -63,6 +66,26 @@ pub enum KeysCommand {
     Revoke {
         /// The key's id (from `keys list`).
         id: i64,
+    },
+}
+
+/// `scheduler-server signing ...`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum SigningCommand {
+    /// Print the tenant's valid secrets, current first (creating one if it has none).
+    Show {
+        /// The tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Add a new current secret and print it; the old ones stay valid for the overlap.
+    Rotate {
+        /// The tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Hours the previous secrets stay valid (0 ends them now).
+        #[arg(long, default_value_t = 24)]
+        overlap_hours: u32,
     },
 }
 

@@ -16,5 +16,5 @@ pub mod middleware;
 pub mod telemetry;
 
 pub use app::{Application, StartupError, open_database, shutdown_signal};
-pub use config::{AuthMode, Cli, Command, Config, KeysCommand};
+pub use config::{AuthMode, Cli, Command, Config, KeysCommand, SigningCommand};
 pub use embed::{Server, ServerBuilder};

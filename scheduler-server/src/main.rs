@@ -22,6 +22,15 @@ async fn main() -> std::process::ExitCode {
             }
             Err(error) => Err(error),
         },
+        Command::Signing(command) => match open_database(&cli.config).await {
+            Ok(db) => {
+                let clock: std::sync::Arc<dyn scheduler_core::Clock> =
+                    std::sync::Arc::new(scheduler_adapters::SystemClock);
+                let signing = scheduler_server::app::signing_service(&db, clock);
+                return scheduler_server::cli::signing(&signing, command).await;
+            }
+            Err(error) => Err(error),
+        },
         Command::Migrate => open_database(&cli.config).await.map(|_| {
             tracing::info!("migrations applied");
         }),

@@ -283,6 +283,7 @@ scheduler_test_support::backend_tests! {
     setups: { sqlite => support::sqlite_app, postgres => support::postgres_app },
     tests: [
         header_values_are_write_only,
+        every_delivery_is_signed_and_rotation_overlaps,
     ],
 }
 
@@ -323,5 +324,125 @@ async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
     assert_eq!(
         next_link(&trusting).await,
         "https://evil.example/scheduler/jobs/?page=2&page_size=1"
+    );
+}
+
+/// A receiver recording each delivery's `Scheduler-Signature` header and exact body.
+async fn recording_receiver() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    let hook = poem::endpoint::make(move |mut request: poem::Request| {
+        let recorded = recorded.clone();
+        async move {
+            let header = request
+                .headers()
+                .get("scheduler-signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let body = request.take_body().into_vec().await.unwrap_or_default();
+            recorded.lock().unwrap().push((header, body));
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
+    tokio::spawn(async move {
+        Server::new_with_acceptor(acceptor)
+            .run(Route::new().at("/hook", post(hook)))
+            .await
+    });
+    (format!("http://{addr}/hook"), seen)
+}
+
+async fn current_secrets(app: &TestApp) -> Vec<String> {
+    let (status, secrets) = app.get_json("/scheduler/signing-secrets/").await;
+    assert_eq!(status, 200);
+    secrets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["secret"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn every_delivery_is_signed_and_rotation_overlaps(app: TestApp) {
+    let (url, seen) = recording_receiver().await;
+    let job: Value = app
+        .post_job(&json!({"name": "signed", "cron_expression": "@daily",
+            "target": {"type": "http", "url": url}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let old = current_secrets(&app).await;
+    assert_eq!(old.len(), 1);
+    assert!(old[0].starts_with("whsec_"));
+    assert_eq!(
+        run_and_settle(&app, &job["id"]).await["status"],
+        "succeeded"
+    );
+    let now = chrono::Utc::now().timestamp();
+    {
+        let deliveries = seen.lock().unwrap();
+        let (header, body) = &deliveries[0];
+        assert!(header.starts_with("t="), "{header}");
+        assert!(scheduler_core::verify(header, &old[0], body, now, 300));
+        // A tampered body, another secret, or a replay an hour later fail verification.
+        let mut tampered = body.clone();
+        tampered[2] ^= 1;
+        assert!(!scheduler_core::verify(
+            header, &old[0], &tampered, now, 300
+        ));
+        assert!(!scheduler_core::verify(
+            header,
+            "whsec_forged",
+            body,
+            now,
+            300
+        ));
+        assert!(!scheduler_core::verify(
+            header,
+            &old[0],
+            body,
+            now + 3600,
+            300
+        ));
+        let delivered: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(delivered["job_id"], job["id"]);
+    }
+    // Rotate with an hour of overlap: the next delivery verifies under either secret.
+    let response = app
+        .client
+        .post(app.url("/scheduler/signing-secrets/rotate/"))
+        .json(&json!({"overlap_seconds": 3600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let new: Value = response.json().await.unwrap();
+    let new = new["secret"].as_str().unwrap().to_string();
+    assert_ne!(new, old[0]);
+    assert_eq!(
+        current_secrets(&app).await,
+        vec![new.clone(), old[0].clone()]
+    );
+    // Deliveries pick a rotation up within the executor's 10 s memory; wait it out.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(
+        run_and_settle(&app, &job["id"]).await["status"],
+        "succeeded"
+    );
+    let deliveries = seen.lock().unwrap();
+    let (header, body) = &deliveries[1];
+    let now = chrono::Utc::now().timestamp();
+    assert!(
+        scheduler_core::verify(header, &new, body, now, 300),
+        "{header}"
+    );
+    assert!(
+        scheduler_core::verify(header, &old[0], body, now, 300),
+        "{header}"
     );
 }

@@ -6,6 +6,7 @@ mod jobs;
 mod keys;
 mod run_entity;
 mod runs;
+mod signing;
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use sea_orm::{
 pub use jobs::SeaOrmJobRepository;
 pub use keys::{CachedKeyStore, SeaOrmKeyStore};
 pub use runs::SeaOrmRunStore;
+pub use signing::SeaOrmSigningStore;
 
 /// How to reach the database and size its pool.
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod output;
 pub mod pagination;
 pub mod runs;
+pub mod signing;
 pub mod wire_time;
 
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct ApiParts {
     pub health: HealthApi,
     /// The key use cases.
     pub keys: scheduler_core::KeyService,
+    /// The delivery signing use cases.
+    pub signing: scheduler_core::SigningService,
 }
 
 /// All routes: the API, `/openapi.json` and Swagger UI at `/swagger/`; and the table of the
@@ -67,6 +70,9 @@ pub fn routes(parts: ApiParts) -> (impl Endpoint<Output = poem::Response>, Route
             cron::CronApi { clock: parts.clock },
             parts.health,
             keys::KeysApi { keys: parts.keys },
+            signing::SigningApi {
+                signing: parts.signing,
+            },
         ),
         "scheduler",
         env!("CARGO_PKG_VERSION"),

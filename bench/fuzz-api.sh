@@ -327,12 +327,16 @@ fuzz_backend() { # name
     port=$(free_port)
     # Fuzzed jobs carry http targets (the schema's own example is https://example.com/...), and
     # POST /scheduler/jobs/{id}/run executes a job at once even with the dispatcher off. Every
-    # outgoing request of the server goes to a proxy on a closed loopback port, so none leaves
-    # the machine (reqwest honours HTTP(S)_PROXY; the run fails with "error sending request").
+    # outgoing request of the server goes to an egress proxy on a closed loopback port, so none
+    # leaves the machine (SCHEDULER_EGRESS_PROXY; the run fails with "error sending request").
+    # The *_PROXY variables are set too, for anything else the server might start.
+    # SCHEDULER_AUTH=off: a fuzzed POST /scheduler/keys/ would otherwise create the first key
+    # and turn every later request into a 401 (the auth paths have their own tests).
     local dead_proxy="http://127.0.0.1:$(free_port)"
     log "$name: $SERVER_BIN serve on 127.0.0.1:$port, log $dir/server.log"
     env -u REDIS_URL -u NO_PROXY -u no_proxy DATABASE_URL="$url" SCHEDULER_BIND="127.0.0.1:$port" \
-        SCHEDULER_DISPATCHER=off SCHEDULER_SHUTDOWN_GRACE_SECONDS=5 RUST_LOG=info RUST_BACKTRACE="$FUZZ_RUST_BACKTRACE" \
+        SCHEDULER_DISPATCHER=off SCHEDULER_AUTH=off SCHEDULER_EGRESS_PROXY="$dead_proxy" \
+        SCHEDULER_SHUTDOWN_GRACE_SECONDS=5 RUST_LOG=info RUST_BACKTRACE="$FUZZ_RUST_BACKTRACE" \
         HTTP_PROXY="$dead_proxy" HTTPS_PROXY="$dead_proxy" ALL_PROXY="$dead_proxy" \
         http_proxy="$dead_proxy" https_proxy="$dead_proxy" all_proxy="$dead_proxy" \
         "$SERVER_BIN" serve >"$dir/server.log" 2>&1 &

@@ -2,8 +2,8 @@
 //! behind the SSRF guard: every address a run dials passes [`TargetGuard`] first — a literal
 //! address before the request, a host name's addresses in the client's resolver
 //! ([`GuardedResolver`]), so a name that re-resolves to a forbidden address fails the run.
-//! Proxies from the environment are not used (they would dial on the guard's behalf) and
-//! redirects are not followed.
+//! Proxies from the environment are not used (they would dial on the guard's behalf); an
+//! egress proxy is used only when configured explicitly. Redirects are not followed.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -149,11 +149,35 @@ impl HttpExecutor {
         guard: TargetGuard,
         resolver: Arc<dyn HostResolver>,
     ) -> Result<Self, reqwest::Error> {
+        Self::build(guard, resolver, None)
+    }
+
+    /// [`HttpExecutor::with_guard`] sending every delivery through the egress proxy at
+    /// `proxy_url` (`http://proxy:3128`). The guard still refuses forbidden literal addresses
+    /// and local-only names before a request; the final address is the proxy's to check, as
+    /// the proxy resolves the target's name.
+    ///
+    /// # Errors
+    /// When `proxy_url` is not a proxy URL or the TLS backend cannot be initialised.
+    pub fn with_egress_proxy(guard: TargetGuard, proxy_url: &str) -> Result<Self, reqwest::Error> {
+        let proxy = reqwest::Proxy::all(proxy_url)?;
+        Self::build(guard, Arc::new(DnsResolver), Some(proxy))
+    }
+
+    fn build(
+        guard: TargetGuard,
+        resolver: Arc<dyn HostResolver>,
+        proxy: Option<reqwest::Proxy>,
+    ) -> Result<Self, reqwest::Error> {
         let guard = Arc::new(guard);
-        let client = reqwest::Client::builder()
+        let builder = match proxy {
+            // Only this proxy: never one from the environment.
+            Some(proxy) => reqwest::Client::builder().no_proxy().proxy(proxy),
+            None => reqwest::Client::builder().no_proxy(),
+        };
+        let client = builder
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver {
                 guard: Arc::clone(&guard),
                 resolver,

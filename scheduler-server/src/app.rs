@@ -331,11 +331,18 @@ impl Application {
             cache.clone(),
             clock.clone(),
         )
-        .with_target_guard(guard.clone(), Some(Arc::new(DnsResolver)));
+        .with_target_guard(
+            guard.clone(),
+            (config.target_resolve && config.egress_proxy.is_none())
+                .then(|| Arc::new(DnsResolver) as Arc<dyn scheduler_core::HostResolver>),
+        );
         let signing = signing_service(&db, clock.clone());
-        let http = HttpExecutor::with_guard(guard)
-            .map_err(|e| StartupError::HttpClient(e.to_string()))?
-            .with_signing(signing.clone());
+        let http = match &config.egress_proxy {
+            None => HttpExecutor::with_guard(guard),
+            Some(proxy) => HttpExecutor::with_egress_proxy(guard, proxy),
+        }
+        .map_err(|e| StartupError::HttpClient(e.to_string()))?
+        .with_signing(signing.clone());
         let executor = Arc::new(RoutingExecutor {
             http: Some(Arc::new(http)),
             actions: handlers,

@@ -260,6 +260,23 @@ pub struct Config {
     )]
     pub target_allow: String,
 
+    /// Whether a target's host name is resolved when a job is written, to refuse a name that
+    /// points at a forbidden address at once (runs check every address they dial either way).
+    /// Skipped with an egress proxy, which resolves names itself.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_TARGET_RESOLVE",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub target_resolve: bool,
+
+    /// An egress proxy every HTTP delivery goes through (`http://proxy:3128`). Proxy
+    /// variables of the environment (`HTTP_PROXY`, ...) are ignored: set this instead.
+    #[arg(long, global = true, env = "SCHEDULER_EGRESS_PROXY")]
+    pub egress_proxy: Option<String>,
+
     /// Reverse proxies whose `X-Forwarded-*` and `Forwarded` headers are believed (CIDRs or
     /// addresses, separated by commas). From any other peer these headers are removed before
     /// anything reads them. Unset: no proxy is trusted.

@@ -39,8 +39,11 @@ async fn strict(configure: fn(&mut scheduler_server::Config)) -> [Option<TestApp
     ]
 }
 
+/// The default guard, resolving names at write time: the names used here are literals or
+/// come from /etc/hosts (read from the file, no DNS query is sent).
 fn no_allow_list(config: &mut scheduler_server::Config) {
     config.target_allow = String::new();
+    config.target_resolve = true;
 }
 
 #[tokio::test]
@@ -105,7 +108,7 @@ async fn internal_targets_are_refused_at_write_time_on_both_backends() {
         // A PATCH to an internal address is refused the same way and changes nothing.
         let created: Value = app
             .post_job(&json!({"name": "public", "cron_expression": "@daily",
-                "target": {"type": "http", "url": "https://example.com/hook"}}))
+                "target": {"type": "http", "url": "https://93.184.216.34/hook"}}))
             .await
             .json()
             .await
@@ -120,7 +123,7 @@ async fn internal_targets_are_refused_at_write_time_on_both_backends() {
             .unwrap();
         assert_eq!(response.status(), 400);
         let (_, job) = app.get_json(&path).await;
-        assert_eq!(job["target"]["url"], "https://example.com/hook");
+        assert_eq!(job["target"]["url"], "https://93.184.216.34/hook");
         // Credentials belong in headers.
         let response = app
             .post_job(&json!({"name": "creds", "cron_expression": "@daily",

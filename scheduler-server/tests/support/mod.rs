@@ -242,6 +242,8 @@ pub(crate) fn test_config(database_url: &str) -> Config {
     config.dispatcher = "off".into();
     // The tests' receivers listen on loopback, which the SSRF guard refuses by default.
     config.target_allow = "127.0.0.1".into();
+    // Tests send nothing beyond loopback, not even a DNS query for a target's name.
+    config.target_resolve = false;
     config
 }
 

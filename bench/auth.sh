@@ -43,7 +43,7 @@ start() { # port, extra env...
 }
 start "$OFF_PORT" SCHEDULER_AUTH=off
 KEY=$($BIN keys create --tenant default --scope read --name bench 2>/dev/null)
-start "$KEYED_PORT" SCHEDULER_AUTH=keys SCHEDULER_RATE_LIMIT=1000000000 SCHEDULER_RATE_BURST=1000000
+start "$KEYED_PORT" SCHEDULER_AUTH=keys SCHEDULER_RATE_LIMIT=1000000 SCHEDULER_RATE_BURST=1000000
 
 echo "== seeding $SEED_JOBS jobs"
 for i in $(seq 1 "$SEED_JOBS"); do
@@ -59,7 +59,7 @@ rps() { # port, extra wrk args... -> req/s (fails on any non-2xx answer)
     local port=$1; shift
     local out
     out=$(timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" "$@" \
-        -s bench/get_job.lua "http://127.0.0.1:$port/")
+        -s bench/get_job_status.lua "http://127.0.0.1:$port/")
     if grep -q 'Non-2xx' <<<"$out"; then echo "non-2xx answers on $port: $out" >&2; exit 1; fi
     awk '/Requests\/sec/ {print $2}' <<<"$out"
 }

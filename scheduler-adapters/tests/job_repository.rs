@@ -478,3 +478,52 @@ async fn migrations_go_down_and_up_again_on_postgres() {
     Migrator::up(&db, None).await.unwrap();
     db.execute_unprepared("SELECT 1 FROM jobs").await.unwrap();
 }
+
+/// The tenants migration rebuilds `jobs` and `job_runs` on SQLite: every job and run is kept,
+/// jobs land in `default`, and deleting a job still deletes its runs (the rebuilt foreign key
+/// points at the new `jobs`).
+#[tokio::test]
+async fn the_tenant_migration_keeps_every_job_and_run_on_sqlite() {
+    use sea_orm::{DbBackend, Statement};
+    let file = TestSqlite::new();
+    let db = connect(&DatabaseConfig::new(&file.url)).await.unwrap();
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    let before = names
+        .iter()
+        .position(|name| name.ends_with("_tenants"))
+        .unwrap();
+    Migrator::up(&db, Some(u32::try_from(before).unwrap()))
+        .await
+        .unwrap();
+    for statement in [
+        "INSERT INTO jobs (name, cron_expression, start_time, created_at, updated_at) VALUES \
+         ('kept', '@daily', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        "INSERT INTO job_runs (job_id, scheduled_for, trigger, attempt, status, started_at, \
+         heartbeat_at, worker) VALUES (1, '2026-01-02T00:00:00Z', 'schedule', 1, 'succeeded', \
+         '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z', 'w')",
+    ] {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    Migrator::up(&db, None).await.unwrap();
+    let runs = |db: DatabaseConnection| async move {
+        db.query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT COUNT(*) AS n FROM job_runs",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
+    };
+    assert_eq!(runs(db.clone()).await, 1);
+    let repo = SeaOrmJobRepository::new(db.clone());
+    let job = repo.get(JobId(1)).await.unwrap().unwrap();
+    assert_eq!(job.spec.name.as_str(), "kept");
+    assert_eq!(job.tenant, scheduler_core::Tenant::default_tenant());
+    repo.delete(JobId(1)).await.unwrap();
+    assert_eq!(runs(db.clone()).await, 0);
+}

@@ -183,6 +183,39 @@ async fn two_replicas_through_redis_share_one_budget() {
     );
 }
 
+/// At a high rate each replica takes a lease of cells per Redis call (10 ms of the rate) and
+/// spends it locally: the replicas still share one budget, give or take one lease each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leased_cells_keep_two_replicas_within_one_budget() {
+    let Some(server) = scheduler_test_support::redis().await else {
+        return;
+    };
+    // Lease: min(2000/s x 10 ms, 400 / 4) = 20 cells.
+    let config = RateLimitConfig {
+        per_second: 2000.0,
+        burst: 400,
+    };
+    let timeout = Duration::from_millis(200);
+    let replicas = [
+        RateLimiter::redis(config, &server.url, &server.prefix, timeout)
+            .await
+            .unwrap(),
+        RateLimiter::redis(config, &server.url, &server.prefix, timeout)
+            .await
+            .unwrap(),
+    ];
+    let (allowed, checks, elapsed) = hammer(&replicas, "api-key-9", Duration::from_secs(2)).await;
+    let total: u64 = allowed.iter().sum();
+    let most = budget(config, elapsed) + 2.0 * 20.0;
+    let least = 0.8 * config.per_second * elapsed;
+    eprintln!(
+        "leases: {total} allowed ({allowed:?}) of {checks} checks in {elapsed:.3} s; budget {most:.1}"
+    );
+    assert!(replicas.iter().all(|r| !r.is_degraded()));
+    assert!((total as f64) <= most, "{total} allowed > budget {most:.1}");
+    assert!((total as f64) >= least, "{total} allowed < {least:.1}");
+}
+
 /// The control for the test above: two in-process limiters (what replicas without Redis
 /// are) allow about twice the budget, so that test's bound does tell sharing from not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

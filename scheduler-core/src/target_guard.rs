@@ -128,18 +128,31 @@ impl fmt::Display for TargetRefusal {
                 address,
                 reason,
             } if host.trim_matches(['[', ']']) == address.to_string() => {
-                write!(f, "{address} is a {reason} address")
+                write!(f, "{address} is {} {reason} address", article(reason))
             }
             Self::Address {
                 host,
                 address,
                 reason,
-            } => write!(f, "{host} resolves to {address}, a {reason} address"),
+            } => write!(
+                f,
+                "{host} resolves to {address}, {} {reason} address",
+                article(reason)
+            ),
         }
     }
 }
 
 impl std::error::Error for TargetRefusal {}
+
+/// "an" before a vowel ("an unspecified address"), "a" otherwise.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
 
 /// One entry of an allow list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -427,6 +440,10 @@ mod tests {
         assert_eq!(
             guard.check_url("http://[::1]/").unwrap_err().to_string(),
             "::1 is a loopback address"
+        );
+        assert_eq!(
+            guard.check_url("http://0.0.0.0/").unwrap_err().to_string(),
+            "0.0.0.0 is an unspecified address"
         );
     }
 }

@@ -262,10 +262,7 @@ impl TargetGuard {
 
     /// Whether the operator opened this address.
     pub fn address_allowed(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         self.nets.iter().any(|net| net.contains(&ip))
     }
 

@@ -248,12 +248,7 @@ pub fn peer_ip(request: &Request) -> Option<std::net::IpAddr> {
     request
         .remote_addr()
         .as_socket_addr()
-        .map(|a| match a.ip() {
-            std::net::IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-            v4 => v4,
-        })
+        .map(|a| a.ip().to_canonical())
 }
 
 /// Removes the forwarding headers (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) of a request

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use poem::{Route, Server, handler, http::StatusCode, post};
+use poem::{handler, http::StatusCode};
 use serde_json::{Value, json};
 use support::TestApp;
 
@@ -25,32 +25,7 @@ async fn create(app: &TestApp, body: Value) -> Value {
     response.json().await.unwrap()
 }
 
-async fn run_now(app: &TestApp, job_id: &Value) -> Value {
-    let response = app
-        .client
-        .post(app.url(&format!("/scheduler/jobs/{job_id}/run/")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    let location = response.headers()["location"].to_str().unwrap().to_string();
-    let run: Value = response.json().await.unwrap();
-    assert_eq!(location, format!("/scheduler/runs/{}/", run["id"]));
-    run
-}
-
-/// Polls the run until it is no longer running.
-async fn settled(app: &TestApp, run_id: &Value) -> Value {
-    for _ in 0..200 {
-        let (status, run) = app.get_json(&format!("/scheduler/runs/{run_id}/")).await;
-        assert_eq!(status, 200);
-        if run["status"] != "running" {
-            return run;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("run {run_id} still running");
-}
+use support::{run_now, settled};
 
 #[handler]
 fn broken() -> (StatusCode, String) {
@@ -62,15 +37,7 @@ fn broken() -> (StatusCode, String) {
 
 /// A receiver that answers every POST with a 500 and a long body.
 async fn failing_receiver() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
-    tokio::spawn(async move {
-        Server::new_with_acceptor(acceptor)
-            .run(Route::new().at("/hook", post(broken)))
-            .await
-    });
-    format!("http://{addr}/hook")
+    support::serve_hook(broken).await
 }
 
 /// A receiver whose every answer is a 500 with a poison body — NUL characters and invalid
@@ -87,15 +54,7 @@ async fn poison_receiver() -> (String, Arc<AtomicUsize>) {
                 .body(b"boom \x00 null \xff\xfe not utf-8 \x00".to_vec())
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
-    tokio::spawn(async move {
-        Server::new_with_acceptor(acceptor)
-            .run(Route::new().at("/hook", post(hook)))
-            .await
-    });
-    (format!("http://{addr}/hook"), deliveries)
+    (support::serve_hook(hook).await, deliveries)
 }
 
 /// The dispatcher on, with a 1 s lease: a run left `running` would be run again within

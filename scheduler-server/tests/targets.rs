@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use poem::http::StatusCode;
-use poem::{Route, Server, post};
 use serde_json::{Value, json};
 use support::TestApp;
 
@@ -161,36 +160,12 @@ async fn echoing_receiver(status: StatusCode) -> (String, Arc<Mutex<Vec<String>>
                 .body(format!("you sent Authorization: {auth}"))
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
-    tokio::spawn(async move {
-        Server::new_with_acceptor(acceptor)
-            .run(Route::new().at("/hook", post(hook)))
-            .await
-    });
-    (format!("http://{addr}/hook"), seen)
+    (support::serve_hook(hook).await, seen)
 }
 
 async fn run_and_settle(app: &TestApp, job_id: &Value) -> Value {
-    let response = app
-        .client
-        .post(app.url(&format!("/scheduler/jobs/{job_id}/run/")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    let run: Value = response.json().await.unwrap();
-    for _ in 0..200 {
-        let (_, now) = app
-            .get_json(&format!("/scheduler/runs/{}/", run["id"]))
-            .await;
-        if now["status"] != "running" {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("run still running");
+    let run = support::run_now(app, job_id).await;
+    support::settled(app, &run["id"]).await
 }
 
 async fn header_values_are_write_only(app: TestApp) {
@@ -348,15 +323,7 @@ async fn recording_receiver() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
             "ok"
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
-    tokio::spawn(async move {
-        Server::new_with_acceptor(acceptor)
-            .run(Route::new().at("/hook", post(hook)))
-            .await
-    });
-    (format!("http://{addr}/hook"), seen)
+    (support::serve_hook(hook).await, seen)
 }
 
 async fn current_secrets(app: &TestApp) -> Vec<String> {

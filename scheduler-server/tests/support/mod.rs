@@ -287,3 +287,50 @@ pub(crate) async fn postgres_app_with(configure: impl FnOnce(&mut Config)) -> Op
     app.postgres = Some(pg);
     Some(app)
 }
+
+/// Serves `hook` at `POST /hook` on a random loopback port (a receiver for HTTP targets) and
+/// returns its URL.
+pub(crate) async fn serve_hook(hook: impl poem::Endpoint + 'static) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let addr = listener.local_addr().expect("its address");
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("an acceptor");
+    tokio::spawn(async move {
+        poem::Server::new_with_acceptor(acceptor)
+            .run(poem::Route::new().at("/hook", poem::post(hook)))
+            .await
+    });
+    format!("http://{addr}/hook")
+}
+
+/// Starts a manual run of `job_id` (asserting 202 and its `Location`) and returns the run.
+pub(crate) async fn run_now(app: &TestApp, job_id: &serde_json::Value) -> serde_json::Value {
+    let response = app
+        .client
+        .post(app.url(&format!("/scheduler/jobs/{job_id}/run/")))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("a text header")
+        .to_string();
+    let run: serde_json::Value = response.json().await.expect("JSON body");
+    assert_eq!(location, format!("/scheduler/runs/{}/", run["id"]));
+    run
+}
+
+/// Polls the run until it is no longer running.
+pub(crate) async fn settled(app: &TestApp, run_id: &serde_json::Value) -> serde_json::Value {
+    for _ in 0..200 {
+        let (status, run) = app.get_json(&format!("/scheduler/runs/{run_id}/")).await;
+        assert_eq!(status, 200);
+        if run["status"] != "running" {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("run {run_id} still running");
+}

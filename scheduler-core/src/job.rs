@@ -255,6 +255,19 @@ impl JobSpec {
             _ => Some(next),
         }
     }
+
+    /// The next `count` fires by the next-run rule: the first is [`JobSpec::next_run`], the
+    /// rest follow it up to `end_time`. Empty for an inactive job.
+    pub fn upcoming(&self, now: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
+        let Some(first) = self.next_run(now) else {
+            return Vec::new();
+        };
+        self.schedule
+            .upcoming(first, self.timezone.tz(), count)
+            .into_iter()
+            .take_while(|at| self.end_time.is_none_or(|end| *at <= end))
+            .collect()
+    }
 }
 
 /// A stored job: its spec plus what the store and the scheduler maintain.

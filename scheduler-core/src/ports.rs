@@ -14,7 +14,7 @@ use crate::job::{Job, JobId, JobName, NewJob};
 use crate::plan::RunOutcome;
 use crate::policy::JobSource;
 use crate::query::{JobPage, JobQuery};
-use crate::run::{ClaimBatch, ClaimedRun, Recovered, Run, RunId, RunPage, RunQuery};
+use crate::run::{ClaimBatch, ClaimedRun, Recovered, Run, RunId, RunPage, RunQuery, RunStatus};
 
 /// Durable storage of jobs. The store is the source of truth.
 #[cfg_attr(test, mockall::automock)]
@@ -236,6 +236,14 @@ pub trait RunStore: Send + Sync {
 
     /// The earliest `next_run` of any active job (to sleep until then).
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepositoryError>;
+
+    /// How many runs of `tenant`'s jobs (every tenant's when `None`) serve fires at or after
+    /// `since`, per status; statuses without such runs are left out.
+    async fn count_by_status_since(
+        &self,
+        tenant: Option<Tenant>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(RunStatus, u64)>, RepositoryError>;
 }
 
 /// Executes one run of a job. `Err` carries the failure text stored on the run (sanitized

@@ -7,8 +7,9 @@ use crate::dispatcher::Dispatcher;
 use crate::error::{RepositoryError, ServiceError};
 use crate::job::JobId;
 use crate::ports::RunStore;
-use crate::run::{Run, RunId, RunPage, RunQuery};
+use crate::run::{Run, RunId, RunPage, RunQuery, RunStatus};
 use crate::service::JobService;
+use chrono::{DateTime, Utc};
 
 /// The run use cases over the run store, the job service (a job's runs exist only while the
 /// job does) and the dispatcher (which executes manual runs).
@@ -100,6 +101,31 @@ impl RunService {
                 RepositoryError::NotFound => ServiceError::JobNotFound,
                 other => other.into(),
             })
+    }
+
+    /// How many runs of the acting tenant's jobs serve fires at or after `since`, per status
+    /// (statuses without runs left out): the dashboard's "last hour".
+    ///
+    /// # Errors
+    /// `Unavailable` when the store is down.
+    pub async fn status_counts_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(RunStatus, u64)>, ServiceError> {
+        let tenant = self.jobs.principal().tenant.clone();
+        Ok(self
+            .store
+            .count_by_status_since(Some(tenant), since)
+            .await?)
+    }
+
+    /// How many active jobs (of every tenant) have a fire due at `now` that no dispatcher has
+    /// claimed yet: the dispatch backlog, as the `scheduler_backlog` gauge counts it.
+    ///
+    /// # Errors
+    /// `Unavailable` when the store is down.
+    pub async fn due_backlog(&self, now: DateTime<Utc>) -> Result<u64, ServiceError> {
+        Ok(self.store.due_backlog(now).await?)
     }
 }
 

@@ -422,6 +422,14 @@ impl Application {
             tick_bound: self.tick_bound,
             db: self.db,
         };
+        let dashboard = crate::ui::routes(crate::ui::Ui {
+            jobs: self.jobs.clone(),
+            runs: self.runs.clone(),
+            clock: self.clock.clone(),
+            dispatcher: self.dispatch.then(|| self.dispatcher.clone()),
+            tick_bound: self.tick_bound,
+            auth: self.auth.clone(),
+        });
         let (routes, table) = crate::api::routes(ApiParts {
             jobs: self.jobs,
             runs: self.runs,
@@ -431,6 +439,7 @@ impl Application {
             signing: self.signing,
         });
         let table = Arc::new(table);
+        let routes = poem::Route::new().nest("/ui", dashboard).nest("/", routes);
         // The metrics recorder, before the first request or run records anything.
         crate::telemetry::exporter();
         crate::telemetry::spawn_upkeep();

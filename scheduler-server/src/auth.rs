@@ -9,6 +9,10 @@
 //! Answers follow Django REST framework's: 401 `{"detail": "Authentication credentials were
 //! not provided."}` or `{"detail": "Invalid token."}` with `WWW-Authenticate: Bearer`, 403
 //! `{"detail": "You do not have permission to perform this action."}`.
+//!
+//! The dashboard (`/ui/`) goes through the same door: its session cookie carries the key
+//! (see [`crate::ui::session`]), and its refusals are pages (a redirect to the login page for
+//! a 401) instead of JSON.
 
 use std::sync::Arc;
 
@@ -50,6 +54,7 @@ fn open_path(path: &str, metrics_public: bool) -> bool {
     matches!(path, "/health" | "/ready" | "/openapi.json" | "/swagger")
         || path.starts_with("/swagger/")
         || (metrics_public && path == "/metrics")
+        || crate::ui::session::open_path(path)
 }
 
 /// The scope a request needs.
@@ -63,7 +68,8 @@ pub fn needed_scope(method: &Method, path: &str) -> Scope {
     }
 }
 
-/// The key a request presents, if any.
+/// The key a request presents, if any: a header, or on dashboard pages (`/ui/...`) the
+/// dashboard's session cookie.
 fn presented_key(request: &Request) -> Option<&str> {
     let headers = request.headers();
     headers
@@ -74,6 +80,7 @@ fn presented_key(request: &Request) -> Option<&str> {
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .or_else(|| crate::ui::session::cookie_key(request))
         .map(str::trim)
 }
 
@@ -103,7 +110,10 @@ fn detail(status: StatusCode, text: &str) -> Response {
 
 impl Auth {
     /// Who is calling, or the answer that refuses the request.
-    async fn principal(&self, request: &Request) -> std::result::Result<Principal, Response> {
+    pub(crate) async fn principal(
+        &self,
+        request: &Request,
+    ) -> std::result::Result<Principal, Response> {
         if self.mode == AuthMode::Off {
             return Ok(Principal::unauthenticated());
         }
@@ -146,10 +156,11 @@ pub async fn authenticate<E: Endpoint>(
     }
     let principal = match auth.principal(&request).await {
         Ok(principal) => principal,
-        Err(refusal) => return Ok(refusal),
+        Err(refusal) => return Ok(crate::ui::session::refusal(&request, refusal)),
     };
     if !principal.allows(needed_scope(request.method(), request.uri().path())) {
-        return Ok(detail(StatusCode::FORBIDDEN, FORBIDDEN));
+        let refusal = detail(StatusCode::FORBIDDEN, FORBIDDEN);
+        return Ok(crate::ui::session::refusal(&request, refusal));
     }
     request.extensions_mut().insert(principal);
     Ok(next.call(request).await?.into_response())

@@ -1,8 +1,8 @@
 //! # scheduler-server
 //!
 //! The REST server: configuration ([`config`]), the poem-openapi endpoints ([`api`]), the
-//! mapping of core errors to HTTP ([`error`]), middleware, and the wiring ([`app`]) that
-//! `main` and the tests share.
+//! mapping of core errors to HTTP ([`error`]), middleware, the dashboard at `/ui/` ([`ui`]),
+//! and the wiring ([`app`]) that `main` and the tests share.
 
 pub mod api;
 pub mod app;
@@ -14,6 +14,7 @@ pub mod error;
 pub mod logging;
 pub mod middleware;
 pub mod telemetry;
+pub mod ui;
 
 pub use app::{Application, StartupError, open_database, shutdown_signal};
 pub use config::{AuthMode, Cli, Command, Config, KeysCommand, SigningCommand};

@@ -691,4 +691,41 @@ impl RunStore for SeaOrmRunStore {
             .await)?;
         Ok(earliest.flatten())
     }
+
+    async fn count_by_status_since(
+        &self,
+        tenant: Option<scheduler_core::Tenant>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(RunStatus, u64)>, RepositoryError> {
+        // Served by job_runs_scheduled_idx: only the window's rows are read.
+        let mut select = runs::Entity::find()
+            .select_only()
+            .column(runs::Column::Status)
+            .column_as(runs::Column::Id.count(), "runs")
+            .filter(runs::Column::ScheduledFor.gte(micros(since)));
+        if let Some(tenant) = tenant {
+            select = select.filter(
+                runs::Column::JobId.in_subquery(
+                    jobs::Entity::find()
+                        .select_only()
+                        .column(jobs::Column::Id)
+                        .filter(jobs::Column::Tenant.eq(tenant.as_str()))
+                        .into_query(),
+                ),
+            );
+        }
+        let rows: Vec<(String, i64)> = db(select
+            .group_by(runs::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await)?;
+        rows.into_iter()
+            .map(|(status, runs)| {
+                let status = RunStatus::parse(&status).map_err(|_| {
+                    RepositoryError::Rejected(format!("unknown run status {status:?} stored"))
+                })?;
+                Ok((status, u64::try_from(runs).unwrap_or(0)))
+            })
+            .collect()
+    }
 }

@@ -1,0 +1,143 @@
+//! A job's page (`/ui/jobs/{id}`): its settings, its next 10 fire times, its run history
+//! with a status filter, and — for keys that may write — run now, pause or resume, edit and
+//! delete (through a confirmation page).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+use scheduler_core::{Job, Run, WireEnum};
+
+use super::layout::{instant, status_badge};
+use super::paging::{Paged, RunsFilter};
+use super::runs;
+use super::session::{CSRF_FIELD, Viewer};
+
+/// Fires listed on a job's page.
+pub const UPCOMING: usize = 10;
+
+/// The notices a job page shows after an action (`?done=...`); anything else shows none.
+pub fn notice(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "created" => Some("Job created."),
+        "saved" => Some("Changes saved."),
+        "run" => Some("Run started: it appears in the history below."),
+        "paused" => Some("Job paused: it will not fire until resumed."),
+        "resumed" => Some("Job resumed: its next run is computed from now."),
+        "deleted" => Some("Job deleted."),
+        _ => None,
+    }
+}
+
+/// A button posting to `/ui/jobs/{id}/{action}`.
+fn action_button(viewer: &Viewer, job: &Job, action: &str, label: &str, class: &str) -> Markup {
+    html! {
+        form.inline method="post" action={"/ui/jobs/" (job.id.0) "/" (action)} {
+            input type="hidden" name=(CSRF_FIELD) value=(viewer.csrf);
+            button class=(class) type="submit" id={"action-" (action)} { (label) }
+        }
+    }
+}
+
+/// The body of a job's page.
+pub fn body(
+    viewer: &Viewer,
+    job: &Job,
+    now: DateTime<Utc>,
+    filter: &RunsFilter,
+    history: &Paged<Run>,
+    refresh_url: &str,
+    notice: Option<&str>,
+) -> Markup {
+    let upcoming = job.spec.upcoming(now, UPCOMING);
+    html! {
+        div.title-row {
+            h1 #job-title { (job.spec.name.as_str()) }
+            @if job.spec.is_active { span.state.active #job-state { "active" } }
+            @else { span.state.paused #job-state { "paused" } }
+        }
+        @if let Some(notice) = notice { p.notice role="status" #notice { (notice) } }
+        @if viewer.can_write() {
+            div.actions #job-actions {
+                (action_button(viewer, job, "run", "Run now", "primary"))
+                @if job.spec.is_active { (action_button(viewer, job, "pause", "Pause", "")) }
+                @else { (action_button(viewer, job, "resume", "Resume", "")) }
+                a.button href={"/ui/jobs/" (job.id.0) "/edit"} #action-edit { "Edit" }
+                a.button.danger href={"/ui/jobs/" (job.id.0) "/delete"} #action-delete { "Delete…" }
+            }
+        }
+        div.columns {
+            section aria-labelledby="settings-title" {
+                h2 #settings-title { "Settings" }
+                dl.settings {
+                    dt { "Schedule" }
+                    dd { (job.spec.schedule.describe()) " " code.expr { (job.spec.schedule.expression()) } }
+                    dt { "Time zone" } dd { (job.spec.timezone.name()) }
+                    dt { "Next run" } dd #next-run { (instant(job.next_run)) }
+                    dt { "Last run" }
+                    dd #last-run {
+                        (instant(job.last_run))
+                        @if let Some(status) = job.last_status { " " (status_badge(status)) }
+                    }
+                    @if let Some(error) = &job.last_error { dt { "Last error" } dd.error-text { (error) } }
+                    dt { "Start" } dd { (instant(Some(job.spec.start_time))) }
+                    dt { "End" } dd { (instant(job.spec.end_time)) }
+                    @if !job.spec.description.as_str().is_empty() {
+                        dt { "Description" } dd { (job.spec.description.as_str()) }
+                    }
+                    dt { "Parameters" }
+                    dd { pre { (serde_json::to_string_pretty(job.spec.parameters.as_map()).unwrap_or_default()) } }
+                    dt { "Delivery" }
+                    dd {
+                        @match &job.spec.target {
+                            Some(target) => { code { (target.method) " " (target.url) } },
+                            None => "the handler named by parameters.action (default: logged)",
+                        }
+                    }
+                    dt { "Policies" }
+                    dd {
+                        "missed fires " code { (job.spec.policy.misfire.as_str()) }
+                        " (grace " (job.spec.policy.misfire_grace_seconds) " s), overlap "
+                        code { (job.spec.policy.concurrency.as_str()) } ", "
+                        (job.spec.policy.max_retries) " retries (backoff "
+                        (job.spec.policy.retry_backoff_seconds) " s), timeout "
+                        (job.spec.policy.timeout_seconds) " s"
+                    }
+                    dt { "Owner" } dd { (job.spec.source.as_str()) " · created by "
+                        (job.created_by.as_deref().unwrap_or("no key")) " · " (instant(Some(job.created_at))) }
+                }
+            }
+            section aria-labelledby="upcoming-title" {
+                h2 #upcoming-title { "Next " (UPCOMING) " fire times" }
+                @if upcoming.is_empty() {
+                    p.empty #no-upcoming {
+                        @if job.spec.is_active { "It will not fire again." } @else { "Paused: none." }
+                    }
+                } @else {
+                    ol.fires #upcoming { @for at in &upcoming { li { (instant(Some(*at))) } } }
+                }
+            }
+        }
+        section aria-labelledby="history-title" {
+            h2 #history-title { "Run history" }
+            (runs::filters(&format!("/ui/jobs/{}", job.id.0), filter, false))
+            (runs::table(history, None::<&HashMap<_, _>>, refresh_url))
+        }
+    }
+}
+
+/// The body of the delete confirmation page.
+pub fn confirm_delete(viewer: &Viewer, job: &Job) -> Markup {
+    html! {
+        h1 { "Delete " (job.spec.name.as_str()) "?" }
+        p { "The job and its whole run history are deleted. A run executing now finishes; no
+             new run starts. This cannot be undone." }
+        div.actions {
+            form.inline method="post" action={"/ui/jobs/" (job.id.0) "/delete"} {
+                input type="hidden" name=(CSRF_FIELD) value=(viewer.csrf);
+                button.danger type="submit" #confirm-delete { "Delete the job" }
+            }
+            a.button href={"/ui/jobs/" (job.id.0)} { "Cancel" }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The jobs page (`/ui/`): the caller's jobs as a table — name, schedule in words, time zone,
+//! next run, last run with its status, active or paused — searchable by name, filtered by
+//! state, paginated.
+
+use maud::{Markup, html};
+use scheduler_core::Job;
+
+use super::layout::{instant, pager, status_badge};
+use super::paging::{JobsFilter, Paged};
+use super::session::Viewer;
+
+/// The body of the jobs page.
+pub fn body(
+    viewer: &Viewer,
+    filter: &JobsFilter,
+    page: &Paged<Job>,
+    notice: Option<&str>,
+) -> Markup {
+    html! {
+        div.title-row {
+            h1 { "Jobs" }
+            @if viewer.can_write() {
+                a.button.primary href="/ui/jobs/new" #new-job { "New job" }
+            }
+        }
+        @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        form.filters method="get" action="/ui/" role="search" {
+            div.field {
+                label for="name" { "Name" }
+                input #name type="search" name="name" value=(filter.name)
+                    placeholder="Exact job name" autocomplete="off";
+            }
+            div.field {
+                label for="state" { "State" }
+                select #state name="state" {
+                    @for (value, label) in [("", "Active and paused"), ("active", "Active"), ("paused", "Paused")] {
+                        option value=(value) selected[filter.state == value] { (label) }
+                    }
+                }
+            }
+            button type="submit" { "Filter" }
+            @if !filter.name.is_empty() || !filter.state.is_empty() {
+                a href="/ui/" { "Clear" }
+            }
+        }
+        @if page.items.is_empty() {
+            p.empty #no-jobs {
+                @if filter.name.is_empty() && filter.state.is_empty() { "No jobs yet." }
+                @else { "No job matches this filter." }
+            }
+        } @else {
+            div.table-wrap {
+                table.jobs #jobs-table {
+                    caption.visually-hidden { "Jobs" }
+                    thead {
+                        tr {
+                            th scope="col" { "Name" }
+                            th scope="col" { "Schedule" }
+                            th scope="col" { "Time zone" }
+                            th scope="col" { "Next run" }
+                            th scope="col" { "Last run" }
+                            th scope="col" { "State" }
+                        }
+                    }
+                    tbody {
+                        @for job in &page.items { (row(job)) }
+                    }
+                }
+            }
+        }
+        (pager(page.previous.as_deref(), page.next.as_deref()))
+    }
+}
+
+/// One job's row.
+fn row(job: &Job) -> Markup {
+    html! {
+        tr data-job-id=(job.id.0) {
+            td data-label="Name" { span.cell {
+                a.job-name href={"/ui/jobs/" (job.id.0)} { (job.spec.name.as_str()) }
+            } }
+            td data-label="Schedule" { span.cell {
+                span.reading { (job.spec.schedule.describe()) }
+                " " code.expr { (job.spec.schedule.expression()) }
+            } }
+            td data-label="Time zone" { span.cell { (job.spec.timezone.name()) } }
+            td data-label="Next run" .next-run { span.cell { (instant(job.next_run)) } }
+            td data-label="Last run" .last-run { span.cell {
+                (instant(job.last_run))
+                @if let Some(status) = job.last_status { " " (status_badge(status)) }
+            } }
+            td data-label="State" { span.cell {
+                @if job.spec.is_active { span.state.active { "active" } }
+                @else { span.state.paused { "paused" } }
+            } }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The page shell every dashboard page shares (head, navigation, the header strip, the
+//! logout button) and the small pieces pages are made of: instants, durations, status
+//! badges, message pages.
+//!
+//! Pages load only `/ui/static/style.css` and `/ui/static/htmx.min.js`, both compiled into
+//! the binary, and are served with a `Content-Security-Policy` that allows nothing from any
+//! other origin, no inline script and no inline style.
+
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, html};
+use poem::http::{HeaderValue, StatusCode};
+use poem::web::Html;
+use poem::{IntoResponse, Response};
+use scheduler_core::{RunStatus, WireEnum};
+
+use super::session::{CSRF_FIELD, Viewer};
+use super::summary::Summary;
+
+/// The policy of every dashboard answer: same-origin assets only, no inline script or style,
+/// no framing, forms post only here.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
+    frame-ancestors 'none'; base-uri 'none'";
+
+/// Which navigation entry is the current page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    /// The jobs table, a job, the form.
+    Jobs,
+    /// The runs across jobs.
+    Runs,
+}
+
+/// The `<head>` of every page.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            // htmx would otherwise add an inline <style>, which the policy refuses.
+            meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false}"#;
+            title { (title) " · scheduler" }
+            link rel="icon" href="/ui/static/favicon.svg" type="image/svg+xml";
+            link rel="stylesheet" href="/ui/static/style.css";
+            script src="/ui/static/htmx.min.js" defer {}
+        }
+    }
+}
+
+/// A full dashboard page: navigation, the header strip, then `body`.
+pub fn page(title: &str, viewer: &Viewer, summary: &Summary, nav: Nav, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    nav aria-label="Main" {
+                        a.brand href="/ui/" { "scheduler" }
+                        a href="/ui/" aria-current=[(nav == Nav::Jobs).then_some("page")] { "Jobs" }
+                        a href="/ui/runs" aria-current=[(nav == Nav::Runs).then_some("page")] { "Runs" }
+                    }
+                    div.who {
+                        span.tenant title="Your tenant and key" {
+                            (viewer.principal.tenant.as_str())
+                            @if let Some(key) = &viewer.principal.key_name { " · " (key) }
+                            @if !viewer.can_write() { " · read-only" }
+                        }
+                        @if viewer.logged_in {
+                            form.inline method="post" action="/ui/logout" {
+                                input type="hidden" name=(CSRF_FIELD) value=(viewer.csrf);
+                                button.link type="submit" { "Log out" }
+                            }
+                        }
+                    }
+                }
+                (summary.render())
+                main #main { (body) }
+            }
+        }
+    }
+}
+
+/// A page without navigation (login, refusals).
+pub fn bare_page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body {
+                header.top { nav aria-label="Main" { a.brand href="/ui/" { "scheduler" } } }
+                (body)
+            }
+        }
+    }
+}
+
+/// An HTML answer with the dashboard's headers.
+pub fn html_response(status: StatusCode, markup: Markup) -> Response {
+    let mut response = Html(markup.into_string())
+        .with_status(status)
+        .into_response();
+    secure_headers(&mut response);
+    response
+}
+
+/// The headers every dashboard answer carries: the content policy, no sniffing, no caching
+/// of pages that show a tenant's data, no framing.
+pub fn secure_headers(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    headers
+        .entry("cache-control")
+        .or_insert(HeaderValue::from_static("no-store"));
+}
+
+/// A page that only says something (a refusal, a missing job, an outage).
+pub fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = html! {
+        main.narrow #main {
+            h1 { (title) }
+            p role="alert" { (text) }
+            p { a href="/ui/" { "Back to the jobs" } }
+        }
+    };
+    html_response(status, bare_page(title, body))
+}
+
+/// An instant as `2025-06-23 09:00:00 UTC` in a `<time>` element; `—` when absent.
+pub fn instant(at: Option<DateTime<Utc>>) -> Markup {
+    match at {
+        Some(at) => html! {
+            time datetime=(crate::api::wire_time::format_instant(at)) {
+                (at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            }
+        },
+        None => html! { span.none aria-label="none" { "—" } },
+    }
+}
+
+/// A duration as `850 ms`, `12.3 s`, `4 min 05 s`; `—` when absent (still running).
+pub fn duration(length: Option<chrono::Duration>) -> Markup {
+    let Some(length) = length else {
+        return html! { span.none aria-label="none" { "—" } };
+    };
+    let ms = length.num_milliseconds().max(0);
+    let text = if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{}.{} s", ms / 1_000, (ms % 1_000) / 100)
+    } else {
+        format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1_000)
+    };
+    html! { (text) }
+}
+
+/// Whether a run in `status` ended badly (highlighted).
+pub fn is_failure(status: RunStatus) -> bool {
+    matches!(
+        status,
+        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Abandoned
+    )
+}
+
+/// A run status as a coloured badge with its name in words.
+pub fn status_badge(status: RunStatus) -> Markup {
+    let name = status.as_str();
+    html! { span class={"badge status-" (name)} { (name.replace('_', " ")) } }
+}
+
+/// Every run status, in the order filters list them.
+pub const STATUSES: [RunStatus; 6] = [
+    RunStatus::Running,
+    RunStatus::Succeeded,
+    RunStatus::Failed,
+    RunStatus::TimedOut,
+    RunStatus::Skipped,
+    RunStatus::Abandoned,
+];
+
+/// `Previous`/`Next` links of a paginated table.
+pub fn pager(previous: Option<&str>, next: Option<&str>) -> Markup {
+    html! {
+        @if previous.is_some() || next.is_some() {
+            nav.pager aria-label="Pages" {
+                @if let Some(previous) = previous {
+                    a href=(previous) rel="prev" { "← Previous" }
+                }
+                @if let Some(next) = next {
+                    a href=(next) rel="next" { "Next →" }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_the_largest_sensible_unit() {
+        let d = |ms| duration(Some(chrono::Duration::milliseconds(ms))).into_string();
+        assert_eq!(d(850), "850 ms");
+        assert_eq!(d(12_345), "12.3 s");
+        assert_eq!(d(245_000), "4 min 05 s");
+        assert!(duration(None).into_string().contains('—'));
+    }
+
+    #[test]
+    fn instants_are_written_in_utc_with_a_machine_readable_twin() {
+        let at = "2025-06-23T09:00:00Z".parse().ok();
+        let html = instant(at).into_string();
+        assert!(html.contains("2025-06-23 09:00:00 UTC"), "{html}");
+        assert!(html.contains("datetime=\"2025-06-23T09:00:00Z\""), "{html}");
+    }
+}

@@ -1,0 +1,433 @@
+//! The dashboard's session: login with an API key, the cookie that keeps it, logout, and the
+//! CSRF checks every form post passes.
+//!
+//! **Where the key lives.** `POST /ui/login` checks the key with the same [`KeyService`]
+//! lookup the API uses, then stores it in the `scheduler_key` cookie: `HttpOnly` (page scripts
+//! cannot read it), `SameSite=Strict` (no other site's page can make the browser send it),
+//! `Path=/ui` (the JSON API never receives it, so the API stays cookie-free and needs no CSRF
+//! defence of its own), `Secure` when the request came over HTTPS. It is a browser-session
+//! cookie: it ends when the browser closes, or at logout.
+//!
+//! **Who is asking.** [`crate::auth::authenticate`] reads the cookie on `/ui/...` paths as if
+//! the key had come in `Authorization`, so the dashboard obeys every `SCHEDULER_AUTH` mode
+//! exactly as the API does: `off` and `auto` before the first key serve without a login (as
+//! the API does for this host), `keys` and `auto` after the first key need one. A refused
+//! dashboard request becomes a page ([`refusal`]): 401 → the login page, 403 → a
+//! "read-only key" page. Scopes follow the method: `GET` needs `read`, every `POST` `write`.
+//!
+//! **CSRF.** Besides `SameSite=Strict`, every form post must (1) come from this origin:
+//! `Origin` (or, without one, `Referer`) names the host the request was sent to; and (2)
+//! carry the `csrf` field equal to the `scheduler_csrf` cookie (a random token set with the
+//! first page, `HttpOnly`, `SameSite=Strict`): a double-submit token that another site can
+//! neither read nor set.
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::web::Html;
+use poem::{IntoResponse, Request, Response};
+use scheduler_core::{KeyService, Principal, Scope};
+
+use super::form::FormFields;
+use super::layout;
+
+/// The cookie holding the logged-in key.
+pub const KEY_COOKIE: &str = "scheduler_key";
+/// The cookie holding the double-submit CSRF token.
+pub const CSRF_COOKIE: &str = "scheduler_csrf";
+/// The form field that must equal [`CSRF_COOKIE`].
+pub const CSRF_FIELD: &str = "csrf";
+
+/// Dashboard paths that need no key: the login page, logout and the static assets.
+pub fn open_path(path: &str) -> bool {
+    matches!(path, "/ui/login" | "/ui/logout") || path.starts_with("/ui/static/")
+}
+
+/// Whether `path` belongs to the dashboard.
+pub fn is_ui_path(path: &str) -> bool {
+    path == "/ui" || path.starts_with("/ui/")
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// The key in the session cookie of a dashboard request (never of an API request: the
+/// cookie's `Path=/ui` keeps browsers from sending it there, and it is ignored if sent).
+pub fn cookie_key(request: &Request) -> Option<&str> {
+    if is_ui_path(request.uri().path()) {
+        cookie(request, KEY_COOKIE)
+    } else {
+        None
+    }
+}
+
+/// Whether the request reached us over HTTPS (as a trusted proxy reports it; forwarding
+/// headers from anyone else were removed before this).
+fn over_https(request: &Request) -> bool {
+    request.uri().scheme_str() == Some("https")
+        || request
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// A `Set-Cookie` value for a dashboard cookie; `None` value clears it.
+fn set_cookie(request: &Request, name: &str, value: Option<&str>) -> Option<HeaderValue> {
+    let secure = if over_https(request) { "; Secure" } else { "" };
+    let text = match value {
+        Some(value) => format!("{name}={value}; Path=/ui; HttpOnly; SameSite=Strict{secure}"),
+        None => format!("{name}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    };
+    HeaderValue::from_str(&text).ok()
+}
+
+/// The visitor of one dashboard page: who they are and their CSRF token.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// Who is asking (set by the front door).
+    pub principal: Principal,
+    /// The CSRF token forms embed.
+    pub csrf: String,
+    /// True when the token is new and must be set as a cookie with this answer.
+    new_csrf: bool,
+    /// Whether the visitor came with a key (shows "log out").
+    pub logged_in: bool,
+}
+
+impl Viewer {
+    /// The visitor of `request`: its principal, and its CSRF token (a new one when the
+    /// request has none).
+    pub fn of(request: &Request) -> Self {
+        let (csrf, new_csrf) = match cookie(request, CSRF_COOKIE).filter(|t| acceptable_token(t)) {
+            Some(token) => (token.to_string(), false),
+            None => (uuid::Uuid::new_v4().simple().to_string(), true),
+        };
+        Self {
+            principal: crate::auth::principal_of(request),
+            csrf,
+            new_csrf,
+            logged_in: cookie(request, KEY_COOKIE).is_some(),
+        }
+    }
+
+    /// Whether the visitor may change jobs (shows the write buttons).
+    pub fn can_write(&self) -> bool {
+        self.principal.allows(Scope::Write)
+    }
+
+    /// `response` with the CSRF cookie set when the token is new.
+    pub fn finish(&self, request: &Request, mut response: Response) -> Response {
+        if self.new_csrf
+            && let Some(value) = set_cookie(request, CSRF_COOKIE, Some(&self.csrf))
+        {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
+    }
+}
+
+/// A CSRF token we could have issued: 32 hexadecimal digits.
+fn acceptable_token(token: &str) -> bool {
+    token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Why a form post was refused.
+const CROSS_SITE: &str = "This form was not sent from this dashboard (its origin or its \
+    security token does not match). Reload the page and try again.";
+
+/// Whether `source` (an `Origin` or `Referer` value) names the host this request was sent
+/// to.
+fn same_origin(request: &Request, source: &str) -> bool {
+    let Some(host) = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((_, rest)) = source.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.eq_ignore_ascii_case(host)
+}
+
+/// Checks a dashboard form post: same origin and the double-submit token.
+///
+/// # Errors
+/// The 403 page to answer.
+pub fn check_post(request: &Request, form: &FormFields) -> Result<(), Box<Response>> {
+    let headers = request.headers();
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok());
+    let origin_ok = source.is_some_and(|source| same_origin(request, source));
+    let token_ok = match (cookie(request, CSRF_COOKIE), form.get(CSRF_FIELD)) {
+        (Some(cookie), Some(field)) => acceptable_token(cookie) && cookie == field,
+        _ => false,
+    };
+    if origin_ok && token_ok {
+        Ok(())
+    } else {
+        Err(Box::new(layout::message_page(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            CROSS_SITE,
+        )))
+    }
+}
+
+/// A refusal of the front door for a dashboard path, as a page: 401 → the login page
+/// (through `HX-Redirect` for an htmx request), other statuses → a page saying why. Refusals
+/// of API paths are returned as they are.
+pub fn refusal(request: &Request, refusal: Response) -> Response {
+    if !is_ui_path(request.uri().path()) {
+        return refusal;
+    }
+    match refusal.status() {
+        StatusCode::UNAUTHORIZED => {
+            let mut response = if request.headers().contains_key("hx-request") {
+                let mut response = StatusCode::UNAUTHORIZED.into_response();
+                response
+                    .headers_mut()
+                    .insert("hx-redirect", HeaderValue::from_static("/ui/login"));
+                response
+            } else {
+                see_other("/ui/login")
+            };
+            // A key the front door refused (revoked, say) is dropped from the browser.
+            if cookie(request, KEY_COOKIE).is_some()
+                && let Some(clear) = set_cookie(request, KEY_COOKIE, None)
+            {
+                response.headers_mut().append(header::SET_COOKIE, clear);
+            }
+            response
+        }
+        StatusCode::FORBIDDEN => layout::message_page(
+            StatusCode::FORBIDDEN,
+            "Read-only key",
+            "Your key may only read: changing, running, pausing and deleting jobs need a \
+             key with the write scope.",
+        ),
+        StatusCode::TOO_MANY_REQUESTS => layout::message_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Slow down",
+            "Your key sent too many requests; wait a few seconds and reload.",
+        ),
+        status => layout::message_page(
+            status,
+            "Unavailable",
+            "The scheduler cannot check your key right now; try again shortly.",
+        ),
+    }
+}
+
+/// A `303 See Other` to `location` (the answer to a successful form post).
+pub fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// What the login page says, besides the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoginNotice {
+    /// Nothing.
+    None,
+    /// The key was not accepted.
+    Refused,
+    /// The key store did not answer.
+    Unavailable,
+    /// Logged out.
+    LoggedOut,
+}
+
+/// `GET /ui/login`.
+pub fn login_page(request: &Request, auth_off: bool) -> Response {
+    let notice = match request.uri().query() {
+        Some("logged_out=1") => LoginNotice::LoggedOut,
+        _ => LoginNotice::None,
+    };
+    render_login(request, notice, auth_off, StatusCode::OK)
+}
+
+fn render_login(
+    request: &Request,
+    notice: LoginNotice,
+    auth_off: bool,
+    status: StatusCode,
+) -> Response {
+    let viewer = Viewer::of(request);
+    let body = maud::html! {
+        main.narrow {
+            h1 { "Log in" }
+            @match notice {
+                LoginNotice::Refused => p.error role="alert" id="login-error" {
+                    "That key was not accepted (unknown or revoked)."
+                },
+                LoginNotice::Unavailable => p.error role="alert" {
+                    "The scheduler cannot check keys right now; try again shortly."
+                },
+                LoginNotice::LoggedOut => p.notice role="status" { "You are logged out." },
+                LoginNotice::None => {},
+            }
+            @if auth_off {
+                p.notice { "Keys are not required on this server (SCHEDULER_AUTH=off): "
+                    a href="/ui/" { "go to the jobs" } "." }
+            }
+            form method="post" action="/ui/login" {
+                input type="hidden" name=(CSRF_FIELD) value=(viewer.csrf);
+                div.field {
+                    label for="key" { "API key" }
+                    input #key type="password" name="key" required autocomplete="current-password"
+                        autofocus aria-describedby="key-help";
+                    p.help #key-help {
+                        "A key made with " code { "scheduler-server keys create" }
+                        ". It is kept in a cookie this browser sends only to these pages."
+                    }
+                }
+                button.primary type="submit" { "Log in" }
+            }
+        }
+    };
+    let page = layout::bare_page("Log in", body);
+    viewer.finish(
+        request,
+        (Html(page.into_string()))
+            .with_status(status)
+            .into_response(),
+    )
+}
+
+/// `POST /ui/login`: checks the key, keeps it in the session cookie and goes to the jobs.
+pub async fn login(request: &Request, form: &FormFields, keys: &KeyService) -> Response {
+    if let Err(refused) = check_post(request, form) {
+        return *refused;
+    }
+    let key = form.get("key").map(str::trim).unwrap_or_default();
+    let found = if key.is_empty() {
+        Ok(None)
+    } else {
+        keys.authenticate(key).await
+    };
+    match found {
+        Ok(Some(_)) => match set_cookie(request, KEY_COOKIE, Some(key)) {
+            Some(cookie) => {
+                let mut response = see_other("/ui/");
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+                response
+            }
+            // A key with characters no cookie may hold is no key we issued.
+            None => render_login(
+                request,
+                LoginNotice::Refused,
+                false,
+                StatusCode::UNAUTHORIZED,
+            ),
+        },
+        Ok(None) => render_login(
+            request,
+            LoginNotice::Refused,
+            false,
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(error) => {
+            tracing::error!(%error, "key store unavailable at dashboard login");
+            render_login(
+                request,
+                LoginNotice::Unavailable,
+                false,
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+        }
+    }
+}
+
+/// `POST /ui/logout`: forgets the key and shows the login page.
+pub fn logout(request: &Request, form: &FormFields) -> Response {
+    if let Err(refused) = check_post(request, form) {
+        return *refused;
+    }
+    let mut response = see_other("/ui/login?logged_out=1");
+    if let Some(clear) = set_cookie(request, KEY_COOKIE, None) {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        let mut builder = Request::builder().uri(poem::http::Uri::from_static("/ui/jobs"));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.finish()
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let r = request(&[("cookie", "a=1; scheduler_key=sk_abc ; b=2")]);
+        assert_eq!(cookie(&r, KEY_COOKIE), Some("sk_abc"));
+        assert_eq!(cookie(&r, "missing"), None);
+        assert_eq!(cookie_key(&r), Some("sk_abc"));
+    }
+
+    #[test]
+    fn the_session_cookie_is_ignored_outside_the_dashboard() {
+        let r = Request::builder()
+            .uri(poem::http::Uri::from_static("/scheduler/jobs/"))
+            .header("cookie", "scheduler_key=sk_abc")
+            .finish();
+        assert_eq!(cookie_key(&r), None);
+    }
+
+    #[test]
+    fn a_post_needs_the_same_origin_and_the_token() {
+        let token = "0123456789abcdef0123456789abcdef";
+        let cookie = format!("scheduler_csrf={token}");
+        let form = FormFields::parse(&format!("csrf={token}&name=x"));
+        let good = request(&[
+            ("host", "127.0.0.1:8000"),
+            ("origin", "http://127.0.0.1:8000"),
+            ("cookie", &cookie),
+        ]);
+        assert!(check_post(&good, &form).is_ok());
+        let other_site = request(&[
+            ("host", "127.0.0.1:8000"),
+            ("origin", "https://evil.example"),
+            ("cookie", &cookie),
+        ]);
+        assert!(check_post(&other_site, &form).is_err());
+        let by_referer = request(&[
+            ("host", "127.0.0.1:8000"),
+            ("referer", "http://127.0.0.1:8000/ui/jobs/new"),
+            ("cookie", &cookie),
+        ]);
+        assert!(check_post(&by_referer, &form).is_ok());
+        let no_source = request(&[("host", "127.0.0.1:8000"), ("cookie", &cookie)]);
+        assert!(check_post(&no_source, &form).is_err());
+        let wrong_token = FormFields::parse("csrf=ffffffffffffffffffffffffffffffff");
+        assert!(check_post(&good, &wrong_token).is_err());
+        let no_cookie = request(&[
+            ("host", "127.0.0.1:8000"),
+            ("origin", "http://127.0.0.1:8000"),
+        ]);
+        assert!(check_post(&no_cookie, &form).is_err());
+    }
+}

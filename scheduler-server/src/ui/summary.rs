@@ -1,0 +1,109 @@
+//! The header strip on every dashboard page: whether this replica's dispatcher ticks, the
+//! dispatch backlog, and the runs of the last hour by status.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+use scheduler_core::{Dispatcher, RunService, RunStatus, WireEnum};
+
+use super::layout::{STATUSES, is_failure};
+
+/// The window of the strip's run counts.
+pub const LAST_HOUR: chrono::Duration = chrono::Duration::hours(1);
+
+/// This replica's dispatcher, as `/health` judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DispatcherState {
+    /// A tick completed within the bound.
+    Up,
+    /// No tick completed within the bound.
+    Stalled,
+    /// The loop does not run on this replica (`SCHEDULER_DISPATCHER=off`).
+    Off,
+}
+
+impl DispatcherState {
+    /// The state of `dispatcher` (when its loop runs here) against `tick_bound`.
+    pub fn of(dispatcher: Option<&Dispatcher>, tick_bound: Duration) -> Self {
+        match dispatcher {
+            None => Self::Off,
+            Some(d) if d.since_last_good_tick() <= tick_bound => Self::Up,
+            Some(_) => Self::Stalled,
+        }
+    }
+}
+
+/// What the strip shows; a figure the store could not give is `None` ("unavailable").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// This replica's dispatcher.
+    pub dispatcher: DispatcherState,
+    /// Active jobs (of every tenant) due and not yet claimed.
+    pub backlog: Option<u64>,
+    /// The caller's runs of the last hour, per status.
+    pub last_hour: Option<Vec<(RunStatus, u64)>>,
+}
+
+impl Summary {
+    /// Reads the strip's figures (two store queries, at once).
+    pub async fn load(runs: &RunService, dispatcher: DispatcherState, now: DateTime<Utc>) -> Self {
+        let (backlog, last_hour) = tokio::join!(
+            runs.due_backlog(now),
+            runs.status_counts_since(now - LAST_HOUR)
+        );
+        let logged = |what: &str, error: scheduler_core::ServiceError| {
+            tracing::warn!(%error, "dashboard summary: {what} unavailable");
+        };
+        Self {
+            dispatcher,
+            backlog: backlog.map_err(|e| logged("backlog", e)).ok(),
+            last_hour: last_hour.map_err(|e| logged("run counts", e)).ok(),
+        }
+    }
+
+    /// The strip.
+    pub fn render(&self) -> Markup {
+        let (class, text) = match self.dispatcher {
+            DispatcherState::Up => ("ok", "up"),
+            DispatcherState::Stalled => ("bad", "stalled"),
+            DispatcherState::Off => ("muted", "off on this replica"),
+        };
+        html! {
+            section.strip aria-label="Scheduler status" {
+                div.stat {
+                    span.label { "Dispatcher" }
+                    span class={"value " (class)} #dispatcher-state { (text) }
+                }
+                div.stat {
+                    span.label { "Backlog" }
+                    span.value #backlog {
+                        @match self.backlog {
+                            Some(n) => { (n) " due" },
+                            None => "unavailable",
+                        }
+                    }
+                }
+                div.stat.wide {
+                    span.label { "Last hour" }
+                    span.value #last-hour {
+                        @match &self.last_hour {
+                            None => "unavailable",
+                            Some(counts) if counts.is_empty() => "no runs",
+                            Some(counts) => {
+                                @for status in STATUSES {
+                                    @if let Some((_, n)) = counts.iter().find(|(s, _)| *s == status) {
+                                        a.count.bad[is_failure(status)]
+                                            href={"/ui/runs?status=" (status.as_str()) "&since=1h"} {
+                                            (n) " " (status.as_str().replace('_', " "))
+                                        }
+                                    }
+                                }
+                            },
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -81,7 +81,8 @@ psql "$DATABASE_URL" -tAc "SELECT 'jobs: ' || (SELECT count(*) FROM jobs) || ', 
 
 KEY=$(psql "$DATABASE_URL" -tAc "SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1")
 if [ "$KEY" != "1" ] || [ ! -s "target/bench-ui.key" ]; then
-    "$SERVER_BIN" keys create --tenant default --scope admin --name bench-ui >target/bench-ui.key
+    "$SERVER_BIN" keys create --tenant default --scope admin --name bench-ui 2>/dev/null \
+        | grep -E "^sk_" | tail -n 1 >target/bench-ui.key
 fi
 KEY=$(cat target/bench-ui.key)
 
@@ -99,7 +100,7 @@ JOB_ID=$(psql "$DATABASE_URL" -tAc "SELECT id FROM jobs ORDER BY id LIMIT 1 OFFS
 PAGES=(
     "/ui/"
     "/ui/?state=paused"
-    "/ui/?page=1000"
+    "/ui/?after=50000"
     "/ui/?name=job-054321"
     "/ui/jobs/$JOB_ID"
     "/ui/jobs/$JOB_ID?status=failed"
@@ -109,7 +110,7 @@ PAGES=(
     "/ui/runs?status=failed"
     "/ui/runs?status=failed&since=24h"
     "/ui/runs?since=1h"
-    "/ui/runs?page=50"
+    "/ui/runs?before=500000"
     "/ui/preview?cron_expression=0+9+*+*+1&timezone=Europe%2FLondon"
 )
 for page in "${PAGES[@]}"; do
@@ -120,6 +121,7 @@ for page in "${PAGES[@]}"; do
             "http://127.0.0.1:$PORT$page")
         [ "$code" = 200 ] || { echo "$page answered $code" >&2; exit 1; }
     done
+    sleep 0.3; echo "END" >>"$LOG"
 done
 sleep 0.3
 kill $SERVER; wait $SERVER 2>/dev/null || true; trap - EXIT
@@ -132,11 +134,14 @@ for line in open(log):
     if line.startswith("MARK "):
         current = line[5:].strip(); order.append(current); samples[current] = []
         continue
+    if line.startswith("END"):
+        current = None
+        continue
     try:
         entry = json.loads(line)
     except ValueError:
         continue
-    fields = entry.get("fields", {})
+    fields = entry.get("fields", entry)
     if current and fields.get("message") == "request" and "latency_us" in fields:
         samples[current].append(fields["latency_us"] / 1000)
 worst = 0.0

@@ -635,6 +635,26 @@ mod tests {
     }
 
     #[test]
+    fn upcoming_fires_follow_the_next_run_rule_and_stop_at_the_end() {
+        let now = utc("2025-06-23T08:00:00Z");
+        let mut spec = draft("daily", "0 9 * * *").validate(now).unwrap();
+        let fires = spec.upcoming(now, 3);
+        assert_eq!(
+            fires,
+            [
+                utc("2025-06-23T09:00:00Z"),
+                utc("2025-06-24T09:00:00Z"),
+                utc("2025-06-25T09:00:00Z")
+            ]
+        );
+        assert_eq!(fires.first().copied(), spec.next_run(now));
+        spec.end_time = Some(utc("2025-06-24T12:00:00Z"));
+        assert_eq!(spec.upcoming(now, 10).len(), 2);
+        spec.is_active = false;
+        assert!(spec.upcoming(now, 10).is_empty());
+    }
+
+    #[test]
     fn defaults_fill_optional_fields() {
         let now = utc("2025-06-23T08:00:00Z");
         let spec = draft("  report  ", "0 9 * * 1").validate(now).unwrap();

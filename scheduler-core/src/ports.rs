@@ -63,6 +63,17 @@ pub trait JobRepository: Send + Sync {
         tenant: &Tenant,
         source: JobSource,
     ) -> Result<Vec<Job>, RepositoryError>;
+
+    /// At most `limit` jobs matching `query`'s filters (tenant, `is_active`) with an id above
+    /// `after` (all when `None`), in id order, without counting the rest: a page of a table
+    /// read by keyset. `query`'s page and ordering are ignored. `Unavailable` when
+    /// unreachable.
+    async fn list_after(
+        &self,
+        query: &JobQuery,
+        after: Option<JobId>,
+        limit: u64,
+    ) -> Result<Vec<Job>, RepositoryError>;
 }
 
 /// Proof of what a cache had seen when a lookup missed; a later `put` with it is dropped if
@@ -244,6 +255,16 @@ pub trait RunStore: Send + Sync {
         tenant: Option<Tenant>,
         since: DateTime<Utc>,
     ) -> Result<Vec<(RunStatus, u64)>, RepositoryError>;
+
+    /// At most `limit` runs matching `query`'s filters (as [`RunStore::list`]) with an id
+    /// below `before` (all when `None`), newest first, without counting the rest: a page of a
+    /// table read by keyset. `query`'s page is ignored.
+    async fn list_before(
+        &self,
+        query: &RunQuery,
+        before: Option<RunId>,
+        limit: u64,
+    ) -> Result<Vec<Run>, RepositoryError>;
 }
 
 /// Executes one run of a job. `Err` carries the failure text stored on the run (sanitized

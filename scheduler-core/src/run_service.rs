@@ -119,6 +119,29 @@ impl RunService {
             .await?)
     }
 
+    /// At most `limit` runs matching `query` — of job `job` when given (which must be the
+    /// acting tenant's), else of all the tenant's jobs — older than run `before`, newest
+    /// first, without a total: one page of a table read by keyset.
+    ///
+    /// # Errors
+    /// `JobNotFound` for an unknown job, `Unavailable` when the store is down.
+    pub async fn list_before(
+        &self,
+        job: Option<JobId>,
+        query: &RunQuery,
+        before: Option<RunId>,
+        limit: u64,
+    ) -> Result<Vec<Run>, ServiceError> {
+        let mut query = query
+            .clone()
+            .for_tenant(self.jobs.principal().tenant.clone());
+        if let Some(job) = job {
+            self.jobs.get(job).await?;
+            query = query.for_job(job);
+        }
+        Ok(self.store.list_before(&query, before, limit).await?)
+    }
+
     /// How many active jobs (of every tenant) have a fire due at `now` that no dispatcher has
     /// claimed yet: the dispatch backlog, as the `scheduler_backlog` gauge counts it.
     ///

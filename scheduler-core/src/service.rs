@@ -368,6 +368,22 @@ impl JobService {
         Ok(removed)
     }
 
+    /// At most `limit` of the acting tenant's jobs matching `query`'s filter with an id above
+    /// `after`, in id order, read from the store without a total (one page of a table read
+    /// by keyset; the page cache is for the numbered pages of [`JobService::list`]).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store is down.
+    pub async fn list_after(
+        &self,
+        query: &JobQuery,
+        after: Option<JobId>,
+        limit: u64,
+    ) -> Result<Vec<Job>, ServiceError> {
+        let query = query.clone().for_tenant(self.principal.tenant.clone());
+        Ok(self.repository.list_after(&query, after, limit).await?)
+    }
+
     async fn load(&self, id: JobId) -> Result<Job, ServiceError> {
         let job = self
             .repository

@@ -564,10 +564,12 @@ async fn text_from_users_is_escaped_and_pages_carry_a_strict_content_policy() {
         visitor.get("/ui/jobs/abc").await.status,
         StatusCode::NOT_FOUND
     );
-    let bad_page = visitor.get("/ui/?page=zero").await;
+    let bad_page = visitor.get("/ui/?after=zero").await;
     assert_eq!(bad_page.status, StatusCode::BAD_REQUEST);
     assert!(
-        bad_page.body.contains("page: A valid integer is required."),
+        bad_page
+            .body
+            .contains("after: A valid integer is required."),
         "{}",
         bad_page.body
     );
@@ -705,4 +707,44 @@ async fn the_runs_page_highlights_failures_and_filters_by_status_on_postgres() {
         return;
     };
     the_runs_page_highlights_failures_and_filters_by_status(app).await;
+}
+
+#[tokio::test]
+async fn tables_page_on_by_keyset_keeping_the_filter() {
+    let app = support::sqlite_app().await.unwrap();
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    for i in 1..=56 {
+        let body = json!({"name": format!("job-{i:02}"), "cron_expression": "@daily",
+                          "is_active": i % 8 != 0});
+        let (status, _) = api(
+            &app,
+            &admin,
+            reqwest::Method::POST,
+            "/scheduler/jobs/",
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let mut visitor = Visitor::new(&app);
+    visitor.login(&admin).await;
+    let first = visitor.get("/ui/").await;
+    assert_eq!(first.body.matches("data-job-id=").count(), 50);
+    assert!(!first.body.contains("First page"));
+    let next = first.body.split("rel=\"next\"").next().unwrap();
+    let href = &next[next.rfind("href=\"").unwrap() + 6..];
+    let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+    assert_eq!(href, "/ui/?after=50");
+    let second = visitor.get(&href).await;
+    assert_eq!(second.body.matches("data-job-id=").count(), 6);
+    assert!(second.body.contains(">job-56<") && second.body.contains("First page"));
+    assert!(!second.body.contains("rel=\"next\""));
+    let paused = visitor.get("/ui/?state=paused").await;
+    assert_eq!(
+        paused.body.matches("data-job-id=").count(),
+        7,
+        "{}",
+        paused.body
+    );
+    assert!(paused.body.matches("class=\"state paused\"").count() == 7);
 }

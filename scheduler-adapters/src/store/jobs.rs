@@ -338,6 +338,34 @@ impl JobRepository for SeaOrmJobRepository {
             .map(Model::into_job)
             .collect()
     }
+
+    async fn list_after(
+        &self,
+        query: &JobQuery,
+        after: Option<JobId>,
+        limit: u64,
+    ) -> Result<Vec<Job>, RepositoryError> {
+        // Served by jobs_tenant_id_idx (tenant, id): no count, no offset.
+        let mut select = Entity::find();
+        if let Some(tenant) = query.tenant() {
+            select = select.filter(Column::Tenant.eq(tenant.as_str()));
+        }
+        if let Some(active) = query.is_active() {
+            select = select.filter(Column::IsActive.eq(active));
+        }
+        if let Some(after) = after {
+            select = select.filter(Column::Id.gt(after.0));
+        }
+        select
+            .order_by_asc(Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(repository_error)?
+            .into_iter()
+            .map(Model::into_job)
+            .collect()
+    }
 }
 
 #[cfg(test)]

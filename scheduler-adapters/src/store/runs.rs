@@ -728,4 +728,52 @@ impl RunStore for SeaOrmRunStore {
             })
             .collect()
     }
+
+    async fn list_before(
+        &self,
+        query: &RunQuery,
+        before: Option<RunId>,
+        limit: u64,
+    ) -> Result<Vec<Run>, RepositoryError> {
+        // Walks the primary key (or job_runs_job_idx for one job) from the newest: no count,
+        // no offset.
+        let mut select = runs::Entity::find();
+        if let Some(job_id) = query.job_id() {
+            select = select.filter(runs::Column::JobId.eq(job_id.0));
+        }
+        if let Some(tenant) = query.tenant() {
+            select = select.filter(
+                runs::Column::JobId.in_subquery(
+                    jobs::Entity::find()
+                        .select_only()
+                        .column(jobs::Column::Id)
+                        .filter(jobs::Column::Tenant.eq(tenant.as_str()))
+                        .into_query(),
+                ),
+            );
+        }
+        if let Some(status) = query.status() {
+            select = select.filter(runs::Column::Status.eq(status.as_str()));
+        }
+        if let Some(trigger) = query.trigger() {
+            select = select.filter(runs::Column::Trigger.eq(trigger.as_str()));
+        }
+        if let Some(after) = query.scheduled_after() {
+            select = select.filter(runs::Column::ScheduledFor.gte(micros(after)));
+        }
+        if let Some(before) = query.scheduled_before() {
+            select = select.filter(runs::Column::ScheduledFor.lt(micros(before)));
+        }
+        if let Some(before) = before {
+            select = select.filter(runs::Column::Id.lt(before.0));
+        }
+        db(select
+            .order_by_desc(runs::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await)?
+        .into_iter()
+        .map(runs::Model::into_run)
+        .collect()
+    }
 }

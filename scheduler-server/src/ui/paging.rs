@@ -1,13 +1,16 @@
 //! How the dashboard's tables are paged and filtered: the one place that turns a table's
 //! query string into the core's list queries and back into `Previous`/`Next` links.
 //!
-//! For now the tables use the core's page-numbered queries (`?page=N`, the API's paginator)
-//! and the name search is an exact-name lookup (`JobService::find_by_name`); when the core's
-//! cursor queries and name filter are there, only this module changes.
+//! Tables are read by keyset, never counted or offset (a count of a million runs alone takes
+//! longer than a page may): jobs in id order from `?after=<id>`, runs newest first from
+//! `?before=<id>`, one row more than shown to know whether a next page exists. The links are
+//! "Next" and back to the first page. The name search is an exact-name lookup
+//! (`JobService::find_by_name`) until the core has a name filter; then, and when the core's
+//! own cursors land, only this module changes.
 
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    Job, JobId, JobQuery, JobService, Run, RunListRequest, RunService, ServiceError,
+    Job, JobId, JobQuery, JobService, Run, RunId, RunListRequest, RunService, ServiceError,
     ValidationErrors,
 };
 
@@ -42,26 +45,34 @@ impl From<ServiceError> for ListError {
     }
 }
 
-/// A page number as sent: absent or a number, else the core's "A valid integer" error.
-fn page_number(fields: &FormFields) -> Result<Option<i64>, ValidationErrors> {
-    match fields.get("page").map(str::trim).filter(|p| !p.is_empty()) {
+/// The cursor `name` as sent: absent, or a positive id; else the core's "A valid integer"
+/// error naming it.
+fn cursor(fields: &FormFields, name: &str) -> Result<Option<i64>, ListError> {
+    match fields.get(name).map(str::trim).filter(|p| !p.is_empty()) {
         None => Ok(None),
         Some(raw) => raw
-            .parse()
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
             .map(Some)
-            .map_err(|_| ValidationErrors::single("page", scheduler_core::Invalid::NotAnInteger)),
+            .ok_or_else(|| {
+                ListError::Invalid(ValidationErrors::single(
+                    name,
+                    scheduler_core::Invalid::NotAnInteger,
+                ))
+            }),
     }
 }
 
-/// `path?query` with `page` set to `page` (left out for page 1) and empty values dropped.
-fn page_url(path: &str, fields: &[(&str, String)], page: u64) -> String {
+/// `path?query` with `cursor` set (left out when `None`) and empty values dropped.
+fn page_url(path: &str, fields: &[(&str, String)], cursor: Option<(&str, i64)>) -> String {
     let mut pairs: Vec<(&str, String)> = fields
         .iter()
-        .filter(|(key, value)| *key != "page" && !value.is_empty())
+        .filter(|(_, value)| !value.is_empty())
         .cloned()
         .collect();
-    if page > 1 {
-        pairs.push(("page", page.to_string()));
+    if let Some((name, id)) = cursor {
+        pairs.push((name, id.to_string()));
     }
     match serde_urlencoded::to_string(&pairs) {
         Ok(query) if !query.is_empty() => format!("{path}?{query}"),
@@ -69,16 +80,31 @@ fn page_url(path: &str, fields: &[(&str, String)], page: u64) -> String {
     }
 }
 
-/// The links around page `page`.
-fn links(
+/// Keeps the first `PAGE_SIZE` of `rows` (read one more) and makes the links: "first page"
+/// when this is not it, "next" from the last row shown when more follow.
+fn paged<T>(
+    mut rows: Vec<T>,
     path: &str,
     fields: &[(&str, String)],
-    page: u64,
-    has_next: bool,
-) -> (Option<String>, Option<String>) {
-    let previous = (page > 1).then(|| page_url(path, fields, page - 1));
-    let next = has_next.then(|| page_url(path, fields, page.saturating_add(1)));
-    (previous, next)
+    cursor_name: &str,
+    first: bool,
+    id_of: impl Fn(&T) -> i64,
+) -> Paged<T> {
+    let shown = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
+    let more = rows.len() > shown;
+    rows.truncate(shown);
+    let next = more
+        .then(|| {
+            rows.last()
+                .map(|row| page_url(path, fields, Some((cursor_name, id_of(row)))))
+        })
+        .flatten();
+    let previous = (!first).then(|| page_url(path, fields, None));
+    Paged {
+        items: rows,
+        previous,
+        next,
+    }
 }
 
 /// The jobs table's filter, as read from its query string.
@@ -109,16 +135,16 @@ impl JobsFilter {
     }
 }
 
-/// One page of the caller's jobs matching `filter`, by id.
+/// One page of the caller's jobs matching `filter`, in id order.
 ///
 /// # Errors
-/// `Invalid` for a bad page; the use case's errors.
+/// `Invalid` for a bad cursor; the use case's errors.
 pub async fn jobs(
     service: &JobService,
     filter: &JobsFilter,
     fields: &FormFields,
 ) -> Result<Paged<Job>, ListError> {
-    let page = page_number(fields).map_err(ListError::Invalid)?;
+    let after = cursor(fields, "after")?;
     if !filter.name.is_empty() {
         // Exact name until the core has a name filter.
         let found = match service.find_by_name(&filter.name).await {
@@ -136,17 +162,18 @@ pub async fn jobs(
             next: None,
         });
     }
-    let query = JobQuery::new(page, Some(PAGE_SIZE), filter.is_active(), None)
-        .map_err(ListError::Invalid)?;
-    let listed = service.list(&query).await?;
-    let has_next = listed.has_next(&query);
+    let query = JobQuery::new(None, None, filter.is_active(), None).map_err(ListError::Invalid)?;
+    let limit = PAGE_SIZE.unsigned_abs() + 1;
+    let rows = service.list_after(&query, after.map(JobId), limit).await?;
     let kept = [("state", filter.state.clone())];
-    let (previous, next) = links("/ui/", &kept, query.page(), has_next);
-    Ok(Paged {
-        items: listed.items,
-        previous,
-        next,
-    })
+    Ok(paged(
+        rows,
+        "/ui/",
+        &kept,
+        "after",
+        after.is_none(),
+        |job| job.id.0,
+    ))
 }
 
 /// A run table's filter, as read from its query string.
@@ -200,7 +227,7 @@ impl RunsFilter {
 /// caller's jobs. `path` is the table's page, for the links.
 ///
 /// # Errors
-/// `Invalid` for a bad filter or page; the use case's errors.
+/// `Invalid` for a bad filter or cursor; the use case's errors.
 pub async fn runs(
     runs: &RunService,
     job: Option<JobId>,
@@ -209,31 +236,30 @@ pub async fn runs(
     path: &str,
     now: DateTime<Utc>,
 ) -> Result<Paged<Run>, ListError> {
-    let page = page_number(fields).map_err(ListError::Invalid)?;
+    let before = cursor(fields, "before")?;
     let query = RunListRequest {
-        page,
-        page_size: Some(PAGE_SIZE),
         status: (!filter.status.is_empty()).then(|| filter.status.clone()),
         scheduled_after: filter.scheduled_after(now)?,
         ..RunListRequest::default()
     }
     .validate()
     .map_err(ListError::Invalid)?;
-    let listed = match job {
-        Some(id) => runs.list_for_job(id, &query).await?,
-        None => runs.list(&query).await?,
-    };
-    let has_next = listed.has_next(&query);
+    let limit = PAGE_SIZE.unsigned_abs() + 1;
+    let rows = runs
+        .list_before(job, &query, before.map(RunId), limit)
+        .await?;
     let kept = [
         ("status", filter.status.clone()),
         ("since", filter.since.clone()),
     ];
-    let (previous, next) = links(path, &kept, query.page(), has_next);
-    Ok(Paged {
-        items: listed.items,
-        previous,
-        next,
-    })
+    Ok(paged(
+        rows,
+        path,
+        &kept,
+        "before",
+        before.is_none(),
+        |run| run.id.0,
+    ))
 }
 
 #[cfg(test)]
@@ -241,18 +267,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn page_links_keep_the_filter_and_drop_page_one() {
-        let kept = [("state", "paused".to_string()), ("q", String::new())];
-        let (previous, next) = links("/ui/", &kept, 2, true);
-        assert_eq!(previous.as_deref(), Some("/ui/?state=paused"));
-        assert_eq!(next.as_deref(), Some("/ui/?state=paused&page=3"));
-        assert_eq!(links("/ui/", &[], 1, false), (None, None));
+    fn a_page_links_on_from_its_last_row_and_back_to_the_first() {
+        let kept = [("state", "paused".to_string()), ("name", String::new())];
+        let rows: Vec<i64> = (1..=51).collect();
+        let page = paged(rows, "/ui/", &kept, "after", false, |id| *id);
+        assert_eq!(page.items.len(), 50);
+        assert_eq!(page.next.as_deref(), Some("/ui/?state=paused&after=50"));
+        assert_eq!(page.previous.as_deref(), Some("/ui/?state=paused"));
+        let last = paged(vec![1_i64, 2], "/ui/", &[], "after", true, |id| *id);
+        assert_eq!((last.next, last.previous), (None, None));
     }
 
     #[test]
-    fn a_page_that_is_not_a_number_is_named() {
-        let fields = FormFields::parse("page=two");
-        let errors = page_number(&fields).unwrap_err();
-        assert_eq!(errors.iter().next().map(|e| e.field.as_str()), Some("page"));
+    fn a_cursor_that_is_not_an_id_is_named() {
+        for raw in ["two", "0", "-3"] {
+            let fields = FormFields::parse(&format!("before={raw}"));
+            let Err(ListError::Invalid(errors)) = cursor(&fields, "before") else {
+                panic!("{raw} accepted");
+            };
+            assert_eq!(
+                errors.iter().next().map(|e| e.field.as_str()),
+                Some("before")
+            );
+        }
     }
 }

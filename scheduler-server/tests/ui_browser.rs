@@ -387,12 +387,40 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
     assert_eq!(browser.text(&format!("{row} .next-run")).await, "—");
     assert!(browser.text(&row).await.contains("paused"));
 
+    // A run that fails (its target refuses the connection), to see failures highlighted.
+    let failing: Value = reqwest::Client::new()
+        .post(app.url("/scheduler/jobs/"))
+        .bearer_auth(&admin)
+        .json(
+            &json!({"name": "flaky-export", "cron_expression": "*/15 * * * *",
+                      "target": {"type": "http", "url": "http://127.0.0.1:9/export"}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = reqwest::Client::new()
+        .post(app.url(&format!("/scheduler/jobs/{}/run/", failing["id"])))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 202);
     browser.goto(&app.url("/ui/runs")).await;
     assert!(
         browser
             .exists("#runs-table tr[data-status=\"succeeded\"]")
             .await
     );
+    browser
+        .wait_for(
+            "the failed run, highlighted",
+            30,
+            Present("#runs-table tr.failure[data-status=\"failed\"]"),
+        )
+        .await;
     browser.screenshots("runs").await;
 
     browser.goto(&app.url(&format!("/ui/jobs/{id}/edit"))).await;
@@ -402,8 +430,12 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
         .await;
     browser.click("#confirm-delete").await;
     browser
-        .wait_for("the jobs page", 10, Present("#no-jobs"))
+        .wait_for("the jobs page", 10, Present("#jobs-table"))
         .await;
+    assert!(
+        !browser.exists(&row).await,
+        "the deleted job is gone from the table"
+    );
     let gone: Value = reqwest::Client::new()
         .get(app.url(&format!("/scheduler/jobs/{id}/")))
         .bearer_auth(&admin)

@@ -33,6 +33,7 @@ pub(crate) struct Cli {
 
 /// Options every command takes, before or after the command's name.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// The server's base URL.
     #[arg(
@@ -196,7 +197,7 @@ pub(crate) struct JobFields {
     /// No run after this RFC 3339 instant.
     #[arg(long, value_name = "INSTANT")]
     pub(crate) end_time: Option<String>,
-    /// Deliver runs as a POST to this http(s) URL.
+    /// Deliver runs to this http(s) URL (a POST unless --target-method says otherwise).
     #[arg(long, value_name = "URL")]
     pub(crate) target_url: Option<String>,
     /// The target's HTTP method (server default POST).

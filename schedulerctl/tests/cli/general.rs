@@ -171,3 +171,46 @@ async fn odd_answers_end_with_their_exit_code_and_never_a_panic() {
         );
     }
 }
+
+#[tokio::test]
+async fn runs_tail_keeps_following_through_a_server_that_is_briefly_unavailable() {
+    let page = |runs: &str| {
+        answer(
+            "200 OK",
+            "Content-Type: application/json\r\n",
+            &format!(r#"{{"count": 1, "next": null, "previous": null, "results": [{runs}]}}"#),
+        )
+    };
+    let run = r#"{"id": 7, "job_id": 1, "status": "succeeded", "trigger": "manual", "attempt": 1,
+                  "scheduled_for": "2026-01-01T00:00:00Z", "duration_ms": 5, "error": null}"#;
+    let base = stand_in(vec![
+        page(""),
+        answer("503 Service Unavailable", "", r#"{"detail": "down"}"#),
+        page(run),
+    ]);
+    let mut command = support::command();
+    command.args([
+        "runs",
+        "tail",
+        "--url",
+        &base,
+        "--interval",
+        "50ms",
+        "--for",
+        "20s",
+        "--count",
+        "1",
+        "-o",
+        "json",
+    ]);
+    let outcome = support::output(command).await;
+    let printed: serde_json::Value = serde_json::from_str(outcome.ok().trim()).unwrap();
+    assert_eq!(printed["id"], 7);
+    assert!(
+        outcome
+            .stderr
+            .contains("warning: the server failed (503 Service Unavailable): down; retrying"),
+        "{outcome:#?}"
+    );
+    assert!(outcome.stderr.contains("reconnected"), "{outcome:#?}");
+}

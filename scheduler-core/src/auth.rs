@@ -227,6 +227,9 @@ impl KeyService {
         if name.is_empty() {
             return Err(ValidationErrors::single("name", Invalid::Blank).into());
         }
+        // PostgreSQL cannot store a NUL in text: refused here, not by the store as a 500.
+        crate::job::reject_nul(name)
+            .map_err(|invalid| ValidationErrors::single("name", invalid))?;
         if name.chars().count() > 255 {
             return Err(ValidationErrors::single("name", Invalid::TooLong { max: 255 }).into());
         }

@@ -134,6 +134,17 @@ async fn keys_scopes_and_the_auto_mode(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+    // A NUL in a key's name is refused naming the field (PostgreSQL cannot store it).
+    let response = reqwest::Client::new()
+        .post(app.url("/scheduler/keys/"))
+        .bearer_auth(&admin_key)
+        .json(&json!({"name": "bad\u{0}name", "scope": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"name": ["Null characters are not allowed."]}));
     // The list never holds a secret.
     let listed = reqwest::Client::new()
         .get(app.url("/scheduler/keys/"))

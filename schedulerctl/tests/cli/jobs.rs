@@ -258,6 +258,11 @@ async fn input_the_client_cannot_send_exits_2_and_sends_nothing() {
         not_a_number.fails(2).contains("invalid value 'seven'"),
         "{not_a_number:#?}"
     );
+    let bad_ordering = ctl.run(&["jobs", "list", "--ordering", "colour"]).await;
+    assert!(
+        bad_ordering.fails(5).contains("ordering: "),
+        "{bad_ordering:#?}"
+    );
     let method_without_url = ctl.run(&["jobs", "create", "--target-method", "PUT"]).await;
     method_without_url.fails(2);
     assert_eq!(ctl.json(&["jobs", "list"]).await["count"], 0);

@@ -69,6 +69,11 @@ async fn keys_are_created_listed_and_revoked_and_bad_keys_exit_4() {
         "{stderr}"
     );
     reader.run(&["keys", "list"]).await.fails(4);
+    reader
+        .run(&["keys", "create", "--name", "escalate", "--scope", "admin"])
+        .await
+        .fails(4);
+    admin.run(&["keys", "create"]).await.fails(2);
 
     // The list: every key, never a secret.
     let listed = admin.run(&["keys", "list"]).await;

@@ -130,9 +130,14 @@ pub(crate) struct PageArgs {
     /// Items per page, 1-500 (the server's default is 50).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=500))]
     pub(crate) page_size: Option<u64>,
-    /// Follow the pages to the end and show every item.
+    /// Follow the pages to the end and show every item (read as cursor pages: each page
+    /// costs the server the same however far it is).
     #[arg(long, conflicts_with = "page")]
     pub(crate) all: bool,
+    /// Show a cursor page: the cursor a previous listing printed ("" for the first). Cursor
+    /// pages have no count and cost the same however deep; --page N costs more the larger N.
+    #[arg(long, conflicts_with_all = ["page", "all"])]
+    pub(crate) cursor: Option<String>,
 }
 
 /// `jobs list`.
@@ -147,6 +152,9 @@ pub(crate) struct JobListArgs {
     /// Sort by id, name, next_run or created_at; prefix - for descending (e.g. -next_run).
     #[arg(long, allow_hyphen_values = true)]
     pub(crate) ordering: Option<String>,
+    /// Only jobs whose name contains this text, ignoring case.
+    #[arg(long)]
+    pub(crate) search: Option<String>,
     /// Which page.
     #[command(flatten)]
     pub(crate) pages: PageArgs,

@@ -26,6 +26,8 @@ pub(crate) enum Listing {
         count: Option<u64>,
         /// Whether a `next` page exists.
         has_next: bool,
+        /// The cursor of the `next` page, when this is a cursor page.
+        next_cursor: Option<String>,
     },
     /// Every page's items, in order (`--all`).
     All(Vec<Value>),
@@ -66,17 +68,30 @@ pub(crate) async fn fetch(
         if let Some(page) = pages.page {
             filters.push(("page".into(), page.to_string()));
         }
+        if let Some(cursor) = &pages.cursor {
+            filters.push(("cursor".into(), cursor.clone()));
+        }
         let answer = client.get(path, &filters).await?;
         let page = answer.json()?;
         let (items, next) = page_parts(&page)?;
         let count = page.get("count").and_then(Value::as_u64);
+        let next_cursor = match &next {
+            Some(link) => next_query(link)?
+                .into_iter()
+                .find(|(key, _)| key == "cursor")
+                .map(|(_, value)| value),
+            None => None,
+        };
         return Ok(Listing::Page {
             answer,
             items,
             count,
             has_next: next.is_some(),
+            next_cursor,
         });
     }
+    // Every page: cursor pages, so the last costs the server what the first does.
+    filters.push(("cursor".into(), String::new()));
     let mut every = Vec::new();
     let mut query = filters;
     for _ in 0..MAX_PAGES {

@@ -94,6 +94,9 @@ async fn list(client: &Client, format: Format, args: &JobListArgs) -> Result<(),
     if let Some(ordering) = &args.ordering {
         filters.push(("ordering".into(), ordering.clone()));
     }
+    if let Some(search) = &args.search {
+        filters.push(("search".into(), search.clone()));
+    }
     let listing = listing::fetch(client, "/scheduler/jobs/", filters, &args.pages).await?;
     show_list(format, &listing, tables::jobs, "jobs", args.pages.page)
 }

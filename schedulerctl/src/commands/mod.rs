@@ -67,15 +67,19 @@ fn show_list(
                 items,
                 count,
                 has_next,
+                next_cursor,
                 ..
             },
         ) => {
             output::emit(&render(items))?;
             if *has_next {
                 let total = count.map_or(String::new(), |count| format!(" of {count}"));
-                let next = page.unwrap_or(1).saturating_add(1);
+                let more = match next_cursor {
+                    Some(cursor) => format!("--cursor {cursor}"),
+                    None => format!("--page {}", page.unwrap_or(1).saturating_add(1)),
+                };
                 output::note(&format!(
-                    "showing {}{total} {what}; more with --page {next}, or --all",
+                    "showing {}{total} {what}; more with {more}, or --all",
                     items.len()
                 ));
             }

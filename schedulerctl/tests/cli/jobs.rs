@@ -82,6 +82,34 @@ async fn every_jobs_command_against_the_server(server: Server) {
         .collect();
     assert_eq!(names.len(), 2, "{all}");
     assert!(names.contains(&"Weekly Report") && names.contains(&"Monthly Cleanup"));
+    // --search filters by name; --cursor walks cursor pages, whose note names the next one
+    let found = ctl.json(&["jobs", "list", "--search", "weekly"]).await;
+    assert_eq!(found["count"], 1);
+    assert_eq!(found["results"][0]["name"], "Weekly Report");
+    let cursor_page = ctl
+        .run(&["jobs", "list", "--page-size", "1", "--cursor", ""])
+        .await;
+    assert_eq!(cursor_page.ok().lines().count(), 2);
+    let note = cursor_page.stderr.trim().to_string();
+    let cursor = note
+        .split("--cursor ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no cursor in {note:?}"))
+        .to_string();
+    let second = ctl
+        .json(&["jobs", "list", "--page-size", "1", "--cursor", &cursor])
+        .await;
+    assert_eq!(second["results"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next"], serde_json::Value::Null);
+    assert!(second.get("count").is_none());
+    let tampered = ctl
+        .run(&["jobs", "list", "--cursor", &format!("{cursor}x")])
+        .await;
+    assert!(
+        tampered.fails(3).contains("Invalid cursor"),
+        "{tampered:#?}"
+    );
 
     let weekly = page["results"][0]["id"].as_i64().unwrap();
     let id = weekly.to_string();

@@ -96,12 +96,20 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
+# The second page of a table, by the cursor in its "Next" link.
+next_of() {
+    curl -s -H "Cookie: scheduler_key=$KEY" "http://127.0.0.1:$PORT$1" \
+        | grep -o 'href="[^"]*" rel="next"' | head -n 1 | sed 's/^href="//; s/" rel="next"$//; s/&amp;/\&/g'
+}
 JOB_ID=$(psql "$DATABASE_URL" -tAc "SELECT id FROM jobs ORDER BY id LIMIT 1 OFFSET 4242")
+JOBS_NEXT=$(next_of "/ui/")
+RUNS_NEXT=$(next_of "/ui/runs")
+[ -n "$JOBS_NEXT" ] && [ -n "$RUNS_NEXT" ] || { echo "no Next link on /ui/ or /ui/runs" >&2; exit 1; }
 PAGES=(
     "/ui/"
     "/ui/?state=paused"
-    "/ui/?after=50000"
-    "/ui/?name=job-054321"
+    "$JOBS_NEXT"
+    "/ui/?name=job-0543"
     "/ui/jobs/$JOB_ID"
     "/ui/jobs/$JOB_ID?status=failed"
     "/ui/jobs/$JOB_ID/edit"
@@ -110,7 +118,7 @@ PAGES=(
     "/ui/runs?status=failed"
     "/ui/runs?status=failed&since=24h"
     "/ui/runs?since=1h"
-    "/ui/runs?before=500000"
+    "$RUNS_NEXT"
     "/ui/preview?cron_expression=0+9+*+*+1&timezone=Europe%2FLondon"
 )
 for page in "${PAGES[@]}"; do

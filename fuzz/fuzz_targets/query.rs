@@ -1,11 +1,15 @@
 //! Query strings of the job and run lists, read by the handlers' own readers
 //! (`read_job_query`, `RawRunQuery::read`): nothing panics, and
 //! an accepted query has a page from 1, a page size of 1-500 and an offset no arithmetic
-//! overflowed to get.
+//! overflowed to get. Cursors: any token is decoded without a panic (and refused, being
+//! unsigned), and any JSON signed as a cursor position is read for every ordering without a
+//! panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scheduler_core::JobQuery;
+use scheduler_core::{
+    CursorCodec, CursorKey, Direction, JobPosition, JobQuery, OrderField, Tenant,
+};
 use scheduler_server::api::body::{RawRunQuery, read_job_query};
 
 fuzz_target!(|data: &[u8]| {
@@ -17,6 +21,8 @@ fuzz_target!(|data: &[u8]| {
     let mut trigger = None;
     let mut after = None;
     let mut before = None;
+    let mut search = None;
+    let mut cursor = None;
     // The first value of a repeated parameter wins, as in the handlers.
     for (key, value) in form_urlencoded::parse(data) {
         let slot = match key.as_ref() {
@@ -28,6 +34,8 @@ fuzz_target!(|data: &[u8]| {
             "trigger" => &mut trigger,
             "scheduled_after" => &mut after,
             "scheduled_before" => &mut before,
+            "search" => &mut search,
+            "cursor" => &mut cursor,
             _ => continue,
         };
         slot.get_or_insert_with(|| value.into_owned());
@@ -38,11 +46,35 @@ fuzz_target!(|data: &[u8]| {
         page_size.as_deref(),
         is_active.as_deref(),
         ordering.as_deref(),
+        search.as_deref(),
+        cursor.as_deref(),
     ) {
-        assert!(query.page() >= 1);
         assert!((1..=JobQuery::MAX_PAGE_SIZE).contains(&query.page_size()));
-        let exact = (query.page() - 1).checked_mul(query.page_size());
-        assert_eq!(query.offset(), exact.unwrap_or(u64::MAX));
+        if let Some(page) = query.page() {
+            assert!(page >= 1);
+            let exact = (page - 1).checked_mul(query.page_size());
+            assert_eq!(query.offset(), exact.unwrap_or(u64::MAX));
+        }
+    }
+
+    let codec = CursorCodec::new(CursorKey::from_bytes([1; 32]));
+    let tenant = Tenant::default_tenant();
+    if let Some(token) = cursor.as_deref() {
+        assert!(codec.decode(&tenant, "jobs:id", token).is_err());
+        if let Ok(position) = serde_json::from_str::<serde_json::Value>(token) {
+            let signed = codec.encode(&tenant, "jobs:id", Direction::Forward, position);
+            let (_, decoded) = codec.decode(&tenant, "jobs:id", &signed).expect("own token");
+            for field in [
+                OrderField::Id,
+                OrderField::Name,
+                OrderField::NextRun,
+                OrderField::CreatedAt,
+            ] {
+                if let Ok(read) = JobPosition::from_value(field, &decoded) {
+                    assert_eq!(JobPosition::from_value(field, &read.to_value()), Ok(read));
+                }
+            }
+        }
     }
 
     let runs = RawRunQuery {
@@ -53,9 +85,10 @@ fuzz_target!(|data: &[u8]| {
         job_id: None,
         scheduled_after: after.as_deref(),
         scheduled_before: before.as_deref(),
+        cursor: cursor.as_deref(),
     };
     if let Ok(query) = runs.read() {
-        assert!(query.page() >= 1);
+        assert!(query.page().is_none_or(|page| page >= 1));
         let _ = query.offset();
     }
 });

@@ -12,6 +12,7 @@ mod m20261202_000001_job_source;
 mod m20261203_000001_api_keys;
 mod m20261203_000002_tenants;
 mod m20261203_000003_signing_secrets;
+mod m20261204_000001_list_indexes_and_counts;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_api_keys::Migration),
             Box::new(m20261203_000002_tenants::Migration),
             Box::new(m20261203_000003_signing_secrets::Migration),
+            Box::new(m20261204_000001_list_indexes_and_counts::Migration),
         ]
     }
 }

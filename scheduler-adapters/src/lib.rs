@@ -25,7 +25,7 @@ pub use rate_limit::{RateDecision, RateLimitConfig, RateLimiter};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{
     CachedKeyStore, DatabaseConfig, PoolConnections, SeaOrmJobRepository, SeaOrmKeyStore,
-    SeaOrmRunStore, SeaOrmSigningStore, connect, connection_failure, mask_password,
+    SeaOrmRunStore, SeaOrmSigningStore, connect, connection_failure, cursor_key, mask_password,
     pool_connections,
 };
 pub use worker::{MAX_WORKER_CHARS, default_worker_name, worker_name};

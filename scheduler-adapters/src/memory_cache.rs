@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use moka::sync::Cache;
 use scheduler_core::{
-    CacheLookup, CacheReport, CacheStatus, CacheTicket, Job, JobCache, JobId, JobPage, JobQuery,
+    CacheLookup, CacheReport, CacheStatus, CacheTicket, Job, JobCache, JobId, JobPage, JobSlice,
 };
 
 use crate::counters::CacheCounters;
@@ -19,7 +19,7 @@ pub struct InMemoryJobCache {
     /// Jobs by id.
     jobs: Cache<JobId, Job>,
     /// List pages by query.
-    lists: Cache<JobQuery, JobPage>,
+    lists: Cache<JobSlice, JobPage>,
     /// Bumped by every invalidation; tickets carry the value seen at lookup.
     generation: AtomicU64,
     /// Makes "check the generation, then store" atomic against "bump, then drop".
@@ -87,13 +87,13 @@ impl JobCache for InMemoryJobCache {
         });
     }
 
-    async fn get_list(&self, query: &JobQuery) -> CacheLookup<JobPage> {
+    async fn get_list(&self, slice: &JobSlice) -> CacheLookup<JobPage> {
         let ticket = self.ticket();
-        self.counters.lookup(self.lists.get(query), ticket)
+        self.counters.lookup(self.lists.get(slice), ticket)
     }
 
-    async fn put_list(&self, query: &JobQuery, page: &JobPage, ticket: CacheTicket) {
-        self.store_if_current(ticket, || self.lists.insert(query.clone(), page.clone()));
+    async fn put_list(&self, slice: &JobSlice, page: &JobPage, ticket: CacheTicket) {
+        self.store_if_current(ticket, || self.lists.insert(slice.clone(), page.clone()));
     }
 
     async fn invalidate_jobs(&self, ids: &[JobId]) {
@@ -125,11 +125,11 @@ impl JobCache for NoJobCache {
 
     async fn invalidate_job(&self, _id: JobId) {}
 
-    async fn get_list(&self, _query: &JobQuery) -> CacheLookup<JobPage> {
+    async fn get_list(&self, _slice: &JobSlice) -> CacheLookup<JobPage> {
         CacheLookup::Miss(CacheTicket(0))
     }
 
-    async fn put_list(&self, _query: &JobQuery, _page: &JobPage, _ticket: CacheTicket) {}
+    async fn put_list(&self, _slice: &JobSlice, _page: &JobPage, _ticket: CacheTicket) {}
 
     async fn invalidate_jobs(&self, _ids: &[JobId]) {}
 

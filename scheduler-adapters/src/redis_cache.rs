@@ -27,7 +27,8 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 use scheduler_core::{
-    CacheLookup, CacheReport, CacheStatus, CacheTicket, Job, JobCache, JobId, JobPage, JobQuery,
+    CacheLookup, CacheReport, CacheStatus, CacheTicket, Direction, Job, JobCache, JobId, JobPage,
+    JobPosition, JobSlice, Window,
 };
 use serde::{Deserialize, Serialize};
 
@@ -76,8 +77,9 @@ impl RedisCacheConfig {
 /// A cached list page: rows as the database returned them.
 #[derive(Serialize, Deserialize)]
 struct CachedPage {
-    total: u64,
+    total: Option<u64>,
     items: Vec<Model>,
+    more: bool,
 }
 
 /// The Lua scripts, loaded once per connection by EVALSHA (re-sent after a Redis restart).
@@ -359,17 +361,29 @@ impl RedisJobCache {
         u64::try_from(self.inner.config.ttl.as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn list_key(query: &JobQuery) -> String {
-        format!(
-            "{}:{}:{}:{}:{}",
-            query.tenant().map_or("*", |t| t.as_str()),
-            query.page(),
-            query.page_size(),
-            query
-                .is_active()
-                .map_or("all", |a| if a { "active" } else { "inactive" }),
-            query.ordering().as_wire()
-        )
+    /// The key of a list page: every part of the slice, as a JSON array (so no text in a
+    /// search can make two slices share a key).
+    fn list_key(slice: &JobSlice) -> String {
+        let window = match &slice.window {
+            Window::Offset { offset, limit } => serde_json::json!(["offset", offset, limit]),
+            Window::Keyset { keyset, limit } => serde_json::json!([
+                if keyset.direction == Direction::Forward {
+                    "after"
+                } else {
+                    "before"
+                },
+                keyset.from.as_ref().map(JobPosition::to_value),
+                limit
+            ]),
+        };
+        serde_json::json!([
+            slice.filter.tenant.as_ref().map(|t| t.as_str()),
+            slice.filter.is_active,
+            slice.filter.search,
+            slice.ordering.as_wire(),
+            window
+        ])
+        .to_string()
     }
 }
 
@@ -431,11 +445,11 @@ impl JobCache for RedisJobCache {
         }
     }
 
-    async fn get_list(&self, query: &JobQuery) -> CacheLookup<JobPage> {
+    async fn get_list(&self, slice: &JobSlice) -> CacheLookup<JobPage> {
         let mut invocation = self.inner.scripts.get_list.prepare_invoke();
         invocation
             .arg(&self.inner.config.prefix)
-            .arg(Self::list_key(query));
+            .arg(Self::list_key(slice));
         let Some((gen_text, value)) = self.call::<(String, Option<String>)>(invocation).await
         else {
             return self.inner.counters.lookup(None, NO_TICKET);
@@ -452,18 +466,20 @@ impl JobCache for RedisJobCache {
                 Some(JobPage {
                     total: cached.total,
                     items,
+                    more: cached.more,
                 })
             });
         self.inner.counters.lookup(page, ticket_of(&gen_text))
     }
 
-    async fn put_list(&self, query: &JobQuery, page: &JobPage, ticket: CacheTicket) {
+    async fn put_list(&self, slice: &JobSlice, page: &JobPage, ticket: CacheTicket) {
         if ticket == NO_TICKET {
             return;
         }
         let cached = CachedPage {
             total: page.total,
             items: page.items.iter().map(Model::from_job).collect(),
+            more: page.more,
         };
         let Ok(value) = serde_json::to_string(&cached) else {
             return;
@@ -471,7 +487,7 @@ impl JobCache for RedisJobCache {
         let mut invocation = self.inner.scripts.put_list.prepare_invoke();
         invocation
             .arg(&self.inner.config.prefix)
-            .arg(Self::list_key(query))
+            .arg(Self::list_key(slice))
             .arg(ticket.0)
             .arg(value)
             .arg(self.ttl_ms());

@@ -177,7 +177,8 @@ impl World {
                     ..RunListRequest::default()
                 }
                 .validate()
-                .unwrap(),
+                .unwrap()
+                .slice_for(None, None),
             )
             .await
             .unwrap()

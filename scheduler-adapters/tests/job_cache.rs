@@ -69,10 +69,11 @@ async fn a_put_after_invalidation_is_dropped(cache: Box<dyn JobCache>) {
 }
 
 async fn invalidating_a_job_drops_it_and_every_list(cache: Box<dyn JobCache>) {
-    let q = JobQuery::default();
+    let q = JobQuery::default().slice_for(None, None);
     let page = JobPage {
-        total: 1,
+        total: Some(1),
         items: vec![job(3, "v1")],
+        more: false,
     };
     let t = ticket(cache.get_list(&q).await);
     cache.put_list(&q, &page, t).await;
@@ -89,20 +90,28 @@ async fn invalidating_a_job_drops_it_and_every_list(cache: Box<dyn JobCache>) {
 }
 
 async fn different_queries_are_different_pages(cache: Box<dyn JobCache>) {
-    let q1 = JobQuery::default();
-    let q2 = JobQuery::new(Some(2), Some(10), Some(true), Some("-name")).unwrap();
+    let q1 = JobQuery::default().slice_for(None, None);
+    let q2 = JobQuery::new(Some(2), Some(10), Some(true), Some("-name"))
+        .unwrap()
+        .slice_for(None, None);
     let t = ticket(cache.get_list(&q1).await);
-    cache
-        .put_list(
-            &q1,
-            &JobPage {
-                total: 5,
-                items: vec![],
-            },
-            t,
-        )
-        .await;
+    cache.put_list(&q1, &JobPage::empty(Some(5)), t).await;
     ticket(cache.get_list(&q2).await);
+    // The same page of another tenant, or a cursor page, is another page too.
+    let tenant = scheduler_core::Tenant::parse("team-b").unwrap();
+    ticket(
+        cache
+            .get_list(&JobQuery::default().slice_for(Some(tenant), None))
+            .await,
+    );
+    let cursor = scheduler_core::JobListRequest {
+        cursor: Some(String::new()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap()
+    .slice_for(None, None);
+    ticket(cache.get_list(&cursor).await);
 }
 
 async fn invalidating_many_jobs_drops_each(cache: Box<dyn JobCache>) {

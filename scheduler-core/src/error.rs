@@ -85,6 +85,8 @@ pub enum Invalid {
     Target(TargetError),
     /// A tenant name that is not 1-64 characters of `a-z`, `0-9`, `-`, `_`.
     TenantName,
+    /// A list asked for both a numbered page and a cursor.
+    CursorWithPage,
 }
 
 /// One failing input field and what is wrong with it.
@@ -221,6 +223,9 @@ pub enum ServiceError {
     /// The page number is past the last page.
     #[error("invalid page")]
     InvalidPage,
+    /// The cursor is unreadable, was changed, or belongs to another tenant or list.
+    #[error("invalid cursor")]
+    InvalidCursor,
     /// The input broke one or more rules.
     #[error("invalid input: {0}")]
     Validation(ValidationErrors),
@@ -239,6 +244,12 @@ pub enum ServiceError {
 impl From<ValidationErrors> for ServiceError {
     fn from(errors: ValidationErrors) -> Self {
         Self::Validation(errors)
+    }
+}
+
+impl From<crate::cursor::InvalidCursor> for ServiceError {
+    fn from(_: crate::cursor::InvalidCursor) -> Self {
+        Self::InvalidCursor
     }
 }
 

@@ -31,9 +31,11 @@
 //! ```
 
 pub mod auth;
+pub mod cursor;
 pub mod dispatcher;
 pub mod error;
 pub mod job;
+pub mod page;
 pub mod plan;
 pub mod policy;
 pub mod ports;
@@ -51,6 +53,7 @@ pub use auth::{
     ApiKey, KEY_PREFIX, KeyService, KeyStore, NewApiKey, Principal, Scope, Tenant, generate_key,
     hash_key,
 };
+pub use cursor::{CursorCodec, CursorKey, Direction, InvalidCursor, Keyset};
 pub use dispatcher::{
     ActionFuture, ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, RoutingExecutor,
     TickOutcome,
@@ -59,6 +62,7 @@ pub use error::{Conflict, FieldError, Invalid, RepositoryError, ServiceError, Va
 pub use job::{
     Description, Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob, Parameters, Timezone,
 };
+pub use page::{Listing, Page, PageLink, Window};
 pub use plan::{
     Execution, FireDecision, FirePlan, NextAttempt, RecoveryPlan, RetryPlan, RunOutcome,
     SkipReason, needs_running_check, plan_fire, plan_outcome, plan_recovery, plan_retry,
@@ -72,10 +76,13 @@ pub use ports::{
     JobRepository, RunStore,
 };
 pub use preview::{Preview, PreviewRequest};
-pub use query::{JobOrdering, JobPage, JobQuery, OrderField};
+pub use query::{
+    JobFilter, JobListRequest, JobOrdering, JobPage, JobPosition, JobQuery, JobSlice, OrderField,
+    Paging, SortKey,
+};
 pub use run::{
-    ClaimBatch, ClaimedRun, ErrorText, Recovered, Run, RunId, RunListRequest, RunPage, RunQuery,
-    RunStatus, RunTrigger,
+    ClaimBatch, ClaimedRun, ErrorText, Recovered, Run, RunFilter, RunId, RunListRequest, RunPage,
+    RunQuery, RunSlice, RunStatus, RunTrigger,
 };
 pub use run_service::RunService;
 pub use schedule::{CronParseError, CronSchedule};

@@ -13,8 +13,8 @@ use crate::error::RepositoryError;
 use crate::job::{Job, JobId, JobName, NewJob};
 use crate::plan::RunOutcome;
 use crate::policy::JobSource;
-use crate::query::{JobPage, JobQuery};
-use crate::run::{ClaimBatch, ClaimedRun, Recovered, Run, RunId, RunPage, RunQuery, RunStatus};
+use crate::query::{JobPage, JobSlice};
+use crate::run::{ClaimBatch, ClaimedRun, Recovered, Run, RunId, RunPage, RunSlice, RunStatus};
 
 /// Durable storage of jobs. The store is the source of truth.
 #[cfg_attr(test, mockall::automock)]
@@ -31,9 +31,17 @@ pub trait JobRepository: Send + Sync {
     /// The job with `id`, or `Ok(None)` when there is none. `Unavailable` when unreachable.
     async fn get(&self, id: JobId) -> Result<Option<Job>, RepositoryError>;
 
-    /// One page of jobs filtered and ordered as `query` says (ties by id ascending), with the
-    /// total number matching the filter. `Unavailable` when unreachable.
-    async fn list(&self, query: &JobQuery) -> Result<JobPage, RepositoryError>;
+    /// One page of jobs filtered and ordered as `slice` says, ties broken by id in the
+    /// ordering's direction; jobs that never fire (`next_run` null) sort after every other
+    /// ascending and before them descending.
+    ///
+    /// For an `Offset` window: the rows after `offset`, `total` = jobs matching the filter
+    /// (exact; read in O(1) unless a name search is set), `more` = rows follow the page. For
+    /// a `Keyset` window: the rows strictly after (`Forward`) or before (`Backward`) the
+    /// position, in list order either way, `total` = `None`, `more` = a row beyond the page
+    /// exists in the direction read; the cost MUST NOT grow with the rows before the
+    /// position (an index range, not an offset). `Unavailable` when unreachable.
+    async fn list(&self, slice: &JobSlice) -> Result<JobPage, RepositoryError>;
 
     /// Overwrites every field of the stored job `job.id` and returns it as stored.
     ///
@@ -62,17 +70,6 @@ pub trait JobRepository: Send + Sync {
         &self,
         tenant: &Tenant,
         source: JobSource,
-    ) -> Result<Vec<Job>, RepositoryError>;
-
-    /// At most `limit` jobs matching `query`'s filters (tenant, `is_active`) with an id above
-    /// `after` (all when `None`), in id order, without counting the rest: a page of a table
-    /// read by keyset. `query`'s page and ordering are ignored. `Unavailable` when
-    /// unreachable.
-    async fn list_after(
-        &self,
-        query: &JobQuery,
-        after: Option<JobId>,
-        limit: u64,
     ) -> Result<Vec<Job>, RepositoryError>;
 }
 
@@ -111,11 +108,11 @@ pub trait JobCache: Send + Sync {
     /// [`JobCache::invalidate_job`] for many jobs at once (one round trip where possible).
     async fn invalidate_jobs(&self, ids: &[JobId]);
 
-    /// The cached page for `query`, or a miss with a ticket.
-    async fn get_list(&self, query: &JobQuery) -> CacheLookup<JobPage>;
+    /// The cached page for `slice`, or a miss with a ticket.
+    async fn get_list(&self, slice: &JobSlice) -> CacheLookup<JobPage>;
 
     /// Stores a list page. MUST NOT store it when any invalidation happened after `ticket`.
-    async fn put_list(&self, query: &JobQuery, page: &JobPage, ticket: CacheTicket);
+    async fn put_list(&self, slice: &JobSlice, page: &JobPage, ticket: CacheTicket);
 
     /// How the cache is doing, for readiness and metrics. Never blocks on the backend.
     fn report(&self) -> CacheReport;
@@ -226,9 +223,12 @@ pub trait RunStore: Send + Sync {
     /// The run, or `None`.
     async fn get(&self, id: RunId) -> Result<Option<Run>, RepositoryError>;
 
-    /// One page of the runs matching `query`'s filters (status, trigger, job, fire instants
-    /// in `[scheduled_after, scheduled_before)`), newest first, with the total matching.
-    async fn list(&self, query: &RunQuery) -> Result<RunPage, RepositoryError>;
+    /// One page of the runs matching `slice`'s filter (status, trigger, job, tenant, fire
+    /// instants in `[scheduled_after, scheduled_before)`), newest first (id descending).
+    /// `Offset` windows carry the total matching; `Keyset` windows read the runs strictly
+    /// older (`Forward`) or newer (`Backward`) than the run id they hold, from an index range
+    /// (MUST NOT cost more for a later page), without a total; `more` as for jobs.
+    async fn list(&self, slice: &RunSlice) -> Result<RunPage, RepositoryError>;
 
     /// How many active jobs have a fire due at `now` that no claim has taken yet (the
     /// dispatch backlog).
@@ -255,16 +255,6 @@ pub trait RunStore: Send + Sync {
         tenant: Option<Tenant>,
         since: DateTime<Utc>,
     ) -> Result<Vec<(RunStatus, u64)>, RepositoryError>;
-
-    /// At most `limit` runs matching `query`'s filters (as [`RunStore::list`]) with an id
-    /// below `before` (all when `None`), newest first, without counting the rest: a page of a
-    /// table read by keyset. `query`'s page is ignored.
-    async fn list_before(
-        &self,
-        query: &RunQuery,
-        before: Option<RunId>,
-        limit: u64,
-    ) -> Result<Vec<Run>, RepositoryError>;
 }
 
 /// Executes one run of a job. `Err` carries the failure text stored on the run (sanitized

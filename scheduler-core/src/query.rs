@@ -1,10 +1,17 @@
-//! Listing jobs: the validated page/filter/ordering request and the page it returns.
+//! Listing jobs: the request a client makes ([`JobListRequest`] → [`JobQuery`]), the slice a
+//! store reads ([`JobSlice`]: filter, ordering, window) and the positions cursors hold
+//! ([`JobPosition`]).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
 
 use crate::auth::Tenant;
+use crate::cursor::{InvalidCursor, Keyset};
 use crate::error::{Invalid, ValidationErrors};
-use crate::job::Job;
+use crate::job::{Job, JobId};
+use crate::page::{Page, Window};
 
-/// The column a job list is sorted by; ties are always broken by `id` ascending.
+/// The column a job list is sorted by; ties are broken by `id` in the same direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderField {
     /// Database identity (creation order).
@@ -72,6 +79,12 @@ impl JobOrdering {
         Ok(Self { field, descending })
     }
 
+    /// The list a cursor of this ordering belongs to (`jobs:-name`): a cursor made for one
+    /// ordering is refused by another.
+    pub fn cursor_scope(&self) -> String {
+        format!("jobs:{}", self.as_wire())
+    }
+
     /// The wire spelling (`-name`).
     pub fn as_wire(&self) -> String {
         let name = match self.field {
@@ -88,30 +101,117 @@ impl JobOrdering {
     }
 }
 
-/// A validated request for one page of jobs. Built only by [`JobQuery::new`] (or
-/// `default()`), so `page >= 1` and `page_size` is in range.
+/// What a client asks of the job list, as read from a request: every part optional. Checked
+/// by [`JobListRequest::validate`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobListRequest {
+    /// Numbered page, from 1 (`page=`); default 1. Not with `cursor`.
+    pub page: Option<i64>,
+    /// Jobs per page, 1 to [`JobQuery::MAX_PAGE_SIZE`]; default 50.
+    pub page_size: Option<i64>,
+    /// Only active (`true`) or paused (`false`) jobs.
+    pub is_active: Option<bool>,
+    /// `id`, `-name`, ...; default `id`.
+    pub ordering: Option<String>,
+    /// Only jobs whose name contains this text, ignoring case.
+    pub search: Option<String>,
+    /// Cursor pages: `Some("")` for the first, or the token of a `next`/`previous` link.
+    pub cursor: Option<String>,
+}
+
+impl JobListRequest {
+    /// Checks every part, collecting every failure (the cursor token itself is verified by
+    /// the use case, which knows the caller).
+    ///
+    /// # Errors
+    /// Each bad parameter: `page`, `page_size`, `ordering`, `search`, `cursor` (with `page`).
+    pub fn validate(&self) -> Result<JobQuery, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let (page, page_size) = checked_page(&mut errors, self.page, self.page_size);
+        let ordering = match &self.ordering {
+            None => Some(JobOrdering::default()),
+            Some(raw) => errors.check("ordering", JobOrdering::parse(raw)),
+        };
+        let search = match &self.search {
+            None => Some(None),
+            Some(raw) => errors.check("search", checked_search(raw)),
+        };
+        let paging = match (&self.cursor, self.page) {
+            (None, _) => Some(Paging::Number(page)),
+            (Some(_), Some(_)) => errors.check("cursor", Err(Invalid::CursorWithPage)),
+            (Some(token), None) if token.trim().is_empty() => Some(Paging::Cursor(None)),
+            (Some(token), None) => Some(Paging::Cursor(Some(token.trim().to_string()))),
+        };
+        match (ordering, search, paging) {
+            (Some(ordering), Some(search), Some(paging)) if errors.is_empty() => Ok(JobQuery {
+                page_size,
+                ordering,
+                filter: JobFilter {
+                    tenant: None,
+                    is_active: self.is_active,
+                    search,
+                },
+                paging,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A name search: trimmed, at most 255 characters, no NUL; blank means no search.
+fn checked_search(raw: &str) -> Result<Option<String>, Invalid> {
+    crate::job::reject_nul(raw)?;
+    let trimmed = raw.trim();
+    if trimmed.chars().count() > crate::job::JobName::MAX_CHARS {
+        return Err(Invalid::TooLong {
+            max: crate::job::JobName::MAX_CHARS,
+        });
+    }
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
+}
+
+/// How a list is paged, as the client asked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Paging {
+    /// The numbered page (1-based): the original's `page=`, O(offset) deep down.
+    Number(u64),
+    /// Cursor pages: `None` for the first, otherwise the token of a link, not yet verified.
+    Cursor(Option<String>),
+}
+
+/// Which jobs a list holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct JobFilter {
+    /// Only this tenant's jobs (every list the use cases serve has one).
+    pub tenant: Option<Tenant>,
+    /// Only active (`Some(true)`) or paused (`Some(false)`) jobs.
+    pub is_active: Option<bool>,
+    /// Only jobs whose name contains this (trimmed, non-empty) text, ignoring case.
+    pub search: Option<String>,
+}
+
+/// A validated request for one page of jobs. Built by [`JobListRequest::validate`],
+/// [`JobQuery::new`] (numbered pages) or `default()`, so `page >= 1` and `page_size` is in
+/// range.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct JobQuery {
-    /// 1-based page number.
-    page: u64,
     /// Jobs per page, 1 to [`JobQuery::MAX_PAGE_SIZE`].
     page_size: u64,
-    /// Only active (`Some(true)`) or inactive (`Some(false)`) jobs; all when `None`.
-    is_active: Option<bool>,
     /// Sort order.
     ordering: JobOrdering,
-    /// Only this tenant's jobs (every list the API serves has one).
-    tenant: Option<Tenant>,
+    /// Which jobs.
+    filter: JobFilter,
+    /// Which page.
+    paging: Paging,
 }
 
 impl Default for JobQuery {
     fn default() -> Self {
         Self {
-            page: 1,
             page_size: Self::DEFAULT_PAGE_SIZE,
-            is_active: None,
             ordering: JobOrdering::default(),
-            tenant: None,
+            filter: JobFilter::default(),
+            paging: Paging::Number(1),
         }
     }
 }
@@ -122,7 +222,7 @@ impl JobQuery {
     /// Largest page size accepted.
     pub const MAX_PAGE_SIZE: u64 = 500;
 
-    /// Builds a query from optional raw parts, collecting every failure.
+    /// A numbered-page query from optional raw parts, collecting every failure.
     ///
     /// # Errors
     /// Each bad parameter: `page`, `page_size`, `ordering`.
@@ -132,27 +232,27 @@ impl JobQuery {
         is_active: Option<bool>,
         ordering: Option<&str>,
     ) -> Result<Self, ValidationErrors> {
-        let mut errors = ValidationErrors::new();
-        let (page, page_size) = checked_page(&mut errors, page, page_size);
-        let ordering = match ordering {
-            None => Some(JobOrdering::default()),
-            Some(raw) => errors.check("ordering", JobOrdering::parse(raw)),
-        };
-        match ordering {
-            Some(ordering) if errors.is_empty() => Ok(Self {
-                page,
-                page_size,
-                is_active,
-                ordering,
-                tenant: None,
-            }),
-            _ => Err(errors),
+        JobListRequest {
+            page,
+            page_size,
+            is_active,
+            ordering: ordering.map(str::to_string),
+            ..JobListRequest::default()
+        }
+        .validate()
+    }
+
+    /// The numbered page, or `None` for cursor pages.
+    pub fn page(&self) -> Option<u64> {
+        match self.paging {
+            Paging::Number(page) => Some(page),
+            Paging::Cursor(_) => None,
         }
     }
 
-    /// The 1-based page number.
-    pub fn page(&self) -> u64 {
-        self.page
+    /// How the list is paged.
+    pub fn paging(&self) -> &Paging {
+        &self.paging
     }
 
     /// Jobs per page.
@@ -162,7 +262,7 @@ impl JobQuery {
 
     /// The `is_active` filter.
     pub fn is_active(&self) -> Option<bool> {
-        self.is_active
+        self.filter.is_active
     }
 
     /// The sort order.
@@ -170,21 +270,152 @@ impl JobQuery {
         self.ordering
     }
 
-    /// The tenant filter.
-    pub fn tenant(&self) -> Option<&Tenant> {
-        self.tenant.as_ref()
+    /// Which jobs the list holds.
+    pub fn filter(&self) -> &JobFilter {
+        &self.filter
     }
 
-    /// The same query restricted to `tenant`'s jobs.
-    #[must_use]
-    pub fn for_tenant(mut self, tenant: Tenant) -> Self {
-        self.tenant = Some(tenant);
-        self
-    }
-
-    /// Rows to skip before this page.
+    /// Rows to skip before a numbered page (0 for cursor pages).
     pub fn offset(&self) -> u64 {
-        self.page.saturating_sub(1).saturating_mul(self.page_size)
+        self.page()
+            .unwrap_or(1)
+            .saturating_sub(1)
+            .saturating_mul(self.page_size)
+    }
+
+    /// The rows a store reads for a numbered page, or the first cursor page, of `tenant`'s
+    /// jobs (a cursor token is resolved by the use case instead).
+    pub fn slice_for(
+        &self,
+        tenant: Option<Tenant>,
+        keyset: Option<Keyset<JobPosition>>,
+    ) -> JobSlice {
+        let window = match (&self.paging, keyset) {
+            (_, Some(keyset)) => Window::Keyset {
+                keyset,
+                limit: self.page_size,
+            },
+            (Paging::Number(_), None) => Window::Offset {
+                offset: self.offset(),
+                limit: self.page_size,
+            },
+            (Paging::Cursor(_), None) => Window::Keyset {
+                keyset: Keyset::first(),
+                limit: self.page_size,
+            },
+        };
+        JobSlice {
+            filter: JobFilter {
+                tenant,
+                ..self.filter.clone()
+            },
+            ordering: self.ordering,
+            window,
+        }
+    }
+}
+
+/// A job's value in the column a list is sorted by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    /// Sorted by id: the id is the key.
+    Id,
+    /// The job's name.
+    Name(String),
+    /// Its next fire (`None`: never; such jobs sort last ascending, first descending).
+    NextRun(Option<DateTime<Utc>>),
+    /// Its creation instant.
+    CreatedAt(DateTime<Utc>),
+}
+
+/// A job's place in a sorted list: its sort key and id (ties are broken by id, in the
+/// ordering's direction). What a cursor holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobPosition {
+    /// The sort column's value.
+    pub key: SortKey,
+    /// The job's id.
+    pub id: JobId,
+}
+
+impl JobPosition {
+    /// Where `job` sits in a list sorted by `field`.
+    pub fn of(job: &Job, field: OrderField) -> Self {
+        let key = match field {
+            OrderField::Id => SortKey::Id,
+            OrderField::Name => SortKey::Name(job.spec.name.as_str().to_string()),
+            OrderField::NextRun => SortKey::NextRun(job.next_run),
+            OrderField::CreatedAt => SortKey::CreatedAt(job.created_at),
+        };
+        Self { key, id: job.id }
+    }
+
+    /// The position as a cursor carries it: `[id]`, or `[key, id]`.
+    pub fn to_value(&self) -> Value {
+        let instant =
+            |at: &DateTime<Utc>| Value::from(at.to_rfc3339_opts(SecondsFormat::Micros, true));
+        let id = Value::from(self.id.0);
+        match &self.key {
+            SortKey::Id => Value::Array(vec![id]),
+            SortKey::Name(name) => Value::Array(vec![Value::from(name.as_str()), id]),
+            SortKey::NextRun(at) => {
+                Value::Array(vec![at.as_ref().map_or(Value::Null, instant), id])
+            }
+            SortKey::CreatedAt(at) => Value::Array(vec![instant(at), id]),
+        }
+    }
+
+    /// Reads a position written by [`JobPosition::to_value`] for a list sorted by `field`.
+    ///
+    /// # Errors
+    /// [`InvalidCursor`] for any other shape.
+    pub fn from_value(field: OrderField, value: &Value) -> Result<Self, InvalidCursor> {
+        let instant = |value: &Value| {
+            value
+                .as_str()
+                .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+                .map(|at| at.with_timezone(&Utc))
+                .ok_or(InvalidCursor)
+        };
+        let id_of = |value: &Value| value.as_i64().map(JobId).ok_or(InvalidCursor);
+        let (key, id) = match (field, value.as_array().map(Vec::as_slice)) {
+            (OrderField::Id, Some([id])) => (SortKey::Id, id_of(id)?),
+            (OrderField::Name, Some([name, id])) => (
+                SortKey::Name(name.as_str().ok_or(InvalidCursor)?.to_string()),
+                id_of(id)?,
+            ),
+            (OrderField::NextRun, Some([Value::Null, id])) => (SortKey::NextRun(None), id_of(id)?),
+            (OrderField::NextRun, Some([at, id])) => {
+                (SortKey::NextRun(Some(instant(at)?)), id_of(id)?)
+            }
+            (OrderField::CreatedAt, Some([at, id])) => {
+                (SortKey::CreatedAt(instant(at)?), id_of(id)?)
+            }
+            _ => return Err(InvalidCursor),
+        };
+        Ok(Self { key, id })
+    }
+}
+
+/// What a store reads for one job list page: which jobs, in which order, which rows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobSlice {
+    /// Which jobs.
+    pub filter: JobFilter,
+    /// Sort order (ties by id in the same direction).
+    pub ordering: JobOrdering,
+    /// Which rows.
+    pub window: Window<JobPosition>,
+}
+
+impl JobSlice {
+    /// The first numbered page of every job, by id (tests and tools).
+    pub fn everything(limit: u64) -> Self {
+        Self {
+            filter: JobFilter::default(),
+            ordering: JobOrdering::default(),
+            window: Window::Offset { offset: 0, limit },
+        }
     }
 }
 
@@ -225,22 +456,8 @@ pub(crate) fn checked_page(
     )
 }
 
-/// One page of jobs and the total matching the filter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobPage {
-    /// Jobs matching the filter across all pages.
-    pub total: u64,
-    /// This page's jobs, in the requested order.
-    pub items: Vec<Job>,
-}
-
-impl JobPage {
-    /// True when a page follows this one.
-    pub fn has_next(&self, query: &JobQuery) -> bool {
-        let shown = u64::try_from(self.items.len()).unwrap_or(u64::MAX);
-        query.offset().saturating_add(shown) < self.total
-    }
-}
+/// One page of jobs as a store returns it.
+pub type JobPage = Page<Job>;
 
 #[cfg(test)]
 mod tests {
@@ -274,5 +491,93 @@ mod tests {
         assert_eq!(q.offset(), 40);
         let huge = JobQuery::new(Some(i64::MAX), Some(500), None, None).unwrap();
         assert_eq!(huge.offset(), u64::MAX);
+    }
+
+    #[test]
+    fn an_empty_cursor_asks_for_the_first_cursor_page() {
+        let request = JobListRequest {
+            cursor: Some(String::new()),
+            ..JobListRequest::default()
+        };
+        let query = request.validate().unwrap();
+        assert_eq!(query.paging(), &Paging::Cursor(None));
+        assert_eq!(query.page(), None);
+    }
+
+    #[test]
+    fn a_cursor_with_a_page_number_is_refused_on_cursor() {
+        let request = JobListRequest {
+            page: Some(2),
+            cursor: Some("abc".into()),
+            ..JobListRequest::default()
+        };
+        assert_eq!(
+            request.validate(),
+            Err(ValidationErrors::single("cursor", Invalid::CursorWithPage))
+        );
+    }
+
+    #[test]
+    fn a_search_is_trimmed_bounded_and_free_of_nul() {
+        let search = |raw: &str| {
+            JobListRequest {
+                search: Some(raw.into()),
+                ..JobListRequest::default()
+            }
+            .validate()
+            .map(|q| q.filter().search.clone())
+        };
+        assert_eq!(search("  weekly "), Ok(Some("weekly".into())));
+        assert_eq!(search("   "), Ok(None));
+        assert_eq!(
+            search("a\u{0}b"),
+            Err(ValidationErrors::single("search", Invalid::NulCharacter))
+        );
+        assert_eq!(
+            search(&"x".repeat(256)),
+            Err(ValidationErrors::single(
+                "search",
+                Invalid::TooLong { max: 255 }
+            ))
+        );
+    }
+
+    #[test]
+    fn positions_round_trip_for_every_ordering() {
+        let at: DateTime<Utc> = "2025-06-23T09:00:00.123456Z".parse().unwrap();
+        for (field, key) in [
+            (OrderField::Id, SortKey::Id),
+            (OrderField::Name, SortKey::Name("Weekly \"report\"".into())),
+            (OrderField::NextRun, SortKey::NextRun(Some(at))),
+            (OrderField::NextRun, SortKey::NextRun(None)),
+            (OrderField::CreatedAt, SortKey::CreatedAt(at)),
+        ] {
+            let position = JobPosition { key, id: JobId(42) };
+            assert_eq!(
+                JobPosition::from_value(field, &position.to_value()),
+                Ok(position)
+            );
+        }
+    }
+
+    #[test]
+    fn a_position_of_another_ordering_is_refused() {
+        let by_name = JobPosition {
+            key: SortKey::Name("a".into()),
+            id: JobId(1),
+        }
+        .to_value();
+        assert_eq!(
+            JobPosition::from_value(OrderField::Id, &by_name),
+            Err(InvalidCursor)
+        );
+        assert_eq!(
+            JobPosition::from_value(OrderField::CreatedAt, &by_name),
+            Err(InvalidCursor)
+        );
+        assert_eq!(
+            JobPosition::from_value(OrderField::Id, &serde_json::json!(["1"])),
+            Err(InvalidCursor)
+        );
     }
 }

@@ -7,11 +7,13 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::cursor::Keyset;
 use crate::error::{Invalid, ValidationErrors};
 use crate::job::{Job, JobId};
+use crate::page::{Page, Window};
 use crate::plan::SkipReason;
 use crate::policy::WireEnum;
-use crate::query::checked_page;
+use crate::query::{Paging, checked_page};
 
 /// The database identity of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,7 +27,15 @@ impl fmt::Display for RunId {
 
 /// Why a run exists.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
 )]
 #[strum(serialize_all = "snake_case")]
 pub enum RunTrigger {
@@ -192,7 +202,7 @@ pub struct ClaimBatch {
 /// Raw input of a run list, as read from a request: every filter optional.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunListRequest {
-    /// 1-based page; default 1.
+    /// 1-based page; default 1. Not with `cursor`.
     pub page: Option<i64>,
     /// Runs per page, 1 to 500; default 50.
     pub page_size: Option<i64>,
@@ -206,14 +216,17 @@ pub struct RunListRequest {
     pub scheduled_after: Option<DateTime<Utc>>,
     /// Only runs for fires before this instant.
     pub scheduled_before: Option<DateTime<Utc>>,
+    /// Cursor pages: `Some("")` for the first, or the token of a `next`/`previous` link.
+    pub cursor: Option<String>,
 }
 
 impl RunListRequest {
-    /// Validates every parameter, naming each bad one.
+    /// Validates every parameter, naming each bad one (the cursor token itself is verified by
+    /// the use case).
     ///
     /// # Errors
     /// `page`, `page_size`, `status`, `trigger`, `job_id`, `scheduled_before` (not after
-    /// `scheduled_after`).
+    /// `scheduled_after`), `cursor` (with `page`).
     pub fn validate(self) -> Result<RunQuery, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let (page, page_size) = checked_page(&mut errors, self.page, self.page_size);
@@ -235,57 +248,80 @@ impl RunListRequest {
         {
             errors.add("scheduled_before", Invalid::BeforeNotAfterAfter);
         }
-        match (status, trigger, job_id) {
-            (Some(status), Some(trigger), Some(job_id)) if errors.is_empty() => Ok(RunQuery {
-                page,
-                page_size,
-                status,
-                trigger,
-                job_id,
-                scheduled_after: self.scheduled_after,
-                scheduled_before: self.scheduled_before,
-                tenant: None,
-            }),
+        let paging = match (&self.cursor, self.page) {
+            (None, _) => Some(Paging::Number(page)),
+            (Some(_), Some(_)) => errors.check("cursor", Err(Invalid::CursorWithPage)),
+            (Some(token), None) if token.trim().is_empty() => Some(Paging::Cursor(None)),
+            (Some(token), None) => Some(Paging::Cursor(Some(token.trim().to_string()))),
+        };
+        match (status, trigger, job_id, paging) {
+            (Some(status), Some(trigger), Some(job_id), Some(paging)) if errors.is_empty() => {
+                Ok(RunQuery {
+                    page_size,
+                    paging,
+                    filter: RunFilter {
+                        status,
+                        trigger,
+                        job_id,
+                        scheduled_after: self.scheduled_after,
+                        scheduled_before: self.scheduled_before,
+                        tenant: None,
+                    },
+                })
+            }
             _ => Err(errors),
         }
     }
+}
+
+/// Which runs a list holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RunFilter {
+    /// Only runs with this status.
+    pub status: Option<RunStatus>,
+    /// Only runs with this trigger.
+    pub trigger: Option<RunTrigger>,
+    /// Only runs of this job.
+    pub job_id: Option<JobId>,
+    /// Only runs for fires at or after this instant.
+    pub scheduled_after: Option<DateTime<Utc>>,
+    /// Only runs for fires before this instant.
+    pub scheduled_before: Option<DateTime<Utc>>,
+    /// Only runs of this tenant's jobs.
+    pub tenant: Option<Tenant>,
 }
 
 /// A validated request for one page of runs, newest first. Built only by
 /// [`RunListRequest::validate`] (or `default()`: the first page of every run).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunQuery {
-    /// 1-based page.
-    page: u64,
     /// Runs per page, 1 to 500.
     page_size: u64,
-    /// Only runs with this status.
-    status: Option<RunStatus>,
-    /// Only runs with this trigger.
-    trigger: Option<RunTrigger>,
-    /// Only runs of this job.
-    job_id: Option<JobId>,
-    /// Only runs for fires at or after this instant.
-    scheduled_after: Option<DateTime<Utc>>,
-    /// Only runs for fires before this instant.
-    scheduled_before: Option<DateTime<Utc>>,
-    /// Only runs of this tenant's jobs.
-    tenant: Option<Tenant>,
+    /// Which page.
+    paging: Paging,
+    /// Which runs.
+    filter: RunFilter,
 }
 
 impl RunQuery {
     /// The same query restricted to the runs of `job_id`.
     #[must_use]
-    pub fn for_job(self, job_id: JobId) -> Self {
-        Self {
-            job_id: Some(job_id),
-            ..self
+    pub fn for_job(mut self, job_id: JobId) -> Self {
+        self.filter.job_id = Some(job_id);
+        self
+    }
+
+    /// The numbered page, or `None` for cursor pages.
+    pub fn page(&self) -> Option<u64> {
+        match self.paging {
+            Paging::Number(page) => Some(page),
+            Paging::Cursor(_) => None,
         }
     }
 
-    /// The 1-based page number.
-    pub fn page(&self) -> u64 {
-        self.page
+    /// How the list is paged.
+    pub fn paging(&self) -> &Paging {
+        &self.paging
     }
 
     /// Runs per page.
@@ -293,82 +329,67 @@ impl RunQuery {
         self.page_size
     }
 
-    /// The status filter.
-    pub fn status(&self) -> Option<RunStatus> {
-        self.status
+    /// Which runs the list holds.
+    pub fn filter(&self) -> &RunFilter {
+        &self.filter
     }
 
-    /// The trigger filter.
-    pub fn trigger(&self) -> Option<RunTrigger> {
-        self.trigger
-    }
-
-    /// The job filter.
-    pub fn job_id(&self) -> Option<JobId> {
-        self.job_id
-    }
-
-    /// The earliest fire instant listed (inclusive).
-    pub fn scheduled_after(&self) -> Option<DateTime<Utc>> {
-        self.scheduled_after
-    }
-
-    /// The fire instant before which runs are listed (exclusive).
-    pub fn scheduled_before(&self) -> Option<DateTime<Utc>> {
-        self.scheduled_before
-    }
-
-    /// The tenant filter.
-    pub fn tenant(&self) -> Option<&Tenant> {
-        self.tenant.as_ref()
-    }
-
-    /// The same query restricted to the runs of `tenant`'s jobs.
-    #[must_use]
-    pub fn for_tenant(self, tenant: Tenant) -> Self {
-        Self {
-            tenant: Some(tenant),
-            ..self
-        }
-    }
-
-    /// Rows to skip before this page.
+    /// Rows to skip before a numbered page (0 for cursor pages).
     pub fn offset(&self) -> u64 {
-        self.page.saturating_sub(1).saturating_mul(self.page_size)
+        self.page()
+            .unwrap_or(1)
+            .saturating_sub(1)
+            .saturating_mul(self.page_size)
+    }
+
+    /// The rows a store reads: `tenant`'s runs, from `keyset` when a cursor was resolved,
+    /// else the numbered page or the first cursor page.
+    pub fn slice_for(&self, tenant: Option<Tenant>, keyset: Option<Keyset<RunId>>) -> RunSlice {
+        let window = match (&self.paging, keyset) {
+            (_, Some(keyset)) => Window::Keyset {
+                keyset,
+                limit: self.page_size,
+            },
+            (Paging::Number(_), None) => Window::Offset {
+                offset: self.offset(),
+                limit: self.page_size,
+            },
+            (Paging::Cursor(_), None) => Window::Keyset {
+                keyset: Keyset::first(),
+                limit: self.page_size,
+            },
+        };
+        RunSlice {
+            filter: RunFilter {
+                tenant,
+                ..self.filter.clone()
+            },
+            window,
+        }
     }
 }
 
 impl Default for RunQuery {
     fn default() -> Self {
         Self {
-            page: 1,
             page_size: crate::query::JobQuery::DEFAULT_PAGE_SIZE,
-            status: None,
-            trigger: None,
-            job_id: None,
-            scheduled_after: None,
-            scheduled_before: None,
-            tenant: None,
+            paging: Paging::Number(1),
+            filter: RunFilter::default(),
         }
     }
 }
 
-/// One page of runs and the total matching.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunPage {
-    /// Runs matching across all pages.
-    pub total: u64,
-    /// This page, newest first.
-    pub items: Vec<Run>,
+/// What a store reads for one run list page, newest first (by id, descending).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RunSlice {
+    /// Which runs.
+    pub filter: RunFilter,
+    /// Which rows; a cursor position is a run's id.
+    pub window: Window<RunId>,
 }
 
-impl RunPage {
-    /// True when a page follows this one.
-    pub fn has_next(&self, query: &RunQuery) -> bool {
-        let shown = u64::try_from(self.items.len()).unwrap_or(u64::MAX);
-        query.offset().saturating_add(shown) < self.total
-    }
-}
+/// One page of runs as a store returns it.
+pub type RunPage = Page<Run>;
 
 #[cfg(test)]
 mod tests {
@@ -430,8 +451,29 @@ mod tests {
         }
         .validate()
         .unwrap();
-        assert_eq!(query.status(), Some(RunStatus::TimedOut));
-        assert_eq!(query.trigger(), Some(RunTrigger::Retry));
-        assert_eq!(query.for_job(JobId(3)).job_id(), Some(JobId(3)));
+        assert_eq!(query.filter().status, Some(RunStatus::TimedOut));
+        assert_eq!(query.filter().trigger, Some(RunTrigger::Retry));
+        assert_eq!(query.for_job(JobId(3)).filter().job_id, Some(JobId(3)));
+    }
+
+    #[test]
+    fn run_lists_take_a_cursor_but_not_with_a_page() {
+        let first = RunListRequest {
+            cursor: Some(" ".into()),
+            ..RunListRequest::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(first.paging(), &Paging::Cursor(None));
+        let both = RunListRequest {
+            page: Some(1),
+            cursor: Some("x".into()),
+            ..RunListRequest::default()
+        }
+        .validate();
+        assert_eq!(
+            both,
+            Err(ValidationErrors::single("cursor", Invalid::CursorWithPage))
+        );
     }
 }

@@ -3,11 +3,14 @@
 
 use std::sync::Arc;
 
+use crate::cursor::{InvalidCursor, Keyset};
 use crate::dispatcher::Dispatcher;
 use crate::error::{RepositoryError, ServiceError};
 use crate::job::JobId;
+use crate::page::{Listing, navigation};
 use crate::ports::RunStore;
-use crate::run::{Run, RunId, RunPage, RunQuery, RunStatus};
+use crate::query::Paging;
+use crate::run::{Run, RunId, RunQuery, RunStatus};
 use crate::service::JobService;
 use chrono::{DateTime, Utc};
 
@@ -33,18 +36,23 @@ impl RunService {
         }
     }
 
-    /// One page of the runs of job `job_id` matching `query`, newest first.
+    /// One page of the runs of job `job_id` matching `query`, newest first; cursors of this
+    /// list belong to this job.
     ///
     /// # Errors
-    /// `JobNotFound` for an unknown job, `InvalidPage` for an empty page after the first,
-    /// `Unavailable` when the store is down.
+    /// `JobNotFound` for an unknown job, `InvalidPage` for an empty numbered page after the
+    /// first, `InvalidCursor`, `Unavailable` when the store is down.
     pub async fn list_for_job(
         &self,
         job_id: JobId,
         query: &RunQuery,
-    ) -> Result<RunPage, ServiceError> {
+    ) -> Result<Listing<Run>, ServiceError> {
         self.jobs.get(job_id).await?;
-        self.list(&query.clone().for_job(job_id)).await
+        self.listed(
+            &query.clone().for_job(job_id),
+            &format!("runs:job:{job_id}"),
+        )
+        .await
     }
 
     /// The same service acting for `principal` (see [`JobService::acting_as`]): only the runs
@@ -60,17 +68,50 @@ impl RunService {
     /// One page of the runs, across jobs, matching `query`, newest first.
     ///
     /// # Errors
-    /// `InvalidPage` for an empty page after the first (as the original's paginator),
-    /// `Unavailable` when the store is down.
-    pub async fn list(&self, query: &RunQuery) -> Result<RunPage, ServiceError> {
-        let query = &query
-            .clone()
-            .for_tenant(self.jobs.principal().tenant.clone());
-        let page = self.store.list(query).await?;
-        if query.page() > 1 && page.items.is_empty() {
+    /// `InvalidPage` for an empty numbered page after the first (as the original's
+    /// paginator), `InvalidCursor` for a cursor that does not verify for this tenant and
+    /// list, `Unavailable` when the store is down.
+    pub async fn list(&self, query: &RunQuery) -> Result<Listing<Run>, ServiceError> {
+        self.listed(query, "runs").await
+    }
+
+    /// A page of the list `scope` (what its cursors are bound to).
+    async fn listed(&self, query: &RunQuery, scope: &str) -> Result<Listing<Run>, ServiceError> {
+        let tenant = &self.jobs.principal().tenant;
+        let cursors = self.jobs.cursors();
+        let keyset = match query.paging() {
+            Paging::Cursor(Some(token)) => {
+                let (direction, position) = cursors.decode(tenant, scope, token)?;
+                let id = match position.as_array().map(Vec::as_slice) {
+                    Some([id]) => id.as_i64().map(RunId).ok_or(InvalidCursor)?,
+                    _ => return Err(InvalidCursor.into()),
+                };
+                Some(Keyset {
+                    from: Some(id),
+                    direction,
+                })
+            }
+            Paging::Number(_) | Paging::Cursor(None) => None,
+        };
+        let slice = query.slice_for(Some(tenant.clone()), keyset);
+        let page = self.store.list(&slice).await?;
+        if query.page().is_some_and(|page| page > 1) && page.items.is_empty() {
             return Err(ServiceError::InvalidPage);
         }
-        Ok(page)
+        let (next, previous) = navigation(
+            &slice.window,
+            query.page().unwrap_or(1),
+            &page,
+            |direction, run| {
+                cursors.encode(tenant, scope, direction, serde_json::json!([run.id.0]))
+            },
+        );
+        Ok(Listing {
+            total: page.total,
+            items: page.items,
+            next,
+            previous,
+        })
     }
 
     /// The run `id`.
@@ -117,29 +158,6 @@ impl RunService {
             .store
             .count_by_status_since(Some(tenant), since)
             .await?)
-    }
-
-    /// At most `limit` runs matching `query` — of job `job` when given (which must be the
-    /// acting tenant's), else of all the tenant's jobs — older than run `before`, newest
-    /// first, without a total: one page of a table read by keyset.
-    ///
-    /// # Errors
-    /// `JobNotFound` for an unknown job, `Unavailable` when the store is down.
-    pub async fn list_before(
-        &self,
-        job: Option<JobId>,
-        query: &RunQuery,
-        before: Option<RunId>,
-        limit: u64,
-    ) -> Result<Vec<Run>, ServiceError> {
-        let mut query = query
-            .clone()
-            .for_tenant(self.jobs.principal().tenant.clone());
-        if let Some(job) = job {
-            self.jobs.get(job).await?;
-            query = query.for_job(job);
-        }
-        Ok(self.store.list_before(&query, before, limit).await?)
     }
 
     /// How many active jobs (of every tenant) have a fire due at `now` that no dispatcher has

@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use crate::auth::Principal;
+use crate::cursor::{CursorCodec, CursorKey, Keyset};
 use crate::error::{Conflict, Invalid, ServiceError, ValidationErrors};
 use crate::job::{Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob};
+use crate::page::{Listing, navigation};
 use crate::policy::JobSource;
 use crate::policy::{HttpTarget, TargetError};
 use crate::ports::{CacheLookup, CacheReport, Clock, HostResolver, JobCache, JobRepository};
-use crate::query::{JobPage, JobQuery};
+use crate::query::{JobPosition, JobQuery, Paging};
 use crate::target_guard::{HostCheck, TargetGuard};
 
 /// What [`JobService::declare`] did.
@@ -22,6 +24,15 @@ pub enum Declared {
     Updated,
     /// The stored job already matched.
     Unchanged,
+}
+
+/// A cursor key for one process: random, or — if the system generator fails, which it does
+/// not on supported systems — a fixed key (cursors then only lose their tamper check).
+fn process_cursor_key() -> CursorKey {
+    CursorKey::random().unwrap_or_else(|error| {
+        tracing::warn!(%error, "no random cursor key; using a fixed one");
+        CursorKey::from_bytes([0; 32])
+    })
 }
 
 /// The job use cases over the repository, cache and clock ports.
@@ -40,6 +51,8 @@ pub struct JobService {
     resolver: Option<Arc<dyn HostResolver>>,
     /// Who is acting: every job read or written is the tenant's, writes record the key.
     principal: Arc<Principal>,
+    /// Signs the cursors of list pages.
+    cursors: Arc<CursorCodec>,
 }
 
 impl JobService {
@@ -56,6 +69,7 @@ impl JobService {
             target_guard: Arc::new(TargetGuard::default()),
             resolver: None,
             principal: Arc::new(Principal::unauthenticated()),
+            cursors: Arc::new(CursorCodec::new(process_cursor_key())),
         }
     }
 
@@ -168,25 +182,64 @@ impl JobService {
         self.owned(job)
     }
 
-    /// One page of jobs, from the cache when present.
+    /// One page of the acting tenant's jobs, from the cache when present, with the links to
+    /// its neighbours: numbered pages carry the exact count; cursor pages are read from an
+    /// index range after the position the cursor names.
     ///
     /// # Errors
-    /// `InvalidPage` for an empty page after the first (as the original's paginator), or
-    /// `Unavailable` when the store is down and the page is not cached.
-    pub async fn list(&self, query: &JobQuery) -> Result<JobPage, ServiceError> {
-        let query = &query.clone().for_tenant(self.principal.tenant.clone());
-        let page = match self.cache.get_list(query).await {
+    /// `InvalidPage` for an empty numbered page after the first (as the original's
+    /// paginator), `InvalidCursor` for a cursor that does not verify for this tenant and
+    /// ordering, `Unavailable` when the store is down and the page is not cached.
+    pub async fn list(&self, query: &JobQuery) -> Result<Listing<Job>, ServiceError> {
+        let tenant = &self.principal.tenant;
+        let ordering = query.ordering();
+        let scope = ordering.cursor_scope();
+        let keyset = match query.paging() {
+            Paging::Cursor(Some(token)) => {
+                let (direction, position) = self.cursors.decode(tenant, &scope, token)?;
+                Some(Keyset {
+                    from: Some(JobPosition::from_value(ordering.field, &position)?),
+                    direction,
+                })
+            }
+            Paging::Number(_) | Paging::Cursor(None) => None,
+        };
+        let slice = query.slice_for(Some(tenant.clone()), keyset);
+        let page = match self.cache.get_list(&slice).await {
             CacheLookup::Hit(page) => page,
             CacheLookup::Miss(ticket) => {
-                let page = self.repository.list(query).await?;
-                self.cache.put_list(query, &page, ticket).await;
+                let page = self.repository.list(&slice).await?;
+                self.cache.put_list(&slice, &page, ticket).await;
                 page
             }
         };
-        if query.page() > 1 && page.items.is_empty() {
+        let number = query.page().unwrap_or(1);
+        if query.page().is_some_and(|page| page > 1) && page.items.is_empty() {
             return Err(ServiceError::InvalidPage);
         }
-        Ok(page)
+        let (next, previous) = navigation(&slice.window, number, &page, |direction, job| {
+            let position = JobPosition::of(job, ordering.field).to_value();
+            self.cursors.encode(tenant, &scope, direction, position)
+        });
+        Ok(Listing {
+            total: page.total,
+            items: page.items,
+            next,
+            previous,
+        })
+    }
+
+    /// Signs and reads the cursors of this service's lists (shared with the run lists).
+    pub fn cursors(&self) -> &CursorCodec {
+        &self.cursors
+    }
+
+    /// Replaces the cursor key (default: a random key of this process). Every replica of a
+    /// deployment must use the same key, or a link made by one is refused by another.
+    #[must_use]
+    pub fn with_cursor_key(mut self, key: CursorKey) -> Self {
+        self.cursors = Arc::new(CursorCodec::new(key));
+        self
     }
 
     /// Applies a partial update; `next_run` is recomputed when a schedule field changes.
@@ -368,22 +421,6 @@ impl JobService {
         Ok(removed)
     }
 
-    /// At most `limit` of the acting tenant's jobs matching `query`'s filter with an id above
-    /// `after`, in id order, read from the store without a total (one page of a table read
-    /// by keyset; the page cache is for the numbered pages of [`JobService::list`]).
-    ///
-    /// # Errors
-    /// `Unavailable` when the store is down.
-    pub async fn list_after(
-        &self,
-        query: &JobQuery,
-        after: Option<JobId>,
-        limit: u64,
-    ) -> Result<Vec<Job>, ServiceError> {
-        let query = query.clone().for_tenant(self.principal.tenant.clone());
-        Ok(self.repository.list_after(&query, after, limit).await?)
-    }
-
     async fn load(&self, id: JobId) -> Result<Job, ServiceError> {
         let job = self
             .repository
@@ -431,6 +468,7 @@ mod tests {
     use crate::auth::Tenant;
     use crate::error::{Conflict, RepositoryError};
     use crate::ports::{CacheTicket, MockClock, MockJobCache, MockJobRepository};
+    use crate::query::JobPage;
     use chrono::{DateTime, Utc};
     use mockall::predicate::eq;
 
@@ -629,28 +667,21 @@ mod tests {
         let mut repo = MockJobRepository::new();
         repo.expect_list().never();
         let mut cache = MockJobCache::new();
-        cache.expect_get_list().returning(|_| {
-            CacheLookup::Hit(JobPage {
-                total: 0,
-                items: vec![],
-            })
-        });
+        cache
+            .expect_get_list()
+            .returning(|_| CacheLookup::Hit(JobPage::empty(Some(0))));
         let page = service(repo, cache)
             .list(&JobQuery::default())
             .await
             .unwrap();
-        assert_eq!(page.total, 0);
+        assert_eq!(page.total, Some(0));
     }
 
     #[tokio::test]
     async fn an_empty_page_after_the_first_is_an_invalid_page() {
         let mut repo = MockJobRepository::new();
-        repo.expect_list().returning(|_| {
-            Ok(JobPage {
-                total: 3,
-                items: vec![],
-            })
-        });
+        repo.expect_list()
+            .returning(|_| Ok(JobPage::empty(Some(3))));
         let mut cache = MockJobCache::new();
         cache
             .expect_get_list()
@@ -661,6 +692,106 @@ mod tests {
         assert_eq!(svc.list(&second).await, Err(ServiceError::InvalidPage));
         // The first page is never invalid, even when empty.
         assert!(svc.list(&JobQuery::default()).await.is_ok());
+    }
+
+    /// A cache that never hits and takes every put.
+    fn missing_cache() -> MockJobCache {
+        let mut cache = MockJobCache::new();
+        cache
+            .expect_get_list()
+            .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+        cache.expect_put_list().return_const(());
+        cache
+    }
+
+    fn cursor_request(cursor: &str, ordering: &str) -> JobQuery {
+        crate::query::JobListRequest {
+            cursor: Some(cursor.into()),
+            ordering: Some(ordering.into()),
+            page_size: Some(2),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    fn next_token(listing: &Listing<Job>) -> String {
+        match &listing.next {
+            Some(crate::page::PageLink::Cursor(token)) => token.clone(),
+            other => panic!("no cursor link: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_next_cursor_reads_after_the_last_job_shown() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_list()
+            .withf(|slice| {
+                slice.window
+                    == crate::page::Window::Keyset {
+                        keyset: Keyset::first(),
+                        limit: 2,
+                    }
+            })
+            .times(1)
+            .returning(|_| {
+                Ok(JobPage {
+                    total: None,
+                    items: vec![stored(3), stored(8)],
+                    more: true,
+                })
+            });
+        repo.expect_list()
+            .withf(|slice| {
+                slice.window
+                    == crate::page::Window::Keyset {
+                        keyset: Keyset {
+                            from: Some(JobPosition {
+                                key: crate::query::SortKey::Id,
+                                id: JobId(8),
+                            }),
+                            direction: crate::cursor::Direction::Forward,
+                        },
+                        limit: 2,
+                    }
+                    && slice.filter.tenant == Some(Tenant::default_tenant())
+            })
+            .times(1)
+            .returning(|_| Ok(JobPage::empty(None)));
+        let svc = service(repo, missing_cache());
+        let first = svc.list(&cursor_request("", "id")).await.unwrap();
+        assert_eq!((first.total, first.previous.clone()), (None, None));
+        let token = next_token(&first);
+        svc.list(&cursor_request(&token, "id")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_cursor_is_refused_for_another_tenant_or_ordering() {
+        let mut repo = MockJobRepository::new();
+        repo.expect_list().times(1).returning(|_| {
+            Ok(JobPage {
+                total: None,
+                items: vec![stored(3)],
+                more: true,
+            })
+        });
+        let svc = service(repo, missing_cache());
+        let token = next_token(&svc.list(&cursor_request("", "id")).await.unwrap());
+        let other = svc.acting_as(Principal {
+            tenant: Tenant::parse("team-b").unwrap(),
+            ..Principal::unauthenticated()
+        });
+        for (service, ordering, cursor) in [
+            (&other, "id", token.as_str()),
+            (&svc, "-id", token.as_str()),
+            (&svc, "id", "not-a-cursor"),
+        ] {
+            assert_eq!(
+                service.list(&cursor_request(cursor, ordering)).await,
+                Err(ServiceError::InvalidCursor),
+                "{ordering} {cursor}"
+            );
+        }
     }
 
     #[tokio::test]

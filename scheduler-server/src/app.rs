@@ -314,6 +314,15 @@ impl Application {
                 }
             })?;
         let db = open_database(config).await?;
+        // One key for every replica, so a `next` link made by one is followed on another.
+        let cursors =
+            scheduler_adapters::cursor_key(&db)
+                .await
+                .map_err(|e| StartupError::Setting {
+                    setting: DATABASE_URL,
+                    value: mask_password(&config.database_url),
+                    cause: format!("cannot read the shared cursor key: {e}"),
+                })?;
         let cache = choose_cache(config).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let guard = TargetGuard::from_allow_list(&config.target_allow).map_err(|cause| {
@@ -331,6 +340,7 @@ impl Application {
             cache.clone(),
             clock.clone(),
         )
+        .with_cursor_key(cursors)
         .with_target_guard(
             guard.clone(),
             (config.target_resolve && config.egress_proxy.is_none())

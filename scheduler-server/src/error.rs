@@ -103,6 +103,7 @@ pub fn wording(field: &str, problem: &Invalid) -> String {
         Invalid::Blank => "This field may not be blank.".into(),
         Invalid::TooLong { max } => format!("Ensure this field has no more than {max} characters."),
         Invalid::NulCharacter => "Null characters are not allowed.".into(),
+        Invalid::CursorWithPage => "Send either page or cursor, not both.".into(),
         Invalid::NotAString => "Not a valid string.".into(),
         Invalid::NotAnInteger => "A valid integer is required.".into(),
         Invalid::NotABoolean => "Must be a valid boolean.".into(),
@@ -167,6 +168,9 @@ pub enum ApiError {
     KeyNotFound,
     /// 404 `{"detail": "Invalid page."}`.
     InvalidPage,
+    /// 404 `{"detail": "Invalid cursor"}` (DRF's words): unreadable, changed, or another
+    /// tenant's or list's cursor.
+    InvalidCursor,
     /// 409 `{"detail": ...}`: a run of this job for this instant exists.
     RunConflict,
     /// 500 `{"detail": "Internal server error."}`; the cause is logged.
@@ -193,6 +197,7 @@ impl ApiError {
                 serde_json::json!({"error": "Run not found"}),
             ),
             Self::InvalidPage => (StatusCode::NOT_FOUND, detail("Invalid page.")),
+            Self::InvalidCursor => (StatusCode::NOT_FOUND, detail("Invalid cursor")),
             Self::KeyNotFound => (StatusCode::NOT_FOUND, detail("Not found.")),
             Self::RunConflict => (
                 StatusCode::CONFLICT,
@@ -227,6 +232,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::RunNotFound => Self::RunNotFound,
             ServiceError::KeyNotFound => Self::KeyNotFound,
             ServiceError::InvalidPage => Self::InvalidPage,
+            ServiceError::InvalidCursor => Self::InvalidCursor,
             ServiceError::Validation(errors) => errors.into(),
             ServiceError::Conflict(Conflict::JobName) => Self::Validation(FieldErrors::from([(
                 "name".to_string(),
@@ -258,6 +264,8 @@ pub enum ErrorDoc {
     RunNotFound,
     /// 404 Invalid page.
     InvalidPage,
+    /// 404 Invalid cursor.
+    InvalidCursor,
     /// 409 a run at the same instant.
     RunConflict,
     /// 503 store unavailable.
@@ -430,6 +438,12 @@ impl<S: ErrorSet> ApiResponse for OpError<S> {
                     "The page is past the last page: `{\"detail\": \"Invalid page.\"}`.",
                     Detail::schema_ref(),
                 ),
+                ErrorDoc::InvalidCursor => json_response(
+                    404,
+                    "The cursor is unreadable, was changed, or belongs to another tenant or \
+                     list: `{\"detail\": \"Invalid cursor\"}`.",
+                    Detail::schema_ref(),
+                ),
                 ErrorDoc::RunConflict => json_response(
                     409,
                     "A run of this job started at the same instant: `{\"detail\": ...}`.",
@@ -528,15 +542,15 @@ pub mod errors {
     );
     error_set!(
         /// List jobs.
-        ListJobs: [BadInput, InvalidPage, Unavailable]
+        ListJobs: [BadInput, InvalidPage, InvalidCursor, Unavailable]
     );
     error_set!(
         /// List a job's runs.
-        ListRuns: [BadInput, JobNotFound, InvalidPage, Unavailable]
+        ListRuns: [BadInput, JobNotFound, InvalidPage, InvalidCursor, Unavailable]
     );
     error_set!(
         /// List runs across jobs.
-        ListAllRuns: [BadInput, InvalidPage, Unavailable]
+        ListAllRuns: [BadInput, InvalidPage, InvalidCursor, Unavailable]
     );
     error_set!(
         /// Get a run.

@@ -564,15 +564,12 @@ async fn text_from_users_is_escaped_and_pages_carry_a_strict_content_policy() {
         visitor.get("/ui/jobs/abc").await.status,
         StatusCode::NOT_FOUND
     );
-    let bad_page = visitor.get("/ui/?after=zero").await;
-    assert_eq!(bad_page.status, StatusCode::BAD_REQUEST);
-    assert!(
-        bad_page
-            .body
-            .contains("after: A valid integer is required."),
-        "{}",
-        bad_page.body
-    );
+    let forged = visitor.get("/ui/?cursor=not-a-cursor").await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND);
+    assert!(forged.body.contains("Invalid cursor"), "{}", forged.body);
+    let bad_filter = visitor.get("/ui/runs?since=forever").await;
+    assert_eq!(bad_filter.status, StatusCode::BAD_REQUEST);
+    assert!(bad_filter.body.contains("since: "), "{}", bad_filter.body);
 }
 
 #[tokio::test]
@@ -710,7 +707,7 @@ async fn the_runs_page_highlights_failures_and_filters_by_status_on_postgres() {
 }
 
 #[tokio::test]
-async fn tables_page_on_by_keyset_keeping_the_filter() {
+async fn tables_page_by_cursor_keeping_the_filter_and_search_by_name() {
     let app = support::sqlite_app().await.unwrap();
     let admin = key(&app, "default", "ops", Scope::Admin).await;
     for i in 1..=56 {
@@ -730,14 +727,14 @@ async fn tables_page_on_by_keyset_keeping_the_filter() {
     visitor.login(&admin).await;
     let first = visitor.get("/ui/").await;
     assert_eq!(first.body.matches("data-job-id=").count(), 50);
-    assert!(!first.body.contains("First page"));
+    assert!(!first.body.contains("rel=\"prev\""));
     let next = first.body.split("rel=\"next\"").next().unwrap();
     let href = &next[next.rfind("href=\"").unwrap() + 6..];
     let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
-    assert_eq!(href, "/ui/?after=50");
+    assert!(href.starts_with("/ui/?cursor="), "{href}");
     let second = visitor.get(&href).await;
     assert_eq!(second.body.matches("data-job-id=").count(), 6);
-    assert!(second.body.contains(">job-56<") && second.body.contains("First page"));
+    assert!(second.body.contains(">job-56<") && second.body.contains("rel=\"prev\""));
     assert!(!second.body.contains("rel=\"next\""));
     let paused = visitor.get("/ui/?state=paused").await;
     assert_eq!(
@@ -747,4 +744,13 @@ async fn tables_page_on_by_keyset_keeping_the_filter() {
         paused.body
     );
     assert!(paused.body.matches("class=\"state paused\"").count() == 7);
+    // Part of a name, any case; the filter and the search combine (job-10..19 but 16).
+    let searched = visitor.get("/ui/?name=JOB-1&state=active").await;
+    assert_eq!(
+        searched.body.matches("data-job-id=").count(),
+        9,
+        "{}",
+        searched.body
+    );
+    assert!(!searched.body.contains(">job-16<"), "job-16 is paused");
 }

@@ -370,11 +370,16 @@ impl SchedulerBuilder {
             }
             _ => Arc::new(NoJobCache),
         };
+        // The key every process of this database signs list cursors with.
+        let cursors = scheduler_adapters::cursor_key(&db)
+            .await
+            .map_err(|e| Error::Store(e.to_string()))?;
         let jobs = JobService::new(
             Arc::new(SeaOrmJobRepository::new(db.clone())),
             cache.clone(),
             clock.clone(),
-        );
+        )
+        .with_cursor_key(cursors);
         for (schedule, draft) in self.schedules.iter().zip(drafts) {
             let (job, declared) = jobs
                 .declare(draft)

@@ -4,18 +4,18 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use scheduler_core::{
-    Conflict, Job, JobId, JobName, JobPage, JobQuery, JobRepository, JobSource, NewJob, OrderField,
+    Conflict, Job, JobId, JobName, JobPage, JobRepository, JobSlice, JobSource, NewJob,
     RepositoryError, Tenant, WireEnum,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QueryTrait,
 };
 
 use super::coalesce::{Call, Coalescer, Stopped};
 use super::entity::{ActiveModel, Column, Entity, Model};
-use super::{bound_offset, repository_error};
+use super::repository_error;
 
 /// A coalesced read by id: the id asked for, answered with the job or `None`.
 type ReadCall = Call<i64, Result<Option<Job>, RepositoryError>>;
@@ -240,48 +240,8 @@ impl JobRepository for SeaOrmJobRepository {
         self.reads.call(id.0).await.map_err(stopped)?
     }
 
-    async fn list(&self, query: &JobQuery) -> Result<JobPage, RepositoryError> {
-        let mut select = Entity::find();
-        if let Some(tenant) = query.tenant() {
-            select = select.filter(Column::Tenant.eq(tenant.as_str()));
-        }
-        if let Some(active) = query.is_active() {
-            select = select.filter(Column::IsActive.eq(active));
-        }
-        let total = select
-            .clone()
-            .count(&self.db)
-            .await
-            .map_err(repository_error)?;
-        let ordering = query.ordering();
-        let order = if ordering.descending {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
-        select = match ordering.field {
-            OrderField::Id => select.order_by(Column::Id, order),
-            OrderField::Name => select.order_by(Column::Name, order),
-            // Both backends sort jobs that never fire last ascending (first descending).
-            OrderField::NextRun => select
-                .order_by(Expr::col(Column::NextRun).is_null(), order.clone())
-                .order_by(Column::NextRun, order),
-            OrderField::CreatedAt => select.order_by(Column::CreatedAt, order),
-        };
-        if ordering.field != OrderField::Id {
-            select = select.order_by_asc(Column::Id);
-        }
-        let rows = select
-            .offset(bound_offset(query.offset()))
-            .limit(query.page_size())
-            .all(&self.db)
-            .await
-            .map_err(repository_error)?;
-        let items = rows
-            .into_iter()
-            .map(Model::into_job)
-            .collect::<Result<_, _>>()?;
-        Ok(JobPage { total, items })
+    async fn list(&self, slice: &JobSlice) -> Result<JobPage, RepositoryError> {
+        super::job_list::list(&self.db, slice).await
     }
 
     async fn update(&self, job: Job) -> Result<Job, RepositoryError> {
@@ -331,34 +291,6 @@ impl JobRepository for SeaOrmJobRepository {
             .filter(Column::Tenant.eq(tenant.as_str()))
             .filter(Column::Source.eq(source.as_str()))
             .order_by_asc(Column::Id)
-            .all(&self.db)
-            .await
-            .map_err(repository_error)?
-            .into_iter()
-            .map(Model::into_job)
-            .collect()
-    }
-
-    async fn list_after(
-        &self,
-        query: &JobQuery,
-        after: Option<JobId>,
-        limit: u64,
-    ) -> Result<Vec<Job>, RepositoryError> {
-        // Served by jobs_tenant_id_idx (tenant, id): no count, no offset.
-        let mut select = Entity::find();
-        if let Some(tenant) = query.tenant() {
-            select = select.filter(Column::Tenant.eq(tenant.as_str()));
-        }
-        if let Some(active) = query.is_active() {
-            select = select.filter(Column::IsActive.eq(active));
-        }
-        if let Some(after) = after {
-            select = select.filter(Column::Id.gt(after.0));
-        }
-        select
-            .order_by_asc(Column::Id)
-            .limit(limit)
             .all(&self.db)
             .await
             .map_err(repository_error)?

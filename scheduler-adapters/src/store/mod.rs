@@ -2,10 +2,13 @@
 
 mod coalesce;
 pub(crate) mod entity;
+pub mod job_list;
 mod jobs;
 mod keys;
 mod run_entity;
+pub mod run_list;
 mod runs;
+mod shared_secrets;
 mod signing;
 
 use std::time::Duration;
@@ -21,6 +24,7 @@ use sea_orm::{
 pub use jobs::SeaOrmJobRepository;
 pub use keys::{CachedKeyStore, SeaOrmKeyStore};
 pub use runs::SeaOrmRunStore;
+pub use shared_secrets::cursor_key;
 pub use signing::SeaOrmSigningStore;
 
 /// How to reach the database and size its pool.

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
     ClaimBatch, ClaimedRun, FireDecision, FirePlan, Job, JobId, NextAttempt, Recovered,
-    RepositoryError, RetryPlan, Run, RunId, RunOutcome, RunPage, RunQuery, RunStatus, RunStore,
+    RepositoryError, RetryPlan, Run, RunId, RunOutcome, RunPage, RunSlice, RunStatus, RunStore,
     RunTrigger, WireEnum, needs_running_check, plan_fire, plan_recovery, plan_retry,
 };
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
@@ -27,7 +27,7 @@ use sea_orm::{
 
 use super::entity as jobs;
 use super::run_entity as runs;
-use super::{bound_offset, micros, repository_error};
+use super::{micros, repository_error};
 
 /// The PostgreSQL advisory lock key that lets one replica prune run history at a time
 /// ("sched-prn" in ASCII; any fixed number shared by every replica works).
@@ -570,46 +570,8 @@ impl RunStore for SeaOrmRunStore {
             .transpose()
     }
 
-    async fn list(&self, query: &RunQuery) -> Result<RunPage, RepositoryError> {
-        let mut select = runs::Entity::find();
-        if let Some(job_id) = query.job_id() {
-            select = select.filter(runs::Column::JobId.eq(job_id.0));
-        }
-        if let Some(tenant) = query.tenant() {
-            select = select.filter(
-                runs::Column::JobId.in_subquery(
-                    jobs::Entity::find()
-                        .select_only()
-                        .column(jobs::Column::Id)
-                        .filter(jobs::Column::Tenant.eq(tenant.as_str()))
-                        .into_query(),
-                ),
-            );
-        }
-        if let Some(status) = query.status() {
-            select = select.filter(runs::Column::Status.eq(status.as_str()));
-        }
-        if let Some(trigger) = query.trigger() {
-            select = select.filter(runs::Column::Trigger.eq(trigger.as_str()));
-        }
-        if let Some(after) = query.scheduled_after() {
-            select = select.filter(runs::Column::ScheduledFor.gte(micros(after)));
-        }
-        if let Some(before) = query.scheduled_before() {
-            select = select.filter(runs::Column::ScheduledFor.lt(micros(before)));
-        }
-        let total = db(select.clone().count(&self.db).await)?;
-        let rows = db(select
-            .order_by_desc(runs::Column::Id)
-            .offset(bound_offset(query.offset()))
-            .limit(query.page_size())
-            .all(&self.db)
-            .await)?;
-        let items = rows
-            .into_iter()
-            .map(runs::Model::into_run)
-            .collect::<Result<_, _>>()?;
-        Ok(RunPage { total, items })
+    async fn list(&self, slice: &RunSlice) -> Result<RunPage, RepositoryError> {
+        super::run_list::list(&self.db, slice).await
     }
 
     async fn due_backlog(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError> {
@@ -727,53 +689,5 @@ impl RunStore for SeaOrmRunStore {
                 Ok((status, u64::try_from(runs).unwrap_or(0)))
             })
             .collect()
-    }
-
-    async fn list_before(
-        &self,
-        query: &RunQuery,
-        before: Option<RunId>,
-        limit: u64,
-    ) -> Result<Vec<Run>, RepositoryError> {
-        // Walks the primary key (or job_runs_job_idx for one job) from the newest: no count,
-        // no offset.
-        let mut select = runs::Entity::find();
-        if let Some(job_id) = query.job_id() {
-            select = select.filter(runs::Column::JobId.eq(job_id.0));
-        }
-        if let Some(tenant) = query.tenant() {
-            select = select.filter(
-                runs::Column::JobId.in_subquery(
-                    jobs::Entity::find()
-                        .select_only()
-                        .column(jobs::Column::Id)
-                        .filter(jobs::Column::Tenant.eq(tenant.as_str()))
-                        .into_query(),
-                ),
-            );
-        }
-        if let Some(status) = query.status() {
-            select = select.filter(runs::Column::Status.eq(status.as_str()));
-        }
-        if let Some(trigger) = query.trigger() {
-            select = select.filter(runs::Column::Trigger.eq(trigger.as_str()));
-        }
-        if let Some(after) = query.scheduled_after() {
-            select = select.filter(runs::Column::ScheduledFor.gte(micros(after)));
-        }
-        if let Some(before) = query.scheduled_before() {
-            select = select.filter(runs::Column::ScheduledFor.lt(micros(before)));
-        }
-        if let Some(before) = before {
-            select = select.filter(runs::Column::Id.lt(before.0));
-        }
-        db(select
-            .order_by_desc(runs::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await)?
-        .into_iter()
-        .map(runs::Model::into_run)
-        .collect()
     }
 }

@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    Invalid, JobDraft, JobPatch, JobQuery, PolicyInput, RunListRequest, RunQuery, ValidationErrors,
+    Invalid, JobDraft, JobListRequest, JobPatch, JobQuery, PolicyInput, RunListRequest, RunQuery,
+    ValidationErrors,
 };
 use serde_json::{Map, Value};
 
@@ -274,12 +275,19 @@ pub fn read_job_query(
     page_size: Option<&str>,
     is_active: Option<&str>,
     ordering: Option<&str>,
+    search: Option<&str>,
+    cursor: Option<&str>,
 ) -> Result<JobQuery, ValidationErrors> {
     let mut params = ParamReader::default();
-    let page = params.integer("page", page);
-    let page_size = params.integer("page_size", page_size);
-    let is_active = params.boolean("is_active", is_active);
-    params.finish(JobQuery::new(page, page_size, is_active, ordering))
+    let request = JobListRequest {
+        page: params.integer("page", page),
+        page_size: params.integer("page_size", page_size),
+        is_active: params.boolean("is_active", is_active),
+        ordering: ordering.map(str::to_string),
+        search: search.map(str::to_string),
+        cursor: cursor.map(str::to_string),
+    };
+    params.finish(request.validate())
 }
 
 /// The raw query parameters of the run lists, as sent.
@@ -299,6 +307,8 @@ pub struct RawRunQuery<'a> {
     pub scheduled_after: Option<&'a str>,
     /// `scheduled_before`.
     pub scheduled_before: Option<&'a str>,
+    /// `cursor`.
+    pub cursor: Option<&'a str>,
 }
 
 impl RawRunQuery<'_> {
@@ -316,6 +326,7 @@ impl RawRunQuery<'_> {
             job_id: params.integer("job_id", self.job_id),
             scheduled_after: params.instant("scheduled_after", self.scheduled_after),
             scheduled_before: params.instant("scheduled_before", self.scheduled_before),
+            cursor: self.cursor.map(str::to_string),
         };
         params.finish(list.validate())
     }

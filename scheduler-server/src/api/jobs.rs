@@ -115,6 +115,7 @@ impl JobsApi {
         tag = "ApiTags::Jobs",
         operation_id = "listJobs"
     )]
+    #[allow(clippy::too_many_arguments)] // one argument per documented query parameter
     async fn list(
         &self,
         request: &Request,
@@ -124,22 +125,35 @@ impl JobsApi {
         page_size: Query<Option<RawParam<IntRange<1, 500>>>>,
         /// Only active (`true`) or paused (`false`) jobs.
         is_active: Query<Option<RawParam<bool>>>,
-        /// Sort: `id`, `name`, `next_run`, `created_at`; prefix `-` for descending.
+        /// Sort: `id`, `name`, `next_run`, `created_at`; prefix `-` for descending (ties by
+        /// id in the same direction).
         ordering: Query<Option<RawParam<OneOf<Orderings>>>>,
+        /// Only jobs whose name contains this text, ignoring case. Counted with `COUNT(*)`,
+        /// so a numbered page with a search costs O(matching jobs).
+        search: Query<Option<RawParam<String>>>,
+        /// Cursor pagination (DRF `CursorPagination`): send `cursor=` (empty) for the first
+        /// page, then follow `next`/`previous`, which carry the cursor. Cursor pages have no
+        /// `count` and cost O(page size) however deep; numbered pages (`page=`) cost
+        /// O(offset). Not with `page`. A cursor that was changed, or made for another
+        /// ordering or tenant: `404 {"detail": "Invalid cursor"}`.
+        cursor: Query<Option<RawParam<String>>>,
     ) -> Result<Listed, OpError<errors::ListJobs>> {
         let query = read_job_query(
             raw(&page.0),
             raw(&page_size.0),
             raw(&is_active.0),
             raw(&ordering.0),
+            raw(&search.0),
+            raw(&cursor.0),
         )?;
-        let page = self.service(request).list(&query).await?;
-        let (next, previous) = page_links(request, query.page(), page.has_next(&query));
+        let listing = self.service(request).list(&query).await?;
+        let (next, previous) =
+            page_links(request, listing.next.as_ref(), listing.previous.as_ref());
         Ok(Listed::Page(FastJson(JobListOut {
-            count: page.total,
+            count: listing.total,
             next,
             previous,
-            results: page.items.into_iter().map(JobOut::from).collect(),
+            results: listing.items.into_iter().map(JobOut::from).collect(),
         })))
     }
 

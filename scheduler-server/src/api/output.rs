@@ -242,13 +242,16 @@ impl poem_openapi::types::Example for JobOut {
     }
 }
 
-/// One page of jobs, in the original's paginated shape.
+/// One page of jobs: the original's paginated shape for numbered pages (`page=`), DRF's
+/// `CursorPagination` shape (no `count`) for cursor pages (`cursor=`).
 #[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(rename = "JobList")]
 pub struct JobListOut {
-    /// Jobs matching the filter across all pages.
-    pub count: u64,
-    /// URL of the next page, or null on the last.
+    /// Jobs matching the filter across all pages (numbered pages only).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// URL of the next page, or null on the last (a cursor URL on cursor pages).
     #[oai(nullable)]
     pub next: Option<String>,
     /// URL of the previous page, or null on the first.
@@ -335,8 +338,10 @@ impl poem_openapi::types::Example for RunOut {
 #[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(rename = "RunList")]
 pub struct RunListOut {
-    /// Runs matching across all pages.
-    pub count: u64,
+    /// Runs matching across all pages (numbered pages only).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     /// Next page URL, or null on the last.
     #[oai(nullable)]
     pub next: Option<String>,

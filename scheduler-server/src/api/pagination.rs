@@ -1,10 +1,12 @@
-//! The `next`/`previous` links of a list page, as absolute URLs like the original's.
+//! The `next`/`previous` links of a list page, as absolute URLs like the original's: the
+//! request's own URL with `page` (numbered pages) or `cursor` (cursor pages) replaced.
 
 use poem::Request;
+use scheduler_core::PageLink;
 
-/// The request's own URL with `page` set to `page` (omitted for page 1), other parameters
-/// kept and sorted.
-fn url_for_page(request: &Request, page: u64) -> String {
+/// The request's own URL leading to `link`: `page` set (omitted for page 1) or `cursor` set,
+/// the other parameters kept and sorted.
+fn url_for(request: &Request, link: &PageLink) -> String {
     let headers = request.headers();
     let scheme = headers
         .get("x-forwarded-proto")
@@ -20,9 +22,11 @@ fn url_for_page(request: &Request, page: u64) -> String {
         .query()
         .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
         .unwrap_or_default();
-    pairs.retain(|(key, _)| key != "page");
-    if page > 1 {
-        pairs.push(("page".into(), page.to_string()));
+    pairs.retain(|(key, _)| key != "page" && key != "cursor");
+    match link {
+        PageLink::Number(page) if *page > 1 => pairs.push(("page".into(), page.to_string())),
+        PageLink::Number(_) => {}
+        PageLink::Cursor(token) => pairs.push(("cursor".into(), token.clone())),
     }
     pairs.sort();
     let path = request.uri().path();
@@ -37,13 +41,14 @@ fn url_for_page(request: &Request, page: u64) -> String {
     }
 }
 
-/// `(next, previous)` URLs around page `page`.
+/// The `(next, previous)` URLs of a page whose neighbours are `next` and `previous`.
 pub fn page_links(
     request: &Request,
-    page: u64,
-    has_next: bool,
+    next: Option<&PageLink>,
+    previous: Option<&PageLink>,
 ) -> (Option<String>, Option<String>) {
-    let next = has_next.then(|| url_for_page(request, page.saturating_add(1)));
-    let previous = (page > 1).then(|| url_for_page(request, page - 1));
-    (next, previous)
+    (
+        next.map(|link| url_for(request, link)),
+        previous.map(|link| url_for(request, link)),
+    )
 }

@@ -4,7 +4,7 @@
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
-use scheduler_core::{RunId, RunPage, RunQuery, RunService, RunStatus, RunTrigger};
+use scheduler_core::{Listing, Run, RunId, RunService, RunStatus, RunTrigger};
 
 use super::ApiTags;
 use super::body::RawRunQuery;
@@ -41,13 +41,13 @@ pub enum RunStarted {
 }
 
 /// The answer with one page of runs and its links.
-fn listed(request: &Request, query: &RunQuery, page: RunPage) -> RunsListed {
-    let (next, previous) = page_links(request, query.page(), page.has_next(query));
+fn listed(request: &Request, listing: Listing<Run>) -> RunsListed {
+    let (next, previous) = page_links(request, listing.next.as_ref(), listing.previous.as_ref());
     RunsListed::Page(FastJson(RunListOut {
-        count: page.total,
+        count: listing.total,
         next,
         previous,
-        results: page.items.into_iter().map(RunOut::from).collect(),
+        results: listing.items.into_iter().map(RunOut::from).collect(),
     }))
 }
 
@@ -94,6 +94,9 @@ impl RunsApi {
         scheduled_after: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
         /// Only runs for fires before this RFC 3339 instant.
         scheduled_before: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
+        /// Cursor pagination: `cursor=` (empty) for the first page, then follow `next` and
+        /// `previous`; O(page size) however deep, no `count`. Not with `page`.
+        cursor: Query<Option<RawParam<String>>>,
     ) -> Result<RunsListed, OpError<errors::ListRuns>> {
         let id = parse_job_id(&id.0.raw)?;
         let query = RawRunQuery {
@@ -104,10 +107,11 @@ impl RunsApi {
             job_id: None,
             scheduled_after: raw(&scheduled_after.0),
             scheduled_before: raw(&scheduled_before.0),
+            cursor: raw(&cursor.0),
         }
         .read()?;
-        let page = self.runs(request).list_for_job(id, &query).await?;
-        Ok(listed(request, &query, page))
+        let listing = self.runs(request).list_for_job(id, &query).await?;
+        Ok(listed(request, listing))
     }
 
     /// List runs across jobs, newest first.
@@ -139,6 +143,9 @@ impl RunsApi {
         scheduled_after: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
         /// Only runs for fires before this RFC 3339 instant.
         scheduled_before: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
+        /// Cursor pagination: `cursor=` (empty) for the first page, then follow `next` and
+        /// `previous`; O(page size) however deep, no `count`. Not with `page`.
+        cursor: Query<Option<RawParam<String>>>,
     ) -> Result<RunsListed, OpError<errors::ListAllRuns>> {
         let query = RawRunQuery {
             page: raw(&page.0),
@@ -148,10 +155,11 @@ impl RunsApi {
             job_id: raw(&job_id.0),
             scheduled_after: raw(&scheduled_after.0),
             scheduled_before: raw(&scheduled_before.0),
+            cursor: raw(&cursor.0),
         }
         .read()?;
-        let page = self.runs(request).list(&query).await?;
-        Ok(listed(request, &query, page))
+        let listing = self.runs(request).list(&query).await?;
+        Ok(listed(request, listing))
     }
 
     /// Get one run.

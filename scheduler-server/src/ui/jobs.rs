@@ -28,7 +28,7 @@ pub fn body(
             div.field {
                 label for="name" { "Name" }
                 input #name type="search" name="name" value=(filter.name)
-                    placeholder="Exact job name" autocomplete="off";
+                    placeholder="Part of a name" autocomplete="off";
             }
             div.field {
                 label for="state" { "State" }

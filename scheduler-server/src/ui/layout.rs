@@ -188,13 +188,13 @@ pub const STATUSES: [RunStatus; 6] = [
     RunStatus::Abandoned,
 ];
 
-/// The `First page`/`Next` links of a table read by keyset.
+/// The `Previous`/`Next` links of a paged table.
 pub fn pager(previous: Option<&str>, next: Option<&str>) -> Markup {
     html! {
         @if previous.is_some() || next.is_some() {
             nav.pager aria-label="Pages" {
                 @if let Some(previous) = previous {
-                    a href=(previous) rel="first" { "← First page" }
+                    a href=(previous) rel="prev" { "← Previous" }
                 }
                 @if let Some(next) = next {
                     a href=(next) rel="next" { "Next →" }

@@ -123,6 +123,11 @@ fn error_page(error: ServiceError) -> Response {
         ApiError::InvalidPage => {
             message_page(StatusCode::NOT_FOUND, "No such page", "Invalid page.")
         }
+        ApiError::InvalidCursor => message_page(
+            StatusCode::NOT_FOUND,
+            "No such page",
+            "Invalid cursor: this link was made for another list; start from the first page.",
+        ),
         ApiError::RunConflict => message_page(
             StatusCode::CONFLICT,
             "Try again",

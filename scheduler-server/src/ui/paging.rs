@@ -1,17 +1,14 @@
 //! How the dashboard's tables are paged and filtered: the one place that turns a table's
-//! query string into the core's list queries and back into `Previous`/`Next` links.
+//! query string into the core's list requests and its page links back into URLs.
 //!
-//! Tables are read by keyset, never counted or offset (a count of a million runs alone takes
-//! longer than a page may): jobs in id order from `?after=<id>`, runs newest first from
-//! `?before=<id>`, one row more than shown to know whether a next page exists. The links are
-//! "Next" and back to the first page. The name search is an exact-name lookup
-//! (`JobService::find_by_name`) until the core has a name filter; then, and when the core's
-//! own cursors land, only this module changes.
+//! Tables use the core's cursor pages (`?cursor=<token>`, the API's `cursor=`): read from an
+//! index range, never counted or offset, so a page deep in a million runs costs what the
+//! first does. The name search is the core's (`search`: part of the name, any case).
 
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    Job, JobId, JobQuery, JobService, Run, RunId, RunListRequest, RunService, ServiceError,
-    ValidationErrors,
+    Job, JobId, JobListRequest, JobService, Listing, PageLink, Run, RunListRequest, RunService,
+    ServiceError, ValidationErrors,
 };
 
 use super::form::FormFields;
@@ -33,9 +30,9 @@ pub struct Paged<T> {
 /// Why a table could not be listed.
 #[derive(Debug)]
 pub enum ListError {
-    /// A filter or page parameter is invalid (named, with the core's reason).
+    /// A filter or cursor parameter is invalid (named, with the core's reason).
     Invalid(ValidationErrors),
-    /// The use case failed.
+    /// The use case failed (an unknown job, a cursor that is not ours, an outage).
     Service(ServiceError),
 }
 
@@ -45,34 +42,17 @@ impl From<ServiceError> for ListError {
     }
 }
 
-/// The cursor `name` as sent: absent, or a positive id; else the core's "A valid integer"
-/// error naming it.
-fn cursor(fields: &FormFields, name: &str) -> Result<Option<i64>, ListError> {
-    match fields.get(name).map(str::trim).filter(|p| !p.is_empty()) {
-        None => Ok(None),
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .map(Some)
-            .ok_or_else(|| {
-                ListError::Invalid(ValidationErrors::single(
-                    name,
-                    scheduler_core::Invalid::NotAnInteger,
-                ))
-            }),
-    }
-}
-
-/// `path?query` with `cursor` set (left out when `None`) and empty values dropped.
-fn page_url(path: &str, fields: &[(&str, String)], cursor: Option<(&str, i64)>) -> String {
+/// `path?query` with the filter `fields` (empty ones dropped) and the page `link`.
+fn page_url(path: &str, fields: &[(&str, String)], link: &PageLink) -> String {
     let mut pairs: Vec<(&str, String)> = fields
         .iter()
         .filter(|(_, value)| !value.is_empty())
         .cloned()
         .collect();
-    if let Some((name, id)) = cursor {
-        pairs.push((name, id.to_string()));
+    match link {
+        PageLink::Cursor(token) => pairs.push(("cursor", token.clone())),
+        PageLink::Number(page) if *page > 1 => pairs.push(("page", page.to_string())),
+        PageLink::Number(_) => {}
     }
     match serde_urlencoded::to_string(&pairs) {
         Ok(query) if !query.is_empty() => format!("{path}?{query}"),
@@ -80,31 +60,25 @@ fn page_url(path: &str, fields: &[(&str, String)], cursor: Option<(&str, i64)>) 
     }
 }
 
-/// Keeps the first `PAGE_SIZE` of `rows` (read one more) and makes the links: "first page"
-/// when this is not it, "next" from the last row shown when more follow.
-fn paged<T>(
-    mut rows: Vec<T>,
-    path: &str,
-    fields: &[(&str, String)],
-    cursor_name: &str,
-    first: bool,
-    id_of: impl Fn(&T) -> i64,
-) -> Paged<T> {
-    let shown = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
-    let more = rows.len() > shown;
-    rows.truncate(shown);
-    let next = more
-        .then(|| {
-            rows.last()
-                .map(|row| page_url(path, fields, Some((cursor_name, id_of(row)))))
-        })
-        .flatten();
-    let previous = (!first).then(|| page_url(path, fields, None));
+/// A listing as a table page of `path`, its links keeping `fields`.
+fn paged<T>(listing: Listing<T>, path: &str, fields: &[(&str, String)]) -> Paged<T> {
     Paged {
-        items: rows,
-        previous,
-        next,
+        previous: listing
+            .previous
+            .as_ref()
+            .map(|link| page_url(path, fields, link)),
+        next: listing
+            .next
+            .as_ref()
+            .map(|link| page_url(path, fields, link)),
+        items: listing.items,
     }
+}
+
+/// The `cursor` parameter as the core's list requests take it: `Some("")` asks for the
+/// first cursor page.
+fn cursor(fields: &FormFields) -> Option<String> {
+    Some(fields.get("cursor").unwrap_or_default().to_string())
 }
 
 /// The jobs table's filter, as read from its query string.
@@ -138,42 +112,28 @@ impl JobsFilter {
 /// One page of the caller's jobs matching `filter`, in id order.
 ///
 /// # Errors
-/// `Invalid` for a bad cursor; the use case's errors.
+/// `Invalid` for a bad filter; the use case's errors (`InvalidCursor` for a cursor that is
+/// not this list's).
 pub async fn jobs(
     service: &JobService,
     filter: &JobsFilter,
     fields: &FormFields,
 ) -> Result<Paged<Job>, ListError> {
-    let after = cursor(fields, "after")?;
-    if !filter.name.is_empty() {
-        // Exact name until the core has a name filter.
-        let found = match service.find_by_name(&filter.name).await {
-            Ok(job) => vec![job],
-            Err(ServiceError::JobNotFound) => Vec::new(),
-            Err(other) => return Err(other.into()),
-        };
-        let items = found
-            .into_iter()
-            .filter(|job| filter.is_active().is_none_or(|a| a == job.spec.is_active))
-            .collect();
-        return Ok(Paged {
-            items,
-            previous: None,
-            next: None,
-        });
+    let query = JobListRequest {
+        page_size: Some(PAGE_SIZE),
+        is_active: filter.is_active(),
+        search: (!filter.name.is_empty()).then(|| filter.name.clone()),
+        cursor: cursor(fields),
+        ..JobListRequest::default()
     }
-    let query = JobQuery::new(None, None, filter.is_active(), None).map_err(ListError::Invalid)?;
-    let limit = PAGE_SIZE.unsigned_abs() + 1;
-    let rows = service.list_after(&query, after.map(JobId), limit).await?;
-    let kept = [("state", filter.state.clone())];
-    Ok(paged(
-        rows,
-        "/ui/",
-        &kept,
-        "after",
-        after.is_none(),
-        |job| job.id.0,
-    ))
+    .validate()
+    .map_err(ListError::Invalid)?;
+    let listing = service.list(&query).await?;
+    let kept = [
+        ("name", filter.name.clone()),
+        ("state", filter.state.clone()),
+    ];
+    Ok(paged(listing, "/ui/", &kept))
 }
 
 /// A run table's filter, as read from its query string.
@@ -227,7 +187,7 @@ impl RunsFilter {
 /// caller's jobs. `path` is the table's page, for the links.
 ///
 /// # Errors
-/// `Invalid` for a bad filter or cursor; the use case's errors.
+/// `Invalid` for a bad filter; the use case's errors.
 pub async fn runs(
     runs: &RunService,
     job: Option<JobId>,
@@ -236,30 +196,24 @@ pub async fn runs(
     path: &str,
     now: DateTime<Utc>,
 ) -> Result<Paged<Run>, ListError> {
-    let before = cursor(fields, "before")?;
     let query = RunListRequest {
+        page_size: Some(PAGE_SIZE),
         status: (!filter.status.is_empty()).then(|| filter.status.clone()),
         scheduled_after: filter.scheduled_after(now)?,
+        cursor: cursor(fields),
         ..RunListRequest::default()
     }
     .validate()
     .map_err(ListError::Invalid)?;
-    let limit = PAGE_SIZE.unsigned_abs() + 1;
-    let rows = runs
-        .list_before(job, &query, before.map(RunId), limit)
-        .await?;
+    let listing = match job {
+        Some(id) => runs.list_for_job(id, &query).await?,
+        None => runs.list(&query).await?,
+    };
     let kept = [
         ("status", filter.status.clone()),
         ("since", filter.since.clone()),
     ];
-    Ok(paged(
-        rows,
-        path,
-        &kept,
-        "before",
-        before.is_none(),
-        |run| run.id.0,
-    ))
+    Ok(paged(listing, path, &kept))
 }
 
 #[cfg(test)]
@@ -267,28 +221,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_page_links_on_from_its_last_row_and_back_to_the_first() {
+    fn page_links_keep_the_filter_and_carry_the_cursor() {
         let kept = [("state", "paused".to_string()), ("name", String::new())];
-        let rows: Vec<i64> = (1..=51).collect();
-        let page = paged(rows, "/ui/", &kept, "after", false, |id| *id);
-        assert_eq!(page.items.len(), 50);
-        assert_eq!(page.next.as_deref(), Some("/ui/?state=paused&after=50"));
-        assert_eq!(page.previous.as_deref(), Some("/ui/?state=paused"));
-        let last = paged(vec![1_i64, 2], "/ui/", &[], "after", true, |id| *id);
-        assert_eq!((last.next, last.previous), (None, None));
-    }
-
-    #[test]
-    fn a_cursor_that_is_not_an_id_is_named() {
-        for raw in ["two", "0", "-3"] {
-            let fields = FormFields::parse(&format!("before={raw}"));
-            let Err(ListError::Invalid(errors)) = cursor(&fields, "before") else {
-                panic!("{raw} accepted");
-            };
-            assert_eq!(
-                errors.iter().next().map(|e| e.field.as_str()),
-                Some("before")
-            );
-        }
+        let listing = Listing {
+            total: None,
+            items: vec![1, 2],
+            next: Some(PageLink::Cursor("abc=".into())),
+            previous: None,
+        };
+        let page = paged(listing, "/ui/", &kept);
+        assert_eq!(
+            page.next.as_deref(),
+            Some("/ui/?state=paused&cursor=abc%3D")
+        );
+        assert_eq!(page.previous, None);
+        assert_eq!(page_url("/ui/", &[], &PageLink::Number(1)), "/ui/");
     }
 }

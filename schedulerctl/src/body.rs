@@ -1,0 +1,204 @@
+//! The JSON body of `jobs create` and `jobs update`: a `--file` (or standard input) to start
+//! from, then each flag given sets its field. Values are not checked here beyond being JSON:
+//! the server validates every field at once and its errors are printed as they come.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::cli::JobFields;
+use crate::failure::Failure;
+
+/// The body `fields` describe: the file's object with each given flag's field set.
+pub(crate) fn job_body(fields: &JobFields) -> Result<Map<String, Value>, Failure> {
+    let mut body = match &fields.file {
+        Some(path) => read_object(path)?,
+        None => Map::new(),
+    };
+    let mut set = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            body.insert(key.to_string(), value);
+        }
+    };
+    let text = |value: &Option<String>| value.clone().map(Value::String);
+    set("name", text(&fields.name));
+    set("cron_expression", text(&fields.cron));
+    set("timezone", text(&fields.timezone));
+    set("description", text(&fields.description));
+    set("start_time", text(&fields.start_time));
+    set("end_time", text(&fields.end_time));
+    set(
+        "misfire_policy",
+        fields.misfire_policy.map(|p| json!(p.as_str())),
+    );
+    set(
+        "concurrency_policy",
+        fields.concurrency_policy.map(|p| json!(p.as_str())),
+    );
+    set(
+        "misfire_grace_seconds",
+        fields.misfire_grace_seconds.map(Value::from),
+    );
+    set("max_retries", fields.max_retries.map(Value::from));
+    set(
+        "retry_backoff_seconds",
+        fields.retry_backoff_seconds.map(Value::from),
+    );
+    set("timeout_seconds", fields.timeout_seconds.map(Value::from));
+    if let Some(params) = &fields.params {
+        let params: Value = serde_json::from_str(params)
+            .map_err(|error| Failure::Usage(format!("--params is not JSON: {error}")))?;
+        set("parameters", Some(params));
+    }
+    if let Some(url) = &fields.target_url {
+        set("target", Some(target(url, fields)?));
+    }
+    Ok(body)
+}
+
+/// `{"type": "http", "url", "method"?, "headers"?}` from the `--target-*` flags.
+fn target(url: &str, fields: &JobFields) -> Result<Value, Failure> {
+    let mut target = Map::new();
+    target.insert("type".into(), json!("http"));
+    target.insert("url".into(), json!(url));
+    if let Some(method) = &fields.target_method {
+        target.insert("method".into(), json!(method));
+    }
+    if !fields.target_header.is_empty() {
+        let mut headers = Map::new();
+        for header in &fields.target_header {
+            // The text is not echoed: a header is often a credential.
+            let Some((name, value)) = header.split_once(':') else {
+                return Err(Failure::Usage(
+                    "each --target-header must read \"Name: value\"".into(),
+                ));
+            };
+            headers.insert(name.trim().to_string(), json!(value.trim()));
+        }
+        target.insert("headers".into(), Value::Object(headers));
+    }
+    Ok(Value::Object(target))
+}
+
+/// The JSON object in `path` (`-`: standard input).
+fn read_object(path: &Path) -> Result<Map<String, Value>, Failure> {
+    let shown = path.display();
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|error| Failure::Usage(format!("cannot read standard input: {error}")))?;
+        text
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|error| Failure::Usage(format!("cannot read {shown}: {error}")))?
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Failure::Usage(format!(
+            "{shown} must hold a JSON object (the job's fields)"
+        ))),
+        Err(error) => Err(Failure::Usage(format!("{shown} is not JSON: {error}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command, JobsCommand};
+    use clap::Parser;
+
+    fn fields(args: &[&str]) -> JobFields {
+        let mut argv = vec!["schedulerctl", "jobs", "create"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Jobs(JobsCommand::Create(create)) => create.fields,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_become_the_apis_fields() {
+        let body = job_body(&fields(&[
+            "--name",
+            "r",
+            "--cron",
+            "0 9 * * 1",
+            "--params",
+            r#"{"n": 12345678901234567890}"#,
+            "--max-retries",
+            "2",
+            "--misfire-policy",
+            "fire-once",
+            "--target-url",
+            "https://hooks.example/x",
+            "--target-header",
+            "Authorization: Bearer t:1",
+        ]))
+        .unwrap();
+        assert_eq!(
+            Value::Object(body),
+            json!({
+                "name": "r",
+                "cron_expression": "0 9 * * 1",
+                "parameters": {"n": 12345678901234567890_u64},
+                "max_retries": 2,
+                "misfire_policy": "fire_once",
+                "target": {"type": "http", "url": "https://hooks.example/x",
+                           "headers": {"Authorization": "Bearer t:1"}},
+            })
+        );
+    }
+
+    #[test]
+    fn params_that_are_not_json_are_a_usage_error() {
+        let error = job_body(&fields(&["--params", "{nope"])).unwrap_err();
+        assert!(
+            error.to_string().starts_with("--params is not JSON"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_header_without_a_colon_is_a_usage_error() {
+        let error = job_body(&fields(&[
+            "--target-url",
+            "https://h/",
+            "--target-header",
+            "X",
+        ]))
+        .unwrap_err();
+        assert!(matches!(error, Failure::Usage(_)));
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("schedulerctl-body-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("job.json");
+        std::fs::write(
+            &file,
+            r#"{"name": "from-file", "cron_expression": "@daily"}"#,
+        )
+        .unwrap();
+        let body = job_body(&fields(&[
+            "--file",
+            file.to_str().unwrap(),
+            "--name",
+            "flag",
+        ]))
+        .unwrap();
+        assert_eq!(
+            Value::Object(body),
+            json!({"name": "flag", "cron_expression": "@daily"})
+        );
+        std::fs::write(&file, "[1]").unwrap();
+        let error = job_body(&fields(&["--file", file.to_str().unwrap()])).unwrap_err();
+        assert!(
+            error.to_string().contains("must hold a JSON object"),
+            "{error}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

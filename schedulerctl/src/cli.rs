@@ -1,0 +1,432 @@
+//! The command line: every command, flag and environment variable, as clap types. What the
+//! commands do is in `commands/`; this file only says what they take.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::duration;
+use crate::exit::EXIT_CODES_HELP;
+use crate::output::Format;
+
+/// `schedulerctl`: the scheduler's command-line client.
+#[derive(Debug, Parser)]
+#[command(
+    name = "schedulerctl",
+    version,
+    about = "Command-line client of the job scheduler's REST API",
+    long_about = "Command-line client of the job scheduler's REST API: jobs, runs, cron \
+                  previews and API keys. Talks to the server over HTTP only.\n\n\
+                  Tables by default; --output json prints the server's JSON as received \
+                  (lists with --all: one array of every item; runs tail: one run per line).",
+    after_help = EXIT_CODES_HELP
+)]
+pub(crate) struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub(crate) global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command takes, before or after the command's name.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub(crate) struct Global {
+    /// The server's base URL.
+    #[arg(
+        long,
+        env = "SCHEDULER_URL",
+        default_value = "http://127.0.0.1:8000",
+        global = true
+    )]
+    pub(crate) url: String,
+    /// API key, sent as `Authorization: Bearer <key>`. Prefer the environment variable: a
+    /// flag is visible to other users in the process list.
+    #[arg(long, env = "SCHEDULER_KEY", hide_env_values = true, global = true)]
+    pub(crate) key: Option<String>,
+    /// Output: human tables, or the server's JSON.
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value_t = Format::Table,
+        global = true
+    )]
+    pub(crate) output: Format,
+    /// Longest wait for one answer (e.g. 30s, 2m, 500ms).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration::parse, global = true)]
+    pub(crate) timeout: Duration,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Jobs: list, show, create, change, delete, pause, resume, run now.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Runs: list, show, follow.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Cron expressions: preview their next fire times.
+    #[command(subcommand)]
+    Cron(CronCommand),
+    /// API keys of your tenant (needs an admin key).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print a shell completion script, e.g. `schedulerctl completions bash >
+    /// /etc/bash_completion.d/schedulerctl`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `schedulerctl jobs ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobsCommand {
+    /// List jobs (the first page; --all for every one).
+    List(JobListArgs),
+    /// Show one job.
+    Get {
+        /// The job's id.
+        id: i64,
+    },
+    /// Create a job from flags and/or a JSON body (--file).
+    Create(CreateArgs),
+    /// Change some of a job's fields (PATCH): only what is given changes.
+    Update(UpdateArgs),
+    /// Delete a job and its run history.
+    Delete {
+        /// The job's id.
+        id: i64,
+    },
+    /// Pause a job: no fires until it is resumed.
+    Pause {
+        /// The job's id.
+        id: i64,
+    },
+    /// Resume a paused job; its next run is computed from now.
+    Resume {
+        /// The job's id.
+        id: i64,
+    },
+    /// Start a run of the job now (its schedule is unchanged).
+    Run {
+        /// The job's id.
+        id: i64,
+    },
+}
+
+/// Which page of a list, or every page.
+#[derive(Debug, Args)]
+pub(crate) struct PageArgs {
+    /// The page to show, from 1.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) page: Option<u64>,
+    /// Items per page, 1-500 (the server's default is 50).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=500))]
+    pub(crate) page_size: Option<u64>,
+    /// Follow the pages to the end and show every item (read as cursor pages: each page
+    /// costs the server the same however far it is).
+    #[arg(long, conflicts_with = "page")]
+    pub(crate) all: bool,
+    /// Show a cursor page: the cursor a previous listing printed ("" for the first). Cursor
+    /// pages have no count and cost the same however deep; --page N costs more the larger N.
+    #[arg(long, conflicts_with_all = ["page", "all"])]
+    pub(crate) cursor: Option<String>,
+}
+
+/// `jobs list`.
+#[derive(Debug, Args)]
+pub(crate) struct JobListArgs {
+    /// Only active jobs.
+    #[arg(long, conflicts_with = "paused")]
+    pub(crate) active: bool,
+    /// Only paused jobs.
+    #[arg(long)]
+    pub(crate) paused: bool,
+    /// Sort by id, name, next_run or created_at; prefix - for descending (e.g. -next_run).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) ordering: Option<String>,
+    /// Only jobs whose name contains this text, ignoring case.
+    #[arg(long)]
+    pub(crate) search: Option<String>,
+    /// Which page.
+    #[command(flatten)]
+    pub(crate) pages: PageArgs,
+}
+
+/// What a run does when it is missed while every replica was down.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum MisfirePolicy {
+    /// Run once for all the fires missed.
+    FireOnce,
+    /// Skip fires later than the grace.
+    Skip,
+}
+
+/// Whether runs of a job may overlap.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ConcurrencyPolicy {
+    /// Start a run even while another runs.
+    Allow,
+    /// Skip a fire while a run is running.
+    Forbid,
+}
+
+/// The fields of a job that flags can set; each overrides the same field of `--file`.
+#[derive(Debug, Args)]
+pub(crate) struct JobFields {
+    /// A JSON body to start from (`-` reads standard input); the flags override its fields.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// The job's name (unique in your tenant).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Standard 5-field cron expression or macro, e.g. "0 9 * * 1" or @daily.
+    #[arg(long, value_name = "EXPRESSION")]
+    pub(crate) cron: Option<String>,
+    /// IANA time zone the expression is read in (server default UTC).
+    #[arg(long)]
+    pub(crate) timezone: Option<String>,
+    /// Free text.
+    #[arg(long)]
+    pub(crate) description: Option<String>,
+    /// Parameters as a JSON object, e.g. '{"action": "report"}'.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) params: Option<String>,
+    /// No run before this RFC 3339 instant.
+    #[arg(long, value_name = "INSTANT")]
+    pub(crate) start_time: Option<String>,
+    /// No run after this RFC 3339 instant.
+    #[arg(long, value_name = "INSTANT")]
+    pub(crate) end_time: Option<String>,
+    /// Deliver runs to this http(s) URL (a POST unless --target-method says otherwise).
+    #[arg(long, value_name = "URL")]
+    pub(crate) target_url: Option<String>,
+    /// The target's HTTP method (server default POST).
+    #[arg(long, value_name = "METHOD", requires = "target_url")]
+    pub(crate) target_method: Option<String>,
+    /// A header sent with every delivery, as "Name: value" (repeatable).
+    #[arg(long, value_name = "HEADER", requires = "target_url")]
+    pub(crate) target_header: Vec<String>,
+    /// What happens to fires missed while every replica was down.
+    #[arg(long, value_enum)]
+    pub(crate) misfire_policy: Option<MisfirePolicy>,
+    /// How late a fire may be and still count as on time.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) misfire_grace_seconds: Option<u32>,
+    /// Whether runs may overlap.
+    #[arg(long, value_enum)]
+    pub(crate) concurrency_policy: Option<ConcurrencyPolicy>,
+    /// Retries of a failed or timed-out run.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_retries: Option<u32>,
+    /// First retry delay, doubled per retry.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) retry_backoff_seconds: Option<u32>,
+    /// A run taking longer is stopped and marked timed_out.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) timeout_seconds: Option<u32>,
+}
+
+/// `jobs create`.
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// The job's fields.
+    #[command(flatten)]
+    pub(crate) fields: JobFields,
+    /// Create it paused (is_active false).
+    #[arg(long)]
+    pub(crate) paused: bool,
+}
+
+/// `jobs update`.
+#[derive(Debug, Args)]
+pub(crate) struct UpdateArgs {
+    /// The job's id.
+    pub(crate) id: i64,
+    /// The fields to change.
+    #[command(flatten)]
+    pub(crate) fields: JobFields,
+    /// Remove the end time (runs go on without bound).
+    #[arg(long, conflicts_with = "end_time")]
+    pub(crate) no_end_time: bool,
+    /// Remove the HTTP target (runs go to the handler named by parameters.action).
+    #[arg(long, conflicts_with = "target_url")]
+    pub(crate) no_target: bool,
+}
+
+/// `schedulerctl runs ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunsCommand {
+    /// List runs, newest first (across jobs, or of one job with --job).
+    List(RunListArgs),
+    /// Show one run.
+    Get {
+        /// The run's id.
+        id: i64,
+    },
+    /// Follow runs as they start and finish, until Ctrl-C (or --for, --count).
+    Tail(TailArgs),
+}
+
+/// `runs list`.
+#[derive(Debug, Args)]
+pub(crate) struct RunListArgs {
+    /// Only runs of this job.
+    #[arg(long, value_name = "ID")]
+    pub(crate) job: Option<i64>,
+    /// Only runs with this status: running, succeeded, failed, timed_out, skipped, abandoned.
+    #[arg(long)]
+    pub(crate) status: Option<String>,
+    /// Only runs with this trigger: schedule, manual, retry.
+    #[arg(long)]
+    pub(crate) trigger: Option<String>,
+    /// Only runs for fires at or after this RFC 3339 instant.
+    #[arg(long, value_name = "INSTANT")]
+    pub(crate) after: Option<String>,
+    /// Only runs for fires before this RFC 3339 instant.
+    #[arg(long, value_name = "INSTANT")]
+    pub(crate) before: Option<String>,
+    /// Which page.
+    #[command(flatten)]
+    pub(crate) pages: PageArgs,
+}
+
+/// `runs tail`.
+#[derive(Debug, Args)]
+pub(crate) struct TailArgs {
+    /// Only runs of this job.
+    #[arg(long, value_name = "ID")]
+    pub(crate) job: Option<i64>,
+    /// Time between two polls of the server.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration::parse)]
+    pub(crate) interval: Duration,
+    /// Stop after this long (exit 8 if --count runs have not finished by then).
+    #[arg(long = "for", value_name = "DURATION", value_parser = duration::parse)]
+    pub(crate) for_: Option<Duration>,
+    /// Stop once this many runs have finished (been printed with a final status).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) count: Option<u64>,
+}
+
+/// `schedulerctl cron ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CronCommand {
+    /// Show how the server reads an expression and its next fire times.
+    Preview(PreviewArgs),
+}
+
+/// `cron preview`.
+#[derive(Debug, Args)]
+pub(crate) struct PreviewArgs {
+    /// The expression; several words are joined by spaces (quote it to keep * from the
+    /// shell: '0 9 * * 1').
+    #[arg(required = true, num_args = 1..)]
+    pub(crate) expression: Vec<String>,
+    /// IANA time zone (server default UTC).
+    #[arg(long)]
+    pub(crate) timezone: Option<String>,
+    /// List fires at or after this RFC 3339 instant (default now).
+    #[arg(long, value_name = "INSTANT")]
+    pub(crate) after: Option<String>,
+    /// How many fires to list, 1-100 (server default 5).
+    #[arg(long, short = 'n', value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub(crate) count: Option<u64>,
+}
+
+/// A key's scope.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Scope {
+    /// GET requests only.
+    Read,
+    /// Also every change and run now.
+    Write,
+    /// Also keys and signing secrets.
+    Admin,
+}
+
+/// `schedulerctl keys ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// List your tenant's keys (never their secrets).
+    List,
+    /// Create a key; prints the key alone on standard output, once.
+    Create {
+        /// A name for the key, recorded as created_by/updated_by of the jobs it writes.
+        #[arg(long)]
+        name: String,
+        /// What it may do (server default read).
+        #[arg(long, value_enum)]
+        scope: Option<Scope>,
+    },
+    /// Revoke a key; every replica refuses it within a second.
+    Revoke {
+        /// The key's id (from keys list).
+        id: i64,
+    },
+}
+
+impl Scope {
+    /// The wire name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+impl MisfirePolicy {
+    /// The wire name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            MisfirePolicy::FireOnce => "fire_once",
+            MisfirePolicy::Skip => "skip",
+        }
+    }
+}
+
+impl ConcurrencyPolicy {
+    /// The wire name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ConcurrencyPolicy::Allow => "allow",
+            ConcurrencyPolicy::Forbid => "forbid",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_after_the_command_too() {
+        let cli = Cli::try_parse_from([
+            "schedulerctl",
+            "jobs",
+            "get",
+            "3",
+            "--output",
+            "json",
+            "--url",
+            "http://h:1",
+        ])
+        .unwrap();
+        assert!(matches!(cli.global.output, Format::Json));
+        assert_eq!(cli.global.url, "http://h:1");
+    }
+}

@@ -1,0 +1,102 @@
+//! `schedulerctl jobs list|get|create|update|delete|pause|resume|run`.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::{done, show, show_list};
+use crate::body::job_body;
+use crate::cli::{JobListArgs, JobsCommand};
+use crate::client::Client;
+use crate::failure::Failure;
+use crate::listing;
+use crate::output::Format;
+use crate::tables;
+
+/// Runs `command`.
+pub(crate) async fn run(
+    client: &Client,
+    format: Format,
+    command: JobsCommand,
+) -> Result<(), Failure> {
+    match command {
+        JobsCommand::List(args) => list(client, format, &args).await,
+        JobsCommand::Get { id } => {
+            let answer = client.get(&job_path(id, ""), &[]).await?;
+            show(format, &answer, tables::job)
+        }
+        JobsCommand::Create(args) => {
+            let mut body = job_body(&args.fields)?;
+            if args.paused {
+                body.insert("is_active".into(), Value::Bool(false));
+            }
+            let body = Value::Object(body);
+            let answer = client
+                .send(Method::POST, "/scheduler/jobs/", &[], Some(&body))
+                .await?;
+            show(format, &answer, tables::job)
+        }
+        JobsCommand::Update(args) => {
+            let mut body = job_body(&args.fields)?;
+            if args.no_end_time {
+                body.insert("end_time".into(), Value::Null);
+            }
+            if args.no_target {
+                body.insert("target".into(), Value::Null);
+            }
+            if body.is_empty() {
+                return Err(Failure::Usage(
+                    "nothing to change: give a field (e.g. --cron) or --file".into(),
+                ));
+            }
+            let body = Value::Object(body);
+            let answer = client
+                .send(Method::PATCH, &job_path(args.id, ""), &[], Some(&body))
+                .await?;
+            show(format, &answer, tables::job)
+        }
+        JobsCommand::Delete { id } => {
+            client
+                .send(Method::DELETE, &job_path(id, ""), &[], None)
+                .await?;
+            done(format, id, "deleted", format!("Deleted job {id}."))
+        }
+        JobsCommand::Pause { id } => action(client, format, id, "pause/", tables::job).await,
+        JobsCommand::Resume { id } => action(client, format, id, "resume/", tables::job).await,
+        JobsCommand::Run { id } => action(client, format, id, "run/", tables::run).await,
+    }
+}
+
+/// `/scheduler/jobs/{id}/` followed by `rest`.
+fn job_path(id: i64, rest: &str) -> String {
+    format!("/scheduler/jobs/{id}/{rest}")
+}
+
+/// A POST to one of a job's actions, printing what it answers with.
+async fn action(
+    client: &Client,
+    format: Format,
+    id: i64,
+    rest: &str,
+    render: fn(&Value) -> String,
+) -> Result<(), Failure> {
+    let answer = client
+        .send(Method::POST, &job_path(id, rest), &[], None)
+        .await?;
+    show(format, &answer, render)
+}
+
+/// `jobs list`.
+async fn list(client: &Client, format: Format, args: &JobListArgs) -> Result<(), Failure> {
+    let mut filters = Vec::new();
+    if args.active || args.paused {
+        filters.push(("is_active".into(), args.active.to_string()));
+    }
+    if let Some(ordering) = &args.ordering {
+        filters.push(("ordering".into(), ordering.clone()));
+    }
+    if let Some(search) = &args.search {
+        filters.push(("search".into(), search.clone()));
+    }
+    let listing = listing::fetch(client, "/scheduler/jobs/", filters, &args.pages).await?;
+    show_list(format, &listing, tables::jobs, "jobs", args.pages.page)
+}

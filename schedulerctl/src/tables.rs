@@ -1,0 +1,358 @@
+//! The human tables: borderless columns like `kubectl get`, a field/value listing for one
+//! item, and the fixed-width lines of `runs tail`. Every cell goes through
+//! [`printable`], so nothing the server sends can reach the terminal as a control sequence,
+//! and a missing or odd field shows as `-` instead of failing.
+
+use comfy_table::{Table, presets};
+use serde_json::Value;
+
+use crate::text::{LINE_LIMIT, printable};
+
+/// The order in which a job's fields are listed; fields the server adds later follow.
+const JOB_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "cron_expression",
+    "timezone",
+    "is_active",
+    "next_run",
+    "last_run",
+    "last_status",
+    "last_error",
+    "start_time",
+    "end_time",
+    "parameters",
+    "target",
+    "misfire_policy",
+    "misfire_grace_seconds",
+    "concurrency_policy",
+    "max_retries",
+    "retry_backoff_seconds",
+    "timeout_seconds",
+    "source",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
+];
+
+/// The order in which a run's fields are listed.
+const RUN_FIELDS: &[&str] = &[
+    "id",
+    "job_id",
+    "status",
+    "trigger",
+    "attempt",
+    "scheduled_for",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "retry_at",
+    "error",
+    "worker",
+];
+
+/// The longest error shown in a table row; `runs get` shows it whole.
+const ERROR_CELL: usize = 60;
+
+/// A borderless table with `header`, columns two spaces apart.
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_header(header.to_vec());
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    table
+}
+
+/// `item[field]` as a cell: text as is, null or missing as `-`, other JSON compact.
+fn cell(item: &Value, field: &str) -> String {
+    shown(item.get(field).unwrap_or(&Value::Null), LINE_LIMIT)
+}
+
+/// A JSON value as a cell of at most `limit` characters.
+fn shown(value: &Value, limit: usize) -> String {
+    match value {
+        Value::Null => "-".into(),
+        Value::String(text) if text.is_empty() => "-".into(),
+        Value::String(text) => printable(text, limit),
+        other => printable(&other.to_string(), limit),
+    }
+}
+
+/// An RFC 3339 instant without its fraction of a second, for a table column.
+fn instant(item: &Value, field: &str) -> String {
+    match item.get(field).and_then(Value::as_str) {
+        Some(text) => match (text.find('.'), text.rfind(['Z', '+'])) {
+            (Some(dot), Some(zone)) if dot < zone => {
+                printable(&format!("{}{}", &text[..dot], &text[zone..]), LINE_LIMIT)
+            }
+            _ => printable(text, LINE_LIMIT),
+        },
+        None => cell(item, field),
+    }
+}
+
+/// `duration_ms` for people: `340ms`, `1.2s`, `2m03s`, `1h02m`.
+fn duration(item: &Value) -> String {
+    let Some(ms) = item.get("duration_ms").and_then(Value::as_u64) else {
+        return cell(item, "duration_ms");
+    };
+    match ms {
+        0..=999 => format!("{ms}ms"),
+        1_000..=59_999 => format!("{}.{}s", ms / 1_000, ms % 1_000 / 100),
+        60_000..=3_599_999 => format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1_000),
+        _ => format!("{}h{:02}m", ms / 3_600_000, ms % 3_600_000 / 60_000),
+    }
+}
+
+/// `yes` for an active job, `paused` otherwise.
+fn active(item: &Value) -> String {
+    match item.get("is_active").and_then(Value::as_bool) {
+        Some(true) => "yes".into(),
+        Some(false) => "paused".into(),
+        None => "-".into(),
+    }
+}
+
+/// A list of jobs.
+pub(crate) fn jobs(items: &[Value]) -> String {
+    let mut table = table(&[
+        "ID",
+        "NAME",
+        "SCHEDULE",
+        "TIMEZONE",
+        "ACTIVE",
+        "NEXT RUN",
+        "LAST RUN",
+        "LAST STATUS",
+    ]);
+    for job in items {
+        table.add_row(vec![
+            cell(job, "id"),
+            cell(job, "name"),
+            cell(job, "cron_expression"),
+            cell(job, "timezone"),
+            active(job),
+            instant(job, "next_run"),
+            instant(job, "last_run"),
+            cell(job, "last_status"),
+        ]);
+    }
+    table.trim_fmt()
+}
+
+/// A list of runs.
+pub(crate) fn runs(items: &[Value]) -> String {
+    let mut table = table(&[
+        "ID",
+        "JOB",
+        "STATUS",
+        "TRIGGER",
+        "ATTEMPT",
+        "SCHEDULED FOR",
+        "DURATION",
+        "ERROR",
+    ]);
+    for run in items {
+        table.add_row(vec![
+            cell(run, "id"),
+            cell(run, "job_id"),
+            cell(run, "status"),
+            cell(run, "trigger"),
+            cell(run, "attempt"),
+            instant(run, "scheduled_for"),
+            duration(run),
+            shown(run.get("error").unwrap_or(&Value::Null), ERROR_CELL),
+        ]);
+    }
+    table.trim_fmt()
+}
+
+/// A list of keys (the API never sends their secrets).
+pub(crate) fn keys(items: &[Value]) -> String {
+    let mut table = table(&[
+        "ID", "TENANT", "NAME", "SCOPE", "PREFIX", "CREATED", "REVOKED",
+    ]);
+    for key in items {
+        table.add_row(vec![
+            cell(key, "id"),
+            cell(key, "tenant"),
+            cell(key, "name"),
+            cell(key, "scope"),
+            cell(key, "prefix"),
+            instant(key, "created_at"),
+            instant(key, "revoked_at"),
+        ]);
+    }
+    table.trim_fmt()
+}
+
+/// One item as `field  value` lines: the fields of `order` first, then any others.
+fn detail(item: &Value, order: &[&str]) -> String {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    let Some(object) = item.as_object() else {
+        return shown(item, LINE_LIMIT);
+    };
+    let known = order
+        .iter()
+        .copied()
+        .filter(|field| object.contains_key(*field));
+    let others = object
+        .keys()
+        .map(String::as_str)
+        .filter(|field| !order.contains(field));
+    for field in known.chain(others) {
+        let value = object.get(field).unwrap_or(&Value::Null);
+        table.add_row(vec![
+            printable(field, LINE_LIMIT),
+            shown(value, 4 * LINE_LIMIT),
+        ]);
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    table.trim_fmt()
+}
+
+/// One job, field by field.
+pub(crate) fn job(item: &Value) -> String {
+    detail(item, JOB_FIELDS)
+}
+
+/// One run, field by field.
+pub(crate) fn run(item: &Value) -> String {
+    detail(item, RUN_FIELDS)
+}
+
+/// A cron preview: the expression, its zone, its reading, then the fire instants.
+pub(crate) fn preview(item: &Value) -> String {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    for field in ["expression", "timezone", "description"] {
+        table.add_row(vec![field.to_string(), cell(item, field)]);
+    }
+    let fires = item
+        .get("next_runs")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for (index, fire) in fires.iter().enumerate() {
+        let label = if index == 0 { "next_runs" } else { "" };
+        table.add_row(vec![label.to_string(), shown(fire, LINE_LIMIT)]);
+    }
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    table.trim_fmt()
+}
+
+/// The column header of [`run_line`].
+pub(crate) fn run_line_header() -> String {
+    format!(
+        "{:<8}  {:<6}  {:<9}  {:<8}  {:<7}  {:<20}  {:<8}  ERROR",
+        "ID", "JOB", "STATUS", "TRIGGER", "ATTEMPT", "SCHEDULED FOR", "DURATION"
+    )
+}
+
+/// One run as one fixed-width line, for `runs tail`.
+pub(crate) fn run_line(run: &Value) -> String {
+    let line = format!(
+        "{:<8}  {:<6}  {:<9}  {:<8}  {:<7}  {:<20}  {:<8}  {}",
+        cell(run, "id"),
+        cell(run, "job_id"),
+        cell(run, "status"),
+        cell(run, "trigger"),
+        cell(run, "attempt"),
+        instant(run, "scheduled_for"),
+        duration(run),
+        match run.get("error") {
+            None | Some(Value::Null) => String::new(),
+            Some(error) => shown(error, 4 * ERROR_CELL),
+        },
+    );
+    line.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job_json() -> Value {
+        json!({
+            "id": 7, "name": "Weekly Report", "cron_expression": "0 9 * * 1",
+            "timezone": "UTC", "is_active": false, "next_run": null,
+            "last_run": "2025-06-23T09:00:00.012345Z", "last_status": "succeeded",
+            "description": "", "parameters": {"a": 1}, "new_field": true,
+        })
+    }
+
+    #[test]
+    fn a_job_list_has_one_aligned_row_per_job() {
+        let text = jobs(&[job_json()]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("ID  NAME"), "{text}");
+        let row = lines[1];
+        assert!(row.starts_with("7   Weekly Report  0 9 * * 1"), "{text}");
+        assert!(
+            row.contains("paused") && row.contains("2025-06-23T09:00:00Z"),
+            "{text}"
+        );
+        assert!(row.ends_with("succeeded"), "{text}");
+    }
+
+    #[test]
+    fn a_job_detail_lists_known_fields_first_then_new_ones() {
+        let text = job(&job_json());
+        let fields: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        assert_eq!(fields.first(), Some(&"id"));
+        assert_eq!(fields.last(), Some(&"new_field"));
+        assert!(text.contains(r#"parameters  {"a":1}"#) || text.contains(r#"{"a":1}"#));
+    }
+
+    #[test]
+    fn odd_answers_become_dashes_not_panics() {
+        let text = runs(&[json!({"id": "x", "duration_ms": -3}), json!(5), json!(null)]);
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(detail(&json!([1, 2]), RUN_FIELDS).contains("[1,2]"));
+        assert_eq!(preview(&json!({})).lines().count(), 3);
+    }
+
+    #[test]
+    fn control_characters_in_a_run_error_never_reach_the_terminal() {
+        let line = run_line(&json!({"id": 1, "error": "boom\u{1b}]0;owned\u{7}\nnext"}));
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.ends_with("boom ]0;owned  next"), "{line:?}");
+    }
+
+    #[test]
+    fn durations_read_like_a_person_would_say_them() {
+        let of = |ms: u64| duration(&json!({ "duration_ms": ms }));
+        assert_eq!(of(340), "340ms");
+        assert_eq!(of(1_234), "1.2s");
+        assert_eq!(of(123_000), "2m03s");
+        assert_eq!(of(3_720_000), "1h02m");
+        assert_eq!(duration(&json!({"duration_ms": null})), "-");
+    }
+
+    #[test]
+    fn a_preview_lists_each_fire_under_one_label() {
+        let text = preview(&json!({
+            "expression": "0 9 * * 1", "timezone": "UTC", "description": "At 09:00 on Monday",
+            "next_runs": ["2025-06-23T09:00:00Z", "2025-06-30T09:00:00Z"],
+        }));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(lines[3].starts_with("next_runs") && lines[3].ends_with("2025-06-23T09:00:00Z"));
+        assert!(lines[4].trim() == "2025-06-30T09:00:00Z", "{text}");
+    }
+}

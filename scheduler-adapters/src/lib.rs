@@ -15,6 +15,7 @@ pub mod rate_limit;
 pub mod redis_cache;
 pub mod schedules;
 pub mod store;
+pub mod tiered_cache;
 pub mod worker;
 
 pub use clock::SystemClock;
@@ -28,4 +29,5 @@ pub use store::{
     SeaOrmRunStore, SeaOrmSigningStore, connect, connection_failure, cursor_key, mask_password,
     pool_connections,
 };
+pub use tiered_cache::{LocalTierConfig, TieredJobCache};
 pub use worker::{MAX_WORKER_CHARS, default_worker_name, worker_name};

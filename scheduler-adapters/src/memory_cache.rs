@@ -52,12 +52,12 @@ impl InMemoryJobCache {
     }
 
     fn ticket(&self) -> CacheTicket {
-        CacheTicket(self.generation.load(Ordering::SeqCst))
+        CacheTicket::at(self.generation.load(Ordering::SeqCst))
     }
 
     fn store_if_current(&self, ticket: CacheTicket, store: impl FnOnce()) {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        if self.generation.load(Ordering::SeqCst) == ticket.0 {
+        if self.generation.load(Ordering::SeqCst) == ticket.generation {
             store();
         }
     }
@@ -118,7 +118,7 @@ pub struct NoJobCache;
 #[async_trait]
 impl JobCache for NoJobCache {
     async fn get_job(&self, _id: JobId) -> CacheLookup<Job> {
-        CacheLookup::Miss(CacheTicket(0))
+        CacheLookup::Miss(CacheTicket::at(0))
     }
 
     async fn put_job(&self, _job: &Job, _ticket: CacheTicket) {}
@@ -126,7 +126,7 @@ impl JobCache for NoJobCache {
     async fn invalidate_job(&self, _id: JobId) {}
 
     async fn get_list(&self, _slice: &JobSlice) -> CacheLookup<JobPage> {
-        CacheLookup::Miss(CacheTicket(0))
+        CacheLookup::Miss(CacheTicket::at(0))
     }
 
     async fn put_list(&self, _slice: &JobSlice, _page: &JobPage, _ticket: CacheTicket) {}

@@ -35,12 +35,16 @@ use serde::{Deserialize, Serialize};
 use crate::breaker::{Breaker, Tripped};
 use crate::counters::CacheCounters;
 
+/// The channel (after the prefix) on which every invalidation is published: `*`, or the
+/// job ids separated by commas.
+pub const INVALIDATION_CHANNEL: &str = "invalidations";
+
 /// Times the Redis cache breaker opened.
 pub const BREAKER_TRIPS_TOTAL: &str = "scheduler_cache_breaker_trips_total";
 use crate::store::entity::Model;
 
 /// A ticket no `gen` value ever equals: issued when Redis did not answer.
-const NO_TICKET: CacheTicket = CacheTicket(u64::MAX);
+const NO_TICKET: CacheTicket = CacheTicket::at(u64::MAX);
 
 /// Settings of the Redis cache.
 #[derive(Debug, Clone)]
@@ -84,6 +88,7 @@ struct CachedPage {
 
 /// The Lua scripts, loaded once per connection by EVALSHA (re-sent after a Redis restart).
 struct Scripts {
+    ping: Script,
     get_job: Script,
     put_job: Script,
     get_list: Script,
@@ -94,6 +99,7 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Self {
+            ping: Script::new("return 1"),
             get_job: Script::new(
                 r"local gen = redis.call('GET', ARGV[1]..'gen') or '0'
                   local epoch = redis.call('GET', ARGV[1]..'epoch') or '0'
@@ -116,11 +122,18 @@ impl Scripts {
                   return 1",
             ),
             // ARGV[2] = '*' retires every job (new epoch); otherwise ARGV[2..] are job ids.
+            // The same script tells every replica's local tier (INVALIDATION_CHANNEL), so the
+            // notice cannot be lost between the change and its announcement.
             invalidate: Script::new(
                 r"redis.call('INCR', ARGV[1]..'gen')
-                  if ARGV[2] == '*' then redis.call('INCR', ARGV[1]..'epoch') return 1 end
+                  if ARGV[2] == '*' then
+                    redis.call('INCR', ARGV[1]..'epoch')
+                    redis.call('PUBLISH', ARGV[1]..'invalidations', '*')
+                    return 1
+                  end
                   local epoch = redis.call('GET', ARGV[1]..'epoch') or '0'
                   for i = 2, #ARGV do redis.call('DEL', ARGV[1]..'job:'..epoch..':'..ARGV[i]) end
+                  redis.call('PUBLISH', ARGV[1]..'invalidations', table.concat(ARGV, ',', 2))
                   return 1",
             ),
         }
@@ -205,6 +218,20 @@ impl RedisJobCache {
     /// Hit/miss counters.
     pub fn counters(&self) -> &CacheCounters {
         &self.inner.counters
+    }
+
+    /// One trivial call through the same path as every other (pending invalidations are
+    /// delivered first, the breaker and health updated); true when Redis answered. For a
+    /// caller that answers reads without Redis (the local tier), so outages still end and
+    /// invalidations written during one still reach the other replicas.
+    pub async fn check(&self) -> bool {
+        let invocation = self.inner.scripts.ping.prepare_invoke();
+        self.call::<i64>(invocation).await.is_some()
+    }
+
+    /// The settings it runs with.
+    pub fn config(&self) -> &RedisCacheConfig {
+        &self.inner.config
     }
 
     async fn connect(&self) {
@@ -394,7 +421,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn ticket_of(gen_text: &str) -> CacheTicket {
-    gen_text.parse().map(CacheTicket).unwrap_or(NO_TICKET)
+    gen_text.parse().map(CacheTicket::at).unwrap_or(NO_TICKET)
 }
 
 #[async_trait]
@@ -424,7 +451,7 @@ impl JobCache for RedisJobCache {
         invocation
             .arg(&self.inner.config.prefix)
             .arg(job.id.0)
-            .arg(ticket.0)
+            .arg(ticket.generation)
             .arg(value)
             .arg(self.ttl_ms());
         let _: Option<i64> = self.call(invocation).await;
@@ -488,7 +515,7 @@ impl JobCache for RedisJobCache {
         invocation
             .arg(&self.inner.config.prefix)
             .arg(Self::list_key(slice))
-            .arg(ticket.0)
+            .arg(ticket.generation)
             .arg(value)
             .arg(self.ttl_ms());
         let _: Option<i64> = self.call(invocation).await;

@@ -11,7 +11,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use scheduler_adapters::{InMemoryJobCache, RedisCacheConfig, RedisJobCache};
+use scheduler_adapters::{
+    InMemoryJobCache, LocalTierConfig, RedisCacheConfig, RedisJobCache, TieredJobCache,
+};
 use scheduler_core::{CacheLookup, Job, JobCache, JobDraft, JobId, JobPage, JobQuery};
 
 fn job(id: i64, description: &str) -> Job {
@@ -142,9 +144,23 @@ async fn redis_cache() -> Option<Box<dyn JobCache>> {
     Some(Box::new(RedisJobCache::new(config).await.unwrap()))
 }
 
+async fn tiered() -> Option<Box<dyn JobCache>> {
+    let server = scheduler_test_support::redis().await?;
+    let mut config = RedisCacheConfig::new(&server.url);
+    config.prefix = server.prefix.clone();
+    let cache = TieredJobCache::new(config, LocalTierConfig::new())
+        .await
+        .unwrap();
+    assert!(
+        cache.local_tier_live(),
+        "no subscription to a healthy Redis"
+    );
+    Some(Box::new(cache))
+}
+
 scheduler_test_support::backend_tests! {
     attribute: tokio::test,
-    setups: { memory => memory, redis => redis_cache },
+    setups: { memory => memory, redis => redis_cache, tiered => tiered },
     tests: [
         a_stored_job_is_a_hit,
         a_put_after_invalidation_is_dropped,
@@ -201,7 +217,7 @@ async fn redis_outage_degrades_to_misses_and_recovers_without_restart() {
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(50)).await;
         match cache.get_job(JobId(1)).await {
-            CacheLookup::Miss(t) if t.0 != u64::MAX => {
+            CacheLookup::Miss(t) if t.generation != u64::MAX => {
                 recovered = true;
                 break;
             }
@@ -263,7 +279,7 @@ async fn a_black_holed_redis_opens_the_breaker_and_reads_stop_waiting() {
             CacheLookup::Hit(stale) => {
                 panic!("served a value invalidated during the outage: {stale:?}")
             }
-            CacheLookup::Miss(t) if t.0 != u64::MAX => {
+            CacheLookup::Miss(t) if t.generation != u64::MAX => {
                 cache.put_job(&job(7, "after"), t).await;
                 if cache.get_job(JobId(7)).await == CacheLookup::Hit(job(7, "after")) {
                     hit_again = true;
@@ -275,4 +291,138 @@ async fn a_black_holed_redis_opens_the_breaker_and_reads_stop_waiting() {
     }
     assert!(hit_again, "hits did not come back after Redis answered");
     assert_eq!(cache.report().status, scheduler_core::CacheStatus::Ok);
+}
+
+/// A replica's local tier in front of the Redis at `url` (through a proxy, for some tests).
+async fn replica(url: &str, prefix: &str) -> TieredJobCache {
+    let mut config = RedisCacheConfig::new(url);
+    config.prefix = prefix.to_string();
+    config.timeout = Duration::from_millis(100);
+    config.probe_interval = Duration::from_millis(100);
+    TieredJobCache::new(config, LocalTierConfig::new())
+        .await
+        .unwrap()
+}
+
+/// Reads `id` until the local copy is gone (a miss, or a hit with `fresh`), up to 1 s;
+/// returns how long it took.
+async fn until_not_stale(cache: &TieredJobCache, id: JobId, stale: &Job) -> Duration {
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(1) {
+        match cache.get_job(id).await {
+            CacheLookup::Hit(job) if &job == stale => {}
+            _ => return started.elapsed(),
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("still served the invalidated value after 1 s");
+}
+
+/// Replica B holds a job in its local tier; replica A invalidates it; B stops serving it as
+/// soon as the notice arrives, and reads from its local tier cost no Redis call meanwhile.
+#[tokio::test]
+async fn a_write_on_one_replica_drops_the_local_copy_of_another() {
+    let Some(server) = scheduler_test_support::redis().await else {
+        return;
+    };
+    let a = replica(&server.url, &server.prefix).await;
+    let b = replica(&server.url, &server.prefix).await;
+    let t = ticket(b.get_job(JobId(1)).await);
+    b.put_job(&job(1, "v1"), t).await;
+    let shared_hits = b.shared().counters().snapshot().0;
+    for _ in 0..10 {
+        assert_eq!(b.get_job(JobId(1)).await, CacheLookup::Hit(job(1, "v1")));
+    }
+    assert_eq!(
+        b.shared().counters().snapshot().0,
+        shared_hits,
+        "local hits must not ask Redis"
+    );
+    a.invalidate_job(JobId(1)).await;
+    let took = until_not_stale(&b, JobId(1), &job(1, "v1")).await;
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    // A read that raced the write cannot store the old value in B's local tier.
+    let t = ticket(b.get_job(JobId(2)).await);
+    a.invalidate_job(JobId(2)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    b.put_job(&job(2, "old"), t).await;
+    ticket(b.get_job(JobId(2)).await);
+}
+
+/// Cut between replica B and Redis: B stops serving its local copies at once, never serves
+/// one that another replica invalidated meanwhile, and takes the tier back (empty) when the
+/// subscription returns.
+#[tokio::test]
+async fn a_lost_redis_connection_drops_the_local_tier_at_once() {
+    let Some(server) = scheduler_test_support::redis().await else {
+        return;
+    };
+    let target = scheduler_test_support::redis_host_port(&server.url);
+    let proxy = scheduler_test_support::TcpProxy::start(target).await;
+    let b = replica(&format!("redis://{}", proxy.addr), &server.prefix).await;
+    let a = replica(&server.url, &server.prefix).await;
+    let t = ticket(b.get_job(JobId(3)).await);
+    b.put_job(&job(3, "v1"), t).await;
+    assert_eq!(b.get_job(JobId(3)).await, CacheLookup::Hit(job(3, "v1")));
+
+    proxy.set_down(true);
+    let took = until_not_stale(&b, JobId(3), &job(3, "v1")).await;
+    assert!(
+        took < Duration::from_millis(100),
+        "local tier kept for {took:?}"
+    );
+    assert!(!b.local_tier_live());
+    // A writes while B is cut off; B must not serve its old copy at any time after.
+    a.invalidate_job(JobId(3)).await;
+    for _ in 0..20 {
+        ticket(b.get_job(JobId(3)).await);
+    }
+
+    proxy.set_down(false);
+    let mut back = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        match b.get_job(JobId(3)).await {
+            CacheLookup::Hit(stale) => panic!("served {stale:?} after the cut"),
+            CacheLookup::Miss(t) if b.local_tier_live() && t.generation != u64::MAX => {
+                b.put_job(&job(3, "v2"), t).await;
+                back = b.get_job(JobId(3)).await == CacheLookup::Hit(job(3, "v2"));
+                if back {
+                    break;
+                }
+            }
+            CacheLookup::Miss(_) => {}
+        }
+    }
+    assert!(back, "the local tier did not come back");
+}
+
+/// Redis black-holed for replica B: its pings go unanswered, and within the liveness (300 ms)
+/// plus one heartbeat the local tier stops answering.
+#[tokio::test]
+async fn an_unanswered_ping_ends_the_local_tier_within_its_liveness() {
+    let Some(server) = scheduler_test_support::redis().await else {
+        return;
+    };
+    let target = scheduler_test_support::redis_host_port(&server.url);
+    let proxy = scheduler_test_support::TcpProxy::start(target).await;
+    let b = replica(&format!("redis://{}", proxy.addr), &server.prefix).await;
+    let t = ticket(b.get_job(JobId(4)).await);
+    b.put_job(&job(4, "v1"), t).await;
+    assert_eq!(b.get_job(JobId(4)).await, CacheLookup::Hit(job(4, "v1")));
+    proxy.set_mode(scheduler_test_support::ProxyMode::BlackHole);
+    let started = std::time::Instant::now();
+    while b.local_tier_live() {
+        assert!(
+            started.elapsed() < Duration::from_millis(1_000),
+            "the local tier stayed live with Redis black-holed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        started.elapsed() <= Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!matches!(b.get_job(JobId(4)).await, CacheLookup::Hit(_)));
 }

@@ -76,7 +76,22 @@ pub trait JobRepository: Send + Sync {
 /// Proof of what a cache had seen when a lookup missed; a later `put` with it is dropped if
 /// the entry was invalidated in between, so a slow reader can never store stale data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheTicket(pub u64);
+pub struct CacheTicket {
+    /// The cache's invalidation generation at the lookup (shared by replicas for Redis).
+    pub generation: u64,
+    /// The generation of a process-local tier in front of a shared cache (0 without one).
+    pub local: u64,
+}
+
+impl CacheTicket {
+    /// A ticket of a cache with one tier.
+    pub const fn at(generation: u64) -> Self {
+        Self {
+            generation,
+            local: 0,
+        }
+    }
+}
 
 /// The answer of a cache lookup.
 #[derive(Debug, Clone, PartialEq)]

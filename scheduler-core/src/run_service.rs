@@ -191,7 +191,7 @@ mod tests {
         let mut cache = MockJobCache::new();
         cache
             .expect_get_job()
-            .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+            .returning(|_| CacheLookup::Miss(CacheTicket::at(0)));
         cache.expect_invalidate_job().return_const(());
         let cache = Arc::new(cache);
         let store: Arc<dyn RunStore> = Arc::new(store);

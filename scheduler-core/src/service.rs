@@ -653,10 +653,10 @@ mod tests {
         let mut cache = MockJobCache::new();
         cache
             .expect_get_job()
-            .returning(|_| CacheLookup::Miss(CacheTicket(42)));
+            .returning(|_| CacheLookup::Miss(CacheTicket::at(42)));
         cache
             .expect_put_job()
-            .withf(|job, ticket| job.id == JobId(5) && *ticket == CacheTicket(42))
+            .withf(|job, ticket| job.id == JobId(5) && *ticket == CacheTicket::at(42))
             .times(1)
             .return_const(());
         service(repo, cache).get(JobId(5)).await.unwrap();
@@ -685,7 +685,7 @@ mod tests {
         let mut cache = MockJobCache::new();
         cache
             .expect_get_list()
-            .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+            .returning(|_| CacheLookup::Miss(CacheTicket::at(0)));
         cache.expect_put_list().return_const(());
         let svc = service(repo, cache);
         let second = JobQuery::new(Some(2), None, None, None).unwrap();
@@ -699,7 +699,7 @@ mod tests {
         let mut cache = MockJobCache::new();
         cache
             .expect_get_list()
-            .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+            .returning(|_| CacheLookup::Miss(CacheTicket::at(0)));
         cache.expect_put_list().return_const(());
         cache
     }
@@ -801,7 +801,7 @@ mod tests {
         let mut cache = MockJobCache::new();
         cache
             .expect_get_job()
-            .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+            .returning(|_| CacheLookup::Miss(CacheTicket::at(0)));
         let result = service(repo, cache).get(JobId(9)).await;
         assert_eq!(result, Err(ServiceError::JobNotFound));
     }
@@ -881,7 +881,7 @@ mod tests {
         let mut cache = MockJobCache::new();
         cache
             .expect_get_list()
-            .returning(|_| CacheLookup::Miss(CacheTicket(0)));
+            .returning(|_| CacheLookup::Miss(CacheTicket::at(0)));
         let result = service(repo, cache).list(&JobQuery::default()).await;
         assert!(matches!(result, Err(ServiceError::Unavailable(_))));
     }

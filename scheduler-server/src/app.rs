@@ -10,10 +10,10 @@ use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, TcpAcceptor};
 use poem::{Endpoint, EndpointExt, Server};
 use scheduler_adapters::{
-    CachedKeyStore, DatabaseConfig, DnsResolver, HttpExecutor, InMemoryJobCache, NoJobCache,
-    RateLimitConfig, RateLimiter, RedisCacheConfig, RedisJobCache, SeaOrmJobRepository,
-    SeaOrmKeyStore, SeaOrmRunStore, SeaOrmSigningStore, SystemClock, connect, connection_failure,
-    mask_password,
+    CachedKeyStore, DatabaseConfig, DnsResolver, HttpExecutor, InMemoryJobCache, LocalTierConfig,
+    NoJobCache, RateLimitConfig, RateLimiter, RedisCacheConfig, RedisJobCache, SeaOrmJobRepository,
+    SeaOrmKeyStore, SeaOrmRunStore, SeaOrmSigningStore, SystemClock, TieredJobCache, connect,
+    connection_failure, mask_password,
 };
 use scheduler_core::{
     ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, KeyService, RoutingExecutor, Run,
@@ -211,13 +211,25 @@ async fn choose_cache(config: &Config) -> Result<Arc<dyn JobCache>, StartupError
         redis.ttl = config.cache_ttl();
         redis.timeout = Duration::from_millis(config.redis_timeout_ms);
         redis.breaker_failures = config.redis_breaker_failures;
+        let invalid = |cause: String| StartupError::Setting {
+            setting: REDIS_URL,
+            value: mask_password(url),
+            cause,
+        };
+        if config.local_cache {
+            let local = LocalTierConfig {
+                capacity: config.cache_capacity,
+                ttl: config.cache_ttl(),
+                ..LocalTierConfig::new()
+            };
+            let cache = TieredJobCache::new(redis, local)
+                .await
+                .map_err(|e| invalid(e.to_string()))?;
+            return Ok(Arc::new(cache));
+        }
         let cache = RedisJobCache::new(redis)
             .await
-            .map_err(|e| StartupError::Setting {
-                setting: REDIS_URL,
-                value: mask_password(url),
-                cause: e.to_string(),
-            })?;
+            .map_err(|e| invalid(e.to_string()))?;
         return Ok(Arc::new(cache));
     }
     Ok(if config.is_sqlite() {

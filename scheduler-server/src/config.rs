@@ -147,6 +147,18 @@ pub struct Config {
     )]
     pub redis_breaker_failures: u32,
 
+    /// With `REDIS_URL`: keep hot jobs and pages in this process too, dropped by Redis
+    /// notices (pub/sub) the moment another replica writes, and not served at all while the
+    /// notices cannot be trusted (subscription lost, or a ping unanswered for 300 ms).
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_LOCAL_CACHE",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub local_cache: bool,
+
     /// Address and port to listen on.
     #[arg(
         long,

@@ -72,13 +72,45 @@ async fn a_second_read_is_a_hit_and_byte_for_byte_the_database_answer() {
     assert_eq!(ready["cache"], "ok");
 }
 
-#[tokio::test]
-async fn replicas_sharing_redis_never_serve_each_others_stale_data() {
+/// GETs `path` on `app` until `seen` holds for the answer: at once (the first read) when
+/// `at_once`, otherwise within one notice delay (bounded here by 1 s); once seen, the old
+/// value never comes back.
+async fn sees(app: &TestApp, path: &str, at_once: bool, seen: impl Fn(&(u16, Value)) -> bool) {
+    let started = std::time::Instant::now();
+    loop {
+        let answer = app.get_json(path).await;
+        if seen(&answer) {
+            break;
+        }
+        assert!(
+            !at_once && started.elapsed() < Duration::from_secs(1),
+            "{path}: still {answer:?} after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for _ in 0..5 {
+        let answer = app.get_json(path).await;
+        assert!(seen(&answer), "{path}: went back to {answer:?}");
+    }
+}
+
+/// Replica B never serves what replica A changed: with Redis alone, B's next read sees it;
+/// with the local tier, B's reads see it within one notice delay and never go back.
+async fn replicas_never_serve_each_others_stale_data(local_cache: bool) {
     let Some((pg, redis)) = services().await else {
         return;
     };
-    let a = replica(&pg.url, &redis.url, &redis.prefix).await;
-    let b = replica(&pg.url, &redis.url, &redis.prefix).await;
+    let start = |_: ()| {
+        let mut config = support::test_config(&pg.url);
+        config.redis_url = Some(redis.url.clone());
+        config.redis_prefix = redis.prefix.clone();
+        config.local_cache = local_cache;
+        support::spawn(config)
+    };
+    let a = start(()).await;
+    let b = start(()).await;
+    let at_once = !local_cache;
     let created: Value = a
         .post_job(&json!({"name": "shared", "cron_expression": "@daily"}))
         .await
@@ -91,7 +123,7 @@ async fn replicas_sharing_redis_never_serve_each_others_stale_data() {
         assert_eq!(b.get_json(&path).await.1["description"], "");
         assert_eq!(b.get_json("/scheduler/jobs/").await.1["count"], 1);
     }
-    // A writes; B must see it at once.
+    // A writes; B must see it.
     let response = a
         .client
         .patch(a.url(&path))
@@ -100,15 +132,21 @@ async fn replicas_sharing_redis_never_serve_each_others_stale_data() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(b.get_json(&path).await.1["description"], "changed on A");
-    assert_eq!(
-        b.get_json("/scheduler/jobs/").await.1["results"][0]["description"],
-        "changed on A"
-    );
+    sees(&b, &path, at_once, |(_, job)| {
+        job["description"] == "changed on A"
+    })
+    .await;
+    sees(&b, "/scheduler/jobs/", at_once, |(_, page)| {
+        page["results"][0]["description"] == "changed on A"
+    })
+    .await;
 
     a.post_job(&json!({"name": "second", "cron_expression": "@daily"}))
         .await;
-    assert_eq!(b.get_json("/scheduler/jobs/").await.1["count"], 2);
+    sees(&b, "/scheduler/jobs/", at_once, |(_, page)| {
+        page["count"] == 2
+    })
+    .await;
 
     let paused = a
         .client
@@ -117,15 +155,75 @@ async fn replicas_sharing_redis_never_serve_each_others_stale_data() {
         .await
         .unwrap();
     assert_eq!(paused.status(), 200);
-    assert_eq!(b.get_json(&path).await.1["is_active"], false);
+    sees(&b, &path, at_once, |(_, job)| job["is_active"] == false).await;
 
     let deleted = a.client.delete(a.url(&path)).send().await.unwrap();
     assert_eq!(deleted.status(), 204);
-    assert_eq!(
-        b.get_json(&path).await,
-        (404, json!({"error": "Job not found"}))
-    );
-    assert_eq!(b.get_json("/scheduler/jobs/").await.1["count"], 1);
+    sees(&b, &path, at_once, |answer| {
+        answer == &(404, json!({"error": "Job not found"}))
+    })
+    .await;
+    sees(&b, "/scheduler/jobs/", at_once, |(_, page)| {
+        page["count"] == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_never_serve_each_others_stale_data() {
+    replicas_never_serve_each_others_stale_data(false).await;
+}
+
+#[tokio::test]
+async fn replicas_with_local_tiers_see_each_others_writes_within_a_notice() {
+    replicas_never_serve_each_others_stale_data(true).await;
+}
+
+/// Replica B's local tier with its Redis connection cut: from the cut on, B never serves a
+/// job that replica A changed, and takes its local tier back when Redis returns.
+#[tokio::test]
+async fn a_replica_cut_from_redis_never_serves_its_local_copies() {
+    let Some((pg, redis)) = services().await else {
+        return;
+    };
+    let proxy = TcpProxy::start(scheduler_test_support::redis_host_port(&redis.url)).await;
+    let a = replica(&pg.url, &redis.url, &redis.prefix).await;
+    let b = replica(&pg.url, &format!("redis://{}", proxy.addr), &redis.prefix).await;
+    let created: Value = a
+        .post_job(&json!({"name": "cut", "cron_expression": "@daily"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/scheduler/jobs/{}/", created["id"]);
+    for _ in 0..3 {
+        assert_eq!(b.get_json(&path).await.1["description"], "");
+    }
+    proxy.set_down(true);
+    // Give B's subscriber its turn to see the closed connection (it is on this runtime).
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let response = a
+        .client
+        .patch(a.url(&path))
+        .json(&json!({"description": "changed while B was cut off"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for _ in 0..50 {
+        let (status, job) = b.get_json(&path).await;
+        assert_eq!(
+            (status, job["description"].as_str()),
+            (200, Some("changed while B was cut off"))
+        );
+    }
+    proxy.set_down(false);
+    for _ in 0..100 {
+        let (_, job) = b.get_json(&path).await;
+        assert_eq!(job["description"], "changed while B was cut off");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(b.get_json("/ready").await.1["cache"], "ok");
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ mod m20261203_000001_api_keys;
 mod m20261203_000002_tenants;
 mod m20261203_000003_signing_secrets;
 mod m20261204_000001_list_indexes_and_counts;
+mod m20261205_000001_index_due_fires;
 mod m20261206_000001_index_job_names;
 
 /// Lists the migrations in the order they apply.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_tenants::Migration),
             Box::new(m20261203_000003_signing_secrets::Migration),
             Box::new(m20261204_000001_list_indexes_and_counts::Migration),
+            Box::new(m20261205_000001_index_due_fires::Migration),
             Box::new(m20261206_000001_index_job_names::Migration),
         ]
     }

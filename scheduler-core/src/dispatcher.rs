@@ -1,7 +1,7 @@
 //! The dispatcher: claims due fires through the [`RunStore`], executes them concurrently up to
-//! a limit, records outcomes, retries with backoff, heartbeats, and recovers runs of dead
-//! workers. The loop is a thin wrapper around [`Dispatcher::tick`], which tests drive directly
-//! with a controlled [`Clock`].
+//! the replica's capacity, records outcomes in batches, retries with backoff, heartbeats, and
+//! recovers runs of dead workers. The loop is a thin wrapper around [`Dispatcher::tick`],
+//! which tests drive directly with a controlled [`Clock`].
 //!
 //! # Guarantee
 //! Every fire is **claimed exactly once**: the claim is one database transaction that locks
@@ -10,23 +10,37 @@
 //! **Delivery** is exactly once unless a worker dies mid-run: its run stops heartbeating, is
 //! marked `abandoned` after the lease, and a new attempt runs — at-least-once. Receivers use
 //! `(job_id, scheduled_for)` as their idempotency key.
+//!
+//! # Capacity and throughput
+//! Handler runs and HTTP deliveries have separate slots ([`DispatcherConfig::max_concurrent_runs`],
+//! [`DispatcherConfig::max_concurrent_deliveries`]), and one receiving host gets at most
+//! [`DispatcherConfig::max_deliveries_per_host`]. A claim reserves slots before it asks the
+//! store and takes at most what it reserved; it asks for twice as many fires after a full
+//! claim, up to [`DispatcherConfig::max_batch_size`] ([`crate::plan::next_claim_size`]), and
+//! while claims come back full, [`DispatcherConfig::claims_in_flight`] of them run at once.
+//! A run frees its execution slot when it has executed and a record slot when its outcome is
+//! stored (as many record slots as both kinds together, so a slow store slows claims);
+//! outcomes are stored in batches (`crate::recorder`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
-use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 
+use crate::capacity::{Capacity, Reservation, RunSlot};
 use crate::error::RepositoryError;
-use crate::job::{Job, JobId};
-use crate::plan::{Execution, RunOutcome, plan_outcome};
+use crate::job::JobId;
+use crate::plan::{Execution, ExecutionKind, next_claim_size, plan_outcome};
 use crate::policy::WireEnum;
 use crate::ports::{Clock, JobCache, JobExecutor, RunStore};
-use crate::run::{ClaimedRun, ErrorText, Run, RunId};
+use crate::recorder::{Pending, Recorder};
+use crate::run::{ClaimRequest, ClaimedRun, ErrorText, FinishedRun, Run, RunId};
 use crate::telemetry;
+
+pub use crate::executors::{ActionFuture, ActionHandler, ActionHandlers, RoutingExecutor};
 
 /// Shortest pause between two ticks that found nothing more to claim.
 const MIN_PAUSE: Duration = Duration::from_millis(50);
@@ -34,106 +48,30 @@ const MIN_PAUSE: Duration = Duration::from_millis(50);
 /// How often the loop samples the due backlog (one indexed count).
 const BACKLOG_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
-/// The future an action handler returns.
-pub type ActionFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
-
-/// An async Rust function run for jobs whose `parameters.action` names it.
-pub type ActionHandler = Arc<dyn Fn(Job, Run) -> ActionFuture + Send + Sync>;
-
-/// Handlers by action name, for jobs without an HTTP target; what an embedding program
-/// registers its code with.
-#[derive(Clone, Default)]
-pub struct ActionHandlers {
-    /// `parameters.action` → handler.
-    handlers: HashMap<String, ActionHandler>,
-    /// Run when no handler matches (the server registers one that logs and succeeds).
-    fallback: Option<ActionHandler>,
-}
-
-impl ActionHandlers {
-    /// No handlers.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn wrap<F, Fut>(handler: F) -> ActionHandler
-    where
-        F: Fn(Job, Run) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
-    {
-        Arc::new(move |job, run| Box::pin(handler(job, run)))
-    }
-
-    /// Runs `handler` for jobs whose `parameters.action` is `action`.
-    pub fn register<F, Fut>(&mut self, action: &str, handler: F) -> &mut Self
-    where
-        F: Fn(Job, Run) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
-    {
-        self.handlers
-            .insert(action.to_string(), Self::wrap(handler));
-        self
-    }
-
-    /// Runs `handler` when no registered action matches.
-    pub fn fallback<F, Fut>(&mut self, handler: F) -> &mut Self
-    where
-        F: Fn(Job, Run) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
-    {
-        self.fallback = Some(Self::wrap(handler));
-        self
-    }
-}
-
-#[async_trait]
-impl JobExecutor for ActionHandlers {
-    async fn execute(&self, job: &Job, run: &Run) -> Result<(), String> {
-        let action = job
-            .spec
-            .parameters
-            .as_map()
-            .get("action")
-            .and_then(serde_json::Value::as_str);
-        let handler = action
-            .and_then(|name| self.handlers.get(name))
-            .or(self.fallback.as_ref())
-            .ok_or_else(|| match action {
-                Some(name) => format!("no handler is registered for action \"{name}\""),
-                None => "the job has no target and no parameters.action".to_string(),
-            })?;
-        handler(job.clone(), run.clone()).await
-    }
-}
-
-/// Sends jobs with a target to the HTTP executor and the rest to the action handlers.
-pub struct RoutingExecutor {
-    /// For jobs with a `target`.
-    pub http: Option<Arc<dyn JobExecutor>>,
-    /// For jobs without one.
-    pub actions: ActionHandlers,
-}
-
-#[async_trait]
-impl JobExecutor for RoutingExecutor {
-    async fn execute(&self, job: &Job, run: &Run) -> Result<(), String> {
-        match (&job.spec.target, &self.http) {
-            (Some(_), Some(http)) => http.execute(job, run).await,
-            (Some(_), None) => Err("HTTP targets are not enabled in this process".into()),
-            (None, _) => self.actions.execute(job, run).await,
-        }
-    }
-}
-
 /// Dispatcher settings.
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
     /// This replica's name, stored on the runs it executes.
     pub worker: String,
-    /// Most fires claimed per transaction.
+    /// Fires of each kind the first claim after a quiet spell asks for; full claims double it
+    /// up to [`DispatcherConfig::max_batch_size`].
     pub batch_size: u32,
-    /// Most runs executing at once in this replica.
+    /// Most fires of each kind one claim asks for while a backlog lasts.
+    pub max_batch_size: u32,
+    /// Claims one replica runs at once while claims come back full (at least 1).
+    pub claims_in_flight: usize,
+    /// Most in-process handler runs (jobs without a target) executing at once in this
+    /// replica (runs that executed and wait for their outcome to be stored do not count; at
+    /// most as many as both limits together wait).
     pub max_concurrent_runs: usize,
+    /// Most HTTP deliveries (jobs with a target) executing at once in this replica.
+    pub max_concurrent_deliveries: usize,
+    /// Most deliveries to one receiving host (by [`crate::policy::HttpTarget::host_key`])
+    /// executing at once; a host at its cap is left out of claims until one of its
+    /// deliveries ends.
+    pub max_deliveries_per_host: usize,
+    /// Most outcomes stored by one statement.
+    pub record_batch: usize,
     /// Longest sleep between claims (jobs created on other replicas are seen this fast).
     pub poll_interval: Duration,
     /// A running run without a heartbeat for this long is abandoned and run again.
@@ -158,14 +96,21 @@ pub struct DispatcherConfig {
 }
 
 impl DispatcherConfig {
-    /// Defaults for `worker`: batches of 100, 64 concurrent runs, 1 s poll, 30 s lease, 30 s
-    /// grace, a fire given up after 3 abandoned attempts, run history kept 30 days and at
-    /// most 1,000 runs per job (pruned every minute, 1,000 rows per statement).
+    /// Defaults for `worker`: claims of 100 fires per kind growing to 1,000 under a backlog,
+    /// 2 claims in flight, 1,024 handler runs and 4,096 deliveries at once (1,024 per host),
+    /// outcomes stored 1,000 per statement, 1 s poll, 30 s lease, 30 s grace, a fire given up
+    /// after 3 abandoned attempts, run history kept 30 days and at most 1,000 runs per job
+    /// (pruned every minute, 1,000 rows per statement).
     pub fn new(worker: impl Into<String>) -> Self {
         Self {
             worker: worker.into(),
             batch_size: 100,
-            max_concurrent_runs: 64,
+            max_batch_size: 1_000,
+            claims_in_flight: 2,
+            max_concurrent_runs: 1_024,
+            max_concurrent_deliveries: 4_096,
+            max_deliveries_per_host: 1_024,
+            record_batch: 1_000,
             poll_interval: Duration::from_secs(1),
             lease: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
@@ -190,6 +135,20 @@ pub struct TickOutcome {
     pub started: usize,
     /// True when a claim came back full: more fires may be due, tick again at once.
     pub more_due: bool,
+    /// True when every slot of both kinds was held, so nothing could be claimed: tick again
+    /// when a run's outcome is stored.
+    pub at_capacity: bool,
+}
+
+/// What one claim did.
+#[derive(Debug, Clone, Copy, Default)]
+struct Claimed {
+    /// Runs started.
+    started: usize,
+    /// The claim came back full for some kind.
+    more_due: bool,
+    /// No slot of either kind was free.
+    at_capacity: bool,
 }
 
 struct Inner {
@@ -198,10 +157,16 @@ struct Inner {
     cache: Arc<dyn JobCache>,
     clock: Arc<dyn Clock>,
     config: DispatcherConfig,
-    /// One permit per run executing in this replica.
-    slots: Arc<Semaphore>,
-    /// Runs executing here; heartbeated.
-    in_flight: Mutex<HashSet<RunId>>,
+    /// Slots by kind and per host.
+    capacity: Arc<Capacity>,
+    /// Runs executing here or awaiting their record; heartbeated.
+    in_flight: Arc<Mutex<HashSet<RunId>>>,
+    /// Stores outcomes in batches.
+    recorder: Recorder,
+    /// What the next claim asks for: handlers, deliveries.
+    claim_size: [AtomicU32; 2],
+    /// Woken when a claim came back full, so the extra claimers join in.
+    backlog: Notify,
     /// When the last tick completed without error, or when the dispatcher was made (for
     /// health checks).
     last_good_tick: Mutex<std::time::Instant>,
@@ -223,6 +188,18 @@ fn to_chrono(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
+fn kind_index(kind: ExecutionKind) -> usize {
+    match kind {
+        ExecutionKind::Handler => 0,
+        ExecutionKind::Delivery => 1,
+    }
+}
+
+/// The per-host key of a delivery (`None` for a handler run).
+fn host_of(claimed: &ClaimedRun) -> Option<String> {
+    claimed.job.spec.target.as_ref().map(|t| t.host_key())
+}
+
 impl Dispatcher {
     /// A dispatcher over its ports.
     pub fn new(
@@ -232,16 +209,31 @@ impl Dispatcher {
         clock: Arc<dyn Clock>,
         config: DispatcherConfig,
     ) -> Self {
-        let slots = Arc::new(Semaphore::new(config.max_concurrent_runs.max(1)));
+        let capacity = Capacity::new(
+            config.max_concurrent_runs,
+            config.max_concurrent_deliveries,
+            config.max_deliveries_per_host,
+        );
+        let in_flight = Arc::new(Mutex::new(HashSet::new()));
+        let recorder = Recorder::new(
+            store.clone(),
+            cache.clone(),
+            in_flight.clone(),
+            config.record_batch,
+        );
+        let base = next_claim_size(config.batch_size, config.max_batch_size, 0, 0);
         Self {
             inner: Arc::new(Inner {
                 store,
                 executor,
                 cache,
                 clock,
+                capacity,
+                in_flight,
+                recorder,
+                claim_size: [AtomicU32::new(base), AtomicU32::new(base)],
+                backlog: Notify::new(),
                 config,
-                slots,
-                in_flight: Mutex::new(HashSet::new()),
                 last_good_tick: Mutex::new(std::time::Instant::now()),
             }),
         }
@@ -252,17 +244,25 @@ impl Dispatcher {
         &self.inner.config.worker
     }
 
-    /// Runs executing in this replica now.
+    /// Runs executing in this replica now (or awaiting their outcome's record).
     pub fn in_flight(&self) -> usize {
         lock(&self.inner.in_flight).len()
     }
 
-    fn free_slots(&self) -> u32 {
-        u32::try_from(self.inner.slots.available_permits()).unwrap_or(u32::MAX)
+    /// Reserves up to `want` slots of each kind, both counts equal (for recoveries and
+    /// retries, whose kinds are known only once they are taken).
+    fn reserve_any(&self, want: u32) -> (Reservation, Reservation) {
+        let capacity = &self.inner.capacity;
+        let n = want
+            .min(capacity.free(ExecutionKind::Handler))
+            .min(capacity.free(ExecutionKind::Delivery));
+        let handlers = capacity.reserve(ExecutionKind::Handler, n);
+        let deliveries = capacity.reserve(ExecutionKind::Delivery, handlers.count());
+        (handlers, deliveries)
     }
 
-    /// One step: recover abandoned runs, start due retries, claim due fires — each up to the
-    /// free execution slots — and start executing what was claimed.
+    /// One step: recover abandoned runs, start due retries, claim due fires — each within
+    /// the free slots — and start executing what was claimed.
     ///
     /// # Errors
     /// The store's error; nothing was claimed by the failing call.
@@ -271,17 +271,19 @@ impl Dispatcher {
         let now = inner.clock.now();
         let worker = inner.config.worker.as_str();
         let mut outcome = TickOutcome::default();
+        let batch = inner.config.max_batch_size.max(1);
 
         let stale_before = now - to_chrono(inner.config.lease);
-        let free = self.free_slots();
-        if free > 0 {
+        let (mut handlers, mut deliveries) = self.reserve_any(batch);
+        let limit = handlers.count().min(deliveries.count());
+        if limit > 0 {
             let recovered = inner
                 .store
                 .recover_abandoned(
                     stale_before,
                     now,
                     worker,
-                    free,
+                    limit,
                     inner.config.max_abandoned_attempts,
                 )
                 .await?;
@@ -289,32 +291,81 @@ impl Dispatcher {
             if !recovered.changed_jobs.is_empty() {
                 inner.cache.invalidate_jobs(&recovered.changed_jobs).await;
             }
-            outcome.started += self.start_all(recovered.runs).await;
+            outcome.started += self.start_reserved(recovered.runs, &mut handlers, &mut deliveries);
         }
-        let free = self.free_slots();
-        if free > 0 {
-            let retries = inner.store.claim_retries(now, worker, free).await?;
-            outcome.started += self.start_all(retries).await;
-        }
-        let limit = self.free_slots().min(inner.config.batch_size);
+        drop((handlers, deliveries));
+        let (mut handlers, mut deliveries) = self.reserve_any(batch);
+        let limit = handlers.count().min(deliveries.count());
         if limit > 0 {
-            let batch = inner.store.claim_due(now, worker, limit).await?;
-            // Claims advanced next_run/last_run: cached reads must not show the old values.
-            if !batch.advanced_jobs.is_empty() {
-                inner.cache.invalidate_jobs(&batch.advanced_jobs).await;
-            }
-            outcome.more_due = batch.advanced_jobs.len() >= usize::try_from(limit).unwrap_or(0);
-            for (_, reason) in &batch.skipped {
-                telemetry::fire_skipped(reason);
-            }
-            for claimed in &batch.runs {
-                telemetry::fire_started(claimed.run.scheduled_for, claimed.run.started_at);
-            }
-            outcome.started += self.start_all(batch.runs).await;
+            let retries = inner.store.claim_retries(now, worker, limit).await?;
+            outcome.started += self.start_reserved(retries, &mut handlers, &mut deliveries);
         }
+        drop((handlers, deliveries));
+        let claimed = self.claim(now).await?;
+        outcome.started += claimed.started;
+        outcome.more_due = claimed.more_due;
+        outcome.at_capacity = claimed.at_capacity;
         telemetry::claimed(now);
         *lock(&inner.last_good_tick) = std::time::Instant::now();
         Ok(outcome)
+    }
+
+    /// Claims due fires within the free slots (at most the adaptive claim size per kind),
+    /// starts them, and adapts the next claim's size.
+    async fn claim(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Claimed, RepositoryError> {
+        let inner = &self.inner;
+        let capacity = &inner.capacity;
+        let size = |kind| inner.claim_size[kind_index(kind)].load(Ordering::Relaxed);
+        let mut handlers = capacity.reserve(ExecutionKind::Handler, size(ExecutionKind::Handler));
+        let mut deliveries =
+            capacity.reserve(ExecutionKind::Delivery, size(ExecutionKind::Delivery));
+        let (asked_handlers, asked_deliveries) = (handlers.count(), deliveries.count());
+        if asked_handlers == 0 && asked_deliveries == 0 {
+            return Ok(Claimed {
+                at_capacity: true,
+                ..Claimed::default()
+            });
+        }
+        let request = ClaimRequest {
+            now,
+            worker: inner.config.worker.clone(),
+            handlers: asked_handlers,
+            deliveries: asked_deliveries,
+            saturated_hosts: capacity.saturated_hosts(),
+        };
+        let batch = inner.store.claim_due(&request).await?;
+        // Claims advanced next_run/last_run: cached reads must not show the old values.
+        if !batch.advanced_jobs.is_empty() {
+            inner.cache.invalidate_jobs(&batch.advanced_jobs).await;
+        }
+        let got_handlers = batch.advanced_handlers;
+        let got_deliveries = u32::try_from(batch.advanced_jobs.len())
+            .unwrap_or(u32::MAX)
+            .saturating_sub(got_handlers);
+        let config = &inner.config;
+        for (kind, asked, got) in [
+            (ExecutionKind::Handler, asked_handlers, got_handlers),
+            (ExecutionKind::Delivery, asked_deliveries, got_deliveries),
+        ] {
+            // A kind not asked for (no free slot) keeps its size for when slots free up.
+            if asked > 0 {
+                let next = next_claim_size(config.batch_size, config.max_batch_size, asked, got);
+                inner.claim_size[kind_index(kind)].store(next, Ordering::Relaxed);
+            }
+        }
+        for (_, reason) in &batch.skipped {
+            telemetry::fire_skipped(reason);
+        }
+        for claimed in &batch.runs {
+            telemetry::fire_started(claimed.run.scheduled_for, claimed.run.started_at);
+        }
+        let started = self.start_reserved(batch.runs, &mut handlers, &mut deliveries);
+        Ok(Claimed {
+            started,
+            more_due: (asked_handlers > 0 && got_handlers >= asked_handlers)
+                || (asked_deliveries > 0 && got_deliveries >= asked_deliveries),
+            at_capacity: false,
+        })
     }
 
     /// How long ago the last tick completed without error (before the first, since the
@@ -324,7 +375,8 @@ impl Dispatcher {
         lock(&self.inner.last_good_tick).elapsed()
     }
 
-    /// Starts a manual run of `job_id` now, on this replica.
+    /// Starts a manual run of `job_id` now, on this replica (waiting for a slot of its kind
+    /// when claims hold every one).
     ///
     /// # Errors
     /// `NotFound` for an unknown job, or the store's error.
@@ -338,36 +390,58 @@ impl Dispatcher {
         let run = claimed.run.clone();
         // The manual run moved the job's last_run and last_status.
         self.inner.cache.invalidate_job(job_id).await;
-        self.start_all(vec![claimed]).await;
+        let kind = ExecutionKind::of(&claimed.job);
+        if let Some(slot) = self.inner.capacity.wait_for(kind, host_of(&claimed)).await {
+            self.start(claimed, slot);
+        }
         Ok(run)
     }
 
-    async fn start_all(&self, claimed: Vec<ClaimedRun>) -> usize {
-        let count = claimed.len();
+    /// Starts every claimed run with a slot of its kind from the reservations (which hold at
+    /// least as many permits as the claim was allowed to take).
+    fn start_reserved(
+        &self,
+        claimed: Vec<ClaimedRun>,
+        handlers: &mut Reservation,
+        deliveries: &mut Reservation,
+    ) -> usize {
+        let mut started = 0;
         for run in claimed {
-            // Claims never exceed the free slots, so this does not wait (manual runs may).
-            let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
-                break;
+            let reservation = match ExecutionKind::of(&run.job) {
+                ExecutionKind::Handler => &mut *handlers,
+                ExecutionKind::Delivery => &mut *deliveries,
             };
-            {
-                let mut in_flight = lock(&self.inner.in_flight);
-                in_flight.insert(run.run.id);
-                telemetry::in_flight(in_flight.len());
-            }
-            let dispatcher = self.clone();
-            tokio::spawn(async move {
-                dispatcher.execute(run).await;
-                drop(permit);
-            });
+            let host = host_of(&run);
+            let Some(slot) = self.inner.capacity.hold_reserved(reservation, host) else {
+                // A store that returned more than asked: the run stays `running` without a
+                // heartbeat and lease recovery runs it again.
+                tracing::error!(run_id = %run.run.id, "a claim returned more runs than it was allowed");
+                continue;
+            };
+            self.start(run, slot);
+            started += 1;
         }
-        count
+        started
+    }
+
+    /// Executes `run` in a task of its own, holding `slot` until its outcome is stored.
+    fn start(&self, run: ClaimedRun, slot: RunSlot) {
+        {
+            let mut in_flight = lock(&self.inner.in_flight);
+            in_flight.insert(run.run.id);
+            telemetry::in_flight(in_flight.len());
+        }
+        let dispatcher = self.clone();
+        tokio::spawn(async move { dispatcher.execute(run, slot).await });
     }
 
     /// Executes one claimed run under its timeout and records the outcome.
-    async fn execute(&self, claimed: ClaimedRun) {
+    async fn execute(&self, claimed: ClaimedRun, slot: RunSlot) {
         let ClaimedRun { run, job } = claimed;
         let policy = job.spec.policy;
         let timeout = Duration::from_secs(u64::from(policy.timeout_seconds));
+        // A delivery beyond its host's cap waits here for one of the host's runs to end.
+        let sending = slot.sending_permit().await;
         let executor = self.inner.executor.clone();
         let (job_for_task, run_for_task) = (job.clone(), run.clone());
         // Its own task, so a panicking handler fails the run instead of the dispatcher.
@@ -383,6 +457,9 @@ impl Dispatcher {
                 Execution::TimedOut
             }
         };
+        drop(sending);
+        // The execution slot goes back now; the record slot stays until the outcome is stored.
+        let slot = slot.executed();
         let outcome = plan_outcome(&run, &policy, execution, self.inner.clock.now());
         let ran_for = (outcome.finished_at - run.started_at)
             .to_std()
@@ -411,37 +488,13 @@ impl Dispatcher {
             ),
         }
         telemetry::run_recorded(outcome.status, run.trigger, Some(ran_for));
-        self.record(&run, outcome).await;
-        // The job's last_status changed.
-        self.inner.cache.invalidate_job(run.job_id).await;
-        let mut in_flight = lock(&self.inner.in_flight);
-        in_flight.remove(&run.id);
-        telemetry::in_flight(in_flight.len());
-    }
-
-    /// Stores a run's outcome, so that every run ends in a stored final state: an outage is
-    /// retried (three tries, then the run is left to lease recovery, which the abandon cap
-    /// bounds); an outcome the store refuses for its content is stored again with a minimal
-    /// error text.
-    async fn record(&self, run: &Run, mut outcome: RunOutcome) {
-        let id = run.id;
-        for attempt in 0..3u32 {
-            match self.inner.store.finish(run, &outcome).await {
-                Ok(()) => return,
-                Err(RepositoryError::Rejected(cause)) => {
-                    tracing::warn!(run_id = %id, %cause, "the store refused a run outcome; storing a minimal error");
-                    outcome = outcome.with_minimal_error();
-                }
-                Err(e) if attempt < 2 => {
-                    tracing::warn!(run_id = %id, error = %e, "recording a run outcome failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                }
-                Err(e) => {
-                    // Left running: after the lease another replica recovers it.
-                    tracing::error!(run_id = %id, error = %e, "could not record a run outcome");
-                }
-            }
-        }
+        self.inner
+            .recorder
+            .record(Pending {
+                finished: FinishedRun { run, outcome },
+                slot,
+            })
+            .await;
     }
 
     /// Deletes the run history past [`DispatcherConfig::retention`] and
@@ -481,7 +534,7 @@ impl Dispatcher {
         Ok(deleted)
     }
 
-    /// Heartbeats every run executing here.
+    /// Heartbeats every run executing here (one statement).
     ///
     /// # Errors
     /// The store's error.
@@ -498,56 +551,48 @@ impl Dispatcher {
 
     /// Claims and executes until `shutdown` completes; then stops claiming and waits up to the
     /// grace period for in-flight runs (the rest are recovered by other replicas after the
-    /// lease). Sleeps until the earliest `next_run`, but never longer than the poll interval.
+    /// lease). Sleeps until the earliest `next_run`, but never longer than the poll interval;
+    /// with every slot held, until a run's outcome is stored.
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) {
         let config = &self.inner.config;
-        let beats = {
-            let dispatcher = self.clone();
-            let every = config.heartbeat_interval();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    if let Err(error) = dispatcher.heartbeat().await {
-                        tracing::warn!(%error, "heartbeat failed");
-                    }
+        let mut background = vec![
+            self.every(config.heartbeat_interval(), |d| async move {
+                if let Err(error) = d.heartbeat().await {
+                    tracing::warn!(%error, "heartbeat failed");
                 }
-            })
-        };
-        let backlog = {
-            let dispatcher = self.clone();
-            tokio::spawn(async move {
-                loop {
-                    let now = dispatcher.inner.clock.now();
-                    if let Ok(due) = dispatcher.inner.store.due_backlog(now).await {
-                        telemetry::backlog(due);
-                    }
-                    tokio::time::sleep(BACKLOG_SAMPLE_EVERY).await;
+            }),
+            self.every(BACKLOG_SAMPLE_EVERY, |d| async move {
+                let now = d.inner.clock.now();
+                if let Ok(due) = d.inner.store.due_backlog(now).await {
+                    telemetry::backlog(due);
                 }
-            })
-        };
-        let pruning = {
-            let dispatcher = self.clone();
-            let every = config.prune_every.max(Duration::from_secs(1));
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    if let Err(error) = dispatcher.prune_history().await {
+            }),
+            self.every(
+                config.prune_every.max(Duration::from_secs(1)),
+                |d| async move {
+                    if let Err(error) = d.prune_history().await {
                         tracing::warn!(%error, "pruning run history failed");
                     }
-                }
-            })
-        };
+                },
+            ),
+        ];
+        for _ in 1..config.claims_in_flight.max(1) {
+            let dispatcher = self.clone();
+            background.push(tokio::spawn(async move {
+                dispatcher.claim_while_backlog().await
+            }));
+        }
         tokio::pin!(shutdown);
         let mut failures = 0u32;
         loop {
-            let ticked = tokio::time::timeout(config.tick_timeout, self.tick())
-                .await
-                .unwrap_or_else(|_| {
-                    Err(RepositoryError::Unavailable(format!(
-                        "the tick took longer than {} ms",
-                        config.tick_timeout.as_millis()
-                    )))
-                });
+            let ticked = self.bounded(self.tick()).await;
+            let at_capacity = matches!(
+                ticked,
+                Ok(TickOutcome {
+                    at_capacity: true,
+                    ..
+                })
+            );
             let pause = match ticked {
                 Ok(outcome) => {
                     if failures > 0 {
@@ -555,9 +600,13 @@ impl Dispatcher {
                     }
                     failures = 0;
                     if outcome.more_due {
-                        Duration::ZERO
+                        // A backlog: the other claimers join in.
+                        self.inner.backlog.notify_waiters();
+                        None
+                    } else if outcome.at_capacity {
+                        Some(self.inner.config.poll_interval)
                     } else {
-                        self.pause_until_due().await
+                        Some(self.pause_until_due().await)
                     }
                 }
                 Err(error) => {
@@ -566,37 +615,86 @@ impl Dispatcher {
                         tracing::warn!(%error, "dispatcher: claiming failed; backing off");
                     }
                     failures += 1;
-                    Duration::from_millis(200 * u64::from(failures.min(25)))
+                    Some(Duration::from_millis(200 * u64::from(failures.min(25))))
                 }
+            };
+            let Some(pause) = pause else {
+                continue;
             };
             tokio::select! {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep(pause) => {}
+                // Every slot was held: claim again as soon as one is given back.
+                () = self.inner.capacity.freed(), if at_capacity => {}
             }
+        }
+        for task in &background {
+            task.abort();
         }
         let running = self.in_flight();
         tracing::info!(
             running,
             "dispatcher: stopped claiming; waiting for in-flight runs"
         );
-        let all = u32::try_from(config.max_concurrent_runs.max(1)).unwrap_or(u32::MAX);
         let drained =
-            tokio::time::timeout(config.shutdown_grace, self.inner.slots.acquire_many(all)).await;
+            tokio::time::timeout(config.shutdown_grace, self.inner.capacity.drained()).await;
         if drained.is_err() {
             tracing::warn!(
                 running = self.in_flight(),
                 "dispatcher: grace period over; unfinished runs are left to lease recovery"
             );
         }
-        beats.abort();
-        backlog.abort();
-        pruning.abort();
+    }
+
+    /// An extra claimer: sleeps until a claim comes back full, then claims while claims come
+    /// back full (so [`DispatcherConfig::claims_in_flight`] claims overlap during a backlog).
+    async fn claim_while_backlog(&self) {
+        loop {
+            self.inner.backlog.notified().await;
+            loop {
+                let now = self.inner.clock.now();
+                match self.bounded(self.claim(now)).await {
+                    Ok(claimed) if claimed.more_due => {}
+                    // Short, at capacity or failed: the main loop takes it from here.
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    /// `work` bounded by the tick timeout (a timed-out claim's transaction rolls back).
+    async fn bounded<T>(
+        &self,
+        work: impl Future<Output = Result<T, RepositoryError>>,
+    ) -> Result<T, RepositoryError> {
+        let bound = self.inner.config.tick_timeout;
+        tokio::time::timeout(bound, work).await.unwrap_or_else(|_| {
+            Err(RepositoryError::Unavailable(format!(
+                "the tick took longer than {} ms",
+                bound.as_millis()
+            )))
+        })
+    }
+
+    /// A task running `step` every `period` (first after one period), until aborted.
+    fn every<F, Fut>(&self, period: Duration, step: F) -> tokio::task::JoinHandle<()>
+    where
+        F: Fn(Dispatcher) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let dispatcher = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                step(dispatcher.clone()).await;
+            }
+        })
     }
 
     /// How long to wait before the next tick: until the earliest `next_run`, at most the poll
-    /// interval, and at least [`MIN_PAUSE`]. A fire that is due but was not claimed (every
-    /// execution slot busy, or its row held by another replica's claim) must not make the
-    /// loop spin on the store.
+    /// interval, and at least [`MIN_PAUSE`]. A fire that is due but was not claimed (its row
+    /// held by another replica's claim, or its host saturated) must not make the loop spin on
+    /// the store.
     async fn pause_until_due(&self) -> Duration {
         let poll = self.inner.config.poll_interval;
         let wait = match self.inner.store.next_due().await {
@@ -612,7 +710,8 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{JobDraft, JobId};
+    use crate::job::{Job, JobDraft, JobId};
+    use crate::plan::RunOutcome;
     use crate::ports::{MockClock, MockJobCache, MockJobExecutor, MockRunStore};
     use crate::run::{ClaimBatch, RunStatus, RunTrigger};
     use chrono::{DateTime, Utc};
@@ -686,7 +785,7 @@ mod tests {
         let mut store = quiet_store();
         store
             .expect_claim_due()
-            .returning(|_, _, _| Ok(ClaimBatch::default()));
+            .returning(|_| Ok(ClaimBatch::default()));
         let polls = Arc::new(AtomicUsize::new(0));
         let counted = polls.clone();
         store.expect_next_due().returning(move || {
@@ -713,7 +812,7 @@ mod tests {
     #[tokio::test]
     async fn an_outcome_the_store_refuses_is_stored_with_a_minimal_error() {
         let mut store = quiet_store();
-        store.expect_claim_due().times(1).returning(|_, _, _| {
+        store.expect_claim_due().times(1).returning(|_| {
             Ok(ClaimBatch {
                 runs: vec![claimed()],
                 ..ClaimBatch::default()
@@ -721,21 +820,24 @@ mod tests {
         });
         let outcomes = Arc::new(Mutex::new(Vec::<RunOutcome>::new()));
         let seen = outcomes.clone();
-        store.expect_finish().times(2).returning(move |_, outcome| {
-            let mut seen = lock(&seen);
-            seen.push(outcome.clone());
-            if seen.len() == 1 {
-                Err(RepositoryError::Rejected("invalid byte sequence".into()))
-            } else {
-                Ok(())
-            }
-        });
+        store
+            .expect_finish_many()
+            .times(2)
+            .returning(move |finished| {
+                let mut seen = lock(&seen);
+                seen.extend(finished.iter().map(|f| f.outcome.clone()));
+                if seen.len() == 1 {
+                    Err(RepositoryError::Rejected("invalid byte sequence".into()))
+                } else {
+                    Ok(())
+                }
+            });
         let mut executor = MockJobExecutor::new();
         executor
             .expect_execute()
             .returning(|_, _| Err("HTTP 500: poison \u{0} body".into()));
         let mut cache = MockJobCache::new();
-        cache.expect_invalidate_job().return_const(());
+        cache.expect_invalidate_jobs().return_const(());
         let dispatcher = Dispatcher::new(
             Arc::new(store),
             Arc::new(executor),

@@ -31,9 +31,11 @@
 //! ```
 
 pub mod auth;
+mod capacity;
 pub mod cursor;
 pub mod dispatcher;
 pub mod error;
+pub mod executors;
 pub mod job;
 pub mod page;
 pub mod plan;
@@ -41,6 +43,7 @@ pub mod policy;
 pub mod ports;
 pub mod preview;
 pub mod query;
+mod recorder;
 pub mod run;
 pub mod run_service;
 pub mod schedule;
@@ -64,12 +67,13 @@ pub use job::{
 };
 pub use page::{Listing, Page, PageLink, Window};
 pub use plan::{
-    Execution, FireDecision, FirePlan, NextAttempt, RecoveryPlan, RetryPlan, RunOutcome,
-    SkipReason, needs_running_check, plan_fire, plan_outcome, plan_recovery, plan_retry,
+    Execution, ExecutionKind, FireDecision, FirePlan, NextAttempt, RecoveryPlan, RetryPlan,
+    RunOutcome, SkipReason, needs_running_check, next_claim_size, plan_fire, plan_outcome,
+    plan_recovery, plan_retry,
 };
 pub use policy::{
     ConcurrencyPolicy, HttpTarget, JobSource, MisfirePolicy, PolicyInput, RunPolicy, TargetError,
-    WireEnum,
+    WireEnum, host_key,
 };
 pub use ports::{
     CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, HostResolver, JobCache, JobExecutor,
@@ -81,8 +85,8 @@ pub use query::{
     Paging, SortKey,
 };
 pub use run::{
-    ClaimBatch, ClaimedRun, ErrorText, Recovered, Run, RunFilter, RunId, RunListRequest, RunPage,
-    RunQuery, RunSlice, RunStatus, RunTrigger,
+    ClaimBatch, ClaimRequest, ClaimedRun, ErrorText, FinishedRun, Recovered, Run, RunFilter, RunId,
+    RunListRequest, RunPage, RunQuery, RunSlice, RunStatus, RunTrigger,
 };
 pub use run_service::RunService;
 pub use schedule::{CronParseError, CronSchedule};

@@ -1,7 +1,8 @@
 //! What the dispatcher decides about runs, as pure functions of a run, its job and the time:
 //! what a due fire becomes ([`plan_fire`]), whether a failed run is retried
-//! ([`plan_retry`]), what happens to a run whose worker died ([`plan_recovery`]) and what a
-//! finished execution is recorded as ([`plan_outcome`]).
+//! ([`plan_retry`]), what happens to a run whose worker died ([`plan_recovery`]), what a
+//! finished execution is recorded as ([`plan_outcome`]), which capacity a run uses
+//! ([`ExecutionKind::of`]) and how many fires the next claim asks for ([`next_claim_size`]).
 //!
 //! The stores call these inside their transactions and persist exactly what they return; no
 //! rule of the dispatcher lives in SQL.
@@ -104,6 +105,44 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
 /// its fire can be planned.
 pub fn needs_running_check(job: &Job) -> bool {
     job.spec.policy.concurrency == ConcurrencyPolicy::Forbid
+}
+
+/// Which of a replica's execution capacities a run of a job uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExecutionKind {
+    /// An in-process handler (a job without a target): bounded by what the process can run
+    /// at once (CPU, memory of the handlers).
+    Handler,
+    /// An HTTP delivery (a job with a target): an outbound request that mostly waits, bounded
+    /// by sockets and memory, and per receiving host.
+    Delivery,
+}
+
+impl ExecutionKind {
+    /// A job with an HTTP target is delivered; any other job runs a handler. Stores claim
+    /// each kind up to its own limit, so they apply the same rule (`target IS NULL`).
+    pub fn of(job: &Job) -> Self {
+        if job.spec.target.is_some() {
+            Self::Delivery
+        } else {
+            Self::Handler
+        }
+    }
+}
+
+/// How many fires of one kind the next claim asks for, given what the previous claim asked
+/// (`asked`) and got (`got`): a claim that came back full means a backlog, so the next one
+/// asks for twice as many, up to `max`; one that came back short means the backlog is
+/// drained, so the next asks for `base` again (small claims keep lateness low when few fires
+/// are due; large ones cut the per-fire cost of a burst). Never below 1 or above `max`.
+pub fn next_claim_size(base: u32, max: u32, asked: u32, got: u32) -> u32 {
+    let max = max.max(1);
+    let base = base.clamp(1, max);
+    if asked > 0 && got >= asked {
+        asked.saturating_mul(2).clamp(base, max)
+    } else {
+        base
+    }
 }
 
 /// A run to insert, `running`: a further attempt at an earlier run's fire.
@@ -307,6 +346,42 @@ mod tests {
             created_by: None,
             updated_by: None,
         }
+    }
+
+    #[test]
+    fn a_full_claim_doubles_the_next_one_up_to_the_maximum() {
+        assert_eq!(next_claim_size(100, 1_000, 100, 100), 200);
+        assert_eq!(next_claim_size(100, 1_000, 800, 800), 1_000);
+        assert_eq!(next_claim_size(100, 1_000, 1_000, 1_000), 1_000);
+    }
+
+    #[test]
+    fn a_short_claim_returns_to_the_base_size() {
+        assert_eq!(next_claim_size(100, 1_000, 800, 799), 100);
+        assert_eq!(next_claim_size(100, 1_000, 0, 0), 100);
+        // A full claim that asked for less than the base (little free capacity) asks for the
+        // base next.
+        assert_eq!(next_claim_size(100, 1_000, 30, 30), 100);
+    }
+
+    #[test]
+    fn claim_sizes_stay_within_one_and_the_maximum() {
+        assert_eq!(next_claim_size(0, 0, 0, 0), 1);
+        assert_eq!(next_claim_size(5_000, 1_000, 0, 0), 1_000);
+        assert_eq!(next_claim_size(1, 4, u32::MAX, u32::MAX), 4);
+    }
+
+    #[test]
+    fn a_job_with_a_target_is_a_delivery_and_one_without_is_a_handler() {
+        let mut with_target = job("* * * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
+        assert_eq!(ExecutionKind::of(&with_target), ExecutionKind::Handler);
+        with_target.spec.target = Some(
+            crate::policy::HttpTarget::parse(
+                &serde_json::json!({"type": "http", "url": "https://hooks.example.com/x"}),
+            )
+            .unwrap(),
+        );
+        assert_eq!(ExecutionKind::of(&with_target), ExecutionKind::Delivery);
     }
 
     fn run(attempt: i32, retries: i32, trigger: RunTrigger) -> Run {

@@ -406,6 +406,15 @@ impl HttpTarget {
         Ok(headers)
     }
 
+    /// The receiver this target reaches, as the dispatcher's per-host delivery cap counts
+    /// it: the URL's authority as written (after `://`, up to the first `/`, `?` or `#`),
+    /// ASCII-lowercased — `HTTP://Hooks.Example.com:8443/a` is `hooks.example.com:8443`.
+    /// Stores compute the same key in SQL to leave a saturated host's fires unclaimed, so the
+    /// rule is textual on purpose (no default port, no IDNA mapping).
+    pub fn host_key(&self) -> String {
+        host_key(&self.url)
+    }
+
     /// What a header value is replaced by in every response: header values are write-only.
     pub const MASK: &'static str = "***";
 
@@ -446,10 +455,40 @@ impl HttpTarget {
     }
 }
 
+/// [`HttpTarget::host_key`] of a URL text: the part after the first `://` up to the first
+/// `/`, `?` or `#`, ASCII-lowercased; empty when there is no `://`.
+pub fn host_key(url: &str) -> String {
+    let Some((_, rest)) = url.split_once("://") else {
+        return String::new();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    rest[..end].to_ascii_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_host_key_is_the_lowercased_authority_as_written() {
+        for (url, key) in [
+            (
+                "https://Hooks.Example.com:8443/a/b?c#d",
+                "hooks.example.com:8443",
+            ),
+            ("http://example.com", "example.com"),
+            ("http://example.com?x=1", "example.com"),
+            ("http://example.com#top", "example.com"),
+            ("http://[::1]:8080/hook", "[::1]:8080"),
+            ("http://127.0.0.1:9/", "127.0.0.1:9"),
+            ("no scheme", ""),
+        ] {
+            assert_eq!(host_key(url), key, "{url}");
+        }
+        let target = HttpTarget::parse(&json!({"type": "http", "url": "https://A.b/c"})).unwrap();
+        assert_eq!(target.host_key(), "a.b");
+    }
 
     #[test]
     fn defaults_are_the_documented_ones() {

@@ -14,7 +14,10 @@ use crate::job::{Job, JobId, JobName, NewJob};
 use crate::plan::RunOutcome;
 use crate::policy::JobSource;
 use crate::query::{JobPage, JobSlice};
-use crate::run::{ClaimBatch, ClaimedRun, Recovered, Run, RunId, RunPage, RunSlice, RunStatus};
+use crate::run::{
+    ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered, Run, RunId, RunPage, RunSlice,
+    RunStatus,
+};
 
 /// Durable storage of jobs. The store is the source of truth.
 #[cfg_attr(test, mockall::automock)]
@@ -178,20 +181,18 @@ pub trait Clock: Send + Sync {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait RunStore: Send + Sync {
-    /// In ONE transaction: take up to `limit` active jobs with `next_run <= now` that no other
+    /// In ONE transaction: take active jobs with `next_run <= request.now` that no other
     /// transaction holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a serialized write),
-    /// plan each with [`crate::plan::plan_fire`], insert its run (`running` for `worker`, or
-    /// `skipped`), set `next_run` and `last_run`, commit. Returns the runs to execute and
-    /// every job it advanced.
+    /// earliest `next_run` first — at most `request.handlers` jobs without a target and at
+    /// most `request.deliveries` with one, none whose target's host key is in
+    /// `request.saturated_hosts` — plan each with [`crate::plan::plan_fire`], insert its run
+    /// (`running` for `request.worker`, or `skipped`), set `next_run` and `last_run`, commit.
+    /// Returns the runs to execute and every job it advanced.
     ///
     /// MUST NOT return a fire twice, to this or any other caller: the unique key
-    /// `(job_id, scheduled_for, attempt)` is the last line of defence.
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        worker: &str,
-        limit: u32,
-    ) -> Result<ClaimBatch, RepositoryError>;
+    /// `(job_id, scheduled_for, attempt)` is the last line of defence. SHOULD cost a fixed
+    /// number of round trips whatever the batch size (PostgreSQL: lock, one write, commit).
+    async fn claim_due(&self, request: &ClaimRequest) -> Result<ClaimBatch, RepositoryError>;
 
     /// In one transaction: takes up to `limit` runs whose `retry_at <= now`, clears their
     /// `retry_at`, plans each with [`crate::plan::plan_retry`] against its job as stored now,
@@ -216,13 +217,28 @@ pub trait RunStore: Send + Sync {
         max_abandoned_attempts: u32,
     ) -> Result<Recovered, RepositoryError>;
 
-    /// Sets `heartbeat_at = now` on these runs while they are `running`.
+    /// Sets `heartbeat_at = now` on these runs while they are `running`, in one statement
+    /// whatever their number (PostgreSQL: `= ANY($1)`).
     async fn heartbeat(&self, ids: &[RunId], now: DateTime<Utc>) -> Result<(), RepositoryError>;
 
     /// Records the outcome of a `running` run and, when it is the latest attempt at its job's
     /// last fire, the job's `last_status`/`last_error`, in one transaction. A run no longer
     /// `running` (recovered elsewhere) or deleted with its job is left as it is.
-    async fn finish(&self, run: &Run, outcome: &RunOutcome) -> Result<(), RepositoryError>;
+    async fn finish(&self, run: &Run, outcome: &RunOutcome) -> Result<(), RepositoryError> {
+        self.finish_many(&[FinishedRun {
+            run: run.clone(),
+            outcome: outcome.clone(),
+        }])
+        .await
+    }
+
+    /// [`RunStore::finish`] for many runs, all or nothing: on success every outcome is
+    /// recorded, on error none is. SHOULD be one statement per call on stores that allow it
+    /// (PostgreSQL: one `UPDATE ... FROM` over the batch, the jobs' status in the same
+    /// statement). MUST return `Rejected` only when the store refused a value of the batch
+    /// (the caller then records the outcomes one by one, so only the one at fault is
+    /// changed), `Unavailable` when it could not be reached.
+    async fn finish_many(&self, finished: &[FinishedRun]) -> Result<(), RepositoryError>;
 
     /// Inserts a `manual` run of job `job_id` for `now`, `running` for `worker`, and sets the
     /// job's `last_run` to `now` and `last_status` to `running`.

@@ -11,7 +11,7 @@ use crate::cursor::Keyset;
 use crate::error::{Invalid, ValidationErrors};
 use crate::job::{Job, JobId};
 use crate::page::{Page, Window};
-use crate::plan::SkipReason;
+use crate::plan::{RunOutcome, SkipReason};
 use crate::policy::WireEnum;
 use crate::query::{Paging, checked_page};
 
@@ -195,8 +195,38 @@ pub struct ClaimBatch {
     pub runs: Vec<ClaimedRun>,
     /// Every job whose `next_run`/`last_run` the claim changed (run or skipped).
     pub advanced_jobs: Vec<JobId>,
+    /// How many of the advanced jobs have no target (counted against the claim's
+    /// `handlers`); the rest have one (counted against its `deliveries`).
+    pub advanced_handlers: u32,
     /// The fires recorded as `skipped`, with why.
     pub skipped: Vec<(JobId, SkipReason)>,
+}
+
+/// What one claim may take: up to `handlers` due jobs without a target and up to
+/// `deliveries` due jobs with one (each kind has its own execution capacity, see
+/// [`crate::plan::ExecutionKind`]), leaving jobs whose target's host is in `saturated_hosts`
+/// (by [`crate::policy::HttpTarget::host_key`]) for later.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClaimRequest {
+    /// The claim's instant: jobs with `next_run <= now` are due.
+    pub now: DateTime<Utc>,
+    /// The replica claiming, stored on the runs.
+    pub worker: String,
+    /// Most jobs without a target to take.
+    pub handlers: u32,
+    /// Most jobs with a target to take.
+    pub deliveries: u32,
+    /// Host keys at their per-host cap in this replica: their jobs are not taken.
+    pub saturated_hosts: Vec<String>,
+}
+
+/// A run whose execution ended, with what to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedRun {
+    /// The run as claimed (status `running`).
+    pub run: Run,
+    /// Its outcome.
+    pub outcome: RunOutcome,
 }
 
 /// Raw input of a run list, as read from a request: every filter optional.

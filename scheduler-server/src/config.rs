@@ -347,16 +347,38 @@ pub struct Config {
     )]
     pub dispatcher: String,
 
-    /// Most runs executing at once in this replica.
+    /// Most in-process handler runs (jobs without a target) held at once in this replica,
+    /// executing or waiting for their outcome to be stored.
     #[arg(
         long,
         global = true,
         env = "SCHEDULER_MAX_CONCURRENT_RUNS",
-        default_value_t = 64
+        default_value_t = 1_024
     )]
     pub max_concurrent_runs: usize,
 
-    /// Most fires claimed per claim transaction.
+    /// Most HTTP deliveries (jobs with a target) in flight at once in this replica (each
+    /// holds a connection: keep the file-descriptor limit above it).
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_MAX_CONCURRENT_DELIVERIES",
+        default_value_t = 4_096
+    )]
+    pub max_concurrent_deliveries: usize,
+
+    /// Most deliveries in flight at once to one receiving host (`host:port` as written in the
+    /// target URL); a host at its cap is left out of claims until one of its runs ends.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_MAX_DELIVERIES_PER_HOST",
+        default_value_t = 1_024
+    )]
+    pub max_deliveries_per_host: usize,
+
+    /// Fires of each kind a claim asks for after a quiet spell; full claims double it up to
+    /// `--claim-batch-max`.
     #[arg(
         long,
         global = true,
@@ -364,6 +386,24 @@ pub struct Config {
         default_value_t = 100
     )]
     pub claim_batch: u32,
+
+    /// Most fires of each kind one claim asks for while a backlog lasts.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_CLAIM_BATCH_MAX",
+        default_value_t = 1_000
+    )]
+    pub claim_batch_max: u32,
+
+    /// Claims this replica runs at once while claims come back full.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_CLAIMS_IN_FLIGHT",
+        default_value_t = 2
+    )]
+    pub claims_in_flight: usize,
 
     /// Longest time between two claims, in ms (how fast jobs made elsewhere are seen).
     #[arg(
@@ -464,7 +504,11 @@ impl Config {
         let worker = self.worker_id.clone().unwrap_or_else(default_worker_name);
         let mut config = DispatcherConfig::new(worker);
         config.batch_size = self.claim_batch.max(1);
+        config.max_batch_size = self.claim_batch_max.max(config.batch_size);
+        config.claims_in_flight = self.claims_in_flight.max(1);
         config.max_concurrent_runs = self.max_concurrent_runs.max(1);
+        config.max_concurrent_deliveries = self.max_concurrent_deliveries.max(1);
+        config.max_deliveries_per_host = self.max_deliveries_per_host.max(1);
         config.poll_interval = Duration::from_millis(self.poll_interval_ms.max(10));
         config.lease = Duration::from_secs(self.lease_seconds.max(1));
         config.shutdown_grace = Duration::from_secs(self.shutdown_grace_seconds);

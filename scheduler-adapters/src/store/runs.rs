@@ -1,37 +1,39 @@
 //! `SeaOrmRunStore`: run history and the claim protocol over sea-orm — SQL and row mapping
 //! only. What a due fire, a failed run or a stale run becomes is decided by the core's pure
 //! planners (`plan_fire`, `plan_retry`, `plan_recovery`); this module locks the rows, hands
-//! them to the planner and writes what it returns.
+//! them to the planner and writes what it returns. The claim's steps are in `run_claim`,
+//! pruning in `run_prune`, the raw statements of the PostgreSQL fast path in `run_sql`.
 //!
 //! PostgreSQL: due job rows are locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimers
-//! on other replicas take disjoint sets. SQLite (one process): claims are serialized by an
-//! in-process lock and SQLite's single writer. On both, the unique key
+//! on other replicas take disjoint sets; claims, outcome batches and heartbeats cost a fixed
+//! number of statements whatever their size. SQLite (one process): claims are serialized by
+//! an in-process lock and SQLite's single writer. On both, the unique key
 //! `(job_id, scheduled_for, attempt)` makes a second run of one fire fail the transaction.
+//! Every insert of a run adds one to its job's `run_count` in the same transaction, and every
+//! delete takes it off (the per-job history cap reads it).
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    ClaimBatch, ClaimedRun, FireDecision, FirePlan, Job, JobId, NextAttempt, Recovered,
-    RepositoryError, RetryPlan, Run, RunId, RunOutcome, RunPage, RunSlice, RunStatus, RunStore,
-    RunTrigger, WireEnum, needs_running_check, plan_fire, plan_recovery, plan_retry,
+    ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, FirePlan, Job, JobId, NextAttempt,
+    Recovered, RepositoryError, RetryPlan, Run, RunId, RunPage, RunSlice, RunStatus, RunStore,
+    RunTrigger, WireEnum, plan_fire, plan_recovery, plan_retry,
 };
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, TransactionTrait,
 };
 
 use super::entity as jobs;
+use super::run_claim::{self, RunCount};
 use super::run_entity as runs;
+use super::run_prune;
+use super::run_sql;
 use super::{micros, repository_error};
-
-/// The PostgreSQL advisory lock key that lets one replica prune run history at a time
-/// ("sched-prn" in ASCII; any fixed number shared by every replica works).
-const PRUNE_LOCK_KEY: i64 = 0x7363_6865_642d_7072;
 
 /// Runs and claims in PostgreSQL or SQLite.
 #[derive(Clone)]
@@ -43,7 +45,7 @@ pub struct SeaOrmRunStore {
 }
 
 /// The columns of a new run row that differ between kinds of run.
-struct NewRun<'a> {
+pub(super) struct NewRun<'a> {
     /// The job.
     job_id: JobId,
     /// The fire served.
@@ -81,7 +83,7 @@ impl<'a> NewRun<'a> {
     }
 
     /// The row of a first attempt at a fire: running, or skipped with the plan's reason.
-    fn first(
+    pub(super) fn first(
         job_id: JobId,
         scheduled_for: DateTime<Utc>,
         trigger: RunTrigger,
@@ -107,7 +109,7 @@ impl<'a> NewRun<'a> {
     }
 
     /// The row to insert.
-    fn row(self) -> runs::ActiveModel {
+    pub(super) fn row(self) -> runs::ActiveModel {
         let finished = self.status != RunStatus::Running;
         runs::ActiveModel {
             id: NotSet,
@@ -169,147 +171,6 @@ impl SeaOrmRunStore {
             select
         }
     }
-
-    /// Claim step 1: locks up to `limit` due job rows no other claim holds, earliest first.
-    async fn lock_due_jobs(
-        &self,
-        txn: &DatabaseTransaction,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<jobs::Model>, RepositoryError> {
-        let due = self.lock_rows(
-            jobs::Entity::find()
-                .filter(jobs::Column::IsActive.eq(true))
-                .filter(jobs::Column::NextRun.lte(micros(now)))
-                .order_by_asc(jobs::Column::NextRun)
-                .order_by_asc(jobs::Column::Id)
-                .limit(u64::from(limit)),
-        );
-        db(due.all(txn).await)
-    }
-}
-
-/// Claim step 2: the rows as jobs. A row that no longer validates must not block every later
-/// claim: its `next_run` is cleared (logged) and it is left out.
-async fn validated_jobs(
-    txn: &DatabaseTransaction,
-    rows: Vec<jobs::Model>,
-) -> Result<Vec<Job>, RepositoryError> {
-    let mut valid = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id = row.id;
-        match row.into_job() {
-            Ok(job) => valid.push(job),
-            Err(error) => {
-                tracing::error!(job_id = id, %error, "unschedulable job: next_run cleared");
-                db(jobs::Entity::update_many()
-                    .col_expr(jobs::Column::NextRun, Expr::value(None::<DateTime<Utc>>))
-                    .filter(jobs::Column::Id.eq(id))
-                    .exec(txn)
-                    .await)?;
-            }
-        }
-    }
-    Ok(valid)
-}
-
-/// Claim step 3: which of `jobs` that the planner must know about have a run `running` now.
-async fn running_jobs(
-    txn: &DatabaseTransaction,
-    jobs: &[Job],
-) -> Result<HashSet<JobId>, RepositoryError> {
-    let asked: Vec<i64> = jobs
-        .iter()
-        .filter(|job| needs_running_check(job))
-        .map(|job| job.id.0)
-        .collect();
-    if asked.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let running = db(runs::Entity::find()
-        .select_only()
-        .column(runs::Column::JobId)
-        .filter(runs::Column::JobId.is_in(asked))
-        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
-        .into_tuple::<i64>()
-        .all(txn)
-        .await)?;
-    Ok(running.into_iter().map(JobId).collect())
-}
-
-/// Claim step 4: one INSERT for the run (running or skipped) of every planned fire; the
-/// inserted rows by job.
-async fn insert_fire_runs(
-    txn: &DatabaseTransaction,
-    planned: &[(Job, FirePlan)],
-    now: DateTime<Utc>,
-    worker: &str,
-) -> Result<HashMap<JobId, runs::Model>, RepositoryError> {
-    let rows = planned.iter().map(|(job, plan)| {
-        let skip = match &plan.decision {
-            FireDecision::Run => None,
-            FireDecision::Skip(why) => Some(why.message()),
-        };
-        NewRun::first(
-            job.id,
-            plan.scheduled_for,
-            RunTrigger::Schedule,
-            skip,
-            now,
-            worker,
-        )
-        .row()
-    });
-    let inserted = db(runs::Entity::insert_many(rows)
-        .exec_with_returning(txn)
-        .await)?;
-    Ok(inserted
-        .into_iter()
-        .map(|row| (JobId(row.job_id), row))
-        .collect())
-}
-
-/// Claim step 5: advances every planned job — one UPDATE per distinct `(next_run, last_run,
-/// last_status, last_error)`, so a batch costs a few round trips, not one per job. `last_run`
-/// moves to the fire only when it runs; `last_status` becomes `running`, or `skipped` with the
-/// reason.
-async fn advance_jobs(
-    txn: &DatabaseTransaction,
-    planned: &[(Job, FirePlan)],
-) -> Result<(), RepositoryError> {
-    type Advance = (
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        &'static str,
-        Option<String>,
-    );
-    let mut updates: HashMap<Advance, Vec<i64>> = HashMap::new();
-    for (job, plan) in planned {
-        let (status, error) = match &plan.decision {
-            FireDecision::Run => (RunStatus::Running, None),
-            FireDecision::Skip(why) => (RunStatus::Skipped, Some(why.message())),
-        };
-        updates
-            .entry((
-                plan.next_run.map(micros),
-                last_run_after(job, plan).map(micros),
-                status.as_str(),
-                error,
-            ))
-            .or_default()
-            .push(job.id.0);
-    }
-    for ((next_run, last_run, status, error), ids) in updates {
-        db(jobs::Entity::update_many()
-            .col_expr(jobs::Column::NextRun, Expr::value(next_run))
-            .col_expr(jobs::Column::LastRun, Expr::value(last_run))
-            .col_expr(jobs::Column::LastStatus, Expr::value(status))
-            .col_expr(jobs::Column::LastError, Expr::value(error))
-            .filter(jobs::Column::Id.is_in(ids))
-            .exec(txn)
-            .await)?;
-    }
-    Ok(())
 }
 
 /// Sets the job's `last_status`/`last_error` when `run` is an attempt at the job's last fire
@@ -333,46 +194,15 @@ async fn set_last_status(
     Ok(changed.rows_affected > 0)
 }
 
-/// The job's `last_run` once `plan` is carried out.
-fn last_run_after(job: &Job, plan: &FirePlan) -> Option<DateTime<Utc>> {
-    match plan.decision {
-        FireDecision::Run => Some(plan.scheduled_for),
-        FireDecision::Skip(_) => job.last_run,
-    }
-}
-
-/// The runs to execute from a claim: each fired job (as advanced) with its inserted run.
-fn claimed_runs(
-    planned: Vec<(Job, FirePlan)>,
-    mut inserted: HashMap<JobId, runs::Model>,
-) -> Result<ClaimBatch, RepositoryError> {
-    let mut batch = ClaimBatch::default();
-    for (job, plan) in planned {
-        batch.advanced_jobs.push(job.id);
-        if let FireDecision::Skip(why) = plan.decision {
-            batch.skipped.push((job.id, why));
-            continue;
-        }
-        let row = inserted.remove(&job.id).ok_or_else(|| {
-            RepositoryError::Unavailable(format!("no run inserted for job {}", job.id))
-        })?;
-        let job = Job {
-            next_run: plan.next_run,
-            last_run: last_run_after(&job, &plan),
-            last_status: Some(RunStatus::Running),
-            last_error: None,
-            ..job
-        };
-        batch.runs.push(ClaimedRun {
-            run: row.into_run()?,
-            job,
-        });
-    }
-    Ok(batch)
-}
-
+/// Inserts one run and counts it on its job.
 async fn insert_run(txn: &DatabaseTransaction, new: NewRun<'_>) -> Result<Run, RepositoryError> {
-    db(new.row().insert(txn).await)?.into_run()
+    let run = db(new.row().insert(txn).await)?.into_run()?;
+    db(jobs::Entity::update_many()
+        .col_expr(RunCount, Expr::cust("run_count + 1"))
+        .filter(jobs::Column::Id.eq(run.job_id.0))
+        .exec(txn)
+        .await)?;
+    Ok(run)
 }
 
 async fn load_job(txn: &DatabaseTransaction, id: JobId) -> Result<Option<Job>, RepositoryError> {
@@ -387,17 +217,13 @@ fn db<T>(result: Result<T, sea_orm::DbErr>) -> Result<T, RepositoryError> {
 
 #[async_trait]
 impl RunStore for SeaOrmRunStore {
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        worker: &str,
-        limit: u32,
-    ) -> Result<ClaimBatch, RepositoryError> {
+    async fn claim_due(&self, request: &ClaimRequest) -> Result<ClaimBatch, RepositoryError> {
+        let now = request.now;
         let _serial = self.serialize().await;
         let txn = self.begin_write().await?;
-        let rows = self.lock_due_jobs(&txn, now, limit).await?;
-        let due = validated_jobs(&txn, rows).await?;
-        let running = running_jobs(&txn, &due).await?;
+        let rows = run_claim::lock_due_jobs(&txn, request).await?;
+        let due = run_claim::validated_jobs(&txn, rows).await?;
+        let running = run_claim::running_jobs(&txn, &due).await?;
         let planned: Vec<(Job, FirePlan)> = due
             .into_iter()
             .filter_map(|job| {
@@ -409,10 +235,9 @@ impl RunStore for SeaOrmRunStore {
             db(txn.commit().await)?;
             return Ok(ClaimBatch::default());
         }
-        let inserted = insert_fire_runs(&txn, &planned, now, worker).await?;
-        advance_jobs(&txn, &planned).await?;
+        let inserted = run_claim::write_fires(&txn, &planned, now, &request.worker).await?;
         db(txn.commit().await)?;
-        claimed_runs(planned, inserted)
+        run_claim::claimed_runs(planned, inserted, now, &request.worker)
     }
 
     async fn claim_retries(
@@ -499,35 +324,47 @@ impl RunStore for SeaOrmRunStore {
     }
 
     async fn heartbeat(&self, ids: &[RunId], now: DateTime<Utc>) -> Result<(), RepositoryError> {
-        db(runs::Entity::update_many()
-            .col_expr(runs::Column::HeartbeatAt, Expr::value(micros(now)))
-            .filter(runs::Column::Id.is_in(ids.iter().map(|id| id.0)))
-            .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
-            .exec(&self.db)
-            .await)?;
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        if self.is_postgres() {
+            db(self
+                .db
+                .execute_raw(run_sql::heartbeat(&ids, micros(now)))
+                .await)?;
+            return Ok(());
+        }
+        // SQLite binds one variable per id: chunks keep each statement far below its limit.
+        for chunk in ids.chunks(500) {
+            db(runs::Entity::update_many()
+                .col_expr(runs::Column::HeartbeatAt, Expr::value(micros(now)))
+                .filter(runs::Column::Id.is_in(chunk.iter().copied()))
+                .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+                .exec(&self.db)
+                .await)?;
+        }
         Ok(())
     }
 
-    async fn finish(&self, run: &Run, outcome: &RunOutcome) -> Result<(), RepositoryError> {
-        let error = outcome.error.as_ref().map(|e| e.as_str().to_string());
-        let txn = db(self.db.begin().await)?;
-        let finished = db(runs::Entity::update_many()
-            .col_expr(runs::Column::Status, Expr::value(outcome.status.as_str()))
-            .col_expr(runs::Column::Error, Expr::value(error.clone()))
-            .col_expr(
-                runs::Column::FinishedAt,
-                Expr::value(Some(micros(outcome.finished_at))),
-            )
-            .col_expr(
-                runs::Column::RetryAt,
-                Expr::value(outcome.retry_at.map(micros)),
-            )
-            .filter(runs::Column::Id.eq(run.id.0))
-            .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
-            .exec(&txn)
-            .await)?;
-        if finished.rows_affected > 0 {
-            set_last_status(&txn, run, outcome.status, error.as_deref()).await?;
+    async fn finish_many(&self, finished: &[FinishedRun]) -> Result<(), RepositoryError> {
+        if finished.is_empty() {
+            return Ok(());
+        }
+        if self.is_postgres() {
+            let outcomes: Vec<run_sql::Outcome> = finished
+                .iter()
+                .map(|f| run_sql::Outcome {
+                    id: f.run.id.0,
+                    status: f.outcome.status.as_str(),
+                    error: f.outcome.error.as_ref().map(|e| e.as_str().to_string()),
+                    finished_at: run_sql::instant(micros(f.outcome.finished_at)),
+                    retry_at: f.outcome.retry_at.map(|at| run_sql::instant(micros(at))),
+                })
+                .collect();
+            db(self.db.execute_raw(run_sql::finish_runs(&outcomes)).await)?;
+            return Ok(());
+        }
+        let txn = self.begin_write().await?;
+        for one in finished {
+            finish_one(&txn, one).await?;
         }
         db(txn.commit().await)
     }
@@ -575,11 +412,17 @@ impl RunStore for SeaOrmRunStore {
     }
 
     async fn due_backlog(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError> {
-        db(jobs::Entity::find()
-            .filter(jobs::Column::IsActive.eq(true))
-            .filter(jobs::Column::NextRun.lte(micros(now)))
-            .count(&self.db)
-            .await)
+        let backend = self.db.get_database_backend();
+        let row = db(self
+            .db
+            .query_one_raw(run_sql::due_backlog(backend, micros(now)))
+            .await)?;
+        let due = row
+            .map(|row| row.try_get::<i64>("", "due"))
+            .transpose()
+            .map_err(repository_error)?
+            .unwrap_or(0);
+        Ok(u64::try_from(due).unwrap_or(0))
     }
 
     async fn prune(
@@ -588,70 +431,21 @@ impl RunStore for SeaOrmRunStore {
         keep_per_job: Option<u32>,
         batch: u32,
     ) -> Result<u64, RepositoryError> {
-        let txn = db(self.db.begin().await)?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            // One replica prunes at a time; the others find the lock taken and skip.
-            let row = db(txn
-                .query_one_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!("SELECT pg_try_advisory_xact_lock({PRUNE_LOCK_KEY}) AS locked"),
-                ))
-                .await)?;
-            let locked = row
-                .map(|row| row.try_get::<bool>("", "locked"))
-                .transpose()
-                .map_err(repository_error)?
-                .unwrap_or(false);
-            if !locked {
-                return Ok(0);
-            }
-        }
-        let mut deleted = 0u64;
-        if let Some(cutoff) = older_than {
-            let old = runs::Entity::find()
-                .select_only()
-                .column(runs::Column::Id)
-                .filter(runs::Column::ScheduledFor.lt(micros(cutoff)))
-                .filter(runs::Column::Status.ne(RunStatus::Running.as_str()))
-                .filter(runs::Column::RetryAt.is_null())
-                .order_by_asc(runs::Column::ScheduledFor)
-                .limit(u64::from(batch))
-                .into_query();
-            let result = db(runs::Entity::delete_many()
-                .filter(runs::Column::Id.in_subquery(old))
-                .exec(&txn)
-                .await)?;
-            deleted = result.rows_affected;
-        }
-        let left = u64::from(batch).saturating_sub(deleted);
-        if let (Some(keep), true) = (keep_per_job, left > 0) {
-            // Our own numbers, not input: formatted into the statement. Both backends have
-            // window functions; the ranking scans the table (see OPERATIONS, retention).
-            let statement = format!(
-                "DELETE FROM job_runs WHERE id IN (\
-                   SELECT id FROM (\
-                     SELECT id, status, retry_at, ROW_NUMBER() OVER (\
-                       PARTITION BY job_id ORDER BY scheduled_for DESC, attempt DESC, id DESC\
-                     ) AS newer FROM job_runs\
-                   ) ranked \
-                   WHERE newer > {keep} AND status <> 'running' AND retry_at IS NULL \
-                   LIMIT {left})"
-            );
-            deleted += db(txn.execute_unprepared(&statement).await)?.rows_affected();
-        }
+        let _serial = self.serialize().await;
+        let txn = self.begin_write().await?;
+        let deleted = run_prune::prune(&txn, older_than, keep_per_job, batch).await?;
         db(txn.commit().await)?;
         Ok(deleted)
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, RepositoryError> {
-        let earliest: Option<Option<DateTime<Utc>>> = db(jobs::Entity::find()
-            .select_only()
-            .column_as(jobs::Column::NextRun.min(), "earliest")
-            .filter(jobs::Column::IsActive.eq(true))
-            .into_tuple()
-            .one(&self.db)
-            .await)?;
-        Ok(earliest.flatten())
+        let backend = self.db.get_database_backend();
+        let row = db(self.db.query_one_raw(run_sql::next_due(backend)).await)?;
+        Ok(row
+            .map(|row| row.try_get::<Option<DateTime<Utc>>>("", "earliest"))
+            .transpose()
+            .map_err(repository_error)?
+            .flatten())
     }
 
     async fn count_by_status_since(
@@ -690,4 +484,29 @@ impl RunStore for SeaOrmRunStore {
             })
             .collect()
     }
+}
+
+/// SQLite: [`RunStore::finish`] of one run inside the caller's transaction.
+async fn finish_one(txn: &DatabaseTransaction, one: &FinishedRun) -> Result<(), RepositoryError> {
+    let (run, outcome) = (&one.run, &one.outcome);
+    let error = outcome.error.as_ref().map(|e| e.as_str().to_string());
+    let finished = db(runs::Entity::update_many()
+        .col_expr(runs::Column::Status, Expr::value(outcome.status.as_str()))
+        .col_expr(runs::Column::Error, Expr::value(error.clone()))
+        .col_expr(
+            runs::Column::FinishedAt,
+            Expr::value(Some(micros(outcome.finished_at))),
+        )
+        .col_expr(
+            runs::Column::RetryAt,
+            Expr::value(outcome.retry_at.map(micros)),
+        )
+        .filter(runs::Column::Id.eq(run.id.0))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .exec(txn)
+        .await)?;
+    if finished.rows_affected > 0 {
+        set_last_status(txn, run, outcome.status, error.as_deref()).await?;
+    }
+    Ok(())
 }

@@ -1,0 +1,318 @@
+//! The claim of due fires, step by step: `lock_due_jobs` → `validated_jobs` → `running_jobs`
+//! → the core's `plan_fire` → `write_fires` (insert the runs, advance the jobs) →
+//! `claimed_runs`. On PostgreSQL a claim is four round trips whatever its size (`BEGIN`, the
+//! lock, one write statement, `COMMIT`; five with `forbid` jobs in it); on SQLite (one
+//! process, claims serialized) it uses sea-orm's builder, one UPDATE per distinct
+//! `(next_run, last_run, last_status)`.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use scheduler_core::{
+    ClaimBatch, ClaimRequest, ClaimedRun, ExecutionKind, FireDecision, FirePlan, Job, JobId,
+    RepositoryError, Run, RunId, RunStatus, RunTrigger, WireEnum, needs_running_check,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use super::entity as jobs;
+use super::run_entity as runs;
+use super::run_sql::{self, PlannedFire, host_key_sql, instant};
+use super::runs::NewRun;
+use super::{micros, repository_error};
+
+fn db<T>(result: Result<T, sea_orm::DbErr>) -> Result<T, RepositoryError> {
+    result.map_err(repository_error)
+}
+
+/// Step 1: locks the due jobs `request` allows, earliest first: each kind up to its limit,
+/// saturated hosts left out.
+pub(super) async fn lock_due_jobs(
+    txn: &DatabaseTransaction,
+    request: &ClaimRequest,
+) -> Result<Vec<jobs::Model>, RepositoryError> {
+    let now = micros(request.now);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let statement = run_sql::lock_due(
+            now,
+            request.handlers,
+            request.deliveries,
+            &request.saturated_hosts,
+        );
+        return db(jobs::Entity::find().from_raw_sql(statement).all(txn).await);
+    }
+    let due = || {
+        jobs::Entity::find()
+            .filter(jobs::Column::IsActive.eq(true))
+            .filter(jobs::Column::NextRun.lte(now))
+            .order_by_asc(jobs::Column::NextRun)
+            .order_by_asc(jobs::Column::Id)
+    };
+    let mut rows = Vec::new();
+    if request.handlers > 0 {
+        rows = db(due()
+            .filter(jobs::Column::Target.is_null())
+            .limit(u64::from(request.handlers))
+            .all(txn)
+            .await)?;
+    }
+    if request.deliveries > 0 {
+        let mut deliveries = due().filter(jobs::Column::Target.is_not_null());
+        if !request.saturated_hosts.is_empty() {
+            deliveries = deliveries.filter(Expr::cust_with_values(
+                format!(
+                    "{} NOT IN (SELECT value FROM json_each(?))",
+                    host_key_sql(DbBackend::Sqlite)
+                ),
+                [serde_json::json!(request.saturated_hosts).to_string()],
+            ));
+        }
+        rows.extend(db(deliveries
+            .limit(u64::from(request.deliveries))
+            .all(txn)
+            .await)?);
+    }
+    Ok(rows)
+}
+
+/// Step 2: the rows as jobs. A row that no longer validates must not block every later
+/// claim: its `next_run` is cleared (logged) and it is left out.
+pub(super) async fn validated_jobs(
+    txn: &DatabaseTransaction,
+    rows: Vec<jobs::Model>,
+) -> Result<Vec<Job>, RepositoryError> {
+    let mut valid = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = row.id;
+        match row.into_job() {
+            Ok(job) => valid.push(job),
+            Err(error) => {
+                tracing::error!(job_id = id, %error, "unschedulable job: next_run cleared");
+                db(jobs::Entity::update_many()
+                    .col_expr(jobs::Column::NextRun, Expr::value(None::<DateTime<Utc>>))
+                    .filter(jobs::Column::Id.eq(id))
+                    .exec(txn)
+                    .await)?;
+            }
+        }
+    }
+    Ok(valid)
+}
+
+/// Step 3: which of `jobs` that the planner must know about have a run `running` now.
+pub(super) async fn running_jobs(
+    txn: &DatabaseTransaction,
+    jobs: &[Job],
+) -> Result<HashSet<JobId>, RepositoryError> {
+    let asked: Vec<i64> = jobs
+        .iter()
+        .filter(|job| needs_running_check(job))
+        .map(|job| job.id.0)
+        .collect();
+    if asked.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let running: Vec<i64> = if txn.get_database_backend() == DbBackend::Postgres {
+        let rows = db(txn.query_all_raw(run_sql::running_jobs(&asked)).await)?;
+        rows.iter()
+            .map(|row| row.try_get::<i64>("", "job_id"))
+            .collect::<Result<_, _>>()
+            .map_err(repository_error)?
+    } else {
+        db(runs::Entity::find()
+            .select_only()
+            .column(runs::Column::JobId)
+            .filter(runs::Column::JobId.is_in(asked))
+            .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+            .into_tuple::<i64>()
+            .all(txn)
+            .await)?
+    };
+    Ok(running.into_iter().map(JobId).collect())
+}
+
+/// The job's `last_run` once `plan` is carried out.
+pub(super) fn last_run_after(job: &Job, plan: &FirePlan) -> Option<DateTime<Utc>> {
+    match plan.decision {
+        FireDecision::Run => Some(plan.scheduled_for),
+        FireDecision::Skip(_) => job.last_run,
+    }
+}
+
+/// The run status and error a plan records (on the run and as the job's last status).
+fn recorded(plan: &FirePlan) -> (RunStatus, Option<String>) {
+    match &plan.decision {
+        FireDecision::Run => (RunStatus::Running, None),
+        FireDecision::Skip(why) => (RunStatus::Skipped, Some(why.message())),
+    }
+}
+
+/// Steps 4 and 5: inserts the run of every planned fire (running or skipped) and advances
+/// every planned job; returns the inserted run ids by job.
+pub(super) async fn write_fires(
+    txn: &DatabaseTransaction,
+    planned: &[(Job, FirePlan)],
+    now: DateTime<Utc>,
+    worker: &str,
+) -> Result<HashMap<JobId, RunId>, RepositoryError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let fires: Vec<PlannedFire> = planned
+            .iter()
+            .map(|(job, plan)| {
+                let (status, error) = recorded(plan);
+                PlannedFire {
+                    job_id: job.id.0,
+                    scheduled_for: instant(plan.scheduled_for),
+                    next_run: plan.next_run.map(instant),
+                    last_run: last_run_after(job, plan).map(instant),
+                    status: status.as_str(),
+                    error,
+                }
+            })
+            .collect();
+        let rows = db(txn
+            .query_all_raw(run_sql::write_fires(&fires, now, worker))
+            .await)?;
+        return rows
+            .iter()
+            .map(|row| {
+                let id = row.try_get::<i64>("", "id")?;
+                let job_id = row.try_get::<i64>("", "job_id")?;
+                Ok((JobId(job_id), RunId(id)))
+            })
+            .collect::<Result<_, sea_orm::DbErr>>()
+            .map_err(repository_error);
+    }
+    let inserted = insert_fire_runs(txn, planned, now, worker).await?;
+    advance_jobs(txn, planned).await?;
+    Ok(inserted)
+}
+
+/// SQLite step 4: one INSERT for the run of every planned fire.
+async fn insert_fire_runs(
+    txn: &DatabaseTransaction,
+    planned: &[(Job, FirePlan)],
+    now: DateTime<Utc>,
+    worker: &str,
+) -> Result<HashMap<JobId, RunId>, RepositoryError> {
+    let rows = planned.iter().map(|(job, plan)| {
+        let (_, skip) = recorded(plan);
+        NewRun::first(
+            job.id,
+            plan.scheduled_for,
+            RunTrigger::Schedule,
+            skip,
+            now,
+            worker,
+        )
+        .row()
+    });
+    let inserted = db(runs::Entity::insert_many(rows)
+        .exec_with_returning(txn)
+        .await)?;
+    Ok(inserted
+        .into_iter()
+        .map(|row| (JobId(row.job_id), RunId(row.id)))
+        .collect())
+}
+
+/// SQLite step 5: advances every planned job — one UPDATE per distinct `(next_run,
+/// last_run, last_status, last_error)`; `run_count` grows by the inserted run.
+async fn advance_jobs(
+    txn: &DatabaseTransaction,
+    planned: &[(Job, FirePlan)],
+) -> Result<(), RepositoryError> {
+    type Advance = (
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        &'static str,
+        Option<String>,
+    );
+    let mut updates: HashMap<Advance, Vec<i64>> = HashMap::new();
+    for (job, plan) in planned {
+        let (status, error) = recorded(plan);
+        updates
+            .entry((
+                plan.next_run.map(micros),
+                last_run_after(job, plan).map(micros),
+                status.as_str(),
+                error,
+            ))
+            .or_default()
+            .push(job.id.0);
+    }
+    for ((next_run, last_run, status, error), ids) in updates {
+        db(jobs::Entity::update_many()
+            .col_expr(jobs::Column::NextRun, Expr::value(next_run))
+            .col_expr(jobs::Column::LastRun, Expr::value(last_run))
+            .col_expr(jobs::Column::LastStatus, Expr::value(status))
+            .col_expr(jobs::Column::LastError, Expr::value(error))
+            .col_expr(RunCount, Expr::cust("run_count + 1"))
+            .filter(jobs::Column::Id.is_in(ids))
+            .exec(txn)
+            .await)?;
+    }
+    Ok(())
+}
+
+/// `jobs.run_count`: how many runs the job has (kept by the run store alone, so it is not a
+/// field of the job entity; the per-job history cap reads it).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RunCount;
+
+impl sea_orm::sea_query::Iden for RunCount {
+    fn unquoted(&self) -> &str {
+        "run_count"
+    }
+}
+
+/// The runs to execute from a claim: each fired job (as advanced) with its new run.
+pub(super) fn claimed_runs(
+    planned: Vec<(Job, FirePlan)>,
+    mut inserted: HashMap<JobId, RunId>,
+    now: DateTime<Utc>,
+    worker: &str,
+) -> Result<ClaimBatch, RepositoryError> {
+    let mut batch = ClaimBatch::default();
+    for (job, plan) in planned {
+        batch.advanced_jobs.push(job.id);
+        if ExecutionKind::of(&job) == ExecutionKind::Handler {
+            batch.advanced_handlers += 1;
+        }
+        if let FireDecision::Skip(why) = plan.decision {
+            batch.skipped.push((job.id, why));
+            continue;
+        }
+        let id = inserted.remove(&job.id).ok_or_else(|| {
+            RepositoryError::Unavailable(format!("no run inserted for job {}", job.id))
+        })?;
+        let now = micros(now);
+        let run = Run {
+            id,
+            job_id: job.id,
+            scheduled_for: micros(plan.scheduled_for),
+            trigger: RunTrigger::Schedule,
+            attempt: 1,
+            retries: 0,
+            status: RunStatus::Running,
+            started_at: now,
+            finished_at: None,
+            heartbeat_at: now,
+            retry_at: None,
+            error: None,
+            worker: worker.to_string(),
+        };
+        let job = Job {
+            next_run: plan.next_run,
+            last_run: last_run_after(&job, &plan),
+            last_status: Some(RunStatus::Running),
+            last_error: None,
+            ..job
+        };
+        batch.runs.push(ClaimedRun { run, job });
+    }
+    Ok(batch)
+}

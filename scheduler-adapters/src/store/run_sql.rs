@@ -1,0 +1,305 @@
+//! The raw SQL of the dispatch path, where one statement does what sea-orm's builder would
+//! need one statement per row (or per distinct value) for. Batches travel as one JSON
+//! parameter (`json_to_recordset` on PostgreSQL, `json_each` on SQLite): one statement shape
+//! whatever the batch size, NULLs included, and no statement-cache churn.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::{DbBackend, Statement, Value};
+
+/// ASCII upper case, for `translate` (PostgreSQL's `lower` follows the collation; the host key
+/// lowercases ASCII only, as `HttpTarget::host_key` does).
+const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+/// ASCII lower case.
+const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+
+/// The host key of a row's target (`scheduler_core::host_key` in SQL): the text after the
+/// first `://` of `target.url` up to the first `/`, `?` or `#`, ASCII-lowercased; `''`
+/// without `://`.
+pub(super) fn host_key_sql(backend: DbBackend) -> String {
+    match backend {
+        DbBackend::Postgres => format!(
+            "coalesce(translate(substring(target->>'url' from '://([^/?#]*)'), '{UPPER}', '{LOWER}'), '')"
+        ),
+        _ => {
+            let url = "json_extract(target, '$.url')";
+            let rest = format!("substr({url}, instr({url}, '://') + 3)");
+            let stop = |c: char| {
+                format!(
+                    "CASE instr({rest}, '{c}') WHEN 0 THEN length({rest}) + 1 ELSE instr({rest}, '{c}') END"
+                )
+            };
+            format!(
+                "CASE WHEN instr({url}, '://') = 0 THEN '' ELSE lower(substr({rest}, 1, min({}, {}, {}) - 1)) END",
+                stop('/'),
+                stop('?'),
+                stop('#')
+            )
+        }
+    }
+}
+
+/// An instant as both databases read it from JSON text (microseconds, `Z`).
+pub(super) fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A PostgreSQL array literal of ids (`{1,2,3}`), bound as text and cast in SQL.
+pub(super) fn id_array(ids: impl IntoIterator<Item = i64>) -> String {
+    let mut text = String::from("{");
+    for (n, id) in ids.into_iter().enumerate() {
+        if n > 0 {
+            text.push(',');
+        }
+        text.push_str(&id.to_string());
+    }
+    text.push('}');
+    text
+}
+
+/// Claim step 1 on PostgreSQL: locks up to `$2` due jobs without a target and up to `$3`
+/// with one (earliest first, rows held by other claims skipped), leaving out targets whose
+/// host key is in the JSON array `$4` when `exclude_hosts`.
+pub(super) fn lock_due(
+    now: DateTime<Utc>,
+    handlers: u32,
+    deliveries: u32,
+    saturated_hosts: &[String],
+) -> Statement {
+    let host_filter = if saturated_hosts.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "AND {} NOT IN (SELECT json_array_elements_text($4::json))",
+            host_key_sql(DbBackend::Postgres)
+        )
+    };
+    let sql = format!(
+        "WITH handlers AS (\
+            SELECT * FROM jobs \
+            WHERE is_active AND target IS NULL AND next_run <= $1 \
+            ORDER BY next_run, id LIMIT $2 \
+            FOR UPDATE SKIP LOCKED\
+         ), deliveries AS (\
+            SELECT * FROM jobs \
+            WHERE is_active AND target IS NOT NULL AND next_run <= $1 {host_filter} \
+            ORDER BY next_run, id LIMIT $3 \
+            FOR UPDATE SKIP LOCKED\
+         ) \
+         SELECT * FROM handlers UNION ALL SELECT * FROM deliveries"
+    );
+    let mut values: Vec<Value> = vec![
+        now.into(),
+        i64::from(handlers).into(),
+        i64::from(deliveries).into(),
+    ];
+    if !saturated_hosts.is_empty() {
+        values.push(json_text(&serde_json::json!(saturated_hosts)).into());
+    }
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// Claim step 3 on PostgreSQL: which of these jobs have a run `running` now (the partial
+/// index `job_runs_running_job_idx`).
+pub(super) fn running_jobs(job_ids: &[i64]) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT DISTINCT job_id FROM job_runs \
+         WHERE status = 'running' AND job_id = ANY($1::text::bigint[])",
+        [id_array(job_ids.iter().copied()).into()],
+    )
+}
+
+/// One planned fire, as the claim's write statement reads it.
+#[derive(serde::Serialize)]
+pub(super) struct PlannedFire {
+    /// The job.
+    pub(super) job_id: i64,
+    /// The fire served.
+    pub(super) scheduled_for: String,
+    /// The job's next fire.
+    pub(super) next_run: Option<String>,
+    /// The job's `last_run` afterwards.
+    pub(super) last_run: Option<String>,
+    /// `running` or `skipped` (the run's status and the job's `last_status`).
+    pub(super) status: &'static str,
+    /// Why it was skipped.
+    pub(super) error: Option<String>,
+}
+
+/// Claim steps 4 and 5 on PostgreSQL in one statement: advances every planned job
+/// (`next_run`, `last_run`, `last_status`, `last_error`, `run_count + 1`) and inserts its
+/// run (`running` for `$3` at `$2`, or `skipped`); returns each run's `id` and `job_id`.
+pub(super) fn write_fires(fires: &[PlannedFire], now: DateTime<Utc>, worker: &str) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "WITH planned AS (\
+            SELECT * FROM json_to_recordset($1::json) AS p(\
+                job_id bigint, scheduled_for timestamptz, next_run timestamptz, \
+                last_run timestamptz, status text, error text)\
+         ), advanced AS (\
+            UPDATE jobs AS j SET next_run = p.next_run, last_run = p.last_run, \
+                last_status = p.status, last_error = p.error, run_count = j.run_count + 1 \
+            FROM planned AS p WHERE j.id = p.job_id\
+         ) \
+         INSERT INTO job_runs (job_id, scheduled_for, trigger, attempt, retries, status, \
+             started_at, finished_at, heartbeat_at, error, worker) \
+         SELECT p.job_id, p.scheduled_for, 'schedule', 1, 0, p.status, $2::timestamptz, \
+             CASE WHEN p.status = 'running' THEN NULL ELSE $2::timestamptz END, \
+             $2::timestamptz, p.error, $3 \
+         FROM planned AS p \
+         RETURNING id, job_id",
+        [
+            json_text(fires).into(),
+            now.into(),
+            worker.to_string().into(),
+        ],
+    )
+}
+
+/// One outcome, as the finish statement reads it.
+#[derive(serde::Serialize)]
+pub(super) struct Outcome {
+    /// The run.
+    pub(super) id: i64,
+    /// Its final status.
+    pub(super) status: &'static str,
+    /// Why it failed.
+    pub(super) error: Option<String>,
+    /// When it ended.
+    pub(super) finished_at: String,
+    /// When it is retried.
+    pub(super) retry_at: Option<String>,
+}
+
+/// `RunStore::finish_many` on PostgreSQL in one statement: every `running` run of the batch
+/// gets its outcome; for each job, the latest attempt at its latest fire in the batch sets
+/// `last_status`/`last_error` when that fire is the job's `last_run`. (Two replicas' batches
+/// touching the same jobs in opposite orders could deadlock; PostgreSQL then fails one, which
+/// the dispatcher retries. Locking the job rows in id order first cost as much again as the
+/// update, measured.)
+pub(super) fn finish_runs(outcomes: &[Outcome]) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "WITH done AS (\
+            SELECT * FROM json_to_recordset($1::json) AS d(\
+                id bigint, status text, error text, finished_at timestamptz, \
+                retry_at timestamptz)\
+         ), finished AS (\
+            UPDATE job_runs AS r SET status = d.status, error = d.error, \
+                finished_at = d.finished_at, retry_at = d.retry_at \
+            FROM done AS d WHERE r.id = d.id AND r.status = 'running' \
+            RETURNING r.job_id, r.scheduled_for, r.attempt, d.status, d.error\
+         ), latest AS (\
+            SELECT DISTINCT ON (job_id) job_id, scheduled_for, status, error FROM finished \
+            ORDER BY job_id, scheduled_for DESC, attempt DESC\
+         ) \
+         UPDATE jobs AS j SET last_status = l.status, last_error = l.error \
+         FROM latest AS l \
+         WHERE j.id = l.job_id AND j.last_run = l.scheduled_for",
+        [json_text(outcomes).into()],
+    )
+}
+
+/// `RunStore::heartbeat` on PostgreSQL: one statement for any number of runs.
+pub(super) fn heartbeat(ids: &[i64], now: DateTime<Utc>) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE job_runs SET heartbeat_at = $1 \
+         WHERE id = ANY($2::text::bigint[]) AND status = 'running'",
+        [now.into(), id_array(ids.iter().copied()).into()],
+    )
+}
+
+/// Deletes the runs chosen by the `victims` CTE (a `SELECT id ...`) and lowers their jobs'
+/// `run_count` in the same statement; answers `deleted`.
+fn delete_victims(victims: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "WITH victims AS ({victims}), \
+             gone AS (DELETE FROM job_runs WHERE id IN (SELECT id FROM victims) RETURNING job_id), \
+             counted AS (SELECT job_id, count(*) AS n FROM gone GROUP BY job_id), \
+             adjusted AS (\
+                UPDATE jobs AS j SET run_count = greatest(j.run_count - c.n, 0) \
+                FROM counted AS c WHERE j.id = c.job_id) \
+             SELECT coalesce(sum(n), 0)::bigint AS deleted FROM counted"
+        ),
+        values,
+    )
+}
+
+/// Prune by age on PostgreSQL: at most `$2` ended runs fired before `$1`, oldest first (the
+/// `job_runs_scheduled_idx` range, so the cost follows what is deleted).
+pub(super) fn prune_older_than(cutoff: DateTime<Utc>, batch: u32) -> Statement {
+    delete_victims(
+        "SELECT id FROM job_runs \
+         WHERE scheduled_for < $1 AND status <> 'running' AND retry_at IS NULL \
+         ORDER BY scheduled_for LIMIT $2",
+        vec![cutoff.into(), i64::from(batch).into()],
+    )
+}
+
+/// Prune by the per-job cap on PostgreSQL: for each job with more than `$1` runs
+/// (`jobs.run_count`), its oldest `run_count - $1` runs (read in order from the fire key
+/// index) except running ones and ones awaiting a retry, at most `$2` in all.
+pub(super) fn prune_over_cap(keep: u32, batch: u32) -> Statement {
+    delete_victims(
+        "SELECT r.id FROM jobs AS o \
+         CROSS JOIN LATERAL (\
+            SELECT id, status, retry_at FROM job_runs WHERE job_id = o.id \
+            ORDER BY scheduled_for, attempt LIMIT o.run_count - $1) AS r \
+         WHERE o.run_count > $1 AND r.status <> 'running' AND r.retry_at IS NULL \
+         LIMIT $2",
+        vec![i64::from(keep).into(), i64::from(batch).into()],
+    )
+}
+
+/// The earliest `next_run` of an active job (both due indexes), as `earliest`.
+pub(super) fn next_due(backend: DbBackend) -> Statement {
+    let handlers = "(SELECT min(next_run) FROM jobs WHERE is_active AND target IS NULL)";
+    let deliveries = "(SELECT min(next_run) FROM jobs WHERE is_active AND target IS NOT NULL)";
+    let sql = match backend {
+        DbBackend::Postgres => format!("SELECT LEAST({handlers}, {deliveries}) AS earliest"),
+        // SQLite's two-argument min is NULL when either is.
+        _ => format!(
+            "SELECT min(coalesce({handlers}, {deliveries}), coalesce({deliveries}, {handlers})) \
+             AS earliest"
+        ),
+    };
+    Statement::from_string(backend, sql)
+}
+
+/// How many active jobs are due at `now` (both due indexes), as `due`.
+pub(super) fn due_backlog(backend: DbBackend, now: DateTime<Utc>) -> Statement {
+    let p = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM jobs WHERE is_active AND target IS NULL AND next_run <= {p}) \
+         + (SELECT count(*) FROM jobs WHERE is_active AND target IS NOT NULL AND next_run <= {p}) \
+         AS due"
+    );
+    let values: Vec<Value> = match backend {
+        DbBackend::Postgres => vec![now.into()],
+        _ => vec![now.into(), now.into()],
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// JSON text of a value the dispatch path made (plain structs and strings: serializing
+/// them cannot fail; an empty array stands in should it ever).
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_arrays_are_postgres_array_literals() {
+        assert_eq!(id_array([]), "{}");
+        assert_eq!(id_array([1, -2, 30]), "{1,-2,30}");
+    }
+}

@@ -1,0 +1,292 @@
+//! HTTP deliveries at scale, on SQLite and PostgreSQL: a slow receiver gets at most the
+//! per-host cap of deliveries at once and cannot hold up another host's; the HTTP executor
+//! reuses its connections.
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use migration::{Migrator, MigratorTrait};
+use poem::web::{Data, RemoteAddr};
+use poem::{EndpointExt, Route, Server, handler, post};
+use scheduler_adapters::{
+    DatabaseConfig, HttpExecutor, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, connect,
+};
+use scheduler_core::{
+    ActionHandlers, Clock, Dispatcher, DispatcherConfig, Job, JobDraft, JobExecutor, JobRepository,
+    NewJob, RoutingExecutor, Run, RunId, RunStatus, RunTrigger, TargetGuard,
+};
+use scheduler_test_support::{TestPostgres, TestSqlite};
+use serde_json::json;
+use tokio::sync::watch;
+
+/// A receiver that counts requests, how many it holds at once, and who sent them.
+#[derive(Clone)]
+struct Receiver {
+    /// Requests received.
+    received: Arc<AtomicUsize>,
+    /// Requests being answered now.
+    open: Arc<AtomicUsize>,
+    /// Most requests answered at once.
+    most_open: Arc<AtomicUsize>,
+    /// Peer addresses seen (one per connection).
+    peers: Arc<Mutex<HashSet<String>>>,
+    /// While false, requests wait before answering.
+    released: watch::Receiver<bool>,
+}
+
+#[handler]
+async fn hook(state: Data<&Receiver>, peer: &RemoteAddr) -> &'static str {
+    state.received.fetch_add(1, Ordering::SeqCst);
+    state.peers.lock().unwrap().insert(peer.to_string());
+    let open = state.open.fetch_add(1, Ordering::SeqCst) + 1;
+    state.most_open.fetch_max(open, Ordering::SeqCst);
+    let mut released = state.released.clone();
+    let _ = tokio::time::timeout(Duration::from_secs(20), released.wait_for(|r| *r)).await;
+    state.open.fetch_sub(1, Ordering::SeqCst);
+    "ok"
+}
+
+/// Starts a receiver, answering at once when `released` starts true; returns its URL.
+async fn receiver(released: bool) -> (String, Receiver, watch::Sender<bool>) {
+    let (release, watch) = watch::channel(released);
+    let state = Receiver {
+        received: Arc::default(),
+        open: Arc::default(),
+        most_open: Arc::default(),
+        peers: Arc::default(),
+        released: watch,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
+    let app = Route::new().at("/hook", post(hook)).data(state.clone());
+    tokio::spawn(async move { Server::new_with_acceptor(acceptor).run(app).await });
+    (format!("http://{addr}/hook"), state, release)
+}
+
+fn executor() -> HttpExecutor {
+    HttpExecutor::with_guard(TargetGuard::from_allow_list("127.0.0.1").unwrap()).unwrap()
+}
+
+/// A clock standing still.
+struct Fixed(DateTime<Utc>);
+
+impl Clock for Fixed {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// A migrated database and its stores.
+struct Store {
+    jobs: SeaOrmJobRepository,
+    runs: Arc<SeaOrmRunStore>,
+    _guards: (Option<TestSqlite>, Option<TestPostgres>),
+}
+
+impl Store {
+    async fn open(url: String, guards: (Option<TestSqlite>, Option<TestPostgres>)) -> Store {
+        let db = connect(&DatabaseConfig::new(&url)).await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        Store {
+            jobs: SeaOrmJobRepository::new(db.clone()),
+            runs: Arc::new(SeaOrmRunStore::new(db)),
+            _guards: guards,
+        }
+    }
+
+    async fn sqlite() -> Option<Store> {
+        let file = TestSqlite::new();
+        Some(Store::open(file.url.clone(), (Some(file), None)).await)
+    }
+
+    async fn postgres() -> Option<Store> {
+        let pg = scheduler_test_support::postgres().await?;
+        Some(Store::open(pg.url.clone(), (None, Some(pg))).await)
+    }
+
+    /// A yearly job due at `due` delivered to `url`.
+    async fn delivery(&self, name: &str, due: DateTime<Utc>, url: &str) -> Job {
+        let spec = JobDraft {
+            name: Some(name.into()),
+            cron_expression: Some("0 0 1 1 *".into()),
+            start_time: Some("2025-01-01T00:00:00Z".parse().unwrap()),
+            target: Some(json!({"type": "http", "url": url})),
+            ..JobDraft::default()
+        }
+        .validate(due)
+        .unwrap();
+        self.jobs
+            .insert(NewJob {
+                next_run: Some(due),
+                spec,
+                created_at: due,
+                tenant: scheduler_core::Tenant::default_tenant(),
+                created_by: None,
+            })
+            .await
+            .unwrap()
+    }
+}
+
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Six fires for a receiver that holds every request and three for one that answers: the
+/// slow host never has more than its cap (2) open, the other host's fires are delivered
+/// meanwhile, and while the slow host is at its cap its new fires are left for later claims.
+async fn a_slow_host_gets_at_most_its_cap_and_another_host_is_served_meanwhile(s: Store) {
+    let now: DateTime<Utc> = "2025-06-23T09:00:00Z".parse().unwrap();
+    let (slow_url, slow, release) = receiver(false).await;
+    let (fast_url, fast, _) = receiver(true).await;
+    for n in 0..6 {
+        s.delivery(&format!("slow-{n}"), now, &slow_url).await;
+    }
+    for n in 0..3 {
+        s.delivery(&format!("fast-{n}"), now, &fast_url).await;
+    }
+    let mut config = DispatcherConfig::new("w");
+    config.max_deliveries_per_host = 2;
+    config.max_concurrent_deliveries = 20;
+    let dispatcher = Dispatcher::new(
+        s.runs.clone(),
+        Arc::new(RoutingExecutor {
+            http: Some(Arc::new(executor())),
+            actions: ActionHandlers::new(),
+        }),
+        Arc::new(NoJobCache),
+        Arc::new(Fixed(now)),
+        config,
+    );
+    assert_eq!(dispatcher.tick().await.unwrap().started, 9);
+    eventually("the fast host's 3 deliveries", || {
+        fast.received.load(Ordering::SeqCst) == 3
+    })
+    .await;
+    eventually("2 open requests at the slow host", || {
+        slow.open.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(slow.most_open.load(Ordering::SeqCst), 2, "the per-host cap");
+    assert_eq!(slow.received.load(Ordering::SeqCst), 2);
+
+    // The slow host is saturated: its new fire is not claimed, the fast host's is.
+    let late_slow = s.delivery("slow-late", now, &slow_url).await;
+    let late_fast = s.delivery("fast-late", now, &fast_url).await;
+    assert_eq!(dispatcher.tick().await.unwrap().started, 1);
+    eventually("the fast host's late delivery", || {
+        fast.received.load(Ordering::SeqCst) == 4
+    })
+    .await;
+    let stored = s.jobs.get(late_slow.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.next_run,
+        Some(now),
+        "still due: left for a later claim"
+    );
+    let stored = s.jobs.get(late_fast.id).await.unwrap().unwrap();
+    assert_ne!(stored.next_run, Some(now));
+
+    let _ = release.send(true);
+    eventually("the slow host's six deliveries", || {
+        slow.received.load(Ordering::SeqCst) == 6
+    })
+    .await;
+    for _ in 0..200 {
+        if dispatcher.in_flight() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        dispatcher.tick().await.unwrap().started,
+        1,
+        "now it has room"
+    );
+    eventually("the slow host's late delivery", || {
+        slow.received.load(Ordering::SeqCst) == 7
+    })
+    .await;
+    assert_eq!(slow.most_open.load(Ordering::SeqCst), 2);
+}
+
+scheduler_test_support::backend_tests! {
+    attribute: tokio::test(flavor = "multi_thread", worker_threads = 2),
+    setups: { sqlite => Store::sqlite, postgres => Store::postgres },
+    tests: [a_slow_host_gets_at_most_its_cap_and_another_host_is_served_meanwhile],
+}
+
+fn run_of(job: &Job, n: i64) -> Run {
+    let at: DateTime<Utc> = "2025-06-23T09:00:00Z".parse().unwrap();
+    Run {
+        id: RunId(n),
+        job_id: job.id,
+        scheduled_for: at + chrono::Duration::minutes(n),
+        trigger: RunTrigger::Schedule,
+        attempt: 1,
+        retries: 0,
+        status: RunStatus::Running,
+        started_at: at,
+        finished_at: None,
+        heartbeat_at: at,
+        retry_at: None,
+        error: None,
+        worker: "w".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_deliveries_to_one_host_reuse_one_connection() {
+    let (url, seen, _release) = receiver(true).await;
+    let spec = JobDraft {
+        name: Some("reuse".into()),
+        cron_expression: Some("* * * * *".into()),
+        target: Some(json!({"type": "http", "url": url})),
+        ..JobDraft::default()
+    }
+    .validate(Utc::now())
+    .unwrap();
+    let job = Job {
+        id: scheduler_core::JobId(1),
+        next_run: None,
+        spec,
+        last_run: None,
+        last_status: None,
+        last_error: None,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+        tenant: scheduler_core::Tenant::default_tenant(),
+        created_by: None,
+        updated_by: None,
+    };
+    let http = executor();
+    for n in 0..10 {
+        http.execute(&job, &run_of(&job, n)).await.unwrap();
+    }
+    assert_eq!(seen.received.load(Ordering::SeqCst), 10);
+    assert_eq!(
+        seen.peers.lock().unwrap().len(),
+        1,
+        "one kept-alive connection"
+    );
+}

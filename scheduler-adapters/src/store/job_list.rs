@@ -235,7 +235,7 @@ fn merged(
     offset: u64,
     limit: u64,
 ) -> SelectStatement {
-    let per_part = offset.saturating_add(limit);
+    let per_part = bound_offset(offset.saturating_add(limit));
     if let [only] = parts {
         let mut select = part_statement(backend, slice, only, ascending, limit);
         if offset > 0 {

@@ -66,21 +66,21 @@ impl Scenario {
     fn parse(text: &str) -> Option<Scenario> {
         let parts: Vec<&str> = text.trim().split(':').collect();
         let n = |i: usize| parts.get(i).and_then(|p| p.parse::<usize>().ok());
-        match parts.first()? {
-            &"sql" => Some(Scenario::Sql {
+        match *parts.first()? {
+            "sql" => Some(Scenario::Sql {
                 jobs: n(1)?,
                 clients: n(2).unwrap_or(4),
                 batch: n(3).unwrap_or(100),
             }),
-            &"ours" => Some(Scenario::Ours {
+            "ours" => Some(Scenario::Ours {
                 jobs: n(1)?,
                 replicas: n(2).unwrap_or(1),
             }),
-            &"http" => Some(Scenario::Http {
+            "http" => Some(Scenario::Http {
                 jobs: n(1)?,
                 replicas: n(2).unwrap_or(2),
             }),
-            &"prune" => Some(Scenario::Prune {
+            "prune" => Some(Scenario::Prune {
                 jobs: n(1)?,
                 replicas: n(2).unwrap_or(2),
                 history: n(3).unwrap_or(1_000_000),

@@ -77,10 +77,14 @@ fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
     )
 }
 
+/// One scenario's figures in one round: the round, the figures, the ratio to that round's SQL
+/// limit.
+pub(crate) type RoundResult = (usize, Figures, Option<f64>);
+
 /// Every scenario over all rounds: median (min–max) of fires/s, p99 and the ratio to the
 /// SQL limit of the same round.
-pub(crate) fn summary(results: &[(usize, Figures, Option<f64>)]) -> String {
-    let mut by_label: BTreeMap<&str, Vec<&(usize, Figures, Option<f64>)>> = BTreeMap::new();
+pub(crate) fn summary(results: &[RoundResult]) -> String {
+    let mut by_label: BTreeMap<&str, Vec<&RoundResult>> = BTreeMap::new();
     for result in results {
         by_label
             .entry(result.1.label.as_str())

@@ -24,7 +24,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -93,6 +93,10 @@ pub struct DispatcherConfig {
     pub prune_every: Duration,
     /// Most rows one prune statement deletes (small batches never hold claims up).
     pub prune_batch: u32,
+    /// After each prune statement, pause this many times as long as it took (3: pruning
+    /// takes at most a quarter of one database connection's time, so catching up on a large
+    /// history leaves the database to the claims; measured in `bench/dispatch.sh`).
+    pub prune_pace: u32,
 }
 
 impl DispatcherConfig {
@@ -100,7 +104,7 @@ impl DispatcherConfig {
     /// 2 claims in flight, 1,024 handler runs and 4,096 deliveries at once (1,024 per host),
     /// outcomes stored 1,000 per statement, 1 s poll, 30 s lease, 30 s grace, a fire given up
     /// after 3 abandoned attempts, run history kept 30 days and at most 1,000 runs per job
-    /// (pruned every minute, 1,000 rows per statement).
+    /// (pruned every minute, 1,000 rows per statement, paced to a quarter of the time).
     pub fn new(worker: impl Into<String>) -> Self {
         Self {
             worker: worker.into(),
@@ -120,6 +124,7 @@ impl DispatcherConfig {
             runs_per_job: Some(1_000),
             prune_every: Duration::from_secs(60),
             prune_batch: 1_000,
+            prune_pace: 3,
         }
     }
 
@@ -167,6 +172,8 @@ struct Inner {
     claim_size: [AtomicU32; 2],
     /// Woken when a claim came back full, so the extra claimers join in.
     backlog: Notify,
+    /// Whether this replica's last claim came back full (a backlog): pruning waits for it.
+    catching_up: AtomicBool,
     /// When the last tick completed without error, or when the dispatcher was made (for
     /// health checks).
     last_good_tick: Mutex<std::time::Instant>,
@@ -233,6 +240,7 @@ impl Dispatcher {
                 recorder,
                 claim_size: [AtomicU32::new(base), AtomicU32::new(base)],
                 backlog: Notify::new(),
+                catching_up: AtomicBool::new(false),
                 config,
                 last_good_tick: Mutex::new(std::time::Instant::now()),
             }),
@@ -321,6 +329,8 @@ impl Dispatcher {
             capacity.reserve(ExecutionKind::Delivery, size(ExecutionKind::Delivery));
         let (asked_handlers, asked_deliveries) = (handlers.count(), deliveries.count());
         if asked_handlers == 0 && asked_deliveries == 0 {
+            // Busy with what it holds, not behind on claims: pruning (paced) may go on.
+            inner.catching_up.store(false, Ordering::Relaxed);
             return Ok(Claimed {
                 at_capacity: true,
                 ..Claimed::default()
@@ -360,10 +370,12 @@ impl Dispatcher {
             telemetry::fire_started(claimed.run.scheduled_for, claimed.run.started_at);
         }
         let started = self.start_reserved(batch.runs, &mut handlers, &mut deliveries);
+        let more_due = (asked_handlers > 0 && got_handlers >= asked_handlers)
+            || (asked_deliveries > 0 && got_deliveries >= asked_deliveries);
+        inner.catching_up.store(more_due, Ordering::Relaxed);
         Ok(Claimed {
             started,
-            more_due: (asked_handlers > 0 && got_handlers >= asked_handlers)
-                || (asked_deliveries > 0 && got_deliveries >= asked_deliveries),
+            more_due,
             at_capacity: false,
         })
     }
@@ -501,7 +513,9 @@ impl Dispatcher {
     /// [`DispatcherConfig::runs_per_job`], in statements of [`DispatcherConfig::prune_batch`]
     /// rows, until nothing is left to delete (at most 100 statements per call, so one call
     /// stays short); returns how many runs it deleted. The loop calls it every
-    /// [`DispatcherConfig::prune_every`].
+    /// [`DispatcherConfig::prune_every`]. Pruning is background work: after each statement it
+    /// pauses [`DispatcherConfig::prune_pace`] times as long as the statement took, and it
+    /// stops (until the next call) while this replica's claims come back full.
     ///
     /// # Errors
     /// The store's error.
@@ -516,6 +530,10 @@ impl Dispatcher {
         let batch = config.prune_batch.max(1);
         let mut deleted = 0u64;
         for _ in 0..100 {
+            if self.inner.catching_up.load(Ordering::Relaxed) {
+                break;
+            }
+            let started = std::time::Instant::now();
             let round = self
                 .inner
                 .store
@@ -525,7 +543,7 @@ impl Dispatcher {
             if round < u64::from(batch) {
                 break;
             }
-            tokio::task::yield_now().await;
+            tokio::time::sleep(started.elapsed().saturating_mul(config.prune_pace)).await;
         }
         if deleted > 0 {
             telemetry::runs_pruned(deleted);
@@ -776,6 +794,49 @@ mod tests {
         store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
         store.expect_heartbeat().returning(|_, _| Ok(()));
         store
+    }
+
+    #[tokio::test]
+    async fn pruning_waits_while_claims_come_back_full_then_goes_on() {
+        let mut store = quiet_store();
+        let claims = Arc::new(AtomicUsize::new(0));
+        let counted = claims.clone();
+        store.expect_claim_due().returning(move |request| {
+            // The first claim is full (a backlog), the second finds nothing left.
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                Ok(ClaimBatch {
+                    advanced_jobs: vec![JobId(1)],
+                    advanced_handlers: request.handlers,
+                    ..ClaimBatch::default()
+                })
+            } else {
+                Ok(ClaimBatch::default())
+            }
+        });
+        let prunes = Arc::new(AtomicUsize::new(0));
+        let pruned = prunes.clone();
+        store.expect_prune().returning(move |_, _, batch| {
+            // Two full statements, then a short one.
+            let n = pruned.fetch_add(1, Ordering::SeqCst);
+            Ok(if n < 2 { u64::from(batch) } else { 3 })
+        });
+        let mut cache = MockJobCache::new();
+        cache.expect_invalidate_jobs().return_const(());
+        let mut config = DispatcherConfig::new("w");
+        config.batch_size = 1;
+        let dispatcher = Dispatcher::new(
+            Arc::new(store),
+            Arc::new(MockJobExecutor::new()),
+            Arc::new(cache),
+            clock(),
+            config,
+        );
+        dispatcher.tick().await.unwrap();
+        assert_eq!(dispatcher.prune_history().await.unwrap(), 0);
+        assert_eq!(prunes.load(Ordering::SeqCst), 0, "pruned during a backlog");
+        dispatcher.tick().await.unwrap();
+        assert_eq!(dispatcher.prune_history().await.unwrap(), 2_003);
+        assert_eq!(prunes.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test(start_paused = true)]

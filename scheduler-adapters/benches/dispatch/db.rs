@@ -57,7 +57,10 @@ impl BenchDb {
             url.push_str(if url.contains('?') { "&" } else { "?" });
             url.push_str("sslmode=disable");
         }
-        let db = connect(&DatabaseConfig::new(&url)).await.expect("connect");
+        // Seeding a 1M-row history takes longer than a server's statement timeout.
+        let mut seeding = DatabaseConfig::new(&url);
+        seeding.statement_timeout = std::time::Duration::from_secs(900);
+        let db = connect(&seeding).await.expect("connect");
         Migrator::up(&db, None).await.expect("migrate");
         BenchDb {
             url,

@@ -157,6 +157,8 @@ fn main() {
                     history,
                 } => scenarios::during_prune(&main_runtime, &db, jobs, replicas, history),
             };
+            // Shown at once (ratios follow at the end of the round, when every limit is known).
+            eprintln!("{}", stats::row(round, &figures, None));
             if let Scenario::Sql { jobs, .. } = scenario {
                 limits.push((*jobs, figures.fires_per_s));
             }

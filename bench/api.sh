@@ -5,7 +5,9 @@
 #   bash bench/api.sh                      # PostgreSQL at 127.0.0.1:5432, no cache
 #   REDIS_URL=redis://127.0.0.1:6379 bash bench/api.sh   # with the shared Redis cache
 #
-# Needs wrk (Debian: apt-get install wrk) and a release build (built here if missing).
+# Needs wrk (Debian: apt-get install wrk) and a release build (built here unless SERVER_BIN
+# names another binary, e.g. an earlier commit's, to compare):
+#   SERVER_BIN=/path/to/old/scheduler-server bash bench/api.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +23,11 @@ PG_PARAMS=${PG_PARAMS-?sslmode=disable}
 SEED_JOBS=${SEED_JOBS:-1000}
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
-cargo build --release -q -p scheduler-server
+SERVER_BIN=${SERVER_BIN:-}
+if [ -z "$SERVER_BIN" ]; then
+    cargo build --release -q -p scheduler-server
+    SERVER_BIN=./target/release/scheduler-server
+fi
 
 if [ -z "${DATABASE_URL:-}" ]; then
     psql "$PG_SERVER/postgres" -q -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" -c "CREATE DATABASE $BENCH_DB"
@@ -33,7 +39,7 @@ export SCHEDULER_BIND="127.0.0.1:$PORT"
 export RUST_LOG=${RUST_LOG:-info}
 LOG=$(mktemp /tmp/scheduler-bench-XXXX.log)
 
-./target/release/scheduler-server serve >"$LOG" 2>&1 &
+"$SERVER_BIN" serve >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
 

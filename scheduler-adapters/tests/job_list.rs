@@ -289,6 +289,8 @@ async fn a_search_ignores_case_and_takes_wildcards_literally(store: Store) {
         "weekly_backup",
         "weeklyXbackup",
         "100% done",
+        "it's done",
+        r"C:\temp\x",
         "other",
     ] {
         store.repo.insert(new_job(name)).await.unwrap();
@@ -324,6 +326,12 @@ async fn a_search_ignores_case_and_takes_wildcards_literally(store: Store) {
     );
     assert_eq!(names("y_b").await, ["weekly_backup"]);
     assert_eq!(names("0%").await, ["100% done"]);
+    // Quotes and backslashes are text too (the PostgreSQL pattern is a quoted literal).
+    assert_eq!(names("it's").await, ["it's done"]);
+    assert_eq!(names("'").await, ["it's done"]);
+    assert_eq!(names(r"\temp\").await, [r"C:\temp\x"]);
+    assert_eq!(names(r"\").await, [r"C:\temp\x"]);
+    assert!(names("' OR '1'='1").await.is_empty());
     assert!(names("nothing").await.is_empty());
 }
 

@@ -150,10 +150,16 @@ fn name_contains(backend: DbBackend, search: &str) -> SimpleExpr {
         .replace('_', "\\_");
     let pattern = format!("%{escaped}%");
     if backend == DbBackend::Postgres {
-        use sea_orm::sea_query::extension::postgres::PgExpr;
+        use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder, Value};
+        // The pattern goes in as a literal (quoted and escaped by sea-query's PostgreSQL
+        // writer), not a bind parameter: after five executions of a prepared statement
+        // PostgreSQL may keep a generic plan, which cannot see that the pattern is
+        // selective and walks the id index filtering every row. Measured at 100,000 jobs:
+        // 75 ms with the generic plan, 2 ms planned for the pattern (trigram index).
         // Backslash is PostgreSQL's default LIKE escape. (sea-query 1.0 puts an explicit
         // `ESCAPE` after `ILIKE` inside parentheses, which PostgreSQL refuses.)
-        Expr::col(Column::Name).ilike(LikeExpr::new(pattern))
+        let literal = PostgresQueryBuilder.value_to_string(&Value::from(pattern));
+        Expr::cust(format!("\"name\" ILIKE {literal}"))
     } else {
         Expr::col(Column::Name).like(LikeExpr::new(pattern).escape('\\'))
     }

@@ -24,10 +24,12 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::Notify;
 
 use crate::capacity::{Capacity, Reservation, RunSlot};
@@ -62,7 +64,13 @@ pub struct DispatcherConfig {
     pub claims_in_flight: usize,
     /// Most in-process handler runs (jobs without a target) executing at once in this
     /// replica (runs that executed and wait for their outcome to be stored do not count; at
-    /// most as many as both limits together wait).
+    /// most as many as both limits together wait). A claim holds slots for what it asks
+    /// while its transaction runs, so this must leave room for
+    /// [`DispatcherConfig::claims_in_flight`] claims of
+    /// [`DispatcherConfig::max_batch_size`] beside the runs executing: at 1,024, one claim of
+    /// 1,000 left the second claimer 24 slots and a 10,000-fire burst ran at ~75% of the
+    /// plain-SQL rate; at 4,096, at about the same rate as the SQL (`bench/dispatch.sh`).
+    /// Lower it for handlers that each need much CPU or memory.
     pub max_concurrent_runs: usize,
     /// Most HTTP deliveries (jobs with a target) executing at once in this replica.
     pub max_concurrent_deliveries: usize,
@@ -101,7 +109,7 @@ pub struct DispatcherConfig {
 
 impl DispatcherConfig {
     /// Defaults for `worker`: claims of 100 fires per kind growing to 1,000 under a backlog,
-    /// 2 claims in flight, 1,024 handler runs and 4,096 deliveries at once (1,024 per host),
+    /// 2 claims in flight, 4,096 handler runs and 4,096 deliveries at once (1,024 per host),
     /// outcomes stored 1,000 per statement, 1 s poll, 30 s lease, 30 s grace, a fire given up
     /// after 3 abandoned attempts, run history kept 30 days and at most 1,000 runs per job
     /// (pruned every minute, 1,000 rows per statement, paced to a quarter of the time).
@@ -111,7 +119,7 @@ impl DispatcherConfig {
             batch_size: 100,
             max_batch_size: 1_000,
             claims_in_flight: 2,
-            max_concurrent_runs: 1_024,
+            max_concurrent_runs: 4_096,
             max_concurrent_deliveries: 4_096,
             max_deliveries_per_host: 1_024,
             record_batch: 1_000,
@@ -454,20 +462,20 @@ impl Dispatcher {
         let timeout = Duration::from_secs(u64::from(policy.timeout_seconds));
         // A delivery beyond its host's cap waits here for one of the host's runs to end.
         let sending = slot.sending_permit().await;
-        let executor = self.inner.executor.clone();
-        let (job_for_task, run_for_task) = (job.clone(), run.clone());
-        // Its own task, so a panicking handler fails the run instead of the dispatcher.
-        let mut task =
-            tokio::spawn(async move { executor.execute(&job_for_task, &run_for_task).await });
-        let execution = match tokio::time::timeout(timeout, &mut task).await {
+        // A panicking handler fails its run, not the dispatcher: the unwind is caught here, in
+        // this run's task (a second task per run, with the job and run cloned into it, cost
+        // more CPU per fire than the claim's SQL took; measured in `bench/dispatch.sh`). A
+        // timed-out execution is dropped, which cancels it at its next await.
+        // (The call is inside the async block, so an executor that panics while making its
+        // future is caught too.)
+        let executor = &self.inner.executor;
+        let work = AssertUnwindSafe(async { executor.execute(&job, &run).await }).catch_unwind();
+        let execution = match tokio::time::timeout(timeout, work).await {
             Ok(Ok(Ok(()))) => Execution::Succeeded,
             // Whatever a handler or receiver said is sanitized before it goes near the store.
             Ok(Ok(Err(message))) => Execution::Failed(ErrorText::sanitize(&message)),
             Ok(Err(_panic)) => Execution::Panicked,
-            Err(_) => {
-                task.abort();
-                Execution::TimedOut
-            }
+            Err(_) => Execution::TimedOut,
         };
         drop(sending);
         // The execution slot goes back now; the record slot stays until the outcome is stored.
@@ -923,5 +931,67 @@ mod tests {
             outcomes[1].error.as_ref().map(ErrorText::as_str),
             Some("the run failed; its error text could not be stored")
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_handler_fails_its_run_and_the_next_runs_still_execute() {
+        let mut store = quiet_store();
+        let mut second = claimed();
+        second.run.id = RunId(8);
+        let mut batches = vec![vec![second], vec![claimed()]];
+        store
+            .expect_claim_due()
+            .times(2)
+            .returning(move |_| {
+                Ok(ClaimBatch {
+                    runs: batches.pop().unwrap_or_default(),
+                    ..ClaimBatch::default()
+                })
+            });
+        let outcomes = Arc::new(Mutex::new(Vec::<(RunId, RunOutcome)>::new()));
+        let seen = outcomes.clone();
+        store.expect_finish_many().returning(move |finished| {
+            lock(&seen).extend(finished.iter().map(|f| (f.run.id, f.outcome.clone())));
+            Ok(())
+        });
+        // The registry an embedding program uses: its handler for run 7 panics.
+        let mut handlers = ActionHandlers::new();
+        handlers.fallback(|_job, run: Run| async move {
+            assert!(run.id != RunId(7), "handler bug");
+            Ok(())
+        });
+        let mut cache = MockJobCache::new();
+        cache.expect_invalidate_jobs().return_const(());
+        let dispatcher = Dispatcher::new(
+            Arc::new(store),
+            Arc::new(handlers),
+            Arc::new(cache),
+            clock(),
+            DispatcherConfig::new("w"),
+        );
+        let settle = |dispatcher: Dispatcher| async move {
+            for _ in 0..200 {
+                if dispatcher.in_flight() == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            assert_eq!(dispatcher.in_flight(), 0);
+        };
+        assert_eq!(dispatcher.tick().await.unwrap().started, 1);
+        settle(dispatcher.clone()).await;
+        assert_eq!(dispatcher.tick().await.unwrap().started, 1);
+        settle(dispatcher.clone()).await;
+        let outcomes = lock(&outcomes);
+        assert_eq!(outcomes.len(), 2);
+        let (first, panicked) = &outcomes[0];
+        assert_eq!(*first, RunId(7));
+        assert_eq!(panicked.status, RunStatus::Failed);
+        assert_eq!(
+            panicked.error.as_ref().map(ErrorText::as_str),
+            Some("the handler panicked")
+        );
+        assert_eq!(outcomes[1].0, RunId(8));
+        assert_eq!(outcomes[1].1.status, RunStatus::Succeeded);
     }
 }

@@ -353,7 +353,7 @@ pub struct Config {
         long,
         global = true,
         env = "SCHEDULER_MAX_CONCURRENT_RUNS",
-        default_value_t = 1_024
+        default_value_t = 4_096
     )]
     pub max_concurrent_runs: usize,
 

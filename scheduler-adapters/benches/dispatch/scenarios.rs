@@ -24,6 +24,12 @@ use crate::stats::{Figures, figures};
 /// Longest any one scenario may take before it gives up (and says so).
 const SCENARIO_BOUND: Duration = Duration::from_secs(180);
 
+/// How often a wait checks a condition in this process (lateness samples).
+const IN_MEMORY: Duration = Duration::from_millis(20);
+
+/// How often a wait asks the database (a count of runs, which the scenario itself pays for).
+const IN_DATABASE: Duration = Duration::from_millis(200);
+
 /// How far ahead of the due instant the fires are seeded: replicas (or pgbench) are started
 /// and idle when the instant comes.
 fn lead(jobs: usize) -> chrono::Duration {
@@ -163,6 +169,49 @@ pub(crate) fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds used so far by the processes named `postgres` on this machine (the server and
+/// its backends; a backend that has exited is no longer counted, so read this before the
+/// clients disconnect). The machine is CPU-bound in these scenarios, so the database's CPU
+/// per fire is the cost that decides throughput, and it is far steadier than a rate.
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let mut ticks = 0.0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if !head.ends_with("(postgres") {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        ticks += field(11) + field(12);
+    }
+    ticks / 100.0
+}
+
+/// The database's CPU per fire, for a note.
+fn database_cpu(seconds: f64, fires: usize) -> String {
+    format!(
+        "database CPU {seconds:.2} s ({:.0} µs/fire)",
+        seconds * 1e6 / fires.max(1) as f64
+    )
+}
+
 /// The machine's CPU time so far, busy and in all, in clock ticks (`/proc/stat`).
 fn machine_ticks() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -191,14 +240,17 @@ fn busy_since(since: (f64, f64)) -> f64 {
     }
 }
 
-/// Waits until `done()` or the scenario bound; false when the bound came first.
-fn wait_for(mut done: impl FnMut() -> bool) -> bool {
+/// Waits until `done()` or the scenario bound, checking every `every`; false when the
+/// bound came first. A check that queries the database should be rare (200 ms): a count of
+/// `job_runs` every 20 ms took 5% of a core at 10,000 runs and half a core at 100,000, from
+/// the very scenario it measured.
+fn wait_for(every: Duration, mut done: impl FnMut() -> bool) -> bool {
     let started = Instant::now();
     while !done() {
         if started.elapsed() > SCENARIO_BOUND {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(every);
     }
     true
 }
@@ -228,13 +280,21 @@ pub(crate) fn ours(main: &Runtime, db: &BenchDb, jobs: usize, replicas: usize) -
     let samples = Arc::new(Mutex::new(Vec::with_capacity(jobs)));
     let running = Replicas::start(&db.url, replicas, || noop_handlers(samples.clone()));
     sleep_until(due);
-    let (cpu, machine) = (cpu_seconds(), machine_ticks());
-    let finished = wait_for(|| samples.lock().expect("samples").len() >= jobs);
+    let (cpu, machine, pg) = (cpu_seconds(), machine_ticks(), postgres_cpu_seconds());
+    let finished = wait_for(IN_MEMORY, || samples.lock().expect("samples").len() >= jobs);
+    // Every run started; its outcome is stored a moment later (counted too).
+    let _ = wait_for(IN_DATABASE, || {
+        main.block_on(db.count("SELECT count(*) FROM job_runs WHERE status = 'succeeded'"))
+            >= i64::try_from(jobs).unwrap_or(i64::MAX)
+    });
     let (cpu, busy) = (cpu_seconds() - cpu, busy_since(machine));
+    let pg = postgres_cpu_seconds() - pg;
     running.stop();
     let mut note = format!(
-        "{}; dispatchers' CPU {cpu:.1} s; machine {busy:.0}% busy",
-        main.block_on(exactly_once(db, jobs))
+        "{}; dispatchers' CPU {cpu:.2} s ({:.0} µs/fire); {}; machine {busy:.0}% busy",
+        main.block_on(exactly_once(db, jobs)),
+        cpu * 1e6 / jobs.max(1) as f64,
+        database_cpu(pg, jobs)
     );
     if !finished {
         note = format!("GAVE UP after {SCENARIO_BOUND:?}; {note}");
@@ -261,21 +321,24 @@ pub(crate) fn sql(
     sleep_until(due - chrono::Duration::milliseconds(100));
     let mut pgbench = spawn_pgbench(db, script, clients, batch);
     sleep_until(due);
-    let machine = machine_ticks();
+    let (machine, pg) = (machine_ticks(), postgres_cpu_seconds());
     let jobs_i64 = i64::try_from(jobs).unwrap_or(i64::MAX);
-    let finished = wait_for(|| {
+    let finished = wait_for(IN_DATABASE, || {
         main.block_on(db.count("SELECT count(*) FROM job_runs WHERE status = 'succeeded'"))
             >= jobs_i64
     });
     let busy = busy_since(machine);
+    // Read before pgbench disconnects (its backends' CPU leaves with them).
+    let pg = postgres_cpu_seconds() - pg;
     let _ = pgbench.kill();
     let _ = pgbench.wait();
     let samples = main.block_on(db.floats(
         "SELECT (extract(epoch FROM started_at - scheduled_for) * 1000)::float8 FROM job_runs",
     ));
     let mut note = format!(
-        "{}; machine {busy:.0}% busy",
-        main.block_on(exactly_once(db, jobs))
+        "{}; {}; machine {busy:.0}% busy",
+        main.block_on(exactly_once(db, jobs)),
+        database_cpu(pg, jobs)
     );
     if !finished {
         note = format!("GAVE UP after {SCENARIO_BOUND:?}; {note}");
@@ -331,7 +394,7 @@ pub(crate) fn http(
     };
     let running = Replicas::start(&db.url, replicas, executor);
     let jobs_i64 = i64::try_from(jobs).unwrap_or(i64::MAX);
-    let finished = wait_for(|| {
+    let finished = wait_for(IN_DATABASE, || {
         receiver.received() >= jobs
             && main.block_on(db.count("SELECT count(*) FROM job_runs WHERE status <> 'running'"))
                 >= jobs_i64
@@ -421,7 +484,7 @@ pub(crate) fn during_prune(
             }
         }
     });
-    let finished = wait_for(|| samples.lock().expect("samples").len() >= jobs);
+    let finished = wait_for(IN_MEMORY, || samples.lock().expect("samples").len() >= jobs);
     let burst_ms = samples
         .lock()
         .expect("samples")

@@ -14,7 +14,10 @@
 # the bench creates and drops its own database bench_dispatch_<pid> there), DISPATCH_ROUNDS,
 # DISPATCH_SCENARIOS (sql:<jobs>:<clients>:<batch>, ours:<jobs>:<replicas>,
 # http:<jobs>:<replicas>, prune:<jobs>:<replicas>:<history rows>), DISPATCH_HTTP_DELAY_MS,
-# DISPATCH_PARTITION_ROWS (0 skips that experiment), PGBENCH. Needs pgbench (PostgreSQL's
+# DISPATCH_PARTITION_ROWS (0 skips that experiment), PGBENCH, DISPATCH_CONFIG (dispatcher
+# settings over the defaults, e.g. claims_in_flight=1,max_batch_size=500), and for a profile
+# DISPATCH_LOG_STATEMENTS=1 (every statement and its duration in the server log) or
+# DISPATCH_EXPLAIN_MS=<ms> (the plan of every statement slower than that). Needs pgbench (PostgreSQL's
 # client tools; Debian: postgresql-client) and about 2 GB free in the database.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -10,24 +10,23 @@
     clippy::cast_sign_loss
 )]
 
+mod support;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use migration::{Migrator, MigratorTrait};
 use poem::web::{Data, RemoteAddr};
 use poem::{EndpointExt, Route, Server, handler, post};
-use scheduler_adapters::{
-    DatabaseConfig, HttpExecutor, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, connect,
-};
+use scheduler_adapters::{HttpExecutor, NoJobCache};
 use scheduler_core::{
     ActionHandlers, Clock, Dispatcher, DispatcherConfig, Job, JobDraft, JobExecutor, JobRepository,
-    NewJob, RoutingExecutor, Run, RunId, RunStatus, RunTrigger, TargetGuard,
+    RoutingExecutor, Run, RunId, RunStatus, RunTrigger, TargetGuard,
 };
-use scheduler_test_support::{TestPostgres, TestSqlite};
 use serde_json::json;
+use support::{DueJob, Store};
 use tokio::sync::watch;
 
 /// A receiver that counts requests, how many it holds at once, and who sent them.
@@ -88,56 +87,13 @@ impl Clock for Fixed {
     }
 }
 
-/// A migrated database and its stores.
-struct Store {
-    jobs: SeaOrmJobRepository,
-    runs: Arc<SeaOrmRunStore>,
-    _guards: (Option<TestSqlite>, Option<TestPostgres>),
-}
-
-impl Store {
-    async fn open(url: String, guards: (Option<TestSqlite>, Option<TestPostgres>)) -> Store {
-        let db = connect(&DatabaseConfig::new(&url)).await.unwrap();
-        Migrator::up(&db, None).await.unwrap();
-        Store {
-            jobs: SeaOrmJobRepository::new(db.clone()),
-            runs: Arc::new(SeaOrmRunStore::new(db)),
-            _guards: guards,
-        }
-    }
-
-    async fn sqlite() -> Option<Store> {
-        let file = TestSqlite::new();
-        Some(Store::open(file.url.clone(), (Some(file), None)).await)
-    }
-
-    async fn postgres() -> Option<Store> {
-        let pg = scheduler_test_support::postgres().await?;
-        Some(Store::open(pg.url.clone(), (None, Some(pg))).await)
-    }
-
-    /// A yearly job due at `due` delivered to `url`.
-    async fn delivery(&self, name: &str, due: DateTime<Utc>, url: &str) -> Job {
-        let spec = JobDraft {
-            name: Some(name.into()),
-            cron_expression: Some("0 0 1 1 *".into()),
-            start_time: Some("2025-01-01T00:00:00Z".parse().unwrap()),
-            target: Some(json!({"type": "http", "url": url})),
-            ..JobDraft::default()
-        }
-        .validate(due)
-        .unwrap();
-        self.jobs
-            .insert(NewJob {
-                next_run: Some(due),
-                spec,
-                created_at: due,
-                tenant: scheduler_core::Tenant::default_tenant(),
-                created_by: None,
-            })
-            .await
-            .unwrap()
-    }
+/// A yearly job due at `due` delivered to `url`.
+async fn delivery(s: &Store, name: &str, due: DateTime<Utc>, url: &str) -> Job {
+    s.due_job(DueJob {
+        url: Some(url),
+        ..DueJob::new(name, due)
+    })
+    .await
 }
 
 async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
@@ -159,10 +115,10 @@ async fn a_slow_host_gets_at_most_its_cap_and_another_host_is_served_meanwhile(s
     let (slow_url, slow, release) = receiver(false).await;
     let (fast_url, fast, _) = receiver(true).await;
     for n in 0..6 {
-        s.delivery(&format!("slow-{n}"), now, &slow_url).await;
+        delivery(&s, &format!("slow-{n}"), now, &slow_url).await;
     }
     for n in 0..3 {
-        s.delivery(&format!("fast-{n}"), now, &fast_url).await;
+        delivery(&s, &format!("fast-{n}"), now, &fast_url).await;
     }
     let mut config = DispatcherConfig::new("w");
     config.max_deliveries_per_host = 2;
@@ -191,20 +147,20 @@ async fn a_slow_host_gets_at_most_its_cap_and_another_host_is_served_meanwhile(s
     assert_eq!(slow.received.load(Ordering::SeqCst), 2);
 
     // The slow host is saturated: its new fire is not claimed, the fast host's is.
-    let late_slow = s.delivery("slow-late", now, &slow_url).await;
-    let late_fast = s.delivery("fast-late", now, &fast_url).await;
+    let late_slow = delivery(&s, "slow-late", now, &slow_url).await;
+    let late_fast = delivery(&s, "fast-late", now, &fast_url).await;
     assert_eq!(dispatcher.tick().await.unwrap().started, 1);
     eventually("the fast host's late delivery", || {
         fast.received.load(Ordering::SeqCst) == 4
     })
     .await;
-    let stored = s.jobs.get(late_slow.id).await.unwrap().unwrap();
+    let stored = s.repo.get(late_slow.id).await.unwrap().unwrap();
     assert_eq!(
         stored.next_run,
         Some(now),
         "still due: left for a later claim"
     );
-    let stored = s.jobs.get(late_fast.id).await.unwrap().unwrap();
+    let stored = s.repo.get(late_fast.id).await.unwrap().unwrap();
     assert_ne!(stored.next_run, Some(now));
 
     let _ = release.send(true);

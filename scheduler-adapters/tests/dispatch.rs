@@ -9,38 +9,20 @@
     clippy::cast_sign_loss
 )]
 
+mod support;
+
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use migration::{Migrator, MigratorTrait};
-use scheduler_adapters::{
-    DatabaseConfig, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, connect,
-};
+use scheduler_adapters::{NoJobCache, SeaOrmRunStore};
 use scheduler_core::{
-    ActionHandlers, Clock, Conflict, Dispatcher, DispatcherConfig, Job, JobDraft, JobId, JobPatch,
-    JobRepository, NewJob, PolicyInput, RepositoryError, Run, RunId, RunListRequest, RunStatus,
-    RunStore, RunTrigger,
+    ActionHandlers, Clock, Conflict, Dispatcher, DispatcherConfig, Job, JobId, JobPatch,
+    JobRepository, PolicyInput, RepositoryError, Run, RunId, RunStatus, RunStore, RunTrigger,
 };
-use scheduler_test_support::TestSqlite;
-use serde_json::json;
+use support::{DueJob, Store, TestClock, utc};
 use tokio::sync::Notify;
-
-/// A clock the test moves by hand.
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    fn set(&self, to: &str) {
-        *self.0.lock().unwrap() = to.parse().unwrap();
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
 
 /// Handlers by action: `ok`, `fail`, `slow` (sleeps 3 s), `block` (waits for `release`).
 struct Handlers {
@@ -91,100 +73,52 @@ impl Handlers {
     }
 }
 
-/// A migrated database, its stores and a dispatcher on a test clock.
+/// A migrated database (its stores, through `Deref`) and a dispatcher on a test clock.
 struct World {
-    jobs: SeaOrmJobRepository,
-    runs: Arc<SeaOrmRunStore>,
+    store: Store,
     clock: Arc<TestClock>,
     dispatcher: Dispatcher,
     handlers: Handlers,
-    db_url: String,
-    _guards: (
-        Option<TestSqlite>,
-        Option<scheduler_test_support::TestPostgres>,
-    ),
+}
+
+impl std::ops::Deref for World {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
 }
 
 impl World {
-    async fn open(
-        url: String,
-        guards: (
-            Option<TestSqlite>,
-            Option<scheduler_test_support::TestPostgres>,
-        ),
-    ) -> World {
-        let db = connect(&DatabaseConfig::new(&url)).await.unwrap();
-        Migrator::up(&db, None).await.unwrap();
-        let runs = Arc::new(SeaOrmRunStore::new(db.clone()));
-        let clock = Arc::new(TestClock(Mutex::new(
-            "2025-06-23T09:00:00Z".parse().unwrap(),
-        )));
+    fn around(store: Store) -> World {
+        let clock = TestClock::at("2025-06-23T09:00:00Z");
         let (handlers, actions) = Handlers::new();
-        let dispatcher = dispatcher(runs.clone(), clock.clone(), actions, "worker-a");
+        let dispatcher = dispatcher(store.runs.clone(), clock.clone(), actions, "worker-a");
         World {
-            jobs: SeaOrmJobRepository::new(db),
-            runs,
+            store,
             clock,
             dispatcher,
             handlers,
-            db_url: url,
-            _guards: guards,
         }
     }
 
     async fn sqlite() -> Option<World> {
-        let file = TestSqlite::new();
-        Some(World::open(file.url.clone(), (Some(file), None)).await)
+        Store::sqlite().await.map(World::around)
     }
 
     async fn postgres() -> Option<World> {
-        let pg = scheduler_test_support::postgres().await?;
-        Some(World::open(pg.url.clone(), (None, Some(pg))).await)
+        Store::postgres().await.map(World::around)
     }
 
     /// A job `name` running action `action` on `expr`, due at the clock's now.
     async fn job(&self, name: &str, expr: &str, action: &str, policy: PolicyInput) -> Job {
-        let now = self.clock.now();
-        let spec = JobDraft {
-            name: Some(name.into()),
-            cron_expression: Some(expr.into()),
-            start_time: Some("2025-01-01T00:00:00Z".parse().unwrap()),
-            parameters: Some(json!({"action": action})),
+        self.due_job(DueJob {
+            cron: expr,
+            action: Some(action),
             policy,
-            ..JobDraft::default()
-        }
-        .validate(now)
-        .unwrap();
-        self.jobs
-            .insert(NewJob {
-                next_run: Some(now),
-                spec,
-                created_at: now,
-                tenant: scheduler_core::Tenant::default_tenant(),
-                created_by: None,
-            })
-            .await
-            .unwrap()
-    }
-
-    async fn runs_of(&self, job: &Job) -> Vec<Run> {
-        let mut runs = self
-            .runs
-            .list(
-                &RunListRequest {
-                    page_size: Some(500),
-                    job_id: Some(job.id.0),
-                    ..RunListRequest::default()
-                }
-                .validate()
-                .unwrap()
-                .slice_for(None, None),
-            )
-            .await
-            .unwrap()
-            .items;
-        runs.reverse();
-        runs
+            ..DueJob::new(name, self.clock.now())
+        })
+        .await
     }
 
     /// Waits until run `id` is no longer running.
@@ -232,14 +166,14 @@ async fn a_due_fire_is_claimed_once_and_the_schedule_advances(w: World) {
         (RunTrigger::Schedule, 1, "worker-a")
     );
     assert_eq!(run.scheduled_for, w.clock.now());
-    let stored = w.jobs.get(job.id).await.unwrap().unwrap();
+    let stored = w.repo.get(job.id).await.unwrap().unwrap();
     assert_eq!(stored.last_run, Some(w.clock.now()));
     assert_eq!(
         stored.next_run,
         Some("2025-06-23T09:05:00Z".parse().unwrap())
     );
 
-    w.clock.set("2025-06-23T09:05:00Z");
+    w.clock.set(utc("2025-06-23T09:05:00Z"));
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
     assert_eq!(
         w.runs.next_due().await.unwrap(),
@@ -255,13 +189,13 @@ async fn misfire_fire_once_runs_once_then_resumes(w: World) {
         .job("hourly", "0 * * * *", "ok", PolicyInput::default())
         .await;
     // Every replica was down for 3.5 hours.
-    w.clock.set("2025-06-23T12:30:00Z");
+    w.clock.set(utc("2025-06-23T12:30:00Z"));
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
     let runs = w.runs_of(&job).await;
     assert_eq!(runs.len(), 1);
     assert_eq!(w.settled(runs[0].id).await.status, RunStatus::Succeeded);
-    let stored = w.jobs.get(job.id).await.unwrap().unwrap();
+    let stored = w.repo.get(job.id).await.unwrap().unwrap();
     assert_eq!(
         stored.next_run,
         Some("2025-06-23T13:00:00Z".parse().unwrap())
@@ -274,14 +208,14 @@ async fn misfire_skip_records_a_skipped_run(w: World) {
         ..PolicyInput::default()
     };
     let job = w.job("skipper", "0 * * * *", "ok", policy).await;
-    w.clock.set("2025-06-23T09:02:00Z"); // beyond the 60 s grace
+    w.clock.set(utc("2025-06-23T09:02:00Z")); // beyond the 60 s grace
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
     let runs = w.runs_of(&job).await;
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Skipped);
     assert!(runs[0].error.as_deref().unwrap().contains("misfire"));
     assert_eq!(w.handlers.calls.load(Ordering::SeqCst), 0);
-    let stored = w.jobs.get(job.id).await.unwrap().unwrap();
+    let stored = w.repo.get(job.id).await.unwrap().unwrap();
     assert_eq!(
         stored.next_run,
         Some("2025-06-23T10:00:00Z".parse().unwrap())
@@ -296,7 +230,7 @@ async fn forbid_skips_fires_while_the_previous_run_runs(w: World) {
     };
     let job = w.job("single", "* * * * *", "block", policy).await;
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
-    w.clock.set("2025-06-23T09:01:00Z");
+    w.clock.set(utc("2025-06-23T09:01:00Z"));
     // The worker is alive: its heartbeat loop keeps the lease.
     w.dispatcher.heartbeat().await.unwrap();
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
@@ -307,7 +241,7 @@ async fn forbid_skips_fires_while_the_previous_run_runs(w: World) {
     );
     w.handlers.release.notify_waiters();
     assert_eq!(w.settled(runs[0].id).await.status, RunStatus::Succeeded);
-    w.clock.set("2025-06-23T09:02:00Z");
+    w.clock.set(utc("2025-06-23T09:02:00Z"));
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
     w.handlers.release.notify_waiters();
 }
@@ -328,13 +262,13 @@ async fn failures_retry_with_exponential_backoff(w: World) {
         Some("2025-06-23T09:00:10Z".parse().unwrap())
     );
 
-    w.clock.set("2025-06-23T09:00:09Z");
+    w.clock.set(utc("2025-06-23T09:00:09Z"));
     assert_eq!(
         w.dispatcher.tick().await.unwrap().started,
         0,
         "not before the backoff"
     );
-    w.clock.set("2025-06-23T09:00:10Z");
+    w.clock.set(utc("2025-06-23T09:00:10Z"));
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
     let second = w.settled(w.runs_of(&job).await[1].id).await;
     assert_eq!(
@@ -347,14 +281,14 @@ async fn failures_retry_with_exponential_backoff(w: World) {
         second.retry_at,
         Some("2025-06-23T09:00:30Z".parse().unwrap())
     );
-    w.clock.set("2025-06-23T09:00:30Z");
+    w.clock.set(utc("2025-06-23T09:00:30Z"));
     w.dispatcher.tick().await.unwrap();
     let third = w.settled(w.runs_of(&job).await[2].id).await;
     assert_eq!(
         (third.attempt, third.status, third.retry_at),
         (3, RunStatus::Failed, None)
     );
-    w.clock.set("2025-06-23T10:00:00Z");
+    w.clock.set(utc("2025-06-23T10:00:00Z"));
     assert_eq!(
         w.dispatcher.tick().await.unwrap().started,
         0,
@@ -381,13 +315,13 @@ async fn no_fire_after_end_time(w: World) {
         .await;
     let mut ended = job.clone();
     ended.spec.end_time = Some("2025-06-24T00:00:00Z".parse().unwrap());
-    w.jobs.update(ended).await.unwrap();
+    w.repo.update(ended).await.unwrap();
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
-    let stored = w.jobs.get(job.id).await.unwrap().unwrap();
+    let stored = w.repo.get(job.id).await.unwrap().unwrap();
     assert_eq!(stored.next_run, None);
     let last = w.runs_of(&job).await[0].id;
     assert_eq!(w.settled(last).await.status, RunStatus::Succeeded);
-    w.clock.set("2025-06-24T09:00:00Z");
+    w.clock.set(utc("2025-06-24T09:00:00Z"));
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
 }
 
@@ -397,7 +331,7 @@ async fn pausing_during_a_run_lets_it_finish_and_claims_nothing_more(w: World) {
         .await;
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
     let service = scheduler_core::JobService::new(
-        Arc::new(w.jobs.clone()),
+        Arc::new(w.repo.clone()),
         Arc::new(NoJobCache),
         w.clock.clone(),
     );
@@ -414,7 +348,7 @@ async fn pausing_during_a_run_lets_it_finish_and_claims_nothing_more(w: World) {
     w.handlers.release.notify_waiters();
     let run = w.settled(w.runs_of(&job).await[0].id).await;
     assert_eq!(run.status, RunStatus::Succeeded);
-    w.clock.set("2025-06-23T10:00:00Z");
+    w.clock.set(utc("2025-06-23T10:00:00Z"));
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
     assert_eq!(w.runs_of(&job).await.len(), 1);
 }
@@ -427,13 +361,13 @@ async fn a_dead_workers_run_is_abandoned_and_run_again_without_using_retries(w: 
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
     let (counter, actions) = Handlers::new();
     let rescuer = dispatcher(w.runs.clone(), w.clock.clone(), actions, "worker-b");
-    w.clock.set("2025-06-23T09:00:29Z");
+    w.clock.set(utc("2025-06-23T09:00:29Z"));
     assert_eq!(
         rescuer.tick().await.unwrap().started,
         0,
         "lease not over yet"
     );
-    w.clock.set("2025-06-23T09:00:31Z");
+    w.clock.set(utc("2025-06-23T09:00:31Z"));
     assert_eq!(rescuer.tick().await.unwrap().started, 1);
     let runs = w.runs_of(&job).await;
     assert_eq!(runs[0].status, RunStatus::Abandoned);
@@ -475,7 +409,7 @@ async fn a_fire_abandoned_max_abandoned_attempts_times_ends_failed(w: World) {
             actions,
             &format!("rescuer-{n}"),
         );
-        w.clock.set(at);
+        w.clock.set(utc(at));
         let started = rescuer.tick().await.unwrap().started;
         // The default cap is 3: attempts 1 and 2 are run again, the third abandonment ends it.
         assert_eq!(started, usize::from(n < 2), "tick {n}");
@@ -494,7 +428,7 @@ async fn a_fire_abandoned_max_abandoned_attempts_times_ends_failed(w: World) {
     assert!(reason.contains("max_abandoned_attempts=3"), "{reason}");
     assert!(runs.iter().all(|r| r.retries == 0));
     // Nothing is left to recover or retry.
-    w.clock.set("2025-06-23T09:05:00Z");
+    w.clock.set(utc("2025-06-23T09:05:00Z"));
     let (_, actions) = Handlers::new();
     let last = dispatcher(w.runs.clone(), w.clock.clone(), actions, "last");
     assert_eq!(last.tick().await.unwrap().started, 0);
@@ -519,11 +453,11 @@ async fn manual_runs_leave_the_schedule_alone(w: World) {
         .await;
     let mut future = job.clone();
     future.next_run = Some("2026-01-01T00:00:00Z".parse().unwrap());
-    w.jobs.update(future).await.unwrap();
+    w.repo.update(future).await.unwrap();
     let run = w.dispatcher.run_now(job.id).await.unwrap();
     assert_eq!(run.trigger, RunTrigger::Manual);
     assert_eq!(w.settled(run.id).await.status, RunStatus::Succeeded);
-    let stored = w.jobs.get(job.id).await.unwrap().unwrap();
+    let stored = w.repo.get(job.id).await.unwrap().unwrap();
     assert_eq!(
         stored.next_run,
         Some("2026-01-01T00:00:00Z".parse().unwrap())
@@ -532,7 +466,6 @@ async fn manual_runs_leave_the_schedule_alone(w: World) {
         w.dispatcher.run_now(JobId(999_999)).await,
         Err(scheduler_core::RepositoryError::NotFound)
     ));
-    let _ = &w.db_url;
 }
 
 async fn shutdown_stops_claiming_and_waits_for_in_flight_runs(w: World) {
@@ -698,7 +631,7 @@ async fn run_history_is_pruned_by_age_and_per_job_cap(w: World) {
     assert_eq!(ids(w.runs_of(&job).await), expected(8..12));
 
     // The dispatcher applies its configuration (30 days) from the clock's now.
-    w.clock.set("2025-07-10T00:00:00Z");
+    w.clock.set(utc("2025-07-10T00:00:00Z"));
     assert_eq!(w.dispatcher.prune_history().await.unwrap(), 1);
     assert_eq!(ids(w.runs_of(&job).await), expected(9..12));
 }

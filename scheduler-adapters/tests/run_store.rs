@@ -10,73 +10,39 @@
     clippy::cast_sign_loss
 )]
 
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use migration::{Migrator, MigratorTrait};
-use scheduler_adapters::{
-    DatabaseConfig, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, connect,
-};
+use scheduler_adapters::NoJobCache;
 use scheduler_core::{
     ActionHandlers, ClaimRequest, Clock, Dispatcher, DispatcherConfig, ErrorText, FinishedRun, Job,
-    JobDraft, JobRepository, NewJob, PolicyInput, Run, RunId, RunListRequest, RunOutcome,
-    RunStatus, RunStore, host_key,
+    JobRepository, Run, RunId, RunOutcome, RunStatus, RunStore, host_key,
 };
-use scheduler_test_support::{TestPostgres, TestSqlite};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use serde_json::json;
-
-/// A clock the test moves by hand.
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    fn set(&self, to: DateTime<Utc>) {
-        *self.0.lock().unwrap() = to;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-/// A migrated database and its stores.
-struct Store {
-    db: DatabaseConnection,
-    jobs: SeaOrmJobRepository,
-    runs: Arc<SeaOrmRunStore>,
-    _guards: (Option<TestSqlite>, Option<TestPostgres>),
-}
+use support::{DueJob, Store, TestClock};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-impl Store {
-    async fn open(url: String, guards: (Option<TestSqlite>, Option<TestPostgres>)) -> Store {
-        let db = connect(&DatabaseConfig::new(&url)).await.unwrap();
-        Migrator::up(&db, None).await.unwrap();
-        Store {
-            jobs: SeaOrmJobRepository::new(db.clone()),
-            runs: Arc::new(SeaOrmRunStore::new(db.clone())),
-            db,
-            _guards: guards,
-        }
-    }
-
-    async fn sqlite() -> Option<Store> {
-        let file = TestSqlite::new();
-        Some(Store::open(file.url.clone(), (Some(file), None)).await)
-    }
-
-    async fn postgres() -> Option<Store> {
-        let pg = scheduler_test_support::postgres().await?;
-        Some(Store::open(pg.url.clone(), (None, Some(pg))).await)
-    }
-
+/// Jobs as these tests make them: yearly, running action `ok` (or another), due at `due`.
+trait Jobs {
     /// A yearly job due at `due`, delivered to `url` when given.
+    async fn job(&self, name: &str, due: DateTime<Utc>, url: Option<&str>) -> Job;
+    /// A job on `cron` running `action`, due at `due`, delivered to `url` when given.
+    async fn job_with(
+        &self,
+        name: &str,
+        cron: &str,
+        action: &str,
+        due: DateTime<Utc>,
+        url: Option<&str>,
+    ) -> Job;
+}
+
+impl Jobs for Store {
     async fn job(&self, name: &str, due: DateTime<Utc>, url: Option<&str>) -> Job {
         self.job_with(name, "0 0 1 1 *", "ok", due, url).await
     }
@@ -89,58 +55,13 @@ impl Store {
         due: DateTime<Utc>,
         url: Option<&str>,
     ) -> Job {
-        let spec = JobDraft {
-            name: Some(name.into()),
-            cron_expression: Some(cron.into()),
-            start_time: Some(at("2025-01-01T00:00:00Z")),
-            parameters: Some(json!({"action": action})),
-            target: url.map(|url| json!({"type": "http", "url": url})),
-            policy: PolicyInput::default(),
-            ..JobDraft::default()
-        }
-        .validate(due)
-        .unwrap();
-        self.jobs
-            .insert(NewJob {
-                next_run: Some(due),
-                spec,
-                created_at: due,
-                tenant: scheduler_core::Tenant::default_tenant(),
-                created_by: None,
-            })
-            .await
-            .unwrap()
-    }
-
-    async fn runs_of(&self, job: &Job) -> Vec<Run> {
-        let query = RunListRequest {
-            page_size: Some(500),
-            job_id: Some(job.id.0),
-            ..RunListRequest::default()
-        }
-        .validate()
-        .unwrap();
-        let mut runs = self
-            .runs
-            .list(&query.slice_for(None, None))
-            .await
-            .unwrap()
-            .items;
-        runs.reverse();
-        runs
-    }
-
-    async fn run_count(&self, job: &Job) -> i64 {
-        let row = self
-            .db
-            .query_one_raw(Statement::from_string(
-                self.db.get_database_backend(),
-                format!("SELECT run_count FROM jobs WHERE id = {}", job.id.0),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get_by_index::<i64>(0).unwrap()
+        self.due_job(DueJob {
+            cron,
+            action: Some(action),
+            url,
+            ..DueJob::new(name, due)
+        })
+        .await
     }
 }
 
@@ -294,7 +215,7 @@ async fn a_batch_of_outcomes_is_recorded_with_the_jobs_last_status(s: Store) {
     );
     assert_eq!(stored(rc.id).await.status, RunStatus::TimedOut);
     let job = |id| {
-        let jobs = s.jobs.clone();
+        let jobs = s.repo.clone();
         async move { jobs.get(id).await.unwrap().unwrap() }
     };
     assert_eq!(job(a.id).await.last_status, Some(RunStatus::Succeeded));
@@ -338,11 +259,62 @@ async fn a_heartbeat_of_many_runs_touches_only_running_ones(s: Store) {
     assert_eq!(s.run_count(&job).await, 3);
 }
 
+/// A heartbeat does not wait for a run whose row another transaction holds (an outcome
+/// batch storing it this moment): it skips that run and beats the others. Waiting
+/// deadlocked with the batch, which locks the same runs in another order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heartbeat_skips_a_run_whose_outcome_is_being_stored() {
+    let Some(s) = Store::postgres().await else {
+        return;
+    };
+    let now = at("2025-06-23T09:00:00Z");
+    let job = s.job("beating", now, None).await;
+    let held = s.runs.start_manual(job.id, now, "w").await.unwrap().run;
+    let free = s
+        .runs
+        .start_manual(job.id, now + chrono::Duration::seconds(1), "w")
+        .await
+        .unwrap()
+        .run;
+    let other = scheduler_adapters::connect(&scheduler_adapters::DatabaseConfig::new(s.url()))
+        .await
+        .unwrap();
+    let txn = sea_orm::TransactionTrait::begin(&other).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &txn,
+        &format!(
+            "SELECT id FROM job_runs WHERE id = {} FOR UPDATE",
+            held.id.0
+        ),
+    )
+    .await
+    .unwrap();
+    let later = now + chrono::Duration::minutes(1);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        s.runs.heartbeat(&[held.id, free.id], later),
+    )
+    .await
+    .expect("the heartbeat waited for a locked run")
+    .unwrap();
+    txn.rollback().await.unwrap();
+    let stored = |id| {
+        let runs = s.runs.clone();
+        async move { runs.get(id).await.unwrap().unwrap().heartbeat_at }
+    };
+    assert_eq!(stored(free.id).await, later);
+    assert_eq!(
+        stored(held.id).await,
+        held.heartbeat_at,
+        "skipped, not waited for"
+    );
+}
+
 /// Retention on a controlled clock: an every-minute job fired 12 times keeps its newest 5
 /// runs (the per-job cap), a run still executing is never deleted, and once the clock passes
 /// the retention horizon the old runs go too.
 async fn history_is_held_at_the_per_job_cap_and_the_retention_horizon(s: Store) {
-    let clock = Arc::new(TestClock(Mutex::new(at("2025-06-23T09:00:00Z"))));
+    let clock = TestClock::at("2025-06-23T09:00:00Z");
     let mut actions = ActionHandlers::new();
     let release = Arc::new(tokio::sync::Notify::new());
     let hold = release.clone();

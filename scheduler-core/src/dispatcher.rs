@@ -939,15 +939,12 @@ mod tests {
         let mut second = claimed();
         second.run.id = RunId(8);
         let mut batches = vec![vec![second], vec![claimed()]];
-        store
-            .expect_claim_due()
-            .times(2)
-            .returning(move |_| {
-                Ok(ClaimBatch {
-                    runs: batches.pop().unwrap_or_default(),
-                    ..ClaimBatch::default()
-                })
-            });
+        store.expect_claim_due().times(2).returning(move |_| {
+            Ok(ClaimBatch {
+                runs: batches.pop().unwrap_or_default(),
+                ..ClaimBatch::default()
+            })
+        });
         let outcomes = Arc::new(Mutex::new(Vec::<(RunId, RunOutcome)>::new()));
         let seen = outcomes.clone();
         store.expect_finish_many().returning(move |finished| {

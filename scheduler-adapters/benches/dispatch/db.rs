@@ -1,4 +1,6 @@
 //! The bench's own database (`bench_dispatch_<pid>`, created and dropped here) and seeding.
+//! For a profile: `DISPATCH_LOG_STATEMENTS=1` logs every statement with its duration, and
+//! `DISPATCH_EXPLAIN_MS=<ms>` the plan of every statement slower than that (server log).
 
 use chrono::{DateTime, Utc};
 use migration::{Migrator, MigratorTrait};
@@ -51,6 +53,22 @@ impl BenchDb {
                 ))
                 .await
                 .expect("log statements");
+        }
+        if let Ok(ms) = std::env::var("DISPATCH_EXPLAIN_MS") {
+            // The plan of every statement of this database slower than that, in the server
+            // log (auto_explain, loaded per session; needs a superuser).
+            for setting in [
+                "session_preload_libraries = 'auto_explain'".to_string(),
+                format!(
+                    "auto_explain.log_min_duration = {}",
+                    ms.parse::<u32>().expect("ms")
+                ),
+            ] {
+                admin
+                    .execute_unprepared(&format!("ALTER DATABASE {name} SET {setting}"))
+                    .await
+                    .expect("auto_explain");
+            }
         }
         let mut url = with_database(server, &name);
         if !url.contains("sslmode=") {

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use scheduler_core::{
     ClaimBatch, ClaimRequest, ClaimedRun, ExecutionKind, FireDecision, FirePlan, Job, JobId,
-    RepositoryError, Run, RunId, RunStatus, RunTrigger, WireEnum, needs_running_check,
+    RepositoryError, RunId, RunStatus, RunTrigger, WireEnum, needs_running_check,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -289,22 +289,15 @@ pub(super) fn claimed_runs(
         let id = inserted.remove(&job.id).ok_or_else(|| {
             RepositoryError::Unavailable(format!("no run inserted for job {}", job.id))
         })?;
-        let now = micros(now);
-        let run = Run {
-            id,
-            job_id: job.id,
-            scheduled_for: micros(plan.scheduled_for),
-            trigger: RunTrigger::Schedule,
-            attempt: 1,
-            retries: 0,
-            status: RunStatus::Running,
-            started_at: now,
-            finished_at: None,
-            heartbeat_at: now,
-            retry_at: None,
-            error: None,
-            worker: worker.to_string(),
-        };
+        let run = NewRun::first(
+            job.id,
+            plan.scheduled_for,
+            RunTrigger::Schedule,
+            None,
+            now,
+            worker,
+        )
+        .into_run(id);
         let job = Job {
             next_run: plan.next_run,
             last_run: last_run_after(&job, &plan),

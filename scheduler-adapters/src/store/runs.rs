@@ -108,6 +108,28 @@ impl<'a> NewRun<'a> {
         }
     }
 
+    /// The run this row is once stored under `id` (what a bulk insert that returns only ids
+    /// hands back; the same values as [`NewRun::row`]).
+    pub(super) fn into_run(self, id: RunId) -> Run {
+        let finished = self.status != RunStatus::Running;
+        let now = micros(self.now);
+        Run {
+            id,
+            job_id: self.job_id,
+            scheduled_for: micros(self.scheduled_for),
+            trigger: self.trigger,
+            attempt: self.attempt,
+            retries: self.retries,
+            status: self.status,
+            started_at: now,
+            finished_at: finished.then_some(now),
+            heartbeat_at: now,
+            retry_at: None,
+            error: self.error,
+            worker: self.worker.to_string(),
+        }
+    }
+
     /// The row to insert.
     pub(super) fn row(self) -> runs::ActiveModel {
         let finished = self.status != RunStatus::Running;

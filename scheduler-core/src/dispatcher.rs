@@ -792,6 +792,30 @@ mod tests {
         ClaimedRun { run, job }
     }
 
+    /// A dispatcher over `store` and `executor` with a cache that takes invalidations.
+    fn dispatcher_with(store: MockRunStore, executor: Arc<dyn JobExecutor>) -> Dispatcher {
+        let mut cache = MockJobCache::new();
+        cache.expect_invalidate_jobs().return_const(());
+        Dispatcher::new(
+            Arc::new(store),
+            executor,
+            Arc::new(cache),
+            clock(),
+            DispatcherConfig::new("w"),
+        )
+    }
+
+    /// Waits (up to a second) until no run is in flight.
+    async fn settle(dispatcher: &Dispatcher) {
+        for _ in 0..200 {
+            if dispatcher.in_flight() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(dispatcher.in_flight(), 0);
+    }
+
     /// A store with nothing to recover or retry.
     fn quiet_store() -> MockRunStore {
         let mut store = MockRunStore::new();
@@ -905,23 +929,9 @@ mod tests {
         executor
             .expect_execute()
             .returning(|_, _| Err("HTTP 500: poison \u{0} body".into()));
-        let mut cache = MockJobCache::new();
-        cache.expect_invalidate_jobs().return_const(());
-        let dispatcher = Dispatcher::new(
-            Arc::new(store),
-            Arc::new(executor),
-            Arc::new(cache),
-            clock(),
-            DispatcherConfig::new("w"),
-        );
+        let dispatcher = dispatcher_with(store, Arc::new(executor));
         assert_eq!(dispatcher.tick().await.unwrap().started, 1);
-        for _ in 0..200 {
-            if dispatcher.in_flight() == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        assert_eq!(dispatcher.in_flight(), 0);
+        settle(&dispatcher).await;
         let outcomes = lock(&outcomes);
         assert_eq!(outcomes.len(), 2);
         let first = outcomes[0].error.as_ref().map(ErrorText::as_str);
@@ -957,28 +967,11 @@ mod tests {
             assert!(run.id != RunId(7), "handler bug");
             Ok(())
         });
-        let mut cache = MockJobCache::new();
-        cache.expect_invalidate_jobs().return_const(());
-        let dispatcher = Dispatcher::new(
-            Arc::new(store),
-            Arc::new(handlers),
-            Arc::new(cache),
-            clock(),
-            DispatcherConfig::new("w"),
-        );
-        let settle = |dispatcher: Dispatcher| async move {
-            for _ in 0..200 {
-                if dispatcher.in_flight() == 0 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            assert_eq!(dispatcher.in_flight(), 0);
-        };
+        let dispatcher = dispatcher_with(store, Arc::new(handlers));
         assert_eq!(dispatcher.tick().await.unwrap().started, 1);
-        settle(dispatcher.clone()).await;
+        settle(&dispatcher).await;
         assert_eq!(dispatcher.tick().await.unwrap().started, 1);
-        settle(dispatcher.clone()).await;
+        settle(&dispatcher).await;
         let outcomes = lock(&outcomes);
         assert_eq!(outcomes.len(), 2);
         let (first, panicked) = &outcomes[0];

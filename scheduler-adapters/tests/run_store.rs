@@ -27,42 +27,27 @@ fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-/// Jobs as these tests make them: yearly, running action `ok` (or another), due at `due`.
-trait Jobs {
-    /// A yearly job due at `due`, delivered to `url` when given.
-    async fn job(&self, name: &str, due: DateTime<Utc>, url: Option<&str>) -> Job;
-    /// A job on `cron` running `action`, due at `due`, delivered to `url` when given.
-    async fn job_with(
-        &self,
-        name: &str,
-        cron: &str,
-        action: &str,
-        due: DateTime<Utc>,
-        url: Option<&str>,
-    ) -> Job;
+/// A job on `cron` running `action`, due at `due`, delivered to `url` when given.
+async fn job_with(
+    s: &Store,
+    name: &str,
+    cron: &str,
+    action: &str,
+    due: DateTime<Utc>,
+    url: Option<&str>,
+) -> Job {
+    s.due_job(DueJob {
+        cron,
+        action: Some(action),
+        url,
+        ..DueJob::new(name, due)
+    })
+    .await
 }
 
-impl Jobs for Store {
-    async fn job(&self, name: &str, due: DateTime<Utc>, url: Option<&str>) -> Job {
-        self.job_with(name, "0 0 1 1 *", "ok", due, url).await
-    }
-
-    async fn job_with(
-        &self,
-        name: &str,
-        cron: &str,
-        action: &str,
-        due: DateTime<Utc>,
-        url: Option<&str>,
-    ) -> Job {
-        self.due_job(DueJob {
-            cron,
-            action: Some(action),
-            url,
-            ..DueJob::new(name, due)
-        })
-        .await
-    }
+/// A yearly job running `ok`, due at `due`, delivered to `url` when given.
+async fn job(s: &Store, name: &str, due: DateTime<Utc>, url: Option<&str>) -> Job {
+    job_with(s, name, "0 0 1 1 *", "ok", due, url).await
 }
 
 fn request(now: DateTime<Utc>, handlers: u32, deliveries: u32, hosts: &[&str]) -> ClaimRequest {
@@ -92,14 +77,12 @@ fn ended(run: &Run, status: RunStatus, error: Option<&str>) -> FinishedRun {
 async fn a_claim_takes_each_kind_up_to_its_limit_earliest_first(s: Store) {
     let now = at("2025-06-23T09:00:00Z");
     let minute = |m: i64| now - chrono::Duration::minutes(m);
-    let h3 = s.job("h3", minute(1), None).await;
-    let h1 = s.job("h1", minute(3), None).await;
-    let h2 = s.job("h2", minute(2), None).await;
-    let d2 = s.job("d2", minute(2), Some("https://b.example/x")).await;
-    let d1 = s.job("d1", minute(5), Some("https://a.example/x")).await;
-    let _later = s
-        .job("later", now + chrono::Duration::minutes(1), None)
-        .await;
+    let h3 = job(&s, "h3", minute(1), None).await;
+    let h1 = job(&s, "h1", minute(3), None).await;
+    let h2 = job(&s, "h2", minute(2), None).await;
+    let d2 = job(&s, "d2", minute(2), Some("https://b.example/x")).await;
+    let d1 = job(&s, "d1", minute(5), Some("https://a.example/x")).await;
+    let _later = job(&s, "later", now + chrono::Duration::minutes(1), None).await;
 
     let batch = s.runs.claim_due(&request(now, 2, 1, &[])).await.unwrap();
     let mut claimed: Vec<_> = batch.runs.iter().map(|r| r.job.id).collect();
@@ -152,7 +135,7 @@ async fn a_claim_leaves_the_fires_of_saturated_hosts_for_later(s: Store) {
     ];
     let mut jobs = Vec::new();
     for (n, url) in urls.iter().enumerate() {
-        jobs.push(s.job(&format!("d{n}"), now, Some(url)).await);
+        jobs.push(job(&s, &format!("d{n}"), now, Some(url)).await);
     }
     let slow = host_key(urls[0]);
     assert_eq!(slow, "slow.example.com:8443");
@@ -172,9 +155,9 @@ async fn a_claim_leaves_the_fires_of_saturated_hosts_for_later(s: Store) {
 /// latest attempt at its last fire; a run already ended elsewhere is left alone.
 async fn a_batch_of_outcomes_is_recorded_with_the_jobs_last_status(s: Store) {
     let now = at("2025-06-23T09:00:00Z");
-    let a = s.job("a", now, None).await;
-    let b = s.job("b", now, None).await;
-    let c = s.job("c", now, None).await;
+    let a = job(&s, "a", now, None).await;
+    let b = job(&s, "b", now, None).await;
+    let c = job(&s, "c", now, None).await;
     let claimed = s.runs.claim_due(&request(now, 10, 0, &[])).await.unwrap();
     let run_of = |job: &Job| {
         claimed
@@ -232,7 +215,7 @@ async fn a_batch_of_outcomes_is_recorded_with_the_jobs_last_status(s: Store) {
 /// running ones.
 async fn a_heartbeat_of_many_runs_touches_only_running_ones(s: Store) {
     let now = at("2025-06-23T09:00:00Z");
-    let job = s.job("beating", now, None).await;
+    let job = job(&s, "beating", now, None).await;
     let mut ids = Vec::new();
     for n in 0..3 {
         let run = s
@@ -268,7 +251,7 @@ async fn a_heartbeat_skips_a_run_whose_outcome_is_being_stored() {
         return;
     };
     let now = at("2025-06-23T09:00:00Z");
-    let job = s.job("beating", now, None).await;
+    let job = job(&s, "beating", now, None).await;
     let held = s.runs.start_manual(job.id, now, "w").await.unwrap().run;
     let free = s
         .runs
@@ -338,11 +321,9 @@ async fn history_is_held_at_the_per_job_cap_and_the_retention_horizon(s: Store) 
         config,
     );
     let start = clock.now();
-    let busy = s.job_with("busy", "* * * * *", "ok", start, None).await;
+    let busy = job_with(&s, "busy", "* * * * *", "ok", start, None).await;
     // A job whose single run never ends while the test runs: always kept.
-    let holding = s
-        .job_with("holding", "0 0 1 1 *", "hold", start, None)
-        .await;
+    let holding = job_with(&s, "holding", "0 0 1 1 *", "hold", start, None).await;
     for minute in 0..12 {
         clock.set(start + chrono::Duration::minutes(minute));
         // The worker is alive: its heartbeat keeps the holding run's lease.

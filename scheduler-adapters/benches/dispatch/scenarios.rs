@@ -147,18 +147,13 @@ fn noop_handlers(samples: Arc<Mutex<Vec<f64>>>) -> Arc<dyn JobExecutor> {
     Arc::new(handlers)
 }
 
-/// CPU seconds this process has used so far (user + system), from `/proc/self/stat`; 0
-/// where that is not readable.
-pub(crate) fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
+/// A process's command name and CPU seconds so far (user + system), from the text of its
+/// `/proc/<pid>/stat`.
+fn process_cpu(stat: &str) -> (&str, f64) {
+    // The command name is in parentheses and may hold spaces: split at the last ')'.
+    let (head, rest) = stat.rsplit_once(')').unwrap_or(("", ""));
+    let name = head.split_once('(').map_or("", |(_, name)| name);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| {
         fields
             .get(i)
@@ -166,7 +161,13 @@ pub(crate) fn cpu_seconds() -> f64 {
             .unwrap_or(0.0)
     };
     // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name; 100 Hz.
-    (ticks(11) + ticks(12)) / 100.0
+    (name, (ticks(11) + ticks(12)) / 100.0)
+}
+
+/// CPU seconds this process has used so far (user + system), from `/proc/self/stat`; 0
+/// where that is not readable.
+pub(crate) fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat").map_or(0.0, |stat| process_cpu(&stat).1)
 }
 
 /// CPU seconds used so far by the processes named `postgres` on this machine (the server and
@@ -177,39 +178,32 @@ fn postgres_cpu_seconds() -> f64 {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0.0;
     };
-    let mut ticks = 0.0;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        if !head.ends_with("(postgres") {
-            continue;
-        }
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let field = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        ticks += field(11) + field(12);
-    }
-    ticks / 100.0
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            name.to_string_lossy().bytes().all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .map(|stat| match process_cpu(&stat) {
+            ("postgres", seconds) => seconds,
+            _ => 0.0,
+        })
+        .sum()
 }
 
-/// The database's CPU per fire, for a note.
-fn database_cpu(seconds: f64, fires: usize) -> String {
+/// CPU seconds spent on `fires` fires, for a note: `<what> CPU 1.23 s (123 µs/fire)`.
+fn cpu_per_fire(what: &str, seconds: f64, fires: usize) -> String {
     format!(
-        "database CPU {seconds:.2} s ({:.0} µs/fire)",
+        "{what} CPU {seconds:.2} s ({:.0} µs/fire)",
         seconds * 1e6 / fires.max(1) as f64
     )
+}
+
+/// Whether all `jobs` runs of the scenario are stored as succeeded (a count in the database).
+fn all_succeeded(main: &Runtime, db: &BenchDb, jobs: usize) -> bool {
+    main.block_on(db.count("SELECT count(*) FROM job_runs WHERE status = 'succeeded'"))
+        >= i64::try_from(jobs).unwrap_or(i64::MAX)
 }
 
 /// The machine's CPU time so far, busy and in all, in clock ticks (`/proc/stat`).
@@ -283,18 +277,15 @@ pub(crate) fn ours(main: &Runtime, db: &BenchDb, jobs: usize, replicas: usize) -
     let (cpu, machine, pg) = (cpu_seconds(), machine_ticks(), postgres_cpu_seconds());
     let finished = wait_for(IN_MEMORY, || samples.lock().expect("samples").len() >= jobs);
     // Every run started; its outcome is stored a moment later (counted too).
-    let _ = wait_for(IN_DATABASE, || {
-        main.block_on(db.count("SELECT count(*) FROM job_runs WHERE status = 'succeeded'"))
-            >= i64::try_from(jobs).unwrap_or(i64::MAX)
-    });
+    let _ = wait_for(IN_DATABASE, || all_succeeded(main, db, jobs));
     let (cpu, busy) = (cpu_seconds() - cpu, busy_since(machine));
     let pg = postgres_cpu_seconds() - pg;
     running.stop();
     let mut note = format!(
-        "{}; dispatchers' CPU {cpu:.2} s ({:.0} µs/fire); {}; machine {busy:.0}% busy",
+        "{}; {}; {}; machine {busy:.0}% busy",
         main.block_on(exactly_once(db, jobs)),
-        cpu * 1e6 / jobs.max(1) as f64,
-        database_cpu(pg, jobs)
+        cpu_per_fire("dispatchers'", cpu, jobs),
+        cpu_per_fire("database", pg, jobs)
     );
     if !finished {
         note = format!("GAVE UP after {SCENARIO_BOUND:?}; {note}");
@@ -322,11 +313,7 @@ pub(crate) fn sql(
     let mut pgbench = spawn_pgbench(db, script, clients, batch);
     sleep_until(due);
     let (machine, pg) = (machine_ticks(), postgres_cpu_seconds());
-    let jobs_i64 = i64::try_from(jobs).unwrap_or(i64::MAX);
-    let finished = wait_for(IN_DATABASE, || {
-        main.block_on(db.count("SELECT count(*) FROM job_runs WHERE status = 'succeeded'"))
-            >= jobs_i64
-    });
+    let finished = wait_for(IN_DATABASE, || all_succeeded(main, db, jobs));
     let busy = busy_since(machine);
     // Read before pgbench disconnects (its backends' CPU leaves with them).
     let pg = postgres_cpu_seconds() - pg;
@@ -338,7 +325,7 @@ pub(crate) fn sql(
     let mut note = format!(
         "{}; {}; machine {busy:.0}% busy",
         main.block_on(exactly_once(db, jobs)),
-        database_cpu(pg, jobs)
+        cpu_per_fire("database", pg, jobs)
     );
     if !finished {
         note = format!("GAVE UP after {SCENARIO_BOUND:?}; {note}");

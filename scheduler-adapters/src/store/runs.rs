@@ -109,7 +109,7 @@ impl<'a> NewRun<'a> {
     }
 
     /// The run this row is once stored under `id` (what a bulk insert that returns only ids
-    /// hands back; the same values as [`NewRun::row`]).
+    /// hands back): started now, ended now unless running, instants at microseconds.
     pub(super) fn into_run(self, id: RunId) -> Run {
         let finished = self.status != RunStatus::Running;
         let now = micros(self.now);
@@ -130,23 +130,23 @@ impl<'a> NewRun<'a> {
         }
     }
 
-    /// The row to insert.
+    /// The row to insert: the values of [`NewRun::into_run`], the id left to the database.
     pub(super) fn row(self) -> runs::ActiveModel {
-        let finished = self.status != RunStatus::Running;
+        let run = self.into_run(RunId(0));
         runs::ActiveModel {
             id: NotSet,
-            job_id: Set(self.job_id.0),
-            scheduled_for: Set(micros(self.scheduled_for)),
-            trigger: Set(self.trigger.as_str().to_string()),
-            attempt: Set(self.attempt),
-            retries: Set(self.retries),
-            status: Set(self.status.as_str().to_string()),
-            started_at: Set(micros(self.now)),
-            finished_at: Set(finished.then(|| micros(self.now))),
-            heartbeat_at: Set(micros(self.now)),
-            retry_at: Set(None),
-            error: Set(self.error),
-            worker: Set(self.worker.to_string()),
+            job_id: Set(run.job_id.0),
+            scheduled_for: Set(run.scheduled_for),
+            trigger: Set(run.trigger.as_str().to_string()),
+            attempt: Set(run.attempt),
+            retries: Set(run.retries),
+            status: Set(run.status.as_str().to_string()),
+            started_at: Set(run.started_at),
+            finished_at: Set(run.finished_at),
+            heartbeat_at: Set(run.heartbeat_at),
+            retry_at: Set(run.retry_at),
+            error: Set(run.error),
+            worker: Set(run.worker),
         }
     }
 }

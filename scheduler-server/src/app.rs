@@ -504,10 +504,12 @@ impl Application {
     }
 }
 
-/// The routes behind every cross-cutting layer, outermost last: forwarding headers dropped
-/// unless from a trusted proxy, the request id, the log line and metrics, the front door
-/// (keys), the panic catcher, the deadline, the body limit, the optional trailing slash and
-/// `Allow` on a 405. Built outside the generic `run_until_stopped` and boxed twice: the
+/// The routes behind every cross-cutting layer, outermost first: forwarding headers dropped
+/// unless from a trusted proxy, the request id, the log line and metrics (with the path as
+/// sent), the front door (who: keys; what a caller may do is decided by each endpoint after
+/// routing, see [`crate::auth`]), the per-key rate limit, the panic catcher, the deadline,
+/// the body limit, the optional trailing slash (repeated slashes merged) and `Allow` on a
+/// 405. Built outside the generic `run_until_stopped` and boxed twice: the
 /// nested middleware types otherwise outgrow the compiler's limits.
 fn http_app(
     routes: impl Endpoint<Output = poem::Response> + 'static,

@@ -3,8 +3,19 @@
 //!
 //! A key comes as `Authorization: Bearer <key>` or `X-API-Key: <key>`. `/health`, `/ready`,
 //! the OpenAPI document and Swagger UI are always open, `/metrics` unless configured keyed.
-//! Reading needs `read`, every other method `write`, `/scheduler/keys/` `admin`. The caller
-//! ([`Principal`]) travels to the handlers in the request's extensions.
+//!
+//! Two steps, in two places:
+//! - **Who** ([`authenticate`], a middleware in front of routing): the key becomes a
+//!   [`Principal`] in the request's extensions, or the request is refused with 401. It decides
+//!   nothing about what the caller may do.
+//! - **What** ([`authorize`], after routing, for the endpoint that handles the request): each
+//!   API operation declares the scope it needs by taking a [`Caller`] argument
+//!   (`Caller<Write>`), each dashboard route by [`crate::ui::session::RequireScope`]. So no
+//!   spelling of a path (`//`, `/./`, `%2F`, case) can reach an endpoint under a weaker check:
+//!   the check belongs to the endpoint, not to a reading of the path. An operation without a
+//!   declared scope has no principal to act as (there is no fallback), and the served
+//!   document lists every operation's scope as `x-required-scope`
+//!   (see [`crate::api::openapi`]).
 //!
 //! Answers follow Django REST framework's: 401 `{"detail": "Authentication credentials were
 //! not provided."}` or `{"detail": "Invalid token."}` with `WWW-Authenticate: Bearer`, 403
@@ -14,10 +25,12 @@
 //! (see [`crate::ui::session`]), and its refusals are pages (a redirect to the login page for
 //! a 401) instead of JSON.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use poem::http::{Method, StatusCode, header};
-use poem::{Endpoint, IntoResponse, Request, Response, Result};
+use poem::http::{StatusCode, header};
+use poem::{Endpoint, IntoResponse, Request, RequestBody, Response, Result};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use scheduler_adapters::RateLimiter;
 use scheduler_core::{KeyService, Principal, Scope};
 
@@ -55,17 +68,6 @@ fn open_path(path: &str, metrics_public: bool) -> bool {
         || path.starts_with("/swagger/")
         || (metrics_public && path == "/metrics")
         || crate::ui::session::open_path(path)
-}
-
-/// The scope a request needs.
-pub fn needed_scope(method: &Method, path: &str) -> Scope {
-    if path.starts_with("/scheduler/keys") || path.starts_with("/scheduler/signing-secrets") {
-        Scope::Admin
-    } else if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        Scope::Read
-    } else {
-        Scope::Write
-    }
 }
 
 /// The key a request presents, if any: a header, or on dashboard pages (`/ui/...`) the
@@ -158,22 +160,107 @@ pub async fn authenticate<E: Endpoint>(
         Ok(principal) => principal,
         Err(refusal) => return Ok(crate::ui::session::refusal(&request, refusal)),
     };
-    if !principal.allows(needed_scope(request.method(), request.uri().path())) {
-        let refusal = detail(StatusCode::FORBIDDEN, FORBIDDEN);
-        return Ok(crate::ui::session::refusal(&request, refusal));
-    }
     request.extensions_mut().insert(principal);
     Ok(next.call(request).await?.into_response())
 }
 
-/// The caller of a request admitted by [`authenticate`] (the default tenant's admin for a
-/// request that did not pass through it).
-pub fn principal_of(request: &Request) -> Principal {
-    request
-        .extensions()
-        .get::<Principal>()
-        .cloned()
-        .unwrap_or_else(Principal::unauthenticated)
+/// The caller [`authenticate`] admitted, if the request went through it with a key (or was
+/// served without one by the auth mode).
+pub fn principal_of(request: &Request) -> Option<&Principal> {
+    request.extensions().get::<Principal>()
+}
+
+/// Decides whether the request's caller may use an endpoint that needs `scope`: the caller,
+/// or the refusal to answer — 401 when the request carries no admitted caller (it did not
+/// pass the front door: fail closed), 403 when the caller's scope is too low. The one place
+/// scopes are compared; API operations reach it through [`Caller`], dashboard routes through
+/// [`crate::ui::session::RequireScope`].
+///
+/// # Errors
+/// The 401 or 403 answer, as JSON (dashboard routes render it as a page).
+pub fn authorize(request: &Request, scope: Scope) -> std::result::Result<Principal, Box<Response>> {
+    match principal_of(request) {
+        None => Err(Box::new(detail(StatusCode::UNAUTHORIZED, NOT_PROVIDED))),
+        Some(principal) if principal.allows(scope) => Ok(principal.clone()),
+        Some(_) => Err(Box::new(detail(StatusCode::FORBIDDEN, FORBIDDEN))),
+    }
+}
+
+/// A scope an API operation needs, as a type ([`Read`], [`Write`], [`Admin`]).
+pub trait NeededScope: Send + Sync + 'static {
+    /// The scope.
+    const SCOPE: Scope;
+    /// The name of the marker security requirement the operation carries in the raw
+    /// document; [`crate::api::openapi::document`] turns it into the key schemes and
+    /// `x-required-scope`.
+    const MARKER: &'static str;
+}
+
+/// The `read` scope: any valid key.
+pub enum Read {}
+/// The `write` scope.
+pub enum Write {}
+/// The `admin` scope.
+pub enum Admin {}
+
+impl NeededScope for Read {
+    const SCOPE: Scope = Scope::Read;
+    const MARKER: &'static str = "scope:read";
+}
+impl NeededScope for Write {
+    const SCOPE: Scope = Scope::Write;
+    const MARKER: &'static str = "scope:write";
+}
+impl NeededScope for Admin {
+    const SCOPE: Scope = Scope::Admin;
+    const MARKER: &'static str = "scope:admin";
+}
+
+/// The caller of an API operation, admitted with at least scope `S`: an operation declares
+/// the scope it needs by taking `Caller<S>` as an argument (put it first, so the check runs
+/// before the body is read). Extracted after routing, so the check is the handling
+/// endpoint's own whatever path spelling reached it.
+pub struct Caller<S: NeededScope> {
+    /// Who is calling.
+    principal: Principal,
+    /// The scope checked.
+    scope: PhantomData<S>,
+}
+
+impl<S: NeededScope> Caller<S> {
+    /// The admitted caller.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The admitted caller, owned.
+    pub fn into_principal(self) -> Principal {
+        self.principal
+    }
+}
+
+impl<'a, S: NeededScope> ApiExtractor<'a> for Caller<S> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![S::MARKER]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> Result<Self> {
+        authorize(request, S::SCOPE)
+            .map(|principal| Self {
+                principal,
+                scope: PhantomData,
+            })
+            .map_err(|refusal| poem::Error::from_response(*refusal))
+    }
 }
 
 /// DRF's 429 text.
@@ -210,20 +297,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scopes_follow_method_and_path() {
-        assert_eq!(needed_scope(&Method::GET, "/scheduler/jobs/"), Scope::Read);
-        assert_eq!(needed_scope(&Method::HEAD, "/scheduler/runs/"), Scope::Read);
-        assert_eq!(
-            needed_scope(&Method::POST, "/scheduler/jobs/"),
-            Scope::Write
-        );
-        assert_eq!(
-            needed_scope(&Method::DELETE, "/scheduler/jobs/1/"),
-            Scope::Write
-        );
-        assert_eq!(needed_scope(&Method::GET, "/scheduler/keys/"), Scope::Admin);
+    fn open_paths_are_the_probes_the_document_and_public_metrics() {
         assert!(open_path("/health", false) && open_path("/swagger/", false));
         assert!(open_path("/metrics", true) && !open_path("/metrics", false));
         assert!(!open_path("/scheduler/jobs/", true));
+    }
+
+    fn request_from(principal: Option<Principal>) -> Request {
+        let mut request = Request::builder().finish();
+        if let Some(principal) = principal {
+            request.extensions_mut().insert(principal);
+        }
+        request
+    }
+
+    fn key(scope: Scope) -> Principal {
+        Principal {
+            key_id: Some(1),
+            key_name: Some("k".into()),
+            scope,
+            ..Principal::unauthenticated()
+        }
+    }
+
+    #[test]
+    fn a_request_that_did_not_pass_the_front_door_is_refused_whatever_the_scope() {
+        for scope in [Scope::Read, Scope::Write, Scope::Admin] {
+            let refusal = authorize(&request_from(None), scope).unwrap_err();
+            assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+
+    #[test]
+    fn each_scope_allows_itself_and_those_below() {
+        let order = [Scope::Read, Scope::Write, Scope::Admin];
+        for (i, held) in order.iter().enumerate() {
+            for (j, needed) in order.iter().enumerate() {
+                let answer = authorize(&request_from(Some(key(*held))), *needed);
+                if j <= i {
+                    assert_eq!(answer.ok().map(|p| p.scope), Some(*held));
+                } else {
+                    assert_eq!(answer.unwrap_err().status(), StatusCode::FORBIDDEN);
+                }
+            }
+        }
     }
 }

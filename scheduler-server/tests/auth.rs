@@ -414,3 +414,400 @@ async fn two_replicas_share_one_rate_budget_per_key_through_redis() {
     );
     assert!(limited > 0);
 }
+
+/// Sends one HTTP/1.1 request with `path` exactly as given (what `curl --path-as-is` sends:
+/// no client normalises `//`, `/./` or `%2e` away) and returns the answer's status.
+async fn raw_status(
+    addr: &str,
+    method: &str,
+    path: &str,
+    header: Option<(&str, String)>,
+    body: &str,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some((name, value)) = header {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line for {method} {path}: {text:?}"))
+}
+
+/// Spellings of `path` an attacker tries: repeated slashes at each position, trailing ones,
+/// dot segments, percent-encoded dots and slashes, another case.
+fn spellings(path: &str) -> Vec<String> {
+    let trimmed = path.trim_end_matches('/');
+    let segments: Vec<&str> = trimmed.split('/').filter(|s| !s.is_empty()).collect();
+    let mut out = vec![format!("{trimmed}/"), trimmed.to_string()];
+    for at in 0..segments.len() {
+        let (before, after) = segments.split_at(at);
+        let join = |parts: &[&str]| parts.join("/");
+        out.push(
+            format!(
+                "/{}{}//{}/",
+                join(before),
+                if before.is_empty() { "" } else { "/" },
+                join(after)
+            )
+            .replace("///", "//"),
+        );
+        out.push(format!(
+            "/{}{}./{}",
+            join(before),
+            if before.is_empty() { "" } else { "/" },
+            join(after)
+        ));
+        out.push(format!(
+            "/{}{}%2e/{}",
+            join(before),
+            if before.is_empty() { "" } else { "/" },
+            join(after)
+        ));
+    }
+    out.push(format!("//{}", segments.join("/")));
+    out.push(format!("{trimmed}//"));
+    out.push(format!("///{}///", segments.join("///")));
+    out.push(format!("/{}", segments.join("%2F")));
+    out.push(format!("/{}", segments.join("%2f")));
+    out.push(trimmed.to_uppercase());
+    out.push(
+        segments
+            .iter()
+            .map(|s| {
+                let mut c = s.chars();
+                c.next()
+                    .map(|f| format!("/{}{}", f.to_uppercase(), c.as_str()))
+                    .unwrap_or_default()
+            })
+            .collect(),
+    );
+    out.push(format!("{trimmed}/."));
+    out.push(format!("{trimmed}/%2e/"));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The header forms a key can come in, in several spellings and cases.
+fn key_headers(key: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("Authorization", format!("Bearer {key}")),
+        ("authorization", format!("bearer {key}")),
+        ("AUTHORIZATION", format!("Bearer {key}")),
+        ("X-API-Key", key.to_string()),
+        ("x-api-key", key.to_string()),
+    ]
+}
+
+/// What the served document says an operation needs; `None` for the open probes.
+fn declared_scope(operation: &Value) -> Option<&str> {
+    operation.get("x-required-scope").and_then(Value::as_str)
+}
+
+/// The scope bypass from the outside: every write and admin operation of the served document,
+/// called with a key one scope too low (and every operation without a key) under every path
+/// spelling, every key header form and `HEAD`, never succeeds — the scope belongs to the
+/// endpoint that handles the request, not to a reading of its path. And every operation of
+/// the document declares its scope, so a new endpoint cannot be added without one.
+#[tokio::test]
+async fn no_path_spelling_reaches_an_operation_with_a_weaker_scope_check() {
+    let Some(app) = support::sqlite_app_with(|config| config.rate_limit = 0.0).await else {
+        return;
+    };
+    let admin = create_key(&app, None, "ops", "admin").await;
+    let admin_key = admin["key"].as_str().unwrap().to_string();
+    let writer = create_key(&app, Some(&admin_key), "writer", "write").await;
+    let write_key = writer["key"].as_str().unwrap().to_string();
+    let reader = create_key(&app, Some(&admin_key), "reader", "read").await;
+    let read_key = reader["key"].as_str().unwrap().to_string();
+    let client = reqwest::Client::new();
+    let job: Value = client
+        .post(app.url("/scheduler/jobs/"))
+        .bearer_auth(&admin_key)
+        .json(&json!({"name": "target", "cron_expression": "0 9 * * 1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_id = job["id"].as_i64().unwrap();
+    let run: Value = client
+        .post(app.url(&format!("/scheduler/jobs/{job_id}/run/")))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run_id = run["id"].as_i64().unwrap();
+    let secrets_before: Value = client
+        .get(app.url("/scheduler/signing-secrets/"))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let document: Value = reqwest::get(app.url("/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let addr = app.url("").trim_start_matches("http://").to_string();
+    let body = json!({"name": "bypass", "cron_expression": "@daily", "scope": "admin",
+        "overlap_seconds": 0})
+    .to_string();
+    let open = ["/health", "/ready", "/metrics"];
+    let mut checked = 0;
+    for (template, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let method = method.to_uppercase();
+            let Some(scope) = declared_scope(operation) else {
+                assert!(
+                    open.contains(&template.as_str()),
+                    "{method} {template} declares no scope"
+                );
+                assert_eq!(operation["security"], json!([]), "{template}");
+                continue;
+            };
+            assert_eq!(
+                operation["security"],
+                json!([{"bearerKey": []}, {"apiKeyHeader": []}]),
+                "{method} {template}"
+            );
+            let id = if template.starts_with("/scheduler/keys") {
+                writer["id"].as_i64().unwrap()
+            } else if template.starts_with("/scheduler/runs") {
+                run_id
+            } else {
+                job_id
+            };
+            let path = template.replace("{id}", &id.to_string());
+            let too_low: Vec<&str> = match scope {
+                "read" => vec![],
+                "write" => vec![&read_key],
+                "admin" => vec![&read_key, &write_key],
+                other => panic!("{method} {template}: unknown scope {other}"),
+            };
+            let mut methods = vec![method.clone()];
+            if method == "GET" {
+                methods.push("HEAD".into());
+            }
+            for spelling in spellings(&path) {
+                for method in &methods {
+                    let sends_body = ["POST", "PUT", "PATCH"].contains(&method.as_str());
+                    let body = if sends_body { body.as_str() } else { "" };
+                    let status = raw_status(&addr, method, &spelling, None, body).await;
+                    assert!(
+                        !(200..400).contains(&status),
+                        "{method} {spelling} without a key answered {status}"
+                    );
+                    checked += 1;
+                    for key in &too_low {
+                        for header in key_headers(key) {
+                            let status =
+                                raw_status(&addr, method, &spelling, Some(header.clone()), body)
+                                    .await;
+                            assert!(
+                                !(200..400).contains(&status),
+                                "{method} {spelling} with a key below {scope} ({}) answered \
+                                 {status}",
+                                header.0
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+            // The proper spelling with a key of the declared scope is not refused (so the
+            // refusals above are the scope check's, not a broken route's).
+            if method == "GET" {
+                let key = match scope {
+                    "read" => &read_key,
+                    "write" => &write_key,
+                    _ => &admin_key,
+                };
+                let status = raw_status(
+                    &addr,
+                    "GET",
+                    &format!("{path}/"),
+                    Some(("Authorization", format!("Bearer {key}"))),
+                    "",
+                )
+                .await;
+                assert!(
+                    ![401, 403, 404, 405].contains(&status),
+                    "GET {path}/ with a {scope} key answered {status}"
+                );
+            }
+        }
+    }
+    assert!(checked > 1_000, "only {checked} requests were tried");
+    // Nothing was changed by any of them.
+    let keys: Value = client
+        .get(app.url("/scheduler/keys/"))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.iter().all(|k| k["revoked_at"].is_null()), "{keys:?}");
+    let secrets_after: Value = client
+        .get(app.url("/scheduler/signing-secrets/"))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(secrets_after, secrets_before);
+    let jobs: Value = client
+        .get(app.url("/scheduler/jobs/"))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jobs["count"], 1, "{jobs}");
+    assert_eq!(jobs["results"][0]["updated_at"], job["updated_at"]);
+}
+
+/// Sends a dashboard form post with `path` exactly as given, the session cookie holding `key`
+/// and a valid CSRF token and origin; returns the status and the `Location` header.
+async fn raw_form_post(addr: &str, path: &str, key: &str, form: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let token = "0123456789abcdef0123456789abcdef";
+    let body = format!("csrf={token}&{form}");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nOrigin: http://{addr}\r\n\
+         Cookie: scheduler_key={key}; scheduler_csrf={token}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let location = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .unwrap_or_default()
+        .to_string();
+    (status, location)
+}
+
+/// The dashboard's write routes, posted by a read-only session under every path spelling,
+/// never change anything: each is refused (403 page, 404, or the login page for a spelling
+/// outside `/ui/` that the session cookie does not reach).
+#[tokio::test]
+async fn no_path_spelling_lets_a_read_only_session_change_a_job_on_the_dashboard() {
+    let Some(app) = support::sqlite_app_with(|config| config.rate_limit = 0.0).await else {
+        return;
+    };
+    let admin = create_key(&app, None, "ops", "admin").await;
+    let admin_key = admin["key"].as_str().unwrap().to_string();
+    let reader = create_key(&app, Some(&admin_key), "reader", "read").await;
+    let read_key = reader["key"].as_str().unwrap().to_string();
+    let client = reqwest::Client::new();
+    let job: Value = client
+        .post(app.url("/scheduler/jobs/"))
+        .bearer_auth(&admin_key)
+        .json(&json!({"name": "target", "cron_expression": "0 9 * * 1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_i64().unwrap();
+    let addr = app.url("").trim_start_matches("http://").to_string();
+    let form = "name=changed&cron_expression=%40daily&timezone=UTC";
+    let mut tried = 0;
+    for route in [
+        "/ui/jobs".to_string(),
+        format!("/ui/jobs/{id}"),
+        format!("/ui/jobs/{id}/run"),
+        format!("/ui/jobs/{id}/pause"),
+        format!("/ui/jobs/{id}/delete"),
+    ] {
+        for spelling in spellings(&route) {
+            let (status, location) = raw_form_post(&addr, &spelling, &read_key, form).await;
+            let refused =
+                !(200..400).contains(&status) || (status == 303 && location == "/ui/login");
+            assert!(refused, "POST {spelling} answered {status} {location}");
+            tried += 1;
+        }
+    }
+    assert!(tried > 50);
+    let (status, after) =
+        app_get(&client, &app, &format!("/scheduler/jobs/{id}/"), &admin_key).await;
+    assert_eq!(status, 200);
+    assert_eq!(after["updated_at"], job["updated_at"]);
+    assert_eq!(after["is_active"], true);
+    let (_, runs) = app_get(
+        &client,
+        &app,
+        &format!("/scheduler/jobs/{id}/runs/"),
+        &admin_key,
+    )
+    .await;
+    assert_eq!(runs["count"], 0, "{runs}");
+    let (_, jobs) = app_get(&client, &app, "/scheduler/jobs/", &admin_key).await;
+    assert_eq!(jobs["count"], 1, "{jobs}");
+    // The same post with a write session is accepted (so the refusals above are the scope's).
+    let writer = create_key(&app, Some(&admin_key), "writer", "write").await;
+    let write_key = writer["key"].as_str().unwrap();
+    let (status, location) =
+        raw_form_post(&addr, &format!("/ui/jobs/{id}/pause"), write_key, "").await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("/ui/jobs/{id}?done=paused").as_str())
+    );
+    let (_, after) = app_get(&client, &app, &format!("/scheduler/jobs/{id}/"), &admin_key).await;
+    assert_eq!(after["is_active"], false);
+}
+
+async fn app_get(client: &reqwest::Client, app: &TestApp, path: &str, key: &str) -> (u16, Value) {
+    let response = client
+        .get(app.url(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}

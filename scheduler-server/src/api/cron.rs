@@ -11,6 +11,7 @@ use super::body::ParamReader;
 use super::choices::{OneOf, Timezones};
 use super::docs::{IntRange, RawParam, RequiredParam, raw};
 use super::output::{FastJson, PreviewOut};
+use crate::auth::{Caller, Read};
 use crate::error::{OpError, errors};
 
 /// 200 with the preview.
@@ -40,6 +41,7 @@ impl CronApi {
     )]
     async fn preview(
         &self,
+        _caller: Caller<Read>,
         /// Standard 5-field expression or macro, e.g. `0 9 * * 1` or `@daily`.
         expression: Query<RequiredParam<String>>,
         /// IANA time zone (default `UTC`).

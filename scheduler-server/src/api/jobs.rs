@@ -12,7 +12,7 @@ use super::choices::{OneOf, Orderings};
 use super::docs::{IntRange, JobInputDoc, JobPatchDoc, LooseBody, RawParam, raw};
 use super::output::{FastJson, JobListOut, JobOut};
 use super::pagination::page_links;
-use crate::auth::principal_of;
+use crate::auth::{Caller, NeededScope, Read, Write};
 use crate::error::{ApiError, OpError, errors};
 
 /// 201 with the new job.
@@ -78,8 +78,8 @@ pub fn parse_job_id(raw: &str) -> Result<JobId, ApiError> {
 
 impl JobsApi {
     /// The use cases acting for the request's caller (their tenant only).
-    fn service(&self, request: &Request) -> JobService {
-        self.service.acting_as(principal_of(request))
+    fn service<S: NeededScope>(&self, caller: Caller<S>) -> JobService {
+        self.service.acting_as(caller.into_principal())
     }
 }
 
@@ -97,11 +97,11 @@ impl JobsApi {
     )]
     async fn create(
         &self,
-        request: &Request,
+        caller: Caller<Write>,
         body: poem_openapi::payload::Json<LooseBody<JobInputDoc>>,
     ) -> Result<Created, OpError<errors::CreateJob>> {
         let job = self
-            .service(request)
+            .service(caller)
             .create(read_draft(&body.0.raw)?)
             .await?;
         let location = job_path(job.id);
@@ -118,6 +118,7 @@ impl JobsApi {
     #[allow(clippy::too_many_arguments)] // one argument per documented query parameter
     async fn list(
         &self,
+        caller: Caller<Read>,
         request: &Request,
         /// Page number, from 1.
         page: Query<Option<RawParam<IntRange<1, { i64::MAX }>>>>,
@@ -146,7 +147,7 @@ impl JobsApi {
             raw(&search.0),
             raw(&cursor.0),
         )?;
-        let listing = self.service(request).list(&query).await?;
+        let listing = self.service(caller).list(&query).await?;
         let (next, previous) =
             page_links(request, listing.next.as_ref(), listing.previous.as_ref());
         Ok(Listed::Page(FastJson(JobListOut {
@@ -166,11 +167,11 @@ impl JobsApi {
     )]
     async fn get(
         &self,
-        request: &Request,
+        caller: Caller<Read>,
         id: Path<RawParam<i64>>,
     ) -> Result<Found, OpError<errors::OneJob>> {
         let id = parse_job_id(&id.0.raw)?;
-        Ok(self.service(request).get(id).await?.into())
+        Ok(self.service(caller).get(id).await?.into())
     }
 
     /// Update some fields of a job.
@@ -186,13 +187,13 @@ impl JobsApi {
     )]
     async fn patch(
         &self,
-        request: &Request,
+        caller: Caller<Write>,
         id: Path<RawParam<i64>>,
         body: poem_openapi::payload::Json<LooseBody<JobPatchDoc>>,
     ) -> Result<Found, OpError<errors::ChangeJob>> {
         let id = parse_job_id(&id.0.raw)?;
         let patch = read_patch(&body.0.raw)?;
-        Ok(self.service(request).update(id, patch).await?.into())
+        Ok(self.service(caller).update(id, patch).await?.into())
     }
 
     /// Replace a job: the full body of create; absent optional fields take their defaults.
@@ -204,13 +205,13 @@ impl JobsApi {
     )]
     async fn replace(
         &self,
-        request: &Request,
+        caller: Caller<Write>,
         id: Path<RawParam<i64>>,
         body: poem_openapi::payload::Json<LooseBody<JobInputDoc>>,
     ) -> Result<Found, OpError<errors::ChangeJob>> {
         let id = parse_job_id(&id.0.raw)?;
         let draft = read_draft(&body.0.raw)?;
-        Ok(self.service(request).replace(id, draft).await?.into())
+        Ok(self.service(caller).replace(id, draft).await?.into())
     }
 
     /// Delete a job (and its run history).
@@ -222,11 +223,11 @@ impl JobsApi {
     )]
     async fn delete(
         &self,
-        request: &Request,
+        caller: Caller<Write>,
         id: Path<RawParam<i64>>,
     ) -> Result<Deleted, OpError<errors::OneJob>> {
         let id = parse_job_id(&id.0.raw)?;
-        self.service(request).delete(id).await?;
+        self.service(caller).delete(id).await?;
         Ok(Deleted::Gone)
     }
 
@@ -239,11 +240,11 @@ impl JobsApi {
     )]
     async fn pause(
         &self,
-        request: &Request,
+        caller: Caller<Write>,
         id: Path<RawParam<i64>>,
     ) -> Result<Found, OpError<errors::OneJob>> {
         let id = parse_job_id(&id.0.raw)?;
-        Ok(self.service(request).pause(id).await?.into())
+        Ok(self.service(caller).pause(id).await?.into())
     }
 
     /// Resume a job: `next_run` is computed from now; fires missed while paused are skipped.
@@ -255,10 +256,10 @@ impl JobsApi {
     )]
     async fn resume(
         &self,
-        request: &Request,
+        caller: Caller<Write>,
         id: Path<RawParam<i64>>,
     ) -> Result<Found, OpError<errors::OneJob>> {
         let id = parse_job_id(&id.0.raw)?;
-        Ok(self.service(request).resume(id).await?.into())
+        Ok(self.service(caller).resume(id).await?.into())
     }
 }

@@ -1,7 +1,6 @@
 //! `/scheduler/keys/`: an admin key creates, lists and revokes its tenant's keys. A new key's
 //! secret is in the creation answer only; the store keeps its hash.
 
-use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -11,7 +10,7 @@ use super::ApiTags;
 use super::docs::RawParam;
 use super::output::FastJson;
 use super::wire_time::UtcInstant;
-use crate::auth::principal_of;
+use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, OpError, errors};
 
 /// A key as listed (never its secret).
@@ -113,7 +112,7 @@ impl KeysApi {
     )]
     async fn create(
         &self,
-        request: &Request,
+        caller: Caller<Admin>,
         body: Json<KeyInput>,
     ) -> Result<KeyCreated, OpError<errors::Keys>> {
         let scope = match body.0.scope.as_deref() {
@@ -122,7 +121,7 @@ impl KeysApi {
                 Scope::parse(raw).map_err(|invalid| ValidationErrors::single("scope", invalid))?
             }
         };
-        let caller = principal_of(request);
+        let caller = caller.into_principal();
         if scope > caller.scope {
             return Err(ValidationErrors::single(
                 "scope",
@@ -147,8 +146,8 @@ impl KeysApi {
         tag = "ApiTags::Keys",
         operation_id = "listKeys"
     )]
-    async fn list(&self, request: &Request) -> Result<KeysListed, OpError<errors::Keys>> {
-        let caller = principal_of(request);
+    async fn list(&self, caller: Caller<Admin>) -> Result<KeysListed, OpError<errors::Keys>> {
+        let caller = caller.into_principal();
         let keys = self.keys.list(Some(&caller.tenant)).await?;
         Ok(KeysListed::Keys(FastJson(
             keys.into_iter().map(KeyOut::from).collect(),
@@ -164,12 +163,12 @@ impl KeysApi {
     )]
     async fn revoke(
         &self,
-        request: &Request,
+        caller: Caller<Admin>,
         id: Path<RawParam<i64>>,
     ) -> Result<KeyRevoked, OpError<errors::OneKey>> {
         let id = id.0.raw.parse::<i64>().map_err(|_| ApiError::KeyNotFound)?;
         self.keys
-            .revoke(id, Some(&principal_of(request).tenant))
+            .revoke(id, Some(&caller.into_principal().tenant))
             .await?;
         Ok(KeyRevoked::Gone)
     }

@@ -139,8 +139,12 @@ fn set_preview_parameter_examples(doc: &mut Value) {
 }
 
 /// Declares the API keys (`Authorization: Bearer <key>` or `X-API-Key: <key>`) as the
-/// document's security, so Swagger UI's "Authorize" button sends them; the probes and
-/// `/metrics` are marked open.
+/// document's security schemes, so Swagger UI's "Authorize" button sends them, and gives each
+/// operation its own requirement: an operation that takes a [`crate::auth::Caller`] carries
+/// the caller's marker (`scope:write`) in the raw document, which becomes the two key schemes
+/// and `x-required-scope: write` (with a sentence in its description); every other operation
+/// is open (`security: []`). So the served document states every operation's scope, as the
+/// code that checks it declares it.
 fn set_security(doc: &mut Value) {
     if let Some(root) = doc.as_object_mut() {
         let components = root
@@ -161,21 +165,50 @@ fn set_security(doc: &mut Value) {
                 }),
             );
         }
-        root.insert(
-            "security".into(),
-            json!([{"bearerKey": []}, {"apiKeyHeader": []}]),
-        );
+        root.remove("security");
     }
-    for path in ["/health", "/ready", "/metrics"] {
-        if let Some(item) = doc
-            .pointer_mut(&format!("/paths/{}", path.replace('/', "~1")))
-            .and_then(Value::as_object_mut)
-        {
-            for operation in item.values_mut().filter_map(Value::as_object_mut) {
-                operation.insert("security".into(), json!([]));
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for operation in item.values_mut().filter_map(Value::as_object_mut) {
+            let scope = required_scope(operation);
+            match scope {
+                Some(scope) => {
+                    operation.insert(
+                        "security".into(),
+                        json!([{"bearerKey": []}, {"apiKeyHeader": []}]),
+                    );
+                    let sentence = format!("Needs a key with the `{scope}` scope (or higher).");
+                    let description = match operation.get("description").and_then(Value::as_str) {
+                        Some(text) => format!("{text}\n\n{sentence}"),
+                        None => sentence,
+                    };
+                    operation.insert("description".into(), Value::String(description));
+                    operation.insert(REQUIRED_SCOPE.into(), Value::String(scope));
+                }
+                None => {
+                    operation.insert("security".into(), json!([]));
+                }
             }
         }
     }
+}
+
+/// The extension naming the scope an operation needs (`read`, `write`, `admin`); absent on
+/// open operations.
+pub const REQUIRED_SCOPE: &str = "x-required-scope";
+
+/// The scope named by an operation's marker requirement (see [`crate::auth::NeededScope`]).
+fn required_scope(operation: &Map<String, Value>) -> Option<String> {
+    operation
+        .get("security")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter_map(Value::as_object)
+        .flat_map(|requirement| requirement.keys())
+        .find_map(|name| name.strip_prefix("scope:"))
+        .map(str::to_string)
 }
 
 /// The OpenAPI document as JSON text, completed as the module doc says.

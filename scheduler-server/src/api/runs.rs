@@ -13,7 +13,7 @@ use super::docs::{IntRange, RawParam, raw};
 use super::jobs::parse_job_id;
 use super::output::{FastJson, RunListOut, RunOut};
 use super::pagination::page_links;
-use crate::auth::principal_of;
+use crate::auth::{Caller, NeededScope, Read, Write};
 use crate::error::{ApiError, OpError, errors};
 
 /// 200 with runs.
@@ -59,8 +59,8 @@ pub struct RunsApi {
 
 impl RunsApi {
     /// The use cases acting for the request's caller (their tenant's runs only).
-    fn runs(&self, request: &Request) -> RunService {
-        self.runs.acting_as(principal_of(request))
+    fn runs<S: NeededScope>(&self, caller: Caller<S>) -> RunService {
+        self.runs.acting_as(caller.into_principal())
     }
 }
 
@@ -80,6 +80,7 @@ impl RunsApi {
     #[allow(clippy::too_many_arguments)] // one argument per documented query parameter
     async fn list(
         &self,
+        caller: Caller<Read>,
         request: &Request,
         id: Path<RawParam<i64>>,
         /// Page number, from 1.
@@ -110,7 +111,7 @@ impl RunsApi {
             cursor: raw(&cursor.0),
         }
         .read()?;
-        let listing = self.runs(request).list_for_job(id, &query).await?;
+        let listing = self.runs(caller).list_for_job(id, &query).await?;
         Ok(listed(request, listing))
     }
 
@@ -128,6 +129,7 @@ impl RunsApi {
     #[allow(clippy::too_many_arguments)] // one argument per documented query parameter
     async fn list_all(
         &self,
+        caller: Caller<Read>,
         request: &Request,
         /// Page number, from 1.
         page: Query<Option<RawParam<IntRange<1, { i64::MAX }>>>>,
@@ -158,7 +160,7 @@ impl RunsApi {
             cursor: raw(&cursor.0),
         }
         .read()?;
-        let listing = self.runs(request).list(&query).await?;
+        let listing = self.runs(caller).list(&query).await?;
         Ok(listed(request, listing))
     }
 
@@ -175,7 +177,7 @@ impl RunsApi {
     )]
     async fn get(
         &self,
-        request: &Request,
+        caller: Caller<Read>,
         id: Path<RawParam<i64>>,
     ) -> Result<RunFound, OpError<errors::OneRun>> {
         let id =
@@ -184,7 +186,7 @@ impl RunsApi {
                 .ok()
                 .filter(|id| *id > 0)
                 .ok_or(ApiError::RunNotFound)?;
-        let run = self.runs(request).get(RunId(id)).await?;
+        let run = self.runs(caller).get(RunId(id)).await?;
         Ok(RunFound::Run(FastJson(run.into())))
     }
 
@@ -197,11 +199,11 @@ impl RunsApi {
     )]
     async fn run_now(
         &self,
-        request: &Request,
+        caller: Caller<Write>,
         id: Path<RawParam<i64>>,
     ) -> Result<RunStarted, OpError<errors::RunNow>> {
         let id = parse_job_id(&id.0.raw)?;
-        let run = self.runs(request).run_now(id).await?;
+        let run = self.runs(caller).run_now(id).await?;
         let location = format!("/scheduler/runs/{}/", run.id);
         Ok(RunStarted::Run(FastJson(run.into()), location))
     }

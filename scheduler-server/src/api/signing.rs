@@ -1,7 +1,6 @@
 //! `/scheduler/signing-secrets/`: an admin key reads its tenant's delivery signing secrets
 //! and rotates them (the old ones stay valid for an overlap).
 
-use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use scheduler_core::{SigningSecret, SigningService};
@@ -9,7 +8,7 @@ use scheduler_core::{SigningSecret, SigningService};
 use super::ApiTags;
 use super::output::FastJson;
 use super::wire_time::UtcInstant;
-use crate::auth::principal_of;
+use crate::auth::{Admin, Caller};
 use crate::error::{OpError, errors};
 
 /// The longest overlap a rotation may ask for: 30 days.
@@ -82,8 +81,8 @@ impl SigningApi {
         tag = "ApiTags::Keys",
         operation_id = "listSigningSecrets"
     )]
-    async fn list(&self, request: &Request) -> Result<SecretsListed, OpError<errors::Keys>> {
-        let tenant = principal_of(request).tenant;
+    async fn list(&self, caller: Caller<Admin>) -> Result<SecretsListed, OpError<errors::Keys>> {
+        let tenant = caller.into_principal().tenant;
         let secrets = self.signing.secrets(&tenant).await?;
         Ok(SecretsListed::Secrets(FastJson(
             secrets.into_iter().map(SecretOut::from).collect(),
@@ -99,7 +98,7 @@ impl SigningApi {
     )]
     async fn rotate(
         &self,
-        request: &Request,
+        caller: Caller<Admin>,
         body: Json<RotateInput>,
     ) -> Result<Rotated, OpError<errors::Keys>> {
         let overlap = body
@@ -107,7 +106,7 @@ impl SigningApi {
             .overlap_seconds
             .unwrap_or(86_400)
             .min(MAX_OVERLAP_SECONDS);
-        let tenant = principal_of(request).tenant;
+        let tenant = caller.into_principal().tenant;
         let secret = self
             .signing
             .rotate(&tenant, chrono::Duration::seconds(i64::from(overlap)))

@@ -62,10 +62,12 @@ pub fn page(title: &str, viewer: &Viewer, summary: &Summary, nav: Nav, body: Mar
                         a href="/ui/runs" aria-current=[(nav == Nav::Runs).then_some("page")] { "Runs" }
                     }
                     div.who {
-                        span.tenant title="Your tenant and key" {
-                            (viewer.principal.tenant.as_str())
-                            @if let Some(key) = &viewer.principal.key_name { " · " (key) }
-                            @if !viewer.can_write() { " · read-only" }
+                        @if let Some(principal) = &viewer.principal {
+                            span.tenant title="Your tenant and key" {
+                                (principal.tenant.as_str())
+                                @if let Some(key) = &principal.key_name { " · " (key) }
+                                @if !viewer.can_write() { " · read-only" }
+                            }
                         }
                         @if viewer.logged_in {
                             form.inline method="post" action="/ui/logout" {

@@ -36,8 +36,10 @@ use std::time::Duration;
 use maud::{Markup, html};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
-use poem::{Body, Endpoint, EndpointExt, Request, Response, Route, get, handler, post};
-use scheduler_core::{Clock, Dispatcher, Job, JobId, JobService, RunService, ServiceError};
+use poem::{
+    Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post,
+};
+use scheduler_core::{Clock, Dispatcher, Job, JobId, JobService, RunService, Scope, ServiceError};
 
 use crate::api::body::{read_draft, read_patch};
 use crate::auth::Auth;
@@ -46,7 +48,7 @@ use crate::error::{ApiError, FieldErrors, field_errors};
 use form::{FormFields, JobForm};
 use layout::{Nav, html_response, message_page};
 use paging::{JobsFilter, ListError, RunsFilter};
-use session::{Viewer, see_other};
+use session::{RequireScope, Viewer, see_other};
 use summary::{DispatcherState, Summary};
 
 /// What the dashboard works with.
@@ -76,13 +78,21 @@ struct Visit {
 }
 
 impl Ui {
-    fn visit(&self, request: &Request) -> Visit {
+    /// The visit of an admitted caller (every page behind [`RequireScope`] has one); the
+    /// refusal page otherwise.
+    fn visit(&self, request: &Request) -> Result<Visit, Box<Response>> {
         let viewer = Viewer::of(request);
-        Visit {
-            jobs: self.jobs.acting_as(viewer.principal.clone()),
-            runs: self.runs.acting_as(viewer.principal.clone()),
+        let Some(principal) = viewer.principal.clone() else {
+            let refusal = crate::auth::authorize(request, Scope::Read)
+                .err()
+                .unwrap_or_else(|| Box::new(StatusCode::UNAUTHORIZED.into_response()));
+            return Err(Box::new(session::page_for_refusal(request, &refusal)));
+        };
+        Ok(Visit {
+            jobs: self.jobs.acting_as(principal.clone()),
+            runs: self.runs.acting_as(principal),
             viewer,
-        }
+        })
     }
 
     /// The header strip's figures for `visit`.
@@ -221,7 +231,10 @@ async fn posted(request: &Request, body: Body) -> Result<FormFields, Box<Respons
 
 #[handler]
 async fn jobs_page(request: &Request, ui: Data<&Arc<Ui>>) -> Response {
-    let visit = ui.visit(request);
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
     let fields = query_fields(request);
     let filter = JobsFilter::read(&fields);
     let (listed, summary) = tokio::join!(
@@ -287,7 +300,10 @@ async fn form_page(
 
 #[handler]
 async fn new_form(request: &Request, ui: Data<&Arc<Ui>>) -> Response {
-    let visit = ui.visit(request);
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
     if !visit.viewer.can_write() {
         return read_only_page();
     }
@@ -324,7 +340,10 @@ async fn create(request: &Request, ui: Data<&Arc<Ui>>, body: Body) -> Response {
         Ok(fields) => fields,
         Err(refused) => return *refused,
     };
-    let visit = ui.visit(request);
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
     let form = JobForm::posted(&fields, None);
     let created = match read_draft(&form.to_body(false)) {
         Ok(draft) => visit.jobs.create(draft).await,
@@ -341,7 +360,10 @@ async fn create(request: &Request, ui: Data<&Arc<Ui>>, body: Body) -> Response {
 
 #[handler]
 async fn edit_form(request: &Request, ui: Data<&Arc<Ui>>, Path(id): Path<String>) -> Response {
-    let visit = ui.visit(request);
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
     if !visit.viewer.can_write() {
         return read_only_page();
     }
@@ -369,7 +391,10 @@ async fn update(
         Ok(fields) => fields,
         Err(refused) => return *refused,
     };
-    let visit = ui.visit(request);
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
     let job = match job_id(&id) {
         Ok(id) => visit.jobs.get(id).await,
         Err(page) => return *page,
@@ -394,7 +419,10 @@ async fn update(
 
 #[handler]
 async fn job_page(request: &Request, ui: Data<&Arc<Ui>>, Path(id): Path<String>) -> Response {
-    let visit = ui.visit(request);
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
     let id = match job_id(&id) {
         Ok(id) => id,
         Err(page) => return *page,
@@ -462,7 +490,10 @@ async fn act(request: &Request, ui: &Ui, id: &str, body: Body, action: Action) -
     if let Err(refused) = posted(request, body).await {
         return *refused;
     }
-    let visit = ui.visit(request);
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
     let id = match job_id(id) {
         Ok(id) => id,
         Err(page) => return *page,
@@ -522,7 +553,10 @@ async fn delete(
 
 #[handler]
 async fn confirm_delete(request: &Request, ui: Data<&Arc<Ui>>, Path(id): Path<String>) -> Response {
-    let visit = ui.visit(request);
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
     if !visit.viewer.can_write() {
         return read_only_page();
     }
@@ -564,7 +598,10 @@ async fn job_names(jobs: &JobService, ids: HashSet<JobId>) -> HashMap<JobId, Str
 
 #[handler]
 async fn runs_page(request: &Request, ui: Data<&Arc<Ui>>) -> Response {
-    let visit = ui.visit(request);
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
     let fields = query_fields(request);
     let filter = RunsFilter::read(&fields);
     let now = ui.clock.now();
@@ -602,7 +639,10 @@ async fn runs_page(request: &Request, ui: Data<&Arc<Ui>>) -> Response {
 
 #[handler]
 async fn preview_fragment(request: &Request, ui: Data<&Arc<Ui>>) -> Response {
-    let visit = ui.visit(request);
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
     let fields = query_fields(request);
     let body = preview::fragment(
         fields.get("cron_expression").unwrap_or_default(),
@@ -639,20 +679,30 @@ fn static_asset(Path(name): Path<String>) -> Response {
     assets::serve(&name)
 }
 
-/// The dashboard's routes, to be nested at `/ui`; unknown paths answer a 404 page.
+/// The dashboard's routes, to be nested at `/ui`; unknown paths answer a 404 page. Each
+/// route declares its scope beside it ([`RequireScope`]): pages need `read`, form posts
+/// `write`; login, logout and the static assets are open.
 pub fn routes(ui: Ui) -> impl Endpoint<Output = Response> {
+    let read = RequireScope(Scope::Read);
+    let write = RequireScope(Scope::Write);
     Route::new()
-        .at("/", get(jobs_page))
-        .at("/jobs", post(create))
-        .at("/jobs/new", get(new_form))
-        .at("/jobs/:id", get(job_page).post(update))
-        .at("/jobs/:id/edit", get(edit_form))
-        .at("/jobs/:id/run", post(run_now))
-        .at("/jobs/:id/pause", post(pause))
-        .at("/jobs/:id/resume", post(resume))
-        .at("/jobs/:id/delete", get(confirm_delete).post(delete))
-        .at("/runs", get(runs_page))
-        .at("/preview", get(preview_fragment))
+        .at("/", get(jobs_page.with(read)))
+        .at("/jobs", post(create.with(write)))
+        .at("/jobs/new", get(new_form.with(read)))
+        .at(
+            "/jobs/:id",
+            get(job_page.with(read)).post(update.with(write)),
+        )
+        .at("/jobs/:id/edit", get(edit_form.with(read)))
+        .at("/jobs/:id/run", post(run_now.with(write)))
+        .at("/jobs/:id/pause", post(pause.with(write)))
+        .at("/jobs/:id/resume", post(resume.with(write)))
+        .at(
+            "/jobs/:id/delete",
+            get(confirm_delete.with(read)).post(delete.with(write)),
+        )
+        .at("/runs", get(runs_page.with(read)))
+        .at("/preview", get(preview_fragment.with(read)))
         .at("/login", get(login_page).post(login))
         .at("/logout", post(logout))
         .at("/static/:name", get(static_asset))

@@ -13,7 +13,8 @@
 //! exactly as the API does: `off` and `auto` before the first key serve without a login (as
 //! the API does for this host), `keys` and `auto` after the first key need one. A refused
 //! dashboard request becomes a page ([`refusal`]): 401 → the login page, 403 → a
-//! "read-only key" page. Scopes follow the method: `GET` needs `read`, every `POST` `write`.
+//! "read-only key" page. Each route declares the scope it needs with [`RequireScope`] (pages
+//! `read`, every form post `write`), checked by [`crate::auth::authorize`] after routing.
 //!
 //! **CSRF.** Besides `SameSite=Strict`, every form post must (1) come from this origin:
 //! `Origin` (or, without one, `Referer`) names the host the request was sent to; and (2)
@@ -23,7 +24,7 @@
 
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::Html;
-use poem::{IntoResponse, Request, Response};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use scheduler_core::{KeyService, Principal, Scope};
 
 use super::form::FormFields;
@@ -91,11 +92,47 @@ fn set_cookie(request: &Request, name: &str, value: Option<&str>) -> Option<Head
     HeaderValue::from_str(&text).ok()
 }
 
+/// A dashboard route's declared scope: the request's caller must hold it
+/// ([`crate::auth::authorize`], after routing), or the refusal is a page (401 → the login
+/// page, 403 → "read-only key").
+#[derive(Debug, Clone, Copy)]
+pub struct RequireScope(pub Scope);
+
+impl<E: Endpoint> Middleware<E> for RequireScope {
+    type Output = ScopedEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ScopedEndpoint {
+            inner,
+            scope: self.0,
+        }
+    }
+}
+
+/// A dashboard endpoint behind [`RequireScope`].
+pub struct ScopedEndpoint<E> {
+    /// The route's handler.
+    inner: E,
+    /// The scope it needs.
+    scope: Scope,
+}
+
+impl<E: Endpoint> Endpoint for ScopedEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, request: Request) -> poem::Result<Response> {
+        match crate::auth::authorize(&request, self.scope) {
+            Ok(_) => Ok(self.inner.call(request).await?.into_response()),
+            Err(refusal) => Ok(page_for_refusal(&request, &refusal)),
+        }
+    }
+}
+
 /// The visitor of one dashboard page: who they are and their CSRF token.
 #[derive(Debug, Clone)]
 pub struct Viewer {
-    /// Who is asking (set by the front door).
-    pub principal: Principal,
+    /// Who is asking (set by the front door; `None` on the open pages: login).
+    pub principal: Option<Principal>,
     /// The CSRF token forms embed.
     pub csrf: String,
     /// True when the token is new and must be set as a cookie with this answer.
@@ -113,7 +150,7 @@ impl Viewer {
             None => (uuid::Uuid::new_v4().simple().to_string(), true),
         };
         Self {
-            principal: crate::auth::principal_of(request),
+            principal: crate::auth::principal_of(request).cloned(),
             csrf,
             new_csrf,
             logged_in: cookie(request, KEY_COOKIE).is_some(),
@@ -122,7 +159,9 @@ impl Viewer {
 
     /// Whether the visitor may change jobs (shows the write buttons).
     pub fn can_write(&self) -> bool {
-        self.principal.allows(Scope::Write)
+        self.principal
+            .as_ref()
+            .is_some_and(|principal| principal.allows(Scope::Write))
     }
 
     /// `response` with the CSRF cookie set when the token is new.
@@ -195,6 +234,11 @@ pub fn refusal(request: &Request, refusal: Response) -> Response {
     if !is_ui_path(request.uri().path()) {
         return refusal;
     }
+    page_for_refusal(request, &refusal)
+}
+
+/// A refusal (401, 403, 429, 503) as the dashboard shows it.
+pub(crate) fn page_for_refusal(request: &Request, refusal: &Response) -> Response {
     match refusal.status() {
         StatusCode::UNAUTHORIZED => {
             let mut response = if request.headers().contains_key("hx-request") {

@@ -263,6 +263,13 @@ impl JobExecutor for HttpExecutor {
             .target
             .as_ref()
             .ok_or("the job has no HTTP target")?;
+        // A target stored before reserved headers were refused: fail, never send it.
+        if let Some(name) = target.reserved_header() {
+            return Err(format!(
+                "not sent: the target sets header \"{name}\", which only the scheduler or \
+                 HTTP itself may set; edit the job's target to remove it"
+            ));
+        }
         self.guard
             .check_url(&target.url)
             .map_err(|refusal| format!("target refused: {refusal}"))?;

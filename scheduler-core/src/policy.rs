@@ -276,6 +276,12 @@ pub enum TargetError {
         /// The header's name.
         name: String,
     },
+    /// This header is set by the scheduler or by HTTP itself ([`HttpTarget::is_reserved`]):
+    /// a target may not set or override it.
+    HeaderReserved {
+        /// The header's name, as sent.
+        name: String,
+    },
     /// A NUL character in the URL or a header.
     NulCharacter,
     /// `url` does not parse (the parser's reason).
@@ -315,11 +321,69 @@ impl HttpTarget {
     /// The longest header value accepted, in bytes.
     pub const MAX_HEADER_VALUE: usize = 4096;
 
-    /// Parses `{"type": "http", "url": "...", "method": "POST", "headers": {...}}`.
+    /// Headers a target may not set, lowercase: the ones that frame the request
+    /// (`Content-Length`, `Transfer-Encoding`, `Host`, `Content-Type` of the JSON body), the
+    /// hop-by-hop ones (RFC 9110 §7.6.1 and their old spellings), `Expect`, and the ones the
+    /// scheduler sets for the receiver to trust (`Scheduler-Signature`, `Idempotency-Key`,
+    /// trace context). Any `Scheduler-*` name is reserved too ([`HttpTarget::is_reserved`]).
+    pub const RESERVED_HEADERS: [&'static str; 16] = [
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "content-type",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+        "proxy-authorization",
+        "idempotency-key",
+        "traceparent",
+        "tracestate",
+        "baggage",
+    ];
+
+    /// Whether a target may not set header `name` (compared without case): one of
+    /// [`HttpTarget::RESERVED_HEADERS`] or any `Scheduler-*` header.
+    pub fn is_reserved(name: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        lower.starts_with("scheduler-") || Self::RESERVED_HEADERS.contains(&lower.as_str())
+    }
+
+    /// The first header of this target that [`HttpTarget::is_reserved`] refuses: `None` for
+    /// every target written since the rule exists; a target stored before it may have one,
+    /// and its delivery then fails instead of sending it.
+    pub fn reserved_header(&self) -> Option<&str> {
+        self.headers
+            .keys()
+            .find(|name| Self::is_reserved(name))
+            .map(String::as_str)
+    }
+
+    /// Parses `{"type": "http", "url": "...", "method": "POST", "headers": {...}}` as a client
+    /// writes it: every rule applies, reserved headers included.
     ///
     /// # Errors
     /// [`Invalid::Target`] naming the wrong part.
     pub fn parse(value: &Value) -> Result<Self, Invalid> {
+        let target = Self::parse_target(value).map_err(Invalid::Target)?;
+        match target.reserved_header() {
+            Some(name) => Err(Invalid::Target(TargetError::HeaderReserved {
+                name: name.to_string(),
+            })),
+            None => Ok(target),
+        }
+    }
+
+    /// Reads a stored target: every rule of [`HttpTarget::parse`] except the reserved headers,
+    /// so a job written before that rule still loads (its deliveries fail, naming the header,
+    /// until it is edited: see [`HttpTarget::reserved_header`]).
+    ///
+    /// # Errors
+    /// [`Invalid::Target`] naming the wrong part.
+    pub fn from_stored(value: &Value) -> Result<Self, Invalid> {
         Self::parse_target(value).map_err(Invalid::Target)
     }
 
@@ -617,6 +681,44 @@ mod tests {
         ] {
             assert_eq!(HttpTarget::parse(&bad), Err(Invalid::Target(why)), "{bad}");
         }
+    }
+
+    #[test]
+    fn reserved_and_hop_by_hop_headers_are_refused_in_any_case_and_named() {
+        for name in [
+            "Host",
+            "content-length",
+            "Content-Length",
+            "Transfer-Encoding",
+            "Content-Type",
+            "CONNECTION",
+            "Keep-Alive",
+            "TE",
+            "Upgrade",
+            "Scheduler-Signature",
+            "scheduler-signature",
+            "Scheduler-Anything",
+            "Idempotency-Key",
+            "traceparent",
+            "Proxy-Connection",
+        ] {
+            let value = json!({"type": "http", "url": "https://example.com/",
+                "headers": {"X-Fine": "1", name: "5"}});
+            assert_eq!(
+                HttpTarget::parse(&value),
+                Err(Invalid::Target(TargetError::HeaderReserved {
+                    name: name.to_string()
+                })),
+                "{name}"
+            );
+            // A stored target with it still loads, and says which header is the problem.
+            let stored = HttpTarget::from_stored(&value).unwrap();
+            assert_eq!(stored.reserved_header(), Some(name));
+        }
+        let fine = HttpTarget::parse(&json!({"type": "http", "url": "https://example.com/",
+            "headers": {"Authorization": "Bearer x", "X-Scheduler": "ok", "Accept": "a"}}))
+        .unwrap();
+        assert_eq!(fine.reserved_header(), None);
     }
 
     #[test]

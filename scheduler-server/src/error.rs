@@ -78,6 +78,12 @@ fn target_wording(problem: &TargetError) -> String {
         TargetError::HeaderInvalid { name } => {
             format!("header \"{name}\" is not a valid HTTP header.")
         }
+        TargetError::HeaderReserved { name } => format!(
+            "header \"{name}\" may not be set: the scheduler sets it, or it belongs to the \
+             HTTP connection (Host, Content-Length, Transfer-Encoding, Content-Type, \
+             Connection and other hop-by-hop headers, Expect, Scheduler-*, Idempotency-Key, \
+             trace context)."
+        ),
         TargetError::NulCharacter => "Null characters are not allowed.".into(),
         TargetError::UrlInvalid(why) => format!("\"url\" is not a valid URL: {why}."),
         TargetError::UrlCredentials => "\"url\" must not contain credentials: send them in \

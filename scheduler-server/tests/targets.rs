@@ -256,10 +256,134 @@ async fn header_values_are_write_only(app: TestApp) {
     assert!(!error.contains("s3cr3t"), "{error}");
 }
 
+/// A receiver recording every request's headers (lowercase names, in order) and body length.
+async fn header_receiver() -> (String, Arc<Mutex<Vec<Vec<(String, String)>>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    let hook = poem::endpoint::make(move |request: poem::Request| {
+        let recorded = recorded.clone();
+        async move {
+            let headers = request
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_string(),
+                        value.to_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            recorded.lock().unwrap().push(headers);
+            "ok"
+        }
+    });
+    (support::serve_hook(hook).await, seen)
+}
+
+/// Headers that frame the request, are hop-by-hop, or that the scheduler sets for the
+/// receiver to trust are refused on create, PUT and PATCH with a 400 naming the header; a
+/// job stored with one before the rule fails its next run naming it, and nothing is sent.
+async fn reserved_target_headers_are_refused_and_never_sent(app: TestApp) {
+    let (url, seen) = header_receiver().await;
+    let created: Value = app
+        .post_job(&json!({"name": "fine", "cron_expression": "@daily",
+            "target": {"type": "http", "url": url, "headers": {"X-Team": "a"}}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/scheduler/jobs/{}/", created["id"]);
+    for name in [
+        "Host",
+        "Content-Length",
+        "transfer-encoding",
+        "Content-Type",
+        "Connection",
+        "Keep-Alive",
+        "Upgrade",
+        "TE",
+        "Scheduler-Signature",
+        "SCHEDULER-SIGNATURE",
+        "Idempotency-Key",
+        "traceparent",
+    ] {
+        let target = json!({"type": "http", "url": url, "headers": {name: "5"}});
+        let full = json!({"name": format!("bad-{name}"), "cron_expression": "@daily",
+            "target": target});
+        for (method, uri, body) in [
+            (
+                reqwest::Method::POST,
+                "/scheduler/jobs/".to_string(),
+                full.clone(),
+            ),
+            (reqwest::Method::PUT, path.clone(), full.clone()),
+            (
+                reqwest::Method::PATCH,
+                path.clone(),
+                json!({"target": target}),
+            ),
+        ] {
+            let response = app
+                .client
+                .request(method.clone(), app.url(&uri))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 400, "{method} {name}");
+            let errors: Value = response.json().await.unwrap();
+            let text = errors["target"][0].as_str().unwrap_or_default();
+            assert!(
+                text.contains(&format!("\"{name}\"")),
+                "{method} {name}: {errors}"
+            );
+        }
+    }
+    // Nothing above was stored.
+    let (_, jobs) = app.get_json("/scheduler/jobs/").await;
+    assert_eq!(jobs["count"], 1, "{jobs}");
+    // A job stored with a smuggling header before the rule (written behind the API's back).
+    app.execute_sql(&format!(
+        "UPDATE jobs SET target = '{}' WHERE id = {}",
+        json!({"type": "http", "url": url, "method": "POST",
+            "headers": {"Content-Length": "5", "X-Team": "a"}}),
+        created["id"]
+    ))
+    .await;
+    let (status, stored) = app.get_json(&path).await;
+    assert_eq!(status, 200, "the job still loads: {stored}");
+    let run = run_and_settle(&app, &created["id"]).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let error = run["error"].as_str().unwrap();
+    assert!(error.contains("\"Content-Length\""), "{error}");
+    assert!(seen.lock().unwrap().is_empty(), "a request was sent");
+    // Edited to drop it, the job delivers again, with the scheduler's own framing.
+    let response = app
+        .client
+        .patch(app.url(&path))
+        .json(&json!({"target": {"type": "http", "url": url, "headers": {"X-Team": "a"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        run_and_settle(&app, &created["id"]).await["status"],
+        "succeeded"
+    );
+    let deliveries = seen.lock().unwrap();
+    assert_eq!(deliveries.len(), 1);
+    let count = |name: &str| deliveries[0].iter().filter(|(n, _)| n == name).count();
+    assert_eq!(count("scheduler-signature"), 1);
+    assert_eq!(count("idempotency-key"), 1);
+    assert_eq!(count("content-type"), 1);
+    assert_eq!(count("x-team"), 1);
+}
+
 scheduler_test_support::backend_tests! {
     attribute: tokio::test,
     setups: { sqlite => support::sqlite_app, postgres => support::postgres_app },
     tests: [
+        reserved_target_headers_are_refused_and_never_sent,
         header_values_are_write_only,
         every_delivery_is_signed_and_rotation_overlaps,
     ],

@@ -149,7 +149,7 @@ impl Model {
             target: self
                 .target
                 .as_ref()
-                .map(HttpTarget::parse)
+                .map(HttpTarget::from_stored)
                 .transpose()
                 .map_err(|e| corrupt(id, "target", e))?,
             source: JobSource::parse(&self.source).map_err(|e| corrupt(id, "source", e))?,

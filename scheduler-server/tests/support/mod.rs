@@ -190,6 +190,22 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Runs `sql` on the app's database (SQLite file or PostgreSQL database) behind its back,
+    /// as a row written by another version or by hand would be.
+    #[allow(dead_code)] // not every test binary writes rows directly
+    pub(crate) async fn execute_sql(&self, sql: &str) {
+        use sea_orm::ConnectionTrait;
+        let url = match (&self.sqlite, &self.postgres) {
+            (Some(file), _) => file.url.clone(),
+            (None, Some(pg)) => pg.url.clone(),
+            (None, None) => panic!("the app has no database of its own"),
+        };
+        let db = sea_orm::Database::connect(url).await.expect("connect");
+        db.execute_unprepared(sql)
+            .await
+            .expect("the statement runs");
+    }
+
     /// GETs `path` and returns status and JSON body.
     pub(crate) async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self

@@ -5,8 +5,9 @@
 //! service. [`TargetGuard`] refuses, unless an operator opened them, every address that is
 //! loopback, private (RFC 1918), shared (CGNAT, 100.64.0.0/10), link-local, unique-local,
 //! multicast, unspecified, broadcast or otherwise reserved, including such an IPv4 address
-//! written in an IPv6 form (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, NAT64
-//! `64:ff9b::/96`, 6to4 `2002::/16`).
+//! embedded in an IPv6 address by any transition or translation form (mapped, compatible,
+//! SIIT, NAT64 well-known and local-use, 6to4, Teredo, ISATAP: see `embedded_v4`), judged by
+//! the embedded address.
 //!
 //! It is applied twice: when a job is written (the URL's literal address, or every address its
 //! host name resolves to then) and when a run connects (every address actually dialled), so a
@@ -57,29 +58,81 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
     }
 }
 
-/// The IPv4 address embedded in an IPv6 address by a transition form, if any.
-fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+/// The IPv4 addresses an IPv6 address embeds by a transition or translation form — the
+/// addresses a packet to it may end up reaching through a translator or tunnel:
+/// IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d` (deprecated), SIIT
+/// `::ffff:0:a.b.c.d` (RFC 6145), NAT64 with the well-known prefix `64:ff9b::/96` and the
+/// local-use prefix `64:ff9b:1::/48` (RFC 6052, RFC 8215: every prefix length it allows), 6to4
+/// `2002:AABB:CCDD::/48`, Teredo `2001:0::/32` (the server and the obfuscated client address)
+/// and ISATAP interface identifiers (`...:0:5efe:a.b.c.d`, `...:200:5efe:a.b.c.d`).
+fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     let s = ip.segments();
-    let low = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let mut found = Vec::new();
     match s {
-        // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible, deprecated).
-        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0, 0, hi, lo] => Some(low(hi, lo)),
-        // 64:ff9b::a.b.c.d (NAT64 well-known prefix).
-        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(low(hi, lo)),
-        // 2002:AABB:CCDD::/48 (6to4).
-        [0x2002, hi, lo, ..] => Some(low(hi, lo)),
-        _ => None,
+        [0, 0, 0, 0, 0, 0xffff, hi, lo]
+        | [0, 0, 0, 0, 0, 0, hi, lo]
+        | [0, 0, 0, 0, 0xffff, 0, hi, lo]
+        | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => found.push(v4(hi, lo)),
+        [0x64, 0xff9b, 1, ..] => found.extend(
+            [48, 56, 64, 96]
+                .into_iter()
+                .filter_map(|prefix| rfc6052_embedded(ip, prefix)),
+        ),
+        [0x2002, hi, lo, ..] => found.push(v4(hi, lo)),
+        [0x2001, 0, server_hi, server_lo, _, _, client_hi, client_lo] => {
+            found.push(v4(server_hi, server_lo));
+            found.push(v4(!client_hi, !client_lo));
+        }
+        _ => {}
     }
+    // ISATAP: the interface identifier embeds the IPv4 address under any /64 prefix.
+    if s[4] & 0xfdff == 0 && s[5] == 0x5efe {
+        found.push(v4(s[6], s[7]));
+    }
+    found
+}
+
+/// The IPv4 address embedded after an RFC 6052 prefix of `prefix` bits (32, 40, 48, 56, 64 or
+/// 96), when the address is well formed for that length: bits 64-71 zero and the suffix after
+/// the IPv4 address zero.
+fn rfc6052_embedded(ip: Ipv6Addr, prefix: u32) -> Option<Ipv4Addr> {
+    let bytes = ip.octets();
+    if bytes[8] != 0 {
+        return None;
+    }
+    let (positions, suffix): ([usize; 4], usize) = match prefix {
+        32 => ([4, 5, 6, 7], 9),
+        40 => ([5, 6, 7, 9], 10),
+        48 => ([6, 7, 9, 10], 11),
+        56 => ([7, 9, 10, 11], 12),
+        64 => ([9, 10, 11, 12], 13),
+        96 => ([12, 13, 14, 15], 16),
+        _ => return None,
+    };
+    if bytes[suffix.min(16)..].iter().any(|b| *b != 0) {
+        return None;
+    }
+    Some(Ipv4Addr::from(positions.map(|at| bytes[at])))
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     let first = ip.segments()[0];
     if ip.is_unspecified() {
-        Some("unspecified")
-    } else if ip.is_loopback() {
-        Some("loopback")
-    } else if let Some(v4) = embedded_v4(ip) {
-        forbidden_v4(v4)
+        return Some("unspecified");
+    }
+    if ip.is_loopback() {
+        return Some("loopback");
+    }
+    let embedded = embedded_v4(ip);
+    if let Some(reason) = embedded.iter().find_map(|v4| forbidden_v4(*v4)) {
+        return Some(reason);
+    }
+    let [a, b, ..] = ip.segments();
+    if a == 0x64 && b == 0xff9b && embedded.is_empty() {
+        // The rest of 64:ff9b::/32, or a local-use NAT64 address in no RFC 6052 form: a
+        // translator's address whose IPv4 destination cannot be read.
+        Some("NAT64 (no readable IPv4 address)")
     } else if first & 0xfe00 == 0xfc00 {
         Some("unique-local")
     } else if first & 0xffc0 == 0xfe80 {
@@ -366,6 +419,73 @@ mod tests {
             "https://user:pw@127.0.0.1/",
         ] {
             assert!(refused(&guard, url), "{url} was not refused");
+        }
+    }
+
+    #[test]
+    fn ipv4_embedded_in_every_ipv6_form_is_judged_by_the_embedded_address() {
+        let guard = TargetGuard::default();
+        for (url, reason) in [
+            // SIIT (IPv4-translated, RFC 6145).
+            ("http://[::ffff:0:7f00:1]/", "loopback"),
+            ("http://[::ffff:0:a9fe:a9fe]/", "link-local"),
+            ("http://[0:0:0:0:ffff:0:10.0.0.1]/", "private (RFC 1918)"),
+            // NAT64, well-known prefix, in both spellings.
+            ("http://[64:ff9b::7f00:1]/", "loopback"),
+            ("http://[64:ff9b::192.168.0.1]/", "private (RFC 1918)"),
+            // NAT64, local-use prefix (RFC 8215) at each RFC 6052 length.
+            ("http://[64:ff9b:1::7f00:1]/", "loopback"),
+            ("http://[64:ff9b:1::a9fe:a9fe]/", "link-local"),
+            ("http://[64:ff9b:1:7f00:0:100::]/", "loopback"),
+            ("http://[64:ff9b:1:7f:0:1::]/", "loopback"),
+            ("http://[64:ff9b:1:0:7f:0:100::]/", "loopback"),
+            (
+                "http://[64:ff9b:1:0:ff00::1]/",
+                "NAT64 (no readable IPv4 address)",
+            ),
+            (
+                "http://[64:ff9b:2::808:808]/",
+                "NAT64 (no readable IPv4 address)",
+            ),
+            // 6to4.
+            ("http://[2002:7f00:1::]/", "loopback"),
+            ("http://[2002:c0a8:101::1]/", "private (RFC 1918)"),
+            // Teredo: the server address, or the client address (bits inverted).
+            ("http://[2001:0:7f00:1::]/", "loopback"),
+            ("http://[2001:0:808:808:0:0:80ff:fffe]/", "loopback"),
+            (
+                "http://[2001:0000:0808:0808::f5ff:fffe]/",
+                "private (RFC 1918)",
+            ),
+            // ISATAP interface identifiers under a global prefix.
+            ("http://[2001:db9::5efe:7f00:1]/", "loopback"),
+            ("http://[2600::200:5efe:a00:1]/", "private (RFC 1918)"),
+            // Mapped and compatible, as before.
+            ("http://[::ffff:127.0.0.1]/", "loopback"),
+            ("http://[::10.0.0.1]/", "private (RFC 1918)"),
+        ] {
+            let refusal = guard
+                .check_url(url)
+                .expect_err(&format!("{url} was not refused"));
+            assert!(
+                refusal.to_string().ends_with(&format!("{reason} address")),
+                "{url}: {refusal}"
+            );
+            // The same address met at dial time (a name resolving to it) is refused too.
+            let host = url.trim_start_matches("http://[").trim_end_matches("]/");
+            let ip: IpAddr = host.parse().unwrap();
+            assert!(guard.check_resolved("hooks.example", ip).is_err(), "{url}");
+        }
+        // Embedded public addresses pass.
+        for url in [
+            "http://[64:ff9b::808:808]/",
+            "http://[64:ff9b:1::808:808]/",
+            "http://[2002:808:808::1]/",
+            "http://[2001:0:808:808:0:0:f7f7:f7f7]/",
+            "http://[2600::5efe:808:808]/",
+            "http://[::ffff:0:808:808]/",
+        ] {
+            assert!(!refused(&guard, url), "{url} was refused");
         }
     }
 

@@ -156,6 +156,59 @@ pub async fn open_database(config: &Config) -> Result<DatabaseConnection, Startu
     Ok(db)
 }
 
+/// The file of a `sqlite://` URL (relative paths against the working directory), `None` for
+/// other URLs and in-memory databases.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://")?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || rest.contains("mode=memory") {
+        return None;
+    }
+    let path = std::path::Path::new(path);
+    Some(if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|dir| dir.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    })
+}
+
+/// [`open_database`] for the one-shot commands that work on a server's data (`keys`,
+/// `signing`): a SQLite file must already exist — the default URL is relative, so run from
+/// another directory it would make a new, empty database whose keys no server reads. Says on
+/// stderr which database it opened.
+///
+/// # Errors
+/// `Setting` naming `DATABASE_URL` when the SQLite file does not exist, or what
+/// [`open_database`] fails with.
+pub async fn open_existing_database(
+    config: &Config,
+    command: &str,
+) -> Result<DatabaseConnection, StartupError> {
+    let url = &config.database_url;
+    let described = match sqlite_file(url) {
+        Some(file) if !file.is_file() => {
+            return Err(StartupError::Setting {
+                setting: DATABASE_URL,
+                value: mask_password(url),
+                cause: format!(
+                    "there is no database at {}: `{command}` opens the server's existing \
+                     database and never makes one. Run it in the directory the server runs in, \
+                     or point DATABASE_URL (--database-url) at the server's database, e.g. \
+                     sqlite:///absolute/path/scheduler.db or postgres://...",
+                    file.display()
+                ),
+            });
+        }
+        Some(file) => format!("SQLite file {}", file.display()),
+        None => mask_password(url),
+    };
+    let db = open_database(config).await?;
+    eprintln!("scheduler-server {command}: using the database {described}");
+    Ok(db)
+}
+
 /// The per-key limiter `config` asks for: shared through Redis when `REDIS_URL` is set (an
 /// unreachable Redis degrades it to per-replica, never fails a request), in-process
 /// otherwise; `None` when `SCHEDULER_RATE_LIMIT` is 0.

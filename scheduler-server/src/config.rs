@@ -55,12 +55,18 @@ pub enum KeysCommand {
         /// A name for the key (recorded as `created_by`/`updated_by` of the jobs it writes).
         #[arg(long, default_value = "admin")]
         name: String,
+        /// `text`: the key alone on stdout; `json`: the key and its record as one object.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
     /// List keys (never their secrets).
     List {
         /// Only this tenant's keys.
         #[arg(long)]
         tenant: Option<String>,
+        /// `text`: a table; `json`: an array of key records (never secrets).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
     /// Revoke a key by id; every replica refuses it within a second.
     Revoke {
@@ -77,6 +83,9 @@ pub enum SigningCommand {
         /// The tenant.
         #[arg(long, default_value = "default")]
         tenant: String,
+        /// `text`: one secret per line; `json`: an array of secret records.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
     /// Add a new current secret and print it; the old ones stay valid for the overlap.
     Rotate {
@@ -86,7 +95,20 @@ pub enum SigningCommand {
         /// Hours the previous secrets stay valid (0 ends them now).
         #[arg(long, default_value_t = 24)]
         overlap_hours: u32,
+        /// `text`: one secret per line; `json`: an array of secret records.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
     },
+}
+
+/// How the `keys` and `signing` commands print their result on stdout (messages and logs
+/// always go to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// For people, and for `KEY=$(...)`: the key or secrets alone, or a table.
+    Text,
+    /// For scripts: JSON.
+    Json,
 }
 
 /// Who must present a key.

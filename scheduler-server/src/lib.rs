@@ -16,6 +16,6 @@ pub mod middleware;
 pub mod telemetry;
 pub mod ui;
 
-pub use app::{Application, StartupError, open_database, shutdown_signal};
+pub use app::{Application, StartupError, open_database, open_existing_database, shutdown_signal};
 pub use config::{AuthMode, Cli, Command, Config, KeysCommand, SigningCommand};
 pub use embed::{Server, ServerBuilder};

@@ -1,7 +1,10 @@
 //! `scheduler-server`: parse the configuration, then serve (default), migrate or probe health.
 
 use clap::Parser;
-use scheduler_server::{Application, Cli, Command, StartupError, open_database, shutdown_signal};
+use scheduler_server::logging::LogOutput;
+use scheduler_server::{
+    Application, Cli, Command, StartupError, open_database, open_existing_database, shutdown_signal,
+};
 
 /// mimalloc: measurably cheaper than glibc malloc for the server's many small, short-lived
 /// allocations (request parsing, JSON, query building).
@@ -11,9 +14,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let flush_on_exit = scheduler_server::logging::init(cli.config.json_logs());
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Keys(command) => match open_database(&cli.config).await {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Only the server's stdout is a log stream; a command's stdout is its result.
+    let output = match command {
+        Command::Serve => LogOutput::Stdout,
+        _ => LogOutput::Stderr,
+    };
+    let flush_on_exit = scheduler_server::logging::init(cli.config.json_logs(), output);
+    let result = match command {
+        Command::Keys(command) => match open_existing_database(&cli.config, "keys").await {
             Ok(db) => {
                 let clock: std::sync::Arc<dyn scheduler_core::Clock> =
                     std::sync::Arc::new(scheduler_adapters::SystemClock);
@@ -22,7 +31,7 @@ async fn main() -> std::process::ExitCode {
             }
             Err(error) => Err(error),
         },
-        Command::Signing(command) => match open_database(&cli.config).await {
+        Command::Signing(command) => match open_existing_database(&cli.config, "signing").await {
             Ok(db) => {
                 let clock: std::sync::Arc<dyn scheduler_core::Clock> =
                     std::sync::Arc::new(scheduler_adapters::SystemClock);

@@ -299,6 +299,8 @@ fn the_keys_command_creates_lists_and_revokes() {
             .output()
             .unwrap()
     };
+    // The server's database exists (the commands never make one).
+    assert!(run(&["migrate"]).status.success());
     let created = run(&[
         "keys", "create", "--tenant", "team-a", "--scope", "write", "--name", "ci",
     ]);
@@ -810,4 +812,117 @@ async fn app_get(client: &reqwest::Client, app: &TestApp, path: &str, key: &str)
         .await
         .unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// Runs `scheduler-server` with `args` in `dir`, `DATABASE_URL` set to `url` (or unset), at
+/// the default log level.
+fn server_command(dir: &std::path::Path, url: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scheduler-server"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("REDIS_URL")
+        .env_remove("RUST_LOG")
+        .env_remove("DATABASE_URL");
+    if let Some(url) = url {
+        command.env("DATABASE_URL", url);
+    }
+    command.output().unwrap()
+}
+
+/// `KEY=$(scheduler-server keys create ...)` captures the key and nothing else, at the
+/// default log level, on both backends (the migrator's log lines go to stderr), and
+/// `--output json` prints one JSON document; the key then works against a server.
+#[tokio::test]
+async fn the_keys_command_prints_only_the_key_on_stdout_on_both_backends() {
+    let dir = tempfile_dir("keys-stdout");
+    let sqlite = scheduler_test_support::TestSqlite::new();
+    // The server made its database first (migrations are logged).
+    let migrated = server_command(&dir, Some(&sqlite.url), &["migrate"]);
+    assert!(migrated.status.success(), "{migrated:?}");
+    assert!(
+        migrated.stdout.is_empty(),
+        "migrate wrote to stdout: {migrated:?}"
+    );
+    let pg = scheduler_test_support::postgres().await;
+    let mut urls = vec![sqlite.url.clone()];
+    urls.extend(pg.as_ref().map(|pg| pg.url.clone()));
+    for url in &urls {
+        let created = server_command(&dir, Some(url), &["keys", "create", "--name", "ops"]);
+        assert!(created.status.success(), "{created:?}");
+        let stdout = String::from_utf8(created.stdout).unwrap();
+        let key = stdout.strip_suffix('\n').unwrap_or(&stdout);
+        assert!(
+            key.starts_with("sk_")
+                && key.len() == 67
+                && key[3..].bytes().all(|b| b.is_ascii_hexdigit()),
+            "{url}: stdout is not the key alone: {stdout:?}"
+        );
+        let stderr = String::from_utf8(created.stderr).unwrap();
+        assert!(stderr.contains("using the database"), "{stderr}");
+        let json = server_command(
+            &dir,
+            Some(url),
+            &[
+                "keys", "create", "--name", "ci", "--scope", "read", "--output", "json",
+            ],
+        );
+        assert!(json.status.success(), "{json:?}");
+        let record: Value = serde_json::from_slice(&json.stdout).expect("one JSON document");
+        assert_eq!(record["name"], "ci");
+        assert_eq!(record["scope"], "read");
+        assert!(record["key"].as_str().unwrap().starts_with("sk_"));
+        let listed = server_command(&dir, Some(url), &["keys", "list", "--output", "json"]);
+        let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+        assert_eq!(listed.as_array().unwrap().len(), 2);
+        assert!(!listed.to_string().contains(&key[11..]));
+        let secrets = server_command(&dir, Some(url), &["signing", "show", "--output", "json"]);
+        let secrets: Value = serde_json::from_slice(&secrets.stdout).unwrap();
+        assert!(secrets[0]["secret"].as_str().unwrap().starts_with("whsec_"));
+    }
+    // The captured key works against a server on that database.
+    let app = support::spawn(support::test_config(&sqlite.url)).await;
+    let created = server_command(&dir, Some(&sqlite.url), &["keys", "create", "--name", "x"]);
+    let key = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let answer = reqwest::Client::new()
+        .get(app.url("/scheduler/jobs/"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+}
+
+/// `keys` and `signing` run where no server database is (the default URL is relative) refuse
+/// and name the file they looked for, instead of making a new empty database whose keys no
+/// server reads.
+#[test]
+fn the_keys_command_refuses_to_make_a_new_database() {
+    let dir = tempfile_dir("keys-elsewhere");
+    for args in [
+        &["keys", "create"][..],
+        &["keys", "list"][..],
+        &["signing", "show"][..],
+    ] {
+        let out = server_command(&dir, None, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let expected = dir.join("scheduler.db");
+        assert!(
+            stderr.contains(&format!("there is no database at {}", expected.display())),
+            "{stderr}"
+        );
+        assert!(!expected.exists(), "{args:?} made a database");
+    }
+}
+
+/// A fresh directory under the system's temporary one.
+fn tempfile_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("scheduler-{name}-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

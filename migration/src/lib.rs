@@ -15,6 +15,7 @@ mod m20261203_000003_signing_secrets;
 mod m20261204_000001_list_indexes_and_counts;
 mod m20261205_000001_index_due_fires;
 mod m20261206_000001_index_job_names;
+mod m20261207_000001_one_current_signing_secret;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_list_indexes_and_counts::Migration),
             Box::new(m20261205_000001_index_due_fires::Migration),
             Box::new(m20261206_000001_index_job_names::Migration),
+            Box::new(m20261207_000001_one_current_signing_secret::Migration),
         ]
     }
 }

@@ -5,7 +5,8 @@
 //! (`t` too old).
 //!
 //! Each tenant has its own secrets ([`SigningStore`]); the first delivery of a tenant without
-//! one creates it. [`SigningService::rotate`] adds a new secret and keeps the old ones valid
+//! one creates it, once: the store keeps at most one current secret per tenant, so first
+//! deliveries racing in several tasks or replicas all sign with the same secret. [`SigningService::rotate`] adds a new secret and keeps the old ones valid
 //! for an overlap, so receivers can switch without a failed delivery.
 
 use std::sync::Arc;
@@ -50,8 +51,19 @@ pub trait SigningStore: Send + Sync {
         tenant: &Tenant,
         now: DateTime<Utc>,
     ) -> Result<Vec<SigningSecret>, RepositoryError>;
+    /// Adds `secret` as `tenant`'s current secret unless the tenant already has a current one
+    /// (a secret without `expires_at`). The database decides — at most one current secret
+    /// per tenant — so first uses racing in several tasks or replicas store exactly one, and
+    /// none of them expires another. MUST NOT change an existing secret.
+    async fn create_first(
+        &self,
+        tenant: &Tenant,
+        secret: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepositoryError>;
     /// Makes every valid secret of `tenant` expire at `expire_at` (when later than that) and
-    /// adds `secret` as its current one.
+    /// adds `secret` as its current one. Concurrent rotations of one tenant each end with one
+    /// current secret (the last to commit).
     async fn rotate(
         &self,
         tenant: &Tenant,
@@ -151,17 +163,17 @@ impl SigningService {
         if !valid.is_empty() {
             return Ok(valid);
         }
-        let created = self
-            .store
-            .rotate(tenant, &generate_secret()?, now, now)
+        // First use: racing callers (tasks, replicas) each try; the store keeps one.
+        self.store
+            .create_first(tenant, &generate_secret()?, now)
             .await?;
-        // Two replicas may create one each at once: both stay valid, deliveries carry both.
         let valid = self.store.valid(tenant, now).await?;
-        Ok(if valid.is_empty() {
-            vec![created]
-        } else {
-            valid
-        })
+        if valid.is_empty() {
+            return Err(ServiceError::Unavailable(format!(
+                "tenant {tenant} has no signing secret after creating one"
+            )));
+        }
+        Ok(valid)
     }
 
     /// Adds a new current secret for `tenant`; the previous ones stay valid for `overlap`.

@@ -385,10 +385,47 @@ async fn reserved_target_headers_are_refused_and_never_sent(app: TestApp) {
     assert_eq!(count("x-team"), 1);
 }
 
+/// On a fresh install, the first deliveries of several jobs at once (each needing the
+/// tenant's first signing secret) all verify with the one secret `signing-secrets` lists.
+async fn the_first_deliveries_of_a_fresh_install_verify(app: TestApp) {
+    let (url, seen) = recording_receiver().await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let job: Value = app
+            .post_job(
+                &json!({"name": format!("first-{n}"), "cron_expression": "@daily",
+                "target": {"type": "http", "url": url}}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        ids.push(job["id"].clone());
+    }
+    let runs = futures_util::future::join_all(ids.iter().map(|id| run_and_settle(&app, id))).await;
+    assert!(
+        runs.iter().all(|run| run["status"] == "succeeded"),
+        "{runs:?}"
+    );
+    let secrets = current_secrets(&app).await;
+    assert_eq!(secrets.len(), 1, "{secrets:?}");
+    let now = chrono::Utc::now().timestamp();
+    let deliveries = seen.lock().unwrap();
+    assert_eq!(deliveries.len(), 3);
+    for (header, body) in deliveries.iter() {
+        assert_eq!(header.matches("v1=").count(), 1, "{header}");
+        assert!(
+            scheduler_core::verify(header, &secrets[0], body, now, 300),
+            "{header}"
+        );
+    }
+}
+
 scheduler_test_support::backend_tests! {
     attribute: tokio::test,
     setups: { sqlite => support::sqlite_app, postgres => support::postgres_app },
     tests: [
+        the_first_deliveries_of_a_fresh_install_verify,
         reserved_target_headers_are_refused_and_never_sent,
         header_values_are_write_only,
         every_delivery_is_signed_and_rotation_overlaps,

@@ -4,7 +4,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{RepositoryError, SigningSecret, SigningStore, Tenant};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue, Condition, DatabaseConnection, QueryOrder, TransactionTrait};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, QueryOrder,
+    Statement, TransactionTrait,
+};
 
 use super::{micros, repository_error};
 
@@ -89,6 +93,34 @@ impl SigningStore for SeaOrmSigningStore {
             .collect()
     }
 
+    async fn create_first(
+        &self,
+        tenant: &Tenant,
+        secret: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        // INSERT ... ON CONFLICT (tenant) WHERE expires_at IS NULL DO NOTHING: the partial
+        // unique index decides which of racing first uses stores its secret.
+        let row = ActiveModel {
+            id: ActiveValue::NotSet,
+            tenant: ActiveValue::Set(tenant.as_str().to_string()),
+            secret: ActiveValue::Set(secret.to_string()),
+            created_at: ActiveValue::Set(micros(now)),
+            expires_at: ActiveValue::Set(None),
+        };
+        Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(Column::Tenant)
+                    .target_cond_where(Column::ExpiresAt.is_null())
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(repository_error)?;
+        Ok(())
+    }
+
     async fn rotate(
         &self,
         tenant: &Tenant,
@@ -96,7 +128,33 @@ impl SigningStore for SeaOrmSigningStore {
         now: DateTime<Utc>,
         expire_at: DateTime<Utc>,
     ) -> Result<SigningSecret, RepositoryError> {
-        let txn = self.db.begin().await.map_err(repository_error)?;
+        self.rotate_serialized(tenant, secret, now, expire_at)
+            .await
+            .map_err(repository_error)
+    }
+}
+
+impl SeaOrmSigningStore {
+    /// One rotation transaction, after any other rotation of the tenant: on PostgreSQL a
+    /// transaction-level advisory lock per tenant (without it, a rotation whose update ran
+    /// before another's commit would insert a second current secret, which the one-current
+    /// index refuses); SQLite runs one writing transaction at a time anyway.
+    async fn rotate_serialized(
+        &self,
+        tenant: &Tenant,
+        secret: &str,
+        now: DateTime<Utc>,
+        expire_at: DateTime<Utc>,
+    ) -> Result<SigningSecret, DbErr> {
+        let txn = self.db.begin().await?;
+        if txn.get_database_backend() == DatabaseBackend::Postgres {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtext($1))",
+                [format!("signing_secrets:{}", tenant.as_str()).into()],
+            ))
+            .await?;
+        }
         Entity::update_many()
             .col_expr(Column::ExpiresAt, Expr::value(micros(expire_at)))
             .filter(Column::Tenant.eq(tenant.as_str()))
@@ -106,8 +164,7 @@ impl SigningStore for SeaOrmSigningStore {
                     .add(Column::ExpiresAt.gt(micros(expire_at))),
             )
             .exec(&txn)
-            .await
-            .map_err(repository_error)?;
+            .await?;
         let row = ActiveModel {
             id: ActiveValue::NotSet,
             tenant: ActiveValue::Set(tenant.as_str().to_string()),
@@ -116,9 +173,8 @@ impl SigningStore for SeaOrmSigningStore {
             expires_at: ActiveValue::Set(None),
         }
         .insert(&txn)
-        .await
-        .map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
-        into_secret(row)
+        .await?;
+        txn.commit().await?;
+        into_secret(row).map_err(|error| DbErr::Custom(error.to_string()))
     }
 }

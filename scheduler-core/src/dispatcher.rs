@@ -84,8 +84,10 @@ pub struct DispatcherConfig {
     pub poll_interval: Duration,
     /// A running run without a heartbeat for this long is abandoned and run again.
     pub lease: Duration,
-    /// On shutdown, how long in-flight runs may take before the process leaves them to lease
-    /// recovery.
+    /// On shutdown, how long in-flight runs may take. Heartbeats go on meanwhile; at its end
+    /// the runs still executing are abandoned (their requests dropped) and released to other
+    /// replicas at once. Must be shorter than [`DispatcherConfig::lease`]
+    /// ([`DispatcherConfig::check`]).
     pub shutdown_grace: Duration,
     /// The abandoned attempt of one fire that ends it `failed` instead of running it again
     /// (see [`crate::plan::plan_recovery`]).
@@ -110,7 +112,7 @@ pub struct DispatcherConfig {
 impl DispatcherConfig {
     /// Defaults for `worker`: claims of 100 fires per kind growing to 1,000 under a backlog,
     /// 2 claims in flight, 4,096 handler runs and 4,096 deliveries at once (1,024 per host),
-    /// outcomes stored 1,000 per statement, 1 s poll, 30 s lease, 30 s grace, a fire given up
+    /// outcomes stored 1,000 per statement, 1 s poll, 30 s lease, 25 s grace, a fire given up
     /// after 3 abandoned attempts, run history kept 30 days and at most 1,000 runs per job
     /// (pruned every minute, 1,000 rows per statement, paced to a quarter of the time).
     pub fn new(worker: impl Into<String>) -> Self {
@@ -125,7 +127,7 @@ impl DispatcherConfig {
             record_batch: 1_000,
             poll_interval: Duration::from_secs(1),
             lease: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(25),
             max_abandoned_attempts: 3,
             tick_timeout: Duration::from_secs(10),
             retention: Some(Duration::from_secs(30 * 24 * 3600)),
@@ -138,6 +140,25 @@ impl DispatcherConfig {
 
     fn heartbeat_interval(&self) -> Duration {
         (self.lease / 3).max(Duration::from_millis(100))
+    }
+
+    /// Checks the settings that only make sense together: the shutdown grace must be shorter
+    /// than the lease, so a run whose replica is stopping is never taken for dead by another
+    /// replica while it may still be executing (its heartbeats go on through the grace, and a
+    /// heartbeat that fails then must not let the lease run out first).
+    ///
+    /// # Errors
+    /// What is wrong, naming both settings.
+    pub fn check(&self) -> Result<(), String> {
+        if self.shutdown_grace >= self.lease {
+            return Err(format!(
+                "the shutdown grace ({} s) must be shorter than the run lease ({} s): another \
+                 replica would run again, at once, the runs this one is still finishing",
+                self.shutdown_grace.as_secs_f64(),
+                self.lease.as_secs_f64()
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -182,6 +203,12 @@ struct Inner {
     backlog: Notify,
     /// Whether this replica's last claim came back full (a backlog): pruning waits for it.
     catching_up: AtomicBool,
+    /// Set at the end of the shutdown grace: every run still executing stops (its request
+    /// dropped) without recording an outcome, to be released to other replicas.
+    abandon: tokio::sync::watch::Sender<bool>,
+    /// Runs that stopped on [`Inner::abandon`]: still `running` in the store, released by
+    /// the shutdown.
+    abandoned: Mutex<Vec<RunId>>,
     /// When the last tick completed without error, or when the dispatcher was made (for
     /// health checks).
     last_good_tick: Mutex<std::time::Instant>,
@@ -249,6 +276,8 @@ impl Dispatcher {
                 claim_size: [AtomicU32::new(base), AtomicU32::new(base)],
                 backlog: Notify::new(),
                 catching_up: AtomicBool::new(false),
+                abandon: tokio::sync::watch::channel(false).0,
+                abandoned: Mutex::new(Vec::new()),
                 config,
                 last_good_tick: Mutex::new(std::time::Instant::now()),
             }),
@@ -460,8 +489,6 @@ impl Dispatcher {
         let ClaimedRun { run, job } = claimed;
         let policy = job.spec.policy;
         let timeout = Duration::from_secs(u64::from(policy.timeout_seconds));
-        // A delivery beyond its host's cap waits here for one of the host's runs to end.
-        let sending = slot.sending_permit().await;
         // A panicking handler fails its run, not the dispatcher: the unwind is caught here, in
         // this run's task (a second task per run, with the job and run cloned into it, cost
         // more CPU per fire than the claim's SQL took; measured in `bench/dispatch.sh`). A
@@ -470,14 +497,39 @@ impl Dispatcher {
         // future is caught too.)
         let executor = &self.inner.executor;
         let work = AssertUnwindSafe(async { executor.execute(&job, &run).await }).catch_unwind();
-        let execution = match tokio::time::timeout(timeout, work).await {
+        let mut abandon = self.inner.abandon.subscribe();
+        let executed = tokio::select! {
+            biased;
+            // The shutdown grace is over: drop the execution (a delivery's connection closes)
+            // and leave the run `running` for the shutdown to release.
+            _ = abandon.wait_for(|abandon| *abandon) => None,
+            executed = async {
+                // A delivery beyond its host's cap waits here for one of the host's runs to
+                // end.
+                let sending = slot.sending_permit().await;
+                let executed = tokio::time::timeout(timeout, work).await;
+                drop(sending);
+                executed
+            } => Some(executed),
+        };
+        let Some(executed) = executed else {
+            tracing::warn!(
+                target: "scheduler_core::run",
+                job_id = %run.job_id,
+                run_id = %run.id,
+                attempt = run.attempt,
+                "run abandoned at the end of the shutdown grace; released to other replicas"
+            );
+            lock(&self.inner.abandoned).push(run.id);
+            return;
+        };
+        let execution = match executed {
             Ok(Ok(Ok(()))) => Execution::Succeeded,
             // Whatever a handler or receiver said is sanitized before it goes near the store.
             Ok(Ok(Err(message))) => Execution::Failed(ErrorText::sanitize(&message)),
             Ok(Err(_panic)) => Execution::Panicked,
             Err(_) => Execution::TimedOut,
         };
-        drop(sending);
         // The execution slot goes back now; the record slot stays until the outcome is stored.
         let slot = slot.executed();
         let outcome = plan_outcome(&run, &policy, execution, self.inner.clock.now());
@@ -576,17 +628,18 @@ impl Dispatcher {
     }
 
     /// Claims and executes until `shutdown` completes; then stops claiming and waits up to the
-    /// grace period for in-flight runs (the rest are recovered by other replicas after the
-    /// lease). Sleeps until the earliest `next_run`, but never longer than the poll interval;
-    /// with every slot held, until a run's outcome is stored.
+    /// grace period for in-flight runs, heartbeating them all along (so no other replica takes
+    /// them for dead). At the grace's end the runs still executing are abandoned — their
+    /// execution dropped, a delivery's connection closed — and only then released in the
+    /// store, so another replica runs them again at its next claim (attempt + 1) and never
+    /// while this one's attempt may still be in flight. Sleeps until the earliest `next_run`,
+    /// but never longer than the poll interval; with every slot held, until a run's outcome
+    /// is stored.
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) {
         let config = &self.inner.config;
+        let (stop_heartbeats, heartbeats_stopped) = tokio::sync::watch::channel(false);
+        let heartbeats = self.heartbeats(heartbeats_stopped);
         let mut background = vec![
-            self.every(config.heartbeat_interval(), |d| async move {
-                if let Err(error) = d.heartbeat().await {
-                    tracing::warn!(%error, "heartbeat failed");
-                }
-            }),
             self.every(BACKLOG_SAMPLE_EVERY, |d| async move {
                 let now = d.inner.clock.now();
                 if let Ok(due) = d.inner.store.due_backlog(now).await {
@@ -660,16 +713,75 @@ impl Dispatcher {
         let running = self.in_flight();
         tracing::info!(
             running,
-            "dispatcher: stopped claiming; waiting for in-flight runs"
+            "dispatcher: stopped claiming; waiting for in-flight runs (heartbeats go on)"
         );
         let drained =
             tokio::time::timeout(config.shutdown_grace, self.inner.capacity.drained()).await;
         if drained.is_err() {
             tracing::warn!(
                 running = self.in_flight(),
-                "dispatcher: grace period over; unfinished runs are left to lease recovery"
+                "dispatcher: grace period over; abandoning the runs still executing"
             );
+            self.inner.abandon.send_replace(true);
+            // Abandoned executions end at once; finished ones still store their outcomes.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5).max(config.tick_timeout),
+                self.inner.capacity.drained(),
+            )
+            .await;
         }
+        // No heartbeat may land after the release below: stop them, and wait for the one
+        // that may be in flight.
+        let _ = stop_heartbeats.send(true);
+        let _ = heartbeats.await;
+        self.release_abandoned().await;
+    }
+
+    /// Heartbeats every run executing here each heartbeat interval until `stop` is set.
+    fn heartbeats(
+        &self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let dispatcher = self.clone();
+        let period = self.inner.config.heartbeat_interval();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|stop| *stop) => return,
+                    () = tokio::time::sleep(period) => {}
+                }
+                if let Err(error) = dispatcher.heartbeat().await {
+                    tracing::warn!(%error, "heartbeat failed");
+                }
+            }
+        })
+    }
+
+    /// Releases the runs abandoned at the end of the shutdown grace (see
+    /// [`RunStore::release`]), so another replica recovers them at its next claim instead of
+    /// after the lease. When the store does not answer, they are recovered after the lease.
+    async fn release_abandoned(&self) {
+        let ids: Vec<RunId> = std::mem::take(&mut *lock(&self.inner.abandoned));
+        if ids.is_empty() {
+            return;
+        }
+        match self.inner.store.release(&ids).await {
+            Ok(()) => tracing::info!(
+                released = ids.len(),
+                "dispatcher: abandoned runs released to other replicas"
+            ),
+            Err(error) => tracing::warn!(
+                %error,
+                runs = ids.len(),
+                "dispatcher: releasing abandoned runs failed; other replicas recover them \
+                 after the lease"
+            ),
+        }
+        let mut in_flight = lock(&self.inner.in_flight);
+        for id in &ids {
+            in_flight.remove(id);
+        }
+        telemetry::in_flight(in_flight.len());
     }
 
     /// An extra claimer: sleeps until a claim comes back full, then claims while claims come
@@ -940,6 +1052,118 @@ mod tests {
         assert_eq!(
             outcomes[1].error.as_ref().map(ErrorText::as_str),
             Some("the run failed; its error text could not be stored")
+        );
+    }
+
+    /// An executor whose runs never end; it notes when a run's execution is dropped.
+    struct Stuck {
+        /// Set when an execution future is dropped (its request cancelled).
+        dropped: Arc<AtomicBool>,
+    }
+
+    /// Sets its flag when dropped.
+    struct DropFlag(Arc<AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl JobExecutor for Stuck {
+        async fn execute(&self, _job: &Job, _run: &Run) -> Result<(), String> {
+            let _flag = DropFlag(self.dropped.clone());
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    }
+
+    /// At shutdown the runs still executing keep their heartbeats through the whole grace (no
+    /// other replica takes them for dead); at its end their execution is dropped first, then
+    /// they are released in the store, after the last heartbeat, and no outcome is recorded.
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_heartbeats_through_the_grace_then_abandons_and_releases() {
+        let events = Arc::new(Mutex::new(Vec::<(Duration, String)>::new()));
+        let dropped = Arc::new(AtomicBool::new(false));
+        let started = tokio::time::Instant::now();
+        let mut store = MockRunStore::new();
+        store
+            .expect_recover_abandoned()
+            .returning(|_, _, _, _, _| Ok(crate::run::Recovered::default()));
+        store.expect_due_backlog().returning(|_| Ok(0));
+        store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
+        store.expect_next_due().returning(|| Ok(None));
+        let mut batches = vec![vec![claimed()]];
+        store.expect_claim_due().returning(move |_| {
+            Ok(ClaimBatch {
+                runs: batches.pop().unwrap_or_default(),
+                ..ClaimBatch::default()
+            })
+        });
+        let log = events.clone();
+        store.expect_heartbeat().returning(move |ids, _| {
+            assert_eq!(ids, [RunId(7)]);
+            lock(&log).push((started.elapsed(), "heartbeat".into()));
+            Ok(())
+        });
+        let log = events.clone();
+        let was_dropped = dropped.clone();
+        store.expect_release().times(1).returning(move |ids| {
+            assert_eq!(ids, [RunId(7)]);
+            assert!(
+                was_dropped.load(Ordering::SeqCst),
+                "released while its execution was still running"
+            );
+            lock(&log).push((started.elapsed(), "release".into()));
+            Ok(())
+        });
+        // No outcome may be recorded for an abandoned run: finish_many is not expected.
+        let mut config = DispatcherConfig::new("w");
+        config.lease = Duration::from_secs(30);
+        config.shutdown_grace = Duration::from_secs(25);
+        let dispatcher = Dispatcher::new(
+            Arc::new(store),
+            Arc::new(Stuck {
+                dropped: dropped.clone(),
+            }),
+            Arc::new(MockJobCache::new()),
+            clock(),
+            config,
+        );
+        dispatcher
+            .run(tokio::time::sleep(Duration::from_secs(1)))
+            .await;
+        let events = lock(&events).clone();
+        let beats: Vec<Duration> = events
+            .iter()
+            .filter(|(_, what)| what == "heartbeat")
+            .map(|(at, _)| *at)
+            .collect();
+        // Every 10 s (a third of the lease), also after the shutdown signal at 1 s.
+        assert!(
+            beats
+                .iter()
+                .filter(|at| **at > Duration::from_secs(1))
+                .count()
+                >= 2,
+            "{events:?}"
+        );
+        let (released_at, last) = events.last().unwrap();
+        assert_eq!(last, "release", "{events:?}");
+        assert!(*released_at >= Duration::from_secs(26), "{events:?}");
+        assert_eq!(dispatcher.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_shutdown_grace_not_shorter_than_the_lease_is_refused() {
+        let mut config = DispatcherConfig::new("w");
+        assert!(config.check().is_ok());
+        config.shutdown_grace = config.lease;
+        let refusal = config.check().unwrap_err();
+        assert!(
+            refusal.contains("30 s") && refusal.contains("lease"),
+            "{refusal}"
         );
     }
 

@@ -220,6 +220,11 @@ pub trait RunStore: Send + Sync {
     /// Sets `heartbeat_at = now` on these runs while they are `running`, in one statement
     /// whatever their number (PostgreSQL: `= ANY($1)`).
     async fn heartbeat(&self, ids: &[RunId], now: DateTime<Utc>) -> Result<(), RepositoryError>;
+    /// Makes the `running` runs among `ids` — abandoned by this replica as it shuts down, their
+    /// execution already stopped — recoverable at once: as if their heartbeat had stopped a
+    /// lease ago, so the next [`RunStore::recover_abandoned`] of any replica records them
+    /// `abandoned` and runs the next attempt. MUST NOT touch a run that is not `running`.
+    async fn release(&self, ids: &[RunId]) -> Result<(), RepositoryError>;
 
     /// Records the outcome of a `running` run and, when it is the latest attempt at its job's
     /// last fire, the job's `last_status`/`last_error`, in one transaction. A run no longer

@@ -45,6 +45,8 @@ const RATE_LIMIT: &str = "SCHEDULER_RATE_LIMIT (--rate-limit) / SCHEDULER_RATE_B
 const TRUSTED_PROXIES: &str = "SCHEDULER_TRUSTED_PROXIES (--trusted-proxies)";
 /// See [`DATABASE_URL`].
 const TARGET_ALLOW: &str = "SCHEDULER_TARGET_ALLOW (--target-allow)";
+/// See [`DATABASE_URL`].
+const SHUTDOWN_GRACE: &str = "SCHEDULER_SHUTDOWN_GRACE_SECONDS (--shutdown-grace-seconds)";
 
 /// Why the server could not start. Each configuration or connection failure names the setting
 /// (env var and flag), its value (passwords masked) and the underlying cause.
@@ -370,6 +372,17 @@ impl Application {
         config: &Config,
         handlers: ActionHandlers,
     ) -> Result<Self, StartupError> {
+        config
+            .dispatcher_config()
+            .check()
+            .map_err(|cause| StartupError::Setting {
+                setting: SHUTDOWN_GRACE,
+                value: format!(
+                    "{} (SCHEDULER_LEASE_SECONDS = {})",
+                    config.shutdown_grace_seconds, config.lease_seconds
+                ),
+                cause,
+            })?;
         let trusted_proxies =
             crate::config::parse_networks(&config.trusted_proxies).map_err(|cause| {
                 StartupError::Setting {

@@ -481,13 +481,14 @@ pub struct Config {
     )]
     pub log_format: String,
 
-    /// On SIGTERM/SIGINT, how long in-flight requests may take before the server exits, in
-    /// seconds.
+    /// On SIGTERM/SIGINT, how long in-flight requests and runs may take before the server
+    /// exits, in seconds; runs still executing then are abandoned and released to other
+    /// replicas at once. Must be shorter than `SCHEDULER_LEASE_SECONDS`.
     #[arg(
         long,
         global = true,
         env = "SCHEDULER_SHUTDOWN_GRACE_SECONDS",
-        default_value_t = 30
+        default_value_t = 25
     )]
     pub shutdown_grace_seconds: u64,
 }

@@ -62,6 +62,8 @@ async fn poison_receiver() -> (String, Arc<AtomicUsize>) {
 fn dispatching(config: &mut scheduler_server::Config) {
     config.dispatcher = "on".into();
     config.lease_seconds = 1;
+    // The grace must be shorter than the lease.
+    config.shutdown_grace_seconds = 0;
     config.poll_interval_ms = 100;
 }
 

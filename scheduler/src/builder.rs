@@ -57,6 +57,10 @@ pub enum Error {
     /// The store failed while reconciling.
     #[error("job store: {0}")]
     Store(String),
+    /// The dispatcher's settings contradict each other (e.g. a shutdown grace not shorter
+    /// than the lease).
+    #[error("dispatcher settings: {0}")]
+    Dispatcher(String),
 }
 
 impl Error {
@@ -342,9 +346,11 @@ impl SchedulerBuilder {
     /// declared schedules, and starts the dispatcher.
     ///
     /// # Errors
-    /// [`Error`]: no or unreachable database, a declared schedule that is invalid or has no
-    /// handler, a store failure while reconciling. Nothing runs then.
+    /// [`Error`]: dispatcher settings that contradict each other, no or unreachable
+    /// database, a declared schedule that is invalid or has no handler, a store failure while
+    /// reconciling. Nothing runs then.
     pub async fn start(self) -> Result<Scheduler, Error> {
+        self.dispatcher.check().map_err(Error::Dispatcher)?;
         let db = match self.store {
             None => return Err(Error::NoDatabase),
             Some(Store::Connection(db)) => db,

@@ -452,7 +452,7 @@ async fn the_cancellation_token_fires_at_the_timeout_and_at_shutdown() {
     let (tx, mut rx) = mpsc::unbounded_channel::<&'static str>();
     let on_timeout = tx.clone();
     let scheduler = builder(&db, &clock)
-        .dispatcher(|config| config.shutdown_grace = Duration::from_secs(30))
+        .dispatcher(|config| config.shutdown_grace = Duration::from_secs(25))
         .handler("stuck", move |ctx: Ctx, _params: ()| {
             let tx = on_timeout.clone();
             async move {

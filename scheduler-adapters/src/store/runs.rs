@@ -366,6 +366,22 @@ impl RunStore for SeaOrmRunStore {
         Ok(())
     }
 
+    async fn release(&self, ids: &[RunId]) -> Result<(), RepositoryError> {
+        // The earliest instant either store keeps: older than any lease.
+        let released = micros(DateTime::<Utc>::UNIX_EPOCH);
+        // One variable per id on SQLite: chunks keep each statement far below its limit (a
+        // shutdown releases at most the replica's slots, so this is a few statements).
+        for chunk in ids.chunks(500) {
+            db(runs::Entity::update_many()
+                .col_expr(runs::Column::HeartbeatAt, Expr::value(released))
+                .filter(runs::Column::Id.is_in(chunk.iter().map(|id| id.0)))
+                .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+                .exec(&self.db)
+                .await)?;
+        }
+        Ok(())
+    }
+
     async fn finish_many(&self, finished: &[FinishedRun]) -> Result<(), RepositoryError> {
         if finished.is_empty() {
             return Ok(());

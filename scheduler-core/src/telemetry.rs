@@ -73,6 +73,36 @@ pub fn describe() {
     );
 }
 
+/// Registers every dispatcher metric family with the installed recorder before anything
+/// happens, so dashboards and alerts see zeros and empty histograms on a healthy system instead
+/// of "no data": each counter at 0 for every label value it can take (runs by every final
+/// status and trigger, skips by reason, abandoned runs by outcome), both histograms empty, the
+/// in-flight and backlog gauges at 0. The last-claim timestamp stays absent until a claim
+/// completes (a 0 would read as a claim in 1970).
+pub fn register() {
+    use strum::VariantNames;
+    for status in RunStatus::VARIANTS {
+        if *status == RunStatus::Running.as_str() {
+            continue;
+        }
+        for trigger in RunTrigger::VARIANTS {
+            metrics::counter!(RUNS_TOTAL, "status" => *status, "trigger" => *trigger).increment(0);
+        }
+    }
+    for reason in [SkipReason::Forbid.label(), "misfire"] {
+        metrics::counter!(FIRES_SKIPPED_TOTAL, "reason" => reason).increment(0);
+    }
+    for outcome in ["rerun", "given_up"] {
+        metrics::counter!(RUNS_ABANDONED_TOTAL, "outcome" => outcome).increment(0);
+    }
+    metrics::counter!(CLAIM_ERRORS_TOTAL).increment(0);
+    metrics::counter!(RUNS_PRUNED_TOTAL).increment(0);
+    let _ = metrics::histogram!(RUN_DURATION_SECONDS);
+    let _ = metrics::histogram!(FIRE_LATENESS_SECONDS);
+    metrics::gauge!(RUNS_IN_FLIGHT).set(0.0);
+    metrics::gauge!(DUE_BACKLOG).set(0.0);
+}
+
 /// History retention deleted `count` runs.
 pub fn runs_pruned(count: u64) {
     metrics::counter!(RUNS_PRUNED_TOTAL).increment(count);

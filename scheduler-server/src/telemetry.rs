@@ -71,9 +71,18 @@ pub fn exporter() -> Option<&'static PrometheusHandle> {
                 });
             let handle = builder.ok()?.install_recorder().ok()?;
             describe();
+            register();
             Some(handle)
         })
         .as_ref()
+}
+
+/// Registers every family of the server's and the core's that exists before its first event
+/// (see [`scheduler_core::telemetry::register`]): dashboards show zeros, not "no data".
+fn register() {
+    scheduler_core::telemetry::register();
+    metrics::counter!(HTTP_PANICS_TOTAL).increment(0);
+    metrics::counter!(HTTP_DEADLINE_EXCEEDED_TOTAL).increment(0);
 }
 
 /// Help texts of the server's metrics and the core's.

@@ -123,6 +123,45 @@ async fn metrics_count_a_known_scenario_exactly() {
     let db = Database::connect(app.postgres.as_ref().unwrap().url.clone())
         .await
         .unwrap();
+    // Before anything happened, every family is there: zero counters, empty histograms.
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fresh = samples(&text);
+    for (key, expected) in [
+        ("scheduler_fire_lateness_seconds_count", 0.0),
+        ("scheduler_fire_lateness_seconds_bucket{le=\"1\"}", 0.0),
+        ("scheduler_run_duration_seconds_count", 0.0),
+        ("scheduler_claim_errors_total", 0.0),
+        ("scheduler_fires_skipped_total{reason=\"misfire\"}", 0.0),
+        ("scheduler_fires_skipped_total{reason=\"forbid\"}", 0.0),
+        ("scheduler_runs_abandoned_total{outcome=\"rerun\"}", 0.0),
+        ("scheduler_runs_abandoned_total{outcome=\"given_up\"}", 0.0),
+        ("scheduler_runs_pruned_total", 0.0),
+        ("scheduler_http_panics_total", 0.0),
+        ("scheduler_http_deadline_exceeded_total", 0.0),
+        (
+            "scheduler_runs_total{status=\"failed\",trigger=\"schedule\"}",
+            0.0,
+        ),
+        (
+            "scheduler_runs_total{status=\"timed_out\",trigger=\"manual\"}",
+            0.0,
+        ),
+        ("scheduler_runs_in_flight", 0.0),
+    ] {
+        assert_eq!(
+            fresh.get(key).copied(),
+            Some(expected),
+            "{key} at start\n{text}"
+        );
+    }
     let set_due = |id: i64, ago: &str| {
         format!("UPDATE jobs SET next_run = now() - interval '{ago}' WHERE id = {id}")
     };

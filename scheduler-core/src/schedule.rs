@@ -272,9 +272,62 @@ impl CronSchedule {
         out
     }
 
-    /// A short English reading of the expression, e.g. "At 09:00 on Monday".
+    /// A short English reading of what the expression does, e.g. "At 09:00, on Monday".
+    ///
+    /// It reads the expression as it fires: a step larger than its field's range (`*/61`,
+    /// `0 */25`, `0-59/1000`), which croner and croniter accept and which matches only the
+    /// range's start, is read as that start ("At minute 0"), never as "every 61 minutes".
     pub fn describe(&self) -> String {
-        self.cron.describe()
+        let effective = effective_expression(&self.expression);
+        if effective == *self.expression {
+            return self.cron.describe();
+        }
+        parser()
+            .parse(&effective)
+            .map_or_else(|_| self.cron.describe(), |cron| cron.describe())
+    }
+}
+
+/// `expression` (5 fields; macros are returned as they are) with every stepped part whose step
+/// is larger than its range written as the one value it matches: `*/61` → `0`, `10-20/30` →
+/// `10`, `*/13` in months → `1`. Everything else is kept as written.
+fn effective_expression(expression: &str) -> String {
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    if fields.len() != FIELD_RANGES.len() {
+        return expression.to_string();
+    }
+    fields
+        .iter()
+        .zip(FIELD_RANGES)
+        .map(|(field, (low, high))| {
+            field
+                .split(',')
+                .map(|part| effective_part(part, low, high))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One comma-separated part of a field: `A-B/S` or `*/S` with `S > B - A` becomes `A`.
+fn effective_part(part: &str, low: u32, high: u32) -> String {
+    let Some((range, step)) = part.split_once('/') else {
+        return part.to_string();
+    };
+    let Ok(step) = step.parse::<u32>() else {
+        return part.to_string();
+    };
+    let bounds = if range == "*" {
+        Some((low, high))
+    } else {
+        range
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+    };
+    match bounds {
+        Some((start, end)) if end >= start && step > end - start => start.to_string(),
+        _ => part.to_string(),
     }
 }
 
@@ -672,6 +725,74 @@ mod tests {
         assert_eq!(
             s.next_after(utc("2025-06-23T00:00:00Z"), tokyo),
             Some(Utc.with_ymd_and_hms(2025, 6, 24, 0, 0, 0).unwrap())
+        );
+    }
+
+    #[test]
+    fn lenient_forms_are_described_as_they_fire() {
+        for (expression, reading, first_two) in [
+            (
+                "*/61 * * * *",
+                "minute 0",
+                ["2025-02-01T00:00:00Z", "2025-02-01T01:00:00Z"],
+            ),
+            (
+                "0-59/1000 * * * *",
+                "minute 0",
+                ["2025-02-01T00:00:00Z", "2025-02-01T01:00:00Z"],
+            ),
+            (
+                "0 */25 * * *",
+                "00:00",
+                ["2025-02-01T00:00:00Z", "2025-02-02T00:00:00Z"],
+            ),
+            (
+                "10-20/30 * * * *",
+                "minute 10",
+                ["2025-02-01T00:10:00Z", "2025-02-01T01:10:00Z"],
+            ),
+            (
+                "0 0 * */13 *",
+                "January",
+                ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"],
+            ),
+            (
+                "0 0 1W * *",
+                "weekday nearest day 1",
+                ["2025-02-03T00:00:00Z", "2025-03-03T00:00:00Z"],
+            ),
+            (
+                "0 0 ? * *",
+                "00:00",
+                ["2025-02-01T00:00:00Z", "2025-02-02T00:00:00Z"],
+            ),
+        ] {
+            let schedule = CronSchedule::parse(expression).unwrap();
+            let described = schedule.describe();
+            assert!(described.contains(reading), "{expression}: {described}");
+            assert!(
+                !described.contains("every 61")
+                    && !described.contains("every 1000")
+                    && !described.contains("every 25")
+                    && !described.contains("every 13"),
+                "{expression}: {described}"
+            );
+            assert_eq!(
+                &next5(expression, "2025-02-01T00:00:00Z", Tz::UTC)[..2],
+                first_two
+            );
+        }
+        // Ordinary steps are read as steps.
+        assert!(
+            CronSchedule::parse("*/15 * * * *")
+                .unwrap()
+                .describe()
+                .contains("15 minutes")
+        );
+        assert_eq!(effective_expression("@daily"), "@daily");
+        assert_eq!(
+            effective_expression("0,*/61 1-5/2 * * *"),
+            "0,0 1-5/2 * * *"
         );
     }
 

@@ -88,7 +88,7 @@ pub use run::{
     ClaimBatch, ClaimRequest, ClaimedRun, ErrorText, FinishedRun, Recovered, Run, RunFilter, RunId,
     RunListRequest, RunPage, RunQuery, RunSlice, RunStatus, RunTrigger,
 };
-pub use run_service::RunService;
+pub use run_service::{JobRun, RunService};
 pub use schedule::{CronParseError, CronSchedule};
 pub use service::{Declared, JobService};
 pub use signing::{

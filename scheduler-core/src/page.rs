@@ -80,6 +80,18 @@ pub struct Listing<T> {
     pub previous: Option<PageLink>,
 }
 
+impl<T> Listing<T> {
+    /// The same listing with each row turned into another.
+    pub fn map<U>(self, row: impl FnMut(T) -> U) -> Listing<U> {
+        Listing {
+            total: self.total,
+            items: self.items.into_iter().map(row).collect(),
+            next: self.next,
+            previous: self.previous,
+        }
+    }
+}
+
 /// The links around `page`, read through `window`; `page_number` is the numbered page
 /// (`None` for cursor pages); `cursor` makes the token for reading a direction from a row.
 pub(crate) fn navigation<T, P>(

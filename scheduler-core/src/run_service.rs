@@ -1,6 +1,7 @@
 //! `RunService`: the run use cases the API calls — a job's run history, one run, and a manual
-//! run now.
+//! run now. Each run is shown with its job's name ([`JobRun`]).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::cursor::{InvalidCursor, Keyset};
@@ -13,6 +14,16 @@ use crate::query::Paging;
 use crate::run::{Run, RunId, RunQuery, RunStatus};
 use crate::service::JobService;
 use chrono::{DateTime, Utc};
+
+/// A run as people read it: the run, and the name of its job (`None` when the job was deleted
+/// while the run was read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRun {
+    /// The run.
+    pub run: Run,
+    /// Its job's name.
+    pub job_name: Option<String>,
+}
 
 /// The run use cases over the run store, the job service (a job's runs exist only while the
 /// job does) and the dispatcher (which executes manual runs).
@@ -46,13 +57,19 @@ impl RunService {
         &self,
         job_id: JobId,
         query: &RunQuery,
-    ) -> Result<Listing<Run>, ServiceError> {
-        self.jobs.get(job_id).await?;
-        self.listed(
-            &query.clone().for_job(job_id),
-            &format!("runs:job:{job_id}"),
-        )
-        .await
+    ) -> Result<Listing<JobRun>, ServiceError> {
+        let job = self.jobs.get(job_id).await?;
+        let listing = self
+            .listed(
+                &query.clone().for_job(job_id),
+                &format!("runs:job:{job_id}"),
+            )
+            .await?;
+        let name = job.spec.name.as_str().to_string();
+        Ok(listing.map(|run| JobRun {
+            run,
+            job_name: Some(name.clone()),
+        }))
     }
 
     /// The same service acting for `principal` (see [`JobService::acting_as`]): only the runs
@@ -71,8 +88,32 @@ impl RunService {
     /// `InvalidPage` for an empty numbered page after the first (as the original's
     /// paginator), `InvalidCursor` for a cursor that does not verify for this tenant and
     /// list, `Unavailable` when the store is down.
-    pub async fn list(&self, query: &RunQuery) -> Result<Listing<Run>, ServiceError> {
-        self.listed(query, "runs").await
+    pub async fn list(&self, query: &RunQuery) -> Result<Listing<JobRun>, ServiceError> {
+        let listing = self.listed(query, "runs").await?;
+        let names = self
+            .job_names(listing.items.iter().map(|run| run.job_id).collect())
+            .await;
+        Ok(listing.map(|run| JobRun {
+            job_name: names.get(&run.job_id).cloned(),
+            run,
+        }))
+    }
+
+    /// The names of the jobs `ids`, read at once (each through the cache; a job gone
+    /// meanwhile has none).
+    async fn job_names(&self, ids: HashSet<JobId>) -> HashMap<JobId, String> {
+        let reads = ids.into_iter().map(|id| async move {
+            self.jobs
+                .get(id)
+                .await
+                .ok()
+                .map(|job| (id, job.spec.name.as_str().to_string()))
+        });
+        futures_util::future::join_all(reads)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// A page of the list `scope` (what its cursors are bound to).
@@ -118,11 +159,14 @@ impl RunService {
     ///
     /// # Errors
     /// `RunNotFound`, or `Unavailable` when the store is down.
-    pub async fn get(&self, id: RunId) -> Result<Run, ServiceError> {
+    pub async fn get(&self, id: RunId) -> Result<JobRun, ServiceError> {
         let run = self.store.get(id).await?.ok_or(ServiceError::RunNotFound)?;
         // A run is visible only with its job, to the job's tenant.
         match self.jobs.get(run.job_id).await {
-            Ok(_) => Ok(run),
+            Ok(job) => Ok(JobRun {
+                run,
+                job_name: Some(job.spec.name.as_str().to_string()),
+            }),
             Err(ServiceError::JobNotFound) => Err(ServiceError::RunNotFound),
             Err(other) => Err(other),
         }
@@ -133,15 +177,20 @@ impl RunService {
     /// # Errors
     /// `JobNotFound`, `Conflict(RunFire)` when a manual run of the job started at the same
     /// instant, `Unavailable`.
-    pub async fn run_now(&self, job_id: JobId) -> Result<Run, ServiceError> {
-        self.jobs.get(job_id).await?;
-        self.dispatcher
+    pub async fn run_now(&self, job_id: JobId) -> Result<JobRun, ServiceError> {
+        let job = self.jobs.get(job_id).await?;
+        let run = self
+            .dispatcher
             .run_now(job_id)
             .await
             .map_err(|error| match error {
                 RepositoryError::NotFound => ServiceError::JobNotFound,
                 other => other.into(),
-            })
+            })?;
+        Ok(JobRun {
+            run,
+            job_name: Some(job.spec.name.as_str().to_string()),
+        })
     }
 
     /// How many runs of the acting tenant's jobs serve fires at or after `since`, per status

@@ -1,4 +1,4 @@
-//! The REST server (Swagger UI at `/docs`) with the program's own Rust handler: a job created
+//! The REST server (Swagger UI at `/swagger/`) with the program's own Rust handler: a job created
 //! through the API with `"parameters": {"action": "cleanup", "older_than_days": 30}` runs
 //! `cleanup` with its parameters typed.
 //!

@@ -55,9 +55,11 @@ pub const INVALID_KEY: &str = "Invalid token.";
 /// DRF's 403.
 pub const FORBIDDEN: &str = "You do not have permission to perform this action.";
 /// The 401 of `auto` mode for a remote client before any key exists.
-pub const FIRST_KEY: &str = "No API key exists yet, so only clients on this host are \
-    served. Create one with `scheduler-server keys create --tenant default --scope admin` \
-    and send it as `Authorization: Bearer <key>`.";
+pub const FIRST_KEY: &str = "No API key exists yet, so only loopback clients are served \
+    (127.0.0.1 or ::1 on the server's own machine, not through a proxy). Create one on the \
+    server's machine with `scheduler-server keys create --tenant default --scope admin` (where \
+    the server runs, so it opens the server's database) and send it as \
+    `Authorization: Bearer <key>`.";
 
 fn open_path(path: &str, metrics_public: bool) -> bool {
     let path = match path.strip_suffix('/') {

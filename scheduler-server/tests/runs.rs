@@ -182,6 +182,19 @@ async fn a_manual_run_executes_and_is_recorded(app: TestApp) {
     assert_eq!(status, 200);
     assert_eq!(page["count"], 2);
     assert_eq!(page["results"][0]["id"], second["id"], "newest first");
+    // Every form of a run names its job.
+    assert_eq!(run["job_name"], "manual");
+    assert_eq!(done["job_name"], "manual");
+    assert_eq!(page["results"][1]["job_name"], "manual");
+    let (_, across) = app.get_json("/scheduler/runs/").await;
+    assert!(
+        across["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["job_name"] == "manual"),
+        "{across}"
+    );
     let (_, filtered) = app
         .get_json(&format!(
             "/scheduler/jobs/{}/runs/?status=failed",

@@ -48,8 +48,8 @@ pub use builder::{Error, Schedule, Scheduler, SchedulerBuilder};
 pub use handler::{ACTION_KEY, BoxError, Ctx, Handlers, read_params};
 pub use scheduler_adapters::DatabaseConfig;
 pub use scheduler_core::{
-    Clock, Declared, Dispatcher, DispatcherConfig, Job, JobDraft, JobId, JobService, JobSource,
-    PolicyInput, Run, RunId, RunService, RunStatus, RunTrigger,
+    Clock, Declared, Dispatcher, DispatcherConfig, Job, JobDraft, JobId, JobRun, JobService,
+    JobSource, PolicyInput, Run, RunId, RunService, RunStatus, RunTrigger,
 };
 pub use tokio_util::sync::CancellationToken;
 

@@ -103,7 +103,7 @@ async fn receive<T>(rx: &mut mpsc::UnboundedReceiver<T>) -> T {
 /// Waits for run `id` to end and returns it.
 async fn finished(scheduler: &Scheduler, id: scheduler::RunId) -> scheduler::Run {
     for _ in 0..300 {
-        let run = scheduler.runs().get(id).await.unwrap();
+        let run = scheduler.runs().get(id).await.unwrap().run;
         if run.status != RunStatus::Running {
             return run;
         }
@@ -179,7 +179,7 @@ async fn a_wrong_parameter_shape_fails_the_run_naming_the_field(db: Db) {
         })
         .await
         .unwrap();
-    let run = scheduler.runs().run_now(job.id).await.unwrap();
+    let run = scheduler.runs().run_now(job.id).await.unwrap().run;
     let run = finished(&scheduler, run.id).await;
     assert_eq!(run.status, RunStatus::Failed);
     let error = run.error.unwrap();
@@ -220,7 +220,7 @@ async fn handler_errors_fail_the_run_with_their_causes(db: Db) {
             })
             .await
             .unwrap();
-        let run = scheduler.runs().run_now(job.id).await.unwrap();
+        let run = scheduler.runs().run_now(job.id).await.unwrap().run;
         let run = finished(&scheduler, run.id).await;
         assert_eq!(run.status, RunStatus::Failed, "{action}");
         assert_eq!(run.error.as_deref(), Some(expected), "{action}");
@@ -488,7 +488,7 @@ async fn the_cancellation_token_fires_at_the_timeout_and_at_shutdown() {
         ..JobDraft::default()
     };
     let stuck = scheduler.jobs().create(create("stuck", 1)).await.unwrap();
-    let run = scheduler.runs().run_now(stuck.id).await.unwrap();
+    let run = scheduler.runs().run_now(stuck.id).await.unwrap().run;
     assert_eq!(receive(&mut rx).await, "cancelled at the timeout");
     let run = finished(&scheduler, run.id).await;
     assert_eq!(run.status, RunStatus::TimedOut);

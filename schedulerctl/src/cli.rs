@@ -313,6 +313,10 @@ pub(crate) struct TailArgs {
     /// Stop once this many runs have finished (been printed with a final status).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) count: Option<u64>,
+    /// First print the N newest runs (oldest of them first), then follow.
+    #[arg(long, value_name = "N", default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub(crate) last: u64,
 }
 
 /// `schedulerctl cron ...`.

@@ -41,6 +41,7 @@ const JOB_FIELDS: &[&str] = &[
 const RUN_FIELDS: &[&str] = &[
     "id",
     "job_id",
+    "job_name",
     "status",
     "trigger",
     "attempt",
@@ -52,6 +53,9 @@ const RUN_FIELDS: &[&str] = &[
     "error",
     "worker",
 ];
+
+/// The longest job name shown in a run's row or line (the run's `job_name`).
+const NAME_CELL: usize = 20;
 
 /// The longest error shown in a table row; `runs get` shows it whole.
 const ERROR_CELL: usize = 60;
@@ -150,6 +154,7 @@ pub(crate) fn runs(items: &[Value]) -> String {
     let mut table = table(&[
         "ID",
         "JOB",
+        "NAME",
         "STATUS",
         "TRIGGER",
         "ATTEMPT",
@@ -161,6 +166,7 @@ pub(crate) fn runs(items: &[Value]) -> String {
         table.add_row(vec![
             cell(run, "id"),
             cell(run, "job_id"),
+            shown(run.get("job_name").unwrap_or(&Value::Null), NAME_CELL),
             cell(run, "status"),
             cell(run, "trigger"),
             cell(run, "attempt"),
@@ -254,17 +260,18 @@ pub(crate) fn preview(item: &Value) -> String {
 /// The column header of [`run_line`].
 pub(crate) fn run_line_header() -> String {
     format!(
-        "{:<8}  {:<6}  {:<9}  {:<8}  {:<7}  {:<20}  {:<8}  ERROR",
-        "ID", "JOB", "STATUS", "TRIGGER", "ATTEMPT", "SCHEDULED FOR", "DURATION"
+        "{:<8}  {:<6}  {:<20}  {:<9}  {:<8}  {:<7}  {:<20}  {:<8}  ERROR",
+        "ID", "JOB", "NAME", "STATUS", "TRIGGER", "ATTEMPT", "SCHEDULED FOR", "DURATION"
     )
 }
 
 /// One run as one fixed-width line, for `runs tail`.
 pub(crate) fn run_line(run: &Value) -> String {
     let line = format!(
-        "{:<8}  {:<6}  {:<9}  {:<8}  {:<7}  {:<20}  {:<8}  {}",
+        "{:<8}  {:<6}  {:<20}  {:<9}  {:<8}  {:<7}  {:<20}  {:<8}  {}",
         cell(run, "id"),
         cell(run, "job_id"),
+        shown(run.get("job_name").unwrap_or(&Value::Null), NAME_CELL),
         cell(run, "status"),
         cell(run, "trigger"),
         cell(run, "attempt"),

@@ -206,9 +206,14 @@ async fn follow_until_count(
     let path = runs_path(args.job);
     let first = retrying(|| newest(client, &path, None)).await?;
     follower.baseline(&first)?;
+    let mut header_printed = false;
+    // `--last N`: the newest N runs that exist now, oldest first, before following.
+    let last = usize::try_from(args.last).unwrap_or(usize::MAX);
+    for run in first.iter().take(last).rev() {
+        print_run(format, run, &mut header_printed)?;
+    }
     let of_job = args.job.map_or(String::new(), |id| format!(" of job {id}"));
     output::note(&format!("following runs{of_job}; Ctrl-C to stop"));
-    let mut header_printed = false;
     let mut warned = false;
     loop {
         tokio::time::sleep(args.interval).await;
@@ -231,22 +236,27 @@ async fn follow_until_count(
             Err(failure) => return Err(failure),
         };
         for run in &runs {
-            match format {
-                Format::Json => output::emit_json(run)?,
-                Format::Table => {
-                    if !header_printed {
-                        output::emit(&tables::run_line_header())?;
-                        header_printed = true;
-                    }
-                    output::emit(&tables::run_line(run))?;
-                }
-            }
+            print_run(format, run, &mut header_printed)?;
         }
         if args
             .count
             .is_some_and(|wanted| follower.finished() >= wanted)
         {
             return Ok(());
+        }
+    }
+}
+
+/// Prints one run: a JSON line, or a table line (after the header, once).
+fn print_run(format: Format, run: &Value, header_printed: &mut bool) -> Result<(), Failure> {
+    match format {
+        Format::Json => output::emit_json(run),
+        Format::Table => {
+            if !*header_printed {
+                output::emit(&tables::run_line_header())?;
+                *header_printed = true;
+            }
+            output::emit(&tables::run_line(run))
         }
     }
 }

@@ -8,7 +8,7 @@ use poem_openapi::Object;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ParseResult, ToJSON, Type};
 use scheduler_core::{
-    ConcurrencyPolicy, HttpTarget, Job, JobSource, MisfirePolicy, Preview, Run, RunStatus,
+    ConcurrencyPolicy, HttpTarget, Job, JobRun, JobSource, MisfirePolicy, Preview, RunStatus,
     RunTrigger,
 };
 use serde_json::Value;
@@ -269,6 +269,9 @@ pub struct RunOut {
     pub id: i64,
     /// The job.
     pub job_id: i64,
+    /// The job's name (null only when the job was deleted while the run was read).
+    #[oai(nullable)]
+    pub job_name: Option<String>,
     /// The fire this run serves; `(job_id, scheduled_for)` is the receiver's idempotency key.
     pub scheduled_for: UtcInstant,
     /// Why it exists.
@@ -296,11 +299,12 @@ pub struct RunOut {
     pub worker: String,
 }
 
-impl From<Run> for RunOut {
-    fn from(run: Run) -> Self {
+impl From<JobRun> for RunOut {
+    fn from(JobRun { run, job_name }: JobRun) -> Self {
         Self {
             id: run.id.0,
             job_id: run.job_id.0,
+            job_name,
             scheduled_for: UtcInstant(run.scheduled_for),
             trigger: run.trigger.into(),
             attempt: run.attempt,
@@ -320,6 +324,7 @@ impl poem_openapi::types::Example for RunOut {
         Self {
             id: 42,
             job_id: 1,
+            job_name: Some("Weekly Report".into()),
             scheduled_for: instant("2025-06-23T09:00:00Z"),
             trigger: RunTrigger::Schedule.into(),
             attempt: 1,

@@ -4,7 +4,7 @@
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
-use scheduler_core::{Listing, Run, RunId, RunService, RunStatus, RunTrigger};
+use scheduler_core::{JobRun, Listing, RunId, RunService, RunStatus, RunTrigger};
 
 use super::ApiTags;
 use super::body::RawRunQuery;
@@ -41,7 +41,7 @@ pub enum RunStarted {
 }
 
 /// The answer with one page of runs and its links.
-fn listed(request: &Request, listing: Listing<Run>) -> RunsListed {
+fn listed(request: &Request, listing: Listing<JobRun>) -> RunsListed {
     let (next, previous) = page_links(request, listing.next.as_ref(), listing.previous.as_ref());
     RunsListed::Page(FastJson(RunListOut {
         count: listing.total,
@@ -204,7 +204,7 @@ impl RunsApi {
     ) -> Result<RunStarted, OpError<errors::RunNow>> {
         let id = parse_job_id(&id.0.raw)?;
         let run = self.runs(caller).run_now(id).await?;
-        let location = format!("/scheduler/runs/{}/", run.id);
+        let location = format!("/scheduler/runs/{}/", run.run.id);
         Ok(RunStarted::Run(FastJson(run.into()), location))
     }
 }

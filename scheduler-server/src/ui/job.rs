@@ -2,11 +2,9 @@
 //! with a status filter, and — for keys that may write — run now, pause or resume, edit and
 //! delete (through a confirmation page).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use scheduler_core::{Job, Run, WireEnum};
+use scheduler_core::{Job, JobRun, WireEnum};
 
 use super::layout::{instant, status_badge};
 use super::paging::{Paged, RunsFilter};
@@ -45,7 +43,7 @@ pub fn body(
     job: &Job,
     now: DateTime<Utc>,
     filter: &RunsFilter,
-    history: &Paged<Run>,
+    history: &Paged<JobRun>,
     refresh_url: &str,
     notice: Option<&str>,
 ) -> Markup {
@@ -121,7 +119,7 @@ pub fn body(
         section aria-labelledby="history-title" {
             h2 #history-title { "Run history" }
             (runs::filters(&format!("/ui/jobs/{}", job.id.0), filter, false))
-            (runs::table(history, None::<&HashMap<_, _>>, refresh_url))
+            (runs::table(history, false, refresh_url))
         }
     }
 }

@@ -29,7 +29,6 @@ pub mod runs;
 pub mod session;
 pub mod summary;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -434,7 +433,7 @@ async fn job_page(request: &Request, ui: Data<&Arc<Ui>>, Path(id): Path<String>)
     let refresh = own_url(request);
     if wants_runs_region(request) {
         return match paging::runs(&visit.runs, Some(id), &filter, &fields, &path, now).await {
-            Ok(history) => fragment(request, &visit, runs::table(&history, None, &refresh)),
+            Ok(history) => fragment(request, &visit, runs::table(&history, false, &refresh)),
             Err(error) => list_error_page(error),
         };
     }
@@ -581,21 +580,6 @@ async fn confirm_delete(request: &Request, ui: Data<&Arc<Ui>>, Path(id): Path<St
     )
 }
 
-/// The names of the jobs `ids` (read at once; a job gone meanwhile has none).
-async fn job_names(jobs: &JobService, ids: HashSet<JobId>) -> HashMap<JobId, String> {
-    let reads = ids.into_iter().map(|id| async move {
-        jobs.get(id)
-            .await
-            .ok()
-            .map(|job| (id, job.spec.name.as_str().to_string()))
-    });
-    futures_util::future::join_all(reads)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
 #[handler]
 async fn runs_page(request: &Request, ui: Data<&Arc<Ui>>) -> Response {
     let visit = match ui.visit(request) {
@@ -606,23 +590,17 @@ async fn runs_page(request: &Request, ui: Data<&Arc<Ui>>) -> Response {
     let filter = RunsFilter::read(&fields);
     let now = ui.clock.now();
     let refresh = own_url(request);
-    let listing = async {
-        let page = paging::runs(&visit.runs, None, &filter, &fields, "/ui/runs", now).await?;
-        let names = job_names(&visit.jobs, page.items.iter().map(|r| r.job_id).collect()).await;
-        Ok::<_, ListError>((page, names))
-    };
+    let listing = paging::runs(&visit.runs, None, &filter, &fields, "/ui/runs", now);
     if wants_runs_region(request) {
         return match listing.await {
-            Ok((page, names)) => {
-                fragment(request, &visit, runs::table(&page, Some(&names), &refresh))
-            }
+            Ok(page) => fragment(request, &visit, runs::table(&page, true, &refresh)),
             Err(error) => list_error_page(error),
         };
     }
     let (listed, summary) = tokio::join!(listing, ui.summary(&visit));
     match listed {
-        Ok((page, names)) => {
-            let body = runs::body(&filter, &page, &names, &refresh);
+        Ok(page) => {
+            let body = runs::body(&filter, &page, &refresh);
             respond(
                 request,
                 &visit,

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    Job, JobId, JobListRequest, JobService, Listing, PageLink, Run, RunListRequest, RunService,
+    Job, JobId, JobListRequest, JobRun, JobService, Listing, PageLink, RunListRequest, RunService,
     ServiceError, ValidationErrors,
 };
 
@@ -195,7 +195,7 @@ pub async fn runs(
     fields: &FormFields,
     path: &str,
     now: DateTime<Utc>,
-) -> Result<Paged<Run>, ListError> {
+) -> Result<Paged<JobRun>, ListError> {
     let query = RunListRequest {
         page_size: Some(PAGE_SIZE),
         status: (!filter.status.is_empty()).then(|| filter.status.clone()),

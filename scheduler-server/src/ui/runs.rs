@@ -3,10 +3,8 @@
 //! history on a job's page. A table refreshes by asking its own URL again with htmx, which
 //! answers the table alone.
 
-use std::collections::HashMap;
-
 use maud::{Markup, html};
-use scheduler_core::{JobId, Run, WireEnum};
+use scheduler_core::{JobRun, WireEnum};
 
 use super::layout::{STATUSES, duration, instant, is_failure, pager, status_badge};
 use super::paging::{Paged, RunsFilter};
@@ -44,13 +42,9 @@ pub fn filters(action: &str, filter: &RunsFilter, with_time: bool) -> Markup {
     }
 }
 
-/// A run table that refreshes itself from `refresh_url` (the page's own URL); `names` gives
-/// the job column (left out when `None`: a job's own history).
-pub fn table(
-    page: &Paged<Run>,
-    names: Option<&HashMap<JobId, String>>,
-    refresh_url: &str,
-) -> Markup {
+/// A run table that refreshes itself from `refresh_url` (the page's own URL); `with_job` adds
+/// the job column (left out of a job's own history).
+pub fn table(page: &Paged<JobRun>, with_job: bool, refresh_url: &str) -> Markup {
     html! {
         div #runs-region hx-get=(refresh_url) hx-trigger={"every " (REFRESH_SECONDS) "s"}
             hx-select="#runs-region" hx-swap="outerHTML" {
@@ -63,7 +57,7 @@ pub fn table(
                         thead {
                             tr {
                                 th scope="col" { "Status" }
-                                @if names.is_some() { th scope="col" { "Job" } }
+                                @if with_job { th scope="col" { "Job" } }
                                 th scope="col" { "Scheduled for" }
                                 th scope="col" { "Started" }
                                 th scope="col" { "Duration" }
@@ -73,7 +67,7 @@ pub fn table(
                             }
                         }
                         tbody {
-                            @for run in &page.items { (row(run, names)) }
+                            @for run in &page.items { (row(run, with_job)) }
                         }
                     }
                 }
@@ -84,14 +78,14 @@ pub fn table(
 }
 
 /// One run's row; failures are highlighted.
-fn row(run: &Run, names: Option<&HashMap<JobId, String>>) -> Markup {
+fn row(JobRun { run, job_name }: &JobRun, with_job: bool) -> Markup {
     html! {
         tr.failure[is_failure(run.status)] data-run-id=(run.id.0) data-status=(run.status.as_str()) {
             td data-label="Status" { span.cell { (status_badge(run.status)) } }
-            @if let Some(names) = names {
+            @if with_job {
                 td data-label="Job" { span.cell {
                     a href={"/ui/jobs/" (run.job_id.0)} {
-                        @match names.get(&run.job_id) {
+                        @match job_name {
                             Some(name) => (name),
                             None => { "#" (run.job_id.0) },
                         }
@@ -122,18 +116,13 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 /// The body of the runs page.
-pub fn body(
-    filter: &RunsFilter,
-    page: &Paged<Run>,
-    names: &HashMap<JobId, String>,
-    refresh_url: &str,
-) -> Markup {
+pub fn body(filter: &RunsFilter, page: &Paged<JobRun>, refresh_url: &str) -> Markup {
     html! {
         h1 { "Runs" }
         p.help { "Every run of your jobs, newest first; this table refreshes every "
             (REFRESH_SECONDS) " seconds." }
         (filters("/ui/runs", filter, true))
-        (table(page, Some(names), refresh_url))
+        (table(page, true, refresh_url))
     }
 }
 

@@ -230,3 +230,67 @@ async fn runs_tail_stops_at_ctrl_c_with_0() {
         "{table}"
     );
 }
+
+/// Runs carry their job's name in every form (`runs list`, `runs get`, tail lines), and
+/// `runs tail --last N` prints the N newest existing runs, oldest first, before following.
+#[tokio::test]
+async fn runs_show_their_job_name_and_tail_starts_with_the_last_runs() {
+    let server = support::sqlite_server().await.unwrap();
+    let ctl = server.ctl();
+    let id = job(&ctl, "nightly-report").await;
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let run = ctl.json(&["jobs", "run", &id]).await["id"].to_string();
+        settled(&ctl, &run).await;
+        runs.push(run);
+    }
+    let got = ctl.json(&["runs", "get", &runs[0]]).await;
+    assert_eq!(got["job_name"], "nightly-report");
+    let listed = ctl.run(&["runs", "list"]).await;
+    let table = listed.ok();
+    assert!(table.starts_with("ID  JOB  NAME"), "{table}");
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.contains("nightly-report"))
+            .count(),
+        3,
+        "{table}"
+    );
+    let tail = ctl
+        .run(&[
+            "runs",
+            "tail",
+            "--last",
+            "2",
+            "--for",
+            "300ms",
+            "--interval",
+            "100ms",
+        ])
+        .await;
+    let text = tail.ok();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("NAME"),
+        "{text}"
+    );
+    let printed: Vec<&str> = lines[1..]
+        .iter()
+        .map(|line| line.split_whitespace().next().unwrap())
+        .collect();
+    // The two newest, oldest first.
+    assert_eq!(printed, [runs[1].as_str(), runs[2].as_str()], "{text}");
+    assert!(
+        lines[1..].iter().all(|l| l.contains("nightly-report")),
+        "{text}"
+    );
+    let json = ctl
+        .run(&[
+            "runs", "tail", "--last", "1", "--for", "300ms", "--output", "json",
+        ])
+        .await;
+    let run: Value = serde_json::from_str(json.ok().trim()).unwrap();
+    assert_eq!(run["id"].to_string(), runs[2]);
+    assert_eq!(run["job_name"], "nightly-report");
+}

@@ -85,7 +85,7 @@ seed_jobs() { # database, count
         next_run, parameters, is_active, created_at, updated_at) \
         SELECT 'job-' || n, '0 0 1 1 *', 'UTC', now(), \
                CASE WHEN n % 10 = 0 THEN NULL ELSE now() + interval '1 year' + (n % 1000) * interval '1 minute' END, \
-               jsonb_build_object('n', n), n % 10 <> 3, now() - n * interval '1 second', now() \
+               jsonb_build_object('n', n)::text, n % 10 <> 3, now() - n * interval '1 second', now() \
         FROM generate_series(1, $2) AS n"
 }
 seed_jobs bench_reads_small "$SMALL_JOBS"

@@ -48,7 +48,7 @@ SELECT 'job-' || lpad(i::text, 6, '0'), 'seeded', '*/5 * * * *', 'UTC',
             ELSE date_trunc('hour', now()) + interval '1 hour' + (i % 60) * interval '1 minute' END,
        now() - (i % 3600) * interval '1 second',
        CASE WHEN i % 10 = 3 THEN 'failed' ELSE 'succeeded' END,
-       jsonb_build_object('n', i), i % 10 <> 0, now() - interval '30 days', now()
+       jsonb_build_object('n', i)::text, i % 10 <> 0, now() - interval '30 days', now()
 FROM generate_series(1, $JOBS) AS i;
 
 INSERT INTO job_runs (job_id, scheduled_for, trigger, attempt, retries, status, started_at,

@@ -152,7 +152,10 @@ impl Timezone {
 }
 
 /// The JSON object handed to a job's handler: an object, at most 64 KiB serialized, with no
-/// NUL character in any key or string.
+/// NUL character in any key or string. Numbers are kept as written (serde_json's
+/// `arbitrary_precision`): `-0.0`, `1e-400`, `12345678901234567890123` and `1.10` come back
+/// with their sign, digits and magnitude; only an exponent's spelling is normalised (`1E5` →
+/// `1e+5`). Stores keep [`Parameters::to_json_text`], never a form that rewrites numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parameters(Map<String, Value>);
 
@@ -201,6 +204,12 @@ impl Parameters {
     /// The object's members.
     pub fn as_map(&self) -> &Map<String, Value> {
         &self.0
+    }
+
+    /// The object as JSON text, every number as it was written: what stores keep.
+    pub fn to_json_text(&self) -> String {
+        // Serializing a map of values cannot fail (string keys, no foreign types).
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".to_string())
     }
 }
 
@@ -632,6 +641,16 @@ mod tests {
             .iter()
             .map(|e| (e.field.clone(), e.problem.clone()))
             .collect()
+    }
+
+    #[test]
+    fn numbers_in_parameters_keep_their_sign_digits_and_magnitude() {
+        let text = r#"{"a":-0.0,"b":1e-400,"c":1e400,"d":12345678901234567890123,"e":1.10,"f":-0}"#;
+        let parsed = Parameters::parse(serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(
+            parsed.to_json_text(),
+            r#"{"a":-0.0,"b":1e-400,"c":1e+400,"d":12345678901234567890123,"e":1.10,"f":-0}"#
+        );
     }
 
     #[test]

@@ -28,8 +28,8 @@ use crate::api::openapi::RouteTable;
 use crate::auth::{Auth, authenticate, rate_limit};
 use crate::config::{AuthMode, Config};
 use crate::middleware::{
-    allow_header, catch_panics, deadline, limit_body, log_request, request_id, trim_path,
-    untrusted_forwarding,
+    allow_header, catch_panics, deadline, limit_body, log_request, refuse_duplicate_keys,
+    request_id, trim_path, untrusted_forwarding,
 };
 use crate::telemetry::HttpMetrics;
 
@@ -574,7 +574,7 @@ impl Application {
 /// unless from a trusted proxy, the request id, the log line and metrics (with the path as
 /// sent), the front door (who: keys; what a caller may do is decided by each endpoint after
 /// routing, see [`crate::auth`]), the per-key rate limit, the panic catcher, the deadline,
-/// the body limit, the optional trailing slash (repeated slashes merged) and `Allow` on a
+/// the body limit, JSON bodies that repeat a key refused, the optional trailing slash (repeated slashes merged) and `Allow` on a
 /// 405. Built outside the generic `run_until_stopped` and boxed twice: the
 /// nested middleware types otherwise outgrow the compiler's limits.
 fn http_app(
@@ -590,6 +590,7 @@ fn http_app(
     routes
         .around(move |next, request| allow_header(next, request, allowed.clone()))
         .around(trim_path)
+        .around(refuse_duplicate_keys)
         .around(limit_body)
         .around(move |next, request| deadline(next, request, request_timeout))
         .with(catch_panics())

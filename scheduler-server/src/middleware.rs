@@ -45,6 +45,39 @@ pub async fn limit_body<E: Endpoint>(next: E, mut request: Request) -> Result<Re
     Ok(next.call(request).await?.into_response())
 }
 
+/// Whether the request says its body is JSON (`application/json`, or any `+json` type).
+fn is_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|media| media.trim().to_ascii_lowercase())
+        .is_some_and(|media| media == "application/json" || media.ends_with("+json"))
+}
+
+/// Refuses a JSON body that repeats a key anywhere (see [`crate::api::duplicate_keys`]) with
+/// `400 {"<field>": ["The key \"x\" appears more than once in <path>: send it once."]}`,
+/// before any handler reads it. Behind [`limit_body`], so the body read here is bounded.
+pub async fn refuse_duplicate_keys<E: Endpoint>(next: E, mut request: Request) -> Result<Response> {
+    if !is_json(&request) {
+        return Ok(next.call(request).await?.into_response());
+    }
+    let bytes = match request.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE)),
+    };
+    if let Some(duplicate) = crate::api::duplicate_keys::first_duplicate(&bytes) {
+        return Ok(poem::web::Json(serde_json::json!({
+            duplicate.field(): [duplicate.message()]
+        }))
+        .with_status(StatusCode::BAD_REQUEST)
+        .into_response());
+    }
+    request.set_body(Body::from(bytes));
+    Ok(next.call(request).await?.into_response())
+}
+
 /// Answers a request with a method its (documented) path does not allow with 405 and an
 /// `Allow` header listing the methods it does.
 pub async fn allow_header<E: Endpoint>(

@@ -189,10 +189,124 @@ async fn undeclared_methods_are_405_with_allow(app: TestApp) {
     }
 }
 
+/// Numbers in `parameters` come back, and are delivered, with the sign, digits and magnitude
+/// they were sent with: `-0.0`, `1e-400`, `1e+400`, a 23-digit integer, `1.10`.
+async fn numbers_in_parameters_are_kept_as_sent(app: TestApp) {
+    const PARAMETERS: &str =
+        r#"{"a":-0.0,"b":1e-400,"c":1e+400,"d":12345678901234567890123,"e":1.10,"f":-0}"#;
+    let body = format!(
+        r#"{{"name": "numbers", "cron_expression": "@daily", "parameters": {PARAMETERS}}}"#
+    );
+    let created = app
+        .client
+        .post(app.url("/scheduler/jobs/"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created = created.text().await.unwrap();
+    assert!(
+        created.contains(&format!("\"parameters\":{PARAMETERS}")),
+        "{created}"
+    );
+    let id = serde_json::from_str::<Value>(&created).unwrap()["id"].clone();
+    // Read back from the store (PostgreSQL has no cache here; SQLite's is dropped by a PATCH).
+    let patched = app
+        .client
+        .patch(app.url(&format!("/scheduler/jobs/{id}/")))
+        .json(&json!({"description": "read again"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let text = app
+        .client
+        .get(app.url(&format!("/scheduler/jobs/{id}/")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(&format!("\"parameters\":{PARAMETERS}")),
+        "{text}"
+    );
+}
+
+/// A JSON body that repeats a key anywhere is refused with a 400 naming the key (the last
+/// one no longer silently wins), on every endpoint that takes a body.
+async fn bodies_that_repeat_a_key_are_refused_naming_it(app: TestApp) {
+    let job = app
+        .post_job(&json!({"name": "once", "cron_expression": "@daily"}))
+        .await;
+    let id = job.json::<Value>().await.unwrap()["id"].clone();
+    for (method, path, body, field, says) in [
+        (
+            reqwest::Method::POST,
+            "/scheduler/jobs/".to_string(),
+            r#"{"name": "a", "cron_expression": "@daily", "name": "b"}"#,
+            "name",
+            "more than once in the body",
+        ),
+        (
+            reqwest::Method::POST,
+            "/scheduler/jobs/".to_string(),
+            r#"{"name": "c", "cron_expression": "@daily", "parameters": {"a": 1, "a": 2}}"#,
+            "parameters",
+            "\"a\" appears more than once in parameters",
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("/scheduler/jobs/{id}/"),
+            r#"{"name": "d", "cron_expression": "@daily", "parameters": {"x": [{"k": 1, "\u006b": 2}]}}"#,
+            "parameters",
+            "\"k\" appears more than once in parameters.x[0]",
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("/scheduler/jobs/{id}/"),
+            r#"{"description": "x", "description": "y"}"#,
+            "description",
+            "more than once in the body",
+        ),
+        (
+            reqwest::Method::POST,
+            "/scheduler/keys/".to_string(),
+            r#"{"name": "k", "scope": "read", "scope": "admin"}"#,
+            "scope",
+            "more than once in the body",
+        ),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{method} {path} {body}");
+        let errors: Value = response.json().await.unwrap();
+        let message = errors[field][0].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{method} {path}: {errors}");
+    }
+    // Nothing was written.
+    let (_, jobs) = app.get_json("/scheduler/jobs/").await;
+    assert_eq!(jobs["count"], 1, "{jobs}");
+    let (_, job) = app.get_json(&format!("/scheduler/jobs/{id}/")).await;
+    assert_eq!(job["name"], "once");
+    assert_eq!(job["description"], "");
+}
+
 scheduler_test_support::backend_tests! {
     attribute: tokio::test,
     setups: { sqlite => support::sqlite_app, postgres => support::postgres_app },
     tests: [
+        numbers_in_parameters_are_kept_as_sent,
+        bodies_that_repeat_a_key_are_refused_naming_it,
         nul_characters_are_refused_in_every_text_field,
         an_expression_longer_than_the_column_is_a_400_naming_it,
         one_bad_create_among_forty_concurrent_fails_alone,

@@ -38,9 +38,10 @@ pub(crate) struct Model {
     pub last_error: Option<String>,
     /// Next fire; `NULL` when it never fires.
     pub next_run: Option<DateTimeUtc>,
-    /// JSON object (jsonb on PostgreSQL, text on SQLite).
-    #[sea_orm(column_type = "JsonBinary")]
-    pub parameters: Json,
+    /// JSON object as text, exactly as serde_json writes it (text on both backends: jsonb
+    /// would turn `-0.0` into `0.0` and `1e400` into 401 digits).
+    #[sea_orm(column_type = "Text")]
+    pub parameters: String,
     /// Paused when false.
     pub is_active: bool,
     /// `fire_once` or `skip`.
@@ -125,8 +126,11 @@ impl Model {
             timezone: Timezone::parse(&self.timezone).map_err(|e| corrupt(id, "timezone", e))?,
             start_time: self.start_time,
             end_time: self.end_time,
-            parameters: Parameters::parse(self.parameters)
-                .map_err(|e| corrupt(id, "parameters", e))?,
+            parameters: serde_json::from_str::<serde_json::Value>(&self.parameters)
+                .map_err(|e| corrupt(id, "parameters", e))
+                .and_then(|value| {
+                    Parameters::parse(value).map_err(|e| corrupt(id, "parameters", e))
+                })?,
             is_active: self.is_active,
             policy: RunPolicy {
                 misfire: MisfirePolicy::parse(&self.misfire_policy)
@@ -190,7 +194,7 @@ impl Model {
             last_status: job.last_status.map(|s| s.as_str().to_string()),
             last_error: job.last_error.clone(),
             next_run: job.next_run.map(micros),
-            parameters: job.spec.parameters.clone().into(),
+            parameters: job.spec.parameters.to_json_text(),
             is_active: job.spec.is_active,
             misfire_policy: job.spec.policy.misfire.as_str().to_string(),
             misfire_grace_seconds: clamp(job.spec.policy.misfire_grace_seconds),

@@ -5,6 +5,7 @@ pub mod body;
 pub mod choices;
 pub mod cron;
 pub mod docs;
+pub mod duplicate_keys;
 pub mod health;
 pub mod jobs;
 pub mod keys;

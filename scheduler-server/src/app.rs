@@ -46,6 +46,8 @@ const TRUSTED_PROXIES: &str = "SCHEDULER_TRUSTED_PROXIES (--trusted-proxies)";
 /// See [`DATABASE_URL`].
 const TARGET_ALLOW: &str = "SCHEDULER_TARGET_ALLOW (--target-allow)";
 /// See [`DATABASE_URL`].
+const AUTH_FAILURES: &str = "SCHEDULER_AUTH_FAILURES_PER_MINUTE (--auth-failures-per-minute)";
+/// See [`DATABASE_URL`].
 const SHUTDOWN_GRACE: &str = "SCHEDULER_SHUTDOWN_GRACE_SECONDS (--shutdown-grace-seconds)";
 
 /// Why the server could not start. Each configuration or connection failure names the setting
@@ -240,6 +242,37 @@ async fn rate_limiter(config: &Config) -> Result<Option<Arc<RateLimiter>>, Start
         None => RateLimiter::local(limit),
     };
     Ok(Some(Arc::new(limiter)))
+}
+
+/// The throttle on failed authentications `config` asks for (`None` when it is 0): a budget
+/// of `SCHEDULER_AUTH_FAILURES_PER_MINUTE` failures per client address, all at once or spread
+/// over the minute, shared through Redis when `REDIS_URL` is set.
+async fn failed_auth_throttle(
+    config: &Config,
+) -> Result<Option<crate::auth::FailedAuth>, StartupError> {
+    if config.auth_failures_per_minute == 0 {
+        return Ok(None);
+    }
+    let limit = RateLimitConfig {
+        per_second: f64::from(config.auth_failures_per_minute) / 60.0,
+        burst: config.auth_failures_per_minute,
+    };
+    let limiter = match &config.redis_url {
+        Some(url) => RateLimiter::redis(
+            limit,
+            url,
+            &format!("{}auth-failures:", config.redis_prefix),
+            Duration::from_millis(config.redis_timeout_ms.max(1)),
+        )
+        .await
+        .map_err(|cause| StartupError::Setting {
+            setting: AUTH_FAILURES,
+            value: config.auth_failures_per_minute.to_string(),
+            cause,
+        })?,
+        None => RateLimiter::local(limit),
+    };
+    Ok(Some(crate::auth::FailedAuth::new(limiter)))
 }
 
 /// The signing use cases over `db`.
@@ -446,6 +479,7 @@ impl Application {
         let runs = RunService::new(service.clone(), store, dispatcher.clone());
         let keys = key_service(&db, clock.clone());
         let limiter = rate_limiter(config).await?;
+        let failures = failed_auth_throttle(config).await?;
         if config.auth == AuthMode::Off && !config.bind.ip().is_loopback() {
             tracing::warn!(
                 bind = %config.bind,
@@ -486,6 +520,7 @@ impl Application {
                 mode: config.auth,
                 keys,
                 metrics_public: config.metrics_public,
+                failures,
             }),
         })
     }

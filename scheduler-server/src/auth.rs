@@ -25,18 +25,21 @@
 //! (see [`crate::ui::session`]), and its refusals are pages (a redirect to the login page for
 //! a 401) instead of JSON.
 
+use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use poem::http::{StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, RequestBody, Response, Result};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use scheduler_adapters::RateLimiter;
-use scheduler_core::{KeyService, Principal, Scope};
+use scheduler_core::{ApiKey, KeyService, Principal, Scope, ServiceError};
 
 use crate::config::AuthMode;
 use crate::error::UNAVAILABLE;
-use crate::middleware::peer_ip;
+use crate::middleware::{client_ip, peer_ip};
 
 /// What the front door needs.
 pub struct Auth {
@@ -46,6 +49,76 @@ pub struct Auth {
     pub keys: KeyService,
     /// Whether `/metrics` is open.
     pub metrics_public: bool,
+    /// The throttle on failed authentications, when on.
+    pub failures: Option<FailedAuth>,
+}
+
+/// Failed authentications per client address: a GCRA budget (in Redis when configured, so
+/// the replicas share it) that only failures spend, and the addresses found over it, blocked
+/// in process until their `Retry-After`. A request that brings a key first meets the local
+/// block — an in-memory lookup, so valid keys are not slowed — and a key found invalid spends
+/// from the budget. A replica learns of a block at the first failure it sees from the address
+/// (from then on it refuses that address without checking keys).
+pub struct FailedAuth {
+    /// The budget, keyed by address.
+    limiter: RateLimiter,
+    /// Addresses over the budget, and until when.
+    blocked: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+/// Above this many blocked addresses, expired blocks are dropped before a new one is added.
+const BLOCKED_PRUNE_AT: usize = 10_000;
+
+impl FailedAuth {
+    /// A throttle over `limiter` (whose keys are client addresses).
+    pub fn new(limiter: RateLimiter) -> Self {
+        Self {
+            limiter,
+            blocked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn blocked(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Instant>> {
+        self.blocked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Seconds until `ip` may try a key again, when it is blocked.
+    fn retry_after(&self, ip: IpAddr) -> Option<u64> {
+        let until = *self.blocked().get(&ip)?;
+        let left = until.checked_duration_since(Instant::now())?;
+        Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+    }
+
+    /// Counts a failed authentication from `ip`; the seconds of `Retry-After` when that put
+    /// it over the budget (it is then blocked here for as long).
+    async fn failed(&self, ip: IpAddr) -> Option<u64> {
+        let seconds = self
+            .limiter
+            .check(&ip.to_string())
+            .await
+            .retry_after_secs()?;
+        let mut blocked = self.blocked();
+        if blocked.len() >= BLOCKED_PRUNE_AT {
+            let now = Instant::now();
+            blocked.retain(|_, until| *until > now);
+        }
+        blocked.insert(ip, Instant::now() + Duration::from_secs(seconds));
+        Some(seconds)
+    }
+}
+
+/// What checking a presented key found.
+pub(crate) enum KeyCheck {
+    /// A valid key.
+    Valid(ApiKey),
+    /// Unknown or revoked.
+    Invalid,
+    /// The client's address made too many failed attempts: try again after these seconds.
+    Throttled(u64),
+    /// The key store did not answer.
+    Unavailable(ServiceError),
 }
 
 /// DRF's 401 for a request without credentials.
@@ -113,6 +186,34 @@ fn detail(status: StatusCode, text: &str) -> Response {
 }
 
 impl Auth {
+    /// Checks a key `request` presents (in a header, a cookie or the login form), under the
+    /// throttle on failed attempts from its client's address.
+    pub(crate) async fn check_key(&self, request: &Request, presented: &str) -> KeyCheck {
+        let throttle = self
+            .failures
+            .as_ref()
+            .and_then(|failures| Some((failures, client_ip(request)?)));
+        if let Some((failures, ip)) = throttle
+            && let Some(seconds) = failures.retry_after(ip)
+        {
+            return KeyCheck::Throttled(seconds);
+        }
+        match self.keys.authenticate(presented).await {
+            Ok(Some(key)) => KeyCheck::Valid(key),
+            Ok(None) => match throttle {
+                Some((failures, ip)) => match failures.failed(ip).await {
+                    Some(seconds) => {
+                        tracing::warn!(client = %ip, retry_after = seconds, "too many failed authentications; throttled");
+                        KeyCheck::Throttled(seconds)
+                    }
+                    None => KeyCheck::Invalid,
+                },
+                None => KeyCheck::Invalid,
+            },
+            Err(error) => KeyCheck::Unavailable(error),
+        }
+    }
+
     /// Who is calling, or the answer that refuses the request.
     pub(crate) async fn principal(
         &self,
@@ -126,15 +227,16 @@ impl Auth {
             detail(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
         };
         if let Some(presented) = presented_key(request) {
-            return match self.keys.authenticate(presented).await {
-                Ok(Some(key)) => Ok(Principal {
+            return match self.check_key(request, presented).await {
+                KeyCheck::Valid(key) => Ok(Principal {
                     key_id: Some(key.id),
                     tenant: key.tenant,
                     key_name: Some(key.name),
                     scope: key.scope,
                 }),
-                Ok(None) => Err(detail(StatusCode::UNAUTHORIZED, INVALID_KEY)),
-                Err(error) => Err(unavailable(error)),
+                KeyCheck::Invalid => Err(detail(StatusCode::UNAUTHORIZED, INVALID_KEY)),
+                KeyCheck::Throttled(seconds) => Err(throttled_response(seconds)),
+                KeyCheck::Unavailable(error) => Err(unavailable(error)),
             };
         }
         if self.mode == AuthMode::Keys {
@@ -270,6 +372,15 @@ fn throttled(seconds: u64) -> String {
     format!("Request was throttled. Expected available in {seconds} seconds.")
 }
 
+/// DRF's 429 answer with `Retry-After: seconds`.
+pub(crate) fn throttled_response(seconds: u64) -> Response {
+    let mut response = detail(StatusCode::TOO_MANY_REQUESTS, &throttled(seconds));
+    if let Ok(value) = poem::http::HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 /// Limits each key's request rate (requests served without a key are not limited): over the
 /// limit, 429 `{"detail": "Request was throttled. ..."}` with `Retry-After` in seconds.
 pub async fn rate_limit<E: Endpoint>(
@@ -284,11 +395,7 @@ pub async fn rate_limit<E: Endpoint>(
     if let (Some(limiter), Some(key)) = (limiter, key) {
         let decision = limiter.check(&key.to_string()).await;
         if let Some(seconds) = decision.retry_after_secs() {
-            let mut response = detail(StatusCode::TOO_MANY_REQUESTS, &throttled(seconds));
-            if let Ok(value) = poem::http::HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return Ok(response);
+            return Ok(throttled_response(seconds));
         }
     }
     Ok(next.call(request).await?.into_response())

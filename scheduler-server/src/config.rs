@@ -273,6 +273,18 @@ pub struct Config {
     )]
     pub rate_limit: f64,
 
+    /// Failed authentications (a wrong or revoked key, through the API or the dashboard's
+    /// login) one client address may make per minute, all at once or spread; past it, every
+    /// request from that address that brings a key answers 429 with `Retry-After`. Shared by
+    /// the replicas through Redis when `REDIS_URL` is set. 0 turns it off.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 20
+    )]
+    pub auth_failures_per_minute: u32,
+
     /// Requests a key may send at once above the steady rate.
     #[arg(
         long,

@@ -284,6 +284,32 @@ pub fn peer_ip(request: &Request) -> Option<std::net::IpAddr> {
         .map(|a| a.ip().to_canonical())
 }
 
+/// The client's address: the one a trusted proxy reports (`X-Real-IP`, else the last
+/// `X-Forwarded-For` entry: the address the proxy saw), else the TCP peer's. Forwarding
+/// headers from any other peer were removed by [`untrusted_forwarding`] before this.
+pub fn client_ip(request: &Request) -> Option<std::net::IpAddr> {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let reported = header("x-real-ip")
+        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+        .or_else(|| {
+            header("x-forwarded-for")?
+                .rsplit(',')
+                .next()?
+                .trim()
+                .parse::<std::net::IpAddr>()
+                .ok()
+        });
+    reported
+        .map(|ip| ip.to_canonical())
+        .or_else(|| peer_ip(request))
+}
+
 /// Removes the forwarding headers (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) of a request
 /// whose peer is not one of the `trusted` proxies, so no client can choose the host of the
 /// links it is sent or the address it is judged by.

@@ -926,3 +926,119 @@ fn tempfile_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A client whose requests come from `ip` (any 127.x address is this machine's loopback).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(Some(ip.parse().unwrap()))
+        .build()
+        .unwrap()
+}
+
+/// Sends `key` from `client` and returns the status and `Retry-After`.
+async fn try_key(client: &reqwest::Client, app: &TestApp, key: &str) -> (u16, Option<u64>) {
+    let response = client
+        .get(app.url("/scheduler/jobs/"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (response.status().as_u16(), retry)
+}
+
+const WRONG_KEY: &str = "sk_1111111111111111111111111111111111111111111111111111111111111111";
+
+/// Failed authentication costs: past the budget (here 5 a minute) an address gets 429 with
+/// `Retry-After` for every key it brings, valid or not, while another address is served as
+/// before; failed dashboard logins count the same way.
+#[tokio::test]
+async fn failed_authentication_is_throttled_per_client_address() {
+    let Some(app) = support::sqlite_app_with(|config| {
+        config.auth_failures_per_minute = 5;
+        config.rate_limit = 0.0;
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = create_key(&app, None, "ops", "admin").await;
+    let key = admin["key"].as_str().unwrap().to_string();
+    let attacker = client_from("127.0.0.1");
+    for n in 0..5 {
+        assert_eq!(
+            try_key(&attacker, &app, WRONG_KEY).await.0,
+            401,
+            "attempt {n}"
+        );
+    }
+    let (status, retry) = try_key(&attacker, &app, WRONG_KEY).await;
+    assert_eq!(status, 429);
+    assert!(retry.is_some_and(|s| (1..=60).contains(&s)), "{retry:?}");
+    // Blocked: even a valid key from that address waits.
+    assert_eq!(try_key(&attacker, &app, &key).await.0, 429);
+    // Another address is not affected, and its valid key is served.
+    let other = client_from("127.0.0.2");
+    assert_eq!(try_key(&other, &app, &key).await.0, 200);
+    assert_eq!(try_key(&other, &app, WRONG_KEY).await.0, 401);
+    // Failed dashboard logins count against their address too.
+    let browser = client_from("127.0.0.3");
+    let addr = app.url("").trim_start_matches("http://").to_string();
+    let token = "0123456789abcdef0123456789abcdef";
+    let login = |key: &str| {
+        browser
+            .post(app.url("/ui/login"))
+            .header("origin", format!("http://{addr}"))
+            .header("cookie", format!("scheduler_csrf={token}"))
+            .form(&[("csrf", token), ("key", key)])
+            .send()
+    };
+    for n in 0..5 {
+        assert_eq!(login(WRONG_KEY).await.unwrap().status(), 401, "login {n}");
+    }
+    assert_eq!(login(WRONG_KEY).await.unwrap().status(), 429);
+    let refused = login(&key).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Too many failed attempts")
+    );
+}
+
+/// The failure budget of an address is shared by the replicas through Redis: failures at one
+/// count at the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_failed_authentication_budget_through_redis() {
+    let Some(pg) = scheduler_test_support::postgres().await else {
+        return;
+    };
+    let Some(test_redis) = scheduler_test_support::redis().await else {
+        return;
+    };
+    let replica = |url: String| {
+        let mut config = support::test_config(&url);
+        config.redis_url = Some(test_redis.url.clone());
+        config.redis_prefix = test_redis.prefix.clone();
+        config.auth_failures_per_minute = 4;
+        config.rate_limit = 0.0;
+        support::spawn(config)
+    };
+    let a = replica(pg.url.clone()).await;
+    let b = replica(pg.url.clone()).await;
+    create_key(&a, None, "ops", "admin").await;
+    let client = client_from("127.0.0.4");
+    for app in [&a, &b, &a, &b] {
+        assert_eq!(try_key(&client, app, WRONG_KEY).await.0, 401);
+    }
+    // The fifth failure, on either replica, is over the shared budget.
+    assert_eq!(try_key(&client, &b, WRONG_KEY).await.0, 429);
+    assert_eq!(try_key(&client, &a, WRONG_KEY).await.0, 429);
+}

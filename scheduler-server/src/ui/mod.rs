@@ -641,7 +641,7 @@ async fn login_page(request: &Request, ui: Data<&Arc<Ui>>) -> Response {
 async fn login(request: &Request, ui: Data<&Arc<Ui>>, body: Body) -> Response {
     let text = body.into_string().await.unwrap_or_default();
     let fields = FormFields::parse(&text);
-    let mut response = session::login(request, &fields, &ui.auth.keys).await;
+    let mut response = session::login(request, &fields, &ui.auth).await;
     layout::secure_headers(&mut response);
     response
 }

@@ -25,10 +25,11 @@
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::Html;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
-use scheduler_core::{KeyService, Principal, Scope};
+use scheduler_core::{Principal, Scope};
 
 use super::form::FormFields;
 use super::layout;
+use crate::auth::{Auth, KeyCheck};
 
 /// The cookie holding the logged-in key.
 pub const KEY_COOKIE: &str = "scheduler_key";
@@ -295,6 +296,8 @@ enum LoginNotice {
     Refused,
     /// The key store did not answer.
     Unavailable,
+    /// Too many failed logins from this address.
+    Throttled,
     /// Logged out.
     LoggedOut,
 }
@@ -324,6 +327,9 @@ fn render_login(
                 },
                 LoginNotice::Unavailable => p.error role="alert" {
                     "The scheduler cannot check keys right now; try again shortly."
+                },
+                LoginNotice::Throttled => p.error role="alert" id="login-error" {
+                    "Too many failed attempts from your address; wait a minute and try again."
                 },
                 LoginNotice::LoggedOut => p.notice role="status" { "You are logged out." },
                 LoginNotice::None => {},
@@ -357,18 +363,18 @@ fn render_login(
 }
 
 /// `POST /ui/login`: checks the key, keeps it in the session cookie and goes to the jobs.
-pub async fn login(request: &Request, form: &FormFields, keys: &KeyService) -> Response {
+pub async fn login(request: &Request, form: &FormFields, auth: &Auth) -> Response {
     if let Err(refused) = check_post(request, form) {
         return *refused;
     }
     let key = form.get("key").map(str::trim).unwrap_or_default();
     let found = if key.is_empty() {
-        Ok(None)
+        KeyCheck::Invalid
     } else {
-        keys.authenticate(key).await
+        auth.check_key(request, key).await
     };
     match found {
-        Ok(Some(_)) => match set_cookie(request, KEY_COOKIE, Some(key)) {
+        KeyCheck::Valid(_) => match set_cookie(request, KEY_COOKIE, Some(key)) {
             Some(cookie) => {
                 let mut response = see_other("/ui/");
                 response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -382,13 +388,25 @@ pub async fn login(request: &Request, form: &FormFields, keys: &KeyService) -> R
                 StatusCode::UNAUTHORIZED,
             ),
         },
-        Ok(None) => render_login(
+        KeyCheck::Invalid => render_login(
             request,
             LoginNotice::Refused,
             false,
             StatusCode::UNAUTHORIZED,
         ),
-        Err(error) => {
+        KeyCheck::Throttled(seconds) => {
+            let mut page = render_login(
+                request,
+                LoginNotice::Throttled,
+                false,
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                page.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            page
+        }
+        KeyCheck::Unavailable(error) => {
             tracing::error!(%error, "key store unavailable at dashboard login");
             render_login(
                 request,

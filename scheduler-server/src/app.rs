@@ -27,6 +27,7 @@ use crate::api::health::HealthApi;
 use crate::api::openapi::RouteTable;
 use crate::auth::{Auth, authenticate, rate_limit};
 use crate::config::{AuthMode, Config};
+use crate::connections::{ConnectionLimits, GuardedAcceptor};
 use crate::middleware::{
     allow_header, catch_panics, deadline, limit_body, log_request, refuse_duplicate_keys,
     request_id, trim_path, untrusted_forwarding,
@@ -356,8 +357,8 @@ pub fn add_logging_fallback(handlers: &mut ActionHandlers) {
 
 /// A built server, bound and ready to run.
 pub struct Application {
-    /// The bound listener (port 0 resolved).
-    acceptor: TcpAcceptor,
+    /// The bound listener (port 0 resolved), with the connection bounds.
+    acceptor: GuardedAcceptor,
     /// The address actually bound.
     local_addr: SocketAddr,
     /// The job use cases, shared by every handler.
@@ -495,7 +496,16 @@ impl Application {
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .map_err(cannot_listen)?;
-        let acceptor = TcpAcceptor::from_tokio(listener).map_err(cannot_listen)?;
+        let tcp = TcpAcceptor::from_tokio(listener).map_err(cannot_listen)?;
+        let acceptor = GuardedAcceptor::new(
+            tcp,
+            ConnectionLimits {
+                per_client: config.max_connections_per_client,
+                exempt: trusted_proxies.clone(),
+                head_timeout: Duration::from_millis(config.header_timeout_ms.max(1)),
+                idle_timeout: Duration::from_millis(config.keepalive_timeout_ms.max(1)),
+            },
+        );
         let local_addr = acceptor
             .local_addr()
             .first()

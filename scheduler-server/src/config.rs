@@ -285,6 +285,35 @@ pub struct Config {
     )]
     pub auth_failures_per_minute: u32,
 
+    /// Longest a connection may take to send a request head (from its first byte, or from
+    /// its opening), in milliseconds; past it the connection is closed (slowloris).
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub header_timeout_ms: u64,
+
+    /// Longest a keep-alive connection may stay silent between two requests, in milliseconds.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_KEEPALIVE_TIMEOUT_MS",
+        default_value_t = 60_000
+    )]
+    pub keepalive_timeout_ms: u64,
+
+    /// Most connections one client address may hold open at once (further ones are closed on
+    /// arrival); trusted proxies are exempt. 0: no bound.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 256
+    )]
+    pub max_connections_per_client: usize,
+
     /// Requests a key may send at once above the steady rate.
     #[arg(
         long,

@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod embed;
 pub mod error;
 pub mod logging;

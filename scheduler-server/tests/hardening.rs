@@ -208,3 +208,105 @@ async fn a_black_holed_database_cannot_make_a_request_hang() {
     assert!(recovered, "the server did not recover after the outage");
     drop(pg);
 }
+
+/// A TCP connection to `addr` from the loopback address `from`.
+async fn connect_from(from: &str, addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// How long until the server closes `stream` (a read returns 0 or fails), at most `bound`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, bound: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    loop {
+        match tokio::time::timeout(
+            bound.saturating_sub(started.elapsed()),
+            stream.read(&mut buf),
+        )
+        .await
+        {
+            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Slowloris: connections that send half a request head are closed once the head timeout
+/// passes (1 s here), while requests from another client keep their latency; and one client
+/// cannot hold more than its share of connections: the one past it is closed on arrival.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_are_cut_off_and_each_client_holds_a_bounded_share() {
+    use tokio::io::AsyncWriteExt;
+    let Some(app) = support::sqlite_app_with(|config| {
+        config.header_timeout_ms = 1_000;
+        config.max_connections_per_client = 60;
+    })
+    .await
+    else {
+        return;
+    };
+    let addr: std::net::SocketAddr = app.url("").trim_start_matches("http://").parse().unwrap();
+    let honest = reqwest::Client::builder()
+        .local_address(Some("127.0.0.2".parse().unwrap()))
+        .build()
+        .unwrap();
+    let latency = |client: reqwest::Client| {
+        let url = app.url("/health");
+        async move {
+            let mut worst = Duration::ZERO;
+            for _ in 0..20 {
+                let started = Instant::now();
+                assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+                worst = worst.max(started.elapsed());
+            }
+            worst
+        }
+    };
+    let before = latency(honest.clone()).await;
+    // 50 half-sent requests from one address.
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut stream = connect_from("127.0.0.1", addr).await;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    let during = latency(honest.clone()).await;
+    assert!(
+        during < Duration::from_millis(500),
+        "requests slowed from {before:?} to {during:?} during the attack"
+    );
+    for (n, stream) in slow.iter_mut().enumerate() {
+        let closed = closed_within(stream, Duration::from_secs(5)).await;
+        assert!(
+            closed.is_some(),
+            "half-sent connection {n} still open after 5 s"
+        );
+    }
+    // The share: 60 silent connections from one address are held, the 61st is closed at once
+    // (well before its head timeout), and another address is still served.
+    let mut held = Vec::new();
+    for _ in 0..60 {
+        held.push(connect_from("127.0.0.3", addr).await);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut extra = connect_from("127.0.0.3", addr).await;
+    let closed = closed_within(&mut extra, Duration::from_millis(900)).await;
+    assert!(closed.is_some(), "the connection past the share was kept");
+    assert_eq!(
+        honest
+            .get(app.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    drop(held);
+}

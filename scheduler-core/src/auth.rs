@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Invalid, RepositoryError, ServiceError, ValidationErrors};
-use crate::policy::WireEnum;
 use crate::ports::Clock;
+use crate::tenant::Tenant;
+use crate::wire::WireEnum;
 
 /// What a key may do. Each scope includes the ones before it.
 #[derive(
@@ -40,54 +41,6 @@ pub enum Scope {
 }
 
 impl WireEnum for Scope {}
-
-/// A tenant: a team whose jobs and keys are invisible to every other tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Tenant(String);
-
-impl Tenant {
-    /// The tenant of jobs written before tenants existed, of embedded programs, and of the
-    /// requests served without a key (loopback in `auto` mode, or `off`).
-    pub const DEFAULT: &'static str = "default";
-
-    /// Longest tenant name.
-    pub const MAX_CHARS: usize = 64;
-
-    /// Parses a tenant name: 1-64 characters of `a-z`, `0-9`, `-`, `_`, starting with a
-    /// letter or digit.
-    ///
-    /// # Errors
-    /// [`Invalid::TenantName`].
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let valid = !raw.is_empty()
-            && raw.len() <= Self::MAX_CHARS
-            && raw.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && raw
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if valid {
-            Ok(Self(raw.to_string()))
-        } else {
-            Err(Invalid::TenantName)
-        }
-    }
-
-    /// The `default` tenant.
-    pub fn default_tenant() -> Self {
-        Self(Self::DEFAULT.to_string())
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for Tenant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A stored key (never the secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,7 +181,7 @@ impl KeyService {
             return Err(ValidationErrors::single("name", Invalid::Blank).into());
         }
         // PostgreSQL cannot store a NUL in text: refused here, not by the store as a 500.
-        crate::job::reject_nul(name)
+        crate::text::reject_nul(name)
             .map_err(|invalid| ValidationErrors::single("name", invalid))?;
         if name.chars().count() > 255 {
             return Err(ValidationErrors::single("name", Invalid::TooLong { max: 255 }).into());

@@ -21,7 +21,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::auth::Tenant;
+use crate::tenant::Tenant;
 
 /// Bytes of the MAC kept in a token: 96 bits, far beyond guessing by requests.
 pub const MAC_BYTES: usize = 12;
@@ -198,6 +198,12 @@ impl CursorCodec {
             _ => return Err(InvalidCursor),
         };
         Ok((direction, parts.swap_remove(2)))
+    }
+}
+
+impl From<InvalidCursor> for crate::error::ServiceError {
+    fn from(_: InvalidCursor) -> Self {
+        Self::InvalidCursor
     }
 }
 

@@ -33,14 +33,15 @@ use futures_util::FutureExt;
 use tokio::sync::Notify;
 
 use crate::capacity::{Capacity, Reservation, RunSlot};
+use crate::claim::{ClaimRequest, ClaimedRun, FinishedRun};
 use crate::error::RepositoryError;
 use crate::job::JobId;
 use crate::plan::{Execution, ExecutionKind, next_claim_size, plan_outcome};
-use crate::policy::WireEnum;
 use crate::ports::{Clock, JobCache, JobExecutor, RunStore};
 use crate::recorder::{Pending, Recorder};
-use crate::run::{ClaimRequest, ClaimedRun, ErrorText, FinishedRun, Run, RunId};
+use crate::run::{ErrorText, Run, RunId};
 use crate::telemetry;
+use crate::wire::WireEnum;
 
 pub use crate::executors::{ActionFuture, ActionHandler, ActionHandlers, RoutingExecutor};
 
@@ -74,7 +75,7 @@ pub struct DispatcherConfig {
     pub max_concurrent_runs: usize,
     /// Most HTTP deliveries (jobs with a target) executing at once in this replica.
     pub max_concurrent_deliveries: usize,
-    /// Most deliveries to one receiving host (by [`crate::policy::HttpTarget::host_key`])
+    /// Most deliveries to one receiving host (by [`crate::http_target::HttpTarget::host_key`])
     /// executing at once; a host at its cap is left out of claims until one of its
     /// deliveries ends.
     pub max_deliveries_per_host: usize,
@@ -848,10 +849,11 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::claim::ClaimBatch;
     use crate::job::{Job, JobDraft, JobId};
     use crate::plan::RunOutcome;
     use crate::ports::{MockClock, MockJobCache, MockJobExecutor, MockRunStore};
-    use crate::run::{ClaimBatch, RunStatus, RunTrigger};
+    use crate::run_status::{RunStatus, RunTrigger};
     use chrono::{DateTime, Utc};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -882,7 +884,7 @@ mod tests {
             last_error: None,
             created_at: now(),
             updated_at: now(),
-            tenant: crate::auth::Tenant::default_tenant(),
+            tenant: crate::tenant::Tenant::default_tenant(),
             created_by: None,
             updated_by: None,
         };
@@ -933,7 +935,7 @@ mod tests {
         let mut store = MockRunStore::new();
         store
             .expect_recover_abandoned()
-            .returning(|_, _, _, _, _| Ok(crate::run::Recovered::default()));
+            .returning(|_, _, _, _, _| Ok(crate::claim::Recovered::default()));
         store.expect_due_backlog().returning(|_| Ok(0));
         store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
         store.expect_heartbeat().returning(|_, _| Ok(()));
@@ -1090,7 +1092,7 @@ mod tests {
         let mut store = MockRunStore::new();
         store
             .expect_recover_abandoned()
-            .returning(|_, _, _, _, _| Ok(crate::run::Recovered::default()));
+            .returning(|_, _, _, _, _| Ok(crate::claim::Recovered::default()));
         store.expect_due_backlog().returning(|_| Ok(0));
         store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
         store.expect_next_due().returning(|| Ok(None));

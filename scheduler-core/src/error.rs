@@ -7,7 +7,6 @@
 
 use std::fmt;
 
-use crate::policy::TargetError;
 use crate::schedule::CronParseError;
 
 /// What is wrong with one input value. Every variant is a rule of the domain or of reading the
@@ -247,12 +246,6 @@ impl From<ValidationErrors> for ServiceError {
     }
 }
 
-impl From<crate::cursor::InvalidCursor> for ServiceError {
-    fn from(_: crate::cursor::InvalidCursor) -> Self {
-        Self::InvalidCursor
-    }
-}
-
 impl From<RepositoryError> for ServiceError {
     /// A missing row is a missing job: run lookups map `None` to [`ServiceError::RunNotFound`]
     /// themselves.
@@ -264,6 +257,61 @@ impl From<RepositoryError> for ServiceError {
             RepositoryError::Unavailable(cause) => Self::Unavailable(cause),
         }
     }
+}
+
+/// What is wrong with an HTTP target; the server words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    /// The target is not a JSON object.
+    NotAnObject,
+    /// `type` is absent or not `"http"`.
+    TypeNotHttp,
+    /// `url` is absent or not a string.
+    UrlMissing,
+    /// `url` is not an `http://` or `https://` URL.
+    UrlScheme,
+    /// `url` names no host, or contains whitespace.
+    UrlNoHost,
+    /// `url` is longer than [`HttpTarget::MAX_URL_CHARS`].
+    UrlTooLong,
+    /// `method` is not one of [`HttpTarget::METHODS`].
+    MethodNotAllowed,
+    /// `method` is not a string.
+    MethodNotAString,
+    /// `headers` is not an object of strings.
+    HeadersNotAnObject,
+    /// More than [`HttpTarget::MAX_HEADERS`] headers.
+    TooManyHeaders,
+    /// This header's value is not a string.
+    HeaderNotAString {
+        /// The header's name.
+        name: String,
+    },
+    /// This header's name or value is not valid in HTTP, or too long.
+    HeaderInvalid {
+        /// The header's name.
+        name: String,
+    },
+    /// This header is set by the scheduler or by HTTP itself ([`HttpTarget::is_reserved`]):
+    /// a target may not set or override it.
+    HeaderReserved {
+        /// The header's name, as sent.
+        name: String,
+    },
+    /// A NUL character in the URL or a header.
+    NulCharacter,
+    /// `url` does not parse (the parser's reason).
+    UrlInvalid(String),
+    /// `url` carries credentials (`user:pass@`); they belong in `headers`, which are never
+    /// returned.
+    UrlCredentials,
+    /// `url` reaches an address the SSRF guard refuses (the guard's reason).
+    Forbidden(String),
+    /// A header value is the mask `***` but there is no stored value of that header to keep.
+    MaskedWithoutValue {
+        /// The header's name.
+        name: String,
+    },
 }
 
 #[cfg(test)]

@@ -12,11 +12,13 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
-use crate::auth::Tenant;
 use crate::error::{Invalid, ValidationErrors};
-use crate::policy::{HttpTarget, JobSource, PolicyInput, RunPolicy};
-use crate::run::RunStatus;
+use crate::http_target::HttpTarget;
+use crate::policy::{JobSource, PolicyInput, RunPolicy};
+use crate::run_status::RunStatus;
 use crate::schedule::CronSchedule;
+use crate::tenant::Tenant;
+use crate::text::reject_nul;
 
 /// The database identity of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,19 +27,6 @@ pub struct JobId(pub i64);
 impl fmt::Display for JobId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
-    }
-}
-
-/// Refuses a text holding a NUL character (`\u0000`): PostgreSQL cannot store one in `text`
-/// or `jsonb`, so no backend may be given one.
-///
-/// # Errors
-/// [`Invalid::NulCharacter`].
-pub fn reject_nul(raw: &str) -> Result<(), Invalid> {
-    if raw.contains('\0') {
-        Err(Invalid::NulCharacter)
-    } else {
-        Ok(())
     }
 }
 
@@ -842,7 +831,7 @@ mod tests {
             .iter()
             .filter(|e| {
                 e.problem == Invalid::NulCharacter
-                    || e.problem == Invalid::Target(crate::policy::TargetError::NulCharacter)
+                    || e.problem == Invalid::Target(crate::error::TargetError::NulCharacter)
             })
             .map(|e| e.field.as_str())
             .collect();

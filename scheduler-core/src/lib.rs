@@ -32,66 +32,77 @@
 
 pub mod auth;
 mod capacity;
+pub mod claim;
 pub mod cursor;
 pub mod dispatcher;
 pub mod error;
 pub mod executors;
+pub mod http_target;
 pub mod job;
+pub mod job_query;
 pub mod page;
+pub mod paging;
 pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod preview;
-pub mod query;
 mod recorder;
 pub mod run;
+pub mod run_query;
 pub mod run_service;
+pub mod run_status;
 pub mod schedule;
 pub mod service;
 pub mod signing;
 pub mod target_guard;
 pub mod telemetry;
+pub mod tenant;
+pub mod text;
+pub mod wire;
 
 pub use auth::{
-    ApiKey, KEY_PREFIX, KeyService, KeyStore, NewApiKey, Principal, Scope, Tenant, generate_key,
-    hash_key,
+    ApiKey, KEY_PREFIX, KeyService, KeyStore, NewApiKey, Principal, Scope, generate_key, hash_key,
 };
+pub use claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
 pub use cursor::{CursorCodec, CursorKey, Direction, InvalidCursor, Keyset};
 pub use dispatcher::{
     ActionFuture, ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, RoutingExecutor,
     TickOutcome,
 };
-pub use error::{Conflict, FieldError, Invalid, RepositoryError, ServiceError, ValidationErrors};
+pub use error::{
+    Conflict, FieldError, Invalid, RepositoryError, ServiceError, TargetError, ValidationErrors,
+};
+pub use http_target::{HttpTarget, host_key};
 pub use job::{
     Description, Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob, Parameters, Timezone,
 };
+pub use job_query::{
+    JobFilter, JobListRequest, JobOrdering, JobPage, JobPosition, JobQuery, JobSlice, OrderField,
+    SortKey,
+};
 pub use page::{Listing, Page, PageLink, Window};
+pub use paging::{PageRequest, Paging};
 pub use plan::{
     Execution, ExecutionKind, FireDecision, FirePlan, NextAttempt, RecoveryPlan, RetryPlan,
     RunOutcome, SkipReason, needs_running_check, next_claim_size, plan_fire, plan_outcome,
     plan_recovery, plan_retry,
 };
-pub use policy::{
-    ConcurrencyPolicy, HttpTarget, JobSource, MisfirePolicy, PolicyInput, RunPolicy, TargetError,
-    WireEnum, host_key,
-};
+pub use policy::{ConcurrencyPolicy, JobSource, MisfirePolicy, PolicyInput, RunPolicy};
 pub use ports::{
     CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, HostResolver, JobCache, JobExecutor,
     JobRepository, RunStore,
 };
 pub use preview::{Preview, PreviewRequest};
-pub use query::{
-    JobFilter, JobListRequest, JobOrdering, JobPage, JobPosition, JobQuery, JobSlice, OrderField,
-    Paging, SortKey,
-};
-pub use run::{
-    ClaimBatch, ClaimRequest, ClaimedRun, ErrorText, FinishedRun, Recovered, Run, RunFilter, RunId,
-    RunListRequest, RunPage, RunQuery, RunSlice, RunStatus, RunTrigger,
-};
+pub use run::{ErrorText, Run, RunId};
+pub use run_query::{RunFilter, RunListRequest, RunPage, RunQuery, RunSlice};
 pub use run_service::{JobRun, RunService};
+pub use run_status::{RunStatus, RunTrigger};
 pub use schedule::{CronParseError, CronSchedule};
 pub use service::{Declared, JobService};
 pub use signing::{
     SIGNATURE_HEADER, SigningSecret, SigningService, SigningStore, signature_header, verify,
 };
 pub use target_guard::{HostCheck, TargetGuard, TargetRefusal, forbidden_reason};
+pub use tenant::Tenant;
+pub use text::reject_nul;
+pub use wire::WireEnum;

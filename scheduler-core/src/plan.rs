@@ -11,7 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::job::{Job, JobId};
 use crate::policy::{ConcurrencyPolicy, MisfirePolicy, RunPolicy};
-use crate::run::{ErrorText, Run, RunStatus, RunTrigger};
+use crate::run::{ErrorText, Run};
+use crate::run_status::{RunStatus, RunTrigger};
 
 /// Why a due fire is not executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,7 +343,7 @@ mod tests {
             next_run: Some(utc(next_run)),
             created_at: utc("2025-01-01T00:00:00Z"),
             updated_at: utc("2025-01-01T00:00:00Z"),
-            tenant: crate::auth::Tenant::default_tenant(),
+            tenant: crate::tenant::Tenant::default_tenant(),
             created_by: None,
             updated_by: None,
         }
@@ -376,7 +377,7 @@ mod tests {
         let mut with_target = job("* * * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
         assert_eq!(ExecutionKind::of(&with_target), ExecutionKind::Handler);
         with_target.spec.target = Some(
-            crate::policy::HttpTarget::parse(
+            crate::http_target::HttpTarget::parse(
                 &serde_json::json!({"type": "http", "url": "https://hooks.example.com/x"}),
             )
             .unwrap(),

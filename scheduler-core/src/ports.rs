@@ -5,19 +5,19 @@
 //! `Rejected` (the store refused a value; the domain's limits exist so this does not happen),
 //! besides the errors its doc names.
 
-use crate::auth::Tenant;
+use crate::tenant::Tenant;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
 use crate::error::RepositoryError;
 use crate::job::{Job, JobId, JobName, NewJob};
+use crate::job_query::{JobPage, JobSlice};
 use crate::plan::RunOutcome;
 use crate::policy::JobSource;
-use crate::query::{JobPage, JobSlice};
-use crate::run::{
-    ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered, Run, RunId, RunPage, RunSlice,
-    RunStatus,
-};
+use crate::run::{Run, RunId};
+use crate::run_query::{RunPage, RunSlice};
+use crate::run_status::RunStatus;
 
 /// Durable storage of jobs. The store is the source of truth.
 #[cfg_attr(test, mockall::automock)]

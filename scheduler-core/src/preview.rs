@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{Invalid, ValidationErrors};
-use crate::job::{Timezone, reject_nul};
+use crate::job::Timezone;
 use crate::schedule::CronSchedule;
+use crate::text::reject_nul;
 
 /// Raw input of a preview, as read from a request.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -15,10 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::capacity::RecordSlot;
+use crate::claim::FinishedRun;
 use crate::error::RepositoryError;
 use crate::job::JobId;
 use crate::ports::{JobCache, RunStore};
-use crate::run::{FinishedRun, RunId};
+use crate::run::RunId;
 use crate::telemetry;
 
 /// An outcome waiting to be stored, with the slot it releases once stored.
@@ -201,7 +202,8 @@ mod tests {
     use crate::capacity::Capacity;
     use crate::plan::{ExecutionKind, RunOutcome};
     use crate::ports::{MockJobCache, MockRunStore};
-    use crate::run::{ErrorText, Run, RunStatus, RunTrigger};
+    use crate::run::{ErrorText, Run};
+    use crate::run_status::{RunStatus, RunTrigger};
 
     fn finished(id: i64, error: &str) -> FinishedRun {
         let at = "2025-06-23T09:00:00Z".parse().unwrap();

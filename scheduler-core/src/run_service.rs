@@ -9,9 +9,11 @@ use crate::dispatcher::Dispatcher;
 use crate::error::{RepositoryError, ServiceError};
 use crate::job::JobId;
 use crate::page::{Listing, navigation};
+use crate::paging::Paging;
 use crate::ports::RunStore;
-use crate::query::Paging;
-use crate::run::{Run, RunId, RunQuery, RunStatus};
+use crate::run::{Run, RunId};
+use crate::run_query::RunQuery;
+use crate::run_status::RunStatus;
 use crate::service::JobService;
 use chrono::{DateTime, Utc};
 

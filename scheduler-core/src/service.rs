@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use crate::auth::Principal;
 use crate::cursor::{CursorCodec, CursorKey, Keyset};
+use crate::error::TargetError;
 use crate::error::{Conflict, Invalid, ServiceError, ValidationErrors};
+use crate::http_target::HttpTarget;
 use crate::job::{Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob};
+use crate::job_query::{JobPosition, JobQuery};
 use crate::page::{Listing, navigation};
+use crate::paging::Paging;
 use crate::policy::JobSource;
-use crate::policy::{HttpTarget, TargetError};
 use crate::ports::{CacheLookup, CacheReport, Clock, HostResolver, JobCache, JobRepository};
-use crate::query::{JobPosition, JobQuery, Paging};
 use crate::target_guard::{HostCheck, TargetGuard};
 
 /// What [`JobService::declare`] did.
@@ -465,10 +467,10 @@ impl JobService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Tenant;
     use crate::error::{Conflict, RepositoryError};
+    use crate::job_query::JobPage;
     use crate::ports::{CacheTicket, MockClock, MockJobCache, MockJobRepository};
-    use crate::query::JobPage;
+    use crate::tenant::Tenant;
     use chrono::{DateTime, Utc};
     use mockall::predicate::eq;
 
@@ -502,7 +504,7 @@ mod tests {
             last_error: None,
             created_at: now(),
             updated_at: now(),
-            tenant: crate::auth::Tenant::default_tenant(),
+            tenant: crate::tenant::Tenant::default_tenant(),
             created_by: None,
             updated_by: None,
         }
@@ -605,7 +607,7 @@ mod tests {
                     next_run: new.next_run,
                     created_at: new.created_at,
                     updated_at: new.created_at,
-                    tenant: crate::auth::Tenant::default_tenant(),
+                    tenant: crate::tenant::Tenant::default_tenant(),
                     created_by: None,
                     updated_by: None,
                 })
@@ -705,7 +707,7 @@ mod tests {
     }
 
     fn cursor_request(cursor: &str, ordering: &str) -> JobQuery {
-        crate::query::JobListRequest {
+        crate::job_query::JobListRequest {
             cursor: Some(cursor.into()),
             ordering: Some(ordering.into()),
             page_size: Some(2),
@@ -747,7 +749,7 @@ mod tests {
                     == crate::page::Window::Keyset {
                         keyset: Keyset {
                             from: Some(JobPosition {
-                                key: crate::query::SortKey::Id,
+                                key: crate::job_query::SortKey::Id,
                                 id: JobId(8),
                             }),
                             direction: crate::cursor::Direction::Forward,

@@ -16,9 +16,9 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::auth::Tenant;
 use crate::error::{RepositoryError, ServiceError};
 use crate::ports::Clock;
+use crate::tenant::Tenant;
 
 /// The header a delivery's signature travels in.
 pub const SIGNATURE_HEADER: &str = "Scheduler-Signature";

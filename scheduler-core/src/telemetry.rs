@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::plan::SkipReason;
-use crate::policy::WireEnum;
-use crate::run::{RunStatus, RunTrigger};
+use crate::run_status::{RunStatus, RunTrigger};
+use crate::wire::WireEnum;
 
 /// Runs recorded, by `status` and `trigger` (a skipped fire is a run with status `skipped`).
 pub const RUNS_TOTAL: &str = "scheduler_runs_total";

@@ -5,11 +5,12 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-use crate::auth::Tenant;
 use crate::cursor::{InvalidCursor, Keyset};
 use crate::error::{Invalid, ValidationErrors};
 use crate::job::{Job, JobId};
 use crate::page::{Page, Window};
+use crate::paging::{PageRequest, Paging};
+use crate::tenant::Tenant;
 
 /// The column a job list is sorted by; ties are broken by `id` in the same direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -127,7 +128,12 @@ impl JobListRequest {
     /// Each bad parameter: `page`, `page_size`, `ordering`, `search`, `cursor` (with `page`).
     pub fn validate(&self) -> Result<JobQuery, ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        let (page, page_size) = checked_page(&mut errors, self.page, self.page_size);
+        let page = PageRequest::read(
+            &mut errors,
+            self.page,
+            self.page_size,
+            self.cursor.as_deref(),
+        );
         let ordering = match &self.ordering {
             None => Some(JobOrdering::default()),
             Some(raw) => errors.check("ordering", JobOrdering::parse(raw)),
@@ -136,22 +142,15 @@ impl JobListRequest {
             None => Some(None),
             Some(raw) => errors.check("search", checked_search(raw)),
         };
-        let paging = match (&self.cursor, self.page) {
-            (None, _) => Some(Paging::Number(page)),
-            (Some(_), Some(_)) => errors.check("cursor", Err(Invalid::CursorWithPage)),
-            (Some(token), None) if token.trim().is_empty() => Some(Paging::Cursor(None)),
-            (Some(token), None) => Some(Paging::Cursor(Some(token.trim().to_string()))),
-        };
-        match (ordering, search, paging) {
-            (Some(ordering), Some(search), Some(paging)) if errors.is_empty() => Ok(JobQuery {
-                page_size,
+        match (ordering, search, page) {
+            (Some(ordering), Some(search), Some(page)) if errors.is_empty() => Ok(JobQuery {
+                page,
                 ordering,
                 filter: JobFilter {
                     tenant: None,
                     is_active: self.is_active,
                     search,
                 },
-                paging,
             }),
             _ => Err(errors),
         }
@@ -160,7 +159,7 @@ impl JobListRequest {
 
 /// A name search: trimmed, at most 255 characters, no NUL; blank means no search.
 fn checked_search(raw: &str) -> Result<Option<String>, Invalid> {
-    crate::job::reject_nul(raw)?;
+    crate::text::reject_nul(raw)?;
     let trimmed = raw.trim();
     if trimmed.chars().count() > crate::job::JobName::MAX_CHARS {
         return Err(Invalid::TooLong {
@@ -168,15 +167,6 @@ fn checked_search(raw: &str) -> Result<Option<String>, Invalid> {
         });
     }
     Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
-}
-
-/// How a list is paged, as the client asked.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Paging {
-    /// The numbered page (1-based): the original's `page=`, O(offset) deep down.
-    Number(u64),
-    /// Cursor pages: `None` for the first, otherwise the token of a link, not yet verified.
-    Cursor(Option<String>),
 }
 
 /// Which jobs a list holds.
@@ -193,34 +183,21 @@ pub struct JobFilter {
 /// A validated request for one page of jobs. Built by [`JobListRequest::validate`],
 /// [`JobQuery::new`] (numbered pages) or `default()`, so `page >= 1` and `page_size` is in
 /// range.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct JobQuery {
-    /// Jobs per page, 1 to [`JobQuery::MAX_PAGE_SIZE`].
-    page_size: u64,
+    /// Which page, and its size.
+    page: PageRequest,
     /// Sort order.
     ordering: JobOrdering,
     /// Which jobs.
     filter: JobFilter,
-    /// Which page.
-    paging: Paging,
-}
-
-impl Default for JobQuery {
-    fn default() -> Self {
-        Self {
-            page_size: Self::DEFAULT_PAGE_SIZE,
-            ordering: JobOrdering::default(),
-            filter: JobFilter::default(),
-            paging: Paging::Number(1),
-        }
-    }
 }
 
 impl JobQuery {
     /// Page size when none is asked for.
-    pub const DEFAULT_PAGE_SIZE: u64 = 50;
+    pub const DEFAULT_PAGE_SIZE: u64 = PageRequest::DEFAULT_SIZE;
     /// Largest page size accepted.
-    pub const MAX_PAGE_SIZE: u64 = 500;
+    pub const MAX_PAGE_SIZE: u64 = PageRequest::MAX_SIZE;
 
     /// A numbered-page query from optional raw parts, collecting every failure.
     ///
@@ -244,20 +221,17 @@ impl JobQuery {
 
     /// The numbered page, or `None` for cursor pages.
     pub fn page(&self) -> Option<u64> {
-        match self.paging {
-            Paging::Number(page) => Some(page),
-            Paging::Cursor(_) => None,
-        }
+        self.page.page()
     }
 
     /// How the list is paged.
     pub fn paging(&self) -> &Paging {
-        &self.paging
+        self.page.paging()
     }
 
     /// Jobs per page.
     pub fn page_size(&self) -> u64 {
-        self.page_size
+        self.page.page_size()
     }
 
     /// The `is_active` filter.
@@ -277,10 +251,7 @@ impl JobQuery {
 
     /// Rows to skip before a numbered page (0 for cursor pages).
     pub fn offset(&self) -> u64 {
-        self.page()
-            .unwrap_or(1)
-            .saturating_sub(1)
-            .saturating_mul(self.page_size)
+        self.page.offset()
     }
 
     /// The rows a store reads for a numbered page, or the first cursor page, of `tenant`'s
@@ -290,20 +261,7 @@ impl JobQuery {
         tenant: Option<Tenant>,
         keyset: Option<Keyset<JobPosition>>,
     ) -> JobSlice {
-        let window = match (&self.paging, keyset) {
-            (_, Some(keyset)) => Window::Keyset {
-                keyset,
-                limit: self.page_size,
-            },
-            (Paging::Number(_), None) => Window::Offset {
-                offset: self.offset(),
-                limit: self.page_size,
-            },
-            (Paging::Cursor(_), None) => Window::Keyset {
-                keyset: Keyset::first(),
-                limit: self.page_size,
-            },
-        };
+        let window = self.page.window(keyset);
         JobSlice {
             filter: JobFilter {
                 tenant,
@@ -417,43 +375,6 @@ impl JobSlice {
             window: Window::Offset { offset: 0, limit },
         }
     }
-}
-
-/// Checks a page number (1 and above) and a page size (1 to [`JobQuery::MAX_PAGE_SIZE`]),
-/// recording what is wrong; absent values take the defaults. Shared by job and run lists.
-pub(crate) fn checked_page(
-    errors: &mut ValidationErrors,
-    page: Option<i64>,
-    page_size: Option<i64>,
-) -> (u64, u64) {
-    let page = match page {
-        None => Some(1),
-        Some(p) => errors.check(
-            "page",
-            u64::try_from(p)
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or(Invalid::BelowMinimum { min: 1 }),
-        ),
-    };
-    let max = JobQuery::MAX_PAGE_SIZE;
-    let page_size = match page_size {
-        None => Some(JobQuery::DEFAULT_PAGE_SIZE),
-        Some(s) => errors.check(
-            "page_size",
-            u64::try_from(s)
-                .ok()
-                .filter(|s| (1..=max).contains(s))
-                .ok_or(Invalid::OutOfRange {
-                    min: 1,
-                    max: max.cast_signed(),
-                }),
-        ),
-    };
-    (
-        page.unwrap_or(1),
-        page_size.unwrap_or(JobQuery::DEFAULT_PAGE_SIZE),
-    )
 }
 
 /// One page of jobs as a store returns it.

@@ -1,0 +1,69 @@
+//! The claim protocol's types: what a claim may take, what it took, what a recovery did,
+//! and a run whose execution ended. The store carries out what [`crate::plan`] decides.
+
+use chrono::{DateTime, Utc};
+
+use crate::job::{Job, JobId};
+use crate::plan::{RunOutcome, SkipReason};
+use crate::run::Run;
+
+/// A run claimed for execution by this worker, with its job as claimed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedRun {
+    /// The run, status `running`.
+    pub run: Run,
+    /// The job at claim time.
+    pub job: Job,
+}
+
+/// What one recovery of stale runs did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Recovered {
+    /// The next attempts to execute now (status `running`), one per stale run run again.
+    pub runs: Vec<ClaimedRun>,
+    /// Stale runs ended `failed` at the abandon cap, not run again.
+    pub given_up: usize,
+    /// Every job whose `last_status` the recovery changed.
+    pub changed_jobs: Vec<JobId>,
+}
+
+/// What one claim transaction did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClaimBatch {
+    /// Runs to execute now (status `running`).
+    pub runs: Vec<ClaimedRun>,
+    /// Every job whose `next_run`/`last_run` the claim changed (run or skipped).
+    pub advanced_jobs: Vec<JobId>,
+    /// How many of the advanced jobs have no target (counted against the claim's
+    /// `handlers`); the rest have one (counted against its `deliveries`).
+    pub advanced_handlers: u32,
+    /// The fires recorded as `skipped`, with why.
+    pub skipped: Vec<(JobId, SkipReason)>,
+}
+
+/// What one claim may take: up to `handlers` due jobs without a target and up to
+/// `deliveries` due jobs with one (each kind has its own execution capacity, see
+/// [`crate::plan::ExecutionKind`]), leaving jobs whose target's host is in `saturated_hosts`
+/// (by [`crate::http_target::HttpTarget::host_key`]) for later.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClaimRequest {
+    /// The claim's instant: jobs with `next_run <= now` are due.
+    pub now: DateTime<Utc>,
+    /// The replica claiming, stored on the runs.
+    pub worker: String,
+    /// Most jobs without a target to take.
+    pub handlers: u32,
+    /// Most jobs with a target to take.
+    pub deliveries: u32,
+    /// Host keys at their per-host cap in this replica: their jobs are not taken.
+    pub saturated_hosts: Vec<String>,
+}
+
+/// A run whose execution ended, with what to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedRun {
+    /// The run as claimed (status `running`).
+    pub run: Run,
+    /// Its outcome.
+    pub outcome: RunOutcome,
+}

@@ -74,6 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(handlers),
         cache,
         clock,
+        Arc::new(scheduler_core::NoTelemetry),
         DispatcherConfig::new("embedded"),
     );
     let job = jobs

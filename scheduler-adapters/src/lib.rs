@@ -9,17 +9,20 @@
 pub mod breaker;
 pub mod clock;
 pub mod counters;
+pub mod entropy;
 pub mod http_executor;
 pub mod memory_cache;
 pub mod rate_limit;
 pub mod redis_cache;
 pub mod schedules;
 pub mod store;
+pub mod telemetry;
 pub mod tiered_cache;
 pub mod worker;
 
 pub use clock::SystemClock;
 pub use counters::CacheCounters;
+pub use entropy::OsEntropy;
 pub use http_executor::{DnsResolver, GuardedResolver, HttpExecutor};
 pub use memory_cache::{InMemoryJobCache, NoJobCache};
 pub use rate_limit::{RateDecision, RateLimitConfig, RateLimiter};
@@ -29,5 +32,6 @@ pub use store::{
     SeaOrmRunStore, SeaOrmSigningStore, connect, connection_failure, cursor_key, mask_password,
     pool_connections,
 };
+pub use telemetry::MetricsTelemetry;
 pub use tiered_cache::{LocalTierConfig, TieredJobCache};
 pub use worker::{MAX_WORKER_CHARS, default_worker_name, worker_name};

@@ -131,6 +131,7 @@ async fn a_slow_host_gets_at_most_its_cap_and_another_host_is_served_meanwhile(s
         }),
         Arc::new(NoJobCache),
         Arc::new(Fixed(now)),
+        Arc::new(scheduler_core::NoTelemetry),
         config,
     );
     assert_eq!(dispatcher.tick().await.unwrap().started, 9);

@@ -142,7 +142,14 @@ fn dispatcher(
 ) -> Dispatcher {
     let mut config = DispatcherConfig::new(worker);
     config.lease = Duration::from_secs(30);
-    Dispatcher::new(runs, Arc::new(actions), Arc::new(NoJobCache), clock, config)
+    Dispatcher::new(
+        runs,
+        Arc::new(actions),
+        Arc::new(NoJobCache),
+        clock,
+        Arc::new(scheduler_core::NoTelemetry),
+        config,
+    )
 }
 
 async fn a_due_fire_is_claimed_once_and_the_schedule_advances(w: World) {
@@ -522,6 +529,7 @@ async fn shutdown_stops_claiming_and_waits_for_in_flight_runs(w: World) {
         Arc::new(actions),
         Arc::new(NoJobCache),
         w.clock.clone(),
+        Arc::new(scheduler_core::NoTelemetry),
         config,
     );
     impatient.tick().await.unwrap();

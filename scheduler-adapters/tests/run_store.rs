@@ -318,6 +318,7 @@ async fn history_is_held_at_the_per_job_cap_and_the_retention_horizon(s: Store) 
         Arc::new(actions),
         Arc::new(NoJobCache),
         clock.clone(),
+        Arc::new(scheduler_core::NoTelemetry),
         config,
     );
     let start = clock.now();

@@ -14,7 +14,11 @@ use support::Store;
 /// A signing service of its own over `store`'s database, as each replica has.
 fn replica(store: &Store) -> SigningService {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    SigningService::new(Arc::new(SeaOrmSigningStore::new(store.db.clone())), clock)
+    SigningService::new(
+        Arc::new(SeaOrmSigningStore::new(store.db.clone())),
+        clock,
+        Arc::new(scheduler_adapters::OsEntropy),
+    )
 }
 
 async fn first_uses_racing_make_one_secret(store: Store) {

@@ -46,13 +46,13 @@ impl CursorKey {
         Self(bytes)
     }
 
-    /// A new key from the operating system's generator.
+    /// A new key from `entropy`.
     ///
     /// # Errors
-    /// The generator's error (it is unavailable).
-    pub fn random() -> Result<Self, getrandom::Error> {
+    /// Why `entropy` gave no bytes.
+    pub fn random(entropy: &dyn crate::entropy::Entropy) -> Result<Self, String> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)?;
+        entropy.fill(&mut bytes)?;
         Ok(Self(bytes))
     }
 
@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn keys_round_trip_their_hex_form_and_hide_in_debug() {
-        let key = CursorKey::random().unwrap();
+        let key = CursorKey::random(&crate::entropy::SeededEntropy::new(3)).unwrap();
         assert_eq!(CursorKey::from_hex(&key.to_hex()), Some(key.clone()));
         assert_eq!(CursorKey::from_hex("beef"), None);
         assert_eq!(format!("{key:?}"), "CursorKey(***)");

@@ -37,10 +37,10 @@ use crate::claim::{ClaimRequest, ClaimedRun, FinishedRun};
 use crate::error::RepositoryError;
 use crate::job::JobId;
 use crate::plan::{Execution, ExecutionKind, next_claim_size, plan_outcome};
-use crate::ports::{Clock, JobCache, JobExecutor, RunStore};
+use crate::ports::{Clock, JobCache, JobExecutor, RunStore, Telemetry};
 use crate::recorder::{Pending, Recorder};
 use crate::run::{ErrorText, Run, RunId};
-use crate::telemetry;
+use crate::run_status::{RunStatus, RunTrigger};
 use crate::wire::WireEnum;
 
 pub use crate::executors::{ActionFuture, ActionHandler, ActionHandlers, RoutingExecutor};
@@ -191,6 +191,8 @@ struct Inner {
     executor: Arc<dyn JobExecutor>,
     cache: Arc<dyn JobCache>,
     clock: Arc<dyn Clock>,
+    /// Where the dispatcher's events are reported (metrics).
+    telemetry: Arc<dyn Telemetry>,
     config: DispatcherConfig,
     /// Slots by kind and per host.
     capacity: Arc<Capacity>,
@@ -250,6 +252,7 @@ impl Dispatcher {
         executor: Arc<dyn JobExecutor>,
         cache: Arc<dyn JobCache>,
         clock: Arc<dyn Clock>,
+        telemetry: Arc<dyn Telemetry>,
         config: DispatcherConfig,
     ) -> Self {
         let capacity = Capacity::new(
@@ -261,6 +264,7 @@ impl Dispatcher {
         let recorder = Recorder::new(
             store.clone(),
             cache.clone(),
+            telemetry.clone(),
             in_flight.clone(),
             config.record_batch,
         );
@@ -271,6 +275,7 @@ impl Dispatcher {
                 executor,
                 cache,
                 clock,
+                telemetry,
                 capacity,
                 in_flight,
                 recorder,
@@ -333,7 +338,9 @@ impl Dispatcher {
                     inner.config.max_abandoned_attempts,
                 )
                 .await?;
-            telemetry::runs_abandoned(recovered.runs.len(), recovered.given_up);
+            inner
+                .telemetry
+                .runs_abandoned(recovered.runs.len(), recovered.given_up);
             if !recovered.changed_jobs.is_empty() {
                 inner.cache.invalidate_jobs(&recovered.changed_jobs).await;
             }
@@ -351,7 +358,7 @@ impl Dispatcher {
         outcome.started += claimed.started;
         outcome.more_due = claimed.more_due;
         outcome.at_capacity = claimed.at_capacity;
-        telemetry::claimed(now);
+        inner.telemetry.claimed(now);
         *lock(&inner.last_good_tick) = std::time::Instant::now();
         Ok(outcome)
     }
@@ -402,10 +409,17 @@ impl Dispatcher {
             }
         }
         for (_, reason) in &batch.skipped {
-            telemetry::fire_skipped(reason);
+            inner.telemetry.fire_skipped(reason);
+            // A skipped fire is a run too, status `skipped`.
+            inner
+                .telemetry
+                .run_recorded(RunStatus::Skipped, RunTrigger::Schedule, None);
         }
         for claimed in &batch.runs {
-            telemetry::fire_started(claimed.run.scheduled_for, claimed.run.started_at);
+            let lateness = (claimed.run.started_at - claimed.run.scheduled_for)
+                .to_std()
+                .unwrap_or_default();
+            inner.telemetry.fire_started(lateness);
         }
         let started = self.start_reserved(batch.runs, &mut handlers, &mut deliveries);
         let more_due = (asked_handlers > 0 && got_handlers >= asked_handlers)
@@ -479,7 +493,7 @@ impl Dispatcher {
         {
             let mut in_flight = lock(&self.inner.in_flight);
             in_flight.insert(run.run.id);
-            telemetry::in_flight(in_flight.len());
+            self.inner.telemetry.in_flight(in_flight.len());
         }
         let dispatcher = self.clone();
         tokio::spawn(async move { dispatcher.execute(run, slot).await });
@@ -560,7 +574,9 @@ impl Dispatcher {
                 "run failed"
             ),
         }
-        telemetry::run_recorded(outcome.status, run.trigger, Some(ran_for));
+        self.inner
+            .telemetry
+            .run_recorded(outcome.status, run.trigger, Some(ran_for));
         self.inner
             .recorder
             .record(Pending {
@@ -607,7 +623,7 @@ impl Dispatcher {
             tokio::time::sleep(started.elapsed().saturating_mul(config.prune_pace)).await;
         }
         if deleted > 0 {
-            telemetry::runs_pruned(deleted);
+            self.inner.telemetry.runs_pruned(deleted);
             tracing::info!(deleted, "run history pruned");
         }
         Ok(deleted)
@@ -644,7 +660,7 @@ impl Dispatcher {
             self.every(BACKLOG_SAMPLE_EVERY, |d| async move {
                 let now = d.inner.clock.now();
                 if let Ok(due) = d.inner.store.due_backlog(now).await {
-                    telemetry::backlog(due);
+                    d.inner.telemetry.backlog(due);
                 }
             }),
             self.every(
@@ -690,7 +706,7 @@ impl Dispatcher {
                     }
                 }
                 Err(error) => {
-                    telemetry::claim_failed();
+                    self.inner.telemetry.claim_failed();
                     if failures == 0 {
                         tracing::warn!(%error, "dispatcher: claiming failed; backing off");
                     }
@@ -782,7 +798,7 @@ impl Dispatcher {
         for id in &ids {
             in_flight.remove(id);
         }
-        telemetry::in_flight(in_flight.len());
+        self.inner.telemetry.in_flight(in_flight.len());
     }
 
     /// An extra claimer: sleeps until a claim comes back full, then claims while claims come
@@ -915,6 +931,7 @@ mod tests {
             executor,
             Arc::new(cache),
             clock(),
+            Arc::new(crate::ports::NoTelemetry),
             DispatcherConfig::new("w"),
         )
     }
@@ -975,6 +992,7 @@ mod tests {
             Arc::new(MockJobExecutor::new()),
             Arc::new(cache),
             clock(),
+            Arc::new(crate::ports::NoTelemetry),
             config,
         );
         dispatcher.tick().await.unwrap();
@@ -1006,6 +1024,7 @@ mod tests {
             Arc::new(MockJobExecutor::new()),
             Arc::new(MockJobCache::new()),
             clock(),
+            Arc::new(crate::ports::NoTelemetry),
             DispatcherConfig::new("w"),
         );
         dispatcher
@@ -1131,6 +1150,7 @@ mod tests {
             }),
             Arc::new(MockJobCache::new()),
             clock(),
+            Arc::new(crate::ports::NoTelemetry),
             config,
         );
         dispatcher

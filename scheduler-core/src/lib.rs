@@ -35,6 +35,7 @@ mod capacity;
 pub mod claim;
 pub mod cursor;
 pub mod dispatcher;
+pub mod entropy;
 pub mod error;
 pub mod executors;
 pub mod http_target;
@@ -55,7 +56,6 @@ pub mod schedule;
 pub mod service;
 pub mod signing;
 pub mod target_guard;
-pub mod telemetry;
 pub mod tenant;
 pub mod text;
 pub mod wire;
@@ -69,6 +69,7 @@ pub use dispatcher::{
     ActionFuture, ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, RoutingExecutor,
     TickOutcome,
 };
+pub use entropy::{SeededEntropy, random_token};
 pub use error::{
     Conflict, FieldError, Invalid, RepositoryError, ServiceError, TargetError, ValidationErrors,
 };
@@ -89,8 +90,8 @@ pub use plan::{
 };
 pub use policy::{ConcurrencyPolicy, JobSource, MisfirePolicy, PolicyInput, RunPolicy};
 pub use ports::{
-    CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, HostResolver, JobCache, JobExecutor,
-    JobRepository, RunStore,
+    CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, Entropy, HostResolver, JobCache,
+    JobExecutor, JobRepository, NoTelemetry, RunStore, Telemetry,
 };
 pub use preview::{Preview, PreviewRequest};
 pub use run::{ErrorText, Run, RunId};

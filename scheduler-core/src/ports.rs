@@ -5,6 +5,7 @@
 //! `Rejected` (the store refused a value; the domain's limits exist so this does not happen),
 //! besides the errors its doc names.
 
+pub use crate::entropy::Entropy;
 use crate::tenant::Tenant;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,10 +15,12 @@ use crate::error::RepositoryError;
 use crate::job::{Job, JobId, JobName, NewJob};
 use crate::job_query::{JobPage, JobSlice};
 use crate::plan::RunOutcome;
+use crate::plan::SkipReason;
 use crate::policy::JobSource;
 use crate::run::{Run, RunId};
 use crate::run_query::{RunPage, RunSlice};
-use crate::run_status::RunStatus;
+use crate::run_status::{RunStatus, RunTrigger};
+use std::time::Duration;
 
 /// Durable storage of jobs. The store is the source of truth.
 #[cfg_attr(test, mockall::automock)]
@@ -174,6 +177,47 @@ pub struct CacheReport {
 pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;
+}
+
+/// What the dispatcher reports as it works — the recorder port: an adapter turns these
+/// events into a metrics registry's series (`scheduler_adapters::MetricsTelemetry`). Calls are
+/// on the dispatch path: implementations MUST NOT block or fail.
+pub trait Telemetry: Send + Sync {
+    /// A run ended with `status` and `trigger`; `ran_for` is how long it executed (`None` for
+    /// a fire skipped without executing).
+    fn run_recorded(&self, status: RunStatus, trigger: RunTrigger, ran_for: Option<Duration>);
+    /// A fire was skipped for `reason` (its skipped run is reported by `run_recorded` too).
+    fn fire_skipped(&self, reason: &SkipReason);
+    /// A scheduled fire started `lateness` after its instant.
+    fn fire_started(&self, lateness: Duration);
+    /// Stale runs were recovered: `rerun` run again, `given_up` ended at the abandon cap.
+    fn runs_abandoned(&self, rerun: usize, given_up: usize);
+    /// `count` runs execute here now (or await their outcome's record).
+    fn in_flight(&self, count: usize);
+    /// A claim completed at `at`.
+    fn claimed(&self, at: DateTime<Utc>);
+    /// A claim (tick) failed.
+    fn claim_failed(&self);
+    /// `due` fires were due and unclaimed when sampled.
+    fn backlog(&self, due: u64);
+    /// History retention deleted `count` runs.
+    fn runs_pruned(&self, count: u64);
+}
+
+/// A [`Telemetry`] that keeps nothing: for programs without metrics, and tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTelemetry;
+
+impl Telemetry for NoTelemetry {
+    fn run_recorded(&self, _: RunStatus, _: RunTrigger, _: Option<Duration>) {}
+    fn fire_skipped(&self, _: &SkipReason) {}
+    fn fire_started(&self, _: Duration) {}
+    fn runs_abandoned(&self, _: usize, _: usize) {}
+    fn in_flight(&self, _: usize) {}
+    fn claimed(&self, _: DateTime<Utc>) {}
+    fn claim_failed(&self) {}
+    fn backlog(&self, _: u64) {}
+    fn runs_pruned(&self, _: u64) {}
 }
 
 /// Durable run history and the claim protocol. The store — not any in-memory timer — decides

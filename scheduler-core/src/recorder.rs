@@ -18,9 +18,8 @@ use crate::capacity::RecordSlot;
 use crate::claim::FinishedRun;
 use crate::error::RepositoryError;
 use crate::job::JobId;
-use crate::ports::{JobCache, RunStore};
+use crate::ports::{JobCache, RunStore, Telemetry};
 use crate::run::RunId;
-use crate::telemetry;
 
 /// An outcome waiting to be stored, with the slot it releases once stored.
 pub(crate) struct Pending {
@@ -46,6 +45,8 @@ pub(crate) struct Recorder {
     store: Arc<dyn RunStore>,
     /// Invalidated for every job whose `last_status` may have changed.
     cache: Arc<dyn JobCache>,
+    /// Told how many runs remain in flight.
+    telemetry: Arc<dyn Telemetry>,
     /// The dispatcher's runs executing or awaiting their record (heartbeated).
     in_flight: Arc<Mutex<HashSet<RunId>>>,
     /// Most outcomes per statement.
@@ -65,12 +66,14 @@ impl Recorder {
     pub(crate) fn new(
         store: Arc<dyn RunStore>,
         cache: Arc<dyn JobCache>,
+        telemetry: Arc<dyn Telemetry>,
         in_flight: Arc<Mutex<HashSet<RunId>>>,
         max_batch: usize,
     ) -> Self {
         Self {
             store,
             cache,
+            telemetry,
             in_flight,
             max_batch: max_batch.max(1),
             queue: Mutex::new(Queue::default()),
@@ -141,7 +144,7 @@ impl Recorder {
             for one in &finished {
                 in_flight.remove(&one.run.id);
             }
-            telemetry::in_flight(in_flight.len());
+            self.telemetry.in_flight(in_flight.len());
         }
         drop(slots);
     }
@@ -268,6 +271,7 @@ mod tests {
         let recorder = Arc::new(Recorder::new(
             Arc::new(picky_store(stored.clone(), calls.clone())),
             Arc::new(cache),
+            Arc::new(crate::ports::NoTelemetry),
             in_flight.clone(),
             10,
         ));

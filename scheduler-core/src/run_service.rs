@@ -252,6 +252,7 @@ mod tests {
             Arc::new(MockJobExecutor::new()),
             cache,
             clock,
+            Arc::new(crate::ports::NoTelemetry),
             DispatcherConfig::new("test"),
         );
         RunService::new(jobs, store, dispatcher)

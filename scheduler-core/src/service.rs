@@ -28,15 +28,6 @@ pub enum Declared {
     Unchanged,
 }
 
-/// A cursor key for one process: random, or — if the system generator fails, which it does
-/// not on supported systems — a fixed key (cursors then only lose their tamper check).
-fn process_cursor_key() -> CursorKey {
-    CursorKey::random().unwrap_or_else(|error| {
-        tracing::warn!(%error, "no random cursor key; using a fixed one");
-        CursorKey::from_bytes([0; 32])
-    })
-}
-
 /// The job use cases over the repository, cache and clock ports.
 #[derive(Clone)]
 pub struct JobService {
@@ -58,7 +49,11 @@ pub struct JobService {
 }
 
 impl JobService {
-    /// Wires the service to its ports.
+    /// Wires the service to its ports. Its cursors are signed with a fixed key until
+    /// [`JobService::with_cursor_key`] gives it the deployment's (the server and the embedding
+    /// builder always do, with the key every replica shares): a cursor stays bound to its
+    /// tenant, list and ordering either way, and a page read through one is still filtered to
+    /// the caller's tenant, so the key guards against tampering within one's own lists only.
     pub fn new(
         repository: Arc<dyn JobRepository>,
         cache: Arc<dyn JobCache>,
@@ -71,7 +66,7 @@ impl JobService {
             target_guard: Arc::new(TargetGuard::default()),
             resolver: None,
             principal: Arc::new(Principal::unauthenticated()),
-            cursors: Arc::new(CursorCodec::new(process_cursor_key())),
+            cursors: Arc::new(CursorCodec::new(CursorKey::from_bytes([0; 32]))),
         }
     }
 

@@ -16,8 +16,9 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::entropy::random_token;
 use crate::error::{RepositoryError, ServiceError};
-use crate::ports::Clock;
+use crate::ports::{Clock, Entropy};
 use crate::tenant::Tenant;
 
 /// The header a delivery's signature travels in.
@@ -127,15 +128,12 @@ pub fn verify(header: &str, secret: &str, body: &[u8], now: i64, tolerance_secon
     })
 }
 
-/// A new random signing secret.
+/// A new random signing secret: `whsec_` and 64 hex digits (256 bits) from `entropy`.
 ///
 /// # Errors
-/// `Unavailable` when the operating system's generator fails.
-pub fn generate_secret() -> Result<String, ServiceError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| ServiceError::Unavailable(format!("no random numbers: {e}")))?;
-    Ok(format!("{SECRET_PREFIX}{}", hex::encode(bytes)))
+/// `Unavailable` when the entropy source fails.
+pub fn generate_secret(entropy: &dyn Entropy) -> Result<String, ServiceError> {
+    random_token(entropy, SECRET_PREFIX, 32)
 }
 
 /// The signing use cases.
@@ -145,12 +143,22 @@ pub struct SigningService {
     store: Arc<dyn SigningStore>,
     /// "Now".
     clock: Arc<dyn Clock>,
+    /// Where new secrets come from.
+    entropy: Arc<dyn Entropy>,
 }
 
 impl SigningService {
     /// Wires the service.
-    pub fn new(store: Arc<dyn SigningStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(
+        store: Arc<dyn SigningStore>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            entropy,
+        }
     }
 
     /// `tenant`'s valid secrets, newest first; the first call for a tenant creates one.
@@ -165,7 +173,7 @@ impl SigningService {
         }
         // First use: racing callers (tasks, replicas) each try; the store keeps one.
         self.store
-            .create_first(tenant, &generate_secret()?, now)
+            .create_first(tenant, &generate_secret(self.entropy.as_ref())?, now)
             .await?;
         let valid = self.store.valid(tenant, now).await?;
         if valid.is_empty() {
@@ -188,7 +196,12 @@ impl SigningService {
         let now = self.clock.now();
         Ok(self
             .store
-            .rotate(tenant, &generate_secret()?, now, now + overlap)
+            .rotate(
+                tenant,
+                &generate_secret(self.entropy.as_ref())?,
+                now,
+                now + overlap,
+            )
             .await?)
     }
 }
@@ -230,8 +243,9 @@ mod tests {
 
     #[test]
     fn secrets_are_random_and_prefixed() {
-        let a = generate_secret().unwrap();
+        let entropy = crate::entropy::SeededEntropy::new(1);
+        let a = generate_secret(&entropy).unwrap();
         assert!(a.starts_with("whsec_") && a.len() == 6 + 64);
-        assert_ne!(a, generate_secret().unwrap());
+        assert_ne!(a, generate_secret(&entropy).unwrap());
     }
 }

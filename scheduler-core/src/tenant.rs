@@ -49,3 +49,18 @@ impl std::fmt::Display for Tenant {
         f.write_str(&self.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_names_are_checked() {
+        for good in ["default", "team-a", "a_1", "9lives"] {
+            assert!(Tenant::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Team", "-a", "a b", "ä", &"a".repeat(65)] {
+            assert_eq!(Tenant::parse(bad), Err(Invalid::TenantName), "{bad}");
+        }
+    }
+}

@@ -11,9 +11,9 @@ use poem::listener::{Acceptor, TcpAcceptor};
 use poem::{Endpoint, EndpointExt, Server};
 use scheduler_adapters::{
     CachedKeyStore, DatabaseConfig, DnsResolver, HttpExecutor, InMemoryJobCache, LocalTierConfig,
-    NoJobCache, RateLimitConfig, RateLimiter, RedisCacheConfig, RedisJobCache, SeaOrmJobRepository,
-    SeaOrmKeyStore, SeaOrmRunStore, SeaOrmSigningStore, SystemClock, TieredJobCache, connect,
-    connection_failure, mask_password,
+    NoJobCache, OsEntropy, RateLimitConfig, RateLimiter, RedisCacheConfig, RedisJobCache,
+    SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmRunStore, SeaOrmSigningStore, SystemClock,
+    TieredJobCache, connect, connection_failure, mask_password,
 };
 use scheduler_core::{
     ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, KeyService, RoutingExecutor, Run,
@@ -278,7 +278,11 @@ async fn failed_auth_throttle(
 
 /// The signing use cases over `db`.
 pub fn signing_service(db: &DatabaseConnection, clock: Arc<dyn Clock>) -> SigningService {
-    SigningService::new(Arc::new(SeaOrmSigningStore::new(db.clone())), clock)
+    SigningService::new(
+        Arc::new(SeaOrmSigningStore::new(db.clone())),
+        clock,
+        Arc::new(OsEntropy),
+    )
 }
 
 /// How long a key lookup is remembered: a revoked key is refused by every replica within it.
@@ -287,7 +291,11 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
 /// The key use cases over `db`, lookups cached for [`KEY_CACHE_TTL`].
 pub fn key_service(db: &DatabaseConnection, clock: Arc<dyn Clock>) -> KeyService {
     let store = Arc::new(SeaOrmKeyStore::new(db.clone()));
-    KeyService::new(Arc::new(CachedKeyStore::new(store, KEY_CACHE_TTL)), clock)
+    KeyService::new(
+        Arc::new(CachedKeyStore::new(store, KEY_CACHE_TTL)),
+        clock,
+        Arc::new(OsEntropy),
+    )
 }
 
 /// Chooses the cache: Redis when configured; in-process only for a single process (SQLite);
@@ -475,6 +483,7 @@ impl Application {
             executor,
             cache,
             clock.clone(),
+            Arc::new(scheduler_adapters::MetricsTelemetry),
             config.dispatcher_config(),
         );
         let runs = RunService::new(service.clone(), store, dispatcher.clone());

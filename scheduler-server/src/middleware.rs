@@ -164,7 +164,10 @@ fn acceptable_request_id(value: &str) -> bool {
 fn new_request_id() -> String {
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_string());
+    let prefix = PREFIX.get_or_init(|| {
+        scheduler_core::random_token(&scheduler_adapters::OsEntropy, "", 8)
+            .unwrap_or_else(|_| format!("{:016x}", std::process::id()))
+    });
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{prefix}-{n}")
 }

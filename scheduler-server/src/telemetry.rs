@@ -59,13 +59,13 @@ pub fn exporter() -> Option<&'static PrometheusHandle> {
                 )
                 .and_then(|b| {
                     b.set_buckets_for_metric(
-                        Matcher::Full(scheduler_core::telemetry::RUN_DURATION_SECONDS.into()),
+                        Matcher::Full(scheduler_adapters::telemetry::RUN_DURATION_SECONDS.into()),
                         RUN_BUCKETS,
                     )
                 })
                 .and_then(|b| {
                     b.set_buckets_for_metric(
-                        Matcher::Full(scheduler_core::telemetry::FIRE_LATENESS_SECONDS.into()),
+                        Matcher::Full(scheduler_adapters::telemetry::FIRE_LATENESS_SECONDS.into()),
                         LATENESS_BUCKETS,
                     )
                 });
@@ -78,9 +78,9 @@ pub fn exporter() -> Option<&'static PrometheusHandle> {
 }
 
 /// Registers every family of the server's and the core's that exists before its first event
-/// (see [`scheduler_core::telemetry::register`]): dashboards show zeros, not "no data".
+/// (see [`scheduler_adapters::telemetry::register`]): dashboards show zeros, not "no data".
 fn register() {
-    scheduler_core::telemetry::register();
+    scheduler_adapters::telemetry::register();
     metrics::counter!(HTTP_PANICS_TOTAL).increment(0);
     metrics::counter!(HTTP_DEADLINE_EXCEEDED_TOTAL).increment(0);
 }
@@ -88,7 +88,7 @@ fn register() {
 /// Help texts of the server's metrics and the core's.
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    scheduler_core::telemetry::describe();
+    scheduler_adapters::telemetry::describe();
     describe_counter!(
         HTTP_REQUESTS_TOTAL,
         "HTTP requests answered, by route template, method and status."

@@ -144,6 +144,7 @@ fn replica(db: DatabaseConnection, worker: &str) -> Dispatcher {
         Arc::new(executor),
         Arc::new(NoJobCache),
         Arc::new(SystemClock),
+        Arc::new(scheduler_core::NoTelemetry),
         config,
     )
 }

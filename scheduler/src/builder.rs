@@ -418,6 +418,7 @@ impl SchedulerBuilder {
             Arc::new(actions),
             cache,
             clock,
+            Arc::new(scheduler_adapters::MetricsTelemetry),
             self.dispatcher,
         );
         let runs = RunService::new(jobs.clone(), store, dispatcher.clone());

@@ -75,6 +75,7 @@ impl Replicas {
                 executor(),
                 Arc::new(NoJobCache),
                 Arc::new(SystemClock),
+                Arc::new(scheduler_adapters::MetricsTelemetry),
                 config,
             );
             let mut stopped = stopped.clone();
@@ -455,6 +456,7 @@ pub(crate) fn during_prune(
         Arc::new(ActionHandlers::new()),
         Arc::new(NoJobCache),
         Arc::new(SystemClock),
+        Arc::new(scheduler_adapters::MetricsTelemetry),
         DispatcherConfig::new("pruner"),
     );
     let samples = Arc::new(Mutex::new(Vec::with_capacity(jobs)));

@@ -53,7 +53,7 @@ async fn shared_value(
 /// `Unavailable` when the database does not answer, or the system has no random source for
 /// the first key; `Rejected` when the stored value is not a key (edited by hand).
 pub async fn cursor_key(db: &DatabaseConnection) -> Result<CursorKey, RepositoryError> {
-    let candidate = CursorKey::random()
+    let candidate = CursorKey::random(&crate::OsEntropy)
         .map_err(|error| RepositoryError::Unavailable(format!("no random source: {error}")))?;
     let stored = shared_value(db, CURSOR_KEY, &candidate.to_hex()).await?;
     CursorKey::from_hex(&stored).ok_or_else(|| {

@@ -148,7 +148,13 @@ impl Viewer {
     pub fn of(request: &Request) -> Self {
         let (csrf, new_csrf) = match cookie(request, CSRF_COOKIE).filter(|t| acceptable_token(t)) {
             Some(token) => (token.to_string(), false),
-            None => (uuid::Uuid::new_v4().simple().to_string(), true),
+            // 32 hex digits, as `acceptable_token` expects; should the OS generator fail, the
+            // page still renders and its forms are refused (no token matches an empty one).
+            None => (
+                scheduler_core::random_token(&scheduler_adapters::OsEntropy, "", 16)
+                    .unwrap_or_default(),
+                true,
+            ),
         };
         Self {
             principal: crate::auth::principal_of(request).cloned(),

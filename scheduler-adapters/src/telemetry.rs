@@ -1,14 +1,11 @@
-//! The dispatcher's metrics: their names, what they mean, and the one place each is recorded,
-//! through the `metrics` facade (a process that installs no recorder pays almost nothing;
-//! the server installs a Prometheus one).
+//! `MetricsTelemetry`: the core's `Telemetry` port over the `metrics` facade — the
+//! dispatcher's metric names, what they mean, and the one place each is recorded (a process
+//! that installs no recorder pays almost nothing; the server installs a Prometheus one).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-
-use crate::plan::SkipReason;
-use crate::run_status::{RunStatus, RunTrigger};
-use crate::wire::WireEnum;
+use scheduler_core::{RunStatus, RunTrigger, SkipReason, Telemetry, WireEnum};
 
 /// Runs recorded, by `status` and `trigger` (a skipped fire is a run with status `skipped`).
 pub const RUNS_TOTAL: &str = "scheduler_runs_total";
@@ -80,12 +77,11 @@ pub fn describe() {
 /// in-flight and backlog gauges at 0. The last-claim timestamp stays absent until a claim
 /// completes (a 0 would read as a claim in 1970).
 pub fn register() {
-    use strum::VariantNames;
-    for status in RunStatus::VARIANTS {
+    for status in RunStatus::choices() {
         if *status == RunStatus::Running.as_str() {
             continue;
         }
-        for trigger in RunTrigger::VARIANTS {
+        for trigger in RunTrigger::choices() {
             metrics::counter!(RUNS_TOTAL, "status" => *status, "trigger" => *trigger).increment(0);
         }
     }
@@ -103,58 +99,58 @@ pub fn register() {
     metrics::gauge!(DUE_BACKLOG).set(0.0);
 }
 
-/// History retention deleted `count` runs.
-pub fn runs_pruned(count: u64) {
-    metrics::counter!(RUNS_PRUNED_TOTAL).increment(count);
-}
+/// Records the dispatcher's events as metrics through the `metrics` facade (whatever
+/// recorder the process installed).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricsTelemetry;
 
-/// A run ended (executed, or skipped at its fire).
-pub(crate) fn run_recorded(status: RunStatus, trigger: RunTrigger, ran_for: Option<Duration>) {
-    metrics::counter!(RUNS_TOTAL, "status" => status.as_str(), "trigger" => trigger.as_str())
-        .increment(1);
-    if let Some(ran_for) = ran_for {
-        metrics::histogram!(RUN_DURATION_SECONDS).record(ran_for.as_secs_f64());
+impl Telemetry for MetricsTelemetry {
+    fn runs_pruned(&self, count: u64) {
+        metrics::counter!(RUNS_PRUNED_TOTAL).increment(count);
     }
-}
 
-/// A fire was skipped.
-pub(crate) fn fire_skipped(reason: &SkipReason) {
-    metrics::counter!(FIRES_SKIPPED_TOTAL, "reason" => reason.label()).increment(1);
-    run_recorded(RunStatus::Skipped, RunTrigger::Schedule, None);
-}
-
-/// A scheduled fire started at `started`.
-pub(crate) fn fire_started(scheduled_for: DateTime<Utc>, started: DateTime<Utc>) {
-    let late = (started - scheduled_for).to_std().unwrap_or_default();
-    metrics::histogram!(FIRE_LATENESS_SECONDS).record(late.as_secs_f64());
-}
-
-/// Stale runs were found: `rerun` run again, `given_up` ended at the cap.
-pub(crate) fn runs_abandoned(rerun: usize, given_up: usize) {
-    for (outcome, count) in [("rerun", rerun), ("given_up", given_up)] {
-        if count > 0 {
-            metrics::counter!(RUNS_ABANDONED_TOTAL, "outcome" => outcome)
-                .increment(u64::try_from(count).unwrap_or(u64::MAX));
+    fn run_recorded(&self, status: RunStatus, trigger: RunTrigger, ran_for: Option<Duration>) {
+        metrics::counter!(RUNS_TOTAL, "status" => status.as_str(), "trigger" => trigger.as_str())
+            .increment(1);
+        if let Some(ran_for) = ran_for {
+            metrics::histogram!(RUN_DURATION_SECONDS).record(ran_for.as_secs_f64());
         }
     }
-}
 
-/// The number of runs executing here changed.
-pub(crate) fn in_flight(count: usize) {
-    metrics::gauge!(RUNS_IN_FLIGHT).set(count as f64);
-}
+    fn fire_skipped(&self, reason: &SkipReason) {
+        metrics::counter!(FIRES_SKIPPED_TOTAL, "reason" => reason.label()).increment(1);
+    }
 
-/// A claim completed at `now`.
-pub(crate) fn claimed(now: DateTime<Utc>) {
-    metrics::gauge!(LAST_CLAIM_TIMESTAMP_SECONDS).set(now.timestamp_millis() as f64 / 1000.0);
-}
+    fn fire_started(&self, lateness: Duration) {
+        metrics::histogram!(FIRE_LATENESS_SECONDS).record(lateness.as_secs_f64());
+    }
 
-/// A claim failed.
-pub(crate) fn claim_failed() {
-    metrics::counter!(CLAIM_ERRORS_TOTAL).increment(1);
-}
+    fn runs_abandoned(&self, rerun: usize, given_up: usize) {
+        for (outcome, count) in [("rerun", rerun), ("given_up", given_up)] {
+            if count > 0 {
+                metrics::counter!(RUNS_ABANDONED_TOTAL, "outcome" => outcome)
+                    .increment(u64::try_from(count).unwrap_or(u64::MAX));
+            }
+        }
+    }
 
-/// The backlog was sampled.
-pub(crate) fn backlog(due: u64) {
-    metrics::gauge!(DUE_BACKLOG).set(due as f64);
+    // Gauges are f64; counts and instants this large fit well enough.
+    #[allow(clippy::cast_precision_loss)]
+    fn in_flight(&self, count: usize) {
+        metrics::gauge!(RUNS_IN_FLIGHT).set(count as f64);
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn claimed(&self, at: DateTime<Utc>) {
+        metrics::gauge!(LAST_CLAIM_TIMESTAMP_SECONDS).set(at.timestamp_millis() as f64 / 1000.0);
+    }
+
+    fn claim_failed(&self) {
+        metrics::counter!(CLAIM_ERRORS_TOTAL).increment(1);
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn backlog(&self, due: u64) {
+        metrics::gauge!(DUE_BACKLOG).set(due as f64);
+    }
 }

@@ -212,3 +212,14 @@ impl Model {
         }
     }
 }
+
+/// `jobs.run_count`: how many runs the job has (kept by the run store alone, so it is not a
+/// field of the job entity; the per-job history cap reads it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunCount;
+
+impl sea_orm::sea_query::Iden for RunCount {
+    fn unquoted(&self) -> &str {
+        "run_count"
+    }
+}

@@ -5,6 +5,7 @@ pub(crate) mod entity;
 pub mod job_list;
 mod jobs;
 mod keys;
+mod new_run;
 mod run_claim;
 mod run_entity;
 pub mod run_list;

@@ -19,9 +19,10 @@ use sea_orm::{
 };
 
 use super::entity as jobs;
+use super::entity::RunCount;
+use super::new_run::NewRun;
 use super::run_entity as runs;
 use super::run_sql::{self, PlannedFire, host_key_sql, instant};
-use super::runs::NewRun;
 use super::{micros, repository_error};
 
 fn db<T>(result: Result<T, sea_orm::DbErr>) -> Result<T, RepositoryError> {
@@ -256,17 +257,6 @@ async fn advance_jobs(
             .await)?;
     }
     Ok(())
-}
-
-/// `jobs.run_count`: how many runs the job has (kept by the run store alone, so it is not a
-/// field of the job entity; the per-job history cap reads it).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct RunCount;
-
-impl sea_orm::sea_query::Iden for RunCount {
-    fn unquoted(&self) -> &str {
-        "run_count"
-    }
 }
 
 /// The runs to execute from a claim: each fired job (as advanced) with its new run.

@@ -20,7 +20,7 @@ use sea_orm::{
 };
 
 use super::entity as jobs;
-use super::run_claim::RunCount;
+use super::entity::RunCount;
 use super::run_entity as runs;
 use super::run_sql;
 use super::{micros, repository_error};

@@ -540,6 +540,7 @@ impl Application {
                 keys,
                 metrics_public: config.metrics_public,
                 failures,
+                refusal_page: crate::ui::session::refusal,
             }),
         })
     }

@@ -51,6 +51,10 @@ pub struct Auth {
     pub metrics_public: bool,
     /// The throttle on failed authentications, when on.
     pub failures: Option<FailedAuth>,
+    /// How a refusal is answered: as it is for the API, as a page on dashboard paths
+    /// (`crate::ui::session::refusal`, given by the wiring so the front door does not depend
+    /// on the dashboard's pages).
+    pub refusal_page: fn(&Request, Response) -> Response,
 }
 
 /// Failed authentications per client address: a GCRA budget (in Redis when configured, so
@@ -142,7 +146,7 @@ fn open_path(path: &str, metrics_public: bool) -> bool {
     matches!(path, "/health" | "/ready" | "/openapi.json" | "/swagger")
         || path.starts_with("/swagger/")
         || (metrics_public && path == "/metrics")
-        || crate::ui::session::open_path(path)
+        || crate::ui::cookies::open_path(path)
 }
 
 /// The key a request presents, if any: a header, or on dashboard pages (`/ui/...`) the
@@ -157,7 +161,7 @@ fn presented_key(request: &Request) -> Option<&str> {
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .or_else(|| crate::ui::session::cookie_key(request))
+        .or_else(|| crate::ui::cookies::cookie_key(request))
         .map(str::trim)
 }
 
@@ -262,7 +266,7 @@ pub async fn authenticate<E: Endpoint>(
     }
     let principal = match auth.principal(&request).await {
         Ok(principal) => principal,
-        Err(refusal) => return Ok(crate::ui::session::refusal(&request, refusal)),
+        Err(refusal) => return Ok((auth.refusal_page)(&request, refusal)),
     };
     request.extensions_mut().insert(principal);
     Ok(next.call(request).await?.into_response())

@@ -15,6 +15,7 @@ mod exit;
 mod failure;
 mod listing;
 mod output;
+mod paths;
 mod tables;
 mod tail;
 mod text;

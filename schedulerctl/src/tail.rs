@@ -14,10 +14,10 @@ use serde_json::Value;
 
 use crate::cli::TailArgs;
 use crate::client::Client;
-use crate::commands::runs_path;
 use crate::failure::Failure;
 use crate::listing::{next_query, page_parts};
 use crate::output::{self, Format};
+use crate::paths::runs_path;
 use crate::tables;
 
 /// Runs asked for per poll; more new runs than this between two polls are read from the

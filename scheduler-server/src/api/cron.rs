@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use scheduler_core::{Clock, PreviewRequest};
 
-use super::ApiTags;
 use super::body::ParamReader;
 use super::choices::{OneOf, Timezones};
 use super::docs::{IntRange, RawParam, RequiredParam, raw};
 use super::output::{FastJson, PreviewOut};
+use super::tags::ApiTags;
 use crate::auth::{Caller, Read};
 use crate::error::{OpError, errors};
 

@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use scheduler_core::{Dispatcher, JobService};
 use sea_orm::DatabaseConnection;
 
-use super::ApiTags;
+use super::tags::ApiTags;
 use crate::telemetry::{self, Scrape};
 
 /// The probes' body.

@@ -6,12 +6,12 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
 use scheduler_core::{JobId, JobService};
 
-use super::ApiTags;
 use super::body::{read_draft, read_job_query, read_patch};
 use super::choices::{OneOf, Orderings};
 use super::docs::{IntRange, JobInputDoc, JobPatchDoc, LooseBody, RawParam, raw};
 use super::output::{FastJson, JobListOut, JobOut};
 use super::pagination::page_links;
+use super::tags::ApiTags;
 use crate::auth::{Caller, NeededScope, Read, Write};
 use crate::error::{ApiError, OpError, errors};
 

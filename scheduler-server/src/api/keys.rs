@@ -6,9 +6,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use scheduler_core::{ApiKey, Invalid, KeyService, Scope, ValidationErrors, WireEnum};
 
-use super::ApiTags;
 use super::docs::RawParam;
 use super::output::FastJson;
+use super::tags::ApiTags;
 use super::wire_time::UtcInstant;
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, OpError, errors};

@@ -14,6 +14,7 @@ pub mod output;
 pub mod pagination;
 pub mod runs;
 pub mod signing;
+pub mod tags;
 pub mod wire_time;
 
 use std::sync::Arc;
@@ -27,21 +28,6 @@ use scheduler_core::{Clock, JobService, RunService};
 use health::HealthApi;
 use jobs::JobsApi;
 use openapi::RouteTable;
-
-/// Swagger tags.
-#[derive(poem_openapi::Tags)]
-pub enum ApiTags {
-    /// Jobs: create, read, list, update, delete, pause, resume.
-    Jobs,
-    /// Run history and manual runs.
-    Runs,
-    /// Cron expression tools.
-    Cron,
-    /// Liveness and readiness.
-    Health,
-    /// API keys of your tenant (admin scope).
-    Keys,
-}
 
 /// What the endpoints work with.
 pub struct ApiParts {

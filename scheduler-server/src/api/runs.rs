@@ -6,13 +6,13 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
 use scheduler_core::{JobRun, Listing, RunId, RunService, RunStatus, RunTrigger};
 
-use super::ApiTags;
 use super::body::RawRunQuery;
 use super::choices::OneOf;
 use super::docs::{IntRange, RawParam, raw};
 use super::jobs::parse_job_id;
 use super::output::{FastJson, RunListOut, RunOut};
 use super::pagination::page_links;
+use super::tags::ApiTags;
 use crate::auth::{Caller, NeededScope, Read, Write};
 use crate::error::{ApiError, OpError, errors};
 

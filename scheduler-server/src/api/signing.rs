@@ -5,8 +5,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use scheduler_core::{SigningSecret, SigningService};
 
-use super::ApiTags;
 use super::output::FastJson;
+use super::tags::ApiTags;
 use super::wire_time::UtcInstant;
 use crate::auth::{Admin, Caller};
 use crate::error::{OpError, errors};

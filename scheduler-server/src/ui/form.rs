@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 
 use scheduler_core::{Job, WireEnum};
 
+use super::cookies::CSRF_FIELD;
 use super::preview;
-use super::session::{CSRF_FIELD, Viewer};
+use super::viewer::Viewer;
 use crate::api::wire_time::format_instant;
 use crate::error::FieldErrors;
 

@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use scheduler_core::{Job, JobRun, WireEnum};
 
-use super::layout::{instant, status_badge};
+use super::cells::{instant, status_badge};
+use super::cookies::CSRF_FIELD;
 use super::paging::{Paged, RunsFilter};
 use super::runs;
-use super::session::{CSRF_FIELD, Viewer};
+use super::viewer::Viewer;
 
 /// Fires listed on a job's page.
 pub const UPCOMING: usize = 10;

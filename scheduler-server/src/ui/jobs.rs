@@ -5,9 +5,9 @@
 use maud::{Markup, html};
 use scheduler_core::Job;
 
-use super::layout::{instant, pager, status_badge};
+use super::cells::{instant, pager, status_badge};
 use super::paging::{JobsFilter, Paged};
-use super::session::Viewer;
+use super::viewer::Viewer;
 
 /// The body of the jobs page.
 pub fn body(

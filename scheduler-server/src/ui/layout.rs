@@ -1,20 +1,19 @@
 //! The page shell every dashboard page shares (head, navigation, the header strip, the
-//! logout button) and the small pieces pages are made of: instants, durations, status
-//! badges, message pages.
+//! logout button) and message pages. The small pieces pages are made of are in
+//! [`super::cells`].
 //!
 //! Pages load only `/ui/static/style.css` and `/ui/static/htmx.min.js`, both compiled into
 //! the binary, and are served with a `Content-Security-Policy` that allows nothing from any
 //! other origin, no inline script and no inline style.
 
-use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use poem::http::{HeaderValue, StatusCode};
 use poem::web::Html;
 use poem::{IntoResponse, Response};
-use scheduler_core::{RunStatus, WireEnum};
 
-use super::session::{CSRF_FIELD, Viewer};
+use super::cookies::CSRF_FIELD;
 use super::summary::Summary;
+use super::viewer::Viewer;
 
 /// The policy of every dashboard answer: same-origin assets only, no inline script or style,
 /// no framing, forms post only here.
@@ -136,94 +135,4 @@ pub fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
         }
     };
     html_response(status, bare_page(title, body))
-}
-
-/// An instant as `2025-06-23 09:00:00 UTC` in a `<time>` element; `—` when absent.
-pub fn instant(at: Option<DateTime<Utc>>) -> Markup {
-    match at {
-        Some(at) => html! {
-            time datetime=(crate::api::wire_time::format_instant(at)) {
-                (at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-            }
-        },
-        None => html! { span.none aria-label="none" { "—" } },
-    }
-}
-
-/// A duration as `850 ms`, `12.3 s`, `4 min 05 s`; `—` when absent (still running).
-pub fn duration(length: Option<chrono::Duration>) -> Markup {
-    let Some(length) = length else {
-        return html! { span.none aria-label="none" { "—" } };
-    };
-    let ms = length.num_milliseconds().max(0);
-    let text = if ms < 1_000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{}.{} s", ms / 1_000, (ms % 1_000) / 100)
-    } else {
-        format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1_000)
-    };
-    html! { (text) }
-}
-
-/// Whether a run in `status` ended badly (highlighted).
-pub fn is_failure(status: RunStatus) -> bool {
-    matches!(
-        status,
-        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Abandoned
-    )
-}
-
-/// A run status as a coloured badge with its name in words.
-pub fn status_badge(status: RunStatus) -> Markup {
-    let name = status.as_str();
-    html! { span class={"badge status-" (name)} { (name.replace('_', " ")) } }
-}
-
-/// Every run status, in the order filters list them.
-pub const STATUSES: [RunStatus; 6] = [
-    RunStatus::Running,
-    RunStatus::Succeeded,
-    RunStatus::Failed,
-    RunStatus::TimedOut,
-    RunStatus::Skipped,
-    RunStatus::Abandoned,
-];
-
-/// The `Previous`/`Next` links of a paged table.
-pub fn pager(previous: Option<&str>, next: Option<&str>) -> Markup {
-    html! {
-        @if previous.is_some() || next.is_some() {
-            nav.pager aria-label="Pages" {
-                @if let Some(previous) = previous {
-                    a href=(previous) rel="prev" { "← Previous" }
-                }
-                @if let Some(next) = next {
-                    a href=(next) rel="next" { "Next →" }
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_in_the_largest_sensible_unit() {
-        let d = |ms| duration(Some(chrono::Duration::milliseconds(ms))).into_string();
-        assert_eq!(d(850), "850 ms");
-        assert_eq!(d(12_345), "12.3 s");
-        assert_eq!(d(245_000), "4 min 05 s");
-        assert!(duration(None).into_string().contains('—'));
-    }
-
-    #[test]
-    fn instants_are_written_in_utc_with_a_machine_readable_twin() {
-        let at = "2025-06-23T09:00:00Z".parse().ok();
-        let html = instant(at).into_string();
-        assert!(html.contains("2025-06-23 09:00:00 UTC"), "{html}");
-        assert!(html.contains("datetime=\"2025-06-23T09:00:00Z\""), "{html}");
-    }
 }

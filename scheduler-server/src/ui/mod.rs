@@ -19,6 +19,8 @@
 //! [`paging`]. None of these routes is in the OpenAPI document: they answer HTML.
 
 pub mod assets;
+pub mod cells;
+pub mod cookies;
 pub mod form;
 pub mod job;
 pub mod jobs;
@@ -28,6 +30,7 @@ pub mod preview;
 pub mod runs;
 pub mod session;
 pub mod summary;
+pub mod viewer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,8 +50,9 @@ use crate::error::{ApiError, FieldErrors, field_errors};
 use form::{FormFields, JobForm};
 use layout::{Nav, html_response, message_page};
 use paging::{JobsFilter, ListError, RunsFilter};
-use session::{RequireScope, Viewer, see_other};
+use session::{RequireScope, see_other};
 use summary::{DispatcherState, Summary};
+use viewer::Viewer;
 
 /// What the dashboard works with.
 pub struct Ui {

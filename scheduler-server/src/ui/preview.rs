@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use scheduler_core::PreviewRequest;
 
-use super::layout::instant;
+use super::cells::instant;
 use crate::error::field_errors;
 
 /// Fires listed by the preview.

@@ -6,7 +6,7 @@
 use maud::{Markup, html};
 use scheduler_core::{JobRun, WireEnum};
 
-use super::layout::{STATUSES, duration, instant, is_failure, pager, status_badge};
+use super::cells::{STATUSES, duration, instant, is_failure, pager, status_badge};
 use super::paging::{Paged, RunsFilter};
 
 /// Seconds between a run table's refreshes.

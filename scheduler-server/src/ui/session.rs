@@ -1,5 +1,6 @@
-//! The dashboard's session: login with an API key, the cookie that keeps it, logout, and the
-//! CSRF checks every form post passes.
+//! The dashboard's session: login with an API key, logout, each route's scope, refusals as
+//! pages, and the CSRF checks every form post passes. The cookies themselves are in
+//! [`super::cookies`], the visitor of a page in [`super::viewer`].
 //!
 //! **Where the key lives.** `POST /ui/login` checks the key with the same [`KeyService`]
 //! lookup the API uses, then stores it in the `scheduler_key` cookie: `HttpOnly` (page scripts
@@ -25,73 +26,15 @@
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::Html;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
-use scheduler_core::{Principal, Scope};
+use scheduler_core::Scope;
 
+use super::cookies::{
+    CSRF_COOKIE, CSRF_FIELD, KEY_COOKIE, acceptable_token, cookie, is_ui_path, set_cookie,
+};
 use super::form::FormFields;
 use super::layout;
+use super::viewer::Viewer;
 use crate::auth::{Auth, KeyCheck};
-
-/// The cookie holding the logged-in key.
-pub const KEY_COOKIE: &str = "scheduler_key";
-/// The cookie holding the double-submit CSRF token.
-pub const CSRF_COOKIE: &str = "scheduler_csrf";
-/// The form field that must equal [`CSRF_COOKIE`].
-pub const CSRF_FIELD: &str = "csrf";
-
-/// Dashboard paths that need no key: the login page, logout and the static assets.
-pub fn open_path(path: &str) -> bool {
-    matches!(path, "/ui/login" | "/ui/logout") || path.starts_with("/ui/static/")
-}
-
-/// Whether `path` belongs to the dashboard.
-pub fn is_ui_path(path: &str) -> bool {
-    path == "/ui" || path.starts_with("/ui/")
-}
-
-/// The value of cookie `name` in the request's `Cookie` headers.
-pub fn cookie<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
-    request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim())
-        .filter(|value| !value.is_empty())
-}
-
-/// The key in the session cookie of a dashboard request (never of an API request: the
-/// cookie's `Path=/ui` keeps browsers from sending it there, and it is ignored if sent).
-pub fn cookie_key(request: &Request) -> Option<&str> {
-    if is_ui_path(request.uri().path()) {
-        cookie(request, KEY_COOKIE)
-    } else {
-        None
-    }
-}
-
-/// Whether the request reached us over HTTPS (as a trusted proxy reports it; forwarding
-/// headers from anyone else were removed before this).
-fn over_https(request: &Request) -> bool {
-    request.uri().scheme_str() == Some("https")
-        || request
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
-/// A `Set-Cookie` value for a dashboard cookie; `None` value clears it.
-fn set_cookie(request: &Request, name: &str, value: Option<&str>) -> Option<HeaderValue> {
-    let secure = if over_https(request) { "; Secure" } else { "" };
-    let text = match value {
-        Some(value) => format!("{name}={value}; Path=/ui; HttpOnly; SameSite=Strict{secure}"),
-        None => format!("{name}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
-    };
-    HeaderValue::from_str(&text).ok()
-}
 
 /// A dashboard route's declared scope: the request's caller must hold it
 /// ([`crate::auth::authorize`], after routing), or the refusal is a page (401 → the login
@@ -127,64 +70,6 @@ impl<E: Endpoint> Endpoint for ScopedEndpoint<E> {
             Err(refusal) => Ok(page_for_refusal(&request, &refusal)),
         }
     }
-}
-
-/// The visitor of one dashboard page: who they are and their CSRF token.
-#[derive(Debug, Clone)]
-pub struct Viewer {
-    /// Who is asking (set by the front door; `None` on the open pages: login).
-    pub principal: Option<Principal>,
-    /// The CSRF token forms embed.
-    pub csrf: String,
-    /// True when the token is new and must be set as a cookie with this answer.
-    new_csrf: bool,
-    /// Whether the visitor came with a key (shows "log out").
-    pub logged_in: bool,
-}
-
-impl Viewer {
-    /// The visitor of `request`: its principal, and its CSRF token (a new one when the
-    /// request has none).
-    pub fn of(request: &Request) -> Self {
-        let (csrf, new_csrf) = match cookie(request, CSRF_COOKIE).filter(|t| acceptable_token(t)) {
-            Some(token) => (token.to_string(), false),
-            // 32 hex digits, as `acceptable_token` expects; should the OS generator fail, the
-            // page still renders and its forms are refused (no token matches an empty one).
-            None => (
-                scheduler_core::random_token(&scheduler_adapters::OsEntropy, "", 16)
-                    .unwrap_or_default(),
-                true,
-            ),
-        };
-        Self {
-            principal: crate::auth::principal_of(request).cloned(),
-            csrf,
-            new_csrf,
-            logged_in: cookie(request, KEY_COOKIE).is_some(),
-        }
-    }
-
-    /// Whether the visitor may change jobs (shows the write buttons).
-    pub fn can_write(&self) -> bool {
-        self.principal
-            .as_ref()
-            .is_some_and(|principal| principal.allows(Scope::Write))
-    }
-
-    /// `response` with the CSRF cookie set when the token is new.
-    pub fn finish(&self, request: &Request, mut response: Response) -> Response {
-        if self.new_csrf
-            && let Some(value) = set_cookie(request, CSRF_COOKIE, Some(&self.csrf))
-        {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-        response
-    }
-}
-
-/// A CSRF token we could have issued: 32 hexadecimal digits.
-fn acceptable_token(token: &str) -> bool {
-    token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Why a form post was refused.
@@ -446,23 +331,6 @@ mod tests {
             builder = builder.header(*name, *value);
         }
         builder.finish()
-    }
-
-    #[test]
-    fn cookies_are_found_among_others() {
-        let r = request(&[("cookie", "a=1; scheduler_key=sk_abc ; b=2")]);
-        assert_eq!(cookie(&r, KEY_COOKIE), Some("sk_abc"));
-        assert_eq!(cookie(&r, "missing"), None);
-        assert_eq!(cookie_key(&r), Some("sk_abc"));
-    }
-
-    #[test]
-    fn the_session_cookie_is_ignored_outside_the_dashboard() {
-        let r = Request::builder()
-            .uri(poem::http::Uri::from_static("/scheduler/jobs/"))
-            .header("cookie", "scheduler_key=sk_abc")
-            .finish();
-        assert_eq!(cookie_key(&r), None);
     }
 
     #[test]

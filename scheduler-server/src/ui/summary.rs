@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use scheduler_core::{Dispatcher, RunService, RunStatus, WireEnum};
 
-use super::layout::{STATUSES, is_failure};
+use super::cells::{STATUSES, is_failure};
 
 /// The window of the strip's run counts.
 pub const LAST_HOUR: chrono::Duration = chrono::Duration::hours(1);

@@ -1,6 +1,6 @@
 //! `schedulerctl cron preview`: the server's reading of an expression and its next fires.
 
-use super::show;
+use super::print::show;
 use crate::cli::CronCommand;
 use crate::client::Client;
 use crate::failure::Failure;

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use super::{done, show, show_list};
+use super::print::{done, show, show_list};
 use crate::body::job_body;
 use crate::cli::{JobListArgs, JobsCommand};
 use crate::client::Client;

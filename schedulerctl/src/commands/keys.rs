@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::done;
+use super::print::done;
 use crate::cli::KeysCommand;
 use crate::client::Client;
 use crate::failure::Failure;

@@ -1,11 +1,12 @@
 //! `schedulerctl runs list|get|tail`.
 
-use super::{show, show_list};
+use super::print::{show, show_list};
 use crate::cli::{RunListArgs, RunsCommand};
 use crate::client::Client;
 use crate::failure::Failure;
 use crate::listing;
 use crate::output::Format;
+use crate::paths::runs_path;
 use crate::tables;
 use crate::tail;
 
@@ -22,15 +23,6 @@ pub(crate) async fn run(
             show(format, &answer, tables::run)
         }
         RunsCommand::Tail(args) => tail::follow(client, format, &args).await,
-    }
-}
-
-/// The runs collection: one job's (`/scheduler/jobs/{id}/runs/`, which answers 404 for an
-/// unknown job) or every job's.
-pub(crate) fn runs_path(job: Option<i64>) -> String {
-    match job {
-        Some(id) => format!("/scheduler/jobs/{id}/runs/"),
-        None => "/scheduler/runs/".into(),
     }
 }
 

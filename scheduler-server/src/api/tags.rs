@@ -1,0 +1,16 @@
+//! The groups Swagger UI shows the operations in.
+
+/// Swagger tags.
+#[derive(poem_openapi::Tags)]
+pub enum ApiTags {
+    /// Jobs: create, read, list, update, delete, pause, resume.
+    Jobs,
+    /// Run history and manual runs.
+    Runs,
+    /// Cron expression tools.
+    Cron,
+    /// Liveness and readiness.
+    Health,
+    /// API keys of your tenant (admin scope).
+    Keys,
+}

@@ -17,6 +17,7 @@ mod m20261205_000001_index_due_fires;
 mod m20261206_000001_index_job_names;
 mod m20261207_000001_one_current_signing_secret;
 mod m20261207_000002_parameters_as_text;
+mod m20261207_000003_target_host;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_index_job_names::Migration),
             Box::new(m20261207_000001_one_current_signing_secret::Migration),
             Box::new(m20261207_000002_parameters_as_text::Migration),
+            Box::new(m20261207_000003_target_host::Migration),
         ]
     }
 }

@@ -484,3 +484,95 @@ async fn the_tenant_migration_keeps_every_job_and_run_on_sqlite() {
     repo.delete(JobId(1)).await.unwrap();
     assert_eq!(runs(db.clone()).await, 0);
 }
+
+/// Jobs written before `jobs.target_host` existed get it from the migration, by the core's
+/// rule (`host_key`), and every write stores it: the claim compares the column instead of
+/// deriving the host in SQL.
+async fn target_hosts_are_the_cores_before_and_after_the_migration(url: &str) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = connect(&DatabaseConfig::new(url)).await.unwrap();
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    let before = names
+        .iter()
+        .position(|name| name.ends_with("_target_host"))
+        .unwrap();
+    Migrator::up(&db, Some(u32::try_from(before).unwrap()))
+        .await
+        .unwrap();
+    let urls = [
+        "HTTPS://Hooks.Example.COM:8443/a?b#c",
+        "http://[::1]:9/x",
+        "https://example.org",
+    ];
+    for (n, url) in urls.iter().enumerate() {
+        db.execute_unprepared(&format!(
+            "INSERT INTO jobs (name, cron_expression, start_time, created_at, updated_at, \
+             target) VALUES ('old-{n}', '@daily', '2026-01-01T00:00:00Z', \
+             '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '{}')",
+            serde_json::json!({"type": "http", "url": url})
+        ))
+        .await
+        .unwrap();
+    }
+    db.execute_unprepared(
+        "INSERT INTO jobs (name, cron_expression, start_time, created_at, updated_at) VALUES \
+         ('no-target', '@daily', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', \
+         '2026-01-01T00:00:00Z')",
+    )
+    .await
+    .unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    let hosts = |db: DatabaseConnection| async move {
+        let backend = db.get_database_backend();
+        db.query_all_raw(Statement::from_string(
+            backend,
+            "SELECT name, target_host FROM jobs ORDER BY id",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row.try_get::<String>("", "name").unwrap(),
+                row.try_get::<Option<String>>("", "target_host").unwrap(),
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    let mut expected: Vec<(String, Option<String>)> = urls
+        .iter()
+        .enumerate()
+        .map(|(n, url)| (format!("old-{n}"), Some(scheduler_core::host_key(url))))
+        .collect();
+    expected.push(("no-target".into(), None));
+    assert_eq!(hosts(db.clone()).await, expected);
+    assert_eq!(expected[0].1.as_deref(), Some("hooks.example.com:8443"));
+    // A job written now carries its host too.
+    let repo = SeaOrmJobRepository::new(db.clone());
+    let mut job = repo.get(JobId(4)).await.unwrap().unwrap();
+    job.spec.target = Some(
+        scheduler_core::HttpTarget::parse(
+            &serde_json::json!({"type": "http", "url": "http://New.Example/"}),
+        )
+        .unwrap(),
+    );
+    repo.update(job).await.unwrap();
+    assert_eq!(hosts(db.clone()).await[3].1.as_deref(), Some("new.example"));
+}
+
+#[tokio::test]
+async fn target_hosts_are_the_cores_on_sqlite() {
+    let file = TestSqlite::new();
+    target_hosts_are_the_cores_before_and_after_the_migration(&file.url).await;
+}
+
+#[tokio::test]
+async fn target_hosts_are_the_cores_on_postgres() {
+    let Some(pg) = scheduler_test_support::postgres().await else {
+        return;
+    };
+    target_hosts_are_the_cores_before_and_after_the_migration(&pg.url).await;
+}

@@ -182,8 +182,9 @@ impl HttpTarget {
     /// The receiver this target reaches, as the dispatcher's per-host delivery cap counts
     /// it: the URL's authority as written (after `://`, up to the first `/`, `?` or `#`),
     /// ASCII-lowercased — `HTTP://Hooks.Example.com:8443/a` is `hooks.example.com:8443`.
-    /// Stores compute the same key in SQL to leave a saturated host's fires unclaimed, so the
-    /// rule is textual on purpose (no default port, no IDNA mapping).
+    /// This is the one place the rule lives: job stores keep the key beside the target (a
+    /// column written with the job) and compare it to leave a saturated host's fires
+    /// unclaimed. The rule is textual on purpose (no default port, no IDNA mapping).
     pub fn host_key(&self) -> String {
         host_key(&self.url)
     }

@@ -161,12 +161,17 @@ impl BenchDb {
             || "NULL".to_string(),
             |url| format!("'{{\"type\": \"http\", \"url\": \"{url}\", \"method\": \"POST\", \"headers\": {{}}}}'::jsonb"),
         );
+        // The host key as the job store writes it: computed by the core.
+        let host = target_url.map_or_else(
+            || "NULL".to_string(),
+            |url| format!("'{}'", scheduler_core::host_key(url)),
+        );
         let due = due.to_rfc3339();
         self.exec(&format!(
             "INSERT INTO jobs (name, cron_expression, timezone, start_time, next_run, parameters, \
-             is_active, target, created_at, updated_at) \
+             is_active, target, target_host, created_at, updated_at) \
              SELECT 'bench-' || n, '0 0 1 1 *', 'UTC', '2020-01-01T00:00:00Z', '{due}', \
-             '{{\"action\": \"noop\"}}', true, {target}, now(), now() \
+             '{{\"action\": \"noop\"}}', true, {target}, {host}, now(), now() \
              FROM generate_series(1, {count}) AS n"
         ))
         .await;

@@ -59,6 +59,10 @@ pub(crate) struct Model {
     /// HTTP target (`{"type": "http", ...}`), or none.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub target: Option<Json>,
+    /// The target's receiving host as the core computes it (`HttpTarget::host_key`), so the
+    /// claim compares a column; none without a target.
+    #[serde(default)]
+    pub target_host: Option<String>,
     /// `api` or `code` (who owns the job). Rows cached before the column existed read `api`.
     #[serde(default = "api_source")]
     pub source: String,
@@ -203,6 +207,7 @@ impl Model {
             retry_backoff_seconds: clamp(job.spec.policy.retry_backoff_seconds),
             timeout_seconds: clamp(job.spec.policy.timeout_seconds),
             target: job.spec.target.as_ref().map(HttpTarget::to_value),
+            target_host: job.spec.target.as_ref().map(HttpTarget::host_key),
             source: job.spec.source.as_str().to_string(),
             created_at: micros(job.created_at),
             updated_at: micros(job.updated_at),

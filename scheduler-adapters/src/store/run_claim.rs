@@ -22,7 +22,7 @@ use super::entity as jobs;
 use super::entity::RunCount;
 use super::new_run::NewRun;
 use super::run_entity as runs;
-use super::run_sql::{self, PlannedFire, host_key_sql, instant};
+use super::run_sql::{self, PlannedFire, instant};
 use super::{micros, repository_error};
 
 fn db<T>(result: Result<T, sea_orm::DbErr>) -> Result<T, RepositoryError> {
@@ -64,10 +64,7 @@ pub(super) async fn lock_due_jobs(
         let mut deliveries = due().filter(jobs::Column::Target.is_not_null());
         if !request.saturated_hosts.is_empty() {
             deliveries = deliveries.filter(Expr::cust_with_values(
-                format!(
-                    "{} NOT IN (SELECT value FROM json_each(?))",
-                    host_key_sql(DbBackend::Sqlite)
-                ),
+                "coalesce(target_host, '') NOT IN (SELECT value FROM json_each(?))",
                 [serde_json::json!(request.saturated_hosts).to_string()],
             ));
         }

@@ -6,38 +6,6 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{DbBackend, Statement, Value};
 
-/// ASCII upper case, for `translate` (PostgreSQL's `lower` follows the collation; the host key
-/// lowercases ASCII only, as `HttpTarget::host_key` does).
-const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-/// ASCII lower case.
-const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
-
-/// The host key of a row's target (`scheduler_core::host_key` in SQL): the text after the
-/// first `://` of `target.url` up to the first `/`, `?` or `#`, ASCII-lowercased; `''`
-/// without `://`.
-pub(super) fn host_key_sql(backend: DbBackend) -> String {
-    match backend {
-        DbBackend::Postgres => format!(
-            "coalesce(translate(substring(target->>'url' from '://([^/?#]*)'), '{UPPER}', '{LOWER}'), '')"
-        ),
-        _ => {
-            let url = "json_extract(target, '$.url')";
-            let rest = format!("substr({url}, instr({url}, '://') + 3)");
-            let stop = |c: char| {
-                format!(
-                    "CASE instr({rest}, '{c}') WHEN 0 THEN length({rest}) + 1 ELSE instr({rest}, '{c}') END"
-                )
-            };
-            format!(
-                "CASE WHEN instr({url}, '://') = 0 THEN '' ELSE lower(substr({rest}, 1, min({}, {}, {}) - 1)) END",
-                stop('/'),
-                stop('?'),
-                stop('#')
-            )
-        }
-    }
-}
-
 /// An instant as both databases read it from JSON text (microseconds, `Z`).
 pub(super) fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -57,21 +25,20 @@ pub(super) fn id_array(ids: impl IntoIterator<Item = i64>) -> String {
 }
 
 /// Claim step 1 on PostgreSQL: locks up to `$2` due jobs without a target and up to `$3`
-/// with one (earliest first, rows held by other claims skipped), leaving out targets whose
-/// host key is in the JSON array `$4` when `exclude_hosts`.
+/// with one (earliest first, rows held by other claims skipped), leaving out jobs whose
+/// `target_host` is in the JSON array `$4`.
 pub(super) fn lock_due(
     now: DateTime<Utc>,
     handlers: u32,
     deliveries: u32,
     saturated_hosts: &[String],
 ) -> Statement {
+    // The host key is the core's, stored with the job; a row written without it (by an
+    // older replica) counts as no host rather than as every host.
     let host_filter = if saturated_hosts.is_empty() {
-        String::new()
+        ""
     } else {
-        format!(
-            "AND {} NOT IN (SELECT json_array_elements_text($4::json))",
-            host_key_sql(DbBackend::Postgres)
-        )
+        "AND coalesce(target_host, '') NOT IN (SELECT json_array_elements_text($4::json))"
     };
     let sql = format!(
         "WITH handlers AS (\

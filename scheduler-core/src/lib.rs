@@ -41,6 +41,7 @@ pub mod executors;
 pub mod http_target;
 pub mod job;
 pub mod job_query;
+pub mod job_state;
 pub mod page;
 pub mod paging;
 pub mod plan;
@@ -81,6 +82,7 @@ pub use job_query::{
     JobFilter, JobListRequest, JobOrdering, JobPage, JobPosition, JobQuery, JobSlice, OrderField,
     SortKey,
 };
+pub use job_state::{FiredJob, ManualPlan, StatusWrite, outcome_status_writes, plan_manual};
 pub use page::{Listing, Page, PageLink, Window};
 pub use paging::{PageRequest, Paging};
 pub use plan::{

@@ -47,28 +47,24 @@ impl<'a> NewRun<'a> {
         }
     }
 
-    /// The row of a first attempt at a fire: running, or skipped with the plan's reason.
-    pub(super) fn first(
+    /// The row of the first attempt at a scheduled fire, with the status and error the
+    /// core's plan records for it (`FirePlan::run_record`: running, or skipped and why).
+    pub(super) fn fire(
         job_id: JobId,
         scheduled_for: DateTime<Utc>,
-        trigger: RunTrigger,
-        skip: Option<String>,
+        (status, error): (RunStatus, Option<String>),
         now: DateTime<Utc>,
         worker: &'a str,
     ) -> Self {
         Self {
             job_id,
             scheduled_for,
-            trigger,
+            trigger: RunTrigger::Schedule,
             attempt: 1,
             retries: 0,
-            status: if skip.is_some() {
-                RunStatus::Skipped
-            } else {
-                RunStatus::Running
-            },
+            status,
             now,
-            error: skip,
+            error,
             worker,
         }
     }

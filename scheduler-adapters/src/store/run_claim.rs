@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use scheduler_core::{
     ClaimBatch, ClaimRequest, ClaimedRun, ExecutionKind, FireDecision, FirePlan, Job, JobId,
-    RepositoryError, RunId, RunStatus, RunTrigger, WireEnum, needs_running_check,
+    RepositoryError, RunId, RunStatus, WireEnum, needs_running_check,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -132,22 +132,6 @@ pub(super) async fn running_jobs(
     Ok(running.into_iter().map(JobId).collect())
 }
 
-/// The job's `last_run` once `plan` is carried out.
-pub(super) fn last_run_after(job: &Job, plan: &FirePlan) -> Option<DateTime<Utc>> {
-    match plan.decision {
-        FireDecision::Run => Some(plan.scheduled_for),
-        FireDecision::Skip(_) => job.last_run,
-    }
-}
-
-/// The run status and error a plan records (on the run and as the job's last status).
-fn recorded(plan: &FirePlan) -> (RunStatus, Option<String>) {
-    match &plan.decision {
-        FireDecision::Run => (RunStatus::Running, None),
-        FireDecision::Skip(why) => (RunStatus::Skipped, Some(why.message())),
-    }
-}
-
 /// Steps 4 and 5: inserts the run of every planned fire (running or skipped) and advances
 /// every planned job; returns the inserted run ids by job.
 pub(super) async fn write_fires(
@@ -160,14 +144,14 @@ pub(super) async fn write_fires(
         let fires: Vec<PlannedFire> = planned
             .iter()
             .map(|(job, plan)| {
-                let (status, error) = recorded(plan);
+                let fired = plan.fired_job(job);
                 PlannedFire {
                     job_id: job.id.0,
                     scheduled_for: instant(plan.scheduled_for),
-                    next_run: plan.next_run.map(instant),
-                    last_run: last_run_after(job, plan).map(instant),
-                    status: status.as_str(),
-                    error,
+                    next_run: fired.next_run.map(instant),
+                    last_run: fired.last_run.map(instant),
+                    status: fired.last_status.as_str(),
+                    error: fired.last_error,
                 }
             })
             .collect();
@@ -197,16 +181,7 @@ async fn insert_fire_runs(
     worker: &str,
 ) -> Result<HashMap<JobId, RunId>, RepositoryError> {
     let rows = planned.iter().map(|(job, plan)| {
-        let (_, skip) = recorded(plan);
-        NewRun::first(
-            job.id,
-            plan.scheduled_for,
-            RunTrigger::Schedule,
-            skip,
-            now,
-            worker,
-        )
-        .row()
+        NewRun::fire(job.id, plan.scheduled_for, plan.run_record(), now, worker).row()
     });
     let inserted = db(runs::Entity::insert_many(rows)
         .exec_with_returning(txn)
@@ -231,13 +206,13 @@ async fn advance_jobs(
     );
     let mut updates: HashMap<Advance, Vec<i64>> = HashMap::new();
     for (job, plan) in planned {
-        let (status, error) = recorded(plan);
+        let fired = plan.fired_job(job);
         updates
             .entry((
-                plan.next_run.map(micros),
-                last_run_after(job, plan).map(micros),
-                status.as_str(),
-                error,
+                fired.next_run.map(micros),
+                fired.last_run.map(micros),
+                fired.last_status.as_str(),
+                fired.last_error,
             ))
             .or_default()
             .push(job.id.0);
@@ -276,22 +251,9 @@ pub(super) fn claimed_runs(
         let id = inserted.remove(&job.id).ok_or_else(|| {
             RepositoryError::Unavailable(format!("no run inserted for job {}", job.id))
         })?;
-        let run = NewRun::first(
-            job.id,
-            plan.scheduled_for,
-            RunTrigger::Schedule,
-            None,
-            now,
-            worker,
-        )
-        .into_run(id);
-        let job = Job {
-            next_run: plan.next_run,
-            last_run: last_run_after(&job, &plan),
-            last_status: Some(RunStatus::Running),
-            last_error: None,
-            ..job
-        };
+        let run =
+            NewRun::fire(job.id, plan.scheduled_for, plan.run_record(), now, worker).into_run(id);
+        let job = plan.fired_job(&job).apply(job);
         batch.runs.push(ClaimedRun { run, job });
     }
     Ok(batch)

@@ -144,11 +144,15 @@ pub(super) struct Outcome {
     pub(super) finished_at: String,
     /// When it is retried.
     pub(super) retry_at: Option<String>,
+    /// Whether the job shows this outcome (the core's rule: the latest attempt at the latest
+    /// fire of each job in the batch).
+    pub(super) job_status: bool,
 }
 
 /// `RunStore::finish_many` on PostgreSQL in one statement: every `running` run of the batch
-/// gets its outcome; for each job, the latest attempt at its latest fire in the batch sets
-/// `last_status`/`last_error` when that fire is the job's `last_run`. (Two replicas' batches
+/// gets its outcome; the outcomes marked `job_status` (chosen by the core) set their job's
+/// `last_status`/`last_error` when their run was stored here and their fire is still the
+/// job's `last_run`. (Two replicas' batches
 /// touching the same jobs in opposite orders could deadlock; PostgreSQL then fails one, which
 /// the dispatcher retries. Locking the job rows in id order first cost as much again as the
 /// update, measured.) The runs are read by primary key: written `r.status = 'running'`,
@@ -164,21 +168,18 @@ pub(super) fn finish_runs(outcomes: &[Outcome]) -> Statement {
         "WITH done AS (\
             SELECT * FROM json_to_recordset($1::json) AS d(\
                 id bigint, status text, error text, finished_at timestamptz, \
-                retry_at timestamptz)\
+                retry_at timestamptz, job_status boolean)\
          ), finished AS (\
             UPDATE job_runs AS r SET status = d.status, error = d.error, \
                 finished_at = d.finished_at, retry_at = d.retry_at \
             FROM done AS d \
             WHERE r.id = d.id AND r.id = ANY(ARRAY(SELECT id FROM done)) \
                 AND (r.status = 'running') IS TRUE \
-            RETURNING r.job_id, r.scheduled_for, r.attempt, d.status, d.error\
-         ), latest AS (\
-            SELECT DISTINCT ON (job_id) job_id, scheduled_for, status, error FROM finished \
-            ORDER BY job_id, scheduled_for DESC, attempt DESC\
+            RETURNING r.job_id, r.scheduled_for, d.status, d.error, d.job_status\
          ) \
-         UPDATE jobs AS j SET last_status = l.status, last_error = l.error \
-         FROM latest AS l \
-         WHERE j.id = l.job_id AND j.last_run = l.scheduled_for",
+         UPDATE jobs AS j SET last_status = f.status, last_error = f.error \
+         FROM finished AS f \
+         WHERE f.job_status AND j.id = f.job_id AND j.last_run = f.scheduled_for",
         [json_text(outcomes).into()],
     )
 }
@@ -345,6 +346,7 @@ mod tests {
                 error: None,
                 finished_at: instant(now),
                 retry_at: None,
+                job_status: true,
             })
             .collect();
         for (what, statement) in [

@@ -12,14 +12,15 @@
 //! Every insert of a run adds one to its job's `run_count` in the same transaction, and every
 //! delete takes it off (the per-job history cap reads it).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
     ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, FirePlan, Job, JobId, Recovered,
-    RepositoryError, RetryPlan, Run, RunId, RunPage, RunSlice, RunStatus, RunStore, RunTrigger,
-    WireEnum, plan_fire, plan_recovery, plan_retry,
+    RepositoryError, RetryPlan, Run, RunId, RunPage, RunSlice, RunStatus, RunStore, StatusWrite,
+    WireEnum, outcome_status_writes, plan_fire, plan_manual, plan_recovery, plan_retry,
 };
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
@@ -89,22 +90,17 @@ impl SeaOrmRunStore {
     }
 }
 
-/// Sets the job's `last_status`/`last_error` when `run` is an attempt at the job's last fire
-/// (a later fire, or a manual run since, owns the job's status). True when it changed.
+/// Writes a job status the core decided ([`StatusWrite`]), while its fire is still the job's
+/// last (the condition is the storage side of the rule). True when it changed.
 async fn set_last_status(
     txn: &DatabaseTransaction,
-    run: &Run,
-    status: RunStatus,
-    error: Option<&str>,
+    write: &StatusWrite,
 ) -> Result<bool, RepositoryError> {
     let changed = db(jobs::Entity::update_many()
-        .col_expr(jobs::Column::LastStatus, Expr::value(status.as_str()))
-        .col_expr(
-            jobs::Column::LastError,
-            Expr::value(error.map(str::to_string)),
-        )
-        .filter(jobs::Column::Id.eq(run.job_id.0))
-        .filter(jobs::Column::LastRun.eq(micros(run.scheduled_for)))
+        .col_expr(jobs::Column::LastStatus, Expr::value(write.status.as_str()))
+        .col_expr(jobs::Column::LastError, Expr::value(write.error.clone()))
+        .filter(jobs::Column::Id.eq(write.job_id.0))
+        .filter(jobs::Column::LastRun.eq(micros(write.fire)))
         .exec(txn)
         .await)?;
     Ok(changed.rows_affected > 0)
@@ -183,7 +179,7 @@ impl RunStore for SeaOrmRunStore {
             let job = load_job(&txn, failed.job_id).await?;
             if let (RetryPlan::Retry(next), Some(job)) = (plan_retry(&failed, job.as_ref()), job) {
                 let run = insert_run(&txn, NewRun::attempt(&next, now, worker)).await?;
-                set_last_status(&txn, &run, RunStatus::Running, None).await?;
+                set_last_status(&txn, &next.status_write()).await?;
                 claimed.push(ClaimedRun { run, job });
             }
         }
@@ -214,9 +210,9 @@ impl RunStore for SeaOrmRunStore {
             let stale = row.into_run()?;
             let job = load_job(&txn, stale.job_id).await?;
             let plan = plan_recovery(&stale, job.as_ref(), max_abandoned_attempts);
-            if plan.next.is_none() {
+            if let Some(write) = plan.status_write(&stale) {
                 recovered.given_up += 1;
-                if set_last_status(&txn, &stale, plan.status, Some(plan.error.as_str())).await? {
+                if set_last_status(&txn, &write).await? {
                     recovered.changed_jobs.push(stale.job_id);
                 }
             }
@@ -280,6 +276,9 @@ impl RunStore for SeaOrmRunStore {
         if finished.is_empty() {
             return Ok(());
         }
+        // Which of these runs' outcomes the job shows: the core's rule.
+        let writes: HashMap<RunId, StatusWrite> =
+            outcome_status_writes(finished).into_iter().collect();
         if self.is_postgres() {
             let outcomes: Vec<run_sql::Outcome> = finished
                 .iter()
@@ -289,6 +288,7 @@ impl RunStore for SeaOrmRunStore {
                     error: f.outcome.error.as_ref().map(|e| e.as_str().to_string()),
                     finished_at: run_sql::instant(micros(f.outcome.finished_at)),
                     retry_at: f.outcome.retry_at.map(|at| run_sql::instant(micros(at))),
+                    job_status: writes.contains_key(&f.run.id),
                 })
                 .collect();
             db(self.db.execute_raw(run_sql::finish_runs(&outcomes)).await)?;
@@ -296,7 +296,7 @@ impl RunStore for SeaOrmRunStore {
         }
         let txn = self.begin_write().await?;
         for one in finished {
-            finish_one(&txn, one).await?;
+            finish_one(&txn, one, writes.get(&one.run.id)).await?;
         }
         db(txn.commit().await)
     }
@@ -311,25 +311,23 @@ impl RunStore for SeaOrmRunStore {
         let job = load_job(&txn, job_id)
             .await?
             .ok_or(RepositoryError::NotFound)?;
-        let first = NewRun::first(job_id, now, RunTrigger::Manual, None, now, worker);
-        let run = insert_run(&txn, first).await?;
+        let plan = plan_manual(&job, micros(now));
+        let run = insert_run(&txn, NewRun::attempt(&plan.attempt, now, worker)).await?;
         db(jobs::Entity::update_many()
-            .col_expr(jobs::Column::LastRun, Expr::value(Some(micros(now))))
+            .col_expr(jobs::Column::LastRun, Expr::value(plan.job.last_run))
             .col_expr(
                 jobs::Column::LastStatus,
-                Expr::value(RunStatus::Running.as_str()),
+                Expr::value(plan.job.last_status.as_str()),
             )
-            .col_expr(jobs::Column::LastError, Expr::value(None::<String>))
+            .col_expr(
+                jobs::Column::LastError,
+                Expr::value(plan.job.last_error.clone()),
+            )
             .filter(jobs::Column::Id.eq(job_id.0))
             .exec(&txn)
             .await)?;
         db(txn.commit().await)?;
-        let job = Job {
-            last_run: Some(micros(now)),
-            last_status: Some(RunStatus::Running),
-            last_error: None,
-            ..job
-        };
+        let job = plan.job.apply(job);
         Ok(ClaimedRun { run, job })
     }
 
@@ -418,8 +416,13 @@ impl RunStore for SeaOrmRunStore {
     }
 }
 
-/// SQLite: [`RunStore::finish`] of one run inside the caller's transaction.
-async fn finish_one(txn: &DatabaseTransaction, one: &FinishedRun) -> Result<(), RepositoryError> {
+/// SQLite: [`RunStore::finish`] of one run inside the caller's transaction, and the job
+/// status the core decided for it, if any, once its outcome is stored.
+async fn finish_one(
+    txn: &DatabaseTransaction,
+    one: &FinishedRun,
+    job_status: Option<&StatusWrite>,
+) -> Result<(), RepositoryError> {
     let (run, outcome) = (&one.run, &one.outcome);
     let error = outcome.error.as_ref().map(|e| e.as_str().to_string());
     let finished = db(runs::Entity::update_many()
@@ -437,8 +440,8 @@ async fn finish_one(txn: &DatabaseTransaction, one: &FinishedRun) -> Result<(), 
         .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(txn)
         .await)?;
-    if finished.rows_affected > 0 {
-        set_last_status(txn, run, outcome.status, error.as_deref()).await?;
+    if let (true, Some(write)) = (finished.rows_affected > 0, job_status) {
+        set_last_status(txn, write).await?;
     }
     Ok(())
 }

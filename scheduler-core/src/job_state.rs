@@ -1,0 +1,322 @@
+//! What a job's own record says about its runs — `next_run`, `last_run`, `last_status`,
+//! `last_error` — after each thing that happens to one of its fires: a claim (run or skip),
+//! a manual run, a retry, an outcome, a recovery that gives up.
+//!
+//! One rule: **a job shows the status of the latest attempt at its last fire.** The core
+//! computes every value here; stores write them as they are. Where another event may have
+//! moved the job on meanwhile (a later fire, a manual run), a store writes a
+//! [`StatusWrite`] only while `fire` is still the job's `last_run`: that condition is a
+//! storage mechanism (one conditional statement), not a second copy of the rule.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::claim::FinishedRun;
+use crate::job::{Job, JobId};
+use crate::plan::{FireDecision, FirePlan, NextAttempt, RecoveryPlan};
+use crate::run::{Run, RunId};
+use crate::run_status::{RunStatus, RunTrigger};
+
+/// A job's record after one of its fires is claimed or run by hand: every value a store
+/// writes to the job row (besides counting the new run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiredJob {
+    /// The next fire.
+    pub next_run: Option<DateTime<Utc>>,
+    /// The last fire.
+    pub last_run: Option<DateTime<Utc>>,
+    /// The status of the latest attempt at the last fire.
+    pub last_status: RunStatus,
+    /// Its error.
+    pub last_error: Option<String>,
+}
+
+impl FiredJob {
+    /// `job` with this record.
+    pub fn apply(&self, job: Job) -> Job {
+        Job {
+            next_run: self.next_run,
+            last_run: self.last_run,
+            last_status: Some(self.last_status),
+            last_error: self.last_error.clone(),
+            ..job
+        }
+    }
+}
+
+impl FirePlan {
+    /// The status and error the fire's own run is inserted with: `running`, or `skipped` with
+    /// the reason.
+    pub fn run_record(&self) -> (RunStatus, Option<String>) {
+        match &self.decision {
+            FireDecision::Run => (RunStatus::Running, None),
+            FireDecision::Skip(why) => (RunStatus::Skipped, Some(why.message())),
+        }
+    }
+
+    /// `job`'s record once this plan is carried out: the next fire, and a run fire as the
+    /// last one with its run's status (a skipped fire leaves `last_run` where it was but
+    /// shows the skip).
+    pub fn fired_job(&self, job: &Job) -> FiredJob {
+        let (last_status, last_error) = self.run_record();
+        FiredJob {
+            next_run: self.next_run,
+            last_run: match self.decision {
+                FireDecision::Run => Some(self.scheduled_for),
+                FireDecision::Skip(_) => job.last_run,
+            },
+            last_status,
+            last_error,
+        }
+    }
+}
+
+/// A manual run of a job: its first (and only planned) attempt, and the job's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualPlan {
+    /// The attempt to insert, `running`.
+    pub attempt: NextAttempt,
+    /// The job's record afterwards.
+    pub job: FiredJob,
+}
+
+/// Plans a manual run of `job` at `now`: a fire at `now` (trigger `manual`), which becomes
+/// the job's last fire; its schedule (`next_run`) is unchanged.
+pub fn plan_manual(job: &Job, now: DateTime<Utc>) -> ManualPlan {
+    ManualPlan {
+        attempt: NextAttempt {
+            job_id: job.id,
+            scheduled_for: now,
+            trigger: RunTrigger::Manual,
+            attempt: 1,
+            retries: 0,
+        },
+        job: FiredJob {
+            next_run: job.next_run,
+            last_run: Some(now),
+            last_status: RunStatus::Running,
+            last_error: None,
+        },
+    }
+}
+
+/// Sets job `job_id`'s `last_status`/`last_error` — written only while `fire` is still the
+/// job's `last_run` (a later fire, or a manual run since, owns the job's status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusWrite {
+    /// The job.
+    pub job_id: JobId,
+    /// The fire the status belongs to.
+    pub fire: DateTime<Utc>,
+    /// The status.
+    pub status: RunStatus,
+    /// Its error.
+    pub error: Option<String>,
+}
+
+impl NextAttempt {
+    /// What starting this attempt shows on its job: `running`, no error.
+    pub fn status_write(&self) -> StatusWrite {
+        StatusWrite {
+            job_id: self.job_id,
+            fire: self.scheduled_for,
+            status: RunStatus::Running,
+            error: None,
+        }
+    }
+}
+
+impl RecoveryPlan {
+    /// What recovering `stale` shows on its job: when the fire is given up (no next
+    /// attempt), its final status and why; when it runs again, nothing (the job still shows
+    /// the fire running).
+    pub fn status_write(&self, stale: &Run) -> Option<StatusWrite> {
+        self.next.is_none().then(|| StatusWrite {
+            job_id: stale.job_id,
+            fire: stale.scheduled_for,
+            status: self.status,
+            error: Some(self.error.as_str().to_string()),
+        })
+    }
+}
+
+/// The job status writes a batch of outcomes implies, each with the run it comes from: for
+/// each job, the latest attempt at the latest fire in the batch (a store writes it only if
+/// that run was still `running`, i.e. its outcome was stored, and the fire is still the
+/// job's last).
+pub fn outcome_status_writes(finished: &[FinishedRun]) -> Vec<(RunId, StatusWrite)> {
+    let mut latest: HashMap<JobId, &FinishedRun> = HashMap::new();
+    for one in finished {
+        let key = |f: &FinishedRun| (f.run.scheduled_for, f.run.attempt);
+        latest
+            .entry(one.run.job_id)
+            .and_modify(|kept| {
+                if key(one) > key(kept) {
+                    *kept = one;
+                }
+            })
+            .or_insert(one);
+    }
+    let mut writes: Vec<(RunId, StatusWrite)> = latest
+        .into_values()
+        .map(|one| {
+            (
+                one.run.id,
+                StatusWrite {
+                    job_id: one.run.job_id,
+                    fire: one.run.scheduled_for,
+                    status: one.outcome.status,
+                    error: one.outcome.error.as_ref().map(|e| e.as_str().to_string()),
+                },
+            )
+        })
+        .collect();
+    writes.sort_by_key(|(run, _)| *run);
+    writes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::JobDraft;
+    use crate::plan::{RunOutcome, SkipReason};
+    use crate::run::ErrorText;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn job() -> Job {
+        let spec = JobDraft {
+            name: Some("j".into()),
+            cron_expression: Some("0 * * * *".into()),
+            ..JobDraft::default()
+        }
+        .validate(at("2025-06-23T08:00:00Z"))
+        .unwrap();
+        Job {
+            id: JobId(3),
+            next_run: Some(at("2025-06-23T09:00:00Z")),
+            spec,
+            last_run: Some(at("2025-06-23T08:00:00Z")),
+            last_status: Some(RunStatus::Succeeded),
+            last_error: None,
+            created_at: at("2025-06-23T08:00:00Z"),
+            updated_at: at("2025-06-23T08:00:00Z"),
+            tenant: crate::tenant::Tenant::default_tenant(),
+            created_by: None,
+            updated_by: None,
+        }
+    }
+
+    #[test]
+    fn a_run_fire_becomes_the_last_one_and_a_skip_keeps_the_last_fire_but_shows() {
+        let job = job();
+        let run = FirePlan {
+            scheduled_for: at("2025-06-23T09:00:00Z"),
+            decision: FireDecision::Run,
+            next_run: Some(at("2025-06-23T10:00:00Z")),
+        };
+        let fired = run.fired_job(&job);
+        assert_eq!(fired.last_run, Some(at("2025-06-23T09:00:00Z")));
+        assert_eq!(fired.next_run, Some(at("2025-06-23T10:00:00Z")));
+        assert_eq!(
+            (fired.last_status, fired.last_error),
+            (RunStatus::Running, None)
+        );
+        let skip = FirePlan {
+            decision: FireDecision::Skip(SkipReason::Forbid),
+            ..run
+        };
+        let fired = skip.fired_job(&job);
+        assert_eq!(fired.last_run, Some(at("2025-06-23T08:00:00Z")));
+        assert_eq!(fired.last_status, RunStatus::Skipped);
+        assert_eq!(fired.last_error, skip.run_record().1);
+        assert!(fired.last_error.is_some());
+        let advanced = fired.apply(job);
+        assert_eq!(advanced.last_status, Some(RunStatus::Skipped));
+        assert_eq!(advanced.next_run, Some(at("2025-06-23T10:00:00Z")));
+    }
+
+    #[test]
+    fn a_manual_run_becomes_the_last_fire_and_leaves_the_schedule() {
+        let job = job();
+        let now = at("2025-06-23T08:30:00Z");
+        let plan = plan_manual(&job, now);
+        assert_eq!(plan.attempt.trigger, RunTrigger::Manual);
+        assert_eq!((plan.attempt.scheduled_for, plan.attempt.attempt), (now, 1));
+        assert_eq!(plan.job.next_run, job.next_run);
+        assert_eq!(plan.job.last_run, Some(now));
+        assert_eq!(plan.job.last_status, RunStatus::Running);
+    }
+
+    fn finished(id: i64, job: i64, fire: &str, attempt: i32, status: RunStatus) -> FinishedRun {
+        FinishedRun {
+            run: Run {
+                id: RunId(id),
+                job_id: JobId(job),
+                scheduled_for: at(fire),
+                trigger: RunTrigger::Schedule,
+                attempt,
+                retries: 0,
+                status: RunStatus::Running,
+                started_at: at(fire),
+                finished_at: None,
+                heartbeat_at: at(fire),
+                retry_at: None,
+                error: None,
+                worker: "w".into(),
+            },
+            outcome: RunOutcome {
+                status,
+                error: (status == RunStatus::Failed).then(|| ErrorText::sanitize("boom")),
+                finished_at: at(fire),
+                retry_at: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_batch_writes_each_jobs_latest_attempt_at_its_latest_fire() {
+        let writes = outcome_status_writes(&[
+            finished(1, 1, "2025-06-23T09:00:00Z", 1, RunStatus::Failed),
+            finished(2, 1, "2025-06-23T09:00:00Z", 2, RunStatus::Succeeded),
+            finished(3, 2, "2025-06-23T10:00:00Z", 1, RunStatus::Failed),
+            finished(4, 2, "2025-06-23T09:00:00Z", 1, RunStatus::Succeeded),
+            finished(5, 3, "2025-06-23T09:00:00Z", 1, RunStatus::TimedOut),
+        ]);
+        let summary: Vec<(i64, i64, RunStatus)> = writes
+            .iter()
+            .map(|(run, write)| (run.0, write.job_id.0, write.status))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (2, 1, RunStatus::Succeeded),
+                (3, 2, RunStatus::Failed),
+                (5, 3, RunStatus::TimedOut)
+            ]
+        );
+        assert_eq!(writes[1].1.error.as_deref(), Some("boom"));
+        assert_eq!(writes[1].1.fire, at("2025-06-23T10:00:00Z"));
+    }
+
+    #[test]
+    fn a_given_up_recovery_shows_its_failure_and_a_rerun_shows_nothing_new() {
+        let stale = finished(9, 4, "2025-06-23T09:00:00Z", 3, RunStatus::Failed).run;
+        let job = Job {
+            id: JobId(4),
+            ..job()
+        };
+        let rerun = crate::plan::plan_recovery(&stale, Some(&job), 10);
+        assert!(rerun.next.is_some());
+        assert_eq!(rerun.status_write(&stale), None);
+        let given_up = crate::plan::plan_recovery(&stale, Some(&job), 3);
+        let write = given_up.status_write(&stale).unwrap();
+        assert_eq!((write.job_id, write.status), (JobId(4), RunStatus::Failed));
+        assert_eq!(write.fire, stale.scheduled_for);
+        let next = rerun.next.unwrap();
+        assert_eq!(next.status_write().status, RunStatus::Running);
+    }
+}

@@ -169,33 +169,29 @@ impl KeyService {
         }
     }
 
-    /// Creates a key for `tenant` and returns it with its secret, which is not stored and
-    /// cannot be shown again.
+    /// The longest key name, in characters.
+    pub const MAX_NAME_CHARS: usize = 255;
+
+    /// Creates a key for `tenant`, as the operator (on the server's host: any tenant, any
+    /// scope), and returns it with its secret, which is not stored and cannot be shown again.
     ///
     /// # Errors
-    /// `Validation` for a blank or over-long name, `Unavailable` when the store is.
+    /// `Validation` for a blank, over-long or NUL-holding name, `Unavailable` when the store
+    /// is.
     pub async fn create(
         &self,
         tenant: Tenant,
         name: &str,
         scope: Scope,
     ) -> Result<(ApiKey, String), ServiceError> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(ValidationErrors::single("name", Invalid::Blank).into());
-        }
-        // PostgreSQL cannot store a NUL in text: refused here, not by the store as a 500.
-        crate::text::reject_nul(name)
+        let name = crate::text::name(name, Self::MAX_NAME_CHARS)
             .map_err(|invalid| ValidationErrors::single("name", invalid))?;
-        if name.chars().count() > 255 {
-            return Err(ValidationErrors::single("name", Invalid::TooLong { max: 255 }).into());
-        }
         let secret = generate_key(self.entropy.as_ref())?;
         let key = self
             .store
             .insert(NewApiKey {
                 tenant,
-                name: name.to_string(),
+                name,
                 scope,
                 prefix: secret.chars().take(KEY_PREFIX.len() + 8).collect(),
                 hash: hash_key(&secret),
@@ -203,6 +199,36 @@ impl KeyService {
             })
             .await?;
         Ok((key, secret))
+    }
+
+    /// Creates a key as `caller` does through the API: in the caller's tenant, with a scope no
+    /// higher than the caller's own (a key cannot mint a stronger one).
+    ///
+    /// # Errors
+    /// `Validation` naming `scope` (the scopes the caller may give) or `name`, `Unavailable`
+    /// when the store is.
+    pub async fn create_as(
+        &self,
+        caller: &Principal,
+        name: &str,
+        scope: Scope,
+    ) -> Result<(ApiKey, String), ServiceError> {
+        if scope > caller.scope {
+            let allowed: &'static [&'static str] = match caller.scope {
+                Scope::Read => &["read"],
+                Scope::Write => &["read", "write"],
+                Scope::Admin => Scope::choices(),
+            };
+            return Err(ValidationErrors::single(
+                "scope",
+                Invalid::NotAChoice {
+                    value: scope.as_str().to_string(),
+                    choices: allowed,
+                },
+            )
+            .into());
+        }
+        self.create(caller.tenant.clone(), name, scope).await
     }
 
     /// The keys of `tenant` (all tenants' when `None`).
@@ -280,6 +306,67 @@ mod tests {
         assert!(Principal::unauthenticated().allows(Scope::Admin));
         assert_eq!(Scope::parse("write"), Ok(Scope::Write));
         assert!(Scope::parse("root").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_key_cannot_create_a_stronger_one() {
+        let mut store = MockKeyStore::new();
+        store.expect_insert().returning(|new| {
+            Ok(ApiKey {
+                id: 1,
+                tenant: new.tenant,
+                name: new.name,
+                scope: new.scope,
+                prefix: new.prefix,
+                created_at: new.created_at,
+                revoked_at: None,
+            })
+        });
+        let mut clock = MockClock::new();
+        clock
+            .expect_now()
+            .returning(|| "2025-06-23T09:00:00Z".parse().unwrap());
+        let keys = KeyService::new(
+            Arc::new(store),
+            Arc::new(clock),
+            Arc::new(crate::entropy::SeededEntropy::new(2)),
+        );
+        let writer = Principal {
+            key_id: Some(5),
+            tenant: Tenant::parse("team-a").unwrap(),
+            key_name: Some("ci".into()),
+            scope: Scope::Write,
+        };
+        let refused = keys
+            .create_as(&writer, "x", Scope::Admin)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            ServiceError::Validation(ValidationErrors::single(
+                "scope",
+                Invalid::NotAChoice {
+                    value: "admin".into(),
+                    choices: &["read", "write"],
+                }
+            ))
+        );
+        let (made, _) = keys
+            .create_as(&writer, " reader ", Scope::Read)
+            .await
+            .unwrap();
+        assert_eq!(
+            (made.tenant.as_str(), made.name.as_str()),
+            ("team-a", "reader")
+        );
+        let blank = keys
+            .create_as(&writer, "  ", Scope::Read)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            blank,
+            ServiceError::Validation(ValidationErrors::single("name", Invalid::Blank))
+        );
     }
 
     #[tokio::test]

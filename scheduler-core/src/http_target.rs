@@ -19,6 +19,8 @@ pub struct HttpTarget {
 }
 
 impl HttpTarget {
+    /// The method of a target that names none.
+    pub const DEFAULT_METHOD: &'static str = "POST";
     /// The methods a target may use.
     pub const METHODS: [&'static str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
     /// The longest URL accepted, in bytes.
@@ -130,7 +132,7 @@ impl HttpTarget {
             return Err(TargetError::UrlNoHost);
         }
         let method = match map.get("method") {
-            None | Some(Value::Null) => "POST".to_string(),
+            None | Some(Value::Null) => Self::DEFAULT_METHOD.to_string(),
             Some(Value::String(m)) => {
                 let upper = m.to_ascii_uppercase();
                 if !Self::METHODS.contains(&upper.as_str()) {

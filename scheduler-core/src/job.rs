@@ -43,17 +43,7 @@ impl JobName {
     /// # Errors
     /// `NulCharacter`, `Blank`, or `TooLong`.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        reject_nul(raw)?;
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(Invalid::Blank);
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(Invalid::TooLong {
-                max: Self::MAX_CHARS,
-            });
-        }
-        Ok(Self(trimmed.to_string()))
+        crate::text::name(raw, Self::MAX_CHARS).map(Self)
     }
 
     /// The name as text.

@@ -67,8 +67,8 @@ pub use auth::{
 pub use claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
 pub use cursor::{CursorCodec, CursorKey, Direction, InvalidCursor, Keyset};
 pub use dispatcher::{
-    ActionFuture, ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, RoutingExecutor,
-    TickOutcome,
+    ActionFuture, ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, DispatcherHealth,
+    RoutingExecutor, TickOutcome,
 };
 pub use entropy::{SeededEntropy, random_token};
 pub use error::{

@@ -186,35 +186,45 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status of this error, for the API and the dashboard alike.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::JobNotFound
+            | Self::RunNotFound
+            | Self::InvalidPage
+            | Self::InvalidCursor
+            | Self::KeyNotFound => StatusCode::NOT_FOUND,
+            Self::RunConflict => StatusCode::CONFLICT,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The sentence the client reads (field errors have their own, by field).
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "Invalid input.",
+            Self::JobNotFound => "Job not found",
+            Self::RunNotFound => "Run not found",
+            Self::InvalidPage => "Invalid page.",
+            Self::InvalidCursor => "Invalid cursor",
+            Self::KeyNotFound => "Not found.",
+            Self::RunConflict => "A run of this job was started at the same instant; try again.",
+            Self::Internal => "Internal server error.",
+            Self::Unavailable => UNAVAILABLE,
+        }
+    }
+
     /// The status and JSON body.
     fn parts(&self) -> (StatusCode, serde_json::Value) {
-        let detail = |text: &str| serde_json::json!({ "detail": text });
-        match self {
-            Self::Validation(fields) => (
-                StatusCode::BAD_REQUEST,
-                serde_json::to_value(fields).unwrap_or_default(),
-            ),
-            Self::JobNotFound => (
-                StatusCode::NOT_FOUND,
-                serde_json::json!({"error": "Job not found"}),
-            ),
-            Self::RunNotFound => (
-                StatusCode::NOT_FOUND,
-                serde_json::json!({"error": "Run not found"}),
-            ),
-            Self::InvalidPage => (StatusCode::NOT_FOUND, detail("Invalid page.")),
-            Self::InvalidCursor => (StatusCode::NOT_FOUND, detail("Invalid cursor")),
-            Self::KeyNotFound => (StatusCode::NOT_FOUND, detail("Not found.")),
-            Self::RunConflict => (
-                StatusCode::CONFLICT,
-                detail("A run of this job was started at the same instant; try again."),
-            ),
-            Self::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                detail("Internal server error."),
-            ),
-            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, detail(UNAVAILABLE)),
-        }
+        let body = match self {
+            Self::Validation(fields) => serde_json::to_value(fields).unwrap_or_default(),
+            // The original service's 404 bodies.
+            Self::JobNotFound | Self::RunNotFound => serde_json::json!({"error": self.message()}),
+            _ => serde_json::json!({"detail": self.message()}),
+        };
+        (self.status(), body)
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use scheduler_core::{Dispatcher, JobService};
+use scheduler_core::{Dispatcher, DispatcherHealth, JobService};
 use sea_orm::DatabaseConnection;
 
 use super::tags::ApiTags;
@@ -71,10 +71,8 @@ pub struct HealthApi {
 
 impl HealthApi {
     /// Whether the dispatcher ticks; `None` when it is off here.
-    fn dispatcher_up(&self) -> Option<bool> {
-        self.dispatcher
-            .as_ref()
-            .map(|d| d.since_last_good_tick() <= self.tick_bound)
+    fn dispatcher_health(&self) -> DispatcherHealth {
+        DispatcherHealth::of(self.dispatcher.as_ref(), self.tick_bound)
     }
 }
 
@@ -89,10 +87,12 @@ impl HealthApi {
         operation_id = "health"
     )]
     async fn health(&self) -> HealthResponse {
-        let (healthy, dispatcher) = match self.dispatcher_up() {
-            None => (true, "off"),
-            Some(true) => (true, "ok"),
-            Some(false) => (false, "stalled"),
+        let health = self.dispatcher_health();
+        let healthy = health.is_alive();
+        let dispatcher = match health {
+            DispatcherHealth::Off => "off",
+            DispatcherHealth::Up => "ok",
+            DispatcherHealth::Stalled => "stalled",
         };
         let body = Json(HealthStatus {
             status: if healthy { "ok" } else { "unavailable" }.into(),
@@ -151,7 +151,10 @@ impl HealthApi {
             ));
         };
         let scrape = Scrape {
-            dispatcher_up: self.dispatcher_up(),
+            dispatcher_up: match self.dispatcher_health() {
+                DispatcherHealth::Off => None,
+                health => Some(health == DispatcherHealth::Up),
+            },
             pool: scheduler_adapters::pool_connections(&self.db),
             cache: self.service.cache_report(),
         };

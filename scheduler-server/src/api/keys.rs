@@ -4,7 +4,7 @@
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use scheduler_core::{ApiKey, Invalid, KeyService, Scope, ValidationErrors, WireEnum};
+use scheduler_core::{ApiKey, KeyService, Scope, ValidationErrors, WireEnum};
 
 use super::docs::RawParam;
 use super::output::FastJson;
@@ -121,18 +121,10 @@ impl KeysApi {
                 Scope::parse(raw).map_err(|invalid| ValidationErrors::single("scope", invalid))?
             }
         };
-        let caller = caller.into_principal();
-        if scope > caller.scope {
-            return Err(ValidationErrors::single(
-                "scope",
-                Invalid::NotAChoice {
-                    value: scope.as_str().to_string(),
-                    choices: &["read", "write"][..usize::from(caller.scope >= Scope::Write) + 1],
-                },
-            )
-            .into());
-        }
-        let (key, secret) = self.keys.create(caller.tenant, &body.0.name, scope).await?;
+        let (key, secret) = self
+            .keys
+            .create_as(caller.principal(), &body.0.name, scope)
+            .await?;
         Ok(KeyCreated::Key(FastJson(KeyCreatedOut {
             stored: key.into(),
             key: secret,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use maud::{Markup, html};
 use serde_json::{Map, Value};
 
-use scheduler_core::{Job, WireEnum};
+use scheduler_core::{HttpTarget, Job, Parameters, RunPolicy, Timezone, WireEnum};
 
 use super::cookies::CSRF_FIELD;
 use super::preview;
@@ -75,18 +75,23 @@ pub struct JobForm {
 }
 
 impl JobForm {
-    /// The form of a new job: the API's defaults.
+    /// The form of a new job: the core's defaults (numbers left empty, so the same
+    /// defaults apply when the form is posted).
     pub fn new_job() -> Self {
         let mut values: BTreeMap<&'static str, String> =
             TEXT_FIELDS.iter().map(|f| (*f, String::new())).collect();
+        let policy = RunPolicy::default();
         for (field, value) in [
-            ("timezone", "UTC"),
-            ("parameters", "{}"),
-            ("target_method", "POST"),
-            ("misfire_policy", "fire_once"),
-            ("concurrency_policy", "allow"),
+            ("timezone", Timezone::default().name().to_string()),
+            ("parameters", Parameters::default().to_json_text()),
+            ("target_method", HttpTarget::DEFAULT_METHOD.to_string()),
+            ("misfire_policy", policy.misfire.as_str().to_string()),
+            (
+                "concurrency_policy",
+                policy.concurrency.as_str().to_string(),
+            ),
         ] {
-            values.insert(field, value.to_string());
+            values.insert(field, value);
         }
         Self {
             values,

@@ -41,7 +41,9 @@ use poem::web::{Data, Path};
 use poem::{
     Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post,
 };
-use scheduler_core::{Clock, Dispatcher, Job, JobId, JobService, RunService, Scope, ServiceError};
+use scheduler_core::{
+    Clock, Dispatcher, DispatcherHealth, Job, JobId, JobService, RunService, Scope, ServiceError,
+};
 
 use crate::api::body::{read_draft, read_patch};
 use crate::auth::Auth;
@@ -51,7 +53,7 @@ use form::{FormFields, JobForm};
 use layout::{Nav, html_response, message_page};
 use paging::{JobsFilter, ListError, RunsFilter};
 use session::{RequireScope, see_other};
-use summary::{DispatcherState, Summary};
+use summary::Summary;
 use viewer::Viewer;
 
 /// What the dashboard works with.
@@ -100,7 +102,7 @@ impl Ui {
 
     /// The header strip's figures for `visit`.
     async fn summary(&self, visit: &Visit) -> Summary {
-        let state = DispatcherState::of(self.dispatcher.as_ref(), self.tick_bound);
+        let state = DispatcherHealth::of(self.dispatcher.as_ref(), self.tick_bound);
         Summary::load(&visit.runs, state, self.clock.now()).await
     }
 }
@@ -126,36 +128,25 @@ fn fragment(request: &Request, visit: &Visit, body: Markup) -> Response {
         .finish(request, html_response(StatusCode::OK, body))
 }
 
-/// The page for an error of a use case (causes were logged by the mapping).
+/// The page for an error of a use case (causes were logged by the mapping): the status and
+/// sentence the API answers with, as a page.
 fn error_page(error: ServiceError) -> Response {
-    match ApiError::from(error) {
+    let error = ApiError::from(error);
+    let status = error.status();
+    match error {
         ApiError::Validation(fields) => invalid_page(&fields),
-        ApiError::JobNotFound => message_page(StatusCode::NOT_FOUND, "Not found", "Job not found"),
-        ApiError::RunNotFound => message_page(StatusCode::NOT_FOUND, "Not found", "Run not found"),
-        ApiError::KeyNotFound => message_page(StatusCode::NOT_FOUND, "Not found", "Not found."),
-        ApiError::InvalidPage => {
-            message_page(StatusCode::NOT_FOUND, "No such page", "Invalid page.")
-        }
+        ApiError::InvalidPage => message_page(status, "No such page", error.message()),
         ApiError::InvalidCursor => message_page(
-            StatusCode::NOT_FOUND,
+            status,
             "No such page",
             "Invalid cursor: this link was made for another list; start from the first page.",
         ),
-        ApiError::RunConflict => message_page(
-            StatusCode::CONFLICT,
-            "Try again",
-            "A run of this job was started at the same instant; try again.",
-        ),
-        ApiError::Internal => message_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Error",
-            "Internal server error.",
-        ),
-        ApiError::Unavailable => message_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Unavailable",
-            crate::error::UNAVAILABLE,
-        ),
+        ApiError::RunConflict => message_page(status, "Try again", error.message()),
+        ApiError::Unavailable => message_page(status, "Unavailable", error.message()),
+        ApiError::Internal => message_page(status, "Error", error.message()),
+        ApiError::JobNotFound | ApiError::RunNotFound | ApiError::KeyNotFound => {
+            message_page(status, "Not found", error.message())
+        }
     }
 }
 

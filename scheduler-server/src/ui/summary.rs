@@ -1,44 +1,20 @@
 //! The header strip on every dashboard page: whether this replica's dispatcher ticks, the
 //! dispatch backlog, and the runs of the last hour by status.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use scheduler_core::{Dispatcher, RunService, RunStatus, WireEnum};
+use scheduler_core::{DispatcherHealth, RunService, RunStatus, WireEnum};
 
 use super::cells::{STATUSES, is_failure};
 
 /// The window of the strip's run counts.
 pub const LAST_HOUR: chrono::Duration = chrono::Duration::hours(1);
 
-/// This replica's dispatcher, as `/health` judges it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DispatcherState {
-    /// A tick completed within the bound.
-    Up,
-    /// No tick completed within the bound.
-    Stalled,
-    /// The loop does not run on this replica (`SCHEDULER_DISPATCHER=off`).
-    Off,
-}
-
-impl DispatcherState {
-    /// The state of `dispatcher` (when its loop runs here) against `tick_bound`.
-    pub fn of(dispatcher: Option<&Dispatcher>, tick_bound: Duration) -> Self {
-        match dispatcher {
-            None => Self::Off,
-            Some(d) if d.since_last_good_tick() <= tick_bound => Self::Up,
-            Some(_) => Self::Stalled,
-        }
-    }
-}
-
 /// What the strip shows; a figure the store could not give is `None` ("unavailable").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     /// This replica's dispatcher.
-    pub dispatcher: DispatcherState,
+    pub dispatcher: DispatcherHealth,
     /// Active jobs (of every tenant) due and not yet claimed.
     pub backlog: Option<u64>,
     /// The caller's runs of the last hour, per status.
@@ -47,7 +23,7 @@ pub struct Summary {
 
 impl Summary {
     /// Reads the strip's figures (two store queries, at once).
-    pub async fn load(runs: &RunService, dispatcher: DispatcherState, now: DateTime<Utc>) -> Self {
+    pub async fn load(runs: &RunService, dispatcher: DispatcherHealth, now: DateTime<Utc>) -> Self {
         let (backlog, last_hour) = tokio::join!(
             runs.due_backlog(now),
             runs.status_counts_since(now - LAST_HOUR)
@@ -65,9 +41,9 @@ impl Summary {
     /// The strip.
     pub fn render(&self) -> Markup {
         let (class, text) = match self.dispatcher {
-            DispatcherState::Up => ("ok", "up"),
-            DispatcherState::Stalled => ("bad", "stalled"),
-            DispatcherState::Off => ("muted", "off on this replica"),
+            DispatcherHealth::Up => ("ok", "up"),
+            DispatcherHealth::Stalled => ("bad", "stalled"),
+            DispatcherHealth::Off => ("muted", "off on this replica"),
         };
         html! {
             section.strip aria-label="Scheduler status" {

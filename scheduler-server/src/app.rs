@@ -9,15 +9,15 @@ use std::time::Duration;
 use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, TcpAcceptor};
 use poem::{Endpoint, EndpointExt, Server};
+use scheduler::wiring::{Parts, Wired, default_cache, wire};
 use scheduler_adapters::{
-    CachedKeyStore, DatabaseConfig, DnsResolver, HttpExecutor, InMemoryJobCache, LocalTierConfig,
-    NoJobCache, OsEntropy, RateLimitConfig, RateLimiter, RedisCacheConfig, RedisJobCache,
-    SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmRunStore, SeaOrmSigningStore, SystemClock,
-    TieredJobCache, connect, connection_failure, mask_password,
+    CachedKeyStore, DatabaseConfig, DnsResolver, HttpExecutor, LocalTierConfig, OsEntropy,
+    RateLimitConfig, RateLimiter, RedisCacheConfig, RedisJobCache, SeaOrmKeyStore,
+    SeaOrmSigningStore, SystemClock, TieredJobCache, connect, connection_failure, mask_password,
 };
 use scheduler_core::{
     ActionHandlers, Clock, Dispatcher, Job, JobCache, JobService, KeyService, RoutingExecutor, Run,
-    RunService, RunStore, SigningService, TargetGuard,
+    RunService, SigningService, TargetGuard,
 };
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
@@ -301,7 +301,10 @@ pub fn key_service(db: &DatabaseConnection, clock: Arc<dyn Clock>) -> KeyService
 /// Chooses the cache: Redis when configured; in-process only for a single process (SQLite);
 /// none for a shared database without a shared cache, so replicas never serve each other
 /// stale data.
-async fn choose_cache(config: &Config) -> Result<Arc<dyn JobCache>, StartupError> {
+async fn choose_cache(
+    config: &Config,
+    db: &DatabaseConnection,
+) -> Result<Arc<dyn JobCache>, StartupError> {
     if let Some(url) = &config.redis_url {
         let mut redis = RedisCacheConfig::new(url);
         redis.prefix = config.redis_prefix.clone();
@@ -329,14 +332,7 @@ async fn choose_cache(config: &Config) -> Result<Arc<dyn JobCache>, StartupError
             .map_err(|e| invalid(e.to_string()))?;
         return Ok(Arc::new(cache));
     }
-    Ok(if config.is_sqlite() {
-        Arc::new(InMemoryJobCache::new(
-            config.cache_capacity,
-            config.cache_ttl(),
-        ))
-    } else {
-        Arc::new(NoJobCache)
-    })
+    Ok(default_cache(db, config.cache_capacity, config.cache_ttl()))
 }
 
 /// The handler every server registers: jobs without a target and without a registered
@@ -434,16 +430,7 @@ impl Application {
                 }
             })?;
         let db = open_database(config).await?;
-        // One key for every replica, so a `next` link made by one is followed on another.
-        let cursors =
-            scheduler_adapters::cursor_key(&db)
-                .await
-                .map_err(|e| StartupError::Setting {
-                    setting: DATABASE_URL,
-                    value: mask_password(&config.database_url),
-                    cause: format!("cannot read the shared cursor key: {e}"),
-                })?;
-        let cache = choose_cache(config).await?;
+        let cache = choose_cache(config, &db).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let guard = TargetGuard::from_allow_list(&config.target_allow).map_err(|cause| {
             StartupError::Setting {
@@ -452,41 +439,38 @@ impl Application {
                 cause,
             }
         })?;
-        let service = JobService::new(
-            Arc::new(SeaOrmJobRepository::with_slots(
-                db.clone(),
-                config.db_batch_slots,
-            )),
-            cache.clone(),
-            clock.clone(),
-        )
-        .with_cursor_key(cursors)
-        .with_target_guard(
-            guard.clone(),
-            (config.target_resolve && config.egress_proxy.is_none())
-                .then(|| Arc::new(DnsResolver) as Arc<dyn scheduler_core::HostResolver>),
-        );
         let signing = signing_service(&db, clock.clone());
         let http = match &config.egress_proxy {
-            None => HttpExecutor::with_guard(guard),
-            Some(proxy) => HttpExecutor::with_egress_proxy(guard, proxy),
+            None => HttpExecutor::with_guard(guard.clone()),
+            Some(proxy) => HttpExecutor::with_egress_proxy(guard.clone(), proxy),
         }
         .map_err(|e| StartupError::HttpClient(e.to_string()))?
         .with_signing(signing.clone());
-        let executor = Arc::new(RoutingExecutor {
-            http: Some(Arc::new(http)),
-            actions: handlers,
-        });
-        let store: Arc<dyn RunStore> = Arc::new(SeaOrmRunStore::new(db.clone()));
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            executor,
+        let resolver = (config.target_resolve && config.egress_proxy.is_none())
+            .then(|| Arc::new(DnsResolver) as Arc<dyn scheduler_core::HostResolver>);
+        let Wired {
+            jobs: service,
+            runs,
+            dispatcher,
+        } = wire(Parts {
+            db: db.clone(),
             cache,
-            clock.clone(),
-            Arc::new(scheduler_adapters::MetricsTelemetry),
-            config.dispatcher_config(),
-        );
-        let runs = RunService::new(service.clone(), store, dispatcher.clone());
+            clock: clock.clone(),
+            executor: Arc::new(RoutingExecutor {
+                http: Some(Arc::new(http)),
+                actions: handlers,
+            }),
+            dispatcher: config.dispatcher_config(),
+            batch_slots: Some(config.db_batch_slots),
+            target_guard: Some((guard, resolver)),
+        })
+        .await
+        // One key for every replica, so a `next` link made by one is followed on another.
+        .map_err(|e| StartupError::Setting {
+            setting: DATABASE_URL,
+            value: mask_password(&config.database_url),
+            cause: format!("cannot read the shared cursor key: {e}"),
+        })?;
         let keys = key_service(&db, clock.clone());
         let limiter = rate_limiter(config).await?;
         let failures = failed_auth_throttle(config).await?;

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scheduler_adapters::{
-    DatabaseConfig, InMemoryJobCache, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, SystemClock,
-    connect, default_worker_name, mask_password,
+    DatabaseConfig, SystemClock, connect, default_worker_name, mask_password,
 };
 use scheduler_core::{
-    Clock, Dispatcher, DispatcherConfig, Job, JobCache, JobDraft, JobService, PolicyInput, Run,
-    RunService, ServiceError, ValidationErrors,
+    Clock, Dispatcher, DispatcherConfig, Job, JobDraft, JobService, PolicyInput, Run, RunService,
+    ServiceError, ValidationErrors,
 };
-use sea_orm::{DatabaseBackend, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -23,6 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::{ACTION_KEY, BoxError, Ctx, Handlers, Registered};
+use crate::wiring::{Parts, Wired, default_cache, wire};
 
 /// What went wrong starting or stopping a [`Scheduler`].
 #[derive(Debug, thiserror::Error)]
@@ -370,22 +370,29 @@ impl SchedulerBuilder {
             .collect::<Result<Vec<_>, _>>()?;
 
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let cache: Arc<dyn JobCache> = match db.get_database_backend() {
-            DatabaseBackend::Sqlite => {
-                Arc::new(InMemoryJobCache::new(10_000, Duration::from_secs(60)))
-            }
-            _ => Arc::new(NoJobCache),
-        };
-        // The key every process of this database signs list cursors with.
-        let cursors = scheduler_adapters::cursor_key(&db)
-            .await
-            .map_err(|e| Error::Store(e.to_string()))?;
-        let jobs = JobService::new(
-            Arc::new(SeaOrmJobRepository::new(db.clone())),
-            cache.clone(),
-            clock.clone(),
-        )
-        .with_cursor_key(cursors);
+        let shutdown = self.handlers.shutdown_token();
+        let mut actions = self.handlers.into_action_handlers();
+        if self.fallback {
+            actions.fallback(|job: Job, run: Run| async move {
+                tracing::info!(job_id = %job.id, run_id = %run.id, "no handler here for this job; logged");
+                Ok(())
+            });
+        }
+        let Wired {
+            jobs,
+            runs,
+            dispatcher,
+        } = wire(Parts {
+            cache: default_cache(&db, 10_000, Duration::from_secs(60)),
+            db: db.clone(),
+            clock,
+            executor: Arc::new(actions),
+            dispatcher: self.dispatcher,
+            batch_slots: None,
+            target_guard: None,
+        })
+        .await
+        .map_err(|e| Error::Store(e.to_string()))?;
         for (schedule, draft) in self.schedules.iter().zip(drafts) {
             let (job, declared) = jobs
                 .declare(draft)
@@ -404,24 +411,6 @@ impl SchedulerBuilder {
             }
         }
 
-        let shutdown = self.handlers.shutdown_token();
-        let mut actions = self.handlers.into_action_handlers();
-        if self.fallback {
-            actions.fallback(|job: Job, run: Run| async move {
-                tracing::info!(job_id = %job.id, run_id = %run.id, "no handler here for this job; logged");
-                Ok(())
-            });
-        }
-        let store = Arc::new(SeaOrmRunStore::new(db.clone()));
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            Arc::new(actions),
-            cache,
-            clock,
-            Arc::new(scheduler_adapters::MetricsTelemetry),
-            self.dispatcher,
-        );
-        let runs = RunService::new(jobs.clone(), store, dispatcher.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let looping = self.dispatch.then(|| {
             let dispatcher = dispatcher.clone();

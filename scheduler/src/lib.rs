@@ -43,6 +43,7 @@
 
 mod builder;
 mod handler;
+pub mod wiring;
 
 pub use builder::{Error, Schedule, Scheduler, SchedulerBuilder};
 pub use handler::{ACTION_KEY, BoxError, Ctx, Handlers, read_params};

@@ -56,14 +56,14 @@ impl InMemoryJobCache {
     }
 
     fn store_if_current(&self, ticket: CacheTicket, store: impl FnOnce()) {
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = scheduler_core::lock(&self.write_lock);
         if self.generation.load(Ordering::SeqCst) == ticket.generation {
             store();
         }
     }
 
     fn bump(&self, drop_entries: impl FnOnce()) {
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = scheduler_core::lock(&self.write_lock);
         self.generation.fetch_add(1, Ordering::SeqCst);
         drop_entries();
     }

@@ -48,6 +48,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
 use crate::breaker::{Breaker, Tripped};
+use scheduler_core::lock;
 
 /// Consecutive Redis failures or timeouts that open the breaker.
 const BREAKER_FAILURES: u32 = 3;
@@ -409,12 +410,6 @@ async fn probe_until_answered(shared: Weak<Shared>) {
             return;
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Per-key limiter: in-process, or shared through Redis with an in-process fallback.

@@ -42,6 +42,7 @@ pub const INVALIDATION_CHANNEL: &str = "invalidations";
 /// Times the Redis cache breaker opened.
 pub const BREAKER_TRIPS_TOTAL: &str = "scheduler_cache_breaker_trips_total";
 use crate::store::entity::Model;
+use scheduler_core::lock;
 
 /// A ticket no `gen` value ever equals: issued when Redis did not answer.
 const NO_TICKET: CacheTicket = CacheTicket::at(u64::MAX);
@@ -412,12 +413,6 @@ impl RedisJobCache {
         ])
         .to_string()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn ticket_of(gen_text: &str) -> CacheTicket {

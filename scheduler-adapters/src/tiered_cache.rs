@@ -36,6 +36,7 @@ use scheduler_core::{
 
 use crate::counters::CacheCounters;
 use crate::redis_cache::{INVALIDATION_CHANNEL, RedisCacheConfig, RedisJobCache};
+use scheduler_core::lock;
 
 /// How often the subscriber calls the shared tier while the local tier answers reads.
 const SHARED_CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -90,12 +91,6 @@ struct Local {
     counters: CacheCounters,
     /// Settings.
     config: LocalTierConfig,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Local {

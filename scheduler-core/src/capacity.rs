@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::plan::ExecutionKind;
+use crate::sync::lock;
 
 /// Slots of both kinds, the record slots and the per-host accounting of one dispatcher.
 pub(crate) struct Capacity {
@@ -160,12 +161,6 @@ impl Drop for RunSlot {
     fn drop(&mut self) {
         self.release_execution();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Capacity {

@@ -56,6 +56,7 @@ pub mod run_status;
 pub mod schedule;
 pub mod service;
 pub mod signing;
+pub mod sync;
 pub mod target_guard;
 pub mod tenant;
 pub mod text;
@@ -105,6 +106,7 @@ pub use service::{Declared, JobService};
 pub use signing::{
     SIGNATURE_HEADER, SigningSecret, SigningService, SigningStore, signature_header, verify,
 };
+pub use sync::lock;
 pub use target_guard::{HostCheck, TargetGuard, TargetRefusal, forbidden_reason};
 pub use tenant::Tenant;
 pub use text::reject_nul;

@@ -20,6 +20,7 @@ use crate::error::RepositoryError;
 use crate::job::JobId;
 use crate::ports::{JobCache, RunStore, Telemetry};
 use crate::run::RunId;
+use crate::sync::lock;
 
 /// An outcome waiting to be stored, with the slot it releases once stored.
 pub(crate) struct Pending {
@@ -53,12 +54,6 @@ pub(crate) struct Recorder {
     max_batch: usize,
     /// The queue.
     queue: Mutex<Queue>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Recorder {

@@ -83,9 +83,7 @@ impl FailedAuth {
     }
 
     fn blocked(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Instant>> {
-        self.blocked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        scheduler_core::lock(&self.blocked)
     }
 
     /// Seconds until `ip` may try a key again, when it is blocked.

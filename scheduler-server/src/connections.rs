@@ -45,8 +45,7 @@ pub struct ConnectionLimits {
 type OpenCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
 fn counts(open: &OpenCounts) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
-    open.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    scheduler_core::lock(open)
 }
 
 /// A TCP acceptor applying [`ConnectionLimits`]; its streams are [`GuardedStream`]s.

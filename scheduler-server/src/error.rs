@@ -357,10 +357,7 @@ fn merged_description(a: &str, b: &str) -> &'static str {
     static MERGED: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, &'static str>>> =
         std::sync::OnceLock::new();
     let text = format!("{a} Or: {b}");
-    let mut merged = MERGED
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut merged = scheduler_core::lock(MERGED.get_or_init(Default::default));
     merged
         .entry(text.clone())
         .or_insert_with(|| Box::leak(text.into_boxed_str()))

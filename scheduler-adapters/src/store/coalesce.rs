@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
@@ -137,7 +137,7 @@ impl<T: Send + 'static, A: Send + 'static> Coalescer<T, A> {
 impl<T: Send + 'static, A: Send + 'static> Shared<T, A> {
     /// The queue, whatever a panicking holder left in it.
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Call<T, A>>> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+        scheduler_core::lock(&self.queue)
     }
 
     /// Starts a batch task for what is queued, for as long as there are queued calls and free

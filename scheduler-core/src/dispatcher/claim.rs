@@ -1,0 +1,224 @@
+//! One tick: recover the runs of dead workers, start due retries, claim due fires — each
+//! within this replica's free slots — and start what was claimed; and manual runs.
+
+use std::sync::atomic::Ordering;
+
+use crate::capacity::Reservation;
+use crate::claim::{ClaimRequest, ClaimedRun};
+use crate::error::RepositoryError;
+use crate::job::JobId;
+use crate::plan::{ExecutionKind, next_claim_size};
+use crate::run::Run;
+use crate::run_status::{RunStatus, RunTrigger};
+use crate::sync::lock;
+
+use super::{Dispatcher, host_of, kind_index, to_chrono};
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TickOutcome {
+    /// Runs started by this tick (recovered, retried and newly claimed).
+    pub started: usize,
+    /// True when a claim came back full: more fires may be due, tick again at once.
+    pub more_due: bool,
+    /// True when every slot of both kinds was held, so nothing could be claimed: tick again
+    /// when a run's outcome is stored.
+    pub at_capacity: bool,
+}
+
+/// What one claim did.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Claimed {
+    /// Runs started.
+    started: usize,
+    /// The claim came back full for some kind.
+    pub(super) more_due: bool,
+    /// No slot of either kind was free.
+    at_capacity: bool,
+}
+
+impl Dispatcher {
+    /// Reserves up to `want` slots of each kind, both counts equal (for recoveries and
+    /// retries, whose kinds are known only once they are taken).
+    fn reserve_any(&self, want: u32) -> (Reservation, Reservation) {
+        let capacity = &self.inner.capacity;
+        let n = want
+            .min(capacity.free(ExecutionKind::Handler))
+            .min(capacity.free(ExecutionKind::Delivery));
+        let handlers = capacity.reserve(ExecutionKind::Handler, n);
+        let deliveries = capacity.reserve(ExecutionKind::Delivery, handlers.count());
+        (handlers, deliveries)
+    }
+
+    /// One step: recover abandoned runs, start due retries, claim due fires — each within
+    /// the free slots — and start executing what was claimed.
+    ///
+    /// # Errors
+    /// The store's error; nothing was claimed by the failing call.
+    pub async fn tick(&self) -> Result<TickOutcome, RepositoryError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let worker = inner.config.worker.as_str();
+        let mut outcome = TickOutcome::default();
+        let batch = inner.config.max_batch_size.max(1);
+
+        let stale_before = now - to_chrono(inner.config.lease);
+        let (mut handlers, mut deliveries) = self.reserve_any(batch);
+        let limit = handlers.count().min(deliveries.count());
+        if limit > 0 {
+            let recovered = inner
+                .store
+                .recover_abandoned(
+                    stale_before,
+                    now,
+                    worker,
+                    limit,
+                    inner.config.max_abandoned_attempts,
+                )
+                .await?;
+            inner
+                .telemetry
+                .runs_abandoned(recovered.runs.len(), recovered.given_up);
+            if !recovered.changed_jobs.is_empty() {
+                inner.cache.invalidate_jobs(&recovered.changed_jobs).await;
+            }
+            outcome.started += self.start_reserved(recovered.runs, &mut handlers, &mut deliveries);
+        }
+        drop((handlers, deliveries));
+        let (mut handlers, mut deliveries) = self.reserve_any(batch);
+        let limit = handlers.count().min(deliveries.count());
+        if limit > 0 {
+            let retries = inner.store.claim_retries(now, worker, limit).await?;
+            outcome.started += self.start_reserved(retries, &mut handlers, &mut deliveries);
+        }
+        drop((handlers, deliveries));
+        let claimed = self.claim(now).await?;
+        outcome.started += claimed.started;
+        outcome.more_due = claimed.more_due;
+        outcome.at_capacity = claimed.at_capacity;
+        inner.telemetry.claimed(now);
+        *lock(&inner.last_good_tick) = std::time::Instant::now();
+        Ok(outcome)
+    }
+
+    /// Claims due fires within the free slots (at most the adaptive claim size per kind),
+    /// starts them, and adapts the next claim's size.
+    pub(super) async fn claim(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Claimed, RepositoryError> {
+        let inner = &self.inner;
+        let capacity = &inner.capacity;
+        let size = |kind| inner.claim_size[kind_index(kind)].load(Ordering::Relaxed);
+        let mut handlers = capacity.reserve(ExecutionKind::Handler, size(ExecutionKind::Handler));
+        let mut deliveries =
+            capacity.reserve(ExecutionKind::Delivery, size(ExecutionKind::Delivery));
+        let (asked_handlers, asked_deliveries) = (handlers.count(), deliveries.count());
+        if asked_handlers == 0 && asked_deliveries == 0 {
+            // Busy with what it holds, not behind on claims: pruning (paced) may go on.
+            inner.catching_up.store(false, Ordering::Relaxed);
+            return Ok(Claimed {
+                at_capacity: true,
+                ..Claimed::default()
+            });
+        }
+        let request = ClaimRequest {
+            now,
+            worker: inner.config.worker.clone(),
+            handlers: asked_handlers,
+            deliveries: asked_deliveries,
+            saturated_hosts: capacity.saturated_hosts(),
+        };
+        let batch = inner.store.claim_due(&request).await?;
+        // Claims advanced next_run/last_run: cached reads must not show the old values.
+        if !batch.advanced_jobs.is_empty() {
+            inner.cache.invalidate_jobs(&batch.advanced_jobs).await;
+        }
+        let got_handlers = batch.advanced_handlers;
+        let got_deliveries = u32::try_from(batch.advanced_jobs.len())
+            .unwrap_or(u32::MAX)
+            .saturating_sub(got_handlers);
+        let config = &inner.config;
+        for (kind, asked, got) in [
+            (ExecutionKind::Handler, asked_handlers, got_handlers),
+            (ExecutionKind::Delivery, asked_deliveries, got_deliveries),
+        ] {
+            // A kind not asked for (no free slot) keeps its size for when slots free up.
+            if asked > 0 {
+                let next = next_claim_size(config.batch_size, config.max_batch_size, asked, got);
+                inner.claim_size[kind_index(kind)].store(next, Ordering::Relaxed);
+            }
+        }
+        for (_, reason) in &batch.skipped {
+            inner.telemetry.fire_skipped(reason);
+            // A skipped fire is a run too, status `skipped`.
+            inner
+                .telemetry
+                .run_recorded(RunStatus::Skipped, RunTrigger::Schedule, None);
+        }
+        for claimed in &batch.runs {
+            let lateness = (claimed.run.started_at - claimed.run.scheduled_for)
+                .to_std()
+                .unwrap_or_default();
+            inner.telemetry.fire_started(lateness);
+        }
+        let started = self.start_reserved(batch.runs, &mut handlers, &mut deliveries);
+        let more_due = (asked_handlers > 0 && got_handlers >= asked_handlers)
+            || (asked_deliveries > 0 && got_deliveries >= asked_deliveries);
+        inner.catching_up.store(more_due, Ordering::Relaxed);
+        Ok(Claimed {
+            started,
+            more_due,
+            at_capacity: false,
+        })
+    }
+
+    /// Starts a manual run of `job_id` now, on this replica (waiting for a slot of its kind
+    /// when claims hold every one).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown job, or the store's error.
+    pub async fn run_now(&self, job_id: JobId) -> Result<Run, RepositoryError> {
+        let now = self.inner.clock.now();
+        let claimed = self
+            .inner
+            .store
+            .start_manual(job_id, now, &self.inner.config.worker)
+            .await?;
+        let run = claimed.run.clone();
+        // The manual run moved the job's last_run and last_status.
+        self.inner.cache.invalidate_job(job_id).await;
+        let kind = ExecutionKind::of(&claimed.job);
+        if let Some(slot) = self.inner.capacity.wait_for(kind, host_of(&claimed)).await {
+            self.start(claimed, slot);
+        }
+        Ok(run)
+    }
+
+    /// Starts every claimed run with a slot of its kind from the reservations (which hold at
+    /// least as many permits as the claim was allowed to take).
+    fn start_reserved(
+        &self,
+        claimed: Vec<ClaimedRun>,
+        handlers: &mut Reservation,
+        deliveries: &mut Reservation,
+    ) -> usize {
+        let mut started = 0;
+        for run in claimed {
+            let reservation = match ExecutionKind::of(&run.job) {
+                ExecutionKind::Handler => &mut *handlers,
+                ExecutionKind::Delivery => &mut *deliveries,
+            };
+            let host = host_of(&run);
+            let Some(slot) = self.inner.capacity.hold_reserved(reservation, host) else {
+                // A store that returned more than asked: the run stays `running` without a
+                // heartbeat and lease recovery runs it again.
+                tracing::error!(run_id = %run.run.id, "a claim returned more runs than it was allowed");
+                continue;
+            };
+            self.start(run, slot);
+            started += 1;
+        }
+        started
+    }
+}

@@ -1,0 +1,117 @@
+//! One run: executed in a task of its own under its timeout (its unwind caught, dropped at
+//! the end of a shutdown grace), its outcome planned and handed to the recorder.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+
+use crate::capacity::RunSlot;
+use crate::claim::{ClaimedRun, FinishedRun};
+use crate::plan::{Execution, plan_outcome};
+use crate::recorder::Pending;
+use crate::run::ErrorText;
+use crate::sync::lock;
+use crate::wire::WireEnum;
+
+use super::Dispatcher;
+
+impl Dispatcher {
+    /// Executes `run` in a task of its own, holding `slot` until its outcome is stored.
+    pub(super) fn start(&self, run: ClaimedRun, slot: RunSlot) {
+        {
+            let mut in_flight = lock(&self.inner.in_flight);
+            in_flight.insert(run.run.id);
+            self.inner.telemetry.in_flight(in_flight.len());
+        }
+        let dispatcher = self.clone();
+        tokio::spawn(async move { dispatcher.execute(run, slot).await });
+    }
+
+    /// Executes one claimed run under its timeout and records the outcome.
+    async fn execute(&self, claimed: ClaimedRun, slot: RunSlot) {
+        let ClaimedRun { run, job } = claimed;
+        let policy = job.spec.policy;
+        let timeout = Duration::from_secs(u64::from(policy.timeout_seconds));
+        // A panicking handler fails its run, not the dispatcher: the unwind is caught here, in
+        // this run's task (a second task per run, with the job and run cloned into it, cost
+        // more CPU per fire than the claim's SQL took; measured in `bench/dispatch.sh`). A
+        // timed-out execution is dropped, which cancels it at its next await.
+        // (The call is inside the async block, so an executor that panics while making its
+        // future is caught too.)
+        let executor = &self.inner.executor;
+        let work = AssertUnwindSafe(async { executor.execute(&job, &run).await }).catch_unwind();
+        let mut abandon = self.inner.abandon.subscribe();
+        let executed = tokio::select! {
+            biased;
+            // The shutdown grace is over: drop the execution (a delivery's connection closes)
+            // and leave the run `running` for the shutdown to release.
+            _ = abandon.wait_for(|abandon| *abandon) => None,
+            executed = async {
+                // A delivery beyond its host's cap waits here for one of the host's runs to
+                // end.
+                let sending = slot.sending_permit().await;
+                let executed = tokio::time::timeout(timeout, work).await;
+                drop(sending);
+                executed
+            } => Some(executed),
+        };
+        let Some(executed) = executed else {
+            tracing::warn!(
+                target: "scheduler_core::run",
+                job_id = %run.job_id,
+                run_id = %run.id,
+                attempt = run.attempt,
+                "run abandoned at the end of the shutdown grace; released to other replicas"
+            );
+            lock(&self.inner.abandoned).push(run.id);
+            return;
+        };
+        let execution = match executed {
+            Ok(Ok(Ok(()))) => Execution::Succeeded,
+            // Whatever a handler or receiver said is sanitized before it goes near the store.
+            Ok(Ok(Err(message))) => Execution::Failed(ErrorText::sanitize(&message)),
+            Ok(Err(_panic)) => Execution::Panicked,
+            Err(_) => Execution::TimedOut,
+        };
+        // The execution slot goes back now; the record slot stays until the outcome is stored.
+        let slot = slot.executed();
+        let outcome = plan_outcome(&run, &policy, execution, self.inner.clock.now());
+        let ran_for = (outcome.finished_at - run.started_at)
+            .to_std()
+            .unwrap_or_default();
+        let duration_ms = u64::try_from(ran_for.as_millis()).unwrap_or(u64::MAX);
+        match &outcome.error {
+            None => tracing::info!(
+                target: "scheduler_core::run",
+                job_id = %run.job_id,
+                run_id = %run.id,
+                attempt = run.attempt,
+                status = outcome.status.as_str(),
+                duration_ms,
+                "run finished"
+            ),
+            Some(error) => tracing::warn!(
+                target: "scheduler_core::run",
+                job_id = %run.job_id,
+                run_id = %run.id,
+                attempt = run.attempt,
+                status = outcome.status.as_str(),
+                duration_ms,
+                error = error.as_str(),
+                retry_at = ?outcome.retry_at,
+                "run failed"
+            ),
+        }
+        self.inner
+            .telemetry
+            .run_recorded(outcome.status, run.trigger, Some(ran_for));
+        self.inner
+            .recorder
+            .record(Pending {
+                finished: FinishedRun { run, outcome },
+                slot,
+            })
+            .await;
+    }
+}

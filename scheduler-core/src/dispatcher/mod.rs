@@ -1,0 +1,175 @@
+//! The dispatcher: claims due fires through the [`RunStore`], executes them concurrently up to
+//! the replica's capacity, records outcomes in batches, retries with backoff, heartbeats, and
+//! recovers runs of dead workers. The loop is a thin wrapper around [`Dispatcher::tick`],
+//! which tests drive directly with a controlled [`Clock`].
+//!
+//! One type, [`Dispatcher`], its methods by idea in this module's files: `config` (the
+//! settings), `health`, `claim` (a tick: recoveries, retries, due fires, within free slots),
+//! `execute` (one run in its task, its outcome to the recorder), `prune` (history
+//! retention), `lifecycle` (the loop, heartbeats and shutdown).
+//!
+//! # Guarantee
+//! Every fire is **claimed exactly once**: the claim is one database transaction that locks
+//! the job row (PostgreSQL `FOR UPDATE SKIP LOCKED`), inserts the run and advances `next_run`;
+//! a unique key on `(job_id, scheduled_for, attempt)` forbids a second run of the same fire.
+//! **Delivery** is exactly once unless a worker dies mid-run: its run stops heartbeating, is
+//! marked `abandoned` after the lease, and a new attempt runs — at-least-once. Receivers use
+//! `(job_id, scheduled_for)` as their idempotency key.
+//!
+//! # Capacity and throughput
+//! Handler runs and HTTP deliveries have separate slots ([`DispatcherConfig::max_concurrent_runs`],
+//! [`DispatcherConfig::max_concurrent_deliveries`]), and one receiving host gets at most
+//! [`DispatcherConfig::max_deliveries_per_host`]. A claim reserves slots before it asks the
+//! store and takes at most what it reserved; it asks for twice as many fires after a full
+//! claim, up to [`DispatcherConfig::max_batch_size`] ([`crate::plan::next_claim_size`]), and
+//! while claims come back full, [`DispatcherConfig::claims_in_flight`] of them run at once.
+//! A run frees its execution slot when it has executed and a record slot when its outcome is
+//! stored (as many record slots as both kinds together, so a slow store slows claims);
+//! outcomes are stored in batches (`crate::recorder`).
+
+mod claim;
+mod config;
+mod execute;
+mod health;
+mod lifecycle;
+mod prune;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::capacity::Capacity;
+use crate::claim::ClaimedRun;
+use crate::plan::{ExecutionKind, next_claim_size};
+use crate::ports::{Clock, JobCache, JobExecutor, RunStore, Telemetry};
+use crate::recorder::Recorder;
+use crate::run::RunId;
+use crate::sync::lock;
+
+pub use crate::executors::{ActionFuture, ActionHandler, ActionHandlers, RoutingExecutor};
+pub use claim::TickOutcome;
+pub use config::DispatcherConfig;
+pub use health::DispatcherHealth;
+
+/// What every clone of a dispatcher shares.
+struct Inner {
+    store: Arc<dyn RunStore>,
+    executor: Arc<dyn JobExecutor>,
+    cache: Arc<dyn JobCache>,
+    clock: Arc<dyn Clock>,
+    /// Where the dispatcher's events are reported (metrics).
+    telemetry: Arc<dyn Telemetry>,
+    /// The settings.
+    config: DispatcherConfig,
+    /// Slots by kind and per host.
+    capacity: Arc<Capacity>,
+    /// Runs executing here or awaiting their record; heartbeated.
+    in_flight: Arc<Mutex<HashSet<RunId>>>,
+    /// Stores outcomes in batches.
+    recorder: Recorder,
+    /// What the next claim asks for: handlers, deliveries.
+    claim_size: [AtomicU32; 2],
+    /// Woken when a claim came back full, so the extra claimers join in.
+    backlog: Notify,
+    /// Whether this replica's last claim came back full (a backlog): pruning waits for it.
+    catching_up: AtomicBool,
+    /// Set at the end of the shutdown grace: every run still executing stops (its request
+    /// dropped) without recording an outcome, to be released to other replicas.
+    abandon: tokio::sync::watch::Sender<bool>,
+    /// Runs that stopped on [`Inner::abandon`]: still `running` in the store, released by
+    /// the shutdown.
+    abandoned: Mutex<Vec<RunId>>,
+    /// When the last tick completed without error, or when the dispatcher was made (for
+    /// health checks).
+    last_good_tick: Mutex<std::time::Instant>,
+}
+
+/// Claims and executes runs. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+pub(super) fn to_chrono(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+pub(super) fn kind_index(kind: ExecutionKind) -> usize {
+    match kind {
+        ExecutionKind::Handler => 0,
+        ExecutionKind::Delivery => 1,
+    }
+}
+
+/// The per-host key of a delivery (`None` for a handler run).
+pub(super) fn host_of(claimed: &ClaimedRun) -> Option<String> {
+    claimed.job.spec.target.as_ref().map(|t| t.host_key())
+}
+
+impl Dispatcher {
+    /// A dispatcher over its ports.
+    pub fn new(
+        store: Arc<dyn RunStore>,
+        executor: Arc<dyn JobExecutor>,
+        cache: Arc<dyn JobCache>,
+        clock: Arc<dyn Clock>,
+        telemetry: Arc<dyn Telemetry>,
+        config: DispatcherConfig,
+    ) -> Self {
+        let capacity = Capacity::new(
+            config.max_concurrent_runs,
+            config.max_concurrent_deliveries,
+            config.max_deliveries_per_host,
+        );
+        let in_flight = Arc::new(Mutex::new(HashSet::new()));
+        let recorder = Recorder::new(
+            store.clone(),
+            cache.clone(),
+            telemetry.clone(),
+            in_flight.clone(),
+            config.record_batch,
+        );
+        let base = next_claim_size(config.batch_size, config.max_batch_size, 0, 0);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                executor,
+                cache,
+                clock,
+                telemetry,
+                capacity,
+                in_flight,
+                recorder,
+                claim_size: [AtomicU32::new(base), AtomicU32::new(base)],
+                backlog: Notify::new(),
+                catching_up: AtomicBool::new(false),
+                abandon: tokio::sync::watch::channel(false).0,
+                abandoned: Mutex::new(Vec::new()),
+                config,
+                last_good_tick: Mutex::new(std::time::Instant::now()),
+            }),
+        }
+    }
+
+    /// This replica's worker name.
+    pub fn worker(&self) -> &str {
+        &self.inner.config.worker
+    }
+
+    /// Runs executing in this replica now (or awaiting their outcome's record).
+    pub fn in_flight(&self) -> usize {
+        lock(&self.inner.in_flight).len()
+    }
+
+    /// How long ago the last tick completed without error (before the first, since the
+    /// dispatcher was made). The loop ticks at least every poll interval, so a large value
+    /// means it is stuck, dead, or its store keeps failing.
+    pub fn since_last_good_tick(&self) -> Duration {
+        lock(&self.inner.last_good_tick).elapsed()
+    }
+}

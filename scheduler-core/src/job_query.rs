@@ -161,9 +161,9 @@ impl JobListRequest {
 fn checked_search(raw: &str) -> Result<Option<String>, Invalid> {
     crate::text::reject_nul(raw)?;
     let trimmed = raw.trim();
-    if trimmed.chars().count() > crate::job::JobName::MAX_CHARS {
+    if trimmed.chars().count() > crate::job_values::JobName::MAX_CHARS {
         return Err(Invalid::TooLong {
-            max: crate::job::JobName::MAX_CHARS,
+            max: crate::job_values::JobName::MAX_CHARS,
         });
     }
     Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))

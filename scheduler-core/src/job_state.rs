@@ -179,7 +179,7 @@ pub fn outcome_status_writes(finished: &[FinishedRun]) -> Vec<(RunId, StatusWrit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::JobDraft;
+    use crate::job_input::JobDraft;
     use crate::plan::{RunOutcome, SkipReason};
     use crate::run::ErrorText;
 

@@ -40,8 +40,10 @@ pub mod error;
 pub mod executors;
 pub mod http_target;
 pub mod job;
+pub mod job_input;
 pub mod job_query;
 pub mod job_state;
+pub mod job_values;
 pub mod page;
 pub mod paging;
 pub mod plan;
@@ -76,14 +78,14 @@ pub use error::{
     Conflict, FieldError, Invalid, RepositoryError, ServiceError, TargetError, ValidationErrors,
 };
 pub use http_target::{HttpTarget, host_key};
-pub use job::{
-    Description, Job, JobDraft, JobId, JobName, JobPatch, JobSpec, NewJob, Parameters, Timezone,
-};
+pub use job::{Job, JobId, JobSpec, NewJob};
+pub use job_input::{JobDraft, JobPatch};
 pub use job_query::{
     JobFilter, JobListRequest, JobOrdering, JobPage, JobPosition, JobQuery, JobSlice, OrderField,
     SortKey,
 };
 pub use job_state::{FiredJob, ManualPlan, StatusWrite, outcome_status_writes, plan_manual};
+pub use job_values::{Description, JobName, Parameters, Timezone};
 pub use page::{Listing, Page, PageLink, Window};
 pub use paging::{PageRequest, Paging};
 pub use plan::{

@@ -316,7 +316,8 @@ pub fn plan_outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{JobDraft, JobSpec};
+    use crate::job::JobSpec;
+    use crate::job_input::JobDraft;
     use crate::policy::PolicyInput;
     use crate::run::RunId;
 

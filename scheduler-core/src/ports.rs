@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 
 use crate::claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
 use crate::error::RepositoryError;
-use crate::job::{Job, JobId, JobName, NewJob};
+use crate::job::{Job, JobId, NewJob};
 use crate::job_query::{JobPage, JobSlice};
+use crate::job_values::JobName;
 use crate::plan::RunOutcome;
 use crate::plan::SkipReason;
 use crate::policy::JobSource;

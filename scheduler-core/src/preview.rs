@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{Invalid, ValidationErrors};
-use crate::job::Timezone;
+use crate::job_values::Timezone;
 use crate::schedule::CronSchedule;
 use crate::text::reject_nul;
 

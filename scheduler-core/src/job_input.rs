@@ -1,0 +1,599 @@
+//! Reading a job from client input: every field at once ([`JobDraft::validate`] for a create
+//! or a full replace, [`JobPatch::apply`] for a partial update), each failure named by its
+//! field, the reading errors of the wire layer reported beside the core's own.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::error::{Invalid, ValidationErrors};
+use crate::http_target::HttpTarget;
+use crate::job::JobSpec;
+use crate::job_values::{Description, JobName, Parameters, Timezone};
+use crate::policy::{JobSource, PolicyInput, RunPolicy};
+use crate::schedule::CronSchedule;
+use crate::text::reject_nul;
+
+/// Raw input for creating (or fully replacing) a job, before validation.
+///
+/// Absent optional fields take their defaults; absent required fields are errors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobDraft {
+    /// Required.
+    pub name: Option<String>,
+    /// Required.
+    pub cron_expression: Option<String>,
+    /// Default empty.
+    pub description: Option<String>,
+    /// Default `UTC`.
+    pub timezone: Option<String>,
+    /// Default now.
+    pub start_time: Option<DateTime<Utc>>,
+    /// Default none.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Default `{}`.
+    pub parameters: Option<Value>,
+    /// Default true.
+    pub is_active: Option<bool>,
+    /// Policy fields; absent ones take the defaults.
+    pub policy: PolicyInput,
+    /// `{"type": "http", ...}`; absent or null: none.
+    pub target: Option<Value>,
+    /// Default [`JobSource::Api`]; a program declaring jobs in code sets `Code`.
+    pub source: Option<JobSource>,
+    /// Errors found while reading the raw input (a field of the wrong JSON type); reported
+    /// with the domain's errors, and the fields they name are not checked again.
+    pub input_errors: ValidationErrors,
+}
+
+/// Parses a cron expression field: NUL and length are field-level problems, the rest is the
+/// expression's own.
+fn parse_schedule(raw: &str) -> Result<CronSchedule, Invalid> {
+    reject_nul(raw)?;
+    if raw.trim().chars().count() > CronSchedule::MAX_CHARS {
+        return Err(Invalid::TooLong {
+            max: CronSchedule::MAX_CHARS,
+        });
+    }
+    CronSchedule::parse(raw).map_err(Invalid::Cron)
+}
+
+fn check_window(errors: &mut ValidationErrors, start: DateTime<Utc>, end: Option<DateTime<Utc>>) {
+    if let Some(end) = end
+        && end <= start
+    {
+        errors.add("end_time", Invalid::EndNotAfterStart);
+    }
+}
+
+/// A required text field: parsed when present, `Required` when absent.
+fn required<T>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) -> Option<T> {
+    let result = raw.ok_or(Invalid::Required).and_then(|raw| parse(&raw));
+    errors.check(field, result)
+}
+
+/// An optional field: parsed when present, `default` when absent.
+fn optional<R, T>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<R>,
+    parse: impl FnOnce(R) -> Result<T, Invalid>,
+    default: T,
+) -> Option<T> {
+    match raw {
+        Some(raw) => errors.check(field, parse(raw)),
+        None => Some(default),
+    }
+}
+
+impl JobDraft {
+    /// Validates every field, collecting all failures (with the reading errors), with `now`
+    /// as the default start.
+    ///
+    /// # Errors
+    /// Every failing field with what is wrong.
+    pub fn validate(self, now: DateTime<Utc>) -> Result<JobSpec, ValidationErrors> {
+        self.validate_replacing(now, None)
+    }
+
+    /// [`JobDraft::validate`] for a job that replaces `previous` (a PUT): target header
+    /// values sent as the mask `***` keep `previous`'s values, as header values are never
+    /// returned.
+    ///
+    /// # Errors
+    /// Every failing field, as [`JobDraft::validate`].
+    pub fn validate_replacing(
+        self,
+        now: DateTime<Utc>,
+        previous: Option<&JobSpec>,
+    ) -> Result<JobSpec, ValidationErrors> {
+        let mut errors = self.input_errors;
+        let name = required(&mut errors, "name", self.name, JobName::parse);
+        let schedule = required(
+            &mut errors,
+            "cron_expression",
+            self.cron_expression,
+            parse_schedule,
+        );
+        let description = optional(
+            &mut errors,
+            "description",
+            self.description,
+            |raw| Description::parse(&raw),
+            Description::default(),
+        );
+        let timezone = optional(
+            &mut errors,
+            "timezone",
+            self.timezone,
+            |raw| Timezone::parse(&raw),
+            Timezone::default(),
+        );
+        let parameters = optional(
+            &mut errors,
+            "parameters",
+            self.parameters,
+            Parameters::parse,
+            Parameters::default(),
+        );
+        let start_time = self.start_time.unwrap_or(now);
+        check_window(&mut errors, start_time, self.end_time);
+        let policy = self.policy.apply(&RunPolicy::default(), &mut errors);
+        let target = optional(
+            &mut errors,
+            "target",
+            self.target.filter(|v| !v.is_null()),
+            |value| {
+                let mut target = HttpTarget::parse(&value)?;
+                target
+                    .restore_secrets(previous.and_then(|p| p.target.as_ref()), false)
+                    .map_err(Invalid::Target)?;
+                Ok(Some(target))
+            },
+            None,
+        );
+        match (name, schedule, description, timezone, parameters, target) {
+            (
+                Some(name),
+                Some(schedule),
+                Some(description),
+                Some(timezone),
+                Some(parameters),
+                Some(target),
+            ) if errors.is_empty() => Ok(JobSpec {
+                name,
+                description,
+                schedule,
+                timezone,
+                start_time,
+                end_time: self.end_time,
+                parameters,
+                is_active: self.is_active.unwrap_or(true),
+                policy,
+                target,
+                source: self.source.unwrap_or_default(),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Raw input for a partial update: only the fields present change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New expression.
+    pub cron_expression: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New zone.
+    pub timezone: Option<String>,
+    /// New start.
+    pub start_time: Option<DateTime<Utc>>,
+    /// `Some(None)` clears the end; `None` leaves it.
+    pub end_time: Option<Option<DateTime<Utc>>>,
+    /// New parameters (replacing the whole object).
+    pub parameters: Option<Value>,
+    /// Pause (`false`) or resume (`true`).
+    pub is_active: Option<bool>,
+    /// Policy fields to change.
+    pub policy: PolicyInput,
+    /// `Some(None)` removes the target; `None` leaves it.
+    pub target: Option<Option<Value>>,
+    /// Errors found while reading the raw input; reported with the domain's errors, and the
+    /// fields they name are left unchanged and not checked again.
+    pub input_errors: ValidationErrors,
+}
+
+/// Replaces `slot` with the parsed `raw` when present and valid.
+fn patch_field<R, T>(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: Option<R>,
+    parse: impl FnOnce(R) -> Result<T, Invalid>,
+    slot: &mut T,
+) {
+    if let Some(raw) = raw
+        && let Some(value) = errors.check(field, parse(raw))
+    {
+        *slot = value;
+    }
+}
+
+impl JobPatch {
+    /// True when a field that decides fire times is present.
+    pub fn touches_schedule(&self) -> bool {
+        self.cron_expression.is_some()
+            || self.timezone.is_some()
+            || self.start_time.is_some()
+            || self.end_time.is_some()
+            || self.is_active.is_some()
+    }
+
+    /// Applies the present fields to `current`, validating them all (with the reading
+    /// errors).
+    ///
+    /// # Errors
+    /// Every failing field with what is wrong.
+    pub fn apply(self, current: &JobSpec) -> Result<JobSpec, ValidationErrors> {
+        let mut errors = self.input_errors;
+        let mut spec = current.clone();
+        patch_field(
+            &mut errors,
+            "name",
+            self.name,
+            |raw| JobName::parse(&raw),
+            &mut spec.name,
+        );
+        patch_field(
+            &mut errors,
+            "cron_expression",
+            self.cron_expression,
+            |raw| parse_schedule(&raw),
+            &mut spec.schedule,
+        );
+        patch_field(
+            &mut errors,
+            "description",
+            self.description,
+            |raw| Description::parse(&raw),
+            &mut spec.description,
+        );
+        patch_field(
+            &mut errors,
+            "timezone",
+            self.timezone,
+            |raw| Timezone::parse(&raw),
+            &mut spec.timezone,
+        );
+        patch_field(
+            &mut errors,
+            "parameters",
+            self.parameters,
+            Parameters::parse,
+            &mut spec.parameters,
+        );
+        if let Some(start) = self.start_time {
+            spec.start_time = start;
+        }
+        if let Some(end) = self.end_time {
+            spec.end_time = end;
+        }
+        if let Some(active) = self.is_active {
+            spec.is_active = active;
+        }
+        spec.policy = self.policy.apply(&current.policy, &mut errors);
+        patch_field(
+            &mut errors,
+            "target",
+            self.target,
+            |value| match value {
+                None | Some(Value::Null) => Ok(None),
+                Some(value) => {
+                    let mut target = HttpTarget::parse(&value)?;
+                    let keep_all = value.get("headers").is_none();
+                    target
+                        .restore_secrets(current.target.as_ref(), keep_all)
+                        .map_err(Invalid::Target)?;
+                    Ok(Some(target))
+                }
+            },
+            &mut spec.target,
+        );
+        check_window(&mut errors, spec.start_time, spec.end_time);
+        errors.into_result(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn draft(name: &str, expr: &str) -> JobDraft {
+        JobDraft {
+            name: Some(name.into()),
+            cron_expression: Some(expr.into()),
+            ..JobDraft::default()
+        }
+    }
+
+    fn problems(errors: &ValidationErrors) -> Vec<(String, Invalid)> {
+        errors
+            .iter()
+            .map(|e| (e.field.clone(), e.problem.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn numbers_in_parameters_keep_their_sign_digits_and_magnitude() {
+        let text = r#"{"a":-0.0,"b":1e-400,"c":1e400,"d":12345678901234567890123,"e":1.10,"f":-0}"#;
+        let parsed = Parameters::parse(serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(
+            parsed.to_json_text(),
+            r#"{"a":-0.0,"b":1e-400,"c":1e+400,"d":12345678901234567890123,"e":1.10,"f":-0}"#
+        );
+    }
+
+    #[test]
+    fn upcoming_fires_follow_the_next_run_rule_and_stop_at_the_end() {
+        let now = utc("2025-06-23T08:00:00Z");
+        let mut spec = draft("daily", "0 9 * * *").validate(now).unwrap();
+        let fires = spec.upcoming(now, 3);
+        assert_eq!(
+            fires,
+            [
+                utc("2025-06-23T09:00:00Z"),
+                utc("2025-06-24T09:00:00Z"),
+                utc("2025-06-25T09:00:00Z")
+            ]
+        );
+        assert_eq!(fires.first().copied(), spec.next_run(now));
+        spec.end_time = Some(utc("2025-06-24T12:00:00Z"));
+        assert_eq!(spec.upcoming(now, 10).len(), 2);
+        spec.is_active = false;
+        assert!(spec.upcoming(now, 10).is_empty());
+    }
+
+    #[test]
+    fn defaults_fill_optional_fields() {
+        let now = utc("2025-06-23T08:00:00Z");
+        let spec = draft("  report  ", "0 9 * * 1").validate(now).unwrap();
+        assert_eq!(spec.name.as_str(), "report");
+        assert_eq!(spec.description.as_str(), "");
+        assert_eq!(spec.timezone.name(), "UTC");
+        assert_eq!(spec.start_time, now);
+        assert_eq!(spec.end_time, None);
+        assert!(spec.parameters.as_map().is_empty());
+        assert!(spec.is_active);
+    }
+
+    #[test]
+    fn every_failing_field_is_reported_at_once() {
+        let errors = JobDraft {
+            name: Some("   ".into()),
+            cron_expression: Some("61 * * * *".into()),
+            timezone: Some("Mars/Olympus".into()),
+            parameters: Some(json!([1, 2])),
+            description: Some("x".repeat(10_001)),
+            ..JobDraft::default()
+        }
+        .validate(Utc::now())
+        .unwrap_err();
+        let fields: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "cron_expression",
+                "description",
+                "timezone",
+                "parameters"
+            ]
+        );
+        assert!(matches!(problems(&errors)[1].1, Invalid::Cron(_)));
+    }
+
+    #[test]
+    fn missing_required_fields_are_named() {
+        let errors = JobDraft::default().validate(Utc::now()).unwrap_err();
+        assert_eq!(
+            problems(&errors),
+            [
+                ("name".to_string(), Invalid::Required),
+                ("cron_expression".to_string(), Invalid::Required)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_name_longer_than_255_characters_is_rejected() {
+        assert!(JobName::parse(&"é".repeat(255)).is_ok());
+        assert!(JobName::parse(&"é".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn end_time_must_be_after_start_time() {
+        let mut d = draft("a", "* * * * *");
+        d.start_time = Some(utc("2025-01-02T00:00:00Z"));
+        d.end_time = Some(utc("2025-01-01T00:00:00Z"));
+        let errors = d.validate(Utc::now()).unwrap_err();
+        assert_eq!(
+            problems(&errors),
+            [("end_time".to_string(), Invalid::EndNotAfterStart)]
+        );
+    }
+
+    #[test]
+    fn parameters_must_be_a_small_object() {
+        assert!(Parameters::parse(json!({"a": {"b": [1, "ü"]}})).is_ok());
+        assert_eq!(
+            Parameters::parse(json!("text")).unwrap_err(),
+            Invalid::ParametersNotAnObject
+        );
+        let big = json!({"blob": "x".repeat(Parameters::MAX_BYTES)});
+        assert!(matches!(
+            Parameters::parse(big),
+            Err(Invalid::ParametersTooLarge { max: 65_536, .. })
+        ));
+    }
+
+    #[test]
+    fn next_run_with_start_in_the_future_is_the_first_fire_at_or_after_start() {
+        let mut d = draft("a", "0 9 * * 1");
+        d.start_time = Some(utc("2025-06-23T09:00:00Z"));
+        let spec = d.validate(Utc::now()).unwrap();
+        assert_eq!(
+            spec.next_run(utc("2025-06-20T00:00:00Z")),
+            Some(utc("2025-06-23T09:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn next_run_with_start_in_the_past_is_the_first_fire_after_now() {
+        let mut d = draft("a", "0 9 * * 1");
+        d.start_time = Some(utc("2020-01-01T00:00:00Z"));
+        let spec = d.validate(Utc::now()).unwrap();
+        assert_eq!(
+            spec.next_run(utc("2025-06-23T09:00:00Z")),
+            Some(utc("2025-06-30T09:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn next_run_is_none_after_end_time_or_when_inactive() {
+        let mut d = draft("a", "0 9 * * 1");
+        d.start_time = Some(utc("2025-06-01T00:00:00Z"));
+        d.end_time = Some(utc("2025-06-29T00:00:00Z"));
+        let spec = d.validate(Utc::now()).unwrap();
+        assert_eq!(
+            spec.next_run(utc("2025-06-20T00:00:00Z")),
+            Some(utc("2025-06-23T09:00:00Z"))
+        );
+        assert_eq!(spec.next_run(utc("2025-06-24T00:00:00Z")), None);
+        let inactive = JobSpec {
+            is_active: false,
+            ..spec
+        };
+        assert_eq!(inactive.next_run(utc("2025-06-20T00:00:00Z")), None);
+    }
+
+    #[test]
+    fn a_fire_exactly_at_end_time_still_counts() {
+        let mut d = draft("a", "0 9 * * *");
+        d.start_time = Some(utc("2025-06-01T00:00:00Z"));
+        d.end_time = Some(utc("2025-06-23T09:00:00Z"));
+        let spec = d.validate(Utc::now()).unwrap();
+        assert_eq!(
+            spec.next_run(utc("2025-06-23T08:00:00Z")),
+            Some(utc("2025-06-23T09:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn patch_changes_only_present_fields_and_validates_them() {
+        let spec = draft("a", "0 9 * * 1").validate(Utc::now()).unwrap();
+        let patched = JobPatch {
+            description: Some("new".into()),
+            ..JobPatch::default()
+        }
+        .apply(&spec)
+        .unwrap();
+        assert_eq!(patched.description.as_str(), "new");
+        assert_eq!(patched.schedule, spec.schedule);
+        let errors = JobPatch {
+            cron_expression: Some("bad".into()),
+            name: Some("".into()),
+            ..JobPatch::default()
+        }
+        .apply(&spec)
+        .unwrap_err();
+        assert_eq!(errors.iter().count(), 2);
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_every_text_field() {
+        let mut d = draft("a\0b", "0 9 * * 1\0");
+        d.description = Some("x\0".into());
+        d.timezone = Some("UTC\0".into());
+        d.parameters = Some(json!({"ok": "fine", "nested": [{"k": "v\0"}]}));
+        d.policy.misfire_policy = Some("skip\0".into());
+        d.target = Some(json!({"type": "http", "url": "http://x/\0"}));
+        let errors = d.validate(Utc::now()).unwrap_err();
+        let fields: Vec<&str> = errors
+            .iter()
+            .filter(|e| {
+                e.problem == Invalid::NulCharacter
+                    || e.problem == Invalid::Target(crate::error::TargetError::NulCharacter)
+            })
+            .map(|e| e.field.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "cron_expression",
+                "description",
+                "timezone",
+                "parameters",
+                "misfire_policy",
+                "target"
+            ]
+        );
+        let key = Parameters::parse(json!({"a\0": 1}));
+        assert_eq!(key, Err(Invalid::NulCharacter));
+    }
+
+    #[test]
+    fn a_cron_expression_longer_than_the_column_is_too_long() {
+        let hours = (0..24).map(|h| h.to_string()).collect::<Vec<_>>().join(",");
+        let days = (1..32).map(|d| d.to_string()).collect::<Vec<_>>().join(",");
+        let mut expression = format!("0 {hours} {days} * 1");
+        while expression.len() < 289 {
+            expression.push_str(",2");
+        }
+        let errors = draft("a", &expression).validate(Utc::now()).unwrap_err();
+        assert_eq!(
+            problems(&errors),
+            [("cron_expression".to_string(), Invalid::TooLong { max: 255 })]
+        );
+    }
+
+    #[test]
+    fn every_iana_zone_name_fits_the_stored_column() {
+        for tz in chrono_tz::TZ_VARIANTS {
+            assert!(tz.name().len() <= Timezone::MAX_CHARS, "{}", tz.name());
+        }
+    }
+
+    #[test]
+    fn reading_errors_are_reported_and_their_fields_not_checked_again() {
+        let mut d = draft("a", "0 9 * * 1");
+        d.name = None;
+        d.input_errors = ValidationErrors::single("name", Invalid::NotAString);
+        let errors = d.validate(Utc::now()).unwrap_err();
+        assert_eq!(
+            problems(&errors),
+            [("name".to_string(), Invalid::NotAString)]
+        );
+        let spec = draft("a", "0 9 * * 1").validate(Utc::now()).unwrap();
+        let patch = JobPatch {
+            description: Some("new".into()),
+            input_errors: ValidationErrors::single("timezone", Invalid::NotAString),
+            ..JobPatch::default()
+        };
+        assert_eq!(
+            problems(&patch.apply(&spec).unwrap_err()),
+            [("timezone".to_string(), Invalid::NotAString)]
+        );
+    }
+}

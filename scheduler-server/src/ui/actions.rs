@@ -1,0 +1,131 @@
+//! The job page's buttons: run now, pause, resume, and delete after a confirmation page.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, handler};
+
+use super::error_pages::{error_page, read_only_page};
+use super::job;
+use super::layout::Nav;
+use super::session::see_other;
+use super::visit::{Ui, job_id, posted, respond};
+
+/// What a job page's button does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Action {
+    /// Run now.
+    Run,
+    /// Pause.
+    Pause,
+    /// Resume.
+    Resume,
+    /// Delete (after the confirmation page).
+    Delete,
+}
+
+pub(crate) async fn act(
+    request: &Request,
+    ui: &Ui,
+    id: &str,
+    body: Body,
+    action: Action,
+) -> Response {
+    if let Err(refused) = posted(request, body).await {
+        return *refused;
+    }
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
+    let id = match job_id(id) {
+        Ok(id) => id,
+        Err(page) => return *page,
+    };
+    let done = match action {
+        Action::Run => visit.runs.run_now(id).await.map(|_| "run"),
+        Action::Pause => visit.jobs.pause(id).await.map(|_| "paused"),
+        Action::Resume => visit.jobs.resume(id).await.map(|_| "resumed"),
+        Action::Delete => visit.jobs.delete(id).await.map(|()| "deleted"),
+    };
+    match (done, action) {
+        (Ok(done), Action::Delete) => see_other(&format!("/ui/?done={done}")),
+        (Ok(done), _) => see_other(&format!("/ui/jobs/{}?done={done}", id.0)),
+        (Err(error), _) => error_page(error),
+    }
+}
+
+#[handler]
+pub(crate) async fn run_now(
+    request: &Request,
+    ui: Data<&Arc<Ui>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    act(request, &ui, &id, body, Action::Run).await
+}
+
+#[handler]
+pub(crate) async fn pause(
+    request: &Request,
+    ui: Data<&Arc<Ui>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    act(request, &ui, &id, body, Action::Pause).await
+}
+
+#[handler]
+pub(crate) async fn resume(
+    request: &Request,
+    ui: Data<&Arc<Ui>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    act(request, &ui, &id, body, Action::Resume).await
+}
+
+#[handler]
+pub(crate) async fn delete(
+    request: &Request,
+    ui: Data<&Arc<Ui>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    act(request, &ui, &id, body, Action::Delete).await
+}
+
+#[handler]
+pub(crate) async fn confirm_delete(
+    request: &Request,
+    ui: Data<&Arc<Ui>>,
+    Path(id): Path<String>,
+) -> Response {
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
+    if !visit.viewer.can_write() {
+        return read_only_page();
+    }
+    let job = match job_id(&id) {
+        Ok(id) => visit.jobs.get(id).await,
+        Err(page) => return *page,
+    };
+    let job = match job {
+        Ok(job) => job,
+        Err(error) => return error_page(error),
+    };
+    let summary = ui.summary(&visit).await;
+    let body = job::confirm_delete(&visit.viewer, &job);
+    respond(
+        request,
+        &visit,
+        StatusCode::OK,
+        "Delete job",
+        &summary,
+        Nav::Jobs,
+        body,
+    )
+}

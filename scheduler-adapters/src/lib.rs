@@ -14,6 +14,7 @@ pub mod http_executor;
 pub mod memory_cache;
 pub mod rate_limit;
 pub mod redis_cache;
+pub mod redis_guard;
 pub mod schedules;
 pub mod store;
 pub mod telemetry;

@@ -25,7 +25,7 @@
 //! by the in-process limiter instead (the limit degrades to per-replica: with `n` replicas up
 //! to `n` times the budget passes during an outage); one warning is logged when an outage
 //! starts and one line when it ends. After 3 consecutive failures the circuit breaker
-//! ([`crate::breaker::Breaker`]) opens: requests skip Redis at once instead of each waiting
+//! ([`crate::redis_guard::RedisGuard`], shared with the cache) opens: requests skip Redis at once instead of each waiting
 //! out the timeout, while a background probe pings Redis every 500 ms and closes it when
 //! Redis answers. A Redis that cannot be reached when the limiter is built is not an error
 //! either: the limiter starts degraded (breaker open) and the probe connects when it can.
@@ -37,25 +37,29 @@
 //! `burst / per_second` seconds (plus at most that many newer ones).
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::Quota;
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
-use crate::breaker::{Breaker, Tripped};
+use crate::redis_guard::{GuardSettings, GuardWording, RedisGuard};
 use scheduler_core::lock;
 
 /// Consecutive Redis failures or timeouts that open the breaker.
 const BREAKER_FAILURES: u32 = 3;
 /// How often an open breaker probes Redis.
 const PROBE_INTERVAL: Duration = Duration::from_millis(500);
-/// Longest wait for a (re)connection to Redis, when building or probing.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// What the guard's log lines say about the limiter.
+const WORDING: GuardWording = GuardWording {
+    name: "Redis rate limiter",
+    meanwhile: "each replica enforces the limit on its own until it answers",
+    restored: "; the limit is shared again",
+    trips_counter: None,
+};
 /// The in-process limiter drops keys back at their fresh state once per this many checks.
 pub const LOCAL_SWEEP_EVERY: u64 = 4096;
 /// The slowest rate [`RateLimiter::local`] clamps to (one request per ~11.6 days).
@@ -239,9 +243,8 @@ struct Lease {
 
 /// The Redis side of a shared limiter.
 struct Shared {
-    client: Client,
-    /// `None` until a connection was made (the manager then reconnects by itself).
-    connection: Mutex<Option<ConnectionManager>>,
+    /// The connection, its timeout, breaker and probe.
+    guard: Arc<RedisGuard>,
     script: Script,
     /// Namespace of the keys: `{prefix}rate:{key}`.
     prefix: String,
@@ -252,61 +255,35 @@ struct Shared {
     lease: u32,
     /// Cells taken and not used yet, by key.
     leases: Mutex<std::collections::HashMap<String, Lease>>,
-    timeout: Duration,
-    /// False during an outage (one warning when it turns false).
-    healthy: AtomicBool,
-    /// Opens after consecutive failures: requests then skip Redis until a probe succeeds.
-    breaker: Breaker,
 }
 
 impl Shared {
     /// The decision from Redis, or `None` when Redis did not give one in time.
-    async fn check(self: &Arc<Self>, key: &str) -> Option<RateDecision> {
+    async fn check(&self, key: &str) -> Option<RateDecision> {
         if self.lease > 1 && self.spend_lease(key) {
             return Some(RateDecision::Allowed);
         }
-        if self.breaker.is_open() {
-            return None;
-        }
-        let Some(mut connection) = lock(&self.connection).clone() else {
-            self.failed("not connected");
-            return None;
-        };
+        let mut connection = self.guard.connection()?;
         let redis_key = format!("{}rate:{key}", self.prefix);
         let mut invocation = self.script.key(redis_key);
         invocation
             .arg(&self.interval_micros)
             .arg(self.burst)
             .arg(self.lease);
-        let answer = tokio::time::timeout(
-            self.timeout,
-            invocation.invoke_async::<(i64, i64)>(&mut connection),
-        )
-        .await;
-        match answer {
-            Ok(Ok((granted, wait_micros))) => {
-                self.breaker.succeeded();
-                self.recovered();
-                Some(if granted >= 1 {
-                    if granted > 1 {
-                        self.keep_lease(key, u32::try_from(granted - 1).unwrap_or(0));
-                    }
-                    RateDecision::Allowed
-                } else {
-                    RateDecision::Limited {
-                        retry_after: Duration::from_micros(u64::try_from(wait_micros).unwrap_or(0)),
-                    }
-                })
+        let (granted, wait_micros) = self
+            .guard
+            .bounded(invocation.invoke_async::<(i64, i64)>(&mut connection))
+            .await?;
+        Some(if granted >= 1 {
+            if granted > 1 {
+                self.keep_lease(key, u32::try_from(granted - 1).unwrap_or(0));
             }
-            Ok(Err(error)) => {
-                self.failed(&error.to_string());
-                None
+            RateDecision::Allowed
+        } else {
+            RateDecision::Limited {
+                retry_after: Duration::from_micros(u64::try_from(wait_micros).unwrap_or(0)),
             }
-            Err(_) => {
-                self.failed("timed out");
-                None
-            }
-        }
+        })
     }
 
     /// Uses one cell of `key`'s lease, if it has one left in time.
@@ -335,80 +312,6 @@ impl Shared {
                 until: now + LEASE_SPAN,
             },
         );
-    }
-
-    /// Opens a connection (bounded). Errors say why not.
-    async fn connect(&self) -> Result<(), String> {
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1);
-        let attempt = ConnectionManager::new_with_config(self.client.clone(), manager_config);
-        match tokio::time::timeout(CONNECT_TIMEOUT.saturating_mul(2), attempt).await {
-            Ok(Ok(manager)) => {
-                *lock(&self.connection) = Some(manager);
-                Ok(())
-            }
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err("connect timed out".into()),
-        }
-    }
-
-    /// A call failed or timed out: counts towards the breaker, and when this failure opens
-    /// it, starts the background probe.
-    fn failed(self: &Arc<Self>, error: &str) {
-        if self.healthy.swap(false, Ordering::SeqCst) {
-            tracing::warn!(
-                %error,
-                "Redis rate limiter unavailable; each replica enforces the limit on its own until it answers"
-            );
-        }
-        if self.breaker.failed() == Tripped::Now {
-            tracing::warn!(
-                failures = BREAKER_FAILURES,
-                "Redis rate limiter breaker open: Redis is skipped until a probe answers"
-            );
-            let shared = Arc::downgrade(self);
-            tokio::spawn(probe_until_answered(shared));
-        }
-    }
-
-    fn recovered(&self) {
-        if !self.healthy.swap(true, Ordering::SeqCst) {
-            tracing::info!("Redis rate limiter answers again; the limit is shared again");
-        }
-    }
-}
-
-/// Every [`PROBE_INTERVAL`]: connects if there is no connection yet, pings, and closes the
-/// breaker when Redis answers. Ends when the limiter is dropped.
-async fn probe_until_answered(shared: Weak<Shared>) {
-    loop {
-        tokio::time::sleep(PROBE_INTERVAL).await;
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        let existing = lock(&shared.connection).clone();
-        let mut connection = match existing {
-            Some(connection) => connection,
-            None => {
-                if shared.connect().await.is_err() {
-                    continue;
-                }
-                match lock(&shared.connection).clone() {
-                    Some(connection) => connection,
-                    None => continue,
-                }
-            }
-        };
-        let command = redis::cmd("PING");
-        let ping = command.query_async::<String>(&mut connection);
-        if matches!(tokio::time::timeout(shared.timeout, ping).await, Ok(Ok(_))) {
-            shared.breaker.close();
-            shared.recovered();
-            tracing::info!("Redis rate limiter breaker closed: Redis answers again");
-            return;
-        }
     }
 }
 
@@ -448,25 +351,21 @@ impl RateLimiter {
         config.validate()?;
         let client = Client::open(url).map_err(|error| format!("Redis URL: {error}"))?;
         let micros = config.emission_interval().as_secs_f64() * 1e6;
+        let settings = GuardSettings {
+            timeout,
+            breaker_failures: BREAKER_FAILURES,
+            probe_interval: PROBE_INTERVAL,
+        };
+        let guard = RedisGuard::start(client, settings, WORDING).await;
         let shared = Arc::new(Shared {
-            client,
-            connection: Mutex::new(None),
+            guard,
             script: Script::new(GCRA_SCRIPT),
             prefix: prefix.to_owned(),
             interval_micros: format!("{micros}"),
             burst: config.burst,
             lease: lease_size(config),
             leases: Mutex::new(std::collections::HashMap::new()),
-            timeout,
-            healthy: AtomicBool::new(true),
-            breaker: Breaker::new(BREAKER_FAILURES),
         });
-        if let Err(error) = shared.connect().await {
-            // Start degraded: open the breaker (its probe connects later).
-            for _ in 0..BREAKER_FAILURES {
-                shared.failed(&error);
-            }
-        }
         Ok(Self {
             local: Arc::new(Local::new(config)),
             shared: Some(shared),
@@ -486,9 +385,9 @@ impl RateLimiter {
     /// True while a shared limiter cannot reach Redis (each replica limits on its own);
     /// always false for a local one.
     pub fn is_degraded(&self) -> bool {
-        self.shared.as_ref().is_some_and(|shared| {
-            shared.breaker.is_open() || !shared.healthy.load(Ordering::SeqCst)
-        })
+        self.shared
+            .as_ref()
+            .is_some_and(|shared| shared.guard.is_degraded())
     }
 }
 

@@ -19,12 +19,11 @@
 //! at most the TTL — the one residual window, and only under a partition.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{Client, Script};
 use scheduler_core::{
     CacheLookup, CacheReport, CacheStatus, CacheTicket, Direction, Job, JobCache, JobId, JobPage,
@@ -32,8 +31,8 @@ use scheduler_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::breaker::{Breaker, Tripped};
 use crate::counters::CacheCounters;
+use crate::redis_guard::{GuardSettings, GuardWording, RedisGuard};
 
 /// The channel (after the prefix) on which every invalidation is published: `*`, or the
 /// job ids separated by commas.
@@ -168,19 +167,12 @@ impl Pending {
 }
 
 struct Inner {
-    /// Opened lazily and re-opened in the background while Redis is unreachable.
-    connection: Mutex<Option<ConnectionManager>>,
-    /// Set while a background connect is running.
-    connecting: AtomicBool,
-    client: Client,
+    /// The connection, its timeout, breaker and probe.
+    guard: Arc<RedisGuard>,
     config: RedisCacheConfig,
     scripts: Scripts,
-    /// False during an outage (one warning when it turns false).
-    healthy: AtomicBool,
     pending: Mutex<Pending>,
     counters: CacheCounters,
-    /// Opens after consecutive failures: calls then skip Redis until a probe succeeds.
-    breaker: Breaker,
 }
 
 /// The job cache shared by replicas through Redis.
@@ -188,6 +180,14 @@ struct Inner {
 pub struct RedisJobCache {
     inner: Arc<Inner>,
 }
+
+/// What the guard's log lines say about the cache.
+const WORDING: GuardWording = GuardWording {
+    name: "Redis cache",
+    meanwhile: "reads go to the database until it answers",
+    restored: "",
+    trips_counter: Some(BREAKER_TRIPS_TOTAL),
+};
 
 impl RedisJobCache {
     /// A cache for `config`. Never fails for an unreachable server (it connects in the
@@ -197,23 +197,22 @@ impl RedisJobCache {
     /// A malformed URL.
     pub async fn new(config: RedisCacheConfig) -> Result<Self, redis::RedisError> {
         let client = Client::open(config.url.as_str())?;
-        let config_failures = config.breaker_failures;
-        let cache = Self {
-            inner: Arc::new(Inner {
-                connection: Mutex::new(None),
-                connecting: AtomicBool::new(false),
-                client,
-                config,
-                scripts: Scripts::new(),
-                healthy: AtomicBool::new(true),
-                pending: Mutex::new(Pending::default()),
-                counters: CacheCounters::default(),
-                breaker: Breaker::new(config_failures),
-            }),
+        let settings = GuardSettings {
+            timeout: config.timeout,
+            breaker_failures: config.breaker_failures,
+            probe_interval: config.probe_interval,
         };
         // First connection in the foreground (bounded), so a healthy start serves hits at once.
-        cache.connect().await;
-        Ok(cache)
+        let guard = RedisGuard::start(client, settings, WORDING).await;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                guard,
+                config,
+                scripts: Scripts::new(),
+                pending: Mutex::new(Pending::default()),
+                counters: CacheCounters::default(),
+            }),
+        })
     }
 
     /// Hit/miss counters.
@@ -235,118 +234,19 @@ impl RedisJobCache {
         &self.inner.config
     }
 
-    async fn connect(&self) {
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(self.inner.config.timeout))
-            .set_number_of_retries(1);
-        let attempt = ConnectionManager::new_with_config(self.inner.client.clone(), manager_config);
-        match tokio::time::timeout(Duration::from_secs(2), attempt).await {
-            Ok(Ok(manager)) => {
-                *lock(&self.inner.connection) = Some(manager);
-            }
-            Ok(Err(error)) => self.outage(&error.to_string()),
-            Err(_) => self.outage("connect timed out"),
-        }
-    }
-
-    /// The connection, or `None` (and a background reconnect) when there is none.
-    fn connection(&self) -> Option<ConnectionManager> {
-        if let Some(manager) = lock(&self.inner.connection).clone() {
-            return Some(manager);
-        }
-        if !self.inner.connecting.swap(true, Ordering::SeqCst) {
-            let cache = self.clone();
-            tokio::spawn(async move {
-                cache.connect().await;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                cache.inner.connecting.store(false, Ordering::SeqCst);
-            });
-        }
-        None
-    }
-
-    fn outage(&self, error: &str) {
-        if self.inner.healthy.swap(false, Ordering::SeqCst) {
-            tracing::warn!(%error, "Redis cache unavailable; reads go to the database until it answers");
-        }
-    }
-
-    /// A call failed or timed out: counts towards the breaker, and when this failure opens
-    /// it, starts the background probe.
-    fn failed(&self, error: &str) {
-        self.outage(error);
-        if self.inner.breaker.failed() == Tripped::Now {
-            metrics::counter!(BREAKER_TRIPS_TOTAL).increment(1);
-            tracing::warn!(
-                failures = self.inner.config.breaker_failures,
-                probe_every_ms =
-                    u64::try_from(self.inner.config.probe_interval.as_millis()).unwrap_or(u64::MAX),
-                "Redis cache breaker open: Redis is skipped until a probe answers"
-            );
-            let cache = self.clone();
-            tokio::spawn(async move { cache.probe_until_answered().await });
-        }
-    }
-
-    /// Pings Redis every probe interval until it answers, then closes the breaker.
-    async fn probe_until_answered(&self) {
-        loop {
-            tokio::time::sleep(self.inner.config.probe_interval).await;
-            let Some(mut connection) = self.connection() else {
-                continue;
-            };
-            let command = redis::cmd("PING");
-            let ping = command.query_async::<String>(&mut connection);
-            if matches!(
-                tokio::time::timeout(self.inner.config.timeout, ping).await,
-                Ok(Ok(_))
-            ) {
-                self.inner.breaker.close();
-                tracing::info!("Redis cache breaker closed: Redis answers again");
-                return;
-            }
-        }
-    }
-
-    fn recovered(&self) {
-        if !self.inner.healthy.swap(true, Ordering::SeqCst) {
-            tracing::info!("Redis cache answers again");
-        }
-    }
-
-    /// Runs one script call under the timeout, delivering pending invalidations first.
+    /// Runs one script call under the guard, delivering pending invalidations first.
     async fn call<T: redis::FromRedisValue>(
         &self,
         invocation: redis::ScriptInvocation<'_>,
     ) -> Option<T> {
-        if self.inner.breaker.is_open() {
-            return None;
-        }
-        let mut connection = self.connection()?;
+        let mut connection = self.inner.guard.connection()?;
         if !self.deliver_pending(&mut connection).await {
             return None;
         }
-        match tokio::time::timeout(
-            self.inner.config.timeout,
-            invocation.invoke_async(&mut connection),
-        )
-        .await
-        {
-            Ok(Ok(value)) => {
-                self.inner.breaker.succeeded();
-                self.recovered();
-                Some(value)
-            }
-            Ok(Err(error)) => {
-                self.failed(&error.to_string());
-                None
-            }
-            Err(_) => {
-                self.failed("timed out");
-                None
-            }
-        }
+        self.inner
+            .guard
+            .bounded(invocation.invoke_async(&mut connection))
+            .await
     }
 
     /// Sends invalidations that failed earlier. False when Redis still does not take them.
@@ -367,16 +267,13 @@ impl RedisJobCache {
                 invocation.arg(*id);
             }
         }
-        let delivered = matches!(
-            tokio::time::timeout(
-                self.inner.config.timeout,
-                invocation.invoke_async::<i64>(connection)
-            )
-            .await,
-            Ok(Ok(_))
-        );
+        let delivered = self
+            .inner
+            .guard
+            .bounded(invocation.invoke_async::<i64>(connection))
+            .await
+            .is_some();
         if !delivered {
-            self.failed("pending invalidations were not delivered");
             let mut kept = lock(&self.inner.pending);
             kept.everything |= pending.everything;
             let ids: Vec<JobId> = pending.ids.iter().map(|id| JobId(*id)).collect();
@@ -517,10 +414,10 @@ impl JobCache for RedisJobCache {
     }
 
     fn report(&self) -> CacheReport {
-        let status = if self.inner.healthy.load(Ordering::SeqCst) && !self.inner.breaker.is_open() {
-            CacheStatus::Ok
-        } else {
+        let status = if self.inner.guard.is_degraded() {
             CacheStatus::Degraded
+        } else {
+            CacheStatus::Ok
         };
         self.inner.counters.report(status)
     }

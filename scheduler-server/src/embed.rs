@@ -27,8 +27,10 @@ use scheduler::{BoxError, Ctx, Handlers};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{Application, StartupError, add_logging_fallback};
+use crate::app::Application;
 use crate::config::Config;
+use crate::parts::add_logging_fallback;
+use crate::startup::StartupError;
 
 /// Builds a [`Server`]: configuration (default: from the environment, as the binary reads
 /// it), and typed handlers for jobs whose `parameters.action` names them. Jobs naming no

@@ -14,9 +14,12 @@ pub mod embed;
 pub mod error;
 pub mod logging;
 pub mod middleware;
+pub mod parts;
+pub mod startup;
 pub mod telemetry;
 pub mod ui;
 
-pub use app::{Application, StartupError, open_database, open_existing_database, shutdown_signal};
+pub use app::{Application, shutdown_signal};
 pub use config::{AuthMode, Cli, Command, Config, KeysCommand, SigningCommand};
 pub use embed::{Server, ServerBuilder};
+pub use startup::{StartupError, open_database, open_existing_database};

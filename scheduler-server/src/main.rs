@@ -26,7 +26,7 @@ async fn main() -> std::process::ExitCode {
             Ok(db) => {
                 let clock: std::sync::Arc<dyn scheduler_core::Clock> =
                     std::sync::Arc::new(scheduler_adapters::SystemClock);
-                let keys = scheduler_server::app::key_service(&db, clock);
+                let keys = scheduler_server::parts::key_service(&db, clock);
                 return scheduler_server::cli::keys(&keys, command).await;
             }
             Err(error) => Err(error),
@@ -35,7 +35,7 @@ async fn main() -> std::process::ExitCode {
             Ok(db) => {
                 let clock: std::sync::Arc<dyn scheduler_core::Clock> =
                     std::sync::Arc::new(scheduler_adapters::SystemClock);
-                let signing = scheduler_server::app::signing_service(&db, clock);
+                let signing = scheduler_server::parts::signing_service(&db, clock);
                 return scheduler_server::cli::signing(&signing, command).await;
             }
             Err(error) => Err(error),

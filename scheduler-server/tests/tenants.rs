@@ -23,7 +23,7 @@ async fn key(app: &TestApp, tenant: &str, name: &str) -> String {
         .or_else(|| app.sqlite.as_ref().map(|file| file.url.clone()))
         .unwrap();
     let db = connect(&DatabaseConfig::new(&url)).await.unwrap();
-    let keys = scheduler_server::app::key_service(&db, Arc::new(SystemClock));
+    let keys = scheduler_server::parts::key_service(&db, Arc::new(SystemClock));
     keys.create(Tenant::parse(tenant).unwrap(), name, Scope::Admin)
         .await
         .unwrap()

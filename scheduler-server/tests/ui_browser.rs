@@ -272,7 +272,7 @@ fn screenshot_dir() -> PathBuf {
 async fn key(app: &TestApp, scope: Scope, name: &str) -> String {
     let url = app.sqlite.as_ref().map(|file| file.url.clone()).unwrap();
     let db = connect(&DatabaseConfig::new(&url)).await.unwrap();
-    let keys = scheduler_server::app::key_service(&db, Arc::new(SystemClock));
+    let keys = scheduler_server::parts::key_service(&db, Arc::new(SystemClock));
     keys.create(Tenant::parse("default").unwrap(), name, scope)
         .await
         .unwrap()

@@ -8,7 +8,7 @@ use crate::error::ServiceError;
 
 /// Where the core gets random bytes: API keys, signing secrets, cursor keys. The core never
 /// asks the operating system itself, so tests can make every secret reproducible
-/// ([`crate::token::SeededEntropy`]).
+/// ([`SeededEntropy`]).
 pub trait Entropy: Send + Sync {
     /// Fills `bytes` with random bytes. Production adapters MUST be unpredictable (the
     /// operating system's generator).

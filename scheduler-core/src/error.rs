@@ -204,7 +204,7 @@ pub enum RepositoryError {
     Unavailable(String),
 }
 
-/// What a use case of [`crate::service::JobService`] or [`crate::service::RunService`] can
+/// What a use case of [`crate::service::JobService`] or [`crate::RunService`] can
 /// fail with.
 ///
 /// The server maps each variant to one HTTP status; internal causes are only logged.
@@ -272,15 +272,15 @@ pub enum TargetError {
     UrlScheme,
     /// `url` names no host, or contains whitespace.
     UrlNoHost,
-    /// `url` is longer than [`HttpTarget::MAX_URL_CHARS`].
+    /// `url` is longer than [`crate::HttpTarget::MAX_URL_CHARS`].
     UrlTooLong,
-    /// `method` is not one of [`HttpTarget::METHODS`].
+    /// `method` is not one of [`crate::HttpTarget::METHODS`].
     MethodNotAllowed,
     /// `method` is not a string.
     MethodNotAString,
     /// `headers` is not an object of strings.
     HeadersNotAnObject,
-    /// More than [`HttpTarget::MAX_HEADERS`] headers.
+    /// More than [`crate::HttpTarget::MAX_HEADERS`] headers.
     TooManyHeaders,
     /// This header's value is not a string.
     HeaderNotAString {
@@ -292,7 +292,7 @@ pub enum TargetError {
         /// The header's name.
         name: String,
     },
-    /// This header is set by the scheduler or by HTTP itself ([`HttpTarget::is_reserved`]):
+    /// This header is set by the scheduler or by HTTP itself ([`crate::HttpTarget::is_reserved`]):
     /// a target may not set or override it.
     HeaderReserved {
         /// The header's name, as sent.

@@ -42,11 +42,15 @@
 //! - The REST server with your own handlers: `scheduler-server`'s `Server::builder()`.
 
 mod builder;
+mod error;
 mod handler;
+mod schedule;
 pub mod wiring;
 
-pub use builder::{Error, Schedule, Scheduler, SchedulerBuilder};
+pub use builder::{Scheduler, SchedulerBuilder};
+pub use error::Error;
 pub use handler::{ACTION_KEY, BoxError, Ctx, Handlers, read_params};
+pub use schedule::Schedule;
 pub use scheduler_adapters::DatabaseConfig;
 pub use scheduler_core::{
     Clock, Declared, Dispatcher, DispatcherConfig, Job, JobDraft, JobId, JobRun, JobService,

@@ -1,7 +1,7 @@
 //! The exit codes scripts can rely on, and the HTTP statuses that lead to them.
 //!
 //! The table in [`EXIT_CODES_HELP`] is printed by `--help` and repeated in the README; a test
-//! checks that the two agree with [`Exit::ALL`].
+//! checks that the two agree with `Exit::ALL`.
 
 use std::process::ExitCode;
 

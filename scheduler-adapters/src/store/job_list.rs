@@ -384,7 +384,7 @@ fn page_select(backend: DbBackend, slice: &JobSlice) -> (SelectStatement, bool, 
     }
 }
 
-/// The statements [`list`] sends for `slice` on `backend` — the page, then the count for a
+/// The statements `list` sends for `slice` on `backend` — the page, then the count for a
 /// numbered page — so a check can `EXPLAIN` exactly them.
 pub fn statements(backend: DbBackend, slice: &JobSlice) -> Vec<Statement> {
     let (select, _, _) = page_select(backend, slice);

@@ -80,7 +80,7 @@ fn page_select(slice: &RunSlice) -> Select<runs::Entity> {
     }
 }
 
-/// The statements [`list`] sends for `slice` on `backend` — the page, then the count for a
+/// The statements `list` sends for `slice` on `backend` — the page, then the count for a
 /// numbered page — so a check can `EXPLAIN` exactly them.
 pub fn statements(backend: DbBackend, slice: &RunSlice) -> Vec<Statement> {
     let mut statements = vec![page_select(slice).build(backend)];

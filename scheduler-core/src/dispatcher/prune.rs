@@ -7,12 +7,12 @@ use crate::error::RepositoryError;
 use super::{Dispatcher, to_chrono};
 
 impl Dispatcher {
-    /// Deletes the run history past [`DispatcherConfig::retention`] and
-    /// [`DispatcherConfig::runs_per_job`], in statements of [`DispatcherConfig::prune_batch`]
+    /// Deletes the run history past [`crate::DispatcherConfig::retention`] and
+    /// [`crate::DispatcherConfig::runs_per_job`], in statements of [`crate::DispatcherConfig::prune_batch`]
     /// rows, until nothing is left to delete (at most 100 statements per call, so one call
     /// stays short); returns how many runs it deleted. The loop calls it every
-    /// [`DispatcherConfig::prune_every`]. Pruning is background work: after each statement it
-    /// pauses [`DispatcherConfig::prune_pace`] times as long as the statement took, and it
+    /// [`crate::DispatcherConfig::prune_every`]. Pruning is background work: after each statement it
+    /// pauses [`crate::DispatcherConfig::prune_pace`] times as long as the statement took, and it
     /// stops (until the next call) while this replica's claims come back full.
     ///
     /// # Errors

@@ -2,7 +2,7 @@
 //! place that decides status codes and words; internal causes are logged here and never sent
 //! to clients. The words of field errors are in [`wording`]; each operation documents exactly
 //! the errors it can answer through its error type [`OpError<S>`], where the marker `S` lists
-//! them (see [`documented`] and [`errors`]).
+//! them (see `documented.rs` and [`errors`]).
 
 mod documented;
 mod wording;

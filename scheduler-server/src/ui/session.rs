@@ -2,7 +2,7 @@
 //! pages, and the CSRF checks every form post passes. The cookies themselves are in
 //! [`super::cookies`], the visitor of a page in [`super::viewer`].
 //!
-//! **Where the key lives.** `POST /ui/login` checks the key with the same [`KeyService`]
+//! **Where the key lives.** `POST /ui/login` checks the key with the same [`scheduler_core::KeyService`]
 //! lookup the API uses, then stores it in the `scheduler_key` cookie: `HttpOnly` (page scripts
 //! cannot read it), `SameSite=Strict` (no other site's page can make the browser send it),
 //! `Path=/ui` (the JSON API never receives it, so the API stays cookie-free and needs no CSRF

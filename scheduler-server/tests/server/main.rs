@@ -1,0 +1,32 @@
+//! The server's integration tests, one module per area, in one test binary so the server
+//! is linked once for all of them (it was 17 binaries, each linking the whole server).
+//! Every test starts its own server (`support::TestApp`) on its own database; the one test
+//! that needs the process to itself (exact metrics, whose recorder is per process) re-runs
+//! itself in a child process (see `metrics`).
+// Tests: a broken expectation is a failure, and their numbers are small.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+
+mod api;
+mod auth;
+mod cursors;
+mod hardening;
+mod input_limits;
+mod lifecycle;
+mod metrics;
+mod observability;
+mod process;
+mod redis_cache;
+mod replicas;
+mod runs;
+mod startup;
+mod support;
+mod targets;
+mod tenants;
+mod ui;
+mod ui_browser;

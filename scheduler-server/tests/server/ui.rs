@@ -1,0 +1,752 @@
+//! The dashboard over real HTTP, without a browser: login and the session cookie, CSRF
+//! refusals, read-only keys, tenants, the form's inline errors, escaping, the content policy,
+//! the preview fragment and the runs page. The browser tests are in `ui_browser.rs`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::TestApp;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use scheduler_adapters::{DatabaseConfig, SystemClock, connect};
+use scheduler_core::{Scope, Tenant};
+use serde_json::{Value, json};
+
+/// A key of `tenant` with `scope`, made straight in the app's database.
+async fn key(app: &TestApp, tenant: &str, name: &str, scope: Scope) -> String {
+    let url = app
+        .postgres
+        .as_ref()
+        .map(|pg| pg.url.clone())
+        .or_else(|| app.sqlite.as_ref().map(|file| file.url.clone()))
+        .unwrap();
+    let db = connect(&DatabaseConfig::new(&url)).await.unwrap();
+    let keys = scheduler_server::parts::key_service(&db, Arc::new(SystemClock));
+    keys.create(Tenant::parse(tenant).unwrap(), name, scope)
+        .await
+        .unwrap()
+        .1
+}
+
+/// A browser-like visitor: keeps the dashboard's cookies, follows no redirect by itself,
+/// sends `Origin` on posts like a browser does.
+struct Visitor {
+    app_base: String,
+    http: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+/// One answer: status, headers, body.
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The CSRF token the page's forms carry.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a token");
+        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+}
+
+impl Visitor {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            app_base: app.base.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn remember(&mut self, headers: &HeaderMap) {
+        for value in headers.get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !text.contains("Max-Age=0") {
+                self.cookies.push((name.to_string(), value.to_string()));
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn finish(&mut self, response: reqwest::Response) -> Page {
+        let status = response.status();
+        let headers = response.headers().clone();
+        self.remember(&headers);
+        let body = response.text().await.unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.app_base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.finish(response).await
+    }
+
+    async fn post_from(&mut self, origin: &str, path: &str, form: &[(&str, &str)]) -> Page {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.app_base))
+            .header("cookie", self.cookie_header())
+            .header("origin", origin)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.finish(response).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let origin = self.app_base.clone();
+        self.post_from(&origin, path, form).await
+    }
+
+    /// Logs in with `key` through the login form.
+    async fn login(&mut self, key: &str) -> Page {
+        let login = self.get("/ui/login").await;
+        let csrf = login.csrf();
+        self.post("/ui/login", &[("csrf", &csrf), ("key", key)])
+            .await
+    }
+}
+
+async fn api(
+    app: &TestApp,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, app.url(path))
+        .bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn logging_in_keeps_the_key_in_a_strict_http_only_cookie_for_the_dashboard_only() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    let mut visitor = Visitor::new(&app);
+
+    let anonymous = visitor.get("/ui/").await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.location(), "/ui/login");
+
+    let refused = visitor.login("sk_not_a_key").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        refused.body.contains("was not accepted"),
+        "{}",
+        refused.body
+    );
+
+    let logged_in = visitor.login(&admin).await;
+    assert_eq!(
+        logged_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        logged_in.body
+    );
+    assert_eq!(logged_in.location(), "/ui/");
+    let cookie = logged_in
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("scheduler_key="))
+        .expect("the session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+
+    let jobs = visitor.get("/ui/").await;
+    assert_eq!(jobs.status, StatusCode::OK);
+    assert!(jobs.body.contains("<h1>Jobs</h1>"), "{}", jobs.body);
+    assert!(jobs.body.contains("No jobs yet."));
+
+    // The cookie opens the dashboard only: the API ignores it.
+    let with_cookie_only = reqwest::Client::new()
+        .get(app.url("/scheduler/jobs/"))
+        .header("cookie", visitor.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_cookie_only.status(), 401);
+
+    let csrf = jobs.csrf();
+    let out = visitor.post("/ui/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(visitor.get("/ui/").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn posts_from_another_origin_or_without_the_token_change_nothing() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    let mut visitor = Visitor::new(&app);
+    visitor.login(&admin).await;
+    let form = visitor.get("/ui/jobs/new").await;
+    let csrf = form.csrf();
+    let job = [
+        ("csrf", csrf.as_str()),
+        ("name", "forged"),
+        ("cron_expression", "@daily"),
+        ("is_active", "true"),
+    ];
+    let cross_site = visitor
+        .post_from("https://evil.example", "/ui/jobs", &job)
+        .await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    let no_token = visitor
+        .post(
+            "/ui/jobs",
+            &[("name", "forged"), ("cron_expression", "@daily")],
+        )
+        .await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+    let wrong_token = visitor
+        .post(
+            "/ui/jobs",
+            &[
+                ("csrf", "0123456789abcdef0123456789abcdef"),
+                ("name", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong_token.status, StatusCode::FORBIDDEN);
+    let (_, listed) = api(&app, &admin, reqwest::Method::GET, "/scheduler/jobs/", None).await;
+    assert_eq!(listed["count"], 0, "{listed}");
+
+    let created = visitor.post("/ui/jobs", &job).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let (_, listed) = api(&app, &admin, reqwest::Method::GET, "/scheduler/jobs/", None).await;
+    assert_eq!(listed["count"], 1, "{listed}");
+}
+
+#[tokio::test]
+async fn the_form_shows_the_apis_errors_inline_then_creates_the_job() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    let mut visitor = Visitor::new(&app);
+    visitor.login(&admin).await;
+    let csrf = visitor.get("/ui/jobs/new").await.csrf();
+    let bad = visitor
+        .post(
+            "/ui/jobs",
+            &[
+                ("csrf", &csrf),
+                ("name", "  "),
+                ("cron_expression", "61 * * * *"),
+                ("timezone", "Mars/Olympus"),
+                ("parameters", "not json"),
+                ("max_retries", "many"),
+                ("is_active", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // The API's own sentences, each beside its field.
+    let (_, api_errors) = api(
+        &app,
+        &admin,
+        reqwest::Method::POST,
+        "/scheduler/jobs/",
+        Some(
+            json!({"name": "  ", "cron_expression": "61 * * * *", "timezone": "Mars/Olympus",
+                    "parameters": "not json", "max_retries": "many"}),
+        ),
+    )
+    .await;
+    for (field, id) in [
+        ("name", "name-error"),
+        ("cron_expression", "cron_expression-error"),
+        ("timezone", "timezone-error"),
+        ("parameters", "parameters-error"),
+        ("max_retries", "max_retries-error"),
+    ] {
+        let message = api_errors[field][0].as_str().expect(field);
+        let at = bad.body.find(&format!("id=\"{id}\"")).expect(id);
+        let escaped = message.replace('\'', "&#39;").replace('"', "&quot;");
+        assert!(
+            bad.body[at..].starts_with(&format!("id=\"{id}\" role=\"alert\"><li>{escaped}</li>"))
+                || bad.body[at..at + 400].contains(message)
+                || bad.body[at..at + 400].contains(&escaped),
+            "{field}: {message} not beside the field"
+        );
+    }
+    // What was typed is kept.
+    assert!(bad.body.contains("value=\"61 * * * *\""));
+
+    let good = visitor
+        .post(
+            "/ui/jobs",
+            &[
+                ("csrf", &csrf),
+                ("name", "Weekly Report"),
+                ("cron_expression", "0 9 * * 1"),
+                ("timezone", "Europe/London"),
+                ("parameters", "{\"report_type\": \"weekly\"}"),
+                ("is_active", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(good.status, StatusCode::SEE_OTHER, "{}", good.body);
+    let page = visitor.get(good.location()).await;
+    assert!(page.body.contains("Job created."));
+    assert!(page.body.contains("At 09:00, on Monday"), "{}", page.body);
+    assert_eq!(
+        page.body.matches("<li><time").count(),
+        10,
+        "ten upcoming fires"
+    );
+    let (_, listed) = api(&app, &admin, reqwest::Method::GET, "/scheduler/jobs/", None).await;
+    let job = &listed["results"][0];
+    assert_eq!(job["timezone"], "Europe/London");
+    assert_eq!(job["parameters"]["report_type"], "weekly");
+    assert!(job["next_run"].is_string());
+    assert_eq!(job["created_by"], "ops");
+}
+
+#[tokio::test]
+async fn editing_keeps_what_the_form_does_not_show_and_validates_like_patch() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    let (status, job) = api(
+        &app,
+        &admin,
+        reqwest::Method::POST,
+        "/scheduler/jobs/",
+        Some(json!({"name": "hook", "cron_expression": "@hourly",
+            "target": {"type": "http", "url": "http://127.0.0.1:9/hook",
+                       "headers": {"Authorization": "Bearer secret"}}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_i64().unwrap();
+    let mut visitor = Visitor::new(&app);
+    visitor.login(&admin).await;
+    let form = visitor.get(&format!("/ui/jobs/{id}/edit")).await;
+    assert!(form.body.contains("value=\"@hourly\""));
+    assert!(!form.body.contains("secret"), "header values never shown");
+    let csrf = form.csrf();
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("name", "hook"),
+        ("cron_expression", "*/5 * * * *"),
+        ("timezone", "UTC"),
+        ("parameters", "{}"),
+        ("target_url", "http://127.0.0.1:9/hook"),
+        ("target_method", "POST"),
+        ("is_active", "true"),
+    ];
+    let saved = visitor.post(&format!("/ui/jobs/{id}"), &fields).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let (_, after) = api(
+        &app,
+        &admin,
+        reqwest::Method::GET,
+        &format!("/scheduler/jobs/{id}/"),
+        None,
+    )
+    .await;
+    assert_eq!(after["cron_expression"], "*/5 * * * *");
+    assert_eq!(
+        after["target"]["headers"]["Authorization"], "***",
+        "the header is kept"
+    );
+    fields[3] = ("timezone", "Nowhere/Land");
+    let refused = visitor.post(&format!("/ui/jobs/{id}"), &fields).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body.contains("Unknown time zone"),
+        "{}",
+        refused.body
+    );
+}
+
+#[tokio::test]
+async fn a_read_key_sees_no_write_buttons_and_its_posts_are_refused() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    let reader = key(&app, "default", "viewer", Scope::Read).await;
+    let (_, job) = api(
+        &app,
+        &admin,
+        reqwest::Method::POST,
+        "/scheduler/jobs/",
+        Some(json!({"name": "nightly", "cron_expression": "0 2 * * *"})),
+    )
+    .await;
+    let id = job["id"].as_i64().unwrap();
+    let mut visitor = Visitor::new(&app);
+    assert_eq!(visitor.login(&reader).await.status, StatusCode::SEE_OTHER);
+    let jobs = visitor.get("/ui/").await;
+    assert!(jobs.body.contains("nightly"));
+    assert!(jobs.body.contains("read-only"));
+    assert!(!jobs.body.contains("New job"));
+    let page = visitor.get(&format!("/ui/jobs/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for button in ["Run now", "Pause", "Edit", "Delete"] {
+        assert!(!page.body.contains(button), "{button} shown to a read key");
+    }
+    assert_eq!(
+        visitor.get("/ui/jobs/new").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let csrf = page.csrf();
+    for action in ["pause", "run", "delete"] {
+        let refused = visitor
+            .post(&format!("/ui/jobs/{id}/{action}"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{action}");
+        assert!(refused.body.contains("Read-only key"));
+    }
+    let (_, after) = api(
+        &app,
+        &admin,
+        reqwest::Method::GET,
+        &format!("/scheduler/jobs/{id}/"),
+        None,
+    )
+    .await;
+    assert_eq!(after["is_active"], true);
+    assert!(after["last_run"].is_null());
+}
+
+#[tokio::test]
+async fn a_tenant_sees_only_its_own_jobs_and_runs() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    let a = key(&app, "team-a", "alice", Scope::Admin).await;
+    let b = key(&app, "team-b", "bob", Scope::Admin).await;
+    let (_, job) = api(
+        &app,
+        &a,
+        reqwest::Method::POST,
+        "/scheduler/jobs/",
+        Some(json!({"name": "a-secret-job", "cron_expression": "@daily"})),
+    )
+    .await;
+    let id = job["id"].as_i64().unwrap();
+    let (status, _) = api(
+        &app,
+        &a,
+        reqwest::Method::POST,
+        &format!("/scheduler/jobs/{id}/run/"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let mut bob = Visitor::new(&app);
+    bob.login(&b).await;
+    assert!(!bob.get("/ui/").await.body.contains("a-secret-job"));
+    let searched = bob.get("/ui/?name=a-secret-job").await;
+    assert!(!searched.body.contains("data-job-id="), "{}", searched.body);
+    assert!(searched.body.contains("No job matches this filter."));
+    assert_eq!(
+        bob.get(&format!("/ui/jobs/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let runs = bob.get("/ui/runs").await;
+    assert!(runs.body.contains("No runs match."), "{}", runs.body);
+    let csrf = runs.csrf();
+    let paused = bob
+        .post(&format!("/ui/jobs/{id}/pause"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(paused.status, StatusCode::NOT_FOUND);
+    let mut alice = Visitor::new(&app);
+    alice.login(&a).await;
+    let found = alice.get("/ui/?name=a-secret-job").await;
+    assert!(
+        found.body.contains(&format!("data-job-id=\"{id}\"")),
+        "{}",
+        found.body
+    );
+    assert!(alice.get("/ui/runs").await.body.contains("a-secret-job"));
+}
+
+#[tokio::test]
+async fn text_from_users_is_escaped_and_pages_carry_a_strict_content_policy() {
+    let app = crate::support::sqlite_app_with(|c| c.auth = scheduler_server::AuthMode::Off)
+        .await
+        .unwrap();
+    let name = "<script>alert('x')</script>";
+    let (status, _) = api(
+        &app,
+        "unused",
+        reqwest::Method::POST,
+        "/scheduler/jobs/",
+        Some(json!({"name": name, "cron_expression": "@daily", "description": "<b>bold</b>"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let mut visitor = Visitor::new(&app);
+    // Keys off: the dashboard needs no login, like the API.
+    let jobs = visitor.get("/ui/").await;
+    assert_eq!(jobs.status, StatusCode::OK);
+    assert!(!jobs.body.contains(name));
+    assert!(jobs.body.contains("&lt;script&gt;"));
+    let policy = jobs
+        .headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"));
+    assert_eq!(jobs.headers["x-frame-options"], "DENY");
+    assert!(!jobs.body.contains("<style") && !jobs.body.contains("<script>"));
+    for (asset, kind) in [
+        ("style.css", "text/css"),
+        ("htmx.min.js", "text/javascript"),
+    ] {
+        let served = visitor.get(&format!("/ui/static/{asset}")).await;
+        assert_eq!(served.status, StatusCode::OK);
+        assert!(
+            served.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+        assert!(served.body.len() > 1_000);
+    }
+    assert_eq!(
+        visitor.get("/ui/static/other.js").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        visitor.get("/ui/no/such/page").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        visitor.get("/ui/jobs/abc").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let forged = visitor.get("/ui/?cursor=not-a-cursor").await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND);
+    assert!(forged.body.contains("Invalid cursor"), "{}", forged.body);
+    let bad_filter = visitor.get("/ui/runs?since=forever").await;
+    assert_eq!(bad_filter.status, StatusCode::BAD_REQUEST);
+    assert!(bad_filter.body.contains("since: "), "{}", bad_filter.body);
+}
+
+#[tokio::test]
+async fn the_preview_fragment_lists_five_fires_or_says_what_is_wrong() {
+    let app = crate::support::sqlite_app_with(|c| c.auth = scheduler_server::AuthMode::Off)
+        .await
+        .unwrap();
+    let mut visitor = Visitor::new(&app);
+    let fires = visitor
+        .get("/ui/preview?cron_expression=0+9+*+*+1&timezone=Europe%2FParis")
+        .await;
+    assert_eq!(fires.status, StatusCode::OK);
+    assert_eq!(fires.body.matches("<li>").count(), 5, "{}", fires.body);
+    assert!(fires.body.contains("(Europe/Paris)"));
+    assert!(!fires.body.contains("<html"), "a fragment, not a page");
+    let wrong = visitor.get("/ui/preview?cron_expression=0+0+30+2+*").await;
+    assert!(
+        wrong.body.contains("Invalid CRON expression"),
+        "{}",
+        wrong.body
+    );
+}
+
+/// Waits until the API shows the run `run` ended.
+async fn settled(app: &TestApp, key: &str, run: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, run) = api(
+            app,
+            key,
+            reqwest::Method::GET,
+            &format!("/scheduler/runs/{run}/"),
+            None,
+        )
+        .await;
+        if run["status"] != "running" || Instant::now() > deadline {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn the_runs_page_highlights_failures_and_filters_by_status(app: TestApp) {
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    let mut ids = Vec::new();
+    for (name, target) in [
+        (
+            "fails",
+            json!({"type": "http", "url": "http://127.0.0.1:9/refused"}),
+        ),
+        ("logs", Value::Null),
+    ] {
+        let (status, job) = api(
+            &app,
+            &admin,
+            reqwest::Method::POST,
+            "/scheduler/jobs/",
+            Some(json!({"name": name, "cron_expression": "@daily", "target": target})),
+        )
+        .await;
+        assert_eq!(status, 201, "{job}");
+        let id = job["id"].as_i64().unwrap();
+        let (_, run) = api(
+            &app,
+            &admin,
+            reqwest::Method::POST,
+            &format!("/scheduler/jobs/{id}/run/"),
+            None,
+        )
+        .await;
+        settled(&app, &admin, run["id"].as_i64().unwrap()).await;
+        ids.push(id);
+    }
+    let mut visitor = Visitor::new(&app);
+    visitor.login(&admin).await;
+    let all = visitor.get("/ui/runs").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert_eq!(all.body.matches("data-run-id=").count(), 2, "{}", all.body);
+    assert!(
+        all.body.contains("class=\"failure\" data-run-id="),
+        "the failure is highlighted"
+    );
+    assert!(
+        all.body.contains("hx-trigger=\"every 3s\""),
+        "the table refreshes itself"
+    );
+    assert!(all.body.contains("hx-get=\"/ui/runs\""), "from its own URL");
+    // Newest first: the second job's run is listed before the first's.
+    assert!(all.body.find(">logs<").unwrap() < all.body.find(">fails<").unwrap());
+    let failed = visitor.get("/ui/runs?status=failed&since=1h").await;
+    assert_eq!(failed.body.matches("data-run-id=").count(), 1);
+    assert!(failed.body.contains(">fails<"));
+    // The strip counts the last hour's runs by status.
+    let strip = &all.body[all.body.find("id=\"last-hour\"").unwrap()..];
+    assert!(
+        strip.contains("1 succeeded") && strip.contains("1 failed"),
+        "{strip}"
+    );
+    assert!(all.body.contains("id=\"backlog\">0 due"));
+    // A refresh answers the table alone.
+    let refresh = visitor
+        .http
+        .get(app.url("/ui/runs?status=failed"))
+        .header("cookie", visitor.cookie_header())
+        .header("hx-request", "true")
+        .header("hx-target", "runs-region")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(refresh.starts_with("<div id=\"runs-region\""), "{refresh}");
+    let bad = visitor.get("/ui/runs?status=exploded").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("status: "), "{}", bad.body);
+    let job_page = visitor
+        .get(&format!("/ui/jobs/{}?status=succeeded", ids[0]))
+        .await;
+    assert!(job_page.body.contains("No runs match."));
+}
+
+#[tokio::test]
+async fn the_runs_page_highlights_failures_and_filters_by_status_on_sqlite() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    the_runs_page_highlights_failures_and_filters_by_status(app).await;
+}
+
+#[tokio::test]
+async fn the_runs_page_highlights_failures_and_filters_by_status_on_postgres() {
+    let Some(app) = crate::support::postgres_app().await else {
+        return;
+    };
+    the_runs_page_highlights_failures_and_filters_by_status(app).await;
+}
+
+#[tokio::test]
+async fn tables_page_by_cursor_keeping_the_filter_and_search_by_name() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    for i in 1..=56 {
+        let body = json!({"name": format!("job-{i:02}"), "cron_expression": "@daily",
+                          "is_active": i % 8 != 0});
+        let (status, _) = api(
+            &app,
+            &admin,
+            reqwest::Method::POST,
+            "/scheduler/jobs/",
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let mut visitor = Visitor::new(&app);
+    visitor.login(&admin).await;
+    let first = visitor.get("/ui/").await;
+    assert_eq!(first.body.matches("data-job-id=").count(), 50);
+    assert!(!first.body.contains("rel=\"prev\""));
+    let next = first.body.split("rel=\"next\"").next().unwrap();
+    let href = &next[next.rfind("href=\"").unwrap() + 6..];
+    let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+    assert!(href.starts_with("/ui/?cursor="), "{href}");
+    let second = visitor.get(&href).await;
+    assert_eq!(second.body.matches("data-job-id=").count(), 6);
+    assert!(second.body.contains(">job-56<") && second.body.contains("rel=\"prev\""));
+    assert!(!second.body.contains("rel=\"next\""));
+    let paused = visitor.get("/ui/?state=paused").await;
+    assert_eq!(
+        paused.body.matches("data-job-id=").count(),
+        7,
+        "{}",
+        paused.body
+    );
+    assert!(paused.body.matches("class=\"state paused\"").count() == 7);
+    // Part of a name, any case; the filter and the search combine (job-10..19 but 16).
+    let searched = visitor.get("/ui/?name=JOB-1&state=active").await;
+    assert_eq!(
+        searched.body.matches("data-job-id=").count(),
+        9,
+        "{}",
+        searched.body
+    );
+    assert!(!searched.body.contains(">job-16<"), "job-16 is paused");
+}

@@ -1,0 +1,552 @@
+//! The dashboard in a real browser: Debian's headless Chromium driven through chromedriver
+//! (WebDriver, with `fantoccini`). Logs in, creates a job through the form after seeing the
+//! inline error of a bad expression, sees it in the table with its next run, runs it now and
+//! sees the run succeed, pauses it and sees its next run empty; a read-only key sees no
+//! buttons; the pages load nothing from beyond the server. Screenshots of every page at
+//! 1,400 and 400 px go to `target/ui-screenshots/`.
+//!
+//! Chromium runs with every host but loopback unresolvable and a dead proxy for everything
+//! that is not loopback, so a page that needed the network would visibly break; the
+//! no-network test also lists every resource each page loaded.
+//!
+//! Without `chromium` and `chromedriver` (`CHROMIUM`, `CHROMEDRIVER`, else `/usr/bin/...`)
+//! the tests print one `skipped:` line and pass, unless `SCHEDULER_TEST_REQUIRE_SERVICES=1`,
+//! which makes that a failure (`.ci/run` installs both).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::TestApp;
+use fantoccini::{Client, ClientBuilder, Locator};
+use scheduler_adapters::{DatabaseConfig, SystemClock, connect};
+use scheduler_core::{Scope, Tenant};
+use serde_json::{Value, json};
+
+/// One browser at a time: two cores do not run several Chromiums well.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The two widths every page is looked at.
+const WIDTHS: [u32; 2] = [1400, 400];
+
+fn tool(env: &str, default: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(env).map_or_else(|| PathBuf::from(default), PathBuf::from);
+    path.is_file().then_some(path)
+}
+
+/// Chromium and chromedriver, or `None` after saying why (a failure when services are
+/// required).
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let chromium = tool("CHROMIUM", "/usr/bin/chromium");
+    let driver = tool("CHROMEDRIVER", "/usr/bin/chromedriver");
+    match (chromium, driver) {
+        (Some(chromium), Some(driver)) => Some((chromium, driver)),
+        _ => {
+            let why = "no chromium/chromedriver (apt-get install chromium chromium-driver, or \
+                       set CHROMIUM and CHROMEDRIVER)";
+            assert!(
+                std::env::var("SCHEDULER_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "SCHEDULER_TEST_REQUIRE_SERVICES=1 but {why}"
+            );
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
+/// A chromedriver process and the browser session it drives; both end on drop.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: TempDir,
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Browser {
+    async fn start(chromium: &Path, driver: &Path) -> Self {
+        let port = free_port();
+        let driver = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = std::env::temp_dir().join(format!(
+            "scheduler-ui-chromium-{}-{port}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&profile).unwrap();
+        let args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--hide-scrollbars".into(),
+            format!("--user-data-dir={}", profile.display()),
+            "--window-size=1400,1000".into(),
+            // Nothing but loopback resolves, and anything not loopback goes to a dead proxy.
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".into(),
+            "--proxy-server=http://127.0.0.1:9".into(),
+        ];
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": chromium, "args": args}),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(error) if Instant::now() < deadline => {
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => panic!("no WebDriver session: {error}"),
+            }
+        };
+        Self {
+            client,
+            driver,
+            _profile: TempDir(profile),
+        }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn exists(&self, css: &str) -> bool {
+        !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap()
+            .is_empty()
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Waits up to `seconds` for `check` to hold.
+    async fn wait_for(&self, what: &str, seconds: u64, check: impl AsyncCheck) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while !check.holds(self).await {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn script(&self, source: &str) -> Value {
+        self.client.execute(source, vec![]).await.unwrap()
+    }
+
+    /// Saves the whole page at both widths as `<name>-<width>.png`.
+    async fn screenshots(&self, name: &str) {
+        let dir = screenshot_dir();
+        for width in WIDTHS {
+            // The window's size is not the page's: resize until the viewport holds the page.
+            let mut height = 1000_i64;
+            for _ in 0..3 {
+                self.client
+                    .set_window_size(width, u32::try_from(height).unwrap())
+                    .await
+                    .unwrap();
+                let sizes = self
+                    .script(
+                        "return [Math.max(document.body.scrollHeight, \
+                         document.documentElement.scrollHeight), window.innerHeight]",
+                    )
+                    .await;
+                let (page, viewport) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());
+                if page == viewport {
+                    break;
+                }
+                height = (height + page - viewport).clamp(400, 5000);
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::write(dir.join(format!("{name}-{width}.png")), png).unwrap();
+            // Nothing may stick out sideways at this width.
+            let overflow = self
+                .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                .await
+                .as_i64()
+                .unwrap();
+            assert!(
+                overflow <= 0,
+                "{name} scrolls sideways by {overflow} px at {width} px"
+            );
+        }
+        self.client.set_window_size(1400, 1000).await.unwrap();
+    }
+}
+
+/// A condition [`Browser::wait_for`] polls.
+trait AsyncCheck {
+    async fn holds(&self, browser: &Browser) -> bool;
+}
+
+/// An element matching the selector exists.
+struct Present<'a>(&'a str);
+
+impl AsyncCheck for Present<'_> {
+    async fn holds(&self, browser: &Browser) -> bool {
+        browser.exists(self.0).await
+    }
+}
+
+/// `target/ui-screenshots/` of this workspace.
+fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A key of `tenant` with `scope`, made straight in the app's database.
+async fn key(app: &TestApp, scope: Scope, name: &str) -> String {
+    let url = app.sqlite.as_ref().map(|file| file.url.clone()).unwrap();
+    let db = connect(&DatabaseConfig::new(&url)).await.unwrap();
+    let keys = scheduler_server::parts::key_service(&db, Arc::new(SystemClock));
+    keys.create(Tenant::parse("default").unwrap(), name, scope)
+        .await
+        .unwrap()
+        .1
+}
+
+async fn log_in(browser: &Browser, app: &TestApp, key: &str) {
+    browser.goto(&app.url("/ui/")).await;
+    browser
+        .wait_for("the login page", 10, Present("#key"))
+        .await;
+    browser.fill("#key", key).await;
+    browser.click("button[type=submit]").await;
+    browser
+        .wait_for(
+            "the jobs page",
+            10,
+            Present("#new-job, #no-jobs, #jobs-table"),
+        )
+        .await;
+}
+
+/// The id in a job page's URL.
+async fn job_id_of_page(browser: &Browser) -> i64 {
+    let url = browser.client.current_url().await.unwrap();
+    url.path().trim_start_matches("/ui/jobs/").parse().unwrap()
+}
+
+#[tokio::test]
+async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    let app = crate::support::sqlite_app().await.unwrap();
+    let admin = key(&app, Scope::Write, "operator").await;
+    let browser = Browser::start(&chromium, &driver).await;
+
+    browser.goto(&app.url("/ui/")).await;
+    browser
+        .wait_for("the login page", 10, Present("#key"))
+        .await;
+    browser.screenshots("login").await;
+    log_in(&browser, &app, &admin).await;
+    assert_eq!(browser.text("#no-jobs").await, "No jobs yet.");
+
+    browser.click("#new-job").await;
+    browser
+        .wait_for("the form", 10, Present("#cron_expression"))
+        .await;
+    browser.fill("#name", "nightly-report").await;
+    browser.fill("#cron_expression", "61 * * * *").await;
+    // The live preview says what is wrong while typing.
+    browser
+        .wait_for(
+            "the preview's error",
+            10,
+            Present("#cron-preview .preview-error"),
+        )
+        .await;
+    browser.click(".job-form button[type=submit]").await;
+    browser
+        .wait_for("the inline error", 10, Present("#cron_expression-error"))
+        .await;
+    let error = browser.text("#cron_expression-error").await;
+    assert!(error.starts_with("Invalid CRON expression"), "{error}");
+    browser.screenshots("form-error").await;
+
+    browser.fill("#cron_expression", "0 9 * * 1").await;
+    browser
+        .wait_for(
+            "five fires in the preview",
+            10,
+            Present("#cron-preview ol.fires li:nth-child(5)"),
+        )
+        .await;
+    browser.click(".job-form button[type=submit]").await;
+    browser
+        .wait_for("the job page", 10, Present("#job-title"))
+        .await;
+    assert_eq!(browser.text("#job-title").await, "nightly-report");
+    assert_eq!(browser.text("#notice").await, "Job created.");
+    let id = job_id_of_page(&browser).await;
+
+    browser.goto(&app.url("/ui/")).await;
+    let row = format!("#jobs-table tr[data-job-id=\"{id}\"]");
+    assert!(browser.text(&row).await.contains("nightly-report"));
+    let next_run = browser.text(&format!("{row} .next-run")).await;
+    assert!(next_run.ends_with("UTC"), "next run shown: {next_run:?}");
+    browser.screenshots("jobs").await;
+
+    browser.goto(&app.url(&format!("/ui/jobs/{id}"))).await;
+    browser.click("#action-run").await;
+    browser.wait_for("the notice", 10, Present("#notice")).await;
+    // The history refreshes itself until the run has ended.
+    browser
+        .wait_for(
+            "the run to succeed",
+            30,
+            Present("#runs-table tr[data-status=\"succeeded\"]"),
+        )
+        .await;
+    browser.screenshots("job").await;
+
+    browser.click("#action-pause").await;
+    browser
+        .wait_for("the paused notice", 10, Present("#action-resume"))
+        .await;
+    assert_eq!(browser.text("#job-state").await, "paused");
+    assert_eq!(browser.text("#next-run").await, "—");
+    browser.goto(&app.url("/ui/")).await;
+    assert_eq!(browser.text(&format!("{row} .next-run")).await, "—");
+    assert!(browser.text(&row).await.contains("paused"));
+
+    // A run that fails (its target refuses the connection), to see failures highlighted.
+    let failing: Value = reqwest::Client::new()
+        .post(app.url("/scheduler/jobs/"))
+        .bearer_auth(&admin)
+        .json(
+            &json!({"name": "flaky-export", "cron_expression": "*/15 * * * *",
+                      "target": {"type": "http", "url": "http://127.0.0.1:9/export"}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = reqwest::Client::new()
+        .post(app.url(&format!("/scheduler/jobs/{}/run/", failing["id"])))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), 202);
+    browser.goto(&app.url("/ui/runs")).await;
+    assert!(
+        browser
+            .exists("#runs-table tr[data-status=\"succeeded\"]")
+            .await
+    );
+    browser
+        .wait_for(
+            "the failed run, highlighted",
+            30,
+            Present("#runs-table tr.failure[data-status=\"failed\"]"),
+        )
+        .await;
+    browser.screenshots("runs").await;
+
+    browser.goto(&app.url(&format!("/ui/jobs/{id}/edit"))).await;
+    browser.screenshots("form-edit").await;
+    browser
+        .goto(&app.url(&format!("/ui/jobs/{id}/delete")))
+        .await;
+    browser.click("#confirm-delete").await;
+    browser
+        .wait_for("the jobs page", 10, Present("#jobs-table"))
+        .await;
+    assert!(
+        !browser.exists(&row).await,
+        "the deleted job is gone from the table"
+    );
+    let gone: Value = reqwest::Client::new()
+        .get(app.url(&format!("/scheduler/jobs/{id}/")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(gone, json!({"error": "Job not found"}));
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_read_only_key_sees_no_buttons_in_the_browser() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    let app = crate::support::sqlite_app().await.unwrap();
+    let writer = key(&app, Scope::Write, "operator").await;
+    let reader = key(&app, Scope::Read, "auditor").await;
+    let created: Value = reqwest::Client::new()
+        .post(app.url("/scheduler/jobs/"))
+        .bearer_auth(&writer)
+        .json(&json!({"name": "weekly-export", "cron_expression": "0 6 * * 1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let browser = Browser::start(&chromium, &driver).await;
+    log_in(&browser, &app, &reader).await;
+    assert!(browser.exists("#jobs-table").await);
+    assert!(!browser.exists("#new-job").await);
+    browser.goto(&app.url(&format!("/ui/jobs/{id}"))).await;
+    browser
+        .wait_for("the job page", 10, Present("#job-title"))
+        .await;
+    assert!(!browser.exists("#job-actions").await);
+    assert!(!browser.exists("button.primary").await);
+    assert_eq!(browser.script("return document.querySelectorAll('form[method=post]:not([action=\"/ui/logout\"])').length").await, json!(0));
+    browser.screenshots("job-read-only").await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_pages_need_nothing_beyond_the_server() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    let app = crate::support::sqlite_app().await.unwrap();
+    let admin = key(&app, Scope::Admin, "ops").await;
+    let created: Value = reqwest::Client::new()
+        .post(app.url("/scheduler/jobs/"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "offline", "cron_expression": "*/5 * * * *"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let browser = Browser::start(&chromium, &driver).await;
+    // A control: this browser really cannot reach anything beyond loopback.
+    let _ = browser.client.goto("http://example.com/").await;
+    let reached = browser
+        .script("return document.body ? document.body.innerText : ''")
+        .await;
+    assert!(
+        !reached
+            .as_str()
+            .unwrap_or_default()
+            .contains("Example Domain"),
+        "the browser reached the network: the check below would prove nothing"
+    );
+    log_in(&browser, &app, &admin).await;
+    let origin = app.base.clone();
+    for path in [
+        "/ui/".to_string(),
+        format!("/ui/jobs/{id}"),
+        "/ui/jobs/new".into(),
+        "/ui/runs".into(),
+        "/ui/login".into(),
+    ] {
+        browser.goto(&app.url(&path)).await;
+        browser
+            .wait_for("the page", 10, Present("header.top"))
+            .await;
+        // Every asset loaded, from the server: htmx runs, the stylesheet applies.
+        let loaded = browser
+            .script(
+                "return {htmx: typeof window.htmx === 'object',
+                         header: getComputedStyle(document.querySelector('header.top')).backgroundColor,
+                         resources: performance.getEntriesByType('resource').map(e => e.name)}",
+            )
+            .await;
+        assert_eq!(loaded["htmx"], true, "{path}: htmx did not load");
+        assert_eq!(
+            loaded["header"], "rgb(36, 41, 47)",
+            "{path}: the stylesheet did not apply"
+        );
+        let resources = loaded["resources"].as_array().unwrap();
+        assert!(resources.len() >= 2, "{path}: {resources:?}");
+        for resource in resources {
+            let url = resource.as_str().unwrap();
+            assert!(
+                url.starts_with(&format!("{origin}/ui/")),
+                "{path} loaded {url}"
+            );
+        }
+    }
+    browser.client.clone().close().await.unwrap();
+}

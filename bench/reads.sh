@@ -39,7 +39,7 @@ PAIRS=${PAIRS:-1000}
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
 if [ "$SERVER_BIN" = target/release/scheduler-server ]; then
-    cargo build --release -q -p scheduler-server --bin scheduler-server --example bare_job
+    cargo build --release -q -p scheduler-server --bin scheduler-server && cargo build --release -q -p scheduler-examples --example bare_job
 fi
 
 OUT=$(mktemp -d /tmp/bench-reads-XXXX)

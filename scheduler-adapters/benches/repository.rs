@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
-use migration::{Migrator, MigratorTrait};
 use scheduler_adapters::{DatabaseConfig, SeaOrmJobRepository, connect};
 use scheduler_core::{JobDraft, JobId, JobRepository, NewJob};
+use scheduler_migration::{Migrator, MigratorTrait};
 
 fn new_job(n: u64) -> NewJob {
     let now = Utc::now();

@@ -130,7 +130,7 @@ pub async fn open_database(config: &Config) -> Result<DatabaseConnection, Startu
             return Err(failed(format!("cannot connect{to}: {cause}")));
         }
     };
-    migration::migrate(&db)
+    scheduler_migration::migrate(&db)
         .await
         .map_err(|e| StartupError::Migration {
             database: mask_password(url),

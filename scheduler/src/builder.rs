@@ -162,10 +162,12 @@ impl SchedulerBuilder {
                 cause: e.to_string(),
             })?,
         };
-        migration::migrate(&db).await.map_err(|e| Error::Database {
-            url: "(migrations)".to_string(),
-            cause: e.to_string(),
-        })?;
+        scheduler_migration::migrate(&db)
+            .await
+            .map_err(|e| Error::Database {
+                url: "(migrations)".to_string(),
+                cause: e.to_string(),
+            })?;
         let drafts = self
             .schedules
             .iter()

@@ -3,8 +3,8 @@
 //! `DISPATCH_EXPLAIN_MS=<ms>` the plan of every statement slower than that (server log).
 
 use chrono::{DateTime, Utc};
-use migration::{Migrator, MigratorTrait};
 use scheduler_adapters::{DatabaseConfig, connect};
+use scheduler_migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 /// The database every scenario of one bench run uses.

@@ -292,7 +292,7 @@ mod tests {
     // Tests: a broken expectation is a failure.
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use migration::{Migrator, MigratorTrait};
+    use scheduler_migration::{Migrator, MigratorTrait};
     use sea_orm::ConnectionTrait;
 
     /// The plan PostgreSQL makes for `statement`, as text.

@@ -3,9 +3,9 @@
 
 use crate::support::{Backend, Store, new_job, utc};
 use chrono::Utc;
-use migration::{Migrator, MigratorTrait};
 use scheduler_adapters::{DatabaseConfig, SeaOrmJobRepository, connect};
 use scheduler_core::{Conflict, Job, JobId, JobQuery, JobRepository, RepositoryError};
+use scheduler_migration::{Migrator, MigratorTrait};
 use scheduler_test_support::TestSqlite;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;

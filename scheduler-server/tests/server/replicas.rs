@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use migration::{Migrator, MigratorTrait};
 use poem::web::{Data, Json};
 use poem::{EndpointExt, Route, Server, handler, post};
 use scheduler_adapters::{
@@ -18,6 +17,7 @@ use scheduler_core::{
     ActionHandlers, Dispatcher, DispatcherConfig, JobDraft, JobRepository, NewJob, RoutingExecutor,
     TargetGuard,
 };
+use scheduler_migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use tokio::sync::watch;

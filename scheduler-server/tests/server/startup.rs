@@ -1,7 +1,7 @@
 //! Replicas start together (rolling deploys, Compose, Kubernetes): migrations must be applied
 //! once, and every replica must start.
 
-use migration::MigratorTrait;
+use scheduler_migration::MigratorTrait;
 use scheduler_server::Application;
 use sea_orm::{ConnectionTrait, Database, Statement};
 
@@ -37,7 +37,7 @@ async fn four_servers_started_at_once_on_a_fresh_database_all_start() {
                 )
             })
             .collect();
-        let migrations = migration::Migrator::migrations().len();
+        let migrations = scheduler_migration::Migrator::migrations().len();
         assert_eq!(applied.len(), migrations, "round {round}: {applied:?}");
         assert!(applied.iter().all(|(_, times)| *times == 1), "{applied:?}");
         db.close().await.unwrap();

@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use migration::{Migrator, MigratorTrait};
 use scheduler_adapters::{DatabaseConfig, SeaOrmJobRepository, SeaOrmRunStore, connect};
 use scheduler_core::{
     Clock, Job, JobDraft, JobRepository, NewJob, PolicyInput, Run, RunListRequest, RunStore,
 };
+use scheduler_migration::{Migrator, MigratorTrait};
 use scheduler_test_support::{TestPostgres, TestSqlite};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::json;

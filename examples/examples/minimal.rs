@@ -1,7 +1,7 @@
 //! The smallest embedding: a typed handler and a schedule declared in code, on SQLite.
 //! Start it twice: the second start finds the schedule as declared and changes nothing.
 //!
-//! `cargo run -p scheduler --example minimal` (the greeter fires at the start of each minute)
+//! `cargo run -p scheduler-examples --example minimal` (the greeter fires at the start of each minute)
 
 use scheduler::{Ctx, Scheduler};
 use serde::{Deserialize, Serialize};

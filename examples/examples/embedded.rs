@@ -1,9 +1,9 @@
 //! The core's ports wired by hand, without the server: SQLite storage, an action handler
 //! written in Rust, the dispatcher loop, and a manual run. To embed the scheduler, use the
-//! `scheduler` crate (`Scheduler::builder()`, `cargo run -p scheduler --example minimal`);
+//! `scheduler` crate (`Scheduler::builder()`, `cargo run -p scheduler-examples --example minimal`);
 //! this shows what it does underneath.
 //!
-//! `cargo run -p scheduler-adapters --example embedded`
+//! `cargo run -p scheduler-examples --example embedded`
 
 // An example: failing fast on a broken setup is the point.
 #![allow(
@@ -17,7 +17,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use migration::{Migrator, MigratorTrait};
 use scheduler_adapters::{
     DatabaseConfig, InMemoryJobCache, SeaOrmJobRepository, SeaOrmRunStore, SystemClock, connect,
 };
@@ -25,6 +24,7 @@ use scheduler_core::{
     ActionHandlers, Dispatcher, DispatcherConfig, Job, JobDraft, JobService, Run, RunStore,
     WireEnum,
 };
+use scheduler_migration::{Migrator, MigratorTrait};
 use tokio::sync::mpsc;
 
 #[tokio::main]

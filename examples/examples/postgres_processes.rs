@@ -5,7 +5,7 @@
 //! ```sh
 //! createdb scheduler_example
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/scheduler_example \
-//!     cargo run -p scheduler --example postgres_processes -- a   # and b, and c
+//!     cargo run -p scheduler-examples --example postgres_processes -- a   # and b, and c
 //! ```
 
 use scheduler::{Ctx, Schedule, Scheduler};

@@ -3,7 +3,7 @@
 //! `cleanup` with its parameters typed.
 //!
 //! ```sh
-//! cargo run -p scheduler-server --example custom_handlers
+//! cargo run -p scheduler-examples --example custom_handlers
 //! curl -X POST localhost:8000/scheduler/jobs/ -H 'Content-Type: application/json' \
 //!   -d '{"name": "cleanup", "cron_expression": "* * * * *",
 //!        "parameters": {"action": "cleanup", "older_than_days": 30}}'

@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! BARE_BODY_FILE=job.json BARE_BIND=127.0.0.1:18090 \
-//!   cargo run --release -p scheduler-server --example bare_job
+//!   cargo run --release -p scheduler-examples --example bare_job
 //! ```
 
 // A benchmark tool: failing fast on a broken setup is the point.

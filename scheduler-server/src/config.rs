@@ -48,7 +48,10 @@ pub enum Command {
 /// `scheduler-server keys ...`.
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum KeysCommand {
-    /// Create a key and print it once (only its hash is stored).
+    /// Create a key and print it once (only its hash is stored). The way to make keys: on the
+    /// server's host, straight on its database, for any tenant, the first key included. From
+    /// elsewhere, a tenant's admin key makes keys for its own tenant over the API
+    /// (`POST /scheduler/keys/`, which `schedulerctl keys create` sends), under the same rules.
     Create {
         /// The tenant whose jobs the key reaches.
         #[arg(long, default_value = "default")]

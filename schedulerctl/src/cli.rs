@@ -360,7 +360,9 @@ pub(crate) enum Scope {
 pub(crate) enum KeysCommand {
     /// List your tenant's keys (never their secrets).
     List,
-    /// Create a key; prints the key alone on standard output, once.
+    /// Create a key in your tenant over the API (`POST /scheduler/keys/`, an admin key; no
+    /// stronger than your own); prints the key alone on standard output, once. A tenant's
+    /// first key is made on the server's host: `scheduler-server keys create --tenant T`.
     Create {
         /// A name for the key, recorded as created_by/updated_by of the jobs it writes.
         #[arg(long)]

@@ -385,6 +385,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_longest_position_makes_a_token_that_is_read_back() {
+        use crate::cursor::{CursorCodec, CursorKey, Direction, MAX_TOKEN_CHARS};
+        use crate::job_values::JobName;
+        // Control characters are escaped as `\u00XX`: the longest JSON a name can make.
+        let raw: String = std::iter::repeat_n('\u{1}', JobName::MAX_CHARS).collect();
+        let name = JobName::parse(&raw).unwrap();
+        let position = JobPosition {
+            key: SortKey::Name(name.as_str().to_string()),
+            id: JobId(i64::MIN),
+        };
+        let ordering = JobOrdering::parse("-name").unwrap();
+        let tenant = Tenant::parse(&"t".repeat(Tenant::MAX_CHARS)).unwrap();
+        let codec = CursorCodec::new(CursorKey::from_bytes([9; 32]));
+        let token = codec.encode(
+            &tenant,
+            &ordering.cursor_scope(),
+            Direction::Backward,
+            position.to_value(),
+        );
+        assert!(
+            token.len() > 2_048,
+            "the case 2,048 refused: {}",
+            token.len()
+        );
+        assert!(token.len() <= MAX_TOKEN_CHARS, "{}", token.len());
+        let (direction, value) = codec
+            .decode(&tenant, &ordering.cursor_scope(), &token)
+            .unwrap();
+        assert_eq!(direction, Direction::Backward);
+        assert_eq!(
+            JobPosition::from_value(OrderField::Name, &value),
+            Ok(position)
+        );
+    }
+
+    #[test]
     fn defaults_are_first_page_of_fifty_by_id() {
         let q = JobQuery::new(None, None, None, None).unwrap();
         assert_eq!(q, JobQuery::default());

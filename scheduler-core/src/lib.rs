@@ -68,7 +68,7 @@ pub use auth::{
     ApiKey, KEY_PREFIX, KeyService, KeyStore, NewApiKey, Principal, Scope, generate_key, hash_key,
 };
 pub use claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
-pub use cursor::{CursorCodec, CursorKey, Direction, InvalidCursor, Keyset};
+pub use cursor::{CursorCodec, CursorKey, Direction, InvalidCursor, Keyset, MAX_TOKEN_CHARS};
 pub use dispatcher::{
     ActionFuture, ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, DispatcherHealth,
     RoutingExecutor, TickOutcome,

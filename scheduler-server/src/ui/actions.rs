@@ -6,7 +6,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 
-use super::error_pages::{error_page, read_only_page};
+use super::error_pages::error_page;
 use super::job;
 use super::layout::Nav;
 use super::session::see_other;
@@ -102,13 +102,10 @@ pub(crate) async fn confirm_delete(
     ui: Data<&Arc<Ui>>,
     Path(id): Path<String>,
 ) -> Response {
-    let visit = match ui.visit(request) {
+    let visit = match ui.writer_visit(request) {
         Ok(visit) => visit,
         Err(refusal) => return *refusal,
     };
-    if !visit.viewer.can_write() {
-        return read_only_page();
-    }
     let job = match job_id(&id) {
         Ok(id) => visit.jobs.get(id).await,
         Err(page) => return *page,

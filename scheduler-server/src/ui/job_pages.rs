@@ -8,7 +8,7 @@ use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use scheduler_core::Job;
 
-use super::error_pages::{error_page, form_errors, list_error_page, read_only_page};
+use super::error_pages::{error_page, form_errors, list_error_page};
 use super::form::{self, JobForm};
 use super::layout::Nav;
 use super::paging::{self, JobsFilter, RunsFilter};
@@ -91,13 +91,10 @@ pub(crate) async fn form_page(
 
 #[handler]
 pub(crate) async fn new_form(request: &Request, ui: Data<&Arc<Ui>>) -> Response {
-    let visit = match ui.visit(request) {
+    let visit = match ui.writer_visit(request) {
         Ok(visit) => visit,
         Err(refusal) => return *refusal,
     };
-    if !visit.viewer.can_write() {
-        return read_only_page();
-    }
     form_page(
         request,
         &ui,
@@ -139,13 +136,10 @@ pub(crate) async fn edit_form(
     ui: Data<&Arc<Ui>>,
     Path(id): Path<String>,
 ) -> Response {
-    let visit = match ui.visit(request) {
+    let visit = match ui.writer_visit(request) {
         Ok(visit) => visit,
         Err(refusal) => return *refusal,
     };
-    if !visit.viewer.can_write() {
-        return read_only_page();
-    }
     let job = match job_id(&id) {
         Ok(id) => visit.jobs.get(id).await,
         Err(page) => return *page,

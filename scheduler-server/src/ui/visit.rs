@@ -8,7 +8,7 @@ use poem::http::StatusCode;
 use poem::{Body, IntoResponse, Request, Response};
 use scheduler_core::{JobId, ServiceError};
 
-use super::error_pages::error_page;
+use super::error_pages::{error_page, read_only_page};
 use super::form::FormFields;
 use super::layout::{self, Nav, html_response, message_page};
 use super::session;
@@ -60,6 +60,16 @@ impl Ui {
             runs: self.runs.acting_as(principal),
             viewer,
         })
+    }
+
+    /// The visit of an admitted caller who may change jobs; the refusal page, or the
+    /// read-only page for a read-only key, otherwise. The forms that change a job use it.
+    pub(crate) fn writer_visit(&self, request: &Request) -> Result<Visit, Box<Response>> {
+        let visit = self.visit(request)?;
+        if !visit.viewer.can_write() {
+            return Err(Box::new(read_only_page()));
+        }
+        Ok(visit)
     }
 
     /// The header strip's figures for `visit`.

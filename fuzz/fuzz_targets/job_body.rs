@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(draft) = read_draft(&body) {
         if let Ok(spec) = draft.validate(now) {
-            if let Some(next) = spec.next_run(now) {
+            if let Some(next) = spec.next_run(now, 0) {
                 assert!(next > now, "next run {next} is not after {now}");
             }
         }

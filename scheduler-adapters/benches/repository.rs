@@ -32,7 +32,7 @@ fn new_job(n: u64) -> NewJob {
     .validate(now)
     .expect("bench job is valid");
     NewJob {
-        next_run: spec.next_run(now),
+        next_run: spec.next_run(now, 0),
         spec,
         created_at: now,
         tenant: scheduler_core::Tenant::default_tenant(),

@@ -420,6 +420,7 @@ mod tests {
             last_run: None,
             last_status: None,
             last_error: None,
+            fire_count: 0,
             created_at: now,
             updated_at: now,
             tenant: scheduler_core::Tenant::default_tenant(),

@@ -69,6 +69,12 @@ pub enum Invalid {
     Cron(CronParseError),
     /// `end_time` is not after `start_time`.
     EndNotAfterStart,
+    /// More than one of `cron_expression`, `interval_seconds` and `run_at` was given.
+    OneScheduleKind,
+    /// A `run_at` that is not after now.
+    RunAtNotAhead,
+    /// A `run_at` before `start_time` or after `end_time`: it would never fire.
+    RunAtOutsideWindow,
     /// `scheduled_before` is not after `scheduled_after`.
     BeforeNotAfterAfter,
     /// `parameters` is not a JSON object.

@@ -10,8 +10,8 @@ use crate::http_target::HttpTarget;
 use crate::job_values::{Description, JobName, Parameters, Timezone};
 use crate::policy::{JobSource, RunPolicy};
 use crate::run_status::RunStatus;
-use crate::schedule::CronSchedule;
 use crate::tenant::Tenant;
+use crate::timing::Schedule;
 
 /// The database identity of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,14 +30,17 @@ pub struct JobSpec {
     pub name: JobName,
     /// Free text.
     pub description: Description,
-    /// When it fires.
-    pub schedule: CronSchedule,
+    /// When it fires: a cron expression, an interval or one instant.
+    pub schedule: Schedule,
     /// The zone the schedule is read in.
     pub timezone: Timezone,
     /// No fire before this instant.
     pub start_time: DateTime<Utc>,
     /// No fire after this instant; always after `start_time` when set.
     pub end_time: Option<DateTime<Utc>>,
+    /// The job completes after this many scheduled fires have run (retries and manual runs
+    /// do not count); `None`: no limit.
+    pub max_runs: Option<u32>,
     /// Passed to the handler on every run.
     pub parameters: Parameters,
     /// An inactive (paused) job never fires.
@@ -51,37 +54,63 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    /// The next-run rule: for an active job, the first fire `t` with `t >= start_time` and
-    /// `t > now`; `None` when that is after `end_time`, or when the job is inactive.
-    pub fn next_run(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        if !self.is_active {
+    /// The most fires `max_runs` may ask for.
+    pub const MAX_RUNS_LIMIT: u32 = 1_000_000;
+
+    /// The next-run rule: for an active job that has run `fired` scheduled fires, the first
+    /// fire `t` of its schedule with `t >= start_time` and `t > now`; `None` when that is
+    /// after `end_time`, when `fired` reached `max_runs`, or when the job is inactive.
+    pub fn next_run(&self, now: DateTime<Utc>, fired: u64) -> Option<DateTime<Utc>> {
+        if !self.is_active || self.reached_max_runs(fired) {
             return None;
         }
-        let tz = self.timezone.tz();
-        let next = if self.start_time > now {
-            self.schedule.next_at_or_after(self.start_time, tz)
-        } else {
-            self.schedule.next_after(now, tz)
-        }?;
+        let next = self
+            .schedule
+            .first_fire(self.start_time, now, self.timezone.tz())?;
         match self.end_time {
             Some(end) if next > end => None,
             _ => Some(next),
         }
     }
 
+    /// True when `fired` scheduled fires use up `max_runs`.
+    pub fn reached_max_runs(&self, fired: u64) -> bool {
+        self.max_runs.is_some_and(|max| fired >= u64::from(max))
+    }
+
     /// The next `count` fires by the next-run rule: the first is [`JobSpec::next_run`], the
-    /// rest follow it up to `end_time`. Empty for an inactive job.
-    pub fn upcoming(&self, now: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
-        let Some(first) = self.next_run(now) else {
+    /// rest follow it up to `end_time` and what is left of `max_runs`. Empty for an inactive
+    /// job.
+    pub fn upcoming(&self, now: DateTime<Utc>, fired: u64, count: usize) -> Vec<DateTime<Utc>> {
+        let Some(first) = self.next_run(now, fired) else {
             return Vec::new();
         };
+        let left = self.max_runs.map_or(count, |max| {
+            usize::try_from(u64::from(max).saturating_sub(fired)).unwrap_or(count)
+        });
         self.schedule
-            .upcoming(first, self.timezone.tz(), count)
+            .fires_from(first, self.timezone.tz(), count.min(left))
             .into_iter()
             .take_while(|at| self.end_time.is_none_or(|end| *at <= end))
             .collect()
     }
 }
+
+/// Where a job stands on its schedule, as the API and the dashboard show it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum ScheduleStatus {
+    /// It has a next fire.
+    Scheduled,
+    /// Paused: it does not fire until resumed.
+    Paused,
+    /// It will not fire again: `max_runs` reached, its one instant or `end_time` passed.
+    Completed,
+}
+
+impl crate::wire::WireEnum for ScheduleStatus {}
 
 /// A stored job: its spec plus what the store and the scheduler maintain.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,8 +126,12 @@ pub struct Job {
     pub last_status: Option<RunStatus>,
     /// Why that attempt failed or was skipped.
     pub last_error: Option<String>,
-    /// When it fires next; `None` when it never will (inactive or past `end_time`).
+    /// When it fires next; `None` when it never will (inactive, past `end_time`, `max_runs`
+    /// reached, a one-off that fired).
     pub next_run: Option<DateTime<Utc>>,
+    /// How many scheduled fires have run (skipped fires, retries and manual runs do not
+    /// count): what `max_runs` is compared with.
+    pub fire_count: u64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -109,6 +142,34 @@ pub struct Job {
     pub created_by: Option<String>,
     /// The name of the key that last changed it.
     pub updated_by: Option<String>,
+}
+
+impl Job {
+    /// Where the job stands: paused, scheduled (it has a next fire) or completed.
+    pub fn schedule_status(&self) -> ScheduleStatus {
+        if !self.spec.is_active {
+            ScheduleStatus::Paused
+        } else if self.next_run.is_some() {
+            ScheduleStatus::Scheduled
+        } else {
+            ScheduleStatus::Completed
+        }
+    }
+
+    /// Why a job is completed, in a sentence; `None` unless it is.
+    pub fn completed_reason(&self) -> Option<String> {
+        if self.schedule_status() != ScheduleStatus::Completed {
+            return None;
+        }
+        Some(match (self.spec.max_runs, &self.spec.schedule) {
+            (Some(max), _) if self.spec.reached_max_runs(self.fire_count) => {
+                format!("completed after max_runs ({max}) fires")
+            }
+            (_, Schedule::Once(_)) => "completed: its one run_at instant has passed".into(),
+            _ if self.spec.end_time.is_some() => "completed: end_time has passed".into(),
+            _ => "completed: the schedule has no further fire".into(),
+        })
+    }
 }
 
 /// A validated job not yet stored, as handed to [`crate::ports::JobRepository::insert`].

@@ -12,6 +12,7 @@ use crate::job_values::{Description, JobName, Parameters, Timezone};
 use crate::policy::{JobSource, PolicyInput, RunPolicy};
 use crate::schedule::CronSchedule;
 use crate::text::reject_nul;
+use crate::timing::{Interval, Schedule};
 
 /// Raw input for creating (or fully replacing) a job, before validation.
 ///
@@ -20,8 +21,14 @@ use crate::text::reject_nul;
 pub struct JobDraft {
     /// Required.
     pub name: Option<String>,
-    /// Required.
+    /// The schedule: exactly one of `cron_expression`, `interval_seconds` and `run_at`.
     pub cron_expression: Option<String>,
+    /// Every so many seconds from `start_time`.
+    pub interval_seconds: Option<i64>,
+    /// Once, at this instant (after now).
+    pub run_at: Option<DateTime<Utc>>,
+    /// Default none (no limit).
+    pub max_runs: Option<i64>,
     /// Default empty.
     pub description: Option<String>,
     /// Default `UTC`.
@@ -55,6 +62,62 @@ fn parse_schedule(raw: &str) -> Result<CronSchedule, Invalid> {
         });
     }
     CronSchedule::parse(raw).map_err(Invalid::Cron)
+}
+
+/// The schedule of a draft or patch: exactly one kind given, parsed; `None` (with the
+/// problem recorded) otherwise. A `run_at` must be after `now`, unless it is the one the job
+/// already has (`current`: a client writing back what it read).
+fn read_schedule(
+    errors: &mut ValidationErrors,
+    (cron, interval, run_at): (Option<String>, Option<i64>, Option<DateTime<Utc>>),
+    now: DateTime<Utc>,
+    current: Option<&Schedule>,
+) -> Option<Schedule> {
+    let given = [cron.is_some(), interval.is_some(), run_at.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        for (field, given) in Schedule::FIELDS.iter().zip(given) {
+            if given {
+                errors.add(*field, Invalid::OneScheduleKind);
+            }
+        }
+        return None;
+    }
+    if let Some(raw) = cron {
+        errors.check("cron_expression", parse_schedule(&raw).map(Schedule::Cron))
+    } else if let Some(seconds) = interval {
+        errors.check(
+            "interval_seconds",
+            Interval::from_seconds(seconds).map(Schedule::Interval),
+        )
+    } else if let Some(at) = run_at {
+        errors.check(
+            "run_at",
+            (at > now || current == Some(&Schedule::Once(at)))
+                .then_some(Schedule::Once(at))
+                .ok_or(Invalid::RunAtNotAhead),
+        )
+    } else {
+        None
+    }
+}
+
+fn parse_max_runs(raw: i64) -> Result<u32, Invalid> {
+    u32::try_from(raw)
+        .ok()
+        .filter(|n| (1..=JobSpec::MAX_RUNS_LIMIT).contains(n))
+        .ok_or(Invalid::OutOfRange {
+            min: 1,
+            max: i64::from(JobSpec::MAX_RUNS_LIMIT),
+        })
+}
+
+/// A one-off instant outside the job's window never fires: refused rather than stored idle.
+fn check_run_at(errors: &mut ValidationErrors, spec: &JobSpec) {
+    if let Schedule::Once(at) = spec.schedule
+        && (at < spec.start_time || spec.end_time.is_some_and(|end| at > end))
+    {
+        errors.add("run_at", Invalid::RunAtOutsideWindow);
+    }
 }
 
 fn check_window(errors: &mut ValidationErrors, start: DateTime<Utc>, end: Option<DateTime<Utc>>) {
@@ -113,11 +176,26 @@ impl JobDraft {
     ) -> Result<JobSpec, ValidationErrors> {
         let mut errors = self.input_errors;
         let name = required(&mut errors, "name", self.name, JobName::parse);
-        let schedule = required(
+        let no_schedule = self.cron_expression.is_none()
+            && self.interval_seconds.is_none()
+            && self.run_at.is_none()
+            && !Schedule::FIELDS.iter().any(|field| errors.has(field));
+        if no_schedule {
+            // The seed's clients only know cron_expression: it is the field named missing.
+            errors.add("cron_expression", Invalid::Required);
+        }
+        let schedule = read_schedule(
             &mut errors,
-            "cron_expression",
-            self.cron_expression,
-            parse_schedule,
+            (self.cron_expression, self.interval_seconds, self.run_at),
+            now,
+            previous.map(|p| &p.schedule),
+        );
+        let max_runs = optional(
+            &mut errors,
+            "max_runs",
+            self.max_runs,
+            |raw| parse_max_runs(raw).map(Some),
+            None,
         );
         let description = optional(
             &mut errors,
@@ -156,7 +234,15 @@ impl JobDraft {
             },
             None,
         );
-        match (name, schedule, description, timezone, parameters, target) {
+        match (
+            name,
+            schedule,
+            description,
+            timezone,
+            parameters,
+            target,
+            max_runs,
+        ) {
             (
                 Some(name),
                 Some(schedule),
@@ -164,19 +250,27 @@ impl JobDraft {
                 Some(timezone),
                 Some(parameters),
                 Some(target),
-            ) if errors.is_empty() => Ok(JobSpec {
-                name,
-                description,
-                schedule,
-                timezone,
-                start_time,
-                end_time: self.end_time,
-                parameters,
-                is_active: self.is_active.unwrap_or(true),
-                policy,
-                target,
-                source: self.source.unwrap_or_default(),
-            }),
+                Some(max_runs),
+            ) if errors.is_empty() => {
+                let spec = JobSpec {
+                    name,
+                    description,
+                    schedule,
+                    timezone,
+                    start_time,
+                    end_time: self.end_time,
+                    max_runs,
+                    parameters,
+                    is_active: self.is_active.unwrap_or(true),
+                    policy,
+                    target,
+                    source: self.source.unwrap_or_default(),
+                };
+                if previous.map(|p| &p.schedule) != Some(&spec.schedule) {
+                    check_run_at(&mut errors, &spec);
+                }
+                errors.into_result(spec)
+            }
             _ => Err(errors),
         }
     }
@@ -187,8 +281,14 @@ impl JobDraft {
 pub struct JobPatch {
     /// New name.
     pub name: Option<String>,
-    /// New expression.
+    /// New expression (the job becomes a cron job).
     pub cron_expression: Option<String>,
+    /// New interval (the job becomes an interval job).
+    pub interval_seconds: Option<i64>,
+    /// New instant (the job becomes a one-off).
+    pub run_at: Option<DateTime<Utc>>,
+    /// `Some(None)` removes the limit; `None` leaves it.
+    pub max_runs: Option<Option<i64>>,
     /// New description.
     pub description: Option<String>,
     /// New zone.
@@ -229,6 +329,9 @@ impl JobPatch {
     /// True when a field that decides fire times is present.
     pub fn touches_schedule(&self) -> bool {
         self.cron_expression.is_some()
+            || self.interval_seconds.is_some()
+            || self.run_at.is_some()
+            || self.max_runs.is_some()
             || self.timezone.is_some()
             || self.start_time.is_some()
             || self.end_time.is_some()
@@ -236,11 +339,12 @@ impl JobPatch {
     }
 
     /// Applies the present fields to `current`, validating them all (with the reading
-    /// errors).
+    /// errors); a schedule field given replaces the schedule, whatever its kind was, and a
+    /// `run_at` given must be after `now`.
     ///
     /// # Errors
     /// Every failing field with what is wrong.
-    pub fn apply(self, current: &JobSpec) -> Result<JobSpec, ValidationErrors> {
+    pub fn apply(self, current: &JobSpec, now: DateTime<Utc>) -> Result<JobSpec, ValidationErrors> {
         let mut errors = self.input_errors;
         let mut spec = current.clone();
         patch_field(
@@ -250,12 +354,20 @@ impl JobPatch {
             |raw| JobName::parse(&raw),
             &mut spec.name,
         );
+        if let Some(schedule) = read_schedule(
+            &mut errors,
+            (self.cron_expression, self.interval_seconds, self.run_at),
+            now,
+            Some(&current.schedule),
+        ) {
+            spec.schedule = schedule;
+        }
         patch_field(
             &mut errors,
-            "cron_expression",
-            self.cron_expression,
-            |raw| parse_schedule(&raw),
-            &mut spec.schedule,
+            "max_runs",
+            self.max_runs,
+            |raw| raw.map(parse_max_runs).transpose(),
+            &mut spec.max_runs,
         );
         patch_field(
             &mut errors,
@@ -306,6 +418,9 @@ impl JobPatch {
             &mut spec.target,
         );
         check_window(&mut errors, spec.start_time, spec.end_time);
+        if !errors.has("run_at") {
+            check_run_at(&mut errors, &spec);
+        }
         errors.into_result(spec)
     }
 }
@@ -344,11 +459,157 @@ mod tests {
         );
     }
 
+    fn kinds(cron: Option<&str>, every: Option<i64>, at: Option<&str>) -> JobDraft {
+        JobDraft {
+            name: Some("k".into()),
+            cron_expression: cron.map(Into::into),
+            interval_seconds: every,
+            run_at: at.map(utc),
+            ..JobDraft::default()
+        }
+    }
+
+    #[test]
+    fn a_job_has_exactly_one_schedule_kind() {
+        let now = utc("2025-06-23T08:00:00Z");
+        // None: the seed's clients hear about cron_expression.
+        assert_eq!(
+            problems(&kinds(None, None, None).validate(now).unwrap_err()),
+            [("cron_expression".to_string(), Invalid::Required)]
+        );
+        // Two or three: each given field is named.
+        assert_eq!(
+            problems(
+                &kinds(Some("* * * * *"), Some(60), None)
+                    .validate(now)
+                    .unwrap_err()
+            ),
+            [
+                ("cron_expression".to_string(), Invalid::OneScheduleKind),
+                ("interval_seconds".to_string(), Invalid::OneScheduleKind)
+            ]
+        );
+        assert_eq!(
+            problems(
+                &kinds(Some("* * * * *"), Some(60), Some("2025-06-24T00:00:00Z"))
+                    .validate(now)
+                    .unwrap_err()
+            )
+            .len(),
+            3
+        );
+        // One: its kind.
+        let every = kinds(None, Some(5400), None).validate(now).unwrap();
+        assert_eq!(every.schedule.interval().map(Interval::seconds), Some(5400));
+        let once = kinds(None, None, Some("2025-06-24T14:00:00Z"))
+            .validate(now)
+            .unwrap();
+        assert_eq!(once.schedule.run_at(), Some(utc("2025-06-24T14:00:00Z")));
+        assert_eq!(once.next_run(now, 0), Some(utc("2025-06-24T14:00:00Z")));
+    }
+
+    #[test]
+    fn intervals_and_instants_are_checked() {
+        let now = utc("2025-06-23T08:00:00Z");
+        assert_eq!(
+            problems(&kinds(None, Some(0), None).validate(now).unwrap_err()),
+            [(
+                "interval_seconds".to_string(),
+                Invalid::OutOfRange {
+                    min: 1,
+                    max: i64::from(Interval::MAX_SECONDS)
+                }
+            )]
+        );
+        assert_eq!(
+            problems(
+                &kinds(None, None, Some("2025-06-23T08:00:00Z"))
+                    .validate(now)
+                    .unwrap_err()
+            ),
+            [("run_at".to_string(), Invalid::RunAtNotAhead)]
+        );
+        let after_end = JobDraft {
+            end_time: Some(utc("2025-06-24T00:00:00Z")),
+            ..kinds(None, None, Some("2025-06-25T00:00:00Z"))
+        };
+        assert_eq!(
+            problems(&after_end.validate(now).unwrap_err()),
+            [("run_at".to_string(), Invalid::RunAtOutsideWindow)]
+        );
+    }
+
+    #[test]
+    fn max_runs_is_bounded_and_a_patch_can_clear_it() {
+        let now = utc("2025-06-23T08:00:00Z");
+        let zero = JobDraft {
+            max_runs: Some(0),
+            ..draft("m", "* * * * *")
+        };
+        assert!(problems(&zero.validate(now).unwrap_err())[0].0 == "max_runs");
+        let spec = JobDraft {
+            max_runs: Some(3),
+            ..draft("m", "* * * * *")
+        }
+        .validate(now)
+        .unwrap();
+        assert_eq!(spec.max_runs, Some(3));
+        assert_eq!(spec.next_run(now, 2), Some(utc("2025-06-23T08:01:00Z")));
+        assert_eq!(spec.next_run(now, 3), None);
+        assert_eq!(spec.upcoming(now, 1, 10).len(), 2);
+        let cleared = JobPatch {
+            max_runs: Some(None),
+            ..JobPatch::default()
+        }
+        .apply(&spec, now)
+        .unwrap();
+        assert_eq!(cleared.max_runs, None);
+        assert_eq!(cleared.next_run(now, 3), Some(utc("2025-06-23T08:01:00Z")));
+    }
+
+    #[test]
+    fn a_patch_switches_kinds_and_a_one_off_written_back_is_kept() {
+        let now = utc("2025-06-23T08:00:00Z");
+        let spec = draft("s", "0 9 * * *").validate(now).unwrap();
+        let every = JobPatch {
+            interval_seconds: Some(90),
+            ..JobPatch::default()
+        }
+        .apply(&spec, now)
+        .unwrap();
+        assert_eq!(every.schedule.interval().map(Interval::seconds), Some(90));
+        let both = JobPatch {
+            cron_expression: Some("* * * * *".into()),
+            run_at: Some(utc("2025-06-24T00:00:00Z")),
+            ..JobPatch::default()
+        };
+        assert_eq!(problems(&both.apply(&spec, now).unwrap_err()).len(), 2);
+        // A fired one-off, its run_at written back unchanged (a PUT of what GET returned).
+        let once = kinds(None, None, Some("2025-06-23T09:00:00Z"))
+            .validate(now)
+            .unwrap();
+        let later = utc("2025-06-23T10:00:00Z");
+        let replaced = kinds(None, None, Some("2025-06-23T09:00:00Z"))
+            .validate_replacing(later, Some(&once))
+            .unwrap();
+        assert_eq!(replaced.schedule, once.schedule);
+        assert_eq!(replaced.next_run(later, 1), None);
+        // A new instant in the past is refused.
+        assert!(
+            JobPatch {
+                run_at: Some(utc("2025-06-23T09:30:00Z")),
+                ..JobPatch::default()
+            }
+            .apply(&once, later)
+            .is_err()
+        );
+    }
+
     #[test]
     fn upcoming_fires_follow_the_next_run_rule_and_stop_at_the_end() {
         let now = utc("2025-06-23T08:00:00Z");
         let mut spec = draft("daily", "0 9 * * *").validate(now).unwrap();
-        let fires = spec.upcoming(now, 3);
+        let fires = spec.upcoming(now, 0, 3);
         assert_eq!(
             fires,
             [
@@ -357,11 +618,11 @@ mod tests {
                 utc("2025-06-25T09:00:00Z")
             ]
         );
-        assert_eq!(fires.first().copied(), spec.next_run(now));
+        assert_eq!(fires.first().copied(), spec.next_run(now, 0));
         spec.end_time = Some(utc("2025-06-24T12:00:00Z"));
-        assert_eq!(spec.upcoming(now, 10).len(), 2);
+        assert_eq!(spec.upcoming(now, 0, 10).len(), 2);
         spec.is_active = false;
-        assert!(spec.upcoming(now, 10).is_empty());
+        assert!(spec.upcoming(now, 0, 10).is_empty());
     }
 
     #[test]
@@ -453,7 +714,7 @@ mod tests {
         d.start_time = Some(utc("2025-06-23T09:00:00Z"));
         let spec = d.validate(Utc::now()).unwrap();
         assert_eq!(
-            spec.next_run(utc("2025-06-20T00:00:00Z")),
+            spec.next_run(utc("2025-06-20T00:00:00Z"), 0),
             Some(utc("2025-06-23T09:00:00Z"))
         );
     }
@@ -464,7 +725,7 @@ mod tests {
         d.start_time = Some(utc("2020-01-01T00:00:00Z"));
         let spec = d.validate(Utc::now()).unwrap();
         assert_eq!(
-            spec.next_run(utc("2025-06-23T09:00:00Z")),
+            spec.next_run(utc("2025-06-23T09:00:00Z"), 0),
             Some(utc("2025-06-30T09:00:00Z"))
         );
     }
@@ -476,15 +737,15 @@ mod tests {
         d.end_time = Some(utc("2025-06-29T00:00:00Z"));
         let spec = d.validate(Utc::now()).unwrap();
         assert_eq!(
-            spec.next_run(utc("2025-06-20T00:00:00Z")),
+            spec.next_run(utc("2025-06-20T00:00:00Z"), 0),
             Some(utc("2025-06-23T09:00:00Z"))
         );
-        assert_eq!(spec.next_run(utc("2025-06-24T00:00:00Z")), None);
+        assert_eq!(spec.next_run(utc("2025-06-24T00:00:00Z"), 0), None);
         let inactive = JobSpec {
             is_active: false,
             ..spec
         };
-        assert_eq!(inactive.next_run(utc("2025-06-20T00:00:00Z")), None);
+        assert_eq!(inactive.next_run(utc("2025-06-20T00:00:00Z"), 0), None);
     }
 
     #[test]
@@ -494,7 +755,7 @@ mod tests {
         d.end_time = Some(utc("2025-06-23T09:00:00Z"));
         let spec = d.validate(Utc::now()).unwrap();
         assert_eq!(
-            spec.next_run(utc("2025-06-23T08:00:00Z")),
+            spec.next_run(utc("2025-06-23T08:00:00Z"), 0),
             Some(utc("2025-06-23T09:00:00Z"))
         );
     }
@@ -506,7 +767,7 @@ mod tests {
             description: Some("new".into()),
             ..JobPatch::default()
         }
-        .apply(&spec)
+        .apply(&spec, utc("2025-06-01T00:00:00Z"))
         .unwrap();
         assert_eq!(patched.description.as_str(), "new");
         assert_eq!(patched.schedule, spec.schedule);
@@ -515,7 +776,7 @@ mod tests {
             name: Some("".into()),
             ..JobPatch::default()
         }
-        .apply(&spec)
+        .apply(&spec, utc("2025-06-01T00:00:00Z"))
         .unwrap_err();
         assert_eq!(errors.iter().count(), 2);
     }
@@ -592,7 +853,7 @@ mod tests {
             ..JobPatch::default()
         };
         assert_eq!(
-            problems(&patch.apply(&spec).unwrap_err()),
+            problems(&patch.apply(&spec, utc("2025-06-01T00:00:00Z")).unwrap_err()),
             [("timezone".to_string(), Invalid::NotAString)]
         );
     }

@@ -30,6 +30,8 @@ pub struct FiredJob {
     pub last_status: RunStatus,
     /// Its error.
     pub last_error: Option<String>,
+    /// Scheduled fires that ran so far.
+    pub fire_count: u64,
 }
 
 impl FiredJob {
@@ -40,6 +42,7 @@ impl FiredJob {
             last_run: self.last_run,
             last_status: Some(self.last_status),
             last_error: self.last_error.clone(),
+            fire_count: self.fire_count,
             ..job
         }
     }
@@ -68,6 +71,7 @@ impl FirePlan {
             },
             last_status,
             last_error,
+            fire_count: self.fire_count,
         }
     }
 }
@@ -97,6 +101,7 @@ pub fn plan_manual(job: &Job, now: DateTime<Utc>) -> ManualPlan {
             last_run: Some(now),
             last_status: RunStatus::Running,
             last_error: None,
+            fire_count: job.fire_count,
         },
     }
 }
@@ -202,6 +207,7 @@ mod tests {
             last_run: Some(at("2025-06-23T08:00:00Z")),
             last_status: Some(RunStatus::Succeeded),
             last_error: None,
+            fire_count: 0,
             created_at: at("2025-06-23T08:00:00Z"),
             updated_at: at("2025-06-23T08:00:00Z"),
             tenant: crate::tenant::Tenant::default_tenant(),
@@ -217,6 +223,7 @@ mod tests {
             scheduled_for: at("2025-06-23T09:00:00Z"),
             decision: FireDecision::Run,
             next_run: Some(at("2025-06-23T10:00:00Z")),
+            fire_count: 1,
         };
         let fired = run.fired_job(&job);
         assert_eq!(fired.last_run, Some(at("2025-06-23T09:00:00Z")));

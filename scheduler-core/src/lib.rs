@@ -62,6 +62,7 @@ pub mod sync;
 pub mod target_guard;
 pub mod tenant;
 pub mod text;
+pub mod timing;
 pub mod wire;
 
 pub use auth::{
@@ -78,7 +79,7 @@ pub use error::{
     Conflict, FieldError, Invalid, RepositoryError, ServiceError, TargetError, ValidationErrors,
 };
 pub use http_target::{HttpTarget, host_key};
-pub use job::{Job, JobId, JobSpec, NewJob};
+pub use job::{Job, JobId, JobSpec, NewJob, ScheduleStatus};
 pub use job_input::{JobDraft, JobPatch};
 pub use job_query::{
     JobFilter, JobListRequest, JobOrdering, JobPage, JobPosition, JobQuery, JobSlice, OrderField,
@@ -112,4 +113,5 @@ pub use sync::lock;
 pub use target_guard::{HostCheck, TargetGuard, TargetRefusal, forbidden_reason};
 pub use tenant::Tenant;
 pub use text::reject_nul;
+pub use timing::{Interval, Schedule};
 pub use wire::WireEnum;

@@ -73,6 +73,9 @@ pub struct FirePlan {
     /// The job's next fire after now by the next-run rule (fires between `scheduled_for` and
     /// now are coalesced into this one fire).
     pub next_run: Option<DateTime<Utc>>,
+    /// The job's count of scheduled fires that ran, this one included when it runs: what
+    /// `max_runs` is compared with.
+    pub fire_count: u64,
 }
 
 /// Plans the fire of a due job at `now`: misfire and concurrency policies, then the next run.
@@ -95,10 +98,15 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
     } else {
         FireDecision::Run
     };
+    let fire_count = match decision {
+        FireDecision::Run => job.fire_count.saturating_add(1),
+        FireDecision::Skip(_) => job.fire_count,
+    };
     Some(FirePlan {
         scheduled_for,
         decision,
-        next_run: job.spec.next_run(now),
+        next_run: job.spec.next_run(now, fire_count),
+        fire_count,
     })
 }
 
@@ -341,6 +349,7 @@ mod tests {
             last_run: None,
             last_status: None,
             last_error: None,
+            fire_count: 0,
             next_run: Some(utc(next_run)),
             created_at: utc("2025-01-01T00:00:00Z"),
             updated_at: utc("2025-01-01T00:00:00Z"),
@@ -348,6 +357,58 @@ mod tests {
             created_by: None,
             updated_by: None,
         }
+    }
+
+    #[test]
+    fn max_runs_completes_the_job_after_that_many_run_fires_and_skips_do_not_count() {
+        let mut job = job("0 * * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
+        job.spec.max_runs = Some(2);
+        let first = plan_fire(&job, utc("2025-06-23T09:00:01Z"), false).unwrap();
+        assert_eq!(
+            (first.fire_count, first.next_run),
+            (1, Some(utc("2025-06-23T10:00:00Z")))
+        );
+        let job = first.fired_job(&job).apply(job);
+        // A skip (forbid while running) leaves the count.
+        let mut forbid = job.clone();
+        forbid.spec.policy.concurrency = ConcurrencyPolicy::Forbid;
+        forbid.next_run = Some(utc("2025-06-23T10:00:00Z"));
+        let skipped = plan_fire(&forbid, utc("2025-06-23T10:00:01Z"), true).unwrap();
+        assert_eq!(skipped.fire_count, 1);
+        assert!(skipped.next_run.is_some());
+        // The second run fire is the last: no next run, and the job says it completed.
+        let mut job = job;
+        job.next_run = Some(utc("2025-06-23T10:00:00Z"));
+        let second = plan_fire(&job, utc("2025-06-23T10:00:01Z"), false).unwrap();
+        assert_eq!((second.fire_count, second.next_run), (2, None));
+        let done = second.fired_job(&job).apply(job);
+        assert_eq!(
+            done.schedule_status(),
+            crate::job::ScheduleStatus::Completed
+        );
+        assert_eq!(
+            done.completed_reason().as_deref(),
+            Some("completed after max_runs (2) fires")
+        );
+        // The last fire's retries still run (the completed job stays active), and a retry
+        // is planned from the failed run alone: it never touches the count.
+        let failed = run(1, 0, RunTrigger::Schedule);
+        assert!(matches!(
+            plan_retry(&failed, Some(&done)),
+            RetryPlan::Retry(NextAttempt { attempt: 2, .. })
+        ));
+        assert_eq!(done.fire_count, 2);
+    }
+
+    #[test]
+    fn a_late_interval_fire_runs_once_and_the_next_lands_on_the_grid() {
+        let mut job = job("* * * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
+        job.spec.schedule =
+            crate::timing::Schedule::Interval(crate::timing::Interval::from_seconds(600).unwrap());
+        job.spec.start_time = utc("2025-06-23T09:00:00Z");
+        let plan = plan_fire(&job, utc("2025-06-23T09:47:12Z"), false).unwrap();
+        assert_eq!(plan.decision, FireDecision::Run);
+        assert_eq!(plan.next_run, Some(utc("2025-06-23T09:50:00Z")));
     }
 
     #[test]

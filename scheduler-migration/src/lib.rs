@@ -18,6 +18,7 @@ mod m20261206_000001_index_job_names;
 mod m20261207_000001_one_current_signing_secret;
 mod m20261207_000002_parameters_as_text;
 mod m20261207_000003_target_host;
+mod m20261208_000001_schedule_kinds;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_one_current_signing_secret::Migration),
             Box::new(m20261207_000002_parameters_as_text::Migration),
             Box::new(m20261207_000003_target_host::Migration),
+            Box::new(m20261208_000001_schedule_kinds::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 use std::any::TypeId;
 
+use chrono::{DateTime, Utc};
 use scheduler_core::{JobDraft, PolicyInput};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -16,7 +17,9 @@ use crate::handler::{ACTION_KEY, Registered};
 #[derive(Debug, Clone)]
 pub struct Schedule {
     pub(crate) name: String,
-    cron: String,
+    when: When,
+    start_time: Option<DateTime<Utc>>,
+    max_runs: Option<u32>,
     action: Option<String>,
     params_type: Option<TypeId>,
     params: Result<Map<String, Value>, String>,
@@ -25,14 +28,56 @@ pub struct Schedule {
     policy: PolicyInput,
 }
 
+/// Which kind of schedule: the three a job may have.
+#[derive(Debug, Clone)]
+enum When {
+    /// A cron expression.
+    Cron(String),
+    /// Every so many seconds.
+    Every(u64),
+    /// Once.
+    Once(DateTime<Utc>),
+}
+
 impl Schedule {
     /// A schedule named `name` (unique among all jobs) firing on the 5-field `cron`
     /// expression, in UTC, with no parameters; set its handler with [`Schedule::action`] or
     /// [`Schedule::params`].
     pub fn new(name: impl Into<String>, cron: impl Into<String>) -> Self {
+        Self::of(name.into(), When::Cron(cron.into()))
+    }
+
+    /// A schedule firing every `interval` (whole seconds, 1 s to 366 days), anchored at its
+    /// start time ([`Schedule::start_time`], default: when it is first declared): fire k is
+    /// at `start + k·interval`, never drifting.
+    pub fn every(name: impl Into<String>, interval: std::time::Duration) -> Self {
+        Self::of(name.into(), When::Every(interval.as_secs()))
+    }
+
+    /// A schedule firing once, at `at` (which must be in the future when first declared;
+    /// declared again unchanged after it fired, it is kept, completed).
+    pub fn once(name: impl Into<String>, at: DateTime<Utc>) -> Self {
+        Self::of(name.into(), When::Once(at))
+    }
+
+    /// No fire before `start` (and the anchor of [`Schedule::every`]).
+    pub fn start_time(mut self, start: DateTime<Utc>) -> Self {
+        self.start_time = Some(start);
+        self
+    }
+
+    /// The job completes after `max_runs` scheduled fires have run.
+    pub fn max_runs(mut self, max_runs: u32) -> Self {
+        self.max_runs = Some(max_runs);
+        self
+    }
+
+    fn of(name: String, when: When) -> Self {
         Self {
-            name: name.into(),
-            cron: cron.into(),
+            name,
+            when,
+            start_time: None,
+            max_runs: None,
             action: None,
             params_type: None,
             params: Ok(Map::new()),
@@ -141,9 +186,22 @@ impl Schedule {
             }
         };
         params.insert(ACTION_KEY.to_string(), Value::String(action));
+        let (cron_expression, interval_seconds, run_at) = match &self.when {
+            When::Cron(cron) => (Some(cron.clone()), None, None),
+            When::Every(seconds) => (
+                None,
+                Some(i64::try_from(*seconds).unwrap_or(i64::MAX)),
+                None,
+            ),
+            When::Once(at) => (None, None, Some(*at)),
+        };
         Ok(JobDraft {
             name: Some(self.name.clone()),
-            cron_expression: Some(self.cron.clone()),
+            cron_expression,
+            interval_seconds,
+            run_at,
+            start_time: self.start_time,
+            max_runs: self.max_runs.map(i64::from),
             description: self.description.clone(),
             timezone: self.timezone.clone(),
             parameters: Some(Value::Object(params)),

@@ -259,7 +259,7 @@ async fn declared_schedules_are_reconciled_not_duplicated(db: Db) {
     let changed = start("30 10 * * *").await.unwrap();
     let updated = changed.jobs().find_by_name("daily-report").await.unwrap();
     assert_eq!(updated.id, job.id);
-    assert_eq!(updated.spec.schedule.expression(), "30 10 * * *");
+    assert_eq!(updated.spec.schedule.written(), "30 10 * * *");
     assert_eq!(
         updated.next_run,
         Some("2026-11-30T09:30:00Z".parse().unwrap())

@@ -1,8 +1,9 @@
 //! The sea-orm entity of the `jobs` table and its conversion to and from the core `Job`.
 
 use scheduler_core::{
-    ConcurrencyPolicy, Description, HttpTarget, Job, JobId, JobName, JobSource, JobSpec,
-    MisfirePolicy, Parameters, RepositoryError, RunPolicy, RunStatus, Tenant, Timezone, WireEnum,
+    ConcurrencyPolicy, Description, HttpTarget, Interval, Job, JobId, JobName, JobSource, JobSpec,
+    MisfirePolicy, Parameters, RepositoryError, RunPolicy, RunStatus, Schedule, Tenant, Timezone,
+    WireEnum,
 };
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -22,8 +23,21 @@ pub(crate) struct Model {
     pub name: String,
     /// Free text.
     pub description: String,
-    /// The 5-field expression as written.
+    /// The 5-field expression as written; `''` for a job of another kind (the column is
+    /// `NOT NULL` since the seed).
     pub cron_expression: String,
+    /// Every so many seconds, for an interval job.
+    #[serde(default)]
+    pub interval_seconds: Option<i32>,
+    /// The one instant of a one-off job.
+    #[serde(default)]
+    pub run_at: Option<DateTimeUtc>,
+    /// Completes after this many fires.
+    #[serde(default)]
+    pub max_runs: Option<i32>,
+    /// Scheduled fires that ran.
+    #[serde(default)]
+    pub fire_count: i64,
     /// IANA zone name.
     pub timezone: String,
     /// No fire before.
@@ -114,6 +128,26 @@ fn api_source() -> String {
 }
 
 impl Model {
+    /// The schedule this row stores: exactly one of a non-empty `cron_expression`,
+    /// `interval_seconds` and `run_at`.
+    fn schedule(&self) -> Result<Schedule, RepositoryError> {
+        let id = self.id;
+        match (
+            self.cron_expression.as_str(),
+            self.interval_seconds,
+            self.run_at,
+        ) {
+            (expression, None, None) => parsed_schedule(expression)
+                .map(Schedule::Cron)
+                .map_err(|e| corrupt(id, "cron_expression", e)),
+            ("", Some(seconds), None) => Interval::from_seconds(i64::from(seconds))
+                .map(Schedule::Interval)
+                .map_err(|e| corrupt(id, "interval_seconds", e)),
+            ("", None, Some(at)) => Ok(Schedule::Once(at)),
+            _ => Err(corrupt(id, "schedule", "more than one kind")),
+        }
+    }
+
     /// The core job this row stores, every value validated again (a row written by another
     /// version or by hand is not trusted).
     ///
@@ -125,11 +159,14 @@ impl Model {
             name: JobName::parse(&self.name).map_err(|e| corrupt(id, "name", e))?,
             description: Description::parse(&self.description)
                 .map_err(|e| corrupt(id, "description", e))?,
-            schedule: parsed_schedule(&self.cron_expression)
-                .map_err(|e| corrupt(id, "cron_expression", e))?,
+            schedule: self.schedule()?,
             timezone: Timezone::parse(&self.timezone).map_err(|e| corrupt(id, "timezone", e))?,
             start_time: self.start_time,
             end_time: self.end_time,
+            max_runs: self
+                .max_runs
+                .map(|n| seconds(id, "max_runs", n))
+                .transpose()?,
             parameters: serde_json::from_str::<serde_json::Value>(&self.parameters)
                 .map_err(|e| corrupt(id, "parameters", e))
                 .and_then(|value| {
@@ -174,6 +211,7 @@ impl Model {
                 .map_err(|e| corrupt(id, "last_status", e))?,
             last_error: self.last_error,
             next_run: self.next_run,
+            fire_count: u64::try_from(self.fire_count).map_err(|e| corrupt(id, "fire_count", e))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
             tenant: Tenant::parse(&self.tenant).map_err(|e| corrupt(id, "tenant", e))?,
@@ -190,7 +228,15 @@ impl Model {
             id: job.id.0,
             name: job.spec.name.as_str().to_string(),
             description: job.spec.description.as_str().to_string(),
-            cron_expression: job.spec.schedule.expression().to_string(),
+            cron_expression: job
+                .spec
+                .schedule
+                .cron()
+                .map_or_else(String::new, |cron| cron.expression().to_string()),
+            interval_seconds: job.spec.schedule.interval().map(|i| clamp(i.seconds())),
+            run_at: job.spec.schedule.run_at().map(micros),
+            max_runs: job.spec.max_runs.map(clamp),
+            fire_count: i64::try_from(job.fire_count).unwrap_or(i64::MAX),
             timezone: job.spec.timezone.name().to_string(),
             start_time: micros(job.spec.start_time),
             end_time: job.spec.end_time.map(micros),

@@ -9,7 +9,7 @@ use scheduler_core::{
 };
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QueryTrait,
 };
 
@@ -89,6 +89,7 @@ fn new_row(job: &NewJob) -> ActiveModel {
         last_run: None,
         last_status: None,
         last_error: None,
+        fire_count: 0,
         next_run: job.next_run,
         created_at: job.created_at,
         updated_at: job.created_at,
@@ -245,11 +246,25 @@ impl JobRepository for SeaOrmJobRepository {
     }
 
     async fn update(&self, job: Job) -> Result<Job, RepositoryError> {
-        let row = writable(&job).update(&self.db).await.map_err(|e| match e {
-            DbErr::RecordNotUpdated | DbErr::RecordNotFound(_) => RepositoryError::NotFound,
-            other => repository_error(other),
-        })?;
-        row.into_job()
+        let id = job.id.0;
+        let mut row = writable(&job);
+        // The count is the claim's alone: an edit never writes back the count it read (a
+        // fire claimed meanwhile would be lost, and `max_runs` overrun). So the row is
+        // written without it and read back.
+        row.id = NotSet;
+        row.fire_count = NotSet;
+        let result = Entity::update_many()
+            .set(row)
+            .filter(Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(repository_error)?;
+        if result.rows_affected == 0 {
+            return Err(RepositoryError::NotFound);
+        }
+        read_one(&self.db, id)
+            .await?
+            .ok_or(RepositoryError::NotFound)
     }
 
     async fn delete(&self, id: JobId) -> Result<(), RepositoryError> {

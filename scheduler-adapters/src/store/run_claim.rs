@@ -152,6 +152,7 @@ pub(super) async fn write_fires(
                     last_run: fired.last_run.map(instant),
                     status: fired.last_status.as_str(),
                     error: fired.last_error,
+                    fire_count: i64::try_from(fired.fire_count).unwrap_or(i64::MAX),
                 }
             })
             .collect();
@@ -193,7 +194,9 @@ async fn insert_fire_runs(
 }
 
 /// SQLite step 5: advances every planned job — one UPDATE per distinct `(next_run,
-/// last_run, last_status, last_error)`; `run_count` grows by the inserted run.
+/// last_run, last_status, last_error, whether the fire ran)`; `run_count` grows by the
+/// inserted run, `fire_count` by the fire when it ran (the value the core computed, as a
+/// step, so jobs with different counts share a statement).
 async fn advance_jobs(
     txn: &DatabaseTransaction,
     planned: &[(Job, FirePlan)],
@@ -203,6 +206,7 @@ async fn advance_jobs(
         Option<DateTime<Utc>>,
         &'static str,
         Option<String>,
+        bool,
     );
     let mut updates: HashMap<Advance, Vec<i64>> = HashMap::new();
     for (job, plan) in planned {
@@ -213,17 +217,22 @@ async fn advance_jobs(
                 fired.last_run.map(micros),
                 fired.last_status.as_str(),
                 fired.last_error,
+                fired.fire_count > job.fire_count,
             ))
             .or_default()
             .push(job.id.0);
     }
-    for ((next_run, last_run, status, error), ids) in updates {
+    for ((next_run, last_run, status, error, ran), ids) in updates {
         db(jobs::Entity::update_many()
             .col_expr(jobs::Column::NextRun, Expr::value(next_run))
             .col_expr(jobs::Column::LastRun, Expr::value(last_run))
             .col_expr(jobs::Column::LastStatus, Expr::value(status))
             .col_expr(jobs::Column::LastError, Expr::value(error))
             .col_expr(RunCount, Expr::cust("run_count + 1"))
+            .col_expr(
+                jobs::Column::FireCount,
+                Expr::cust(if ran { "fire_count + 1" } else { "fire_count" }),
+            )
             .filter(jobs::Column::Id.is_in(ids))
             .exec(txn)
             .await)?;

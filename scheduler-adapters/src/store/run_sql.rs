@@ -95,6 +95,9 @@ pub(super) struct PlannedFire {
     pub(super) status: &'static str,
     /// Why it was skipped.
     pub(super) error: Option<String>,
+    /// The job's count of scheduled fires that ran, as the core computed it (the row is
+    /// locked by the claim).
+    pub(super) fire_count: i64,
 }
 
 /// Claim steps 4 and 5 on PostgreSQL in one statement: advances every planned job
@@ -109,10 +112,11 @@ pub(super) fn write_fires(fires: &[PlannedFire], now: DateTime<Utc>, worker: &st
         "WITH planned AS (\
             SELECT * FROM json_to_recordset($1::json) AS p(\
                 job_id bigint, scheduled_for timestamptz, next_run timestamptz, \
-                last_run timestamptz, status text, error text)\
+                last_run timestamptz, status text, error text, fire_count bigint)\
          ), advanced AS (\
             UPDATE jobs AS j SET next_run = p.next_run, last_run = p.last_run, \
-                last_status = p.status, last_error = p.error, run_count = j.run_count + 1 \
+                last_status = p.status, last_error = p.error, run_count = j.run_count + 1, \
+                fire_count = p.fire_count \
             FROM planned AS p \
             WHERE j.id = p.job_id AND j.id = ANY(ARRAY(SELECT job_id FROM planned))\
          ) \

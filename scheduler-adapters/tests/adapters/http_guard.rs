@@ -41,6 +41,7 @@ fn job(url: &str) -> Job {
         last_run: None,
         last_status: None,
         last_error: None,
+        fire_count: 0,
         next_run: None,
         created_at: now,
         updated_at: now,

@@ -20,11 +20,12 @@ fn job(id: i64, description: &str) -> Job {
     .unwrap();
     Job {
         id: JobId(id),
-        next_run: spec.next_run(now),
+        next_run: spec.next_run(now, 0),
         spec,
         last_run: None,
         last_status: None,
         last_error: None,
+        fire_count: 0,
         created_at: now,
         updated_at: now,
         tenant: scheduler_core::Tenant::default_tenant(),

@@ -34,11 +34,12 @@ fn claimed() -> ClaimedRun {
     .unwrap();
     let job = Job {
         id: JobId(1),
-        next_run: spec.next_run(now()),
+        next_run: spec.next_run(now(), 0),
         spec,
         last_run: None,
         last_status: None,
         last_error: None,
+        fire_count: 0,
         created_at: now(),
         updated_at: now(),
         tenant: crate::tenant::Tenant::default_tenant(),

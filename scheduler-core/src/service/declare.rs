@@ -78,7 +78,9 @@ impl JobService {
                 start_time: draft.start_time.or(Some(current.spec.start_time)),
                 ..draft.clone()
             }
-            .validate(self.clock.now())?;
+            // Against the current job: a one-off whose instant passed, declared again
+            // unchanged, is kept rather than refused as "in the past".
+            .validate_replacing(self.clock.now(), Some(&current.spec))?;
             if wanted == current.spec {
                 return Ok((current, Declared::Unchanged));
             }

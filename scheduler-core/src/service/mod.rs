@@ -139,7 +139,7 @@ impl JobService {
         let now = self.clock.now();
         let spec = draft.validate(now)?;
         self.check_target(spec.target.as_ref()).await?;
-        let next_run = spec.next_run(now);
+        let next_run = spec.next_run(now, 0);
         let job = self
             .repository
             .insert(NewJob {
@@ -239,7 +239,7 @@ impl JobService {
     pub async fn update(&self, id: JobId, patch: JobPatch) -> Result<Job, ServiceError> {
         let current = self.load(id).await?;
         let reschedule = patch.touches_schedule();
-        let spec = patch.apply(&current.spec)?;
+        let spec = patch.apply(&current.spec, self.clock.now())?;
         self.save(current, spec, reschedule).await
     }
 
@@ -333,7 +333,7 @@ impl JobService {
         }
         let now = self.clock.now();
         let next_run = if reschedule {
-            spec.next_run(now)
+            spec.next_run(now, current.fire_count)
         } else {
             current.next_run
         };
@@ -389,11 +389,12 @@ mod tests {
         let spec = draft().validate(now()).unwrap();
         Job {
             id: JobId(id),
-            next_run: spec.next_run(now()),
+            next_run: spec.next_run(now(), 0),
             spec,
             last_run: None,
             last_status: None,
             last_error: None,
+            fire_count: 0,
             created_at: now(),
             updated_at: now(),
             tenant: crate::tenant::Tenant::default_tenant(),
@@ -496,6 +497,7 @@ mod tests {
                     last_run: None,
                     last_status: None,
                     last_error: None,
+                    fire_count: 0,
                     next_run: new.next_run,
                     created_at: new.created_at,
                     updated_at: new.created_at,
@@ -815,7 +817,7 @@ mod tests {
         });
         repo.expect_update()
             .withf(|job| {
-                job.spec.schedule.expression() == "0 10 * * 1"
+                job.spec.schedule.written() == "0 10 * * 1"
                     && !job.spec.is_active
                     && job.next_run.is_none()
                     && job.spec.source == JobSource::Code

@@ -103,6 +103,27 @@ impl<'a> FieldReader<'a> {
         }
     }
 
+    /// A nullable integer: `Some(None)` for an explicit null.
+    fn nullable_integer(&mut self, field: &str) -> Option<Option<i64>> {
+        if self.body.get(field)?.is_null() {
+            return Some(None);
+        }
+        self.integer(field).map(Some)
+    }
+
+    /// The three schedule fields. A null one counts as absent, so a client may write back
+    /// the `null`s it read for the kinds a job does not use; `cron_expression: null` with no
+    /// other kind is the seed's "may not be null".
+    fn schedule(&mut self) -> (Option<String>, Option<i64>, Option<DateTime<Utc>>) {
+        let cron = self.string("cron_expression");
+        let interval = self.nullable_integer("interval_seconds").flatten();
+        let run_at = self.instant("run_at").flatten();
+        if cron == Some(None) && interval.is_none() && run_at.is_none() {
+            self.errors.add("cron_expression", Invalid::Null);
+        }
+        (cron.flatten(), interval, run_at)
+    }
+
     fn policy(&mut self) -> PolicyInput {
         PolicyInput {
             misfire_policy: self.non_null_string("misfire_policy"),
@@ -151,9 +172,14 @@ pub fn as_object(body: &Value) -> Result<&Map<String, Value>, ValidationErrors> 
 pub fn read_draft(body: &Value) -> Result<JobDraft, ValidationErrors> {
     let body = as_object(body)?;
     let mut r = FieldReader::new(body);
+    let name = r.non_null_string("name");
+    let (cron_expression, interval_seconds, run_at) = r.schedule();
     Ok(JobDraft {
-        name: r.non_null_string("name"),
-        cron_expression: r.non_null_string("cron_expression"),
+        name,
+        cron_expression,
+        interval_seconds,
+        run_at,
+        max_runs: r.nullable_integer("max_runs").flatten(),
         description: r.non_null_string("description"),
         start_time: r.instant("start_time").flatten(),
         end_time: r.instant("end_time").flatten(),
@@ -183,9 +209,14 @@ pub fn read_patch(body: &Value) -> Result<JobPatch, ValidationErrors> {
         }
         other => other.flatten(),
     };
+    let name = r.non_null_string("name");
+    let (cron_expression, interval_seconds, run_at) = r.schedule();
     Ok(JobPatch {
-        name: r.non_null_string("name"),
-        cron_expression: r.non_null_string("cron_expression"),
+        name,
+        cron_expression,
+        interval_seconds,
+        run_at,
+        max_runs: r.nullable_integer("max_runs"),
         description: r.non_null_string("description"),
         timezone: r.non_null_string("timezone"),
         start_time,

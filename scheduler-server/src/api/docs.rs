@@ -82,9 +82,23 @@ pub struct JobInputDoc {
     pub name: String,
     /// Standard 5-field cron expression (at most 255 characters); macros `@hourly`,
     /// `@daily`, `@midnight`, `@weekly`, `@monthly`, `@yearly`, `@annually`. Seconds are not
-    /// supported.
+    /// supported. A job has exactly one of `cron_expression`, `interval_seconds` and
+    /// `run_at` (a null one counts as absent); with none, `cron_expression` is the field
+    /// named missing.
     #[oai(validator(min_length = 1, max_length = 255))]
-    pub cron_expression: String,
+    pub cron_expression: Option<String>,
+    /// Every this many seconds (1 to 31,622,400: 366 days), anchored at `start_time`: fire
+    /// k is at `start_time + k·interval_seconds`, so a late fire never shifts the next ones,
+    /// and a DST change does not either (the interval is real seconds).
+    #[oai(validator(minimum(value = "1"), maximum(value = "31622400")))]
+    pub interval_seconds: Option<u32>,
+    /// Once, at this RFC 3339 instant, which must be in the future (and within
+    /// `start_time`..`end_time`). After it fires the job is `completed`.
+    pub run_at: Option<DateTime<Utc>>,
+    /// Complete the job after this many scheduled fires have run (1 to 1,000,000; retries
+    /// and manual runs do not count). Default none: no limit.
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
+    pub max_runs: Option<u32>,
     /// Free text, at most 10,000 characters. Default empty.
     #[oai(validator(max_length = 10000))]
     pub description: Option<String>,
@@ -125,7 +139,10 @@ impl Example for JobInputDoc {
     fn example() -> Self {
         Self {
             name: "Weekly Report".into(),
-            cron_expression: "0 9 * * 1".into(),
+            cron_expression: Some("0 9 * * 1".into()),
+            interval_seconds: None,
+            run_at: None,
+            max_runs: None,
             description: Some("Generate weekly sales report".into()),
             start_time: "2025-06-23T09:00:00Z".parse().ok(),
             end_time: None,
@@ -152,9 +169,19 @@ pub struct JobPatchDoc {
     /// New unique name, 1-255 characters after trimming.
     #[oai(validator(min_length = 1, max_length = 255))]
     pub name: Option<String>,
-    /// New expression; `next_run` is recomputed.
+    /// New expression; the job becomes a cron job and `next_run` is recomputed. Give at
+    /// most one of `cron_expression`, `interval_seconds` and `run_at`.
     #[oai(validator(min_length = 1, max_length = 255))]
     pub cron_expression: Option<String>,
+    /// New interval; the job becomes an interval job anchored at its `start_time`.
+    #[oai(validator(minimum(value = "1"), maximum(value = "31622400")))]
+    pub interval_seconds: Option<u32>,
+    /// New instant (in the future); the job becomes a one-off.
+    pub run_at: Option<DateTime<Utc>>,
+    /// New limit of scheduled fires, or null to remove it; raising it resumes a job that
+    /// completed by it.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000000")))]
+    pub max_runs: Option<u32>,
     /// New description.
     #[oai(validator(max_length = 10000))]
     pub description: Option<String>,

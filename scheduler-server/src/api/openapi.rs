@@ -28,6 +28,23 @@ fn original_examples() -> Value {
                 "cron_expression": "0 9 1 * *",
                 "parameters": {"older_than_days": 90}
             }
+        },
+        "every_90_minutes": {
+            "summary": "Every 90 minutes from a start instant, 10 times, then completed",
+            "value": {
+                "name": "Sync inventory",
+                "interval_seconds": 5400,
+                "start_time": "2025-06-23T09:00:00Z",
+                "max_runs": 10
+            }
+        },
+        "once": {
+            "summary": "Once, next Tuesday at 14:00 UTC",
+            "value": {
+                "name": "Send launch mail",
+                "run_at": "2025-07-01T14:00:00Z",
+                "parameters": {"campaign": "launch"}
+            }
         }
     })
 }
@@ -47,7 +64,12 @@ fn patch_examples() -> Value {
                 "retry_backoff_seconds": 30
             }
         },
-        "clear_end": {"summary": "Remove the end time", "value": {"end_time": null}}
+        "clear_end": {"summary": "Remove the end time", "value": {"end_time": null}},
+        "to_interval": {
+            "summary": "Fire every 15 minutes instead of by cron",
+            "value": {"interval_seconds": 900}
+        },
+        "lift_limit": {"summary": "Remove the run limit", "value": {"max_runs": null}}
     })
 }
 

@@ -8,8 +8,8 @@ use poem_openapi::Object;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ParseResult, ToJSON, Type};
 use scheduler_core::{
-    ConcurrencyPolicy, HttpTarget, Job, JobRun, JobSource, MisfirePolicy, Preview, RunStatus,
-    RunTrigger,
+    ConcurrencyPolicy, HttpTarget, Interval, Job, JobRun, JobSource, MisfirePolicy, Preview,
+    RunStatus, RunTrigger, ScheduleStatus,
 };
 use serde_json::Value;
 
@@ -106,8 +106,30 @@ pub struct JobOut {
     pub name: String,
     /// Free text.
     pub description: String,
-    /// Standard 5-field cron expression (minute hour day-of-month month day-of-week).
-    pub cron_expression: String,
+    /// Standard 5-field cron expression (minute hour day-of-month month day-of-week); null
+    /// for a job scheduled by `interval_seconds` or `run_at` (a job has exactly one of the
+    /// three).
+    #[oai(nullable)]
+    pub cron_expression: Option<String>,
+    /// Fires every this many seconds from `start_time` (fire k at `start_time + k·interval`,
+    /// in real seconds, across DST too); null for other kinds.
+    #[oai(nullable)]
+    pub interval_seconds: Option<u32>,
+    /// Fires once, at this instant; null for other kinds.
+    #[oai(nullable)]
+    pub run_at: Option<UtcInstant>,
+    /// The job completes after this many scheduled fires have run (retries and manual runs
+    /// do not count); null: no limit.
+    #[oai(nullable)]
+    pub max_runs: Option<u32>,
+    /// Scheduled fires that ran so far (what `max_runs` is compared with). Read-only.
+    pub fire_count: u64,
+    /// `scheduled` (it has a next run), `paused`, or `completed` (it will not fire again:
+    /// `max_runs` reached, its `run_at` or `end_time` passed). Read-only.
+    pub schedule_status: OneOf<ScheduleStatus>,
+    /// Why a job is `completed`, in a sentence; null otherwise. Read-only.
+    #[oai(nullable)]
+    pub schedule_status_reason: Option<String>,
     /// IANA time zone the expression is read in.
     pub timezone: String,
     /// No run before this instant.
@@ -170,11 +192,23 @@ pub struct JobOut {
 
 impl From<Job> for JobOut {
     fn from(job: Job) -> Self {
+        let schedule_status = job.schedule_status().into();
+        let schedule_status_reason = job.completed_reason();
         Self {
             id: job.id.0,
             name: job.spec.name.into(),
             description: job.spec.description.into(),
-            cron_expression: job.spec.schedule.expression().to_string(),
+            cron_expression: job
+                .spec
+                .schedule
+                .cron()
+                .map(|cron| cron.expression().to_string()),
+            interval_seconds: job.spec.schedule.interval().map(Interval::seconds),
+            run_at: job.spec.schedule.run_at().map(UtcInstant),
+            max_runs: job.spec.max_runs,
+            fire_count: job.fire_count,
+            schedule_status,
+            schedule_status_reason,
             timezone: job.spec.timezone.name().to_string(),
             start_time: UtcInstant(job.spec.start_time),
             end_time: job.spec.end_time.map(UtcInstant),
@@ -213,7 +247,13 @@ impl poem_openapi::types::Example for JobOut {
             id: 1,
             name: "Weekly Report".into(),
             description: "Generate weekly sales report".into(),
-            cron_expression: "0 9 * * 1".into(),
+            cron_expression: Some("0 9 * * 1".into()),
+            interval_seconds: None,
+            run_at: None,
+            max_runs: None,
+            fire_count: 0,
+            schedule_status: ScheduleStatus::Scheduled.into(),
+            schedule_status_reason: None,
             timezone: "UTC".into(),
             start_time: instant("2025-06-23T09:00:00Z"),
             end_time: None,

@@ -109,6 +109,13 @@ pub fn wording(field: &str, problem: &Invalid) -> String {
         }
         Invalid::Cron(error) => format!("Invalid CRON expression: {error}"),
         Invalid::EndNotAfterStart => "end_time must be after start_time.".into(),
+        Invalid::OneScheduleKind => "Give exactly one of cron_expression, interval_seconds \
+             or run_at."
+            .into(),
+        Invalid::RunAtNotAhead => "run_at must be in the future.".into(),
+        Invalid::RunAtOutsideWindow => {
+            "run_at must lie between start_time and end_time, or the job never runs.".into()
+        }
         Invalid::BeforeNotAfterAfter => "scheduled_before must be after scheduled_after.".into(),
         Invalid::ParametersNotAnObject => "Must be a JSON object.".into(),
         Invalid::ParametersTooLarge { max, size } => {

@@ -36,9 +36,12 @@ impl FormFields {
 }
 
 /// The text fields of the job form, in the order shown.
-const TEXT_FIELDS: [&str; 15] = [
+const TEXT_FIELDS: [&str; 18] = [
     "name",
     "cron_expression",
+    "interval_seconds",
+    "run_at",
+    "max_runs",
     "timezone",
     "description",
     "parameters",
@@ -108,7 +111,31 @@ impl JobForm {
         let parameters = Value::Object(spec.parameters.as_map().clone());
         for (field, value) in [
             ("name", spec.name.as_str().to_string()),
-            ("cron_expression", spec.schedule.expression().to_string()),
+            (
+                "cron_expression",
+                spec.schedule
+                    .cron()
+                    .map(|cron| cron.expression().to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "interval_seconds",
+                spec.schedule
+                    .interval()
+                    .map(|i| i.seconds().to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "run_at",
+                spec.schedule
+                    .run_at()
+                    .map(format_instant)
+                    .unwrap_or_default(),
+            ),
+            (
+                "max_runs",
+                spec.max_runs.map(|n| n.to_string()).unwrap_or_default(),
+            ),
             ("timezone", spec.timezone.name().to_string()),
             ("description", spec.description.as_str().to_string()),
             (
@@ -168,16 +195,49 @@ impl JobForm {
 
     /// The JSON body the API would have been sent: for a new job (`editing` false) empty
     /// optional fields are left out (the API's defaults apply); for an edit, an empty end
-    /// time or target URL clears it and an empty start time or number keeps the stored one.
+    /// time, run limit or target URL clears it and an empty start time or number keeps the
+    /// stored one. Of the three schedule fields only the filled ones are sent (all three
+    /// empty: an empty `cron_expression`, which the API refuses as blank).
     pub fn to_body(&self, editing: bool) -> Value {
         let mut body = Map::new();
-        for field in ["name", "cron_expression", "description"] {
+        for field in ["name", "description"] {
             body.insert(field.into(), Value::String(self.value(field).to_string()));
         }
         let present = |field: &str| {
             let value = self.value(field).trim();
             (!value.is_empty()).then(|| value.to_string())
         };
+        let number = |raw: String| {
+            raw.parse::<i64>()
+                .map_or(Value::String(raw), |n| Value::Number(n.into()))
+        };
+        let kinds: Vec<(&str, Value)> = [
+            (
+                "cron_expression",
+                present("cron_expression").map(Value::String),
+            ),
+            ("interval_seconds", present("interval_seconds").map(number)),
+            ("run_at", present("run_at").map(Value::String)),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| Some((field, value?)))
+        .collect();
+        if kinds.is_empty() {
+            let cron = self.value("cron_expression").to_string();
+            body.insert("cron_expression".into(), Value::String(cron));
+        }
+        for (field, value) in kinds {
+            body.insert(field.into(), value);
+        }
+        match present("max_runs") {
+            Some(raw) => {
+                body.insert("max_runs".into(), number(raw));
+            }
+            None if editing => {
+                body.insert("max_runs".into(), Value::Null);
+            }
+            None => {}
+        }
         for field in [
             "timezone",
             "start_time",
@@ -344,6 +404,7 @@ pub fn render(
             }
             @for problem in general { p.error { (problem) } }
             (text_field(form, errors, "name", "Name", Some("Unique among your jobs; 1-255 characters.")))
+            p.help #schedule-kinds { "Fill exactly one of: a cron expression, an interval, or a single instant." }
             div.schedule-row {
                 div.field.invalid[!errors_for(errors, "cron_expression").is_empty()] {
                     label for="cron_expression" { "Schedule (cron expression)" }
@@ -371,6 +432,10 @@ pub fn render(
                     }
                 }
             }
+            div.schedule-row {
+                (text_field(form, errors, "interval_seconds", "Or every N seconds", Some("Instead of cron: e.g. 5400 fires every 90 minutes from the start time, never drifting.")))
+                (text_field(form, errors, "run_at", "Or once at (UTC)", Some("Instead of cron: one instant in the future, e.g. 2025-07-01T14:00:00Z.")))
+            }
             section.preview aria-labelledby="preview-title" {
                 h2 #preview-title { "Next 5 fire times" }
                 div #cron-preview aria-live="polite" {
@@ -395,10 +460,11 @@ pub fn render(
                 input #is_active name="is_active" type="checkbox" value="true" checked[form.is_active];
                 label for="is_active" { "Active (unchecked: paused, never fires)" }
             }
-            details open[has_any(errors, &["start_time", "end_time", "target", "target_method"])] {
+            details open[has_any(errors, &["start_time", "end_time", "max_runs", "target", "target_method"])] {
                 summary { "Window and delivery target" }
                 (text_field(form, errors, "start_time", "Start time (UTC, optional)", Some("No fire before this instant, e.g. 2025-06-23T09:00:00Z; empty: now.")))
                 (text_field(form, errors, "end_time", "End time (UTC, optional)", Some("No fire after this instant; empty: never ends.")))
+                (text_field(form, errors, "max_runs", "Max runs (optional)", Some("The job completes after this many scheduled fires have run; empty: no limit.")))
                 (text_field(form, errors, "target_url", "HTTP target URL (optional)", Some("Each run is POSTed here as JSON; empty: the handler named by parameters.action runs.")))
                 (select_field(form, errors, "target_method", "Target method",
                     &[("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH"), ("GET", "GET"), ("DELETE", "DELETE")]))
@@ -471,6 +537,27 @@ mod tests {
         let body = form.to_body(true);
         assert_eq!(body["target"]["headers"]["Authorization"], "***");
         assert_eq!(body["target"]["method"], "POST");
+    }
+
+    #[test]
+    fn only_the_filled_schedule_kinds_are_sent_and_an_emptied_limit_is_cleared() {
+        let fields =
+            FormFields::parse("name=a&cron_expression=&interval_seconds=5400&run_at=&max_runs=");
+        let form = JobForm::posted(&fields, None);
+        let body = form.to_body(true);
+        assert_eq!(body["interval_seconds"], 5400);
+        assert!(body.get("cron_expression").is_none());
+        assert!(body.get("run_at").is_none());
+        assert_eq!(body["max_runs"], Value::Null);
+        assert!(form.to_body(false).get("max_runs").is_none());
+        let none = JobForm::posted(&FormFields::parse("name=a"), None).to_body(false);
+        assert_eq!(none["cron_expression"], "");
+        let two =
+            FormFields::parse("cron_expression=@daily&run_at=2030-01-01T00:00:00Z&max_runs=3");
+        let body = JobForm::posted(&two, None).to_body(false);
+        assert_eq!(body["cron_expression"], "@daily");
+        assert_eq!(body["run_at"], "2030-01-01T00:00:00Z");
+        assert_eq!(body["max_runs"], 3);
     }
 
     #[test]

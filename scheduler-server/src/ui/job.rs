@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use scheduler_core::{Job, JobRun, WireEnum};
+use scheduler_core::{Job, JobRun, ScheduleStatus, WireEnum};
 
 use super::cells::{instant, status_badge};
 use super::cookies::CSRF_FIELD;
@@ -48,13 +48,17 @@ pub fn body(
     refresh_url: &str,
     notice: Option<&str>,
 ) -> Markup {
-    let upcoming = job.spec.upcoming(now, UPCOMING);
+    let upcoming = job.spec.upcoming(now, job.fire_count, UPCOMING);
     html! {
         div.title-row {
             h1 #job-title { (job.spec.name.as_str()) }
-            @if job.spec.is_active { span.state.active #job-state { "active" } }
-            @else { span.state.paused #job-state { "paused" } }
+            @match job.schedule_status() {
+                ScheduleStatus::Scheduled => { span.state.active #job-state { "active" } },
+                ScheduleStatus::Paused => { span.state.paused #job-state { "paused" } },
+                ScheduleStatus::Completed => { span.state.completed #job-state { "completed" } },
+            }
         }
+        @if let Some(reason) = job.completed_reason() { p.notice #completed-reason { (reason) } }
         @if let Some(notice) = notice { p.notice role="status" #notice { (notice) } }
         @if viewer.can_write() {
             div.actions #job-actions {
@@ -70,7 +74,12 @@ pub fn body(
                 h2 #settings-title { "Settings" }
                 dl.settings {
                     dt { "Schedule" }
-                    dd { (job.spec.schedule.describe()) " " code.expr { (job.spec.schedule.expression()) } }
+                    dd #schedule { (job.spec.schedule.describe()) " " code.expr { (job.spec.schedule.written()) } }
+                    dt { "Runs" }
+                    dd #fire-count {
+                        (job.fire_count) " scheduled fires run"
+                        @if let Some(max) = job.spec.max_runs { " of at most " (max) }
+                    }
                     dt { "Time zone" } dd { (job.spec.timezone.name()) }
                     dt { "Next run" } dd #next-run { (instant(job.next_run)) }
                     dt { "Last run" }

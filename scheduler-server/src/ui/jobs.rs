@@ -3,7 +3,7 @@
 //! state, paginated.
 
 use maud::{Markup, html};
-use scheduler_core::Job;
+use scheduler_core::{Job, ScheduleStatus};
 
 use super::cells::{instant, pager, status_badge};
 use super::paging::{JobsFilter, Paged};
@@ -81,7 +81,7 @@ fn row(job: &Job) -> Markup {
             } }
             td data-label="Schedule" { span.cell {
                 span.reading { (job.spec.schedule.describe()) }
-                " " code.expr { (job.spec.schedule.expression()) }
+                " " code.expr { (job.spec.schedule.written()) }
             } }
             td data-label="Time zone" { span.cell { (job.spec.timezone.name()) } }
             td data-label="Next run" .next-run { span.cell { (instant(job.next_run)) } }
@@ -90,8 +90,11 @@ fn row(job: &Job) -> Markup {
                 @if let Some(status) = job.last_status { " " (status_badge(status)) }
             } }
             td data-label="State" { span.cell {
-                @if job.spec.is_active { span.state.active { "active" } }
-                @else { span.state.paused { "paused" } }
+                @match job.schedule_status() {
+                    ScheduleStatus::Scheduled => { span.state.active { "active" } },
+                    ScheduleStatus::Paused => { span.state.paused { "paused" } },
+                    ScheduleStatus::Completed => { span.state.completed { "completed" } },
+                }
             } }
         }
     }

@@ -190,7 +190,7 @@ pub(crate) fn new_job(name: &str) -> NewJob {
     .validate(now)
     .unwrap();
     NewJob {
-        next_run: spec.next_run(now),
+        next_run: spec.next_run(now, 0),
         spec,
         created_at: now,
         tenant: scheduler_core::Tenant::default_tenant(),

@@ -322,6 +322,103 @@ async fn no_fire_after_end_time(w: World) {
     assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
 }
 
+/// `max_runs: 2` on a job that fails with one retry: two scheduled fires run (each retried
+/// once, the retries not counted), then the job completes; a claim after that finds nothing.
+async fn max_runs_completes_the_job_and_retries_do_not_count(w: World) {
+    let policy = PolicyInput {
+        max_retries: Some(1),
+        retry_backoff_seconds: Some(10),
+        ..PolicyInput::default()
+    };
+    let job = w.job("twice", "*/5 * * * *", "fail", policy).await;
+    let mut limited = job.clone();
+    limited.spec.max_runs = Some(2);
+    w.repo.update(limited).await.unwrap();
+    for (at, retry_at) in [
+        ("2025-06-23T09:00:00Z", "2025-06-23T09:00:11Z"),
+        ("2025-06-23T09:05:00Z", "2025-06-23T09:05:11Z"),
+    ] {
+        w.clock.set(utc(at));
+        assert_eq!(
+            w.dispatcher.tick().await.unwrap().started,
+            1,
+            "fire at {at}"
+        );
+        let first = w.runs_of(&job).await.last().unwrap().clone();
+        assert_eq!(w.settled(first.id).await.status, RunStatus::Failed);
+        w.clock.set(utc(retry_at));
+        assert_eq!(
+            w.dispatcher.tick().await.unwrap().started,
+            1,
+            "retry at {retry_at}"
+        );
+        let retry = w.runs_of(&job).await.last().unwrap().clone();
+        assert_eq!(retry.trigger, RunTrigger::Retry);
+        w.settled(retry.id).await;
+    }
+    let stored = w.repo.get(job.id).await.unwrap().unwrap();
+    assert_eq!((stored.fire_count, stored.next_run), (2, None));
+    assert_eq!(
+        stored.schedule_status(),
+        scheduler_core::ScheduleStatus::Completed
+    );
+    w.clock.set(utc("2025-06-23T10:00:00Z"));
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 0);
+    assert_eq!(w.runs_of(&job).await.len(), 4);
+    // Raising the limit resumes it from now.
+    let mut raised = stored.clone();
+    raised.spec.max_runs = Some(3);
+    raised.next_run = raised.spec.next_run(w.clock.now(), stored.fire_count);
+    let raised = w.repo.update(raised).await.unwrap();
+    assert_eq!(raised.fire_count, 2, "an edit keeps the claim's count");
+    assert_eq!(raised.next_run, Some(utc("2025-06-23T10:05:00Z")));
+}
+
+/// An interval job fires on its grid from `start_time`, and a one-off fires once, then
+/// completes.
+async fn interval_and_one_off_jobs_fire_on_their_instants(w: World) {
+    let every = w
+        .job("every-90m", "0 0 1 1 *", "ok", PolicyInput::default())
+        .await;
+    let mut interval = every.clone();
+    interval.spec.schedule =
+        scheduler_core::Schedule::Interval(scheduler_core::Interval::from_seconds(5400).unwrap());
+    interval.spec.start_time = utc("2025-06-23T09:00:00Z");
+    interval.next_run = Some(utc("2025-06-23T09:00:00Z"));
+    w.repo.update(interval).await.unwrap();
+    let once = w
+        .job("once", "0 0 1 1 *", "ok", PolicyInput::default())
+        .await;
+    let mut one_off = once.clone();
+    one_off.spec.schedule = scheduler_core::Schedule::Once(utc("2025-06-23T09:00:00Z"));
+    w.repo.update(one_off).await.unwrap();
+
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 2);
+    let stored = w.repo.get(every.id).await.unwrap().unwrap();
+    assert_eq!(stored.next_run, Some(utc("2025-06-23T10:30:00Z")));
+    assert_eq!(
+        stored.spec.schedule.interval().map(|i| i.seconds()),
+        Some(5400)
+    );
+    let done = w.repo.get(once.id).await.unwrap().unwrap();
+    assert_eq!((done.next_run, done.fire_count), (None, 1));
+    assert_eq!(
+        done.spec.schedule.run_at(),
+        Some(utc("2025-06-23T09:00:00Z"))
+    );
+    // Both runs end before the clock jumps (a run still running 5 hours later would be
+    // recovered as abandoned).
+    w.settled(w.runs_of(&every).await[0].id).await;
+    w.settled(w.runs_of(&once).await[0].id).await;
+    // After an outage the interval runs once and lands back on its grid.
+    w.clock.set(utc("2025-06-23T14:17:00Z"));
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    let stored = w.repo.get(every.id).await.unwrap().unwrap();
+    assert_eq!(stored.next_run, Some(utc("2025-06-23T15:00:00Z")));
+    assert_eq!(stored.fire_count, 2);
+    w.settled(w.runs_of(&every).await[1].id).await;
+}
+
 async fn pausing_during_a_run_lets_it_finish_and_claims_nothing_more(w: World) {
     let job = w
         .job("pausable", "* * * * *", "block", PolicyInput::default())
@@ -544,6 +641,8 @@ scheduler_test_support::backend_tests! {
     failures_retry_with_exponential_backoff,
     a_run_past_its_timeout_is_timed_out,
     no_fire_after_end_time,
+    max_runs_completes_the_job_and_retries_do_not_count,
+    interval_and_one_off_jobs_fire_on_their_instants,
     pausing_during_a_run_lets_it_finish_and_claims_nothing_more,
     a_dead_workers_run_is_abandoned_and_run_again_without_using_retries,
     a_fire_abandoned_max_abandoned_attempts_times_ends_failed,

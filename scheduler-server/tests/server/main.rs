@@ -24,6 +24,7 @@ mod process;
 mod redis_cache;
 mod replicas;
 mod runs;
+mod schedule_kinds;
 mod startup;
 mod support;
 mod targets;

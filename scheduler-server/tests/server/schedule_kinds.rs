@@ -1,0 +1,223 @@
+//! Schedules beyond cron through the API: `interval_seconds`, `run_at` and `max_runs` on
+//! both backends — exactly one kind per job, each answer checked against the served
+//! document, and a dispatching server that completes a limited interval job by itself.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+fn instant(value: &Value) -> DateTime<Utc> {
+    value.as_str().expect("a string").parse().expect("RFC 3339")
+}
+
+async fn send(app: &TestApp, method: Method, path: &str, body: &Value) -> (u16, Value) {
+    let reply = app
+        .client
+        .request(method, app.url(path))
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = reply.status().as_u16();
+    (status, reply.json().await.expect("JSON body"))
+}
+
+async fn interval_and_one_off_jobs_are_created_read_and_written_back(app: TestApp) {
+    let every = app
+        .create_job(&json!({"name": "every-90m", "interval_seconds": 5400,
+            "start_time": "2030-01-01T09:00:00Z", "max_runs": 10}))
+        .await;
+    assert_eq!(every["cron_expression"], Value::Null);
+    assert_eq!(every["interval_seconds"], 5400);
+    assert_eq!(every["max_runs"], 10);
+    assert_eq!(every["fire_count"], 0);
+    assert_eq!(every["schedule_status"], "scheduled");
+    assert_eq!(
+        instant(&every["next_run"]),
+        instant(&json!("2030-01-01T09:00:00Z"))
+    );
+
+    let at = "2030-07-02T14:00:00Z";
+    let once = app
+        .create_job(&json!({"name": "launch", "run_at": at, "cron_expression": null}))
+        .await;
+    assert_eq!(
+        (&once["run_at"], &once["next_run"]),
+        (&json!(at), &json!(at))
+    );
+
+    // What GET returns, PUT back unchanged, is accepted (the null kinds count as absent).
+    let path = format!("/scheduler/jobs/{}/", every["id"]);
+    let (status, read) = app.get_json(&path).await;
+    assert_eq!(status, 200);
+    let (status, put) = send(&app, Method::PUT, &path, &read).await;
+    assert_eq!(status, 200, "{put}");
+    assert_eq!(put["interval_seconds"], 5400);
+    assert_eq!(put["next_run"], read["next_run"]);
+
+    // A PATCH switches the kind: the job becomes a cron job, and the limit is lifted.
+    let (status, cron) = send(
+        &app,
+        Method::PATCH,
+        &path,
+        &json!({"cron_expression": "0 9 * * 1", "max_runs": null}),
+    )
+    .await;
+    assert_eq!(status, 200, "{cron}");
+    assert_eq!(
+        (
+            &cron["cron_expression"],
+            &cron["interval_seconds"],
+            &cron["max_runs"]
+        ),
+        (&json!("0 9 * * 1"), &Value::Null, &Value::Null)
+    );
+}
+
+async fn a_job_has_exactly_one_schedule_kind_and_each_is_checked(app: TestApp) {
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/scheduler/jobs/",
+        &json!({"name": "two", "cron_expression": "@daily", "interval_seconds": 60}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let both = json!(["Give exactly one of cron_expression, interval_seconds or run_at."]);
+    assert_eq!(
+        body,
+        json!({"cron_expression": both, "interval_seconds": both})
+    );
+
+    // None at all: the seed's answer, naming cron_expression.
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/scheduler/jobs/",
+        &json!({"name": "none"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (400, json!({"cron_expression": ["This field is required."]}))
+    );
+
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/scheduler/jobs/",
+        &json!({"name": "bad", "interval_seconds": 0, "max_runs": -1}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["interval_seconds"],
+        json!(["Ensure this value is between 1 and 31622400."])
+    );
+    assert_eq!(
+        body["max_runs"],
+        json!(["Ensure this value is between 1 and 1000000."])
+    );
+
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/scheduler/jobs/",
+        &json!({"name": "past", "run_at": "2001-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (400, json!({"run_at": ["run_at must be in the future."]}))
+    );
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/scheduler/jobs/",
+        &json!({"name": "text", "interval_seconds": "often"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"interval_seconds": ["A valid integer is required."]})
+        )
+    );
+    // Nothing was half-written.
+    let (_, list) = app.get_json("/scheduler/jobs/").await;
+    assert_eq!(list["count"], 0);
+}
+
+/// A dispatching server: an every-second job limited to 2 runs fires twice, then says it
+/// completed, and fires no more.
+async fn a_limited_interval_job_completes_after_max_runs(app: TestApp) {
+    let job = app
+        .create_job(
+            &json!({"name": "twice", "interval_seconds": 1, "max_runs": 2,
+            "parameters": {"action": "log"}}),
+        )
+        .await;
+    let path = format!("/scheduler/jobs/{}/", job["id"]);
+    let mut read = Value::Null;
+    for _ in 0..100 {
+        read = app.get_json(&path).await.1;
+        if read["schedule_status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(read["schedule_status"], "completed", "{read}");
+    assert_eq!(read["fire_count"], 2);
+    assert_eq!(read["next_run"], Value::Null);
+    assert_eq!(
+        read["schedule_status_reason"],
+        "completed after max_runs (2) fires"
+    );
+    // Still two runs a while later.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, runs) = app
+        .get_json(&format!("/scheduler/jobs/{}/runs/", job["id"]))
+        .await;
+    assert_eq!(runs["count"], 2, "{runs}");
+}
+
+fn dispatching(config: &mut scheduler_server::Config) {
+    config.dispatcher = "on".into();
+    config.lease_seconds = 1;
+    config.shutdown_grace_seconds = 0;
+    config.poll_interval_ms = 100;
+}
+
+async fn sqlite_dispatching() -> Option<TestApp> {
+    crate::support::sqlite_app_with(dispatching).await
+}
+
+async fn postgres_dispatching() -> Option<TestApp> {
+    crate::support::postgres_app_with(dispatching).await
+}
+
+scheduler_test_support::backend_tests! {
+    attribute: tokio::test,
+    setups: { sqlite => crate::support::sqlite_app, postgres => crate::support::postgres_app },
+    tests: [
+    interval_and_one_off_jobs_are_created_read_and_written_back,
+    a_job_has_exactly_one_schedule_kind_and_each_is_checked,
+],
+}
+
+mod dispatching {
+    use super::{
+        a_limited_interval_job_completes_after_max_runs, postgres_dispatching, sqlite_dispatching,
+    };
+
+    scheduler_test_support::backend_tests! {
+        attribute: tokio::test,
+        setups: { sqlite => sqlite_dispatching, postgres => postgres_dispatching },
+        tests: [a_limited_interval_job_completes_after_max_runs],
+    }
+}

@@ -24,6 +24,15 @@ pub(crate) fn job_body(fields: &JobFields) -> Result<Map<String, Value>, Failure
     let text = |value: &Option<String>| value.clone().map(Value::String);
     set("name", text(&fields.name));
     set("cron_expression", text(&fields.cron));
+    set("interval_seconds", fields.every.map(Value::from));
+    set("run_at", text(&fields.run_at));
+    // 0 lifts the limit (null); the server refuses 0 itself as out of range.
+    set(
+        "max_runs",
+        fields
+            .max_runs
+            .map(|n| if n == 0 { Value::Null } else { Value::from(n) }),
+    );
     set("timezone", text(&fields.timezone));
     set("description", text(&fields.description));
     set("start_time", text(&fields.start_time));
@@ -53,6 +62,19 @@ pub(crate) fn job_body(fields: &JobFields) -> Result<Map<String, Value>, Failure
     }
     if let Some(url) = &fields.target_url {
         set("target", Some(target(url, fields)?));
+    }
+    // A schedule flag replaces the file's schedule, whatever its kind (a job has one).
+    let flag = [
+        ("cron_expression", fields.cron.is_some()),
+        ("interval_seconds", fields.every.is_some()),
+        ("run_at", fields.run_at.is_some()),
+    ];
+    if flag.iter().any(|(_, given)| *given) {
+        for (field, given) in flag {
+            if !given {
+                body.remove(field);
+            }
+        }
     }
     Ok(body)
 }
@@ -116,6 +138,53 @@ mod tests {
             Command::Jobs(JobsCommand::Create(create)) => create.fields,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_schedule_flag_replaces_the_files_kind_and_zero_lifts_the_limit() {
+        let file = std::env::temp_dir().join(format!("ctl-kinds-{}.json", std::process::id()));
+        std::fs::write(
+            &file,
+            r#"{"name": "f", "cron_expression": "@daily", "max_runs": 4}"#,
+        )
+        .unwrap();
+        let path = file.to_str().unwrap().to_string();
+        let body = job_body(&fields(&[
+            "--file",
+            &path,
+            "--every",
+            "5400",
+            "--max-runs",
+            "0",
+        ]));
+        std::fs::remove_file(&file).ok();
+        assert_eq!(
+            Value::Object(body.unwrap()),
+            json!({"name": "f", "interval_seconds": 5400, "max_runs": null})
+        );
+        let once = job_body(&fields(&[
+            "--run-at",
+            "2030-01-01T00:00:00Z",
+            "--max-runs",
+            "3",
+        ]));
+        assert_eq!(
+            Value::Object(once.unwrap()),
+            json!({"run_at": "2030-01-01T00:00:00Z", "max_runs": 3})
+        );
+        let argv = [
+            "schedulerctl",
+            "jobs",
+            "create",
+            "--cron",
+            "@daily",
+            "--every",
+            "60",
+        ];
+        assert!(
+            Cli::try_parse_from(argv).is_err(),
+            "two kinds are refused before any request"
+        );
     }
 
     #[test]

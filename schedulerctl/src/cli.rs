@@ -188,8 +188,17 @@ pub(crate) struct JobFields {
     #[arg(long)]
     pub(crate) name: Option<String>,
     /// Standard 5-field cron expression or macro, e.g. "0 9 * * 1" or @daily.
-    #[arg(long, value_name = "EXPRESSION")]
+    #[arg(long, value_name = "EXPRESSION", conflicts_with_all = ["every", "run_at"])]
     pub(crate) cron: Option<String>,
+    /// Instead of cron: fire every SECONDS from the start time (e.g. 5400: every 90 minutes).
+    #[arg(long, value_name = "SECONDS", conflicts_with = "run_at")]
+    pub(crate) every: Option<u32>,
+    /// Instead of cron: fire once, at this RFC 3339 instant (in the future).
+    #[arg(long, value_name = "INSTANT")]
+    pub(crate) run_at: Option<String>,
+    /// Complete the job after N scheduled fires have run (0 on update removes the limit).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_runs: Option<u32>,
     /// IANA time zone the expression is read in (server default UTC).
     #[arg(long)]
     pub(crate) timezone: Option<String>,

@@ -14,8 +14,14 @@ const JOB_FIELDS: &[&str] = &[
     "name",
     "description",
     "cron_expression",
+    "interval_seconds",
+    "run_at",
     "timezone",
     "is_active",
+    "schedule_status",
+    "schedule_status_reason",
+    "max_runs",
+    "fire_count",
     "next_run",
     "last_run",
     "last_status",
@@ -115,11 +121,25 @@ fn duration(item: &Value) -> String {
 
 /// `yes` for an active job, `paused` otherwise.
 fn active(item: &Value) -> String {
+    if item.get("schedule_status").and_then(Value::as_str) == Some("completed") {
+        return "completed".into();
+    }
     match item.get("is_active").and_then(Value::as_bool) {
         Some(true) => "yes".into(),
         Some(false) => "paused".into(),
         None => "-".into(),
     }
+}
+
+/// A job's schedule, whatever its kind: the expression, `every 5400s`, or `once at <instant>`.
+fn schedule(job: &Value) -> String {
+    if let Some(seconds) = job.get("interval_seconds").and_then(Value::as_u64) {
+        return format!("every {seconds}s");
+    }
+    if let Some(at) = job.get("run_at").filter(|v| !v.is_null()) {
+        return format!("once at {}", shown(at, LINE_LIMIT));
+    }
+    cell(job, "cron_expression")
 }
 
 /// A list of jobs.
@@ -138,7 +158,7 @@ pub(crate) fn jobs(items: &[Value]) -> String {
         table.add_row(vec![
             cell(job, "id"),
             cell(job, "name"),
-            cell(job, "cron_expression"),
+            schedule(job),
             cell(job, "timezone"),
             active(job),
             instant(job, "next_run"),

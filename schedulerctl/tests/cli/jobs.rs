@@ -325,3 +325,54 @@ async fn a_target_is_set_from_flags_its_headers_are_never_shown_and_it_can_be_re
     let removed = ctl.json(&["jobs", "update", &id, "--no-target"]).await;
     assert_eq!(removed["target"], Value::Null);
 }
+
+/// Interval and one-off jobs from flags: the table names the kind, `update --cron` switches
+/// the kind back, `--max-runs 0` lifts the limit.
+#[tokio::test]
+async fn interval_and_one_off_jobs_from_flags() {
+    let server = support::sqlite_server().await.unwrap();
+    let ctl = server.ctl();
+    let every = ctl
+        .json(&[
+            "jobs",
+            "create",
+            "--name",
+            "sync",
+            "--every",
+            "5400",
+            "--max-runs",
+            "10",
+        ])
+        .await;
+    assert_eq!(
+        (&every["interval_seconds"], &every["max_runs"]),
+        (&Value::from(5400), &Value::from(10))
+    );
+    let once = ctl
+        .json(&[
+            "jobs",
+            "create",
+            "--name",
+            "launch",
+            "--run-at",
+            "2031-07-01T14:00:00Z",
+        ])
+        .await;
+    assert_eq!(once["next_run"], "2031-07-01T14:00:00Z");
+    let list = ctl.run(&["jobs", "list"]).await;
+    let table = list.ok();
+    assert!(table.contains("every 5400s"), "{table}");
+    assert!(table.contains("once at 2031-07-01T14:00:00Z"), "{table}");
+    let id = every["id"].to_string();
+    let switched = ctl
+        .json(&["jobs", "update", &id, "--cron", "@daily", "--max-runs", "0"])
+        .await;
+    assert_eq!(
+        (
+            &switched["cron_expression"],
+            &switched["interval_seconds"],
+            &switched["max_runs"]
+        ),
+        (&Value::from("@daily"), &Value::Null, &Value::Null)
+    );
+}

@@ -421,6 +421,45 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
 
     browser.goto(&app.url(&format!("/ui/jobs/{id}/edit"))).await;
     browser.screenshots("form-edit").await;
+    // Two schedule kinds at once: the form says so beside both fields.
+    browser.fill("#interval_seconds", "5400").await;
+    browser.click(".job-form button[type=submit]").await;
+    browser
+        .wait_for("the kinds error", 10, Present("#interval_seconds-error"))
+        .await;
+    assert!(
+        browser
+            .text("#cron_expression-error")
+            .await
+            .contains("exactly one of cron_expression, interval_seconds or run_at"),
+    );
+    // An interval instead of cron, limited to 3 runs.
+    browser.fill("#cron_expression", "").await;
+    browser
+        .script("document.querySelectorAll('details').forEach(d => d.open = true);")
+        .await;
+    browser.fill("#max_runs", "3").await;
+    browser.click(".job-form button[type=submit]").await;
+    browser
+        .wait_for("the job page", 10, Present("#schedule"))
+        .await;
+    assert!(
+        browser
+            .text("#schedule")
+            .await
+            .starts_with("every 90 minutes"),
+        "{}",
+        browser.text("#schedule").await
+    );
+    assert!(browser.text("#fire-count").await.ends_with("of at most 3"));
+    browser.goto(&app.url(&format!("/ui/jobs/{id}/edit"))).await;
+    browser
+        .wait_for("the edit form", 10, Present("#interval_seconds"))
+        .await;
+    let kept: Value = browser
+        .script("return [document.querySelector('#interval_seconds').value, document.querySelector('#cron_expression').value, document.querySelector('#max_runs').value];")
+        .await;
+    assert_eq!(kept, json!(["5400", "", "3"]));
     browser
         .goto(&app.url(&format!("/ui/jobs/{id}/delete")))
         .await;

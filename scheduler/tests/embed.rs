@@ -275,6 +275,76 @@ async fn declared_schedules_are_reconciled_not_duplicated(db: Db) {
     restarted.shutdown().await.unwrap();
 }
 
+/// `Schedule::every` with `max_runs` and `Schedule::once` declared in code: each fires on its
+/// instants, the limited one completes, and declaring both again after they fired changes
+/// nothing (the one-off's past instant is its own, not a new one in the past).
+async fn interval_and_one_off_schedules_declared_in_code(db: Db) {
+    let clock = TestClock::at("2026-11-30T08:00:00Z");
+    let fired: Arc<Fired> = Arc::default();
+    let start = || {
+        let fired = fired.clone();
+        builder(&db, &clock)
+            .dispatcher(|config| config.lease = Duration::from_secs(600))
+            .handler("record", move |ctx: Ctx, _params: ()| {
+                let fired = fired.clone();
+                async move {
+                    fired
+                        .lock()
+                        .unwrap()
+                        .push((ctx.job_name, ctx.scheduled_for, String::new()));
+                    Ok::<(), String>(())
+                }
+            })
+            .declare(
+                Schedule::every("every-90m", Duration::from_secs(5400))
+                    .start_time("2026-11-30T08:30:00Z".parse().unwrap())
+                    .max_runs(2)
+                    .action("record"),
+            )
+            .declare(
+                Schedule::once("launch", "2026-11-30T09:00:00Z".parse().unwrap()).action("record"),
+            )
+            .start()
+    };
+    let first = start().await.unwrap();
+    let every = first.jobs().find_by_name("every-90m").await.unwrap();
+    assert_eq!(
+        every.next_run,
+        Some("2026-11-30T08:30:00Z".parse().unwrap())
+    );
+    clock.set("2026-11-30T08:30:01Z");
+    wait_for(&fired, 1).await;
+    clock.set("2026-11-30T10:00:01Z");
+    wait_for(&fired, 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+    let mut seen: Vec<(String, DateTime<Utc>)> = fired
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(name, at, _)| (name.clone(), *at))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("every-90m".to_string(), at("2026-11-30T08:30:00Z")),
+            ("every-90m".to_string(), at("2026-11-30T10:00:00Z")),
+            ("launch".to_string(), at("2026-11-30T09:00:00Z")),
+        ]
+    );
+    let done = first.jobs().find_by_name("every-90m").await.unwrap();
+    assert_eq!((done.fire_count, done.next_run), (2, None));
+    first.shutdown().await.unwrap();
+
+    let again = start().await.unwrap();
+    let launch = again.jobs().find_by_name("launch").await.unwrap();
+    assert_eq!(launch.next_run, None);
+    let kept = again.jobs().find_by_name("every-90m").await.unwrap();
+    assert_eq!(kept.updated_at, done.updated_at, "nothing rewritten");
+    again.shutdown().await.unwrap();
+}
+
 async fn prune_removes_only_jobs_declared_in_code(db: Db) {
     let clock = TestClock::at("2026-11-30T08:00:00Z");
     let handler = |_ctx: Ctx, _params: ()| async { Ok::<(), String>(()) };
@@ -355,6 +425,7 @@ scheduler_test_support::backend_tests! {
         a_wrong_parameter_shape_fails_the_run_naming_the_field,
         handler_errors_fail_the_run_with_their_causes,
         declared_schedules_are_reconciled_not_duplicated,
+        interval_and_one_off_schedules_declared_in_code,
         prune_removes_only_jobs_declared_in_code,
         a_declaration_without_a_handler_is_refused_before_anything_runs,
     ],

@@ -33,6 +33,7 @@ fn new_job(n: u64) -> NewJob {
     .expect("bench job is valid");
     NewJob {
         next_run: spec.next_run(now, 0),
+        next_fire: None,
         spec,
         created_at: now,
         tenant: scheduler_core::Tenant::default_tenant(),

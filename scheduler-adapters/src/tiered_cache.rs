@@ -416,6 +416,7 @@ mod tests {
         Job {
             id: JobId(id),
             next_run: None,
+            next_fire: None,
             spec,
             last_run: None,
             last_status: None,

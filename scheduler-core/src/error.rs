@@ -75,6 +75,12 @@ pub enum Invalid {
     RunAtNotAhead,
     /// A `run_at` before `start_time` or after `end_time`: it would never fire.
     RunAtOutsideWindow,
+    /// A jitter not below the smallest gap between the schedule's fires (jittered fires
+    /// could swap order).
+    JitterNotBelowGap {
+        /// The smallest gap, in seconds.
+        gap_seconds: i64,
+    },
     /// `scheduled_before` is not after `scheduled_after`.
     BeforeNotAfterAfter,
     /// `parameters` is not a JSON object.

@@ -11,7 +11,7 @@ use crate::job_values::{Description, JobName, Parameters, Timezone};
 use crate::policy::{JobSource, RunPolicy};
 use crate::run_status::RunStatus;
 use crate::tenant::Tenant;
-use crate::timing::Schedule;
+use crate::timing::{Fire, Schedule, jitter_offset};
 
 /// The database identity of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,6 +41,9 @@ pub struct JobSpec {
     /// The job completes after this many scheduled fires have run (retries and manual runs
     /// do not count); `None`: no limit.
     pub max_runs: Option<u32>,
+    /// Each fire runs up to this many seconds late, by a delay deterministic per (job name,
+    /// fire instant) ([`jitter_offset`]); 0: none. Below the schedule's smallest gap.
+    pub jitter_seconds: u32,
     /// Passed to the handler on every run.
     pub parameters: Parameters,
     /// An inactive (paused) job never fires.
@@ -53,24 +56,63 @@ pub struct JobSpec {
     pub source: JobSource,
 }
 
+/// `next_run` and `next_fire` as a job stores them for `fire`: the instant is kept apart only
+/// when the job has jitter.
+pub fn stored_next(
+    spec: &JobSpec,
+    fire: Option<Fire>,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    match fire {
+        Some(fire) => (Some(fire.due), (spec.jitter_seconds > 0).then_some(fire.at)),
+        None => (None, None),
+    }
+}
+
 impl JobSpec {
     /// The most fires `max_runs` may ask for.
     pub const MAX_RUNS_LIMIT: u32 = 1_000_000;
 
     /// The next-run rule: for an active job that has run `fired` scheduled fires, the first
-    /// fire `t` of its schedule with `t >= start_time` and `t > now`; `None` when that is
-    /// after `end_time`, when `fired` reached `max_runs`, or when the job is inactive.
-    pub fn next_run(&self, now: DateTime<Utc>, fired: u64) -> Option<DateTime<Utc>> {
+    /// fire of its schedule at or after `start_time` whose due time (the instant plus its
+    /// jitter delay) is after `now`; `None` when that instant is after `end_time`, when
+    /// `fired` reached `max_runs`, or when the job is inactive. Without jitter: the first
+    /// fire `t >= start_time` with `t > now`.
+    pub fn next_fire(&self, now: DateTime<Utc>, fired: u64) -> Option<Fire> {
         if !self.is_active || self.reached_max_runs(fired) {
             return None;
         }
-        let next = self
+        let tz = self.timezone.tz();
+        let jitter = chrono::Duration::seconds(i64::from(self.jitter_seconds));
+        // Fires before now - jitter are due before now whatever their delay.
+        let mut at = self
             .schedule
-            .first_fire(self.start_time, now, self.timezone.tz())?;
-        match self.end_time {
-            Some(end) if next > end => None,
-            _ => Some(next),
+            .first_fire(self.start_time, now - jitter, tz)?;
+        // The jitter is below the smallest gap, so this takes at most two rounds; the bound
+        // only keeps a row written by hand from looping.
+        for _ in 0..1_024 {
+            if self.end_time.is_some_and(|end| at > end) {
+                return None;
+            }
+            let due = at + self.delay(at);
+            if due > now {
+                return Some(Fire { at, due });
+            }
+            at = self.schedule.first_fire(self.start_time, at, tz)?;
         }
+        Some(Fire {
+            at,
+            due: at + self.delay(at),
+        })
+    }
+
+    /// The due time of the next fire by [`JobSpec::next_fire`]: what `next_run` shows.
+    pub fn next_run(&self, now: DateTime<Utc>, fired: u64) -> Option<DateTime<Utc>> {
+        self.next_fire(now, fired).map(|fire| fire.due)
+    }
+
+    /// The jitter delay of the fire at `at`.
+    pub fn delay(&self, at: DateTime<Utc>) -> chrono::Duration {
+        jitter_offset(self.name.as_str(), at, self.jitter_seconds)
     }
 
     /// True when `fired` scheduled fires use up `max_runs`.
@@ -78,20 +120,24 @@ impl JobSpec {
         self.max_runs.is_some_and(|max| fired >= u64::from(max))
     }
 
-    /// The next `count` fires by the next-run rule: the first is [`JobSpec::next_run`], the
-    /// rest follow it up to `end_time` and what is left of `max_runs`. Empty for an inactive
-    /// job.
-    pub fn upcoming(&self, now: DateTime<Utc>, fired: u64, count: usize) -> Vec<DateTime<Utc>> {
-        let Some(first) = self.next_run(now, fired) else {
+    /// The next `count` fires by the next-run rule: the first is [`JobSpec::next_fire`], the
+    /// rest follow it up to `end_time` and what is left of `max_runs`, each with its due
+    /// time. Empty for an inactive job.
+    pub fn upcoming(&self, now: DateTime<Utc>, fired: u64, count: usize) -> Vec<Fire> {
+        let Some(first) = self.next_fire(now, fired) else {
             return Vec::new();
         };
         let left = self.max_runs.map_or(count, |max| {
             usize::try_from(u64::from(max).saturating_sub(fired)).unwrap_or(count)
         });
         self.schedule
-            .fires_from(first, self.timezone.tz(), count.min(left))
+            .fires_from(first.at, self.timezone.tz(), count.min(left))
             .into_iter()
             .take_while(|at| self.end_time.is_none_or(|end| *at <= end))
+            .map(|at| Fire {
+                at,
+                due: at + self.delay(at),
+            })
             .collect()
     }
 }
@@ -126,9 +172,12 @@ pub struct Job {
     pub last_status: Option<RunStatus>,
     /// Why that attempt failed or was skipped.
     pub last_error: Option<String>,
-    /// When it fires next; `None` when it never will (inactive, past `end_time`, `max_runs`
-    /// reached, a one-off that fired).
+    /// When it fires next (the due time, jitter included); `None` when it never will
+    /// (inactive, past `end_time`, `max_runs` reached, a one-off that fired).
     pub next_run: Option<DateTime<Utc>>,
+    /// The schedule's instant of that fire when the job has jitter (`next_run` is later by
+    /// its delay); `None` without jitter, where it is `next_run` itself.
+    pub next_fire: Option<DateTime<Utc>>,
     /// How many scheduled fires have run (skipped fires, retries and manual runs do not
     /// count): what `max_runs` is compared with.
     pub fire_count: u64,
@@ -145,6 +194,11 @@ pub struct Job {
 }
 
 impl Job {
+    /// The schedule instant of the next fire: `next_fire` with jitter, else `next_run`.
+    pub fn next_scheduled_for(&self) -> Option<DateTime<Utc>> {
+        self.next_fire.or(self.next_run)
+    }
+
     /// Where the job stands: paused, scheduled (it has a next fire) or completed.
     pub fn schedule_status(&self) -> ScheduleStatus {
         if !self.spec.is_active {
@@ -179,6 +233,8 @@ pub struct NewJob {
     pub spec: JobSpec,
     /// Computed by the next-run rule at creation.
     pub next_run: Option<DateTime<Utc>>,
+    /// Its schedule instant, when the job has jitter (see [`Job::next_fire`]).
+    pub next_fire: Option<DateTime<Utc>>,
     /// Creation instant (also the first `updated_at`).
     pub created_at: DateTime<Utc>,
     /// Whose job it is.

@@ -29,6 +29,8 @@ pub struct JobDraft {
     pub run_at: Option<DateTime<Utc>>,
     /// Default none (no limit).
     pub max_runs: Option<i64>,
+    /// Default 0 (no jitter).
+    pub jitter_seconds: Option<i64>,
     /// Default empty.
     pub description: Option<String>,
     /// Default `UTC`.
@@ -109,6 +111,36 @@ fn parse_max_runs(raw: i64) -> Result<u32, Invalid> {
             min: 1,
             max: i64::from(JobSpec::MAX_RUNS_LIMIT),
         })
+}
+
+fn parse_jitter(raw: i64) -> Result<u32, Invalid> {
+    u32::try_from(raw)
+        .ok()
+        .filter(|n| *n <= crate::timing::MAX_JITTER_SECONDS)
+        .ok_or(Invalid::OutOfRange {
+            min: 0,
+            max: i64::from(crate::timing::MAX_JITTER_SECONDS),
+        })
+}
+
+/// A jitter must stay below the schedule's smallest gap, so jittered fires keep their order
+/// and none is passed over.
+fn check_jitter(errors: &mut ValidationErrors, spec: &JobSpec) {
+    if spec.jitter_seconds == 0 || errors.has("jitter_seconds") {
+        return;
+    }
+    if let Some(gap) = spec
+        .schedule
+        .smallest_gap(spec.start_time, spec.timezone.tz())
+        && gap.num_seconds() <= i64::from(spec.jitter_seconds)
+    {
+        errors.add(
+            "jitter_seconds",
+            Invalid::JitterNotBelowGap {
+                gap_seconds: gap.num_seconds(),
+            },
+        );
+    }
 }
 
 /// A one-off instant outside the job's window never fires: refused rather than stored idle.
@@ -197,6 +229,13 @@ impl JobDraft {
             |raw| parse_max_runs(raw).map(Some),
             None,
         );
+        let jitter_seconds = optional(
+            &mut errors,
+            "jitter_seconds",
+            self.jitter_seconds,
+            parse_jitter,
+            0,
+        );
         let description = optional(
             &mut errors,
             "description",
@@ -235,22 +274,12 @@ impl JobDraft {
             None,
         );
         match (
-            name,
-            schedule,
-            description,
-            timezone,
-            parameters,
-            target,
-            max_runs,
+            (name, schedule, description, timezone),
+            (parameters, target, max_runs, jitter_seconds),
         ) {
             (
-                Some(name),
-                Some(schedule),
-                Some(description),
-                Some(timezone),
-                Some(parameters),
-                Some(target),
-                Some(max_runs),
+                (Some(name), Some(schedule), Some(description), Some(timezone)),
+                (Some(parameters), Some(target), Some(max_runs), Some(jitter_seconds)),
             ) if errors.is_empty() => {
                 let spec = JobSpec {
                     name,
@@ -260,6 +289,7 @@ impl JobDraft {
                     start_time,
                     end_time: self.end_time,
                     max_runs,
+                    jitter_seconds,
                     parameters,
                     is_active: self.is_active.unwrap_or(true),
                     policy,
@@ -269,6 +299,7 @@ impl JobDraft {
                 if previous.map(|p| &p.schedule) != Some(&spec.schedule) {
                     check_run_at(&mut errors, &spec);
                 }
+                check_jitter(&mut errors, &spec);
                 errors.into_result(spec)
             }
             _ => Err(errors),
@@ -289,6 +320,8 @@ pub struct JobPatch {
     pub run_at: Option<DateTime<Utc>>,
     /// `Some(None)` removes the limit; `None` leaves it.
     pub max_runs: Option<Option<i64>>,
+    /// New jitter (0 removes it).
+    pub jitter_seconds: Option<i64>,
     /// New description.
     pub description: Option<String>,
     /// New zone.
@@ -332,6 +365,7 @@ impl JobPatch {
             || self.interval_seconds.is_some()
             || self.run_at.is_some()
             || self.max_runs.is_some()
+            || self.jitter_seconds.is_some()
             || self.timezone.is_some()
             || self.start_time.is_some()
             || self.end_time.is_some()
@@ -368,6 +402,13 @@ impl JobPatch {
             self.max_runs,
             |raw| raw.map(parse_max_runs).transpose(),
             &mut spec.max_runs,
+        );
+        patch_field(
+            &mut errors,
+            "jitter_seconds",
+            self.jitter_seconds,
+            parse_jitter,
+            &mut spec.jitter_seconds,
         );
         patch_field(
             &mut errors,
@@ -421,6 +462,7 @@ impl JobPatch {
         if !errors.has("run_at") {
             check_run_at(&mut errors, &spec);
         }
+        check_jitter(&mut errors, &spec);
         errors.into_result(spec)
     }
 }
@@ -568,6 +610,48 @@ mod tests {
     }
 
     #[test]
+    fn jitter_is_bounded_by_an_hour_and_by_the_schedules_smallest_gap() {
+        let now = utc("2025-06-23T08:00:00Z");
+        let with = |expr: &str, jitter: i64| JobDraft {
+            jitter_seconds: Some(jitter),
+            ..draft("j", expr)
+        };
+        assert_eq!(
+            with("0 * * * *", 300).validate(now).unwrap().jitter_seconds,
+            300
+        );
+        assert_eq!(
+            problems(&with("0 0 * * *", 3601).validate(now).unwrap_err()),
+            [(
+                "jitter_seconds".to_string(),
+                Invalid::OutOfRange { min: 0, max: 3600 }
+            )]
+        );
+        assert_eq!(
+            problems(&with("*/5 * * * *", 300).validate(now).unwrap_err()),
+            [(
+                "jitter_seconds".to_string(),
+                Invalid::JitterNotBelowGap { gap_seconds: 300 }
+            )]
+        );
+        let interval = JobDraft {
+            jitter_seconds: Some(90),
+            ..kinds(None, Some(90), None)
+        };
+        assert!(interval.validate(now).is_err());
+        // A patch that shortens the schedule under an existing jitter is refused too.
+        let spec = with("0 * * * *", 600).validate(now).unwrap();
+        let shorter = JobPatch {
+            cron_expression: Some("*/5 * * * *".into()),
+            ..JobPatch::default()
+        };
+        assert_eq!(
+            problems(&shorter.apply(&spec, now).unwrap_err())[0].0,
+            "jitter_seconds"
+        );
+    }
+
+    #[test]
     fn a_patch_switches_kinds_and_a_one_off_written_back_is_kept() {
         let now = utc("2025-06-23T08:00:00Z");
         let spec = draft("s", "0 9 * * *").validate(now).unwrap();
@@ -609,7 +693,7 @@ mod tests {
     fn upcoming_fires_follow_the_next_run_rule_and_stop_at_the_end() {
         let now = utc("2025-06-23T08:00:00Z");
         let mut spec = draft("daily", "0 9 * * *").validate(now).unwrap();
-        let fires = spec.upcoming(now, 0, 3);
+        let fires: Vec<_> = spec.upcoming(now, 0, 3).iter().map(|f| f.due).collect();
         assert_eq!(
             fires,
             [

@@ -22,8 +22,10 @@ use crate::run_status::{RunStatus, RunTrigger};
 /// writes to the job row (besides counting the new run).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FiredJob {
-    /// The next fire.
+    /// The next fire (its due time).
     pub next_run: Option<DateTime<Utc>>,
+    /// Its schedule instant, for a job with jitter.
+    pub next_fire: Option<DateTime<Utc>>,
     /// The last fire.
     pub last_run: Option<DateTime<Utc>>,
     /// The status of the latest attempt at the last fire.
@@ -39,6 +41,7 @@ impl FiredJob {
     pub fn apply(&self, job: Job) -> Job {
         Job {
             next_run: self.next_run,
+            next_fire: self.next_fire,
             last_run: self.last_run,
             last_status: Some(self.last_status),
             last_error: self.last_error.clone(),
@@ -65,6 +68,7 @@ impl FirePlan {
         let (last_status, last_error) = self.run_record();
         FiredJob {
             next_run: self.next_run,
+            next_fire: self.next_fire,
             last_run: match self.decision {
                 FireDecision::Run => Some(self.scheduled_for),
                 FireDecision::Skip(_) => job.last_run,
@@ -98,6 +102,7 @@ pub fn plan_manual(job: &Job, now: DateTime<Utc>) -> ManualPlan {
         },
         job: FiredJob {
             next_run: job.next_run,
+            next_fire: job.next_fire,
             last_run: Some(now),
             last_status: RunStatus::Running,
             last_error: None,
@@ -208,6 +213,7 @@ mod tests {
             last_status: Some(RunStatus::Succeeded),
             last_error: None,
             fire_count: 0,
+            next_fire: None,
             created_at: at("2025-06-23T08:00:00Z"),
             updated_at: at("2025-06-23T08:00:00Z"),
             tenant: crate::tenant::Tenant::default_tenant(),
@@ -221,6 +227,8 @@ mod tests {
         let job = job();
         let run = FirePlan {
             scheduled_for: at("2025-06-23T09:00:00Z"),
+            due_at: None,
+            next_fire: None,
             decision: FireDecision::Run,
             next_run: Some(at("2025-06-23T10:00:00Z")),
             fire_count: 1,
@@ -264,6 +272,7 @@ mod tests {
                 id: RunId(id),
                 job_id: JobId(job),
                 scheduled_for: at(fire),
+                due_at: None,
                 trigger: RunTrigger::Schedule,
                 attempt,
                 retries: 0,

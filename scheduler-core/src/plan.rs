@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::job::{Job, JobId};
+use crate::job::{Job, JobId, stored_next};
 use crate::policy::{ConcurrencyPolicy, MisfirePolicy, RunPolicy};
 use crate::run::{ErrorText, Run};
 use crate::run_status::{RunStatus, RunTrigger};
@@ -66,13 +66,18 @@ pub enum FireDecision {
 /// The plan for a due job: which fire, what to do, and the job's next fire afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirePlan {
-    /// The fire being served (the job's `next_run`).
+    /// The fire being served: the schedule's instant (the run's `scheduled_for`).
     pub scheduled_for: DateTime<Utc>,
+    /// When it was due, for a job with jitter (`scheduled_for` plus its delay: the job's
+    /// `next_run`); `None` without jitter, where it is `scheduled_for` itself.
+    pub due_at: Option<DateTime<Utc>>,
     /// Run or skip.
     pub decision: FireDecision,
-    /// The job's next fire after now by the next-run rule (fires between `scheduled_for` and
-    /// now are coalesced into this one fire).
+    /// The job's next fire after now by the next-run rule, as its due time (fires between
+    /// `scheduled_for` and now are coalesced into this one fire).
     pub next_run: Option<DateTime<Utc>>,
+    /// The schedule instant of `next_run`, for a job with jitter.
+    pub next_fire: Option<DateTime<Utc>>,
     /// The job's count of scheduled fires that ran, this one included when it runs: what
     /// `max_runs` is compared with.
     pub fire_count: u64,
@@ -80,13 +85,15 @@ pub struct FirePlan {
 
 /// Plans the fire of a due job at `now`: misfire and concurrency policies, then the next run.
 /// `previous_running` says whether a run of this job is `running` now. `None` when the job is
-/// not due (inactive, no `next_run`, or `next_run` after `now`).
+/// not due (inactive, no `next_run`, or `next_run` after `now`). Lateness is measured from
+/// the due time (after the jitter delay).
 pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Option<FirePlan> {
-    let scheduled_for = job
+    let due = job
         .next_run
         .filter(|due| *due <= now && job.spec.is_active)?;
+    let scheduled_for = job.next_fire.unwrap_or(due);
     let policy = &job.spec.policy;
-    let late = now - scheduled_for;
+    let late = now - due;
     let grace = Duration::seconds(i64::from(policy.misfire_grace_seconds));
     let decision = if policy.concurrency == ConcurrencyPolicy::Forbid && previous_running {
         FireDecision::Skip(SkipReason::Forbid)
@@ -102,10 +109,13 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
         FireDecision::Run => job.fire_count.saturating_add(1),
         FireDecision::Skip(_) => job.fire_count,
     };
+    let (next_run, next_fire) = stored_next(&job.spec, job.spec.next_fire(now, fire_count));
     Some(FirePlan {
         scheduled_for,
+        due_at: job.next_fire.map(|_| due),
         decision,
-        next_run: job.spec.next_run(now, fire_count),
+        next_run,
+        next_fire,
         fire_count,
     })
 }
@@ -350,6 +360,7 @@ mod tests {
             last_status: None,
             last_error: None,
             fire_count: 0,
+            next_fire: None,
             next_run: Some(utc(next_run)),
             created_at: utc("2025-01-01T00:00:00Z"),
             updated_at: utc("2025-01-01T00:00:00Z"),
@@ -412,6 +423,65 @@ mod tests {
     }
 
     #[test]
+    fn a_jittered_fire_keeps_its_instant_records_its_due_time_and_is_late_from_it() {
+        let mut job = job(
+            "*/10 * * * *",
+            PolicyInput::default(),
+            "2025-06-23T09:00:00Z",
+        );
+        job.spec.jitter_seconds = 300;
+        let now = utc("2025-06-23T08:55:00Z");
+        let first = job.spec.next_fire(now, 0).unwrap();
+        assert_eq!(first.at, utc("2025-06-23T09:00:00Z"));
+        assert_eq!(first.due - first.at, job.spec.delay(first.at));
+        assert!(first.due - first.at <= Duration::seconds(300));
+        (job.next_run, job.next_fire) = crate::job::stored_next(&job.spec, Some(first));
+        // Not due before its delayed time.
+        assert!(plan_fire(&job, first.at, false).is_none() || first.due == first.at);
+        // A minute after its due time, with a 30 s grace and skip: late from the due time.
+        job.spec.policy.misfire = MisfirePolicy::Skip;
+        job.spec.policy.misfire_grace_seconds = 30;
+        let plan = plan_fire(&job, first.due + Duration::seconds(60), false).unwrap();
+        assert_eq!(plan.scheduled_for, first.at);
+        assert_eq!(plan.due_at, Some(first.due));
+        assert_eq!(
+            plan.decision,
+            FireDecision::Skip(SkipReason::Misfire {
+                late_seconds: 60,
+                grace_seconds: 30
+            })
+        );
+        // The next fire is 09:10 with its own delay, never an earlier instant.
+        let next = job.spec.next_fire(first.due, 0).unwrap();
+        assert_eq!(next.at, utc("2025-06-23T09:10:00Z"));
+        assert_eq!(
+            (plan.next_run, plan.next_fire),
+            (Some(next.due), Some(next.at))
+        );
+    }
+
+    #[test]
+    fn every_fire_of_a_jittered_job_is_served_once_in_order() {
+        // Claiming each fire at its due time walks every instant once, in order, whatever
+        // the delays (the jitter is below the gap).
+        let mut job = job("* * * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
+        job.spec.jitter_seconds = 59;
+        let mut now = utc("2025-06-23T08:59:00Z");
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            let fire = job.spec.next_fire(now, 0).unwrap();
+            assert!(fire.due > now);
+            seen.push(fire.at);
+            now = fire.due;
+        }
+        // 08:59 itself is still ahead at 08:59:00 (its due time is later by its delay).
+        let expected: Vec<_> = (0..200)
+            .map(|k| utc("2025-06-23T08:59:00Z") + Duration::minutes(k))
+            .collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
     fn a_full_claim_doubles_the_next_one_up_to_the_maximum() {
         assert_eq!(next_claim_size(100, 1_000, 100, 100), 200);
         assert_eq!(next_claim_size(100, 1_000, 800, 800), 1_000);
@@ -452,6 +522,7 @@ mod tests {
             id: RunId(10),
             job_id: JobId(1),
             scheduled_for: utc("2025-06-23T09:00:00Z"),
+            due_at: None,
             trigger,
             attempt,
             retries,

@@ -210,6 +210,7 @@ mod tests {
                 id: RunId(id),
                 job_id: JobId(id),
                 scheduled_for: at,
+                due_at: None,
                 trigger: RunTrigger::Schedule,
                 attempt: 1,
                 retries: 0,

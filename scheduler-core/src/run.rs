@@ -74,6 +74,9 @@ pub struct Run {
     pub job_id: JobId,
     /// The fire instant this run serves; with `job_id` the receiver's idempotency key.
     pub scheduled_for: DateTime<Utc>,
+    /// When the fire was due, for a job with jitter (`scheduled_for` plus its delay; only on
+    /// the first attempt at a scheduled fire); `None` otherwise.
+    pub due_at: Option<DateTime<Utc>>,
     /// Why it exists.
     pub trigger: RunTrigger,
     /// 1 for the first attempt at this fire, then 2, 3, ... (retries and recoveries).
@@ -97,6 +100,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// When the fire was due: `due_at`, else `scheduled_for` — what lateness is measured from.
+    pub fn due(&self) -> DateTime<Utc> {
+        self.due_at.unwrap_or(self.scheduled_for)
+    }
+
     /// How long it ran (or, for a skip, zero): `None` while it runs.
     pub fn duration(&self) -> Option<chrono::Duration> {
         self.finished_at.map(|end| end - self.started_at)

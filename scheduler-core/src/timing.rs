@@ -13,6 +13,7 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
 
 use crate::error::Invalid;
 use crate::schedule::CronSchedule;
@@ -193,6 +194,60 @@ impl Schedule {
     }
 }
 
+/// The most a fire may be delayed by jitter: one hour.
+pub const MAX_JITTER_SECONDS: u32 = 3_600;
+
+/// How many fires of a cron schedule the jitter bound is checked against (its smallest gap
+/// must exceed the jitter, so jittered fires never swap order).
+const GAP_SAMPLE: usize = 500;
+
+/// The delay of the fire at `nominal` of the job `seed` (its tenant and name) under a
+/// jitter of up to `max_seconds`: pseudo-random, uniform over `0..=max_seconds` in
+/// milliseconds, and **deterministic** — every replica and every process computes the same
+/// delay for the same job and instant, so they agree on the due time and a preview shows the
+/// real one. SHA-256 over the seed and the instant's microseconds; the modulo bias of a
+/// 64-bit value over at most 3,600,001 buckets is below 2⁻⁴¹.
+pub fn jitter_offset(seed: &str, nominal: DateTime<Utc>, max_seconds: u32) -> Duration {
+    if max_seconds == 0 {
+        return Duration::zero();
+    }
+    let mut hash = Sha256::new();
+    hash.update(seed.as_bytes());
+    hash.update([0]);
+    hash.update(nominal.timestamp_micros().to_be_bytes());
+    let digest = hash.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let buckets = u64::from(max_seconds) * 1_000 + 1;
+    let millis = u64::from_be_bytes(first) % buckets;
+    Duration::milliseconds(i64::try_from(millis).unwrap_or(0))
+}
+
+/// One fire: the schedule's instant (the run's `scheduled_for`) and when it is due (later by
+/// the job's jitter; the same instant without jitter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fire {
+    /// The instant the schedule names.
+    pub at: DateTime<Utc>,
+    /// When it runs: `at` plus the jitter delay.
+    pub due: DateTime<Utc>,
+}
+
+impl Schedule {
+    /// The smallest gap between two fires, over the next fires from `from` (an interval's
+    /// own length; `None` for a one-off, which has no gap): what a jitter must stay below.
+    pub fn smallest_gap(&self, from: DateTime<Utc>, tz: Tz) -> Option<Duration> {
+        match self {
+            Self::Cron(cron) => {
+                let fires = cron.upcoming(from, tz, GAP_SAMPLE);
+                fires.windows(2).map(|w| w[1] - w[0]).min()
+            }
+            Self::Interval(every) => Some(every.duration()),
+            Self::Once(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +345,44 @@ mod tests {
         );
         assert_eq!(s.fires_from(at, Tz::UTC, 5), vec![at]);
         assert!(s.fires_from(at, Tz::UTC, 0).is_empty());
+    }
+
+    #[test]
+    fn jitter_is_deterministic_bounded_and_spread_uniformly() {
+        let at = utc("2025-06-23T09:00:00Z");
+        // The same job and instant: the same delay, in any process (a fixed expected value
+        // pins the function, so a change that would make replicas disagree fails here).
+        let offset = jitter_offset("default/report", at, 300);
+        assert_eq!(offset, jitter_offset("default/report", at, 300));
+        assert_eq!(offset.num_milliseconds(), 29_926); // checked with Python's hashlib
+        assert_ne!(offset, jitter_offset("default/other", at, 300));
+        assert_eq!(jitter_offset("default/report", at, 0), Duration::zero());
+        // Over 20,000 instants: within bounds, and each tenth of the range gets its share.
+        let mut deciles = [0u32; 10];
+        for k in 0..20_000 {
+            let nominal = at + Duration::minutes(k);
+            let ms = jitter_offset("default/report", nominal, 300).num_milliseconds();
+            assert!((0..=300_000).contains(&ms));
+            deciles[usize::try_from(ms * 10 / 300_001).unwrap()] += 1;
+        }
+        for count in deciles {
+            assert!((1_800..=2_200).contains(&count), "{deciles:?}");
+        }
+    }
+
+    #[test]
+    fn the_smallest_gap_is_the_intervals_or_the_crons_closest_fires() {
+        let from = utc("2025-06-23T00:00:00Z");
+        assert_eq!(
+            every(90).smallest_gap(from, Tz::UTC),
+            Some(Duration::seconds(90))
+        );
+        let cron = Schedule::Cron(CronSchedule::parse("0,10 9 * * *").unwrap());
+        assert_eq!(
+            cron.smallest_gap(from, Tz::UTC),
+            Some(Duration::minutes(10))
+        );
+        assert_eq!(Schedule::Once(from).smallest_gap(from, Tz::UTC), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod m20261207_000001_one_current_signing_secret;
 mod m20261207_000002_parameters_as_text;
 mod m20261207_000003_target_host;
 mod m20261208_000001_schedule_kinds;
+mod m20261208_000002_jitter;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_parameters_as_text::Migration),
             Box::new(m20261207_000003_target_host::Migration),
             Box::new(m20261208_000001_schedule_kinds::Migration),
+            Box::new(m20261208_000002_jitter::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ pub struct Schedule {
     when: When,
     start_time: Option<DateTime<Utc>>,
     max_runs: Option<u32>,
+    jitter_seconds: Option<u32>,
     action: Option<String>,
     params_type: Option<TypeId>,
     params: Result<Map<String, Value>, String>,
@@ -72,12 +73,20 @@ impl Schedule {
         self
     }
 
+    /// Delay each fire by up to `seconds` (at most an hour, below the schedule's smallest
+    /// gap): the same delay for a given job name and instant in every process.
+    pub fn jitter_seconds(mut self, seconds: u32) -> Self {
+        self.jitter_seconds = Some(seconds);
+        self
+    }
+
     fn of(name: String, when: When) -> Self {
         Self {
             name,
             when,
             start_time: None,
             max_runs: None,
+            jitter_seconds: None,
             action: None,
             params_type: None,
             params: Ok(Map::new()),
@@ -202,6 +211,7 @@ impl Schedule {
             run_at,
             start_time: self.start_time,
             max_runs: self.max_runs.map(i64::from),
+            jitter_seconds: self.jitter_seconds.map(i64::from),
             description: self.description.clone(),
             timezone: self.timezone.clone(),
             parameters: Some(Value::Object(params)),

@@ -302,7 +302,9 @@ async fn interval_and_one_off_schedules_declared_in_code(db: Db) {
                     .action("record"),
             )
             .declare(
-                Schedule::once("launch", "2026-11-30T09:00:00Z".parse().unwrap()).action("record"),
+                Schedule::once("launch", "2026-11-30T09:00:00Z".parse().unwrap())
+                    .jitter_seconds(30)
+                    .action("record"),
             )
             .start()
     };
@@ -340,6 +342,16 @@ async fn interval_and_one_off_schedules_declared_in_code(db: Db) {
     let again = start().await.unwrap();
     let launch = again.jobs().find_by_name("launch").await.unwrap();
     assert_eq!(launch.next_run, None);
+    assert_eq!(launch.spec.jitter_seconds, 30);
+    let query = scheduler::core::RunListRequest::default()
+        .validate()
+        .unwrap();
+    let runs = again.runs().list_for_job(launch.id, &query).await.unwrap();
+    assert_eq!(runs.items.len(), 1);
+    let run = &runs.items[0].run;
+    assert_eq!(run.scheduled_for, at("2026-11-30T09:00:00Z"));
+    let delay = run.due_at.expect("a jittered fire records its due time") - run.scheduled_for;
+    assert!(delay >= chrono::Duration::zero() && delay <= chrono::Duration::seconds(30));
     let kept = again.jobs().find_by_name("every-90m").await.unwrap();
     assert_eq!(kept.updated_at, done.updated_at, "nothing rewritten");
     again.shutdown().await.unwrap();

@@ -26,6 +26,7 @@ pub(crate) fn job_body(fields: &JobFields) -> Result<Map<String, Value>, Failure
     set("cron_expression", text(&fields.cron));
     set("interval_seconds", fields.every.map(Value::from));
     set("run_at", text(&fields.run_at));
+    set("jitter_seconds", fields.jitter.map(Value::from));
     // 0 lifts the limit (null); the server refuses 0 itself as out of range.
     set(
         "max_runs",
@@ -138,6 +139,15 @@ mod tests {
             Command::Jobs(JobsCommand::Create(create)) => create.fields,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn jitter_is_sent_as_jitter_seconds() {
+        let body = job_body(&fields(&["--cron", "@daily", "--jitter", "60"])).unwrap();
+        assert_eq!(
+            Value::Object(body),
+            json!({"cron_expression": "@daily", "jitter_seconds": 60})
+        );
     }
 
     #[test]

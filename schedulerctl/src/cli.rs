@@ -199,6 +199,9 @@ pub(crate) struct JobFields {
     /// Complete the job after N scheduled fires have run (0 on update removes the limit).
     #[arg(long, value_name = "N")]
     pub(crate) max_runs: Option<u32>,
+    /// Delay each fire by up to SECONDS (the same delay on every replica; 0 removes it).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) jitter: Option<u32>,
     /// IANA time zone the expression is read in (server default UTC).
     #[arg(long)]
     pub(crate) timezone: Option<String>,

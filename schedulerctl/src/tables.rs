@@ -22,6 +22,7 @@ const JOB_FIELDS: &[&str] = &[
     "schedule_status_reason",
     "max_runs",
     "fire_count",
+    "jitter_seconds",
     "next_run",
     "last_run",
     "last_status",

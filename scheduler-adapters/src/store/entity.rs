@@ -38,6 +38,12 @@ pub(crate) struct Model {
     /// Scheduled fires that ran.
     #[serde(default)]
     pub fire_count: i64,
+    /// The most a fire is delayed, seconds.
+    #[serde(default)]
+    pub jitter_seconds: i32,
+    /// The schedule instant of `next_run`, for a job with jitter.
+    #[serde(default)]
+    pub next_fire: Option<DateTimeUtc>,
     /// IANA zone name.
     pub timezone: String,
     /// No fire before.
@@ -167,6 +173,7 @@ impl Model {
                 .max_runs
                 .map(|n| seconds(id, "max_runs", n))
                 .transpose()?,
+            jitter_seconds: seconds(id, "jitter_seconds", self.jitter_seconds)?,
             parameters: serde_json::from_str::<serde_json::Value>(&self.parameters)
                 .map_err(|e| corrupt(id, "parameters", e))
                 .and_then(|value| {
@@ -211,6 +218,7 @@ impl Model {
                 .map_err(|e| corrupt(id, "last_status", e))?,
             last_error: self.last_error,
             next_run: self.next_run,
+            next_fire: self.next_fire,
             fire_count: u64::try_from(self.fire_count).map_err(|e| corrupt(id, "fire_count", e))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -237,6 +245,8 @@ impl Model {
             run_at: job.spec.schedule.run_at().map(micros),
             max_runs: job.spec.max_runs.map(clamp),
             fire_count: i64::try_from(job.fire_count).unwrap_or(i64::MAX),
+            jitter_seconds: clamp(job.spec.jitter_seconds),
+            next_fire: job.next_fire.map(micros),
             timezone: job.spec.timezone.name().to_string(),
             start_time: micros(job.spec.start_time),
             end_time: job.spec.end_time.map(micros),

@@ -91,6 +91,7 @@ fn new_row(job: &NewJob) -> ActiveModel {
         last_error: None,
         fire_count: 0,
         next_run: job.next_run,
+        next_fire: job.next_fire,
         created_at: job.created_at,
         updated_at: job.created_at,
         tenant: job.tenant.clone(),

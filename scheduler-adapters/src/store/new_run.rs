@@ -15,6 +15,8 @@ pub(super) struct NewRun<'a> {
     job_id: JobId,
     /// The fire served.
     scheduled_for: DateTime<Utc>,
+    /// When a jittered fire was due (first attempts at scheduled fires only).
+    due_at: Option<DateTime<Utc>>,
     /// Why it exists.
     trigger: RunTrigger,
     /// Attempt number at this fire.
@@ -37,6 +39,7 @@ impl<'a> NewRun<'a> {
         Self {
             job_id: next.job_id,
             scheduled_for: next.scheduled_for,
+            due_at: None,
             trigger: next.trigger,
             attempt: next.attempt,
             retries: next.retries,
@@ -51,7 +54,7 @@ impl<'a> NewRun<'a> {
     /// core's plan records for it (`FirePlan::run_record`: running, or skipped and why).
     pub(super) fn fire(
         job_id: JobId,
-        scheduled_for: DateTime<Utc>,
+        (scheduled_for, due_at): (DateTime<Utc>, Option<DateTime<Utc>>),
         (status, error): (RunStatus, Option<String>),
         now: DateTime<Utc>,
         worker: &'a str,
@@ -59,6 +62,7 @@ impl<'a> NewRun<'a> {
         Self {
             job_id,
             scheduled_for,
+            due_at,
             trigger: RunTrigger::Schedule,
             attempt: 1,
             retries: 0,
@@ -78,6 +82,7 @@ impl<'a> NewRun<'a> {
             id,
             job_id: self.job_id,
             scheduled_for: micros(self.scheduled_for),
+            due_at: self.due_at.map(micros),
             trigger: self.trigger,
             attempt: self.attempt,
             retries: self.retries,
@@ -98,6 +103,7 @@ impl<'a> NewRun<'a> {
             id: NotSet,
             job_id: Set(run.job_id.0),
             scheduled_for: Set(run.scheduled_for),
+            due_at: Set(run.due_at),
             trigger: Set(run.trigger.as_str().to_string()),
             attempt: Set(run.attempt),
             retries: Set(run.retries),

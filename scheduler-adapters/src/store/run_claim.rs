@@ -148,7 +148,9 @@ pub(super) async fn write_fires(
                 PlannedFire {
                     job_id: job.id.0,
                     scheduled_for: instant(plan.scheduled_for),
+                    due_at: plan.due_at.map(instant),
                     next_run: fired.next_run.map(instant),
+                    next_fire: fired.next_fire.map(instant),
                     last_run: fired.last_run.map(instant),
                     status: fired.last_status.as_str(),
                     error: fired.last_error,
@@ -182,7 +184,14 @@ async fn insert_fire_runs(
     worker: &str,
 ) -> Result<HashMap<JobId, RunId>, RepositoryError> {
     let rows = planned.iter().map(|(job, plan)| {
-        NewRun::fire(job.id, plan.scheduled_for, plan.run_record(), now, worker).row()
+        NewRun::fire(
+            job.id,
+            (plan.scheduled_for, plan.due_at),
+            plan.run_record(),
+            now,
+            worker,
+        )
+        .row()
     });
     let inserted = db(runs::Entity::insert_many(rows)
         .exec_with_returning(txn)
@@ -202,7 +211,7 @@ async fn advance_jobs(
     planned: &[(Job, FirePlan)],
 ) -> Result<(), RepositoryError> {
     type Advance = (
-        Option<DateTime<Utc>>,
+        (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
         Option<DateTime<Utc>>,
         &'static str,
         Option<String>,
@@ -213,7 +222,7 @@ async fn advance_jobs(
         let fired = plan.fired_job(job);
         updates
             .entry((
-                fired.next_run.map(micros),
+                (fired.next_run.map(micros), fired.next_fire.map(micros)),
                 fired.last_run.map(micros),
                 fired.last_status.as_str(),
                 fired.last_error,
@@ -222,9 +231,10 @@ async fn advance_jobs(
             .or_default()
             .push(job.id.0);
     }
-    for ((next_run, last_run, status, error, ran), ids) in updates {
+    for (((next_run, next_fire), last_run, status, error, ran), ids) in updates {
         db(jobs::Entity::update_many()
             .col_expr(jobs::Column::NextRun, Expr::value(next_run))
+            .col_expr(jobs::Column::NextFire, Expr::value(next_fire))
             .col_expr(jobs::Column::LastRun, Expr::value(last_run))
             .col_expr(jobs::Column::LastStatus, Expr::value(status))
             .col_expr(jobs::Column::LastError, Expr::value(error))
@@ -260,8 +270,14 @@ pub(super) fn claimed_runs(
         let id = inserted.remove(&job.id).ok_or_else(|| {
             RepositoryError::Unavailable(format!("no run inserted for job {}", job.id))
         })?;
-        let run =
-            NewRun::fire(job.id, plan.scheduled_for, plan.run_record(), now, worker).into_run(id);
+        let run = NewRun::fire(
+            job.id,
+            (plan.scheduled_for, plan.due_at),
+            plan.run_record(),
+            now,
+            worker,
+        )
+        .into_run(id);
         let job = plan.fired_job(&job).apply(job);
         batch.runs.push(ClaimedRun { run, job });
     }

@@ -14,6 +14,8 @@ pub(crate) struct Model {
     pub job_id: i64,
     /// The fire served.
     pub scheduled_for: DateTimeUtc,
+    /// When a jittered fire was due.
+    pub due_at: Option<DateTimeUtc>,
     /// `schedule`, `manual` or `retry`.
     pub trigger: String,
     /// Attempt number for this fire.
@@ -58,6 +60,7 @@ impl Model {
             id: RunId(self.id),
             job_id: JobId(self.job_id),
             scheduled_for: self.scheduled_for,
+            due_at: self.due_at,
             trigger: RunTrigger::parse(&self.trigger).map_err(|e| invalid("trigger", e))?,
             attempt: self.attempt,
             retries: self.retries,

@@ -87,8 +87,12 @@ pub(super) struct PlannedFire {
     pub(super) job_id: i64,
     /// The fire served.
     pub(super) scheduled_for: String,
-    /// The job's next fire.
+    /// When it was due, for a job with jitter.
+    pub(super) due_at: Option<String>,
+    /// The job's next fire (its due time).
     pub(super) next_run: Option<String>,
+    /// Its schedule instant, for a job with jitter.
+    pub(super) next_fire: Option<String>,
     /// The job's `last_run` afterwards.
     pub(super) last_run: Option<String>,
     /// `running` or `skipped` (the run's status and the job's `last_status`).
@@ -101,7 +105,8 @@ pub(super) struct PlannedFire {
 }
 
 /// Claim steps 4 and 5 on PostgreSQL in one statement: advances every planned job
-/// (`next_run`, `last_run`, `last_status`, `last_error`, `run_count + 1`) and inserts its
+/// (`next_run`, `next_fire`, `last_run`, `last_status`, `last_error`, `run_count + 1`,
+/// `fire_count`) and inserts its
 /// run (`running` for `$3` at `$2`, or `skipped`); returns each run's `id` and `job_id`.
 /// The planner sees the JSON as 100 rows of unknown ids: joined on `j.id` alone it hashes a
 /// sequential scan of `jobs` when the table is small (10,000 rows: 2 ms of a 25 ms claim of
@@ -111,18 +116,20 @@ pub(super) fn write_fires(fires: &[PlannedFire], now: DateTime<Utc>, worker: &st
         DbBackend::Postgres,
         "WITH planned AS (\
             SELECT * FROM json_to_recordset($1::json) AS p(\
-                job_id bigint, scheduled_for timestamptz, next_run timestamptz, \
-                last_run timestamptz, status text, error text, fire_count bigint)\
+                job_id bigint, scheduled_for timestamptz, due_at timestamptz, \
+                next_run timestamptz, next_fire timestamptz, last_run timestamptz, \
+                status text, error text, fire_count bigint)\
          ), advanced AS (\
-            UPDATE jobs AS j SET next_run = p.next_run, last_run = p.last_run, \
+            UPDATE jobs AS j SET next_run = p.next_run, next_fire = p.next_fire, \
+                last_run = p.last_run, \
                 last_status = p.status, last_error = p.error, run_count = j.run_count + 1, \
                 fire_count = p.fire_count \
             FROM planned AS p \
             WHERE j.id = p.job_id AND j.id = ANY(ARRAY(SELECT job_id FROM planned))\
          ) \
-         INSERT INTO job_runs (job_id, scheduled_for, trigger, attempt, retries, status, \
-             started_at, finished_at, heartbeat_at, error, worker) \
-         SELECT p.job_id, p.scheduled_for, 'schedule', 1, 0, p.status, $2::timestamptz, \
+         INSERT INTO job_runs (job_id, scheduled_for, due_at, trigger, attempt, retries, \
+             status, started_at, finished_at, heartbeat_at, error, worker) \
+         SELECT p.job_id, p.scheduled_for, p.due_at, 'schedule', 1, 0, p.status, $2::timestamptz, \
              CASE WHEN p.status = 'running' THEN NULL ELSE $2::timestamptz END, \
              $2::timestamptz, p.error, $3 \
          FROM planned AS p \

@@ -189,6 +189,7 @@ fn run_of(job: &Job, n: i64) -> Run {
         id: RunId(n),
         job_id: job.id,
         scheduled_for: at + chrono::Duration::minutes(n),
+        due_at: None,
         trigger: RunTrigger::Schedule,
         attempt: 1,
         retries: 0,
@@ -216,6 +217,7 @@ async fn sequential_deliveries_to_one_host_reuse_one_connection() {
     let job = Job {
         id: scheduler_core::JobId(1),
         next_run: None,
+        next_fire: None,
         spec,
         last_run: None,
         last_status: None,

@@ -419,6 +419,42 @@ async fn interval_and_one_off_jobs_fire_on_their_instants(w: World) {
     w.settled(w.runs_of(&every).await[1].id).await;
 }
 
+/// A jittered job: not claimed at its instant, claimed at its due time; the run keeps the
+/// instant as `scheduled_for` and records `due_at`; the job stores its next instant apart.
+async fn a_jittered_fire_runs_at_its_due_time_and_keeps_its_instant(w: World) {
+    let job = w
+        .job("spread", "0 * * * *", "ok", PolicyInput::default())
+        .await;
+    let mut jittered = job.clone();
+    jittered.spec.jitter_seconds = 600;
+    let fire = jittered
+        .spec
+        .next_fire(utc("2025-06-23T08:59:00Z"), 0)
+        .unwrap();
+    assert_eq!(fire.at, utc("2025-06-23T09:00:00Z"));
+    assert!(fire.due > fire.at, "this instant's delay is not zero");
+    (jittered.next_run, jittered.next_fire) =
+        scheduler_core::job::stored_next(&jittered.spec, Some(fire));
+    w.repo.update(jittered).await.unwrap();
+
+    assert_eq!(
+        w.dispatcher.tick().await.unwrap().started,
+        0,
+        "not due at 09:00"
+    );
+    w.clock.set(fire.due);
+    assert_eq!(w.dispatcher.tick().await.unwrap().started, 1);
+    let run = w.settled(w.runs_of(&job).await[0].id).await;
+    assert_eq!((run.scheduled_for, run.due_at), (fire.at, Some(fire.due)));
+    let stored = w.repo.get(job.id).await.unwrap().unwrap();
+    let next = stored.spec.next_fire(fire.due, 1).unwrap();
+    assert_eq!(next.at, utc("2025-06-23T10:00:00Z"));
+    assert_eq!(
+        (stored.next_run, stored.next_fire),
+        (Some(next.due), Some(next.at))
+    );
+}
+
 async fn pausing_during_a_run_lets_it_finish_and_claims_nothing_more(w: World) {
     let job = w
         .job("pausable", "* * * * *", "block", PolicyInput::default())
@@ -643,6 +679,7 @@ scheduler_test_support::backend_tests! {
     no_fire_after_end_time,
     max_runs_completes_the_job_and_retries_do_not_count,
     interval_and_one_off_jobs_fire_on_their_instants,
+    a_jittered_fire_runs_at_its_due_time_and_keeps_its_instant,
     pausing_during_a_run_lets_it_finish_and_claims_nothing_more,
     a_dead_workers_run_is_abandoned_and_run_again_without_using_retries,
     a_fire_abandoned_max_abandoned_attempts_times_ends_failed,

@@ -21,6 +21,7 @@ fn job(id: i64, description: &str) -> Job {
     Job {
         id: JobId(id),
         next_run: spec.next_run(now, 0),
+        next_fire: None,
         spec,
         last_run: None,
         last_status: None,

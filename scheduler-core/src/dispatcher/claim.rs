@@ -157,7 +157,7 @@ impl Dispatcher {
                 .run_recorded(RunStatus::Skipped, RunTrigger::Schedule, None);
         }
         for claimed in &batch.runs {
-            let lateness = (claimed.run.started_at - claimed.run.scheduled_for)
+            let lateness = (claimed.run.started_at - claimed.run.due())
                 .to_std()
                 .unwrap_or_default();
             inner.telemetry.fire_started(lateness);

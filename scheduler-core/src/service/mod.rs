@@ -9,7 +9,7 @@ use crate::cursor::{CursorCodec, CursorKey, Keyset};
 use crate::error::TargetError;
 use crate::error::{Invalid, ServiceError, ValidationErrors};
 use crate::http_target::HttpTarget;
-use crate::job::{Job, JobId, JobSpec, NewJob};
+use crate::job::{Job, JobId, JobSpec, NewJob, stored_next};
 use crate::job_input::{JobDraft, JobPatch};
 use crate::job_query::{JobPosition, JobQuery};
 use crate::page::{Listing, navigation};
@@ -139,12 +139,13 @@ impl JobService {
         let now = self.clock.now();
         let spec = draft.validate(now)?;
         self.check_target(spec.target.as_ref()).await?;
-        let next_run = spec.next_run(now, 0);
+        let (next_run, next_fire) = stored_next(&spec, spec.next_fire(now, 0));
         let job = self
             .repository
             .insert(NewJob {
                 spec,
                 next_run,
+                next_fire,
                 created_at: now,
                 tenant: self.principal.tenant.clone(),
                 created_by: self.principal.key_name.clone(),
@@ -332,10 +333,10 @@ impl JobService {
             self.check_target(spec.target.as_ref()).await?;
         }
         let now = self.clock.now();
-        let next_run = if reschedule {
-            spec.next_run(now, current.fire_count)
+        let (next_run, next_fire) = if reschedule {
+            stored_next(&spec, spec.next_fire(now, current.fire_count))
         } else {
-            current.next_run
+            (current.next_run, current.next_fire)
         };
         let id = current.id;
         let result = self
@@ -343,6 +344,7 @@ impl JobService {
             .update(Job {
                 spec,
                 next_run,
+                next_fire,
                 updated_at: now,
                 updated_by: self.principal.key_name.clone(),
                 ..current
@@ -395,6 +397,7 @@ mod tests {
             last_status: None,
             last_error: None,
             fire_count: 0,
+            next_fire: None,
             created_at: now(),
             updated_at: now(),
             tenant: crate::tenant::Tenant::default_tenant(),
@@ -498,6 +501,7 @@ mod tests {
                     last_status: None,
                     last_error: None,
                     fire_count: 0,
+                    next_fire: None,
                     next_run: new.next_run,
                     created_at: new.created_at,
                     updated_at: new.created_at,

@@ -99,6 +99,12 @@ pub struct JobInputDoc {
     /// and manual runs do not count). Default none: no limit.
     #[oai(validator(minimum(value = "1"), maximum(value = "1000000")))]
     pub max_runs: Option<u32>,
+    /// Delay each fire by up to this many seconds (0-3600, and less than the shortest gap
+    /// between two fires of the schedule): a pseudo-random delay, the same on every replica
+    /// for a given job name and fire instant, spread uniformly. The run keeps its
+    /// `scheduled_for` and records `due_at`. Default 0.
+    #[oai(validator(minimum(value = "0"), maximum(value = "3600")))]
+    pub jitter_seconds: Option<u32>,
     /// Free text, at most 10,000 characters. Default empty.
     #[oai(validator(max_length = 10000))]
     pub description: Option<String>,
@@ -143,6 +149,7 @@ impl Example for JobInputDoc {
             interval_seconds: None,
             run_at: None,
             max_runs: None,
+            jitter_seconds: None,
             description: Some("Generate weekly sales report".into()),
             start_time: "2025-06-23T09:00:00Z".parse().ok(),
             end_time: None,
@@ -182,6 +189,9 @@ pub struct JobPatchDoc {
     /// completed by it.
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1000000")))]
     pub max_runs: Option<u32>,
+    /// New jitter, 0-3600 seconds (0 removes it).
+    #[oai(validator(minimum(value = "0"), maximum(value = "3600")))]
+    pub jitter_seconds: Option<u32>,
     /// New description.
     #[oai(validator(max_length = 10000))]
     pub description: Option<String>,

@@ -124,6 +124,9 @@ pub struct JobOut {
     pub max_runs: Option<u32>,
     /// Scheduled fires that ran so far (what `max_runs` is compared with). Read-only.
     pub fire_count: u64,
+    /// Each fire is delayed by up to this many seconds (deterministic per job name and
+    /// fire instant; `next_run` is the delayed due time); 0: none.
+    pub jitter_seconds: u32,
     /// `scheduled` (it has a next run), `paused`, or `completed` (it will not fire again:
     /// `max_runs` reached, its `run_at` or `end_time` passed). Read-only.
     pub schedule_status: OneOf<ScheduleStatus>,
@@ -207,6 +210,7 @@ impl From<Job> for JobOut {
             run_at: job.spec.schedule.run_at().map(UtcInstant),
             max_runs: job.spec.max_runs,
             fire_count: job.fire_count,
+            jitter_seconds: job.spec.jitter_seconds,
             schedule_status,
             schedule_status_reason,
             timezone: job.spec.timezone.name().to_string(),
@@ -252,6 +256,7 @@ impl poem_openapi::types::Example for JobOut {
             run_at: None,
             max_runs: None,
             fire_count: 0,
+            jitter_seconds: 0,
             schedule_status: ScheduleStatus::Scheduled.into(),
             schedule_status_reason: None,
             timezone: "UTC".into(),
@@ -314,6 +319,11 @@ pub struct RunOut {
     pub job_name: Option<String>,
     /// The fire this run serves; `(job_id, scheduled_for)` is the receiver's idempotency key.
     pub scheduled_for: UtcInstant,
+    /// When the fire was due, for a job with `jitter_seconds` (its `scheduled_for` plus the
+    /// fire's delay; on the first attempt at a scheduled fire): lateness is measured from
+    /// it. Null otherwise.
+    #[oai(nullable)]
+    pub due_at: Option<UtcInstant>,
     /// Why it exists.
     pub trigger: OneOf<RunTrigger>,
     /// 1 for the first attempt at this fire, higher for retries and recoveries.
@@ -346,6 +356,7 @@ impl From<JobRun> for RunOut {
             job_id: run.job_id.0,
             job_name,
             scheduled_for: UtcInstant(run.scheduled_for),
+            due_at: run.due_at.map(UtcInstant),
             trigger: run.trigger.into(),
             attempt: run.attempt,
             status: run.status.into(),
@@ -366,6 +377,7 @@ impl poem_openapi::types::Example for RunOut {
             job_id: 1,
             job_name: Some("Weekly Report".into()),
             scheduled_for: instant("2025-06-23T09:00:00Z"),
+            due_at: None,
             trigger: RunTrigger::Schedule.into(),
             attempt: 1,
             status: RunStatus::Succeeded.into(),

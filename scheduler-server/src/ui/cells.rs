@@ -17,6 +17,20 @@ pub fn instant(at: Option<DateTime<Utc>>) -> Markup {
     }
 }
 
+/// An instant in UTC and, beside it, on the wall clock of `tz` with its offset
+/// (`2025-11-02 01:30:00 UTC · 2025-11-01 21:30 EDT`); the zone part is left out for UTC.
+pub fn zoned_instant(at: Option<DateTime<Utc>>, zone: &scheduler_core::Timezone) -> Markup {
+    let Some(utc) = at else {
+        return instant(None);
+    };
+    html! {
+        (instant(Some(utc)))
+        @if zone.name() != "UTC" {
+            " · " span.local { (utc.with_timezone(&zone.tz()).format("%Y-%m-%d %H:%M %Z").to_string()) }
+        }
+    }
+}
+
 /// A duration as `850 ms`, `12.3 s`, `4 min 05 s`; `—` when absent (still running).
 pub fn duration(length: Option<chrono::Duration>) -> Markup {
     let Some(length) = length else {

@@ -36,12 +36,13 @@ impl FormFields {
 }
 
 /// The text fields of the job form, in the order shown.
-const TEXT_FIELDS: [&str; 18] = [
+const TEXT_FIELDS: [&str; 19] = [
     "name",
     "cron_expression",
     "interval_seconds",
     "run_at",
     "max_runs",
+    "jitter_seconds",
     "timezone",
     "description",
     "parameters",
@@ -59,7 +60,8 @@ const TEXT_FIELDS: [&str; 18] = [
 
 /// The integer fields (sent as JSON numbers when they read as one, else as text, which the
 /// API's reader refuses with its own message).
-const INTEGER_FIELDS: [&str; 4] = [
+const INTEGER_FIELDS: [&str; 5] = [
+    "jitter_seconds",
     "misfire_grace_seconds",
     "max_retries",
     "retry_backoff_seconds",
@@ -157,6 +159,7 @@ impl JobForm {
                 policy.concurrency.as_str().to_string(),
             ),
             ("max_retries", policy.max_retries.to_string()),
+            ("jitter_seconds", spec.jitter_seconds.to_string()),
             (
                 "retry_backoff_seconds",
                 policy.retry_backoff_seconds.to_string(),
@@ -476,7 +479,7 @@ pub fn render(
                         ". Change them through the API." }
                 }
             }
-            details open[has_any(errors, &["misfire_policy", "misfire_grace_seconds", "concurrency_policy", "max_retries", "retry_backoff_seconds", "timeout_seconds"])] {
+            details open[has_any(errors, &["misfire_policy", "misfire_grace_seconds", "concurrency_policy", "max_retries", "retry_backoff_seconds", "timeout_seconds", "jitter_seconds"])] {
                 summary { "Run policies" }
                 div.grid {
                     (select_field(form, errors, "misfire_policy", "Missed fires",
@@ -487,6 +490,7 @@ pub fn render(
                     (text_field(form, errors, "max_retries", "Retries", None))
                     (text_field(form, errors, "retry_backoff_seconds", "Retry backoff (seconds)", None))
                     (text_field(form, errors, "timeout_seconds", "Timeout (seconds)", None))
+                    (text_field(form, errors, "jitter_seconds", "Jitter (seconds)", Some("Delay each fire by up to this much, the same delay on every replica; 0: none.")))
                 }
             }
             div.actions {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use scheduler_core::{Job, JobRun, ScheduleStatus, WireEnum};
 
-use super::cells::{instant, status_badge};
+use super::cells::{instant, status_badge, zoned_instant};
 use super::cookies::CSRF_FIELD;
 use super::paging::{Paged, RunsFilter};
 use super::runs;
@@ -49,6 +49,7 @@ pub fn body(
     notice: Option<&str>,
 ) -> Markup {
     let upcoming = job.spec.upcoming(now, job.fire_count, UPCOMING);
+    let tz = &job.spec.timezone;
     html! {
         div.title-row {
             h1 #job-title { (job.spec.name.as_str()) }
@@ -81,7 +82,10 @@ pub fn body(
                         @if let Some(max) = job.spec.max_runs { " of at most " (max) }
                     }
                     dt { "Time zone" } dd { (job.spec.timezone.name()) }
-                    dt { "Next run" } dd #next-run { (instant(job.next_run)) }
+                    dt { "Next run" } dd #next-run { (zoned_instant(job.next_run, tz)) }
+                    @if job.spec.jitter_seconds > 0 {
+                        dt { "Jitter" } dd #jitter { "up to " (job.spec.jitter_seconds) " s per fire" }
+                    }
                     dt { "Last run" }
                     dd #last-run {
                         (instant(job.last_run))
@@ -122,7 +126,16 @@ pub fn body(
                         @if job.spec.is_active { "It will not fire again." } @else { "Paused: none." }
                     }
                 } @else {
-                    ol.fires #upcoming { @for at in &upcoming { li { (instant(Some(*at))) } } }
+                    ol.fires #upcoming {
+                        @for fire in &upcoming {
+                            li {
+                                (zoned_instant(Some(fire.due), tz))
+                                @if fire.due != fire.at {
+                                    " " span.jitter { "(+" ((fire.due - fire.at).num_seconds()) " s jitter)" }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }

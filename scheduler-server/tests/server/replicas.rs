@@ -109,6 +109,7 @@ async fn due_jobs(db: &DatabaseConnection, count: usize, url: &str) -> Vec<i64> 
             .insert(NewJob {
                 spec,
                 next_run: Some(now - chrono::Duration::seconds(1)),
+                next_fire: None,
                 created_at: now,
                 tenant: scheduler_core::Tenant::default_tenant(),
                 created_by: None,

@@ -78,6 +78,38 @@ async fn interval_and_one_off_jobs_are_created_read_and_written_back(app: TestAp
     );
 }
 
+/// Jitter through the API: the next run is the delayed due time, within the bound, the same
+/// when read again; a jitter at the schedule's gap is refused naming the gap.
+async fn jitter_delays_next_run_within_its_bound(app: TestApp) {
+    let job = app
+        .create_job(&json!({"name": "spread", "cron_expression": "0 9 * * *",
+            "jitter_seconds": 900, "start_time": "2030-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(job["jitter_seconds"], 900);
+    let next = instant(&job["next_run"]);
+    let nominal = instant(&json!("2030-01-01T09:00:00Z"));
+    assert!(
+        next >= nominal && next <= nominal + chrono::Duration::seconds(900),
+        "{next}"
+    );
+    let (_, read) = app
+        .get_json(&format!("/scheduler/jobs/{}/", job["id"]))
+        .await;
+    assert_eq!(read["next_run"], job["next_run"]);
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/scheduler/jobs/",
+        &json!({"name": "tight", "cron_expression": "*/5 * * * *", "jitter_seconds": 300}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({"jitter_seconds": ["jitter_seconds must be less than the shortest gap between two fires of the schedule (300 s)."]})
+    );
+}
+
 async fn a_job_has_exactly_one_schedule_kind_and_each_is_checked(app: TestApp) {
     let (status, body) = send(
         &app,
@@ -206,6 +238,7 @@ scheduler_test_support::backend_tests! {
     setups: { sqlite => crate::support::sqlite_app, postgres => crate::support::postgres_app },
     tests: [
     interval_and_one_off_jobs_are_created_read_and_written_back,
+    jitter_delays_next_run_within_its_bound,
     a_job_has_exactly_one_schedule_kind_and_each_is_checked,
 ],
 }

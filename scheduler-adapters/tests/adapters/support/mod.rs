@@ -84,6 +84,7 @@ impl Store {
         self.repo
             .insert(NewJob {
                 next_run: Some(job.due),
+                next_fire: None,
                 spec,
                 created_at: job.due,
                 tenant: scheduler_core::Tenant::default_tenant(),
@@ -191,6 +192,7 @@ pub(crate) fn new_job(name: &str) -> NewJob {
     .unwrap();
     NewJob {
         next_run: spec.next_run(now, 0),
+        next_fire: None,
         spec,
         created_at: now,
         tenant: scheduler_core::Tenant::default_tenant(),

@@ -1,4 +1,5 @@
-//! Criterion benchmarks for cron parsing and next-run computation.
+//! Criterion benchmarks for cron parsing and next-run computation (the cron search alone,
+//! and the job-level rule beside it).
 
 // Benchmark setup: failing fast on a broken setup is the point.
 #![allow(
@@ -14,7 +15,7 @@ use std::hint::black_box;
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use scheduler_core::CronSchedule;
+use scheduler_core::{CronSchedule, JobDraft};
 
 fn parse(c: &mut Criterion) {
     c.bench_function("parse '0 9 * * 1-5'", |b| {
@@ -45,5 +46,53 @@ fn next_run(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, parse, next_run);
+/// The job-level next-run rule (`JobSpec::next_run`: schedule, jitter, window, `max_runs`)
+/// beside its reference in the same run, `CronSchedule::next_after` alone: the ratio is what
+/// the rule adds to a plain cron job, then with a jitter, and for an interval.
+fn job_next_run(c: &mut Criterion) {
+    let start: DateTime<Utc> = "2025-06-23T09:00:00Z".parse().unwrap_or_default();
+    let job = |expr: Option<&str>, interval: Option<i64>, jitter: Option<i64>| {
+        JobDraft {
+            name: Some("bench".into()),
+            cron_expression: expr.map(Into::into),
+            interval_seconds: interval,
+            jitter_seconds: jitter,
+            start_time: Some(start),
+            timezone: Some("America/New_York".into()),
+            ..JobDraft::default()
+        }
+        .validate(start)
+        .expect("a valid job")
+    };
+    let reference = CronSchedule::parse("0 9 * * 1").expect("valid");
+    let tz = chrono_tz::America::New_York;
+    let mut offset = 0i64;
+    c.bench_function("reference: next_after '0 9 * * 1' New_York", |b| {
+        b.iter(|| {
+            offset = (offset + 7_919) % 31_536_000;
+            reference.next_after(black_box(start + Duration::seconds(offset)), tz)
+        })
+    });
+    for (name, spec) in [
+        (
+            "job next_run '0 9 * * 1' New_York",
+            job(Some("0 9 * * 1"), None, None),
+        ),
+        (
+            "job next_run '0 9 * * 1' New_York, jitter 900 s",
+            job(Some("0 9 * * 1"), None, Some(900)),
+        ),
+        ("job next_run every 5400 s", job(None, Some(5_400), None)),
+    ] {
+        let mut offset = 0i64;
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                offset = (offset + 7_919) % 31_536_000;
+                spec.next_run(black_box(start + Duration::seconds(offset)), 0)
+            })
+        });
+    }
+}
+
+criterion_group!(benches, parse, next_run, job_next_run);
 criterion_main!(benches);

@@ -421,6 +421,9 @@ pub struct PreviewOut {
     pub description: String,
     /// The first `count` fire instants at or after `after`, RFC 3339 in UTC.
     pub next_runs: Vec<UtcInstant>,
+    /// The same instants on the zone's wall clock, RFC 3339 with the zone's offset then
+    /// (`2025-11-02T01:30:00-04:00`): a DST change shows as the offset changing.
+    pub next_runs_local: Vec<String>,
 }
 
 impl From<Preview> for PreviewOut {
@@ -429,6 +432,14 @@ impl From<Preview> for PreviewOut {
             expression: preview.schedule.expression().to_string(),
             timezone: preview.timezone.name().to_string(),
             description: preview.schedule.describe(),
+            next_runs_local: preview
+                .next_runs
+                .iter()
+                .map(|at| {
+                    at.with_timezone(&preview.timezone.tz())
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                })
+                .collect(),
             next_runs: preview.next_runs.into_iter().map(UtcInstant).collect(),
         }
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use scheduler_core::PreviewRequest;
 
-use super::cells::instant;
+use super::cells::zoned_instant;
 use crate::error::field_errors;
 
 /// Fires listed by the preview.
@@ -31,7 +31,7 @@ pub fn fragment(expression: &str, timezone: &str, now: DateTime<Utc>) -> Markup 
                 p.help { "This expression never fires." }
             } @else {
                 ol.fires {
-                    @for at in &preview.next_runs { li { (instant(Some(*at))) } }
+                    @for at in &preview.next_runs { li { (zoned_instant(Some(*at), &preview.timezone)) } }
                 }
             }
         },
@@ -51,6 +51,21 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         "2025-06-23T10:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn fires_are_shown_in_the_zone_beside_utc_across_a_dst_change() {
+        let html = fragment(
+            "30 1 * * *",
+            "America/New_York",
+            "2025-11-01T00:00:00Z".parse().unwrap(),
+        )
+        .into_string();
+        // 01:30 EDT on 1 and 2 November (on the 2nd 01:30 occurs twice; it fires once, at
+        // the first occurrence, EDT), then 01:30 EST from the 3rd.
+        assert!(html.contains("2025-11-01 05:30:00 UTC"), "{html}");
+        assert!(html.contains("2025-11-01 01:30 EDT"), "{html}");
+        assert!(html.contains("2025-11-03 01:30 EST"), "{html}");
     }
 
     #[test]

@@ -257,6 +257,11 @@ async fn cron_preview(app: TestApp) {
         body["next_runs"],
         json!(["2025-03-09T07:00:00Z", "2025-03-10T06:30:00Z"])
     );
+    // The same fires on New York's wall clock: the gap's fire at 03:00 EDT, then 02:30 EDT.
+    assert_eq!(
+        body["next_runs_local"],
+        json!(["2025-03-09T03:00:00-04:00", "2025-03-10T02:30:00-04:00"])
+    );
     let (_, body) = app
         .get_json("/scheduler/cron/preview/?expression=@daily")
         .await;

@@ -218,6 +218,36 @@ async fn a_limited_interval_job_completes_after_max_runs(app: TestApp) {
     assert_eq!(runs["count"], 2, "{runs}");
 }
 
+/// A dispatching server and a jittered interval job: each run keeps the grid instant as
+/// `scheduled_for` and records a `due_at` within the jitter after it.
+async fn jittered_runs_record_their_due_time(app: TestApp) {
+    let job = app
+        .create_job(
+            &json!({"name": "spread", "interval_seconds": 2, "jitter_seconds": 1,
+            "max_runs": 2, "parameters": {"action": "log"}}),
+        )
+        .await;
+    let path = format!("/scheduler/jobs/{}/runs/", job["id"]);
+    let mut runs = Value::Null;
+    for _ in 0..100 {
+        runs = app.get_json(&path).await.1;
+        if runs["count"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(runs["count"], 2, "{runs}");
+    let start = instant(&job["start_time"]);
+    for run in runs["results"].as_array().unwrap() {
+        let scheduled = instant(&run["scheduled_for"]);
+        let due = instant(&run["due_at"]);
+        let step = (scheduled - start).num_milliseconds();
+        assert_eq!(step % 2_000, 0, "on the 2 s grid from start_time: {run}");
+        let delay = (due - scheduled).num_milliseconds();
+        assert!((0..=1_000).contains(&delay), "{run}");
+    }
+}
+
 fn dispatching(config: &mut scheduler_server::Config) {
     config.dispatcher = "on".into();
     config.lease_seconds = 1;
@@ -245,12 +275,16 @@ scheduler_test_support::backend_tests! {
 
 mod dispatching {
     use super::{
-        a_limited_interval_job_completes_after_max_runs, postgres_dispatching, sqlite_dispatching,
+        a_limited_interval_job_completes_after_max_runs, jittered_runs_record_their_due_time,
+        postgres_dispatching, sqlite_dispatching,
     };
 
     scheduler_test_support::backend_tests! {
         attribute: tokio::test,
         setups: { sqlite => sqlite_dispatching, postgres => postgres_dispatching },
-        tests: [a_limited_interval_job_completes_after_max_runs],
+        tests: [
+            a_limited_interval_job_completes_after_max_runs,
+            jittered_runs_record_their_due_time,
+        ],
     }
 }

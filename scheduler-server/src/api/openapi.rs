@@ -39,10 +39,10 @@ fn original_examples() -> Value {
             }
         },
         "once": {
-            "summary": "Once, next Tuesday at 14:00 UTC",
+            "summary": "Once, on Tuesday 2 July 2030 at 14:00 UTC (run_at must be in the future)",
             "value": {
                 "name": "Send launch mail",
-                "run_at": "2025-07-01T14:00:00Z",
+                "run_at": "2030-07-02T14:00:00Z",
                 "parameters": {"campaign": "launch"}
             }
         }

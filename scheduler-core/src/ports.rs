@@ -50,7 +50,9 @@ pub trait JobRepository: Send + Sync {
     /// position (an index range, not an offset). `Unavailable` when unreachable.
     async fn list(&self, slice: &JobSlice) -> Result<JobPage, RepositoryError>;
 
-    /// Overwrites every field of the stored job `job.id` and returns it as stored.
+    /// Overwrites every field of the stored job `job.id` except `fire_count` (the claim's
+    /// alone: an edit MUST NOT write back a count it read, or a fire claimed meanwhile is
+    /// lost) and returns it as stored.
     ///
     /// MUST return `NotFound` when no such job exists, `Conflict(JobName)` when the new name
     /// belongs to another job, `Unavailable` when unreachable.

@@ -369,6 +369,8 @@ async fn max_runs_completes_the_job_and_retries_do_not_count(w: World) {
     let mut raised = stored.clone();
     raised.spec.max_runs = Some(3);
     raised.next_run = raised.spec.next_run(w.clock.now(), stored.fire_count);
+    // A stale count, as an edit that read the job before a claim would carry.
+    raised.fire_count = 0;
     let raised = w.repo.update(raised).await.unwrap();
     assert_eq!(raised.fire_count, 2, "an edit keeps the claim's count");
     assert_eq!(raised.next_run, Some(utc("2025-06-23T10:05:00Z")));

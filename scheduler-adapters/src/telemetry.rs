@@ -85,7 +85,7 @@ pub fn register() {
             metrics::counter!(RUNS_TOTAL, "status" => *status, "trigger" => *trigger).increment(0);
         }
     }
-    for reason in [SkipReason::Forbid.label(), "misfire"] {
+    for reason in [SkipReason::Forbid.label(), "misfire", "catch_up"] {
         metrics::counter!(FIRES_SKIPPED_TOTAL, "reason" => reason).increment(0);
     }
     for outcome in ["rerun", "given_up"] {

@@ -10,9 +10,10 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::job::{Job, JobId, stored_next};
-use crate::policy::{ConcurrencyPolicy, MisfirePolicy, RunPolicy};
+use crate::policy::{CATCH_UP_CAP, ConcurrencyPolicy, MisfirePolicy, RunPolicy};
 use crate::run::{ErrorText, Run};
 use crate::run_status::{RunStatus, RunTrigger};
+use crate::timing::Fire;
 
 /// Why a due fire is not executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,14 @@ pub enum SkipReason {
     },
     /// The previous run is still running, with concurrency policy `forbid`.
     Forbid,
+    /// Later than the grace, with misfire policy `catch_up`, and older than the fires it
+    /// catches up (outside the window, or before the last [`CATCH_UP_CAP`] missed fires).
+    CatchUp {
+        /// How late the fire was found, in seconds.
+        late_seconds: i64,
+        /// The job's catch-up window, in seconds.
+        window_seconds: u32,
+    },
 }
 
 impl SkipReason {
@@ -34,6 +43,7 @@ impl SkipReason {
         match self {
             Self::Misfire { .. } => "misfire",
             Self::Forbid => "forbid",
+            Self::CatchUp { .. } => "catch_up",
         }
     }
 
@@ -50,6 +60,14 @@ impl SkipReason {
             Self::Forbid => {
                 "skipped: the previous run is still running (concurrency_policy=forbid)".into()
             }
+            Self::CatchUp {
+                late_seconds,
+                window_seconds,
+            } => format!(
+                "skipped: missed by {late_seconds}s, before the fires caught up (the last \
+                 {CATCH_UP_CAP} within catch_up_window_seconds={window_seconds}; \
+                 misfire_policy=catch_up)"
+            ),
         }
     }
 }
@@ -95,12 +113,28 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
     let policy = &job.spec.policy;
     let late = now - due;
     let grace = Duration::seconds(i64::from(policy.misfire_grace_seconds));
+    // With catch_up, a late fire is either the oldest of the missed fires to run (it runs,
+    // and the next is the following missed one) or older than those (it is skipped, and the
+    // next is the oldest of them).
+    // (On time too: the fires after this one that are already due run one by one, rather
+    // than being coalesced into the next fire after now.)
+    let catch_up =
+        (policy.misfire == MisfirePolicy::CatchUp).then(|| missed_fires(job, scheduled_for, now));
     let decision = if policy.concurrency == ConcurrencyPolicy::Forbid && previous_running {
         FireDecision::Skip(SkipReason::Forbid)
     } else if late > grace && policy.misfire == MisfirePolicy::Skip {
         FireDecision::Skip(SkipReason::Misfire {
             late_seconds: late.num_seconds(),
             grace_seconds: policy.misfire_grace_seconds,
+        })
+    } else if let Some(missed) = &catch_up
+        && missed
+            .first()
+            .is_none_or(|oldest| oldest.at != scheduled_for)
+    {
+        FireDecision::Skip(SkipReason::CatchUp {
+            late_seconds: late.num_seconds(),
+            window_seconds: policy.catch_up_window_seconds,
         })
     } else {
         FireDecision::Run
@@ -109,7 +143,16 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
         FireDecision::Run => job.fire_count.saturating_add(1),
         FireDecision::Skip(_) => job.fire_count,
     };
-    let (next_run, next_fire) = stored_next(&job.spec, job.spec.next_fire(now, fire_count));
+    let next = match &catch_up {
+        // The next missed fire to catch up, while max_runs allows.
+        Some(missed) if !job.spec.reached_max_runs(fire_count) => missed
+            .iter()
+            .find(|fire| fire.at > scheduled_for)
+            .copied()
+            .or_else(|| job.spec.next_fire(now, fire_count)),
+        _ => job.spec.next_fire(now, fire_count),
+    };
+    let (next_run, next_fire) = stored_next(&job.spec, next);
     Some(FirePlan {
         scheduled_for,
         due_at: job.next_fire.map(|_| due),
@@ -118,6 +161,41 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
         next_fire,
         fire_count,
     })
+}
+
+/// The fires of `job` a `catch_up` runs when found late at `now`: those at or after
+/// `scheduled_for` and inside the window (`now - catch_up_window_seconds`), already due, the
+/// last [`CATCH_UP_CAP`] of them, oldest first. The search stops after 100,000 fires (a dense
+/// schedule with a long window); the fires seen last are kept.
+fn missed_fires(job: &Job, scheduled_for: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Fire> {
+    let spec = &job.spec;
+    let tz = spec.timezone.tz();
+    let window = Duration::seconds(i64::from(spec.policy.catch_up_window_seconds));
+    let from = (now - window).max(scheduled_for);
+    let mut kept = std::collections::VecDeque::with_capacity(CATCH_UP_CAP);
+    // The first fire at or after `from` (first_fire is strictly after its second argument).
+    let mut at = spec
+        .schedule
+        .first_fire(spec.start_time, from - Duration::microseconds(1), tz);
+    for _ in 0..100_000 {
+        let Some(instant) = at else { break };
+        if spec.end_time.is_some_and(|end| instant > end) {
+            break;
+        }
+        let fire = Fire {
+            at: instant,
+            due: instant + spec.delay(instant),
+        };
+        if fire.due > now {
+            break;
+        }
+        if kept.len() == CATCH_UP_CAP {
+            kept.pop_front();
+        }
+        kept.push_back(fire);
+        at = spec.schedule.first_fire(spec.start_time, instant, tz);
+    }
+    kept.into()
 }
 
 /// True when the concurrency policy needs to know whether a run of `job` is running before
@@ -479,6 +557,104 @@ mod tests {
             .map(|k| utc("2025-06-23T08:59:00Z") + Duration::minutes(k))
             .collect();
         assert_eq!(seen, expected);
+    }
+
+    /// Claims `job` at `now` until its next run is after `now`; the fires run and skipped.
+    fn drain(mut job: Job, now: DateTime<Utc>) -> (Job, Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) {
+        let (mut ran, mut skipped) = (Vec::new(), Vec::new());
+        while let Some(plan) = plan_fire(&job, now, false) {
+            match plan.decision {
+                FireDecision::Run => ran.push(plan.scheduled_for),
+                FireDecision::Skip(why) => {
+                    assert_eq!(why.label(), "catch_up", "{why:?}");
+                    skipped.push(plan.scheduled_for);
+                }
+            }
+            job = plan.fired_job(&job).apply(job);
+            assert!(ran.len() + skipped.len() <= 1_000, "no end");
+        }
+        (job, ran, skipped)
+    }
+
+    #[test]
+    fn catch_up_runs_each_missed_fire_in_the_window_oldest_first_then_resumes() {
+        let policy = PolicyInput {
+            misfire_policy: Some("catch_up".into()),
+            catch_up_window_seconds: Some(3 * 3_600),
+            ..PolicyInput::default()
+        };
+        // Every replica down from 05:00 to 12:30: eight hourly fires missed.
+        let job = job("0 * * * *", policy, "2025-06-23T05:00:00Z");
+        let (job, ran, skipped) = drain(job, utc("2025-06-23T12:30:00Z"));
+        // 05:00 is recorded skipped (outside the 3 h window, with the fires between it and
+        // the window coalesced into it); 10:00, 11:00 and 12:00 run, oldest first.
+        assert_eq!(skipped, [utc("2025-06-23T05:00:00Z")]);
+        assert_eq!(
+            ran,
+            [
+                utc("2025-06-23T10:00:00Z"),
+                utc("2025-06-23T11:00:00Z"),
+                utc("2025-06-23T12:00:00Z")
+            ]
+        );
+        assert_eq!(job.next_run, Some(utc("2025-06-23T13:00:00Z")));
+        assert_eq!(job.fire_count, 3);
+        let message = SkipReason::CatchUp {
+            late_seconds: 27_000,
+            window_seconds: 10_800,
+        }
+        .message();
+        assert!(
+            message.contains("catch_up_window_seconds=10800"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn catch_up_runs_at_most_the_last_hundred_missed_fires() {
+        let policy = PolicyInput {
+            misfire_policy: Some("catch_up".into()),
+            catch_up_window_seconds: Some(3 * 3_600),
+            ..PolicyInput::default()
+        };
+        // Every minute, down for three hours: 181 fires in the window; the last 100 run.
+        let job = job("* * * * *", policy, "2025-06-23T09:30:00Z");
+        let now = utc("2025-06-23T12:30:00Z");
+        let (job, ran, skipped) = drain(job, now);
+        assert_eq!(skipped, [utc("2025-06-23T09:30:00Z")]);
+        assert_eq!(ran.len(), 100);
+        assert_eq!(ran[0], utc("2025-06-23T10:51:00Z"));
+        assert_eq!(ran[99], now);
+        assert!(ran.windows(2).all(|w| w[1] - w[0] == Duration::minutes(1)));
+        assert_eq!(job.next_run, Some(utc("2025-06-23T12:31:00Z")));
+    }
+
+    #[test]
+    fn catch_up_stops_at_max_runs_and_an_on_time_fire_is_a_plain_run() {
+        let policy = PolicyInput {
+            misfire_policy: Some("catch_up".into()),
+            ..PolicyInput::default()
+        };
+        let mut limited = job("0 * * * *", policy.clone(), "2025-06-23T10:00:00Z");
+        limited.spec.max_runs = Some(2);
+        let (done, ran, _) = drain(limited, utc("2025-06-23T10:59:00Z"));
+        assert_eq!(ran, [utc("2025-06-23T10:00:00Z")]);
+        assert_eq!(done.next_run, Some(utc("2025-06-23T11:00:00Z")));
+        let (done, ran, skipped) = drain(done, utc("2025-06-23T14:30:00Z"));
+        // Window 1 h (the default): 14:00 is the only fire in it; 11:00 is skipped.
+        assert_eq!(
+            (ran, skipped),
+            (
+                vec![utc("2025-06-23T14:00:00Z")],
+                vec![utc("2025-06-23T11:00:00Z")]
+            )
+        );
+        assert_eq!((done.fire_count, done.next_run), (2, None));
+        // On time (within the grace): the usual plan.
+        let on_time = job("0 * * * *", policy, "2025-06-23T10:00:00Z");
+        let plan = plan_fire(&on_time, utc("2025-06-23T10:00:30Z"), false).unwrap();
+        assert_eq!(plan.decision, FireDecision::Run);
+        assert_eq!(plan.next_run, Some(utc("2025-06-23T11:00:00Z")));
     }
 
     #[test]

@@ -22,7 +22,14 @@ pub enum MisfirePolicy {
     FireOnce,
     /// Record a `skipped` run and resume the schedule.
     Skip,
+    /// Run every missed fire inside `catch_up_window_seconds` before now, oldest first, at
+    /// most the last [`CATCH_UP_CAP`] of them, one after the other; a fire before those is
+    /// recorded `skipped`, then the schedule resumes.
+    CatchUp,
 }
+
+/// The most missed fires a `catch_up` job runs after an outage (the most recent ones).
+pub const CATCH_UP_CAP: usize = 100;
 
 /// What to do with a fire while the job's previous run is still running.
 #[derive(
@@ -79,6 +86,8 @@ pub struct RunPolicy {
     pub misfire: MisfirePolicy,
     /// Seconds a fire may be late and still count as on time.
     pub misfire_grace_seconds: u32,
+    /// With `catch_up`: how far back missed fires are run, in seconds.
+    pub catch_up_window_seconds: u32,
     /// Overlapping runs.
     pub concurrency: ConcurrencyPolicy,
     /// Failed or timed-out runs are retried this many times.
@@ -94,6 +103,7 @@ impl Default for RunPolicy {
         Self {
             misfire: MisfirePolicy::FireOnce,
             misfire_grace_seconds: 60,
+            catch_up_window_seconds: 3_600,
             concurrency: ConcurrencyPolicy::Allow,
             max_retries: 0,
             retry_backoff_seconds: 10,
@@ -103,8 +113,9 @@ impl Default for RunPolicy {
 }
 
 /// Accepted range of each numeric policy field, inclusive: `(field, min, max)`.
-pub const POLICY_RANGES: [(&str, u32, u32); 4] = [
+pub const POLICY_RANGES: [(&str, u32, u32); 5] = [
     ("misfire_grace_seconds", 0, 86_400),
+    ("catch_up_window_seconds", 1, 604_800),
     ("max_retries", 0, 100),
     ("retry_backoff_seconds", 1, 86_400),
     ("timeout_seconds", 1, 86_400),
@@ -125,6 +136,8 @@ pub struct PolicyInput {
     pub misfire_policy: Option<String>,
     /// 0 to 86,400.
     pub misfire_grace_seconds: Option<i64>,
+    /// 1 to 604,800 (a week).
+    pub catch_up_window_seconds: Option<i64>,
     /// `allow` or `forbid`.
     pub concurrency_policy: Option<String>,
     /// 0 to 100.
@@ -187,6 +200,12 @@ impl PolicyInput {
                 "misfire_grace_seconds",
                 self.misfire_grace_seconds,
                 base.misfire_grace_seconds,
+            ),
+            catch_up_window_seconds: in_range(
+                errors,
+                "catch_up_window_seconds",
+                self.catch_up_window_seconds,
+                base.catch_up_window_seconds,
             ),
             concurrency: choice(
                 errors,

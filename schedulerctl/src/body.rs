@@ -50,6 +50,10 @@ pub(crate) fn job_body(fields: &JobFields) -> Result<Map<String, Value>, Failure
         "misfire_grace_seconds",
         fields.misfire_grace_seconds.map(Value::from),
     );
+    set(
+        "catch_up_window_seconds",
+        fields.catch_up_window_seconds.map(Value::from),
+    );
     set("max_retries", fields.max_retries.map(Value::from));
     set(
         "retry_backoff_seconds",

@@ -167,6 +167,8 @@ pub(crate) enum MisfirePolicy {
     FireOnce,
     /// Skip fires later than the grace.
     Skip,
+    /// Run each missed fire within the catch-up window, oldest first (the last 100 at most).
+    CatchUp,
 }
 
 /// Whether runs of a job may overlap.
@@ -232,6 +234,9 @@ pub(crate) struct JobFields {
     /// How late a fire may be and still count as on time.
     #[arg(long, value_name = "SECONDS")]
     pub(crate) misfire_grace_seconds: Option<u32>,
+    /// With --misfire-policy catch-up: how far back missed fires run.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) catch_up_window_seconds: Option<u32>,
     /// Whether runs may overlap.
     #[arg(long, value_enum)]
     pub(crate) concurrency_policy: Option<ConcurrencyPolicy>,
@@ -407,6 +412,7 @@ impl MisfirePolicy {
         match self {
             MisfirePolicy::FireOnce => "fire_once",
             MisfirePolicy::Skip => "skip",
+            MisfirePolicy::CatchUp => "catch_up",
         }
     }
 }

@@ -33,6 +33,7 @@ const JOB_FIELDS: &[&str] = &[
     "target",
     "misfire_policy",
     "misfire_grace_seconds",
+    "catch_up_window_seconds",
     "concurrency_policy",
     "max_retries",
     "retry_backoff_seconds",

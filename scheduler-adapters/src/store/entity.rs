@@ -68,6 +68,9 @@ pub(crate) struct Model {
     pub misfire_policy: String,
     /// Grace for late fires, seconds.
     pub misfire_grace_seconds: i32,
+    /// How far back `catch_up` runs missed fires, seconds.
+    #[serde(default = "default_catch_up_window")]
+    pub catch_up_window_seconds: i32,
     /// `allow` or `forbid`.
     pub concurrency_policy: String,
     /// Retries of a failed run.
@@ -121,6 +124,11 @@ fn seconds(id: i64, field: &str, value: i32) -> Result<u32, RepositoryError> {
 /// Policy values are validated far below `i32::MAX`; saturate rather than wrap.
 pub(crate) fn clamp(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// The catch-up window of a row cached before the column existed: the default.
+fn default_catch_up_window() -> i32 {
+    clamp(RunPolicy::default().catch_up_window_seconds)
 }
 
 /// The tenant of a row written (or cached) before tenants existed.
@@ -187,6 +195,11 @@ impl Model {
                     id,
                     "misfire_grace_seconds",
                     self.misfire_grace_seconds,
+                )?,
+                catch_up_window_seconds: seconds(
+                    id,
+                    "catch_up_window_seconds",
+                    self.catch_up_window_seconds,
                 )?,
                 concurrency: ConcurrencyPolicy::parse(&self.concurrency_policy)
                     .map_err(|e| corrupt(id, "concurrency_policy", e))?,
@@ -258,6 +271,7 @@ impl Model {
             is_active: job.spec.is_active,
             misfire_policy: job.spec.policy.misfire.as_str().to_string(),
             misfire_grace_seconds: clamp(job.spec.policy.misfire_grace_seconds),
+            catch_up_window_seconds: clamp(job.spec.policy.catch_up_window_seconds),
             concurrency_policy: job.spec.policy.concurrency.as_str().to_string(),
             max_retries: clamp(job.spec.policy.max_retries),
             retry_backoff_seconds: clamp(job.spec.policy.retry_backoff_seconds),

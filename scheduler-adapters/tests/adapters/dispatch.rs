@@ -199,6 +199,42 @@ async fn misfire_fire_once_runs_once_then_resumes(w: World) {
     );
 }
 
+/// `catch_up` after an outage: the fire before the window is recorded skipped, the missed
+/// fires inside it run oldest first, one claim each, then the schedule resumes.
+async fn misfire_catch_up_runs_the_missed_fires_in_the_window(w: World) {
+    let policy = PolicyInput {
+        misfire_policy: Some("catch_up".into()),
+        catch_up_window_seconds: Some(2 * 3_600),
+        ..PolicyInput::default()
+    };
+    let job = w.job("hourly", "0 * * * *", "ok", policy).await;
+    // Every replica was down for 3.5 hours (09:00 to 12:30).
+    w.clock.set(utc("2025-06-23T12:30:00Z"));
+    let mut started = 0;
+    for _ in 0..10 {
+        started += w.dispatcher.tick().await.unwrap().started;
+    }
+    assert_eq!(started, 2);
+    let runs = w.runs_of(&job).await;
+    let fires: Vec<(DateTime<Utc>, RunStatus)> = {
+        let mut seen = Vec::new();
+        for run in &runs {
+            seen.push((run.scheduled_for, w.settled(run.id).await.status));
+        }
+        seen
+    };
+    assert_eq!(
+        fires,
+        [
+            (utc("2025-06-23T09:00:00Z"), RunStatus::Skipped),
+            (utc("2025-06-23T11:00:00Z"), RunStatus::Succeeded),
+            (utc("2025-06-23T12:00:00Z"), RunStatus::Succeeded),
+        ]
+    );
+    let stored = w.repo.get(job.id).await.unwrap().unwrap();
+    assert_eq!(stored.next_run, Some(utc("2025-06-23T13:00:00Z")));
+}
+
 async fn misfire_skip_records_a_skipped_run(w: World) {
     let policy = PolicyInput {
         misfire_policy: Some("skip".into()),
@@ -675,6 +711,7 @@ scheduler_test_support::backend_tests! {
     a_due_fire_is_claimed_once_and_the_schedule_advances,
     misfire_fire_once_runs_once_then_resumes,
     misfire_skip_records_a_skipped_run,
+    misfire_catch_up_runs_the_missed_fires_in_the_window,
     forbid_skips_fires_while_the_previous_run_runs,
     failures_retry_with_exponential_backoff,
     a_run_past_its_timeout_is_timed_out,

@@ -128,6 +128,7 @@ impl<'a> FieldReader<'a> {
         PolicyInput {
             misfire_policy: self.non_null_string("misfire_policy"),
             misfire_grace_seconds: self.integer("misfire_grace_seconds"),
+            catch_up_window_seconds: self.integer("catch_up_window_seconds"),
             concurrency_policy: self.non_null_string("concurrency_policy"),
             max_retries: self.integer("max_retries"),
             retry_backoff_seconds: self.integer("retry_backoff_seconds"),

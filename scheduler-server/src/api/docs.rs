@@ -119,11 +119,17 @@ pub struct JobInputDoc {
     pub parameters: Option<JsonObject>,
     /// Default true.
     pub is_active: Option<bool>,
-    /// Default `fire_once`.
+    /// Default `fire_once` (run once for everything missed); `skip` (record a skipped run);
+    /// `catch_up` (run each missed fire within `catch_up_window_seconds`, oldest first, the
+    /// last 100 at most, and record an older one as skipped).
     pub misfire_policy: Option<OneOf<MisfirePolicy>>,
     /// Default 60.
     #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub misfire_grace_seconds: Option<u32>,
+    /// With `misfire_policy: catch_up`: how far back missed fires are run, 1-604800 seconds
+    /// (the last 100 of them at most, oldest first). Default 3600.
+    #[oai(validator(minimum(value = "1"), maximum(value = "604800")))]
+    pub catch_up_window_seconds: Option<u32>,
     /// Default `allow`.
     pub concurrency_policy: Option<OneOf<ConcurrencyPolicy>>,
     /// Default 0.
@@ -160,6 +166,7 @@ impl Example for JobInputDoc {
             is_active: Some(true),
             misfire_policy: None,
             misfire_grace_seconds: None,
+            catch_up_window_seconds: None,
             concurrency_policy: None,
             max_retries: None,
             retry_backoff_seconds: None,
@@ -211,6 +218,9 @@ pub struct JobPatchDoc {
     /// 0-86400.
     #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub misfire_grace_seconds: Option<u32>,
+    /// 1-604800.
+    #[oai(validator(minimum(value = "1"), maximum(value = "604800")))]
+    pub catch_up_window_seconds: Option<u32>,
     /// New concurrency policy.
     pub concurrency_policy: Option<OneOf<ConcurrencyPolicy>>,
     /// 0-100.

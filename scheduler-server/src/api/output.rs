@@ -156,6 +156,9 @@ pub struct JobOut {
     /// How late a fire may be and still count as on time, in seconds.
     #[oai(validator(minimum(value = "0"), maximum(value = "86400")))]
     pub misfire_grace_seconds: u32,
+    /// With `misfire_policy: catch_up`: how far back missed fires are run, in seconds.
+    #[oai(validator(minimum(value = "1"), maximum(value = "604800")))]
+    pub catch_up_window_seconds: u32,
     /// Whether runs may overlap.
     pub concurrency_policy: OneOf<ConcurrencyPolicy>,
     /// Retries of a failed or timed-out run.
@@ -222,6 +225,7 @@ impl From<Job> for JobOut {
             is_active: job.spec.is_active,
             misfire_policy: job.spec.policy.misfire.into(),
             misfire_grace_seconds: job.spec.policy.misfire_grace_seconds,
+            catch_up_window_seconds: job.spec.policy.catch_up_window_seconds,
             concurrency_policy: job.spec.policy.concurrency.into(),
             max_retries: job.spec.policy.max_retries,
             retry_backoff_seconds: job.spec.policy.retry_backoff_seconds,
@@ -271,6 +275,7 @@ impl poem_openapi::types::Example for JobOut {
             is_active: true,
             misfire_policy: MisfirePolicy::FireOnce.into(),
             misfire_grace_seconds: 60,
+            catch_up_window_seconds: 3600,
             concurrency_policy: ConcurrencyPolicy::Allow.into(),
             max_retries: 0,
             retry_backoff_seconds: 10,

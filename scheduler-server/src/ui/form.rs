@@ -36,7 +36,7 @@ impl FormFields {
 }
 
 /// The text fields of the job form, in the order shown.
-const TEXT_FIELDS: [&str; 19] = [
+const TEXT_FIELDS: [&str; 20] = [
     "name",
     "cron_expression",
     "interval_seconds",
@@ -52,6 +52,7 @@ const TEXT_FIELDS: [&str; 19] = [
     "target_method",
     "misfire_policy",
     "misfire_grace_seconds",
+    "catch_up_window_seconds",
     "concurrency_policy",
     "max_retries",
     "retry_backoff_seconds",
@@ -60,7 +61,8 @@ const TEXT_FIELDS: [&str; 19] = [
 
 /// The integer fields (sent as JSON numbers when they read as one, else as text, which the
 /// API's reader refuses with its own message).
-const INTEGER_FIELDS: [&str; 5] = [
+const INTEGER_FIELDS: [&str; 6] = [
+    "catch_up_window_seconds",
     "jitter_seconds",
     "misfire_grace_seconds",
     "max_retries",
@@ -153,6 +155,10 @@ impl JobForm {
             (
                 "misfire_grace_seconds",
                 policy.misfire_grace_seconds.to_string(),
+            ),
+            (
+                "catch_up_window_seconds",
+                policy.catch_up_window_seconds.to_string(),
             ),
             (
                 "concurrency_policy",
@@ -479,12 +485,13 @@ pub fn render(
                         ". Change them through the API." }
                 }
             }
-            details open[has_any(errors, &["misfire_policy", "misfire_grace_seconds", "concurrency_policy", "max_retries", "retry_backoff_seconds", "timeout_seconds", "jitter_seconds"])] {
+            details open[has_any(errors, &["misfire_policy", "misfire_grace_seconds", "catch_up_window_seconds", "concurrency_policy", "max_retries", "retry_backoff_seconds", "timeout_seconds", "jitter_seconds"])] {
                 summary { "Run policies" }
                 div.grid {
                     (select_field(form, errors, "misfire_policy", "Missed fires",
-                        &[("fire_once", "Run once when late (fire_once)"), ("skip", "Skip when late (skip)")]))
+                        &[("fire_once", "Run once when late (fire_once)"), ("skip", "Skip when late (skip)"), ("catch_up", "Run each missed fire (catch_up)")]))
                     (text_field(form, errors, "misfire_grace_seconds", "Grace (seconds)", None))
+                    (text_field(form, errors, "catch_up_window_seconds", "Catch-up window (seconds)", Some("With catch_up: missed fires this far back run, oldest first (the last 100 at most).")))
                     (select_field(form, errors, "concurrency_policy", "Overlapping runs",
                         &[("allow", "Allow (allow)"), ("forbid", "Forbid (forbid)")]))
                     (text_field(form, errors, "max_retries", "Retries", None))

@@ -110,6 +110,34 @@ async fn jitter_delays_next_run_within_its_bound(app: TestApp) {
     );
 }
 
+/// `catch_up` and its window through the API: set, read back, bounded.
+async fn catch_up_is_a_misfire_policy_with_a_window(app: TestApp) {
+    let job = app
+        .create_job(&json!({"name": "catching", "cron_expression": "@hourly",
+            "misfire_policy": "catch_up", "catch_up_window_seconds": 7200}))
+        .await;
+    assert_eq!(
+        (&job["misfire_policy"], &job["catch_up_window_seconds"]),
+        (&json!("catch_up"), &json!(7200))
+    );
+    let (status, body) = send(
+        &app,
+        Method::PATCH,
+        &format!("/scheduler/jobs/{}/", job["id"]),
+        &json!({"catch_up_window_seconds": 0, "misfire_policy": "later"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["catch_up_window_seconds"],
+        json!(["Ensure this value is between 1 and 604800."])
+    );
+    assert_eq!(
+        body["misfire_policy"],
+        json!(["\"later\" is not a valid choice: use fire_once, skip or catch_up."])
+    );
+}
+
 async fn a_job_has_exactly_one_schedule_kind_and_each_is_checked(app: TestApp) {
     let (status, body) = send(
         &app,
@@ -269,6 +297,7 @@ scheduler_test_support::backend_tests! {
     tests: [
     interval_and_one_off_jobs_are_created_read_and_written_back,
     jitter_delays_next_run_within_its_bound,
+    catch_up_is_a_misfire_policy_with_a_window,
     a_job_has_exactly_one_schedule_kind_and_each_is_checked,
 ],
 }

@@ -422,6 +422,7 @@ mod tests {
             last_status: None,
             last_error: None,
             fire_count: 0,
+            pause: None,
             created_at: now,
             updated_at: now,
             tenant: scheduler_core::Tenant::default_tenant(),

@@ -158,6 +158,38 @@ pub enum ScheduleStatus {
 
 impl crate::wire::WireEnum for ScheduleStatus {}
 
+/// Who paused a job, when, and why: kept while the job is paused, cleared when it resumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseNote {
+    /// The name of the key that paused it (`None`: paused without a key).
+    pub by: Option<String>,
+    /// Why, as the person pausing wrote it; at most [`PauseNote::MAX_CHARS`] characters.
+    pub note: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl PauseNote {
+    /// The longest note.
+    pub const MAX_CHARS: usize = 1_000;
+
+    /// A note as written: trimmed, empty as none, at most [`PauseNote::MAX_CHARS`]
+    /// characters, no NUL.
+    ///
+    /// # Errors
+    /// `TooLong` or `NulCharacter`.
+    pub fn parse_note(raw: &str) -> Result<Option<String>, crate::error::Invalid> {
+        crate::text::reject_nul(raw)?;
+        let note = raw.trim();
+        if note.chars().count() > Self::MAX_CHARS {
+            return Err(crate::error::Invalid::TooLong {
+                max: Self::MAX_CHARS,
+            });
+        }
+        Ok((!note.is_empty()).then(|| note.to_string()))
+    }
+}
+
 /// A stored job: its spec plus what the store and the scheduler maintain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
@@ -181,6 +213,8 @@ pub struct Job {
     /// How many scheduled fires have run (skipped fires, retries and manual runs do not
     /// count): what `max_runs` is compared with.
     pub fire_count: u64,
+    /// Who paused it and why, while it is paused.
+    pub pause: Option<PauseNote>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.

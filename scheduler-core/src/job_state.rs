@@ -213,6 +213,7 @@ mod tests {
             last_status: Some(RunStatus::Succeeded),
             last_error: None,
             fire_count: 0,
+            pause: None,
             next_fire: None,
             created_at: at("2025-06-23T08:00:00Z"),
             updated_at: at("2025-06-23T08:00:00Z"),

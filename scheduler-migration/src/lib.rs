@@ -21,6 +21,7 @@ mod m20261207_000003_target_host;
 mod m20261208_000001_schedule_kinds;
 mod m20261208_000002_jitter;
 mod m20261208_000003_catch_up;
+mod m20261208_000004_pause_note;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000001_schedule_kinds::Migration),
             Box::new(m20261208_000002_jitter::Migration),
             Box::new(m20261208_000003_catch_up::Migration),
+            Box::new(m20261208_000004_pause_note::Migration),
         ]
     }
 }

@@ -108,6 +108,9 @@ pub(crate) enum JobsCommand {
     Pause {
         /// The job's id.
         id: i64,
+        /// Why (shown with the job until it is resumed).
+        #[arg(long)]
+        note: Option<String>,
     },
     /// Resume a paused job; its next run is computed from now.
     Resume {

@@ -2,8 +2,8 @@
 
 use scheduler_core::{
     ConcurrencyPolicy, Description, HttpTarget, Interval, Job, JobId, JobName, JobSource, JobSpec,
-    MisfirePolicy, Parameters, RepositoryError, RunPolicy, RunStatus, Schedule, Tenant, Timezone,
-    WireEnum,
+    MisfirePolicy, Parameters, PauseNote, RepositoryError, RunPolicy, RunStatus, Schedule, Tenant,
+    Timezone, WireEnum,
 };
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,15 @@ pub(crate) struct Model {
     /// The schedule instant of `next_run`, for a job with jitter.
     #[serde(default)]
     pub next_fire: Option<DateTimeUtc>,
+    /// The key that paused it, while paused.
+    #[serde(default)]
+    pub paused_by: Option<String>,
+    /// Why, while paused.
+    #[serde(default)]
+    pub pause_note: Option<String>,
+    /// When it was paused; a paused job has a pause record exactly when this is set.
+    #[serde(default)]
+    pub paused_at: Option<DateTimeUtc>,
     /// IANA zone name.
     pub timezone: String,
     /// No fire before.
@@ -233,6 +242,11 @@ impl Model {
             next_run: self.next_run,
             next_fire: self.next_fire,
             fire_count: u64::try_from(self.fire_count).map_err(|e| corrupt(id, "fire_count", e))?,
+            pause: self.paused_at.map(|at| PauseNote {
+                by: self.paused_by.clone(),
+                note: self.pause_note.clone(),
+                at,
+            }),
             created_at: self.created_at,
             updated_at: self.updated_at,
             tenant: Tenant::parse(&self.tenant).map_err(|e| corrupt(id, "tenant", e))?,
@@ -260,6 +274,9 @@ impl Model {
             fire_count: i64::try_from(job.fire_count).unwrap_or(i64::MAX),
             jitter_seconds: clamp(job.spec.jitter_seconds),
             next_fire: job.next_fire.map(micros),
+            paused_by: job.pause.as_ref().and_then(|p| p.by.clone()),
+            pause_note: job.pause.as_ref().and_then(|p| p.note.clone()),
+            paused_at: job.pause.as_ref().map(|p| micros(p.at)),
             timezone: job.spec.timezone.name().to_string(),
             start_time: micros(job.spec.start_time),
             end_time: job.spec.end_time.map(micros),

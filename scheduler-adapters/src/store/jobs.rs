@@ -90,6 +90,7 @@ fn new_row(job: &NewJob) -> ActiveModel {
         last_status: None,
         last_error: None,
         fire_count: 0,
+        pause: None,
         next_run: job.next_run,
         next_fire: job.next_fire,
         created_at: job.created_at,

@@ -223,6 +223,7 @@ async fn sequential_deliveries_to_one_host_reuse_one_connection() {
         last_status: None,
         last_error: None,
         fire_count: 0,
+        pause: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
         tenant: scheduler_core::Tenant::default_tenant(),

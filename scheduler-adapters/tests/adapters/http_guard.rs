@@ -42,6 +42,7 @@ fn job(url: &str) -> Job {
         last_status: None,
         last_error: None,
         fire_count: 0,
+        pause: None,
         next_run: None,
         next_fire: None,
         created_at: now,

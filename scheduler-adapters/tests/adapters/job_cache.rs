@@ -27,6 +27,7 @@ fn job(id: i64, description: &str) -> Job {
         last_status: None,
         last_error: None,
         fire_count: 0,
+        pause: None,
         created_at: now,
         updated_at: now,
         tenant: scheduler_core::Tenant::default_tenant(),

@@ -40,6 +40,7 @@ fn claimed() -> ClaimedRun {
         last_status: None,
         last_error: None,
         fire_count: 0,
+        pause: None,
         next_fire: None,
         created_at: now(),
         updated_at: now(),

@@ -84,7 +84,7 @@ impl JobService {
             if wanted == current.spec {
                 return Ok((current, Declared::Unchanged));
             }
-            match self.save(current, wanted, true).await {
+            match self.save(current, wanted, true, None).await {
                 Ok(job) => return Ok((job, Declared::Updated)),
                 Err(ServiceError::JobNotFound) => continue,
                 Err(other) => return Err(other),

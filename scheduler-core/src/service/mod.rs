@@ -9,7 +9,7 @@ use crate::cursor::{CursorCodec, CursorKey, Keyset};
 use crate::error::TargetError;
 use crate::error::{Invalid, ServiceError, ValidationErrors};
 use crate::http_target::HttpTarget;
-use crate::job::{Job, JobId, JobSpec, NewJob, stored_next};
+use crate::job::{Job, JobId, JobSpec, NewJob, PauseNote, stored_next};
 use crate::job_input::{JobDraft, JobPatch};
 use crate::job_query::{JobPosition, JobQuery};
 use crate::page::{Listing, navigation};
@@ -241,7 +241,7 @@ impl JobService {
         let current = self.load(id).await?;
         let reschedule = patch.touches_schedule();
         let spec = patch.apply(&current.spec, self.clock.now())?;
-        self.save(current, spec, reschedule).await
+        self.save(current, spec, reschedule, None).await
     }
 
     /// Replaces every writable field (absent optional fields take their defaults).
@@ -256,7 +256,7 @@ impl JobService {
             ..draft
         };
         let spec = draft.validate_replacing(self.clock.now(), Some(&current.spec))?;
-        self.save(current, spec, true).await
+        self.save(current, spec, true, None).await
     }
 
     /// Deletes the job.
@@ -275,14 +275,31 @@ impl JobService {
     /// # Errors
     /// `JobNotFound`, `Unavailable`.
     pub async fn pause(&self, id: JobId) -> Result<Job, ServiceError> {
-        self.update(
-            id,
-            JobPatch {
-                is_active: Some(false),
-                ..JobPatch::default()
-            },
-        )
-        .await
+        self.pause_with_note(id, None).await
+    }
+
+    /// [`JobService::pause`] recording why (`note`, as written; see
+    /// [`PauseNote::parse_note`]) beside who (the acting key) and when. Pausing a paused job
+    /// again replaces the note.
+    ///
+    /// # Errors
+    /// `Validation` naming `note`, `JobNotFound`, `Unavailable`.
+    pub async fn pause_with_note(
+        &self,
+        id: JobId,
+        note: Option<&str>,
+    ) -> Result<Job, ServiceError> {
+        let note = match note {
+            Some(raw) => PauseNote::parse_note(raw)
+                .map_err(|problem| ValidationErrors::single("note", problem))?,
+            None => None,
+        };
+        let current = self.load(id).await?;
+        let spec = JobSpec {
+            is_active: false,
+            ..current.spec.clone()
+        };
+        self.save(current, spec, true, Some(note)).await
     }
 
     /// Reactivates the job; `next_run` is computed from now, so fires missed while paused are
@@ -323,11 +340,15 @@ impl JobService {
         self.owned(job)
     }
 
+    /// Stores `spec` as the job's: `next_run` recomputed when `reschedule`; the pause note
+    /// follows `is_active` (made when the job is paused — with `note` when pausing through
+    /// [`JobService::pause_with_note`] — cleared when it is resumed, kept otherwise).
     pub(crate) async fn save(
         &self,
         current: Job,
         spec: JobSpec,
         reschedule: bool,
+        note: Option<Option<String>>,
     ) -> Result<Job, ServiceError> {
         if spec.target != current.spec.target {
             self.check_target(spec.target.as_ref()).await?;
@@ -338,6 +359,21 @@ impl JobService {
         } else {
             (current.next_run, current.next_fire)
         };
+        let pause = match (spec.is_active, note) {
+            (true, _) => None,
+            (false, Some(note)) => Some(PauseNote {
+                by: self.principal.key_name.clone(),
+                note,
+                at: now,
+            }),
+            (false, None) => current.pause.clone().or_else(|| {
+                Some(PauseNote {
+                    by: self.principal.key_name.clone(),
+                    note: None,
+                    at: now,
+                })
+            }),
+        };
         let id = current.id;
         let result = self
             .repository
@@ -345,6 +381,7 @@ impl JobService {
                 spec,
                 next_run,
                 next_fire,
+                pause,
                 updated_at: now,
                 updated_by: self.principal.key_name.clone(),
                 ..current
@@ -397,6 +434,7 @@ mod tests {
             last_status: None,
             last_error: None,
             fire_count: 0,
+            pause: None,
             next_fire: None,
             created_at: now(),
             updated_at: now(),
@@ -501,6 +539,7 @@ mod tests {
                     last_status: None,
                     last_error: None,
                     fire_count: 0,
+                    pause: None,
                     next_fire: None,
                     next_run: new.next_run,
                     created_at: new.created_at,

@@ -231,7 +231,9 @@ impl JobsApi {
         Ok(Deleted::Gone)
     }
 
-    /// Pause a job: `is_active` false, `next_run` null, no runs until resumed.
+    /// Pause a job: `is_active` false, `next_run` null, no runs until resumed. The job
+    /// records who paused it (`paused_by`, the key's name), when (`paused_at`) and why
+    /// (`pause_note`, from `note`); resuming clears them.
     #[oai(
         path = "/scheduler/jobs/:id/pause",
         method = "post",
@@ -242,9 +244,16 @@ impl JobsApi {
         &self,
         caller: Caller<Write>,
         id: Path<RawParam<i64>>,
-    ) -> Result<Found, OpError<errors::OneJob>> {
+        /// Why, at most 1,000 characters (e.g. `upstream maintenance until Friday`); pausing a
+        /// paused job again replaces it.
+        note: Query<Option<RawParam<String>>>,
+    ) -> Result<Found, OpError<errors::PauseJob>> {
         let id = parse_job_id(&id.0.raw)?;
-        Ok(self.service(caller).pause(id).await?.into())
+        let job = self
+            .service(caller)
+            .pause_with_note(id, raw(&note.0))
+            .await?;
+        Ok(job.into())
     }
 
     /// Resume a job: `next_run` is computed from now; fires missed while paused are skipped.

@@ -151,6 +151,16 @@ pub struct JobOut {
     pub parameters: JsonObject,
     /// False while paused.
     pub is_active: bool,
+    /// The name of the key that paused the job, while it is paused (null otherwise, or when
+    /// paused without a key). Read-only.
+    #[oai(nullable)]
+    pub paused_by: Option<String>,
+    /// Why it was paused (the pause endpoint's `note`), while it is paused. Read-only.
+    #[oai(nullable)]
+    pub pause_note: Option<String>,
+    /// When it was paused, while it is paused. Read-only.
+    #[oai(nullable)]
+    pub paused_at: Option<UtcInstant>,
     /// What happens to fires missed while every replica was down.
     pub misfire_policy: OneOf<MisfirePolicy>,
     /// How late a fire may be and still count as on time, in seconds.
@@ -223,6 +233,9 @@ impl From<Job> for JobOut {
             next_run: job.next_run.map(UtcInstant),
             parameters: JsonObject(job.spec.parameters.into()),
             is_active: job.spec.is_active,
+            paused_by: job.pause.as_ref().and_then(|p| p.by.clone()),
+            pause_note: job.pause.as_ref().and_then(|p| p.note.clone()),
+            paused_at: job.pause.as_ref().map(|p| UtcInstant(p.at)),
             misfire_policy: job.spec.policy.misfire.into(),
             misfire_grace_seconds: job.spec.policy.misfire_grace_seconds,
             catch_up_window_seconds: job.spec.policy.catch_up_window_seconds,
@@ -273,6 +286,9 @@ impl poem_openapi::types::Example for JobOut {
                 "recipients": ["sales@example.com"]
             })),
             is_active: true,
+            paused_by: None,
+            pause_note: None,
+            paused_at: None,
             misfire_policy: MisfirePolicy::FireOnce.into(),
             misfire_grace_seconds: 60,
             catch_up_window_seconds: 3600,

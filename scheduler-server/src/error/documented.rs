@@ -302,6 +302,10 @@ pub mod errors {
         OneJob: [JobNotFound, Unavailable]
     );
     error_set!(
+        /// Pause a job (its `note` parameter may be refused).
+        PauseJob: [BadInput, JobNotFound, Unavailable]
+    );
+    error_set!(
         /// List jobs.
         ListJobs: [BadInput, InvalidPage, InvalidCursor, Unavailable]
     );

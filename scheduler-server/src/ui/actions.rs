@@ -32,9 +32,10 @@ pub(crate) async fn act(
     body: Body,
     action: Action,
 ) -> Response {
-    if let Err(refused) = posted(request, body).await {
-        return *refused;
-    }
+    let fields = match posted(request, body).await {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
+    };
     let visit = match ui.visit(request) {
         Ok(visit) => visit,
         Err(refusal) => return *refusal,
@@ -45,7 +46,11 @@ pub(crate) async fn act(
     };
     let done = match action {
         Action::Run => visit.runs.run_now(id).await.map(|_| "run"),
-        Action::Pause => visit.jobs.pause(id).await.map(|_| "paused"),
+        Action::Pause => visit
+            .jobs
+            .pause_with_note(id, fields.get("note"))
+            .await
+            .map(|_| "paused"),
         Action::Resume => visit.jobs.resume(id).await.map(|_| "resumed"),
         Action::Delete => visit.jobs.delete(id).await.map(|()| "deleted"),
     };

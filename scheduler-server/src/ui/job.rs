@@ -60,11 +60,24 @@ pub fn body(
             }
         }
         @if let Some(reason) = job.completed_reason() { p.notice #completed-reason { (reason) } }
+        @if let Some(pause) = &job.pause {
+            p.notice #pause-note-shown {
+                "Paused by " (pause.by.as_deref().unwrap_or("no key")) " at " (instant(Some(pause.at)))
+                @if let Some(note) = &pause.note { ": " (note) }
+            }
+        }
         @if let Some(notice) = notice { p.notice role="status" #notice { (notice) } }
         @if viewer.can_write() {
             div.actions #job-actions {
                 (action_button(viewer, job, "run", "Run now", "primary"))
-                @if job.spec.is_active { (action_button(viewer, job, "pause", "Pause", "")) }
+                @if job.spec.is_active {
+                    form.inline method="post" action={"/ui/jobs/" (job.id.0) "/pause"} {
+                        input type="hidden" name=(CSRF_FIELD) value=(viewer.csrf);
+                        input #pause-note name="note" type="text" maxlength="1000"
+                            placeholder="Why (optional)" aria-label="Why you pause it (optional)";
+                        button type="submit" id="action-pause" { "Pause" }
+                    }
+                }
                 @else { (action_button(viewer, job, "resume", "Resume", "")) }
                 a.button href={"/ui/jobs/" (job.id.0) "/edit"} #action-edit { "Edit" }
                 a.button.danger href={"/ui/jobs/" (job.id.0) "/delete"} #action-delete { "Delete…" }

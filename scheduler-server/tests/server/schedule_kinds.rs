@@ -138,6 +138,70 @@ async fn catch_up_is_a_misfire_policy_with_a_window(app: TestApp) {
     );
 }
 
+/// Pausing with a note records who, when and why; pausing again replaces the note; resuming
+/// clears all three; a note over 1,000 characters is refused naming `note`.
+async fn a_pause_keeps_who_when_and_why_until_resumed(app: TestApp) {
+    let job = app
+        .create_job(&json!({"name": "noted", "cron_expression": "@hourly"}))
+        .await;
+    let path = format!("/scheduler/jobs/{}/", job["id"]);
+    assert_eq!(
+        (&job["paused_by"], &job["pause_note"], &job["paused_at"]),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+    let (status, paused) = send(
+        &app,
+        Method::POST,
+        &format!("{path}pause/?note=upstream%20maintenance"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused["is_active"], false);
+    assert_eq!(paused["pause_note"], "upstream maintenance");
+    assert!(paused["paused_at"].is_string(), "{paused}");
+    assert_eq!(paused["schedule_status"], "paused");
+    let (_, read) = app.get_json(&path).await;
+    assert_eq!(read["pause_note"], "upstream maintenance");
+    let (_, again) = send(
+        &app,
+        Method::POST,
+        &format!("{path}pause/?note=still"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(again["pause_note"], "still");
+    let long = "x".repeat(1_001);
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        &format!("{path}pause/?note={long}"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"note": ["Ensure this field has no more than 1000 characters."]})
+        )
+    );
+    let (status, resumed) = send(&app, Method::POST, &format!("{path}resume/"), &json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            &resumed["paused_by"],
+            &resumed["pause_note"],
+            &resumed["paused_at"]
+        ),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+    // Paused through a PATCH: recorded without a note.
+    let (_, patched) = send(&app, Method::PATCH, &path, &json!({"is_active": false})).await;
+    assert!(patched["paused_at"].is_string(), "{patched}");
+    assert_eq!(patched["pause_note"], Value::Null);
+}
+
 async fn a_job_has_exactly_one_schedule_kind_and_each_is_checked(app: TestApp) {
     let (status, body) = send(
         &app,
@@ -298,6 +362,7 @@ scheduler_test_support::backend_tests! {
     interval_and_one_off_jobs_are_created_read_and_written_back,
     jitter_delays_next_run_within_its_bound,
     catch_up_is_a_misfire_policy_with_a_window,
+    a_pause_keeps_who_when_and_why_until_resumed,
     a_job_has_exactly_one_schedule_kind_and_each_is_checked,
 ],
 }

@@ -373,11 +373,17 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
         .await;
     browser.screenshots("job").await;
 
+    browser.fill("#pause-note", "vendor maintenance").await;
     browser.click("#action-pause").await;
     browser
         .wait_for("the paused notice", 10, Present("#action-resume"))
         .await;
     assert_eq!(browser.text("#job-state").await, "paused");
+    let note = browser.text("#pause-note-shown").await;
+    assert!(
+        note.starts_with("Paused by operator at ") && note.ends_with(": vendor maintenance"),
+        "{note}"
+    );
     assert_eq!(browser.text("#next-run").await, "—");
     browser.goto(&app.url("/ui/")).await;
     assert_eq!(browser.text(&format!("{row} .next-run")).await, "—");

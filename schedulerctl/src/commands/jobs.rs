@@ -60,7 +60,16 @@ pub(crate) async fn run(
                 .await?;
             done(format, id, "deleted", format!("Deleted job {id}."))
         }
-        JobsCommand::Pause { id } => action(client, format, id, "pause/", tables::job).await,
+        JobsCommand::Pause { id, note } => {
+            let query: Vec<(String, String)> = note
+                .iter()
+                .map(|n| ("note".to_string(), n.clone()))
+                .collect();
+            let answer = client
+                .send(Method::POST, &job_path(id, "pause/"), &query, None)
+                .await?;
+            show(format, &answer, tables::job)
+        }
         JobsCommand::Resume { id } => action(client, format, id, "resume/", tables::job).await,
         JobsCommand::Run { id } => action(client, format, id, "run/", tables::run).await,
     }

@@ -364,6 +364,15 @@ async fn interval_and_one_off_jobs_from_flags() {
     assert!(table.contains("every 5400s"), "{table}");
     assert!(table.contains("once at 2031-07-01T14:00:00Z"), "{table}");
     let id = every["id"].to_string();
+    let paused = ctl
+        .json(&["jobs", "pause", &id, "--note", "vendor outage"])
+        .await;
+    assert_eq!(
+        (&paused["is_active"], &paused["pause_note"]),
+        (&Value::Bool(false), &Value::from("vendor outage"))
+    );
+    let resumed = ctl.json(&["jobs", "resume", &id]).await;
+    assert_eq!(resumed["pause_note"], Value::Null);
     let switched = ctl
         .json(&["jobs", "update", &id, "--cron", "@daily", "--max-runs", "0"])
         .await;

@@ -93,16 +93,13 @@ impl JobSpec {
             if self.end_time.is_some_and(|end| at > end) {
                 return None;
             }
-            let due = at + self.delay(at);
-            if due > now {
-                return Some(Fire { at, due });
+            let fire = self.fire(at);
+            if fire.due > now {
+                return Some(fire);
             }
             at = self.schedule.first_fire(self.start_time, at, tz)?;
         }
-        Some(Fire {
-            at,
-            due: at + self.delay(at),
-        })
+        Some(self.fire(at))
     }
 
     /// The due time of the next fire by [`JobSpec::next_fire`]: what `next_run` shows.
@@ -113,6 +110,14 @@ impl JobSpec {
     /// The jitter delay of the fire at `at`.
     pub fn delay(&self, at: DateTime<Utc>) -> chrono::Duration {
         jitter_offset(self.name.as_str(), at, self.jitter_seconds)
+    }
+
+    /// The fire at the schedule instant `at`, with its due time (`at` plus its delay).
+    pub fn fire(&self, at: DateTime<Utc>) -> Fire {
+        Fire {
+            at,
+            due: at + self.delay(at),
+        }
     }
 
     /// True when `fired` scheduled fires use up `max_runs`.
@@ -134,10 +139,7 @@ impl JobSpec {
             .fires_from(first.at, self.timezone.tz(), count.min(left))
             .into_iter()
             .take_while(|at| self.end_time.is_none_or(|end| *at <= end))
-            .map(|at| Fire {
-                at,
-                due: at + self.delay(at),
-            })
+            .map(|at| self.fire(at))
             .collect()
     }
 }

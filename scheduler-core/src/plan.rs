@@ -182,10 +182,7 @@ fn missed_fires(job: &Job, scheduled_for: DateTime<Utc>, now: DateTime<Utc>) -> 
         if spec.end_time.is_some_and(|end| instant > end) {
             break;
         }
-        let fire = Fire {
-            at: instant,
-            due: instant + spec.delay(instant),
-        };
+        let fire = spec.fire(instant);
         if fire.due > now {
             break;
         }

@@ -320,15 +320,8 @@ async fn interval_and_one_off_schedules_declared_in_code(db: Db) {
     wait_for(&fired, 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
-    let mut seen: Vec<(String, DateTime<Utc>)> = fired
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(name, at, _)| (name.clone(), *at))
-        .collect();
-    seen.sort();
     assert_eq!(
-        seen,
+        seen(&fired),
         [
             ("every-90m".to_string(), at("2026-11-30T08:30:00Z")),
             ("every-90m".to_string(), at("2026-11-30T10:00:00Z")),
@@ -492,16 +485,9 @@ async fn three_processes_declaring_the_same_schedules_fire_each_once() {
     wait_for(&fired, 3).await;
     // Time for a duplicate to show up, if there were one.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut seen: Vec<(String, DateTime<Utc>)> = fired
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(name, at, _)| (name.clone(), *at))
-        .collect();
-    seen.sort();
     let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
     assert_eq!(
-        seen,
+        seen(&fired),
         [
             ("every-minute".to_string(), at("2026-11-30T09:00:00Z")),
             ("every-minute".to_string(), at("2026-11-30T09:01:00Z")),
@@ -515,6 +501,18 @@ async fn three_processes_declaring_the_same_schedules_fire_each_once() {
 
 /// Fires seen by the handlers: job name, fire instant, process.
 type Fired = Mutex<Vec<(String, DateTime<Utc>, String)>>;
+
+/// The fires seen, as (job name, fire instant), sorted.
+fn seen(fired: &Fired) -> Vec<(String, DateTime<Utc>)> {
+    let mut seen: Vec<(String, DateTime<Utc>)> = fired
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(name, at, _)| (name.clone(), *at))
+        .collect();
+    seen.sort();
+    seen
+}
 
 async fn wait_for(fired: &Fired, count: usize) {
     for _ in 0..300 {

@@ -274,10 +274,7 @@ impl JobForm {
         }
         for field in INTEGER_FIELDS {
             if let Some(raw) = present(field) {
-                let value = raw
-                    .parse::<i64>()
-                    .map_or(Value::String(raw), |n| Value::Number(n.into()));
-                body.insert(field.into(), value);
+                body.insert(field.into(), number(raw));
             }
         }
         body.insert("is_active".into(), Value::Bool(self.is_active));

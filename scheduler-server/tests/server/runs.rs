@@ -41,24 +41,6 @@ async fn poison_receiver() -> (String, Arc<AtomicUsize>) {
     (crate::support::serve_hook(hook).await, deliveries)
 }
 
-/// The dispatcher on, with a 1 s lease: a run left `running` would be run again within
-/// seconds.
-fn dispatching(config: &mut scheduler_server::Config) {
-    config.dispatcher = "on".into();
-    config.lease_seconds = 1;
-    // The grace must be shorter than the lease.
-    config.shutdown_grace_seconds = 0;
-    config.poll_interval_ms = 100;
-}
-
-async fn sqlite_dispatching() -> Option<TestApp> {
-    crate::support::sqlite_app_with(dispatching).await
-}
-
-async fn postgres_dispatching() -> Option<TestApp> {
-    crate::support::postgres_app_with(dispatching).await
-}
-
 async fn a_poison_response_fails_the_run_after_exactly_one_delivery(app: TestApp) {
     let (url, deliveries) = poison_receiver().await;
     let job = app
@@ -91,7 +73,7 @@ mod poison {
 
     scheduler_test_support::backend_tests! {
         attribute: tokio::test(flavor = "multi_thread", worker_threads = 2),
-        setups: { sqlite => sqlite_dispatching, postgres => postgres_dispatching },
+        setups: { sqlite => crate::support::sqlite_dispatching, postgres => crate::support::postgres_dispatching },
         tests: [a_poison_response_fails_the_run_after_exactly_one_delivery],
     }
 }

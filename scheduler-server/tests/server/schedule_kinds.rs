@@ -340,21 +340,6 @@ async fn jittered_runs_record_their_due_time(app: TestApp) {
     }
 }
 
-fn dispatching(config: &mut scheduler_server::Config) {
-    config.dispatcher = "on".into();
-    config.lease_seconds = 1;
-    config.shutdown_grace_seconds = 0;
-    config.poll_interval_ms = 100;
-}
-
-async fn sqlite_dispatching() -> Option<TestApp> {
-    crate::support::sqlite_app_with(dispatching).await
-}
-
-async fn postgres_dispatching() -> Option<TestApp> {
-    crate::support::postgres_app_with(dispatching).await
-}
-
 scheduler_test_support::backend_tests! {
     attribute: tokio::test,
     setups: { sqlite => crate::support::sqlite_app, postgres => crate::support::postgres_app },
@@ -370,8 +355,8 @@ scheduler_test_support::backend_tests! {
 mod dispatching {
     use super::{
         a_limited_interval_job_completes_after_max_runs, jittered_runs_record_their_due_time,
-        postgres_dispatching, sqlite_dispatching,
     };
+    use crate::support::{postgres_dispatching, sqlite_dispatching};
 
     scheduler_test_support::backend_tests! {
         attribute: tokio::test,

@@ -65,13 +65,10 @@ pub(crate) async fn run(
                 .iter()
                 .map(|n| ("note".to_string(), n.clone()))
                 .collect();
-            let answer = client
-                .send(Method::POST, &job_path(id, "pause/"), &query, None)
-                .await?;
-            show(format, &answer, tables::job)
+            action(client, format, id, "pause/", &query, tables::job).await
         }
-        JobsCommand::Resume { id } => action(client, format, id, "resume/", tables::job).await,
-        JobsCommand::Run { id } => action(client, format, id, "run/", tables::run).await,
+        JobsCommand::Resume { id } => action(client, format, id, "resume/", &[], tables::job).await,
+        JobsCommand::Run { id } => action(client, format, id, "run/", &[], tables::run).await,
     }
 }
 
@@ -80,16 +77,17 @@ fn job_path(id: i64, rest: &str) -> String {
     format!("/scheduler/jobs/{id}/{rest}")
 }
 
-/// A POST to one of a job's actions, printing what it answers with.
+/// A POST to one of a job's actions (with `query`), printing what it answers with.
 async fn action(
     client: &Client,
     format: Format,
     id: i64,
     rest: &str,
+    query: &[(String, String)],
     render: fn(&Value) -> String,
 ) -> Result<(), Failure> {
     let answer = client
-        .send(Method::POST, &job_path(id, rest), &[], None)
+        .send(Method::POST, &job_path(id, rest), query, None)
         .await?;
     show(format, &answer, render)
 }

@@ -349,3 +349,23 @@ pub(crate) async fn settled(app: &TestApp, run_id: &serde_json::Value) -> serde_
     }
     panic!("run {run_id} still running");
 }
+
+/// The dispatcher on, with a 1 s lease: a run left `running` would be run again within
+/// seconds.
+fn dispatching(config: &mut Config) {
+    config.dispatcher = "on".into();
+    config.lease_seconds = 1;
+    // The grace must be shorter than the lease.
+    config.shutdown_grace_seconds = 0;
+    config.poll_interval_ms = 100;
+}
+
+/// A dispatching server ([`dispatching`]) on a fresh SQLite file.
+pub(crate) async fn sqlite_dispatching() -> Option<TestApp> {
+    sqlite_app_with(dispatching).await
+}
+
+/// A dispatching server ([`dispatching`]) on a fresh PostgreSQL database.
+pub(crate) async fn postgres_dispatching() -> Option<TestApp> {
+    postgres_app_with(dispatching).await
+}

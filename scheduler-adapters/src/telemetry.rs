@@ -27,6 +27,8 @@ pub const LAST_CLAIM_TIMESTAMP_SECONDS: &str = "scheduler_last_claim_timestamp_s
 pub const CLAIM_ERRORS_TOTAL: &str = "scheduler_claim_errors_total";
 /// Runs deleted by history retention.
 pub const RUNS_PRUNED_TOTAL: &str = "scheduler_runs_pruned_total";
+/// Jobs that paused themselves after `pause_after_failures` consecutive failures.
+pub const JOBS_AUTO_PAUSED_TOTAL: &str = "scheduler_jobs_auto_paused_total";
 
 /// Describes every dispatcher metric to the installed recorder (help texts and units).
 pub fn describe() {
@@ -68,6 +70,10 @@ pub fn describe() {
         RUNS_PRUNED_TOTAL,
         "Runs deleted by history retention (age and per-job cap)."
     );
+    describe_counter!(
+        JOBS_AUTO_PAUSED_TOTAL,
+        "Jobs paused by the scheduler after pause_after_failures consecutive failed runs."
+    );
 }
 
 /// Registers every dispatcher metric family with the installed recorder before anything
@@ -93,6 +99,7 @@ pub fn register() {
     }
     metrics::counter!(CLAIM_ERRORS_TOTAL).increment(0);
     metrics::counter!(RUNS_PRUNED_TOTAL).increment(0);
+    metrics::counter!(JOBS_AUTO_PAUSED_TOTAL).increment(0);
     let _ = metrics::histogram!(RUN_DURATION_SECONDS);
     let _ = metrics::histogram!(FIRE_LATENESS_SECONDS);
     metrics::gauge!(RUNS_IN_FLIGHT).set(0.0);
@@ -107,6 +114,11 @@ pub struct MetricsTelemetry;
 impl Telemetry for MetricsTelemetry {
     fn runs_pruned(&self, count: u64) {
         metrics::counter!(RUNS_PRUNED_TOTAL).increment(count);
+    }
+
+    fn jobs_auto_paused(&self, count: usize) {
+        metrics::counter!(JOBS_AUTO_PAUSED_TOTAL)
+            .increment(u64::try_from(count).unwrap_or(u64::MAX));
     }
 
     fn run_recorded(&self, status: RunStatus, trigger: RunTrigger, ran_for: Option<Duration>) {

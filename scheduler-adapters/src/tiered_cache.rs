@@ -423,6 +423,7 @@ mod tests {
             last_error: None,
             fire_count: 0,
             pause: None,
+            failure_streak: 0,
             created_at: now,
             updated_at: now,
             tenant: scheduler_core::Tenant::default_tenant(),

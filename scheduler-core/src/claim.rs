@@ -66,4 +66,7 @@ pub struct FinishedRun {
     pub run: Run,
     /// Its outcome.
     pub outcome: RunOutcome,
+    /// Its job's `pause_after_failures` when the run was claimed (0: the job never pauses
+    /// itself, and the store keeps no failure streak for this outcome).
+    pub pause_after_failures: u32,
 }

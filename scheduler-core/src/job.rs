@@ -169,11 +169,31 @@ pub struct PauseNote {
     pub note: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
+    /// True when the scheduler paused it itself (`pause_after_failures`); `note` says why.
+    pub auto: bool,
 }
 
 impl PauseNote {
     /// The longest note.
     pub const MAX_CHARS: usize = 1_000;
+
+    /// The note of an auto-pause after `failures` consecutive failed runs, the last of which
+    /// failed with `last_error`: "auto-paused after N consecutive failures: <last error>".
+    pub fn auto_paused(failures: u32, last_error: Option<&str>, at: DateTime<Utc>) -> Self {
+        let mut note = format!("auto-paused after {failures} consecutive failures");
+        if let Some(error) = last_error {
+            note.push_str(": ");
+            // The stored error is already bounded; the note keeps to its own limit.
+            let room = Self::MAX_CHARS.saturating_sub(note.chars().count());
+            note.extend(error.chars().take(room));
+        }
+        Self {
+            by: None,
+            note: Some(note),
+            at,
+            auto: true,
+        }
+    }
 
     /// A note as written: trimmed, empty as none, at most [`PauseNote::MAX_CHARS`]
     /// characters, no NUL.
@@ -217,6 +237,10 @@ pub struct Job {
     pub fire_count: u64,
     /// Who paused it and why, while it is paused.
     pub pause: Option<PauseNote>,
+    /// Its consecutive failed runs (retries exhausted) since its last success or resume:
+    /// what `pause_after_failures` is compared with. Kept by the store as outcomes are
+    /// recorded, never written by an edit.
+    pub failure_streak: u32,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -243,6 +267,29 @@ impl Job {
             ScheduleStatus::Scheduled
         } else {
             ScheduleStatus::Completed
+        }
+    }
+
+    /// The pause an outcome batch that left this job (as stored after it) with its failure
+    /// streak calls for: an auto-pause note when the job is active, has
+    /// `pause_after_failures` and its streak reached it; `None` otherwise.
+    pub fn auto_pause(&self, last_error: Option<&str>, now: DateTime<Utc>) -> Option<PauseNote> {
+        let limit = self.spec.policy.pause_after_failures;
+        (self.spec.is_active && limit > 0 && self.failure_streak >= limit)
+            .then(|| PauseNote::auto_paused(self.failure_streak, last_error, now))
+    }
+
+    /// True while the scheduler itself paused the job (`pause_after_failures`).
+    pub fn is_auto_paused(&self) -> bool {
+        !self.spec.is_active && self.pause.as_ref().is_some_and(|pause| pause.auto)
+    }
+
+    /// Why the job stands where it does, in a sentence: why it completed, or why the
+    /// scheduler paused it; `None` for a scheduled job or one paused by hand.
+    pub fn status_reason(&self) -> Option<String> {
+        match &self.pause {
+            Some(pause) if self.is_auto_paused() => pause.note.clone(),
+            _ => self.completed_reason(),
         }
     }
 

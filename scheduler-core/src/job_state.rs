@@ -186,6 +186,66 @@ pub fn outcome_status_writes(finished: &[FinishedRun]) -> Vec<(RunId, StatusWrit
     writes
 }
 
+/// How one batch of stored outcomes moves a job's failure streak (kept only for jobs with
+/// `pause_after_failures`): a run that succeeded restarts it, a run that failed or timed out
+/// with no retry to come (its fire given up) adds one; a failure that will be retried counts
+/// only when its last attempt does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreakChange {
+    /// The job.
+    pub job_id: JobId,
+    /// True when a run of the batch succeeded: the streak becomes `failures` (those after
+    /// the success); false: `failures` is added to it.
+    pub restart: bool,
+    /// The given-up fires counted.
+    pub failures: u32,
+    /// The error of the latest of them.
+    pub last_error: Option<String>,
+    /// When the latest outcome counted ended.
+    pub at: DateTime<Utc>,
+}
+
+/// The streak changes `stored` implies, one per job, in job order: only outcomes of jobs that
+/// pause themselves ([`FinishedRun::pause_after_failures`] above 0), taken in the order they
+/// ended. A store calls it with the outcomes it actually stored (a run recovered meanwhile
+/// counts once, by the recovery).
+pub fn failure_streaks<'a>(stored: impl IntoIterator<Item = &'a FinishedRun>) -> Vec<StreakChange> {
+    let mut counted: Vec<&FinishedRun> = stored
+        .into_iter()
+        .filter(|one| one.pause_after_failures > 0)
+        .filter(|one| one.outcome.status == RunStatus::Succeeded || one.outcome.retry_at.is_none())
+        .collect();
+    counted.sort_by_key(|one| (one.run.job_id, one.outcome.finished_at, one.run.id));
+    let mut changes: Vec<StreakChange> = Vec::new();
+    for one in counted {
+        if changes
+            .last()
+            .is_none_or(|last| last.job_id != one.run.job_id)
+        {
+            changes.push(StreakChange {
+                job_id: one.run.job_id,
+                restart: false,
+                failures: 0,
+                last_error: None,
+                at: one.outcome.finished_at,
+            });
+        }
+        let Some(change) = changes.last_mut() else {
+            continue;
+        };
+        change.at = one.outcome.finished_at;
+        if one.outcome.status == RunStatus::Succeeded {
+            change.restart = true;
+            change.failures = 0;
+            change.last_error = None;
+        } else {
+            change.failures = change.failures.saturating_add(1);
+            change.last_error = one.outcome.error.as_ref().map(|e| e.as_str().to_string());
+        }
+    }
+    changes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +274,7 @@ mod tests {
             last_error: None,
             fire_count: 0,
             pause: None,
+            failure_streak: 0,
             next_fire: None,
             created_at: at("2025-06-23T08:00:00Z"),
             updated_at: at("2025-06-23T08:00:00Z"),
@@ -291,7 +352,87 @@ mod tests {
                 finished_at: at(fire),
                 retry_at: None,
             },
+            pause_after_failures: 0,
         }
+    }
+
+    fn counted(id: i64, job: i64, minute: u32, status: RunStatus) -> FinishedRun {
+        let mut one = finished(id, job, "2025-06-23T09:00:00Z", 1, status);
+        one.outcome.finished_at =
+            at("2025-06-23T09:00:00Z") + chrono::Duration::minutes(minute.into());
+        one.pause_after_failures = 3;
+        one
+    }
+
+    #[test]
+    fn given_up_failures_add_to_the_streak_and_a_success_restarts_it() {
+        use RunStatus::{Failed, Succeeded, TimedOut};
+        let mut retried = counted(9, 1, 0, Failed);
+        retried.outcome.retry_at = Some(at("2025-06-23T10:00:00Z"));
+        let mut silent = counted(10, 3, 0, Failed);
+        silent.pause_after_failures = 0;
+        // Out of order on purpose: the streak follows when the runs ended.
+        let changes = failure_streaks(&[
+            counted(1, 1, 2, Failed),
+            retried,
+            counted(2, 1, 1, TimedOut),
+            counted(3, 2, 5, Failed),
+            counted(4, 2, 1, Failed),
+            counted(5, 2, 3, Succeeded),
+            silent,
+        ]);
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert_eq!(
+            (changes[0].job_id, changes[0].restart, changes[0].failures),
+            (JobId(1), false, 2)
+        );
+        assert_eq!(changes[0].last_error.as_deref(), Some("boom"));
+        assert_eq!(changes[0].at, at("2025-06-23T09:02:00Z"));
+        // Job 2: failed, succeeded, failed: the streak restarts at the one failure after.
+        assert_eq!(
+            (changes[1].job_id, changes[1].restart, changes[1].failures),
+            (JobId(2), true, 1)
+        );
+        let healed = failure_streaks(&[counted(6, 4, 0, Failed), counted(7, 4, 1, Succeeded)]);
+        assert_eq!((healed[0].restart, healed[0].failures), (true, 0));
+        assert_eq!(healed[0].last_error, None);
+    }
+
+    #[test]
+    fn a_job_pauses_itself_once_its_streak_reaches_the_limit() {
+        let now = at("2025-06-23T09:00:00Z");
+        let mut job = job();
+        job.spec.policy.pause_after_failures = 3;
+        job.failure_streak = 2;
+        assert_eq!(job.auto_pause(Some("HTTP 500"), now), None);
+        job.failure_streak = 3;
+        let note = job.auto_pause(Some("HTTP 500"), now).unwrap();
+        assert_eq!(
+            note.note.as_deref(),
+            Some("auto-paused after 3 consecutive failures: HTTP 500")
+        );
+        assert!(note.auto);
+        assert_eq!((note.by.clone(), note.at), (None, now));
+        job.spec.policy.pause_after_failures = 0;
+        assert_eq!(job.auto_pause(Some("HTTP 500"), now), None, "off");
+        job.spec.policy.pause_after_failures = 3;
+        job.spec.is_active = false;
+        assert_eq!(
+            job.auto_pause(Some("HTTP 500"), now),
+            None,
+            "already paused"
+        );
+        job.pause = Some(note);
+        assert_eq!(
+            job.status_reason().as_deref(),
+            Some("auto-paused after 3 consecutive failures: HTTP 500")
+        );
+        let long = "e".repeat(5_000);
+        let capped = crate::PauseNote::auto_paused(3, Some(&long), now);
+        assert_eq!(
+            capped.note.unwrap().chars().count(),
+            crate::PauseNote::MAX_CHARS
+        );
     }
 
     #[test]

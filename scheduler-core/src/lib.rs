@@ -85,7 +85,10 @@ pub use job_query::{
     JobFilter, JobListRequest, JobOrdering, JobPage, JobPosition, JobQuery, JobSlice, OrderField,
     SortKey,
 };
-pub use job_state::{FiredJob, ManualPlan, StatusWrite, outcome_status_writes, plan_manual};
+pub use job_state::{
+    FiredJob, ManualPlan, StatusWrite, StreakChange, failure_streaks, outcome_status_writes,
+    plan_manual,
+};
 pub use job_values::{Description, JobName, Parameters, Timezone};
 pub use page::{Listing, Page, PageLink, Window};
 pub use paging::{PageRequest, Paging};

@@ -436,6 +436,7 @@ mod tests {
             last_error: None,
             fire_count: 0,
             pause: None,
+            failure_streak: 0,
             next_fire: None,
             next_run: Some(utc(next_run)),
             created_at: utc("2025-01-01T00:00:00Z"),

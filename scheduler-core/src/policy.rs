@@ -1,4 +1,5 @@
-//! Per-job run policies (misfire, concurrency, retries, timeout) and who owns a job.
+//! Per-job run policies (misfire, concurrency, retries, timeout, auto-pause) and who owns a
+//! job.
 
 use crate::error::{Invalid, ValidationErrors};
 use crate::wire::WireEnum;
@@ -96,6 +97,9 @@ pub struct RunPolicy {
     pub retry_backoff_seconds: u32,
     /// A run taking longer is stopped and marked `timed_out`.
     pub timeout_seconds: u32,
+    /// The job pauses itself after this many consecutive failed runs (each counted once its
+    /// retries are exhausted; a success starts the count again); 0: never.
+    pub pause_after_failures: u32,
 }
 
 impl Default for RunPolicy {
@@ -108,17 +112,19 @@ impl Default for RunPolicy {
             max_retries: 0,
             retry_backoff_seconds: 10,
             timeout_seconds: 300,
+            pause_after_failures: 0,
         }
     }
 }
 
 /// Accepted range of each numeric policy field, inclusive: `(field, min, max)`.
-pub const POLICY_RANGES: [(&str, u32, u32); 5] = [
+pub const POLICY_RANGES: [(&str, u32, u32); 6] = [
     ("misfire_grace_seconds", 0, 86_400),
     ("catch_up_window_seconds", 1, 604_800),
     ("max_retries", 0, 100),
     ("retry_backoff_seconds", 1, 86_400),
     ("timeout_seconds", 1, 86_400),
+    ("pause_after_failures", 0, 1_000),
 ];
 
 impl RunPolicy {
@@ -146,6 +152,8 @@ pub struct PolicyInput {
     pub retry_backoff_seconds: Option<i64>,
     /// 1 to 86,400.
     pub timeout_seconds: Option<i64>,
+    /// 0 (never) to 1,000.
+    pub pause_after_failures: Option<i64>,
 }
 
 /// `value` (or `base` when absent) when it lies in the range [`POLICY_RANGES`] gives `field`.
@@ -225,6 +233,12 @@ impl PolicyInput {
                 "timeout_seconds",
                 self.timeout_seconds,
                 base.timeout_seconds,
+            ),
+            pause_after_failures: in_range(
+                errors,
+                "pause_after_failures",
+                self.pause_after_failures,
+                base.pause_after_failures,
             ),
         }
     }

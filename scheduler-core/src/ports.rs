@@ -205,6 +205,8 @@ pub trait Telemetry: Send + Sync {
     fn backlog(&self, due: u64);
     /// History retention deleted `count` runs.
     fn runs_pruned(&self, count: u64);
+    /// These many jobs paused themselves after consecutive failures.
+    fn jobs_auto_paused(&self, count: usize);
 }
 
 /// A [`Telemetry`] that keeps nothing: for programs without metrics, and tests.
@@ -221,6 +223,7 @@ impl Telemetry for NoTelemetry {
     fn claim_failed(&self) {}
     fn backlog(&self, _: u64) {}
     fn runs_pruned(&self, _: u64) {}
+    fn jobs_auto_paused(&self, _: usize) {}
 }
 
 /// Durable run history and the claim protocol. The store — not any in-memory timer — decides
@@ -275,13 +278,16 @@ pub trait RunStore: Send + Sync {
 
     /// Records the outcome of a `running` run and, when it is the latest attempt at its job's
     /// last fire, the job's `last_status`/`last_error`, in one transaction. A run no longer
-    /// `running` (recovered elsewhere) or deleted with its job is left as it is.
+    /// `running` (recovered elsewhere) or deleted with its job is left as it is. (No failure
+    /// streak is kept for it: see [`RunStore::finish_many`].)
     async fn finish(&self, run: &Run, outcome: &RunOutcome) -> Result<(), RepositoryError> {
         self.finish_many(&[FinishedRun {
             run: run.clone(),
             outcome: outcome.clone(),
+            pause_after_failures: 0,
         }])
         .await
+        .map(drop)
     }
 
     /// [`RunStore::finish`] for many runs, all or nothing: on success every outcome is
@@ -290,7 +296,12 @@ pub trait RunStore: Send + Sync {
     /// statement). MUST return `Rejected` only when the store refused a value of the batch
     /// (the caller then records the outcomes one by one, so only the one at fault is
     /// changed), `Unavailable` when it could not be reached.
-    async fn finish_many(&self, finished: &[FinishedRun]) -> Result<(), RepositoryError>;
+    ///
+    /// In the same transaction, for the outcomes it stored of jobs that pause themselves: the
+    /// jobs' failure streaks move as [`crate::job_state::failure_streaks`] says (active jobs
+    /// only), and a job whose stored streak then calls for it ([`Job::auto_pause`]) is paused
+    /// with that note (`next_run` cleared). Returns the jobs it paused.
+    async fn finish_many(&self, finished: &[FinishedRun]) -> Result<Vec<JobId>, RepositoryError>;
 
     /// Inserts a `manual` run of job `job_id` for `now`, `running` for `worker`, and sets the
     /// job's `last_run` to `now` and `last_status` to `running`.

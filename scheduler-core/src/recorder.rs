@@ -110,7 +110,7 @@ impl Recorder {
             slots.push(pending.slot);
         }
         match self.store_with_retries(&finished).await {
-            Ok(()) => {}
+            Ok(paused) => self.report_paused(&paused),
             Err(RepositoryError::Rejected(cause)) => {
                 if let [one] = finished.as_slice() {
                     tracing::warn!(run_id = %one.run.id, %cause, "the store refused a run outcome; storing a minimal error");
@@ -144,8 +144,26 @@ impl Recorder {
         drop(slots);
     }
 
+    /// Tells the log and the metrics which jobs paused themselves.
+    fn report_paused(&self, paused: &[JobId]) {
+        if paused.is_empty() {
+            return;
+        }
+        for job_id in paused {
+            tracing::warn!(
+                target: "scheduler_core::run",
+                %job_id,
+                "job auto-paused after consecutive failures"
+            );
+        }
+        self.telemetry.jobs_auto_paused(paused.len());
+    }
+
     /// `finish_many`, with an outage retried twice (after 200 and 400 ms).
-    async fn store_with_retries(&self, finished: &[FinishedRun]) -> Result<(), RepositoryError> {
+    async fn store_with_retries(
+        &self,
+        finished: &[FinishedRun],
+    ) -> Result<Vec<JobId>, RepositoryError> {
         let mut attempt = 0u32;
         loop {
             match self.store.finish_many(finished).await {
@@ -168,7 +186,7 @@ impl Recorder {
             .store_with_retries(std::slice::from_ref(finished))
             .await
         {
-            Ok(()) => {}
+            Ok(paused) => self.report_paused(&paused),
             Err(RepositoryError::Rejected(cause)) => {
                 tracing::warn!(run_id = %finished.run.id, %cause, "the store refused a run outcome; storing a minimal error");
                 self.store_minimal(finished).await;
@@ -184,12 +202,16 @@ impl Recorder {
         let minimal = FinishedRun {
             run: finished.run.clone(),
             outcome: finished.outcome.with_minimal_error(),
+            pause_after_failures: finished.pause_after_failures,
         };
-        if let Err(error) = self
+        match self
             .store_with_retries(std::slice::from_ref(&minimal))
             .await
         {
-            tracing::error!(run_id = %minimal.run.id, %error, "could not record a run outcome");
+            Ok(paused) => self.report_paused(&paused),
+            Err(error) => {
+                tracing::error!(run_id = %minimal.run.id, %error, "could not record a run outcome");
+            }
         }
     }
 }
@@ -228,6 +250,7 @@ mod tests {
                 finished_at: at,
                 retry_at: None,
             },
+            pause_after_failures: 0,
         }
     }
 
@@ -252,7 +275,7 @@ mod tests {
                 let error = f.outcome.error.as_ref().map(|e| e.as_str().to_string());
                 (f.run.id.0, error.unwrap_or_default())
             }));
-            Ok(())
+            Ok(Vec::new())
         });
         store
     }

@@ -22,6 +22,7 @@ mod m20261208_000001_schedule_kinds;
 mod m20261208_000002_jitter;
 mod m20261208_000003_catch_up;
 mod m20261208_000004_pause_note;
+mod m20261209_000001_auto_pause;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000002_jitter::Migration),
             Box::new(m20261208_000003_catch_up::Migration),
             Box::new(m20261208_000004_pause_note::Migration),
+            Box::new(m20261209_000001_auto_pause::Migration),
         ]
     }
 }

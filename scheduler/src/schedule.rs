@@ -149,6 +149,13 @@ impl Schedule {
         self
     }
 
+    /// Pause the job after `failures` consecutive failed runs (retries exhausted), keeping
+    /// the last error as the reason; 0 (the default): never.
+    pub fn pause_after_failures(mut self, failures: u32) -> Self {
+        self.policy.pause_after_failures = Some(i64::from(failures));
+        self
+    }
+
     /// Every policy field as the API takes them (misfire and concurrency policies too).
     pub fn policy(mut self, policy: PolicyInput) -> Self {
         self.policy = policy;

@@ -60,6 +60,10 @@ pub(crate) fn job_body(fields: &JobFields) -> Result<Map<String, Value>, Failure
         fields.retry_backoff_seconds.map(Value::from),
     );
     set("timeout_seconds", fields.timeout_seconds.map(Value::from));
+    set(
+        "pause_after_failures",
+        fields.pause_after_failures.map(Value::from),
+    );
     if let Some(params) = &fields.params {
         let params: Value = serde_json::from_str(params)
             .map_err(|error| Failure::Usage(format!("--params is not JSON: {error}")))?;

@@ -96,9 +96,9 @@ pub(crate) enum JobsCommand {
         id: i64,
     },
     /// Create a job from flags and/or a JSON body (--file).
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Change some of a job's fields (PATCH): only what is given changes.
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     /// Delete a job and its run history.
     Delete {
         /// The job's id.
@@ -252,6 +252,9 @@ pub(crate) struct JobFields {
     /// A run taking longer is stopped and marked timed_out.
     #[arg(long, value_name = "SECONDS")]
     pub(crate) timeout_seconds: Option<u32>,
+    /// Pause the job after this many consecutive failed runs (0: never).
+    #[arg(long, value_name = "N")]
+    pub(crate) pause_after_failures: Option<u32>,
 }
 
 /// `jobs create`.

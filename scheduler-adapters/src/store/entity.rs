@@ -53,6 +53,15 @@ pub(crate) struct Model {
     /// When it was paused; a paused job has a pause record exactly when this is set.
     #[serde(default)]
     pub paused_at: Option<DateTimeUtc>,
+    /// True while the scheduler itself paused it (`pause_after_failures`).
+    #[serde(default)]
+    pub pause_auto: bool,
+    /// Pause after this many consecutive failed runs; 0: never.
+    #[serde(default)]
+    pub pause_after_failures: i32,
+    /// Consecutive failed runs (retries exhausted) since the last success or resume.
+    #[serde(default)]
+    pub failure_streak: i32,
     /// IANA zone name.
     pub timezone: String,
     /// No fire before.
@@ -219,6 +228,11 @@ impl Model {
                     self.retry_backoff_seconds,
                 )?,
                 timeout_seconds: seconds(id, "timeout_seconds", self.timeout_seconds)?,
+                pause_after_failures: seconds(
+                    id,
+                    "pause_after_failures",
+                    self.pause_after_failures,
+                )?,
             },
             target: self
                 .target
@@ -246,7 +260,9 @@ impl Model {
                 by: self.paused_by.clone(),
                 note: self.pause_note.clone(),
                 at,
+                auto: self.pause_auto,
             }),
+            failure_streak: seconds(id, "failure_streak", self.failure_streak)?,
             created_at: self.created_at,
             updated_at: self.updated_at,
             tenant: Tenant::parse(&self.tenant).map_err(|e| corrupt(id, "tenant", e))?,
@@ -277,6 +293,9 @@ impl Model {
             paused_by: job.pause.as_ref().and_then(|p| p.by.clone()),
             pause_note: job.pause.as_ref().and_then(|p| p.note.clone()),
             paused_at: job.pause.as_ref().map(|p| micros(p.at)),
+            pause_auto: job.pause.as_ref().is_some_and(|p| p.auto),
+            pause_after_failures: clamp(job.spec.policy.pause_after_failures),
+            failure_streak: clamp(job.failure_streak),
             timezone: job.spec.timezone.name().to_string(),
             start_time: micros(job.spec.start_time),
             end_time: job.spec.end_time.map(micros),

@@ -7,7 +7,7 @@ use scheduler_core::{
     Conflict, Job, JobId, JobName, JobPage, JobRepository, JobSlice, JobSource, NewJob,
     RepositoryError, Tenant, WireEnum,
 };
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QueryTrait,
@@ -91,6 +91,7 @@ fn new_row(job: &NewJob) -> ActiveModel {
         last_error: None,
         fire_count: 0,
         pause: None,
+        failure_streak: 0,
         next_run: job.next_run,
         next_fire: job.next_fire,
         created_at: job.created_at,
@@ -255,8 +256,16 @@ impl JobRepository for SeaOrmJobRepository {
         // written without it and read back.
         row.id = NotSet;
         row.fire_count = NotSet;
+        // The failure streak is the outcomes' alone too, except that a row written while it
+        // is stored paused (its resume among such writes) starts counting afresh (the
+        // right-hand side reads the row before the write).
+        row.failure_streak = NotSet;
         let result = Entity::update_many()
             .set(row)
+            .col_expr(
+                Column::FailureStreak,
+                Expr::cust("CASE WHEN is_active THEN failure_streak ELSE 0 END"),
+            )
             .filter(Column::Id.eq(id))
             .exec(&self.db)
             .await

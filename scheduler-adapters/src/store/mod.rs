@@ -11,6 +11,7 @@ mod run_entity;
 pub mod run_list;
 mod run_prune;
 mod run_sql;
+mod run_streak;
 mod runs;
 mod shared_secrets;
 mod signing;

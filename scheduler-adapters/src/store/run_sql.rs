@@ -176,24 +176,40 @@ pub(super) struct Outcome {
 pub(super) fn finish_runs(outcomes: &[Outcome]) -> Statement {
     Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "WITH done AS (\
-            SELECT * FROM json_to_recordset($1::json) AS d(\
-                id bigint, status text, error text, finished_at timestamptz, \
-                retry_at timestamptz, job_status boolean)\
-         ), finished AS (\
-            UPDATE job_runs AS r SET status = d.status, error = d.error, \
-                finished_at = d.finished_at, retry_at = d.retry_at \
-            FROM done AS d \
-            WHERE r.id = d.id AND r.id = ANY(ARRAY(SELECT id FROM done)) \
-                AND (r.status = 'running') IS TRUE \
-            RETURNING r.job_id, r.scheduled_for, d.status, d.error, d.job_status\
-         ) \
-         UPDATE jobs AS j SET last_status = f.status, last_error = f.error \
-         FROM finished AS f \
-         WHERE f.job_status AND j.id = f.job_id AND j.last_run = f.scheduled_for",
+        format!("{FINISH_RUNS} {FINISH_JOB_STATUS}"),
         [json_text(outcomes).into()],
     )
 }
+
+/// [`finish_runs`], answering the id of every run it stored (`id`): for a batch with
+/// outcomes of jobs that pause themselves, whose failure streaks follow the stored outcomes
+/// only.
+pub(super) fn finish_runs_returning(outcomes: &[Outcome]) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("{FINISH_RUNS}, shown AS ({FINISH_JOB_STATUS}) SELECT id FROM finished"),
+        [json_text(outcomes).into()],
+    )
+}
+
+/// The outcomes (`$1`, a JSON array of [`Outcome`]) and the runs they stored (`finished`).
+const FINISH_RUNS: &str = "WITH done AS (\
+        SELECT * FROM json_to_recordset($1::json) AS d(\
+            id bigint, status text, error text, finished_at timestamptz, \
+            retry_at timestamptz, job_status boolean)\
+     ), finished AS (\
+        UPDATE job_runs AS r SET status = d.status, error = d.error, \
+            finished_at = d.finished_at, retry_at = d.retry_at \
+        FROM done AS d \
+        WHERE r.id = d.id AND r.id = ANY(ARRAY(SELECT id FROM done)) \
+            AND (r.status = 'running') IS TRUE \
+        RETURNING r.id, r.job_id, r.scheduled_for, d.status, d.error, d.job_status\
+     )";
+
+/// The jobs' status from the stored outcomes the core chose.
+const FINISH_JOB_STATUS: &str = "UPDATE jobs AS j SET last_status = f.status, last_error = f.error \
+     FROM finished AS f \
+     WHERE f.job_status AND j.id = f.job_id AND j.last_run = f.scheduled_for";
 
 /// `RunStore::heartbeat` on PostgreSQL: one statement for any number of runs, read by
 /// primary key (see [`finish_runs`] for the `IS TRUE`; the id list is read once, as an

@@ -12,7 +12,7 @@
 //! Every insert of a run adds one to its job's `run_count` in the same transaction, and every
 //! delete takes it off (the per-job history cap reads it).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -20,7 +20,8 @@ use chrono::{DateTime, Utc};
 use scheduler_core::{
     ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, FirePlan, Job, JobId, Recovered,
     RepositoryError, RetryPlan, Run, RunId, RunPage, RunSlice, RunStatus, RunStore, StatusWrite,
-    WireEnum, outcome_status_writes, plan_fire, plan_manual, plan_recovery, plan_retry,
+    WireEnum, failure_streaks, outcome_status_writes, plan_fire, plan_manual, plan_recovery,
+    plan_retry,
 };
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
@@ -35,6 +36,7 @@ use super::run_claim;
 use super::run_entity as runs;
 use super::run_prune;
 use super::run_sql;
+use super::run_streak;
 use super::{micros, repository_error};
 
 /// Runs and claims in PostgreSQL or SQLite.
@@ -272,10 +274,13 @@ impl RunStore for SeaOrmRunStore {
         Ok(())
     }
 
-    async fn finish_many(&self, finished: &[FinishedRun]) -> Result<(), RepositoryError> {
+    async fn finish_many(&self, finished: &[FinishedRun]) -> Result<Vec<JobId>, RepositoryError> {
         if finished.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        // Streaks are kept only for jobs that pause themselves: other batches take the
+        // one-statement path.
+        let streaks = finished.iter().any(|f| f.pause_after_failures > 0);
         // Which of these runs' outcomes the job shows: the core's rule.
         let writes: HashMap<RunId, StatusWrite> =
             outcome_status_writes(finished).into_iter().collect();
@@ -291,14 +296,38 @@ impl RunStore for SeaOrmRunStore {
                     job_status: writes.contains_key(&f.run.id),
                 })
                 .collect();
-            db(self.db.execute_raw(run_sql::finish_runs(&outcomes)).await)?;
-            return Ok(());
+            if !streaks {
+                db(self.db.execute_raw(run_sql::finish_runs(&outcomes)).await)?;
+                return Ok(Vec::new());
+            }
+            let txn = db(self.db.begin().await)?;
+            let rows = db(txn
+                .query_all_raw(run_sql::finish_runs_returning(&outcomes))
+                .await)?;
+            let stored: HashSet<i64> = rows
+                .iter()
+                .map(|row| row.try_get::<i64>("", "id"))
+                .collect::<Result<_, _>>()
+                .map_err(repository_error)?;
+            let changes = failure_streaks(finished.iter().filter(|f| stored.contains(&f.run.id.0)));
+            let paused = run_streak::apply(&txn, &changes).await?;
+            db(txn.commit().await)?;
+            return Ok(paused);
         }
         let txn = self.begin_write().await?;
+        let mut stored = Vec::new();
         for one in finished {
-            finish_one(&txn, one, writes.get(&one.run.id)).await?;
+            if finish_one(&txn, one, writes.get(&one.run.id)).await? {
+                stored.push(one);
+            }
         }
-        db(txn.commit().await)
+        let paused = if streaks {
+            run_streak::apply(&txn, &failure_streaks(stored)).await?
+        } else {
+            Vec::new()
+        };
+        db(txn.commit().await)?;
+        Ok(paused)
     }
 
     async fn start_manual(
@@ -417,12 +446,13 @@ impl RunStore for SeaOrmRunStore {
 }
 
 /// SQLite: [`RunStore::finish`] of one run inside the caller's transaction, and the job
-/// status the core decided for it, if any, once its outcome is stored.
+/// status the core decided for it, if any, once its outcome is stored. True when it was (the
+/// run was still `running`).
 async fn finish_one(
     txn: &DatabaseTransaction,
     one: &FinishedRun,
     job_status: Option<&StatusWrite>,
-) -> Result<(), RepositoryError> {
+) -> Result<bool, RepositoryError> {
     let (run, outcome) = (&one.run, &one.outcome);
     let error = outcome.error.as_ref().map(|e| e.as_str().to_string());
     let finished = db(runs::Entity::update_many()
@@ -440,8 +470,9 @@ async fn finish_one(
         .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
         .exec(txn)
         .await)?;
-    if let (true, Some(write)) = (finished.rows_affected > 0, job_status) {
+    let stored = finished.rows_affected > 0;
+    if let (true, Some(write)) = (stored, job_status) {
         set_last_status(txn, write).await?;
     }
-    Ok(())
+    Ok(stored)
 }

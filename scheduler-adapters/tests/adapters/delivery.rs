@@ -224,6 +224,7 @@ async fn sequential_deliveries_to_one_host_reuse_one_connection() {
         last_error: None,
         fire_count: 0,
         pause: None,
+        failure_streak: 0,
         created_at: Utc::now(),
         updated_at: Utc::now(),
         tenant: scheduler_core::Tenant::default_tenant(),

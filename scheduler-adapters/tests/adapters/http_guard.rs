@@ -43,6 +43,7 @@ fn job(url: &str) -> Job {
         last_error: None,
         fire_count: 0,
         pause: None,
+        failure_streak: 0,
         next_run: None,
         next_fire: None,
         created_at: now,

@@ -28,6 +28,7 @@ fn job(id: i64, description: &str) -> Job {
         last_error: None,
         fire_count: 0,
         pause: None,
+        failure_streak: 0,
         created_at: now,
         updated_at: now,
         tenant: scheduler_core::Tenant::default_tenant(),

@@ -59,6 +59,7 @@ fn ended(run: &Run, status: RunStatus, error: Option<&str>) -> FinishedRun {
             finished_at: run.started_at + chrono::Duration::seconds(1),
             retry_at: None,
         },
+        pause_after_failures: 0,
     }
 }
 
@@ -199,6 +200,99 @@ async fn a_batch_of_outcomes_is_recorded_with_the_jobs_last_status(s: Store) {
     );
     assert_eq!(job(c.id).await.last_status, Some(RunStatus::TimedOut));
     s.runs.finish_many(&[]).await.unwrap();
+}
+
+/// A job with `pause_after_failures: 3` counts failed runs whose retries are exhausted, a
+/// success restarts the count, an outcome already stored (recovered elsewhere) is not
+/// counted again, and the third consecutive failure pauses the job with the reason; a write
+/// of the paused job (its resume) starts the count afresh.
+async fn consecutive_failures_pause_a_job_that_asks_for_it(s: Store) {
+    let now = at("2025-06-23T09:00:00Z");
+    let job = s
+        .due_job(DueJob {
+            policy: scheduler_core::PolicyInput {
+                pause_after_failures: Some(3),
+                ..scheduler_core::PolicyInput::default()
+            },
+            ..DueJob::new("fragile", now)
+        })
+        .await;
+    let other = job_with(&s, "sturdy", "0 0 1 1 *", "ok", now, None).await;
+    let mut second = 0;
+    let mut outcome = |status: RunStatus, error: Option<&str>| {
+        let runs = s.runs.clone();
+        second += 1;
+        let when = now + chrono::Duration::seconds(second);
+        let error = error.map(str::to_string);
+        let id = job.id;
+        async move {
+            let run = runs.start_manual(id, when, "w").await.unwrap().run;
+            let mut finished = ended(&run, status, error.as_deref());
+            finished.pause_after_failures = 3;
+            (
+                runs.finish_many(&[finished.clone()]).await.unwrap(),
+                finished,
+            )
+        }
+    };
+    let streak = |id| {
+        let jobs = s.repo.clone();
+        async move { jobs.get(id).await.unwrap().unwrap() }
+    };
+    assert_eq!(outcome(RunStatus::Failed, Some("one")).await.0, []);
+    let (_, twice) = outcome(RunStatus::TimedOut, Some("two")).await;
+    assert_eq!(streak(job.id).await.failure_streak, 2);
+    // The same outcome again (its run is no longer running) counts nothing.
+    assert_eq!(s.runs.finish_many(&[twice]).await.unwrap(), []);
+    assert_eq!(streak(job.id).await.failure_streak, 2);
+    assert_eq!(outcome(RunStatus::Succeeded, None).await.0, []);
+    assert_eq!(streak(job.id).await.failure_streak, 0);
+    // A retried failure counts once its retries are exhausted: not yet.
+    let mut retried = {
+        let run = s
+            .runs
+            .start_manual(job.id, now + chrono::Duration::minutes(5), "w")
+            .await
+            .unwrap()
+            .run;
+        ended(&run, RunStatus::Failed, Some("will retry"))
+    };
+    retried.outcome.retry_at = Some(now + chrono::Duration::minutes(6));
+    retried.pause_after_failures = 3;
+    assert_eq!(s.runs.finish_many(&[retried]).await.unwrap(), []);
+    assert_eq!(streak(job.id).await.failure_streak, 0);
+    outcome(RunStatus::Failed, Some("a")).await;
+    outcome(RunStatus::Failed, Some("b")).await;
+    let (paused, _) = outcome(RunStatus::Failed, Some("HTTP 500: down")).await;
+    assert_eq!(paused, [job.id]);
+    let stored = streak(job.id).await;
+    assert!(!stored.spec.is_active);
+    assert_eq!((stored.next_run, stored.next_fire), (None, None));
+    assert_eq!(stored.failure_streak, 3);
+    let pause = stored.pause.clone().unwrap();
+    assert!(pause.auto);
+    assert_eq!(pause.by, None);
+    assert_eq!(
+        pause.note.as_deref(),
+        Some("auto-paused after 3 consecutive failures: HTTP 500: down")
+    );
+    assert_eq!(stored.status_reason(), pause.note);
+    // A paused job's further failures count nothing and pause nothing again.
+    assert_eq!(outcome(RunStatus::Failed, Some("late")).await.0, []);
+    assert_eq!(streak(job.id).await.failure_streak, 3);
+    // Resumed (any write of the paused row): counting starts afresh.
+    let mut resumed = stored.clone();
+    resumed.spec.is_active = true;
+    resumed.pause = None;
+    let resumed = s.repo.update(resumed).await.unwrap();
+    assert_eq!((resumed.failure_streak, resumed.pause), (0, None));
+    // The job without the policy keeps no streak.
+    let run = s.runs.start_manual(other.id, now, "w").await.unwrap().run;
+    s.runs
+        .finish_many(&[ended(&run, RunStatus::Failed, Some("x"))])
+        .await
+        .unwrap();
+    assert_eq!(streak(other.id).await.failure_streak, 0);
 }
 
 /// A heartbeat of many runs (more than one SQLite statement's worth) touches exactly the
@@ -369,6 +463,7 @@ scheduler_test_support::backend_tests! {
         a_claim_leaves_the_fires_of_saturated_hosts_for_later,
         a_batch_of_outcomes_is_recorded_with_the_jobs_last_status,
         a_heartbeat_of_many_runs_touches_only_running_ones,
+        consecutive_failures_pause_a_job_that_asks_for_it,
         history_is_held_at_the_per_job_cap_and_the_retention_horizon,
     ],
 }

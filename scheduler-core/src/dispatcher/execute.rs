@@ -109,7 +109,11 @@ impl Dispatcher {
         self.inner
             .recorder
             .record(Pending {
-                finished: FinishedRun { run, outcome },
+                finished: FinishedRun {
+                    run,
+                    outcome,
+                    pause_after_failures: policy.pause_after_failures,
+                },
                 slot,
             })
             .await;

@@ -41,6 +41,7 @@ fn claimed() -> ClaimedRun {
         last_error: None,
         fire_count: 0,
         pause: None,
+        failure_streak: 0,
         next_fire: None,
         created_at: now(),
         updated_at: now(),
@@ -200,7 +201,7 @@ async fn an_outcome_the_store_refuses_is_stored_with_a_minimal_error() {
             if seen.len() == 1 {
                 Err(RepositoryError::Rejected("invalid byte sequence".into()))
             } else {
-                Ok(())
+                Ok(Vec::new())
             }
         });
     let mut executor = MockJobExecutor::new();
@@ -350,7 +351,7 @@ async fn a_panicking_handler_fails_its_run_and_the_next_runs_still_execute() {
     let seen = outcomes.clone();
     store.expect_finish_many().returning(move |finished| {
         lock(&seen).extend(finished.iter().map(|f| (f.run.id, f.outcome.clone())));
-        Ok(())
+        Ok(Vec::new())
     });
     // The registry an embedding program uses: its handler for run 7 panics.
     let mut handlers = ActionHandlers::new();

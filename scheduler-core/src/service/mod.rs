@@ -365,12 +365,14 @@ impl JobService {
                 by: self.principal.key_name.clone(),
                 note,
                 at: now,
+                auto: false,
             }),
             (false, None) => current.pause.clone().or_else(|| {
                 Some(PauseNote {
                     by: self.principal.key_name.clone(),
                     note: None,
                     at: now,
+                    auto: false,
                 })
             }),
         };
@@ -435,6 +437,7 @@ mod tests {
             last_error: None,
             fire_count: 0,
             pause: None,
+            failure_streak: 0,
             next_fire: None,
             created_at: now(),
             updated_at: now(),
@@ -540,6 +543,7 @@ mod tests {
                     last_error: None,
                     fire_count: 0,
                     pause: None,
+                    failure_streak: 0,
                     next_fire: None,
                     next_run: new.next_run,
                     created_at: new.created_at,

@@ -133,6 +133,7 @@ impl<'a> FieldReader<'a> {
             max_retries: self.integer("max_retries"),
             retry_backoff_seconds: self.integer("retry_backoff_seconds"),
             timeout_seconds: self.integer("timeout_seconds"),
+            pause_after_failures: self.integer("pause_after_failures"),
         }
     }
 

@@ -141,6 +141,11 @@ pub struct JobInputDoc {
     /// Default 300.
     #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
     pub timeout_seconds: Option<u32>,
+    /// Pause the job after this many consecutive failed runs (retries exhausted), keeping
+    /// the reason ("auto-paused after N consecutive failures: <last error>"); 0-1000,
+    /// default 0: never.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
+    pub pause_after_failures: Option<u32>,
     /// Where runs are delivered. Default none: the handler registered for
     /// `parameters.action` runs.
     #[oai(nullable)]
@@ -171,6 +176,7 @@ impl Example for JobInputDoc {
             max_retries: None,
             retry_backoff_seconds: None,
             timeout_seconds: None,
+            pause_after_failures: Some(5),
             target: None,
         }
     }
@@ -232,6 +238,9 @@ pub struct JobPatchDoc {
     /// 1-86400.
     #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
     pub timeout_seconds: Option<u32>,
+    /// 0 (never) to 1000.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
+    pub pause_after_failures: Option<u32>,
     /// New target, or null to remove it.
     #[oai(nullable)]
     pub target: Option<TargetIn>,

@@ -130,7 +130,8 @@ pub struct JobOut {
     /// `scheduled` (it has a next run), `paused`, or `completed` (it will not fire again:
     /// `max_runs` reached, its `run_at` or `end_time` passed). Read-only.
     pub schedule_status: OneOf<ScheduleStatus>,
-    /// Why a job is `completed`, in a sentence; null otherwise. Read-only.
+    /// Why a job is `completed`, or why the scheduler paused it ("auto-paused after 3
+    /// consecutive failures: ..."), in a sentence; null otherwise. Read-only.
     #[oai(nullable)]
     pub schedule_status_reason: Option<String>,
     /// IANA time zone the expression is read in.
@@ -180,6 +181,16 @@ pub struct JobOut {
     /// A run taking longer is stopped and marked `timed_out`.
     #[oai(validator(minimum(value = "1"), maximum(value = "86400")))]
     pub timeout_seconds: u32,
+    /// The job pauses itself after this many consecutive failed runs (retries exhausted);
+    /// 0: never.
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
+    pub pause_after_failures: u32,
+    /// Consecutive failed runs (retries exhausted) since the last success or resume.
+    /// Read-only.
+    pub failure_streak: u32,
+    /// True while the scheduler itself paused the job (`pause_after_failures` reached; the
+    /// reason is in `pause_note` and `schedule_status_reason`). Read-only.
+    pub auto_paused: bool,
     /// Where runs are delivered; null to run the handler registered for
     /// `parameters.action`.
     #[oai(nullable)]
@@ -209,7 +220,8 @@ pub struct JobOut {
 impl From<Job> for JobOut {
     fn from(job: Job) -> Self {
         let schedule_status = job.schedule_status().into();
-        let schedule_status_reason = job.completed_reason();
+        let schedule_status_reason = job.status_reason();
+        let auto_paused = job.is_auto_paused();
         Self {
             id: job.id.0,
             name: job.spec.name.into(),
@@ -243,6 +255,9 @@ impl From<Job> for JobOut {
             max_retries: job.spec.policy.max_retries,
             retry_backoff_seconds: job.spec.policy.retry_backoff_seconds,
             timeout_seconds: job.spec.policy.timeout_seconds,
+            pause_after_failures: job.spec.policy.pause_after_failures,
+            failure_streak: job.failure_streak,
+            auto_paused,
             target: job.spec.target.as_ref().map(TargetOut::from),
             last_status: job.last_status.map(OneOf::from),
             last_error: job.last_error,
@@ -296,6 +311,9 @@ impl poem_openapi::types::Example for JobOut {
             max_retries: 0,
             retry_backoff_seconds: 10,
             timeout_seconds: 300,
+            pause_after_failures: 0,
+            failure_streak: 0,
+            auto_paused: false,
             target: None,
             last_status: None,
             last_error: None,

@@ -36,7 +36,7 @@ impl FormFields {
 }
 
 /// The text fields of the job form, in the order shown.
-const TEXT_FIELDS: [&str; 20] = [
+const TEXT_FIELDS: [&str; 21] = [
     "name",
     "cron_expression",
     "interval_seconds",
@@ -57,11 +57,13 @@ const TEXT_FIELDS: [&str; 20] = [
     "max_retries",
     "retry_backoff_seconds",
     "timeout_seconds",
+    "pause_after_failures",
 ];
 
 /// The integer fields (sent as JSON numbers when they read as one, else as text, which the
 /// API's reader refuses with its own message).
-const INTEGER_FIELDS: [&str; 6] = [
+const INTEGER_FIELDS: [&str; 7] = [
+    "pause_after_failures",
     "catch_up_window_seconds",
     "jitter_seconds",
     "misfire_grace_seconds",
@@ -165,6 +167,10 @@ impl JobForm {
                 policy.concurrency.as_str().to_string(),
             ),
             ("max_retries", policy.max_retries.to_string()),
+            (
+                "pause_after_failures",
+                policy.pause_after_failures.to_string(),
+            ),
             ("jitter_seconds", spec.jitter_seconds.to_string()),
             (
                 "retry_backoff_seconds",
@@ -482,7 +488,7 @@ pub fn render(
                         ". Change them through the API." }
                 }
             }
-            details open[has_any(errors, &["misfire_policy", "misfire_grace_seconds", "catch_up_window_seconds", "concurrency_policy", "max_retries", "retry_backoff_seconds", "timeout_seconds", "jitter_seconds"])] {
+            details open[has_any(errors, &["misfire_policy", "misfire_grace_seconds", "catch_up_window_seconds", "concurrency_policy", "max_retries", "retry_backoff_seconds", "timeout_seconds", "jitter_seconds", "pause_after_failures"])] {
                 summary { "Run policies" }
                 div.grid {
                     (select_field(form, errors, "misfire_policy", "Missed fires",
@@ -492,6 +498,7 @@ pub fn render(
                     (select_field(form, errors, "concurrency_policy", "Overlapping runs",
                         &[("allow", "Allow (allow)"), ("forbid", "Forbid (forbid)")]))
                     (text_field(form, errors, "max_retries", "Retries", None))
+                    (text_field(form, errors, "pause_after_failures", "Pause after failures", Some("Pause the job after this many consecutive failed runs (retries exhausted), keeping the last error; 0: never.")))
                     (text_field(form, errors, "retry_backoff_seconds", "Retry backoff (seconds)", None))
                     (text_field(form, errors, "timeout_seconds", "Timeout (seconds)", None))
                     (text_field(form, errors, "jitter_seconds", "Jitter (seconds)", Some("Delay each fire by up to this much, the same delay on every replica; 0: none.")))

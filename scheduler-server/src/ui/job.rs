@@ -55,6 +55,10 @@ pub fn body(
             h1 #job-title { (job.spec.name.as_str()) }
             @match job.schedule_status() {
                 ScheduleStatus::Scheduled => { span.state.active #job-state { "active" } },
+                ScheduleStatus::Paused if job.is_auto_paused() => {
+                    span.state.paused #job-state { "paused" }
+                    span.badge.failed #auto-paused-badge title="The scheduler paused it after consecutive failed runs" { "auto-paused" }
+                },
                 ScheduleStatus::Paused => { span.state.paused #job-state { "paused" } },
                 ScheduleStatus::Completed => { span.state.completed #job-state { "completed" } },
             }
@@ -62,7 +66,8 @@ pub fn body(
         @if let Some(reason) = job.completed_reason() { p.notice #completed-reason { (reason) } }
         @if let Some(pause) = &job.pause {
             p.notice #pause-note-shown {
-                "Paused by " (pause.by.as_deref().unwrap_or("no key")) " at " (instant(Some(pause.at)))
+                @if pause.auto { "Paused by the scheduler at " (instant(Some(pause.at))) }
+                @else { "Paused by " (pause.by.as_deref().unwrap_or("no key")) " at " (instant(Some(pause.at))) }
                 @if let Some(note) = &pause.note { ": " (note) }
             }
         }
@@ -98,6 +103,13 @@ pub fn body(
                     dt { "Next run" } dd #next-run { (zoned_instant(job.next_run, tz)) }
                     @if job.spec.jitter_seconds > 0 {
                         dt { "Jitter" } dd #jitter { "up to " (job.spec.jitter_seconds) " s per fire" }
+                    }
+                    @if job.spec.policy.pause_after_failures > 0 {
+                        dt { "Auto-pause" }
+                        dd #auto-pause {
+                            "after " (job.spec.policy.pause_after_failures) " consecutive failures ("
+                            (job.failure_streak) " so far)"
+                        }
                     }
                     dt { "Last run" }
                     dd #last-run {

@@ -92,6 +92,9 @@ fn row(job: &Job) -> Markup {
             td data-label="State" { span.cell {
                 @match job.schedule_status() {
                     ScheduleStatus::Scheduled => { span.state.active { "active" } },
+                    ScheduleStatus::Paused if job.is_auto_paused() => {
+                        span.state.paused { "paused" } " " span.badge.failed.auto-paused { "auto-paused" }
+                    },
                     ScheduleStatus::Paused => { span.state.paused { "paused" } },
                     ScheduleStatus::Completed => { span.state.completed { "completed" } },
                 }

@@ -87,8 +87,12 @@ async fn the_original_examples_create_jobs_with_correct_next_run(app: TestApp) {
         assert!(job.get(field).is_some(), "missing {field}: {job}");
     }
     // The seed's fields, the policies, then what schedules beyond cron added (all additive).
-    assert_eq!(job.as_object().unwrap().len(), 36);
+    assert_eq!(job.as_object().unwrap().len(), 39);
     assert_eq!(job["catch_up_window_seconds"], 3600);
+    assert_eq!(
+        (&job["pause_after_failures"], &job["failure_streak"], &job["auto_paused"]),
+        (&json!(0), &json!(0), &json!(false))
+    );
     assert_eq!(
         (&job["interval_seconds"], &job["run_at"], &job["max_runs"]),
         (&Value::Null, &Value::Null, &Value::Null)
@@ -491,7 +495,7 @@ async fn docs_health_and_readiness(app: TestApp) {
             .is_some()
     );
     let job_schema = &spec["components"]["schemas"]["Job"]["properties"];
-    assert_eq!(job_schema.as_object().unwrap().len(), 36);
+    assert_eq!(job_schema.as_object().unwrap().len(), 39);
 
     assert_eq!(
         app.get_json("/health").await,

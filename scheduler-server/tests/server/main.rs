@@ -14,6 +14,7 @@
 
 mod api;
 mod auth;
+mod auto_pause;
 mod cursors;
 mod hardening;
 mod input_limits;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use scheduler_server::{Application, Config};
-use scheduler_test_support::{TestPostgres, TestSqlite};
+use scheduler_test_support::{TestPostgres, TestRedis, TestSqlite};
 use tokio::sync::oneshot;
 
 pub(crate) use contract::Contract;
@@ -161,6 +161,8 @@ pub(crate) struct TestApp {
     pub(crate) postgres: Option<TestPostgres>,
     /// The SQLite file, when the app runs on one.
     pub(crate) sqlite: Option<TestSqlite>,
+    /// The Redis server the app caches in, when a test started one for it.
+    redis: Option<TestRedis>,
     /// Stops the server when dropped or sent.
     stop: Option<oneshot::Sender<()>>,
 }
@@ -245,6 +247,7 @@ pub(crate) async fn spawn(config: Config) -> TestApp {
         client: CheckedClient::new(Arc::new(Contract::new(&document))),
         postgres: None,
         sqlite: None,
+        redis: None,
         stop: Some(stop),
     }
 }
@@ -368,4 +371,38 @@ pub(crate) async fn sqlite_dispatching() -> Option<TestApp> {
 /// A dispatching server ([`dispatching`]) on a fresh PostgreSQL database.
 pub(crate) async fn postgres_dispatching() -> Option<TestApp> {
     postgres_app_with(dispatching).await
+}
+
+/// Two dispatching servers ([`dispatching`]) sharing a fresh SQLite file, like replicas:
+/// their job cache is Redis (an in-process cache would let one serve the other's stale
+/// rows); `None` (skip) without Redis. The first keeps the file.
+pub(crate) async fn sqlite_replicas() -> Option<(TestApp, TestApp)> {
+    let redis = scheduler_test_support::redis().await?;
+    let file = TestSqlite::new();
+    let start = |file: &TestSqlite| {
+        let mut config = test_config(&file.url);
+        dispatching(&mut config);
+        config.redis_url = Some(redis.url.clone());
+        config.redis_prefix = redis.prefix.clone();
+        config.local_cache = false;
+        spawn(config)
+    };
+    let mut first = start(&file).await;
+    let second = start(&file).await;
+    first.sqlite = Some(file);
+    first.redis = Some(redis);
+    Some((first, second))
+}
+
+/// Two dispatching servers ([`dispatching`]) sharing a fresh PostgreSQL database, without a
+/// cache (reads go to the database); `None` (skip) when there is no server. The first keeps
+/// the database.
+pub(crate) async fn postgres_replicas() -> Option<(TestApp, TestApp)> {
+    let first = postgres_dispatching().await?;
+    let url = first.postgres.as_ref()?.url.clone();
+    let mut config = test_config(&url);
+    config.db_acquire_timeout_ms = 1_000;
+    dispatching(&mut config);
+    let second = spawn(config).await;
+    Some((first, second))
 }

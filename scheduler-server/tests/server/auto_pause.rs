@@ -1,0 +1,133 @@
+//! Auto-pause on two replicas sharing a database, on both backends: a job with
+//! `pause_after_failures: 3` delivering to a receiver that answers 500 is paused after exactly
+//! three failed runs, with the reason in the API and the metrics; resuming clears it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use poem::http::StatusCode;
+use poem::{EndpointExt, handler, web::Data};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, serve_hook};
+
+/// Answers 500 to every delivery, counting them.
+#[handler]
+fn broken(hits: Data<&Arc<AtomicUsize>>) -> (StatusCode, &'static str) {
+    hits.fetch_add(1, Ordering::SeqCst);
+    (StatusCode::INTERNAL_SERVER_ERROR, "down for maintenance")
+}
+
+async fn paused_after_exactly_three_failures((a, b): (TestApp, TestApp)) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let url = serve_hook(broken.data(hits.clone())).await;
+    // Every 2 s; an overlapping fire is skipped, so a skipped fire is never a fourth run.
+    let job = a
+        .create_job(&json!({"name": "fragile", "interval_seconds": 2,
+            "concurrency_policy": "forbid", "pause_after_failures": 3,
+            "target": {"type": "http", "url": url}}))
+        .await;
+    assert_eq!(
+        (
+            &job["pause_after_failures"],
+            &job["failure_streak"],
+            &job["auto_paused"]
+        ),
+        (&json!(3), &json!(0), &json!(false))
+    );
+    let path = format!("/scheduler/jobs/{}/", job["id"]);
+    let mut read = Value::Null;
+    for _ in 0..150 {
+        read = b.get_json(&path).await.1;
+        if read["is_active"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(read["is_active"], false, "never paused: {read}");
+    // Two more periods: nothing else fires.
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 3, "deliveries");
+    let (_, runs) = a.get_json(&format!("{path}runs/")).await;
+    assert_eq!(runs["count"], 3, "{runs}");
+    for run in runs["results"].as_array().unwrap() {
+        assert_eq!(run["status"], "failed", "{run}");
+    }
+    let (_, read) = a.get_json(&path).await;
+    let reason = "auto-paused after 3 consecutive failures: HTTP 500: down for maintenance";
+    assert_eq!(
+        (
+            &read["schedule_status"],
+            &read["schedule_status_reason"],
+            &read["pause_note"]
+        ),
+        (&json!("paused"), &json!(reason), &json!(reason)),
+        "{read}"
+    );
+    assert_eq!(
+        (&read["auto_paused"], &read["paused_by"], &read["next_run"]),
+        (&json!(true), &Value::Null, &Value::Null)
+    );
+    assert_eq!(read["failure_streak"], 3);
+    assert_eq!(b.get_json(&path).await.1, read, "both replicas agree");
+    let metrics = a
+        .client
+        .get(a.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let paused: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("scheduler_jobs_auto_paused_total "))
+        .expect("the counter is exported")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(paused >= 1.0, "{paused}");
+
+    // Resuming clears the pause and the streak.
+    let resumed: Value = b
+        .client
+        .post(b.url(&format!("{path}resume/")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &resumed["is_active"],
+            &resumed["auto_paused"],
+            &resumed["failure_streak"],
+            &resumed["pause_note"],
+            &resumed["schedule_status_reason"]
+        ),
+        (
+            &json!(true),
+            &json!(false),
+            &json!(0),
+            &Value::Null,
+            &Value::Null
+        ),
+        "{resumed}"
+    );
+    a.client
+        .post(a.url(&format!("{path}pause/")))
+        .send()
+        .await
+        .unwrap();
+}
+
+scheduler_test_support::backend_tests! {
+    attribute: tokio::test(flavor = "multi_thread", worker_threads = 2),
+    setups: {
+        sqlite => crate::support::sqlite_replicas,
+        postgres => crate::support::postgres_replicas
+    },
+    tests: [paused_after_exactly_three_failures],
+}

@@ -75,6 +75,8 @@ pub enum Invalid {
     RunAtNotAhead,
     /// A `run_at` before `start_time` or after `end_time`: it would never fire.
     RunAtOutsideWindow,
+    /// A pause's `until` that is not after now.
+    UntilNotAhead,
     /// A jitter not below the smallest gap between the schedule's fires (jittered fires
     /// could swap order).
     JitterNotBelowGap {

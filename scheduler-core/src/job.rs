@@ -171,6 +171,9 @@ pub struct PauseNote {
     pub at: DateTime<Utc>,
     /// True when the scheduler paused it itself (`pause_after_failures`); `note` says why.
     pub auto: bool,
+    /// When the job resumes by itself (the dispatcher resumes it within a second or so);
+    /// `None`: paused until someone resumes it.
+    pub until: Option<DateTime<Utc>>,
 }
 
 impl PauseNote {
@@ -192,6 +195,7 @@ impl PauseNote {
             note: Some(note),
             at,
             auto: true,
+            until: None,
         }
     }
 
@@ -277,6 +281,27 @@ impl Job {
         let limit = self.spec.policy.pause_after_failures;
         (self.spec.is_active && limit > 0 && self.failure_streak >= limit)
             .then(|| PauseNote::auto_paused(self.failure_streak, last_error, now))
+    }
+
+    /// The job resumed at `now`: active, its next fire computed from `now` (fires missed while
+    /// paused are not caught up), its pause note and failure streak cleared. What
+    /// [`crate::JobService::resume`] stores, and what a store writes for a pause whose
+    /// `until` has come.
+    pub fn resumed(self, now: DateTime<Utc>) -> Job {
+        let spec = JobSpec {
+            is_active: true,
+            ..self.spec
+        };
+        let (next_run, next_fire) = stored_next(&spec, spec.next_fire(now, self.fire_count));
+        Job {
+            spec,
+            next_run,
+            next_fire,
+            pause: None,
+            failure_streak: 0,
+            updated_at: now,
+            ..self
+        }
     }
 
     /// True while the scheduler itself paused the job (`pause_after_failures`).

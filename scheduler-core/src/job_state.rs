@@ -399,6 +399,29 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_job_fires_from_now_with_its_pause_and_streak_cleared() {
+        let mut job = job();
+        job.spec.is_active = false;
+        job.next_run = None;
+        job.failure_streak = 2;
+        job.fire_count = 7;
+        job.pause = Some(crate::PauseNote {
+            by: Some("ops".into()),
+            note: Some("maintenance".into()),
+            at: at("2025-06-23T08:10:00Z"),
+            auto: false,
+            until: Some(at("2025-06-23T11:30:00Z")),
+        });
+        let now = at("2025-06-23T11:30:00.5Z");
+        let resumed = job.resumed(now);
+        assert!(resumed.spec.is_active);
+        // Hourly: the 09:00, 10:00 and 11:00 fires missed while paused are not run.
+        assert_eq!(resumed.next_run, Some(at("2025-06-23T12:00:00Z")));
+        assert_eq!((resumed.pause, resumed.failure_streak), (None, 0));
+        assert_eq!((resumed.fire_count, resumed.updated_at), (7, now));
+    }
+
+    #[test]
     fn a_job_pauses_itself_once_its_streak_reaches_the_limit() {
         let now = at("2025-06-23T09:00:00Z");
         let mut job = job();

@@ -303,6 +303,16 @@ pub trait RunStore: Send + Sync {
     /// with that note (`next_run` cleared). Returns the jobs it paused.
     async fn finish_many(&self, finished: &[FinishedRun]) -> Result<Vec<JobId>, RepositoryError>;
 
+    /// In one transaction: takes up to `limit` paused jobs whose pause ends at or before
+    /// `now` (`PauseNote::until`) that no other transaction holds, and stores each as
+    /// [`Job::resumed`] at `now` says (its `fire_count` untouched). Returns the jobs it
+    /// resumed; each is resumed once.
+    async fn resume_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<JobId>, RepositoryError>;
+
     /// Inserts a `manual` run of job `job_id` for `now`, `running` for `worker`, and sets the
     /// job's `last_run` to `now` and `last_status` to `running`.
     /// MUST return `NotFound` when the job does not exist, and `Conflict(RunFire)` when a run

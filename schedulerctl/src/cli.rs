@@ -111,6 +111,9 @@ pub(crate) enum JobsCommand {
         /// Why (shown with the job until it is resumed).
         #[arg(long)]
         note: Option<String>,
+        /// Resume by itself at this instant (RFC 3339, e.g. 2030-01-06T06:00:00Z).
+        #[arg(long, value_name = "INSTANT")]
+        until: Option<String>,
     },
     /// Resume a paused job; its next run is computed from now.
     Resume {

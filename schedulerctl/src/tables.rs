@@ -21,6 +21,7 @@ const JOB_FIELDS: &[&str] = &[
     "paused_by",
     "pause_note",
     "paused_at",
+    "paused_until",
     "schedule_status",
     "schedule_status_reason",
     "max_runs",

@@ -56,6 +56,9 @@ pub(crate) struct Model {
     /// True while the scheduler itself paused it (`pause_after_failures`).
     #[serde(default)]
     pub pause_auto: bool,
+    /// When a paused job resumes by itself; `NULL` without an end.
+    #[serde(default)]
+    pub resume_at: Option<DateTimeUtc>,
     /// Pause after this many consecutive failed runs; 0: never.
     #[serde(default)]
     pub pause_after_failures: i32,
@@ -261,6 +264,7 @@ impl Model {
                 note: self.pause_note.clone(),
                 at,
                 auto: self.pause_auto,
+                until: self.resume_at,
             }),
             failure_streak: seconds(id, "failure_streak", self.failure_streak)?,
             created_at: self.created_at,
@@ -294,6 +298,7 @@ impl Model {
             pause_note: job.pause.as_ref().and_then(|p| p.note.clone()),
             paused_at: job.pause.as_ref().map(|p| micros(p.at)),
             pause_auto: job.pause.as_ref().is_some_and(|p| p.auto),
+            resume_at: job.pause.as_ref().and_then(|p| p.until).map(micros),
             pause_after_failures: clamp(job.spec.policy.pause_after_failures),
             failure_streak: clamp(job.failure_streak),
             timezone: job.spec.timezone.name().to_string(),

@@ -330,6 +330,51 @@ impl RunStore for SeaOrmRunStore {
         Ok(paused)
     }
 
+    async fn resume_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<JobId>, RepositoryError> {
+        let _serial = self.serialize().await;
+        let txn = self.begin_write().await?;
+        // Served by the partial index on resume_at.
+        let due = self.lock_rows(
+            jobs::Entity::find()
+                .filter(jobs::Column::ResumeAt.lte(micros(now)))
+                .filter(jobs::Column::IsActive.eq(false))
+                .order_by_asc(jobs::Column::ResumeAt)
+                .limit(u64::from(limit)),
+        );
+        let rows = db(due.all(&txn).await)?;
+        let mut resumed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let job = row.into_job()?.resumed(now);
+            // The row is locked: these are the columns resuming changes (the pause's four
+            // and its end, the schedule, the streak), written as the core computed them.
+            let stored = jobs::Model::from_job(&job);
+            db(jobs::Entity::update_many()
+                .col_expr(jobs::Column::IsActive, Expr::value(stored.is_active))
+                .col_expr(jobs::Column::NextRun, Expr::value(stored.next_run))
+                .col_expr(jobs::Column::NextFire, Expr::value(stored.next_fire))
+                .col_expr(jobs::Column::PausedBy, Expr::value(stored.paused_by))
+                .col_expr(jobs::Column::PauseNote, Expr::value(stored.pause_note))
+                .col_expr(jobs::Column::PausedAt, Expr::value(stored.paused_at))
+                .col_expr(jobs::Column::PauseAuto, Expr::value(stored.pause_auto))
+                .col_expr(jobs::Column::ResumeAt, Expr::value(stored.resume_at))
+                .col_expr(
+                    jobs::Column::FailureStreak,
+                    Expr::value(stored.failure_streak),
+                )
+                .col_expr(jobs::Column::UpdatedAt, Expr::value(stored.updated_at))
+                .filter(jobs::Column::Id.eq(job.id.0))
+                .exec(&txn)
+                .await)?;
+            resumed.push(job.id);
+        }
+        db(txn.commit().await)?;
+        Ok(resumed)
+    }
+
     async fn start_manual(
         &self,
         job_id: JobId,

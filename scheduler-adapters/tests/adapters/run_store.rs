@@ -295,6 +295,56 @@ async fn consecutive_failures_pause_a_job_that_asks_for_it(s: Store) {
     assert_eq!(streak(other.id).await.failure_streak, 0);
 }
 
+/// A job paused until an instant is resumed once that instant has come, once, with its next
+/// fire computed from then; a job paused without an end, or active, is left alone.
+async fn a_pause_with_an_end_is_resumed_once_it_has_come(s: Store) {
+    let now = at("2025-06-23T09:00:00Z");
+    let until = now + chrono::Duration::minutes(30);
+    let pause = |job: Job, until: Option<DateTime<Utc>>| Job {
+        spec: scheduler_core::JobSpec {
+            is_active: false,
+            ..job.spec.clone()
+        },
+        next_run: None,
+        pause: Some(scheduler_core::PauseNote {
+            by: Some("ops".into()),
+            note: Some("window".into()),
+            at: now,
+            auto: false,
+            until,
+        }),
+        ..job
+    };
+    let hourly = job_with(&s, "hourly", "0 * * * *", "ok", now, None).await;
+    let hourly = s.repo.update(pause(hourly, Some(until))).await.unwrap();
+    assert_eq!(hourly.pause.as_ref().unwrap().until, Some(until));
+    let forever = job(&s, "forever", now, None).await;
+    s.repo.update(pause(forever.clone(), None)).await.unwrap();
+    let _active = job(&s, "active", now, None).await;
+
+    assert_eq!(
+        s.runs
+            .resume_due(until - chrono::Duration::seconds(1), 10)
+            .await
+            .unwrap(),
+        []
+    );
+    let later = until + chrono::Duration::milliseconds(400);
+    assert_eq!(s.runs.resume_due(later, 10).await.unwrap(), [hourly.id]);
+    assert_eq!(
+        s.runs.resume_due(later, 10).await.unwrap(),
+        [],
+        "resumed once"
+    );
+    let resumed = s.repo.get(hourly.id).await.unwrap().unwrap();
+    assert!(resumed.spec.is_active);
+    assert_eq!(resumed.pause, None);
+    assert_eq!(resumed.next_run, Some(at("2025-06-23T10:00:00Z")));
+    assert_eq!(resumed.updated_at, later);
+    let still = s.repo.get(forever.id).await.unwrap().unwrap();
+    assert!(!still.spec.is_active);
+}
+
 /// A heartbeat of many runs (more than one SQLite statement's worth) touches exactly the
 /// running ones.
 async fn a_heartbeat_of_many_runs_touches_only_running_ones(s: Store) {
@@ -464,6 +514,7 @@ scheduler_test_support::backend_tests! {
         a_batch_of_outcomes_is_recorded_with_the_jobs_last_status,
         a_heartbeat_of_many_runs_touches_only_running_ones,
         consecutive_failures_pause_a_job_that_asks_for_it,
+        a_pause_with_an_end_is_resumed_once_it_has_come,
         history_is_held_at_the_per_job_cap_and_the_retention_horizon,
     ],
 }

@@ -18,6 +18,13 @@ const MIN_PAUSE: Duration = Duration::from_millis(50);
 /// How often the loop samples the due backlog (one indexed count).
 const BACKLOG_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
+/// How often the loop resumes jobs whose pause has ended (one indexed query): a job paused
+/// until an instant resumes within this much of it.
+const RESUME_EVERY: Duration = Duration::from_secs(1);
+
+/// Most paused jobs resumed per statement.
+const RESUME_BATCH: u32 = 100;
+
 impl Dispatcher {
     /// Heartbeats every run executing here (one statement).
     ///
@@ -32,6 +39,30 @@ impl Dispatcher {
             .store
             .heartbeat(&ids, self.inner.clock.now())
             .await
+    }
+
+    /// Resumes the jobs whose pause ended by now ([`crate::RunStore::resume_due`]), batch after
+    /// batch (at most 10 per call), and drops them from the cache; returns how many.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn resume_due(&self) -> Result<usize, RepositoryError> {
+        let mut resumed = 0;
+        for _ in 0..10 {
+            let now = self.inner.clock.now();
+            let jobs = self.inner.store.resume_due(now, RESUME_BATCH).await?;
+            if !jobs.is_empty() {
+                self.inner.cache.invalidate_jobs(&jobs).await;
+                for job_id in &jobs {
+                    tracing::info!(%job_id, "job resumed: its pause ended");
+                }
+            }
+            resumed += jobs.len();
+            if jobs.len() < RESUME_BATCH as usize {
+                break;
+            }
+        }
+        Ok(resumed)
     }
 
     /// Claims and executes until `shutdown` completes; then stops claiming and waits up to the
@@ -51,6 +82,11 @@ impl Dispatcher {
                 let now = d.inner.clock.now();
                 if let Ok(due) = d.inner.store.due_backlog(now).await {
                     d.inner.telemetry.backlog(due);
+                }
+            }),
+            self.every(RESUME_EVERY, |d| async move {
+                if let Err(error) = d.resume_due().await {
+                    tracing::warn!(%error, "resuming paused jobs failed");
                 }
             }),
             self.every(

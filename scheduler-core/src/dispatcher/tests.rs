@@ -102,7 +102,43 @@ fn quiet_store() -> MockRunStore {
     store.expect_due_backlog().returning(|_| Ok(0));
     store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
     store.expect_heartbeat().returning(|_, _| Ok(()));
+    store.expect_resume_due().returning(|_, _| Ok(vec![]));
     store
+}
+
+#[tokio::test]
+async fn jobs_whose_pause_ended_are_resumed_batch_after_batch_and_dropped_from_the_cache() {
+    let mut store = MockRunStore::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    store.expect_resume_due().returning(move |at, limit| {
+        assert_eq!(at, now());
+        // A full batch, then the rest.
+        Ok(match counted.fetch_add(1, Ordering::SeqCst) {
+            0 => (0..i64::from(limit)).map(JobId).collect(),
+            1 => vec![JobId(500)],
+            _ => panic!("asked again after a short batch"),
+        })
+    });
+    let invalidated = Arc::new(Mutex::new(Vec::new()));
+    let seen = invalidated.clone();
+    let mut cache = MockJobCache::new();
+    cache
+        .expect_invalidate_jobs()
+        .returning(move |ids| lock(&seen).extend_from_slice(ids));
+    let dispatcher = Dispatcher::new(
+        Arc::new(store),
+        Arc::new(MockJobExecutor::new()),
+        Arc::new(cache),
+        clock(),
+        Arc::new(crate::ports::NoTelemetry),
+        DispatcherConfig::new("w"),
+    );
+    assert_eq!(dispatcher.resume_due().await.unwrap(), 101);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let dropped = lock(&invalidated).clone();
+    assert_eq!(dropped.len(), 101);
+    assert_eq!(dropped.last(), Some(&JobId(500)));
 }
 
 #[tokio::test]

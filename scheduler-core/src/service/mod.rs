@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use crate::auth::Principal;
 use crate::cursor::{CursorCodec, CursorKey, Keyset};
 use crate::error::TargetError;
@@ -20,6 +22,14 @@ use crate::target_guard::{HostCheck, TargetGuard};
 mod declare;
 
 pub use declare::Declared;
+
+/// A pause asked for through [`JobService::pause_until`]: its note and when it ends.
+pub(crate) struct PauseRequest {
+    /// Why, trimmed; `None` without one.
+    note: Option<String>,
+    /// When the job resumes by itself.
+    until: Option<DateTime<Utc>>,
+}
 
 /// The job use cases over the repository, cache and clock ports.
 #[derive(Clone)]
@@ -289,17 +299,39 @@ impl JobService {
         id: JobId,
         note: Option<&str>,
     ) -> Result<Job, ServiceError> {
+        self.pause_until(id, note, None).await
+    }
+
+    /// [`JobService::pause_with_note`] that resumes by itself at `until` (the dispatcher
+    /// resumes it within a second or so of that instant), which must be after now.
+    ///
+    /// # Errors
+    /// `Validation` naming `note` or `until`, `JobNotFound`, `Unavailable`.
+    pub async fn pause_until(
+        &self,
+        id: JobId,
+        note: Option<&str>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Job, ServiceError> {
+        let mut errors = ValidationErrors::new();
         let note = match note {
-            Some(raw) => PauseNote::parse_note(raw)
-                .map_err(|problem| ValidationErrors::single("note", problem))?,
+            Some(raw) => errors.check("note", PauseNote::parse_note(raw)).flatten(),
             None => None,
         };
+        let now = self.clock.now();
+        if until.is_some_and(|until| until <= now) {
+            errors.add("until", Invalid::UntilNotAhead);
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
         let current = self.load(id).await?;
         let spec = JobSpec {
             is_active: false,
             ..current.spec.clone()
         };
-        self.save(current, spec, true, Some(note)).await
+        self.save(current, spec, true, Some(PauseRequest { note, until }))
+            .await
     }
 
     /// Reactivates the job; `next_run` is computed from now, so fires missed while paused are
@@ -341,14 +373,15 @@ impl JobService {
     }
 
     /// Stores `spec` as the job's: `next_run` recomputed when `reschedule`; the pause note
-    /// follows `is_active` (made when the job is paused — with `note` when pausing through
-    /// [`JobService::pause_with_note`] — cleared when it is resumed, kept otherwise).
+    /// follows `is_active` (made when the job is paused — with `pause`'s note and end when
+    /// pausing through [`JobService::pause_until`] — cleared when it is resumed, kept
+    /// otherwise).
     pub(crate) async fn save(
         &self,
         current: Job,
         spec: JobSpec,
         reschedule: bool,
-        note: Option<Option<String>>,
+        pause: Option<PauseRequest>,
     ) -> Result<Job, ServiceError> {
         if spec.target != current.spec.target {
             self.check_target(spec.target.as_ref()).await?;
@@ -359,13 +392,14 @@ impl JobService {
         } else {
             (current.next_run, current.next_fire)
         };
-        let pause = match (spec.is_active, note) {
+        let pause = match (spec.is_active, pause) {
             (true, _) => None,
-            (false, Some(note)) => Some(PauseNote {
+            (false, Some(PauseRequest { note, until })) => Some(PauseNote {
                 by: self.principal.key_name.clone(),
                 note,
                 at: now,
                 auto: false,
+                until,
             }),
             (false, None) => current.pause.clone().or_else(|| {
                 Some(PauseNote {
@@ -373,6 +407,7 @@ impl JobService {
                     note: None,
                     at: now,
                     auto: false,
+                    until: None,
                 })
             }),
         };

@@ -12,6 +12,7 @@ use super::docs::{IntRange, JobInputDoc, JobPatchDoc, LooseBody, RawParam, raw};
 use super::output::{FastJson, JobListOut, JobOut};
 use super::pagination::page_links;
 use super::tags::ApiTags;
+use super::wire_time::parse_until;
 use crate::auth::{Caller, NeededScope, Read, Write};
 use crate::error::{ApiError, OpError, errors};
 
@@ -231,9 +232,10 @@ impl JobsApi {
         Ok(Deleted::Gone)
     }
 
-    /// Pause a job: `is_active` false, `next_run` null, no runs until resumed. The job
-    /// records who paused it (`paused_by`, the key's name), when (`paused_at`) and why
-    /// (`pause_note`, from `note`); resuming clears them.
+    /// Pause a job: `is_active` false, `next_run` null, no runs until resumed — by a
+    /// resume, or by itself at `until` when given. The job records who paused it
+    /// (`paused_by`, the key's name), when (`paused_at`), why (`pause_note`, from `note`) and
+    /// until when (`paused_until`); resuming clears them.
     #[oai(
         path = "/scheduler/jobs/:id/pause",
         method = "post",
@@ -247,11 +249,16 @@ impl JobsApi {
         /// Why, at most 1,000 characters (e.g. `upstream maintenance until Friday`); pausing a
         /// paused job again replaces it.
         note: Query<Option<RawParam<String>>>,
+        /// Resume by itself at this instant (RFC 3339, in the future), e.g.
+        /// `2030-01-06T06:00:00Z`; the job resumes within about a second of it, its next run
+        /// computed from then (fires missed while paused are not run).
+        until: Query<Option<RawParam<String>>>,
     ) -> Result<Found, OpError<errors::PauseJob>> {
         let id = parse_job_id(&id.0.raw)?;
+        let until = parse_until(raw(&until.0))?;
         let job = self
             .service(caller)
-            .pause_with_note(id, raw(&note.0))
+            .pause_until(id, raw(&note.0), until)
             .await?;
         Ok(job.into())
     }

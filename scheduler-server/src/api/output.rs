@@ -162,6 +162,10 @@ pub struct JobOut {
     /// When it was paused, while it is paused. Read-only.
     #[oai(nullable)]
     pub paused_at: Option<UtcInstant>,
+    /// When it resumes by itself (the pause endpoint's `until`), while it is paused; null
+    /// for a pause without an end. Read-only.
+    #[oai(nullable)]
+    pub paused_until: Option<UtcInstant>,
     /// What happens to fires missed while every replica was down.
     pub misfire_policy: OneOf<MisfirePolicy>,
     /// How late a fire may be and still count as on time, in seconds.
@@ -248,6 +252,7 @@ impl From<Job> for JobOut {
             paused_by: job.pause.as_ref().and_then(|p| p.by.clone()),
             pause_note: job.pause.as_ref().and_then(|p| p.note.clone()),
             paused_at: job.pause.as_ref().map(|p| UtcInstant(p.at)),
+            paused_until: job.pause.as_ref().and_then(|p| p.until).map(UtcInstant),
             misfire_policy: job.spec.policy.misfire.into(),
             misfire_grace_seconds: job.spec.policy.misfire_grace_seconds,
             catch_up_window_seconds: job.spec.policy.catch_up_window_seconds,
@@ -304,6 +309,7 @@ impl poem_openapi::types::Example for JobOut {
             paused_by: None,
             pause_note: None,
             paused_at: None,
+            paused_until: None,
             misfire_policy: MisfirePolicy::FireOnce.into(),
             misfire_grace_seconds: 60,
             catch_up_window_seconds: 3600,

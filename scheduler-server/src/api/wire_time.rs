@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, Utc};
 use poem_openapi::registry::MetaSchemaRef;
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use scheduler_core::{Invalid, ServiceError, ValidationErrors};
 use serde_json::Value;
 
 /// Formats an instant as RFC 3339 in UTC with `Z` (microseconds only when present).
@@ -69,6 +70,19 @@ impl ToJSON for UtcInstant {
 /// (the range every store and client keeps) are refused.
 pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
     parse_any_instant(text).filter(|t| (1..=9999).contains(&t.year()))
+}
+
+/// A pause's `until` as written (absent or blank: none), or the 400 naming `until`.
+///
+/// # Errors
+/// `Validation` naming `until` when it is not an instant.
+pub fn parse_until(raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ServiceError> {
+    match raw.map(str::trim).filter(|text| !text.is_empty()) {
+        None => Ok(None),
+        Some(text) => parse_instant(text)
+            .map(Some)
+            .ok_or_else(|| ValidationErrors::single("until", Invalid::NotAnInstant).into()),
+    }
 }
 
 /// [`parse_instant`] without the year range.

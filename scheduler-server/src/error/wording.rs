@@ -113,6 +113,7 @@ pub fn wording(field: &str, problem: &Invalid) -> String {
              or run_at."
             .into(),
         Invalid::RunAtNotAhead => "run_at must be in the future.".into(),
+        Invalid::UntilNotAhead => "until must be in the future.".into(),
         Invalid::JitterNotBelowGap { gap_seconds } => format!(
             "jitter_seconds must be less than the shortest gap between two fires of the \
              schedule ({gap_seconds} s)."

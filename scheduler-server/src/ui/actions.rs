@@ -11,6 +11,7 @@ use super::job;
 use super::layout::Nav;
 use super::session::see_other;
 use super::visit::{Ui, job_id, posted, respond};
+use crate::api::wire_time::parse_until;
 
 /// What a job page's button does.
 #[derive(Debug, Clone, Copy)]
@@ -46,11 +47,14 @@ pub(crate) async fn act(
     };
     let done = match action {
         Action::Run => visit.runs.run_now(id).await.map(|_| "run"),
-        Action::Pause => visit
-            .jobs
-            .pause_with_note(id, fields.get("note"))
-            .await
-            .map(|_| "paused"),
+        Action::Pause => match parse_until(fields.get("until")) {
+            Ok(until) => visit
+                .jobs
+                .pause_until(id, fields.get("note"), until)
+                .await
+                .map(|_| "paused"),
+            Err(error) => Err(error),
+        },
         Action::Resume => visit.jobs.resume(id).await.map(|_| "resumed"),
         Action::Delete => visit.jobs.delete(id).await.map(|()| "deleted"),
     };

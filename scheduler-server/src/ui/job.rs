@@ -69,6 +69,9 @@ pub fn body(
                 @if pause.auto { "Paused by the scheduler at " (instant(Some(pause.at))) }
                 @else { "Paused by " (pause.by.as_deref().unwrap_or("no key")) " at " (instant(Some(pause.at))) }
                 @if let Some(note) = &pause.note { ": " (note) }
+                @if let Some(until) = pause.until {
+                    span #paused-until { " — resumes by itself at " (zoned_instant(Some(until), tz)) }
+                }
             }
         }
         @if let Some(notice) = notice { p.notice role="status" #notice { (notice) } }
@@ -80,6 +83,9 @@ pub fn body(
                         input type="hidden" name=(CSRF_FIELD) value=(viewer.csrf);
                         input #pause-note name="note" type="text" maxlength="1000"
                             placeholder="Why (optional)" aria-label="Why you pause it (optional)";
+                        input #pause-until name="until" type="text" maxlength="40"
+                            placeholder="Until (optional, e.g. 2030-01-06T06:00:00Z)"
+                            aria-label="Resume by itself at (optional, RFC 3339)";
                         button type="submit" id="action-pause" { "Pause" }
                     }
                 }

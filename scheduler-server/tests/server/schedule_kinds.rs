@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -196,6 +196,43 @@ async fn a_pause_keeps_who_when_and_why_until_resumed(app: TestApp) {
         ),
         (&Value::Null, &Value::Null, &Value::Null)
     );
+    // An end that is not an instant, or not ahead, is refused naming `until`.
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        &format!("{path}pause/?until=friday"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["until"]
+    );
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        &format!("{path}pause/?until=2020-01-01T00:00:00Z&note=x"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (400, json!({"until": ["until must be in the future."]}))
+    );
+    let (_, read) = app.get_json(&path).await;
+    assert_eq!(read["is_active"], true, "a refused pause changes nothing");
+    let (status, until) = send(
+        &app,
+        Method::POST,
+        &format!("{path}pause/?until=2030-01-06T06:00:00%2B01:00"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{until}");
+    assert_eq!(until["paused_until"], "2030-01-06T05:00:00Z");
+    let (_, resumed) = send(&app, Method::POST, &format!("{path}resume/"), &json!({})).await;
+    assert_eq!(resumed["paused_until"], Value::Null);
     // Paused through a PATCH: recorded without a note.
     let (_, patched) = send(&app, Method::PATCH, &path, &json!({"is_active": false})).await;
     assert!(patched["paused_at"].is_string(), "{patched}");
@@ -310,6 +347,54 @@ async fn a_limited_interval_job_completes_after_max_runs(app: TestApp) {
     assert_eq!(runs["count"], 2, "{runs}");
 }
 
+/// A dispatching server resumes a job paused until an instant once it has come, its next
+/// run computed from then.
+async fn a_pause_with_an_end_resumes_by_itself(app: TestApp) {
+    let job = app
+        .create_job(&json!({"name": "window", "interval_seconds": 3600}))
+        .await;
+    let path = format!("/scheduler/jobs/{}/", job["id"]);
+    let until = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let (status, paused) = send(
+        &app,
+        Method::POST,
+        &format!(
+            "{path}pause/?note=deploy&until={}",
+            until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(
+        (&paused["is_active"], &paused["next_run"]),
+        (&json!(false), &Value::Null)
+    );
+    assert_eq!(instant(&paused["paused_until"]), until.trunc_subsecs(3));
+    let mut read = Value::Null;
+    for _ in 0..100 {
+        read = app.get_json(&path).await.1;
+        if read["is_active"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(read["is_active"], true, "never resumed: {read}");
+    assert!(chrono::Utc::now() >= until, "resumed early");
+    assert_eq!(
+        (
+            &read["paused_until"],
+            &read["pause_note"],
+            &read["paused_at"]
+        ),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+    // Hourly from start_time: the next run follows the grid, after the pause's end.
+    let next = instant(&read["next_run"]);
+    assert!(next > until, "{read}");
+    assert_eq!((next - instant(&job["start_time"])).num_seconds() % 3600, 0);
+}
+
 /// A dispatching server and a jittered interval job: each run keeps the grid instant as
 /// `scheduled_for` and records a `due_at` within the jitter after it.
 async fn jittered_runs_record_their_due_time(app: TestApp) {
@@ -354,7 +439,8 @@ scheduler_test_support::backend_tests! {
 
 mod dispatching {
     use super::{
-        a_limited_interval_job_completes_after_max_runs, jittered_runs_record_their_due_time,
+        a_limited_interval_job_completes_after_max_runs, a_pause_with_an_end_resumes_by_itself,
+        jittered_runs_record_their_due_time,
     };
     use crate::support::{postgres_dispatching, sqlite_dispatching};
 
@@ -363,6 +449,7 @@ mod dispatching {
         setups: { sqlite => sqlite_dispatching, postgres => postgres_dispatching },
         tests: [
             a_limited_interval_job_completes_after_max_runs,
+            a_pause_with_an_end_resumes_by_itself,
             jittered_runs_record_their_due_time,
         ],
     }

@@ -374,6 +374,7 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
     browser.screenshots("job").await;
 
     browser.fill("#pause-note", "vendor maintenance").await;
+    browser.fill("#pause-until", "2030-01-06T06:00:00Z").await;
     browser.click("#action-pause").await;
     browser
         .wait_for("the paused notice", 10, Present("#action-resume"))
@@ -381,7 +382,9 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
     assert_eq!(browser.text("#job-state").await, "paused");
     let note = browser.text("#pause-note-shown").await;
     assert!(
-        note.starts_with("Paused by operator at ") && note.ends_with(": vendor maintenance"),
+        note.starts_with("Paused by operator at ")
+            && note.contains(": vendor maintenance")
+            && note.ends_with("resumes by itself at 2030-01-06 06:00:00 UTC"),
         "{note}"
     );
     assert_eq!(browser.text("#next-run").await, "—");
@@ -395,6 +398,7 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
         .bearer_auth(&admin)
         .json(
             &json!({"name": "flaky-export", "cron_expression": "*/15 * * * *",
+                      "pause_after_failures": 1,
                       "target": {"type": "http", "url": "http://127.0.0.1:9/export"}}),
         )
         .send()
@@ -424,6 +428,26 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
         )
         .await;
     browser.screenshots("runs").await;
+    // One failure was all it allowed: the job paused itself and says so.
+    browser
+        .goto(&app.url(&format!("/ui/jobs/{}", failing["id"])))
+        .await;
+    browser
+        .wait_for("the auto-pause badge", 10, Present("#auto-paused-badge"))
+        .await;
+    assert_eq!(browser.text("#auto-paused-badge").await, "auto-paused");
+    let why = browser.text("#pause-note-shown").await;
+    assert!(
+        why.starts_with("Paused by the scheduler at ")
+            && why.contains(": auto-paused after 1 consecutive failures: "),
+        "{why}"
+    );
+    assert!(
+        browser
+            .text("#auto-pause")
+            .await
+            .starts_with("after 1 consecutive failures")
+    );
 
     browser.goto(&app.url(&format!("/ui/jobs/{id}/edit"))).await;
     browser.screenshots("form-edit").await;
@@ -445,6 +469,7 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
         .script("document.querySelectorAll('details').forEach(d => d.open = true);")
         .await;
     browser.fill("#max_runs", "3").await;
+    browser.fill("#pause_after_failures", "4").await;
     browser.click(".job-form button[type=submit]").await;
     browser
         .wait_for("the job page", 10, Present("#schedule"))
@@ -458,14 +483,18 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
         browser.text("#schedule").await
     );
     assert!(browser.text("#fire-count").await.ends_with("of at most 3"));
+    assert_eq!(
+        browser.text("#auto-pause").await,
+        "after 4 consecutive failures (0 so far)"
+    );
     browser.goto(&app.url(&format!("/ui/jobs/{id}/edit"))).await;
     browser
         .wait_for("the edit form", 10, Present("#interval_seconds"))
         .await;
     let kept: Value = browser
-        .script("return [document.querySelector('#interval_seconds').value, document.querySelector('#cron_expression').value, document.querySelector('#max_runs').value];")
+        .script("return [document.querySelector('#interval_seconds').value, document.querySelector('#cron_expression').value, document.querySelector('#max_runs').value, document.querySelector('#pause_after_failures').value];")
         .await;
-    assert_eq!(kept, json!(["5400", "", "3"]));
+    assert_eq!(kept, json!(["5400", "", "3", "4"]));
     browser
         .goto(&app.url(&format!("/ui/jobs/{id}/delete")))
         .await;

@@ -60,10 +60,10 @@ pub(crate) async fn run(
                 .await?;
             done(format, id, "deleted", format!("Deleted job {id}."))
         }
-        JobsCommand::Pause { id, note } => {
-            let query: Vec<(String, String)> = note
-                .iter()
-                .map(|n| ("note".to_string(), n.clone()))
+        JobsCommand::Pause { id, note, until } => {
+            let query: Vec<(String, String)> = [("note", note), ("until", until)]
+                .into_iter()
+                .filter_map(|(name, value)| value.map(|v| (name.to_string(), v)))
                 .collect();
             action(client, format, id, "pause/", &query, tables::job).await
         }

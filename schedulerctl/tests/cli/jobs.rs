@@ -365,11 +365,27 @@ async fn interval_and_one_off_jobs_from_flags() {
     assert!(table.contains("once at 2031-07-01T14:00:00Z"), "{table}");
     let id = every["id"].to_string();
     let paused = ctl
-        .json(&["jobs", "pause", &id, "--note", "vendor outage"])
+        .json(&[
+            "jobs",
+            "pause",
+            &id,
+            "--note",
+            "vendor outage",
+            "--until",
+            "2031-01-06T06:00:00Z",
+        ])
         .await;
     assert_eq!(
         (&paused["is_active"], &paused["pause_note"]),
         (&Value::Bool(false), &Value::from("vendor outage"))
+    );
+    assert_eq!(paused["paused_until"], "2031-01-06T06:00:00Z");
+    let limited = ctl
+        .json(&["jobs", "update", &id, "--pause-after-failures", "3"])
+        .await;
+    assert_eq!(
+        (&limited["pause_after_failures"], &limited["is_active"]),
+        (&Value::from(3), &Value::Bool(false))
     );
     let resumed = ctl.json(&["jobs", "resume", &id]).await;
     assert_eq!(resumed["pause_note"], Value::Null);

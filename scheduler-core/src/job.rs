@@ -304,6 +304,23 @@ impl Job {
         }
     }
 
+    /// The job paused at `pause.at` with `pause`: inactive, no next fire, its failure streak
+    /// kept (shown until a resume restarts it).
+    pub fn paused(self, pause: PauseNote) -> Job {
+        let updated_at = pause.at;
+        Job {
+            spec: JobSpec {
+                is_active: false,
+                ..self.spec
+            },
+            next_run: None,
+            next_fire: None,
+            pause: Some(pause),
+            updated_at,
+            ..self
+        }
+    }
+
     /// True while the scheduler itself paused the job (`pause_after_failures`).
     pub fn is_auto_paused(&self) -> bool {
         !self.spec.is_active && self.pause.as_ref().is_some_and(|pause| pause.auto)
@@ -331,6 +348,32 @@ impl Job {
             _ if self.spec.end_time.is_some() => "completed: end_time has passed".into(),
             _ => "completed: the schedule has no further fire".into(),
         })
+    }
+}
+
+/// What the maintenance switch does to every job it reaches
+/// ([`crate::ports::JobRepository::change_matching`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BulkChange {
+    /// Pause every active job with this note.
+    Pause(PauseNote),
+    /// Resume every paused job at this instant.
+    Resume(DateTime<Utc>),
+}
+
+impl BulkChange {
+    /// Whether a job that `is_active` is one this change reaches: an active job for a pause,
+    /// a paused one for a resume.
+    pub fn applies_to(&self, is_active: bool) -> bool {
+        matches!(self, BulkChange::Pause(_)) == is_active
+    }
+
+    /// `job` changed: [`Job::paused`] with the note, or [`Job::resumed`] at the instant.
+    pub fn apply(&self, job: Job) -> Job {
+        match self {
+            BulkChange::Pause(note) => job.paused(note.clone()),
+            BulkChange::Resume(at) => job.resumed(*at),
+        }
     }
 }
 

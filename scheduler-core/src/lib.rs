@@ -79,7 +79,7 @@ pub use error::{
     Conflict, FieldError, Invalid, RepositoryError, ServiceError, TargetError, ValidationErrors,
 };
 pub use http_target::{HttpTarget, host_key};
-pub use job::{Job, JobId, JobSpec, NewJob, PauseNote, ScheduleStatus};
+pub use job::{BulkChange, Job, JobId, JobSpec, NewJob, PauseNote, ScheduleStatus};
 pub use job_input::{JobDraft, JobPatch};
 pub use job_query::{
     JobFilter, JobListRequest, JobOrdering, JobPage, JobPosition, JobQuery, JobSlice, OrderField,

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
 use crate::error::RepositoryError;
-use crate::job::{Job, JobId, NewJob};
+use crate::job::{BulkChange, Job, JobId, NewJob};
 use crate::job_query::{JobPage, JobSlice};
 use crate::job_values::JobName;
 use crate::plan::RunOutcome;
@@ -71,6 +71,19 @@ pub trait JobRepository: Send + Sync {
         tenant: &Tenant,
         name: &JobName,
     ) -> Result<Option<Job>, RepositoryError>;
+
+    /// The maintenance switch: in one transaction, every job of `tenant` whose name starts
+    /// with `prefix` (exactly, case included; every job for an empty prefix) and that
+    /// `change` applies to (active jobs for a pause, paused ones for a resume), its row
+    /// locked, stored as [`BulkChange::apply`] makes it, `updated_by` set to `by`
+    /// (`fire_count` untouched). Returns the jobs changed, in id order.
+    async fn change_matching(
+        &self,
+        tenant: &Tenant,
+        prefix: &str,
+        change: &BulkChange,
+        by: Option<String>,
+    ) -> Result<Vec<JobId>, RepositoryError>;
 
     /// Every job of `tenant` owned by `source` (for [`JobSource::Code`]: the jobs programs
     /// declared), in id

@@ -316,6 +316,15 @@ async fn interval_and_one_off_schedules_declared_in_code(db: Db) {
     );
     clock.set("2026-11-30T08:30:01Z");
     wait_for(&fired, 1).await;
+    // The next step moves the clock 90 minutes, past the lease: a run whose outcome is not
+    // stored yet would (rightly) be taken for abandoned and run again. Wait for its record.
+    for _ in 0..300 {
+        let every = first.jobs().find_by_name("every-90m").await.unwrap();
+        if every.last_status == Some(scheduler::core::RunStatus::Succeeded) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     clock.set("2026-11-30T10:00:01Z");
     wait_for(&fired, 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -115,6 +115,26 @@ pub(crate) enum JobsCommand {
         #[arg(long, value_name = "INSTANT")]
         until: Option<String>,
     },
+    /// The maintenance switch: pause every active job of your tenant, or those whose name
+    /// starts with --name-prefix.
+    PauseMany {
+        /// Only jobs whose name starts with this (exactly).
+        #[arg(long)]
+        name_prefix: Option<String>,
+        /// Why (shown with each job until it is resumed).
+        #[arg(long)]
+        note: Option<String>,
+        /// Resume them by themselves at this instant (RFC 3339).
+        #[arg(long, value_name = "INSTANT")]
+        until: Option<String>,
+    },
+    /// The maintenance switch's other half: resume every paused job of your tenant, or those
+    /// whose name starts with --name-prefix.
+    ResumeMany {
+        /// Only jobs whose name starts with this (exactly).
+        #[arg(long)]
+        name_prefix: Option<String>,
+    },
     /// Resume a paused job; its next run is computed from now.
     Resume {
         /// The job's id.

@@ -4,13 +4,14 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use scheduler_core::{
-    Conflict, Job, JobId, JobName, JobPage, JobRepository, JobSlice, JobSource, NewJob,
+    BulkChange, Conflict, Job, JobId, JobName, JobPage, JobRepository, JobSlice, JobSource, NewJob,
     RepositoryError, Tenant, WireEnum,
 };
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, LikeExpr, LockType, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QueryTrait,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    TransactionTrait,
 };
 
 use super::coalesce::{Call, Coalescer, Stopped};
@@ -306,6 +307,65 @@ impl JobRepository for SeaOrmJobRepository {
             .map_err(repository_error)?
             .map(Model::into_job)
             .transpose()
+    }
+
+    async fn change_matching(
+        &self,
+        tenant: &Tenant,
+        prefix: &str,
+        change: &BulkChange,
+        by: Option<String>,
+    ) -> Result<Vec<JobId>, RepositoryError> {
+        let backend = self.db.get_database_backend();
+        let txn = self.db.begin().await.map_err(repository_error)?;
+        if backend == DbBackend::Sqlite {
+            // Take SQLite's write lock first (a transaction that reads, then writes, fails
+            // when another connection wrote in between instead of waiting its turn).
+            txn.execute_unprepared("UPDATE jobs SET next_run = next_run WHERE id = -1")
+                .await
+                .map_err(repository_error)?;
+        }
+        // LIKE narrows the rows read (SQLite's ignores ASCII case); the exact prefix is
+        // checked below.
+        let pattern = format!(
+            "{}%",
+            prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let mut select = Entity::find()
+            .filter(Column::Tenant.eq(tenant.as_str()))
+            .filter(Column::IsActive.eq(change.applies_to(true)))
+            .filter(Column::Name.like(LikeExpr::new(pattern).escape('\\')))
+            .order_by_asc(Column::Id);
+        if backend == DbBackend::Postgres {
+            select = select.lock(LockType::Update);
+        }
+        let rows = select.all(&txn).await.map_err(repository_error)?;
+        let mut changed = Vec::new();
+        for row in rows {
+            let job = row.into_job()?;
+            if !job.spec.name.as_str().starts_with(prefix) {
+                continue;
+            }
+            let job = Job {
+                updated_by: by.clone(),
+                ..change.apply(job)
+            };
+            let mut row = writable(&job);
+            row.id = NotSet;
+            row.fire_count = NotSet;
+            Entity::update_many()
+                .set(row)
+                .filter(Column::Id.eq(job.id.0))
+                .exec(&txn)
+                .await
+                .map_err(repository_error)?;
+            changed.push(job.id);
+        }
+        txn.commit().await.map_err(repository_error)?;
+        Ok(changed)
     }
 
     async fn list_by_source(

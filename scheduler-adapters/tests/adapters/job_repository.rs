@@ -4,7 +4,7 @@
 use crate::support::{Backend, Store, new_job, utc};
 use chrono::Utc;
 use scheduler_adapters::{DatabaseConfig, SeaOrmJobRepository, connect};
-use scheduler_core::{Conflict, Job, JobId, JobQuery, JobRepository, RepositoryError};
+use scheduler_core::{BulkChange, Conflict, Job, JobId, JobQuery, JobRepository, RepositoryError};
 use scheduler_migration::{Migrator, MigratorTrait};
 use scheduler_test_support::TestSqlite;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -63,6 +63,79 @@ async fn update_and_delete(store: Store) {
         store.repo.delete(job.id).await,
         Err(RepositoryError::NotFound)
     );
+}
+
+/// The maintenance switch reaches exactly the tenant's jobs whose name starts with the prefix
+/// (case and `_`/`%` taken literally), pauses only active ones and resumes only paused ones.
+async fn the_maintenance_switch_changes_exactly_the_matching_jobs(store: Store) {
+    let mut ids = std::collections::HashMap::new();
+    for name in ["etl-a", "etl-b", "ETL-c", "etl_x", "etlyx", "report"] {
+        ids.insert(name, store.repo.insert(new_job(name)).await.unwrap().id);
+    }
+    let mut other = new_job("etl-z");
+    other.tenant = scheduler_core::Tenant::parse("other").unwrap();
+    let other = store.repo.insert(other).await.unwrap();
+    let tenant = scheduler_core::Tenant::default_tenant();
+    let now = utc("2025-06-23T09:30:00Z");
+    let pause = BulkChange::Pause(scheduler_core::PauseNote {
+        by: Some("ops".into()),
+        note: Some("db upgrade".into()),
+        at: now,
+        auto: false,
+        until: None,
+    });
+    let paused = store
+        .repo
+        .change_matching(&tenant, "etl-", &pause, Some("ops".into()))
+        .await
+        .unwrap();
+    assert_eq!(paused, [ids["etl-a"], ids["etl-b"]]);
+    let a = store.repo.get(ids["etl-a"]).await.unwrap().unwrap();
+    assert!(!a.spec.is_active);
+    assert_eq!(a.next_run, None);
+    assert_eq!(
+        a.pause.as_ref().unwrap().note.as_deref(),
+        Some("db upgrade")
+    );
+    assert_eq!(a.updated_by.as_deref(), Some("ops"));
+    // `_` is a character, not a wildcard; paused jobs are not paused again.
+    let underscore = store
+        .repo
+        .change_matching(&tenant, "etl_", &pause, None)
+        .await
+        .unwrap();
+    assert_eq!(underscore, [ids["etl_x"]]);
+    assert_eq!(
+        store
+            .repo
+            .change_matching(&tenant, "etl-", &pause, None)
+            .await
+            .unwrap(),
+        []
+    );
+    assert!(
+        store
+            .repo
+            .get(other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .spec
+            .is_active
+    );
+    // Every paused job of the tenant resumes, its next run from then.
+    let later = utc("2025-06-24T10:00:00Z");
+    let resumed = store
+        .repo
+        .change_matching(&tenant, "", &BulkChange::Resume(later), None)
+        .await
+        .unwrap();
+    assert_eq!(resumed, [ids["etl-a"], ids["etl-b"], ids["etl_x"]]);
+    let a = store.repo.get(ids["etl-a"]).await.unwrap().unwrap();
+    assert!(a.spec.is_active);
+    assert_eq!((a.pause, a.updated_at), (None, later));
+    // Mondays at 09:00 from 2025-06-23 09:00: the next after the 24th is the 30th.
+    assert_eq!(a.next_run, Some(utc("2025-06-30T09:00:00Z")));
 }
 
 async fn duplicate_names_conflict(store: Store) {
@@ -391,6 +464,7 @@ scheduler_test_support::backend_tests! {
     insert_round_trip,
     parameters_and_instants_survive_exactly,
     update_and_delete,
+    the_maintenance_switch_changes_exactly_the_matching_jobs,
     duplicate_names_conflict,
     concurrent_inserts_of_one_name_let_exactly_one_win,
     pagination_filter_and_ordering,

@@ -11,7 +11,7 @@ use crate::cursor::{CursorCodec, CursorKey, Keyset};
 use crate::error::TargetError;
 use crate::error::{Invalid, ServiceError, ValidationErrors};
 use crate::http_target::HttpTarget;
-use crate::job::{Job, JobId, JobSpec, NewJob, PauseNote, stored_next};
+use crate::job::{BulkChange, Job, JobId, JobSpec, NewJob, PauseNote, stored_next};
 use crate::job_input::{JobDraft, JobPatch};
 use crate::job_query::{JobPosition, JobQuery};
 use crate::page::{Listing, navigation};
@@ -332,6 +332,91 @@ impl JobService {
         };
         self.save(current, spec, true, Some(PauseRequest { note, until }))
             .await
+    }
+
+    /// The maintenance switch: pauses every active job of the caller's tenant whose name
+    /// starts with `name_prefix` (exactly; every job without one), recording who, `note`
+    /// and `until` on each as [`JobService::pause_until`] does. Returns the jobs paused.
+    ///
+    /// # Errors
+    /// `Validation` naming `note`, `until` or `name_prefix`, `Unavailable`.
+    pub async fn pause_matching(
+        &self,
+        name_prefix: Option<&str>,
+        note: Option<&str>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<JobId>, ServiceError> {
+        let mut errors = ValidationErrors::new();
+        let prefix = errors.check("name_prefix", Self::name_prefix(name_prefix));
+        let note = match note {
+            Some(raw) => errors.check("note", PauseNote::parse_note(raw)).flatten(),
+            None => None,
+        };
+        let now = self.clock.now();
+        if until.is_some_and(|until| until <= now) {
+            errors.add("until", Invalid::UntilNotAhead);
+        }
+        let (Some(prefix), true) = (prefix, errors.is_empty()) else {
+            return Err(errors.into());
+        };
+        let pause = PauseNote {
+            by: self.principal.key_name.clone(),
+            note,
+            at: now,
+            auto: false,
+            until,
+        };
+        self.change_matching(&prefix, &BulkChange::Pause(pause))
+            .await
+    }
+
+    /// The maintenance switch's other half: resumes every paused job of the caller's tenant
+    /// whose name starts with `name_prefix` (every one without), each as
+    /// [`JobService::resume`] does (next run from now). Returns the jobs resumed.
+    ///
+    /// # Errors
+    /// `Validation` naming `name_prefix`, `Unavailable`.
+    pub async fn resume_matching(
+        &self,
+        name_prefix: Option<&str>,
+    ) -> Result<Vec<JobId>, ServiceError> {
+        let prefix = Self::name_prefix(name_prefix)
+            .map_err(|problem| ValidationErrors::single("name_prefix", problem))?;
+        let now = self.clock.now();
+        self.change_matching(&prefix, &BulkChange::Resume(now))
+            .await
+    }
+
+    /// A name prefix as given: none is every job; no NUL, at most a name's length.
+    fn name_prefix(raw: Option<&str>) -> Result<String, Invalid> {
+        let prefix = raw.unwrap_or_default();
+        crate::text::reject_nul(prefix)?;
+        if prefix.chars().count() > crate::job_values::JobName::MAX_CHARS {
+            return Err(Invalid::TooLong {
+                max: crate::job_values::JobName::MAX_CHARS,
+            });
+        }
+        Ok(prefix.to_string())
+    }
+
+    async fn change_matching(
+        &self,
+        prefix: &str,
+        change: &BulkChange,
+    ) -> Result<Vec<JobId>, ServiceError> {
+        let result = self
+            .repository
+            .change_matching(
+                &self.principal.tenant,
+                prefix,
+                change,
+                self.principal.key_name.clone(),
+            )
+            .await;
+        if let Ok(changed) = &result {
+            self.cache.invalidate_jobs(changed).await;
+        }
+        Ok(result?)
     }
 
     /// Reactivates the job; `next_run` is computed from now, so fires missed while paused are

@@ -9,6 +9,7 @@ pub mod duplicate_keys;
 pub mod health;
 pub mod jobs;
 pub mod keys;
+pub mod maintenance;
 pub mod openapi;
 pub mod output;
 pub mod pagination;
@@ -50,6 +51,9 @@ pub struct ApiParts {
 pub fn routes(parts: ApiParts) -> (impl Endpoint<Output = poem::Response>, RouteTable) {
     let api = OpenApiService::new(
         (
+            maintenance::MaintenanceApi {
+                service: parts.jobs.clone(),
+            },
             JobsApi {
                 service: parts.jobs,
             },

@@ -5,6 +5,8 @@
 pub enum ApiTags {
     /// Jobs: create, read, list, update, delete, pause, resume.
     Jobs,
+    /// Pause or resume many jobs at once (a maintenance switch).
+    Maintenance,
     /// Run history and manual runs.
     Runs,
     /// Cron expression tools.

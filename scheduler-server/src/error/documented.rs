@@ -306,6 +306,10 @@ pub mod errors {
         PauseJob: [BadInput, JobNotFound, Unavailable]
     );
     error_set!(
+        /// Pause or resume many jobs (the maintenance switch).
+        Maintenance: [BadInput, Unavailable]
+    );
+    error_set!(
         /// List jobs.
         ListJobs: [BadInput, InvalidPage, InvalidCursor, Unavailable]
     );

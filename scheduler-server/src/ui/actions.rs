@@ -8,7 +8,7 @@ use poem::{Body, Request, Response, handler};
 
 use super::error_pages::error_page;
 use super::job;
-use super::layout::Nav;
+use super::layout::{Nav, message_page};
 use super::session::see_other;
 use super::visit::{Ui, job_id, posted, respond};
 use crate::api::wire_time::parse_until;
@@ -62,6 +62,47 @@ pub(crate) async fn act(
         (Ok(done), Action::Delete) => see_other(&format!("/ui/?done={done}")),
         (Ok(done), _) => see_other(&format!("/ui/jobs/{}?done={done}", id.0)),
         (Err(error), _) => error_page(error),
+    }
+}
+
+/// The maintenance switch's form (jobs page): pause (`action=pause`, with `note` and
+/// `until`) or resume every job of the caller's tenant whose name starts with `name_prefix`.
+#[handler]
+pub(crate) async fn maintenance(request: &Request, ui: Data<&Arc<Ui>>, body: Body) -> Response {
+    let fields = match posted(request, body).await {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
+    };
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
+    let prefix = fields.get("name_prefix");
+    let done = match fields.get("action") {
+        Some("pause") => match parse_until(fields.get("until")) {
+            Ok(until) => visit
+                .jobs
+                .pause_matching(prefix, fields.get("note"), until)
+                .await
+                .map(|_| "paused-many"),
+            Err(error) => Err(error),
+        },
+        Some("resume") => visit
+            .jobs
+            .resume_matching(prefix)
+            .await
+            .map(|_| "resumed-many"),
+        _ => {
+            return message_page(
+                StatusCode::BAD_REQUEST,
+                "Unknown action",
+                "The form asks to pause or to resume.",
+            );
+        }
+    };
+    match done {
+        Ok(done) => see_other(&format!("/ui/?done={done}")),
+        Err(error) => error_page(error),
     }
 }
 

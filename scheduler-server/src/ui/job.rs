@@ -24,6 +24,8 @@ pub fn notice(done: Option<&str>) -> Option<&'static str> {
         "paused" => Some("Job paused: it will not fire until resumed."),
         "resumed" => Some("Job resumed: its next run is computed from now."),
         "deleted" => Some("Job deleted."),
+        "paused-many" => Some("The matching active jobs are paused (see Paused above)."),
+        "resumed-many" => Some("The matching paused jobs are resumed."),
         _ => None,
     }
 }

@@ -43,6 +43,33 @@ pub fn body(
                 a href="/ui/" { "Clear" }
             }
         }
+        @if viewer.can_write() {
+            details.maintenance #maintenance {
+                summary { "Maintenance switch: pause or resume many jobs" }
+                form method="post" action="/ui/maintenance" {
+                    input type="hidden" name=(super::cookies::CSRF_FIELD) value=(viewer.csrf);
+                    div.grid {
+                        div.field {
+                            label for="name_prefix" { "Names starting with" }
+                            input #name_prefix name="name_prefix" type="text" maxlength="255"
+                                placeholder="e.g. etl- (empty: every job)";
+                        }
+                        div.field {
+                            label for="maintenance-note" { "Why (for a pause)" }
+                            input #maintenance-note name="note" type="text" maxlength="1000";
+                        }
+                        div.field {
+                            label for="maintenance-until" { "Until (for a pause, optional)" }
+                            input #maintenance-until name="until" type="text" maxlength="40"
+                                placeholder="2030-01-06T06:00:00Z";
+                        }
+                    }
+                    button type="submit" name="action" value="pause" #pause-many { "Pause matching jobs" }
+                    " "
+                    button type="submit" name="action" value="resume" #resume-many { "Resume matching jobs" }
+                }
+            }
+        }
         @if page.items.is_empty() {
             p.empty #no-jobs {
                 @if filter.name.is_empty() && filter.state.is_empty() { "No jobs yet." }

@@ -44,7 +44,7 @@ use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, Response, Route, get, post};
 use scheduler_core::Scope;
 
-use actions::{confirm_delete, delete, pause, resume, run_now};
+use actions::{confirm_delete, delete, maintenance, pause, resume, run_now};
 use job_pages::{create, edit_form, job_page, jobs_page, new_form, update};
 use layout::message_page;
 use run_pages::{preview_fragment, runs_page};
@@ -75,6 +75,7 @@ pub fn routes(ui: Ui) -> impl Endpoint<Output = Response> {
             "/jobs/:id/delete",
             get(confirm_delete.with(read)).post(delete.with(write)),
         )
+        .at("/maintenance", post(maintenance.with(write)))
         .at("/runs", get(runs_page.with(read)))
         .at("/preview", get(preview_fragment.with(read)))
         .at("/login", get(login_page).post(login))

@@ -1,9 +1,10 @@
 //! The header strip on every dashboard page: whether this replica's dispatcher ticks, the
-//! dispatch backlog, and the runs of the last hour by status.
+//! dispatch backlog, how many of the tenant's jobs are paused (the maintenance switch's
+//! state), and the runs of the last hour by status.
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use scheduler_core::{DispatcherHealth, RunService, RunStatus, WireEnum};
+use scheduler_core::{DispatcherHealth, JobQuery, JobService, RunService, RunStatus, WireEnum};
 
 use super::cells::{STATUSES, is_failure};
 
@@ -19,14 +20,27 @@ pub struct Summary {
     pub backlog: Option<u64>,
     /// The caller's runs of the last hour, per status.
     pub last_hour: Option<Vec<(RunStatus, u64)>>,
+    /// The caller's paused jobs.
+    pub paused: Option<u64>,
 }
 
 impl Summary {
-    /// Reads the strip's figures (two store queries, at once).
-    pub async fn load(runs: &RunService, dispatcher: DispatcherHealth, now: DateTime<Utc>) -> Self {
-        let (backlog, last_hour) = tokio::join!(
+    /// Reads the strip's figures (three store queries, at once).
+    pub async fn load(
+        runs: &RunService,
+        jobs: &JobService,
+        dispatcher: DispatcherHealth,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let paused_query = JobQuery::new(Some(1), Some(1), Some(false), None);
+        let paused_count = async {
+            let query = paused_query.map_err(scheduler_core::ServiceError::from)?;
+            jobs.list(&query).await.map(|page| page.total.unwrap_or(0))
+        };
+        let (backlog, last_hour, paused) = tokio::join!(
             runs.due_backlog(now),
-            runs.status_counts_since(now - LAST_HOUR)
+            runs.status_counts_since(now - LAST_HOUR),
+            paused_count
         );
         let logged = |what: &str, error: scheduler_core::ServiceError| {
             tracing::warn!(%error, "dashboard summary: {what} unavailable");
@@ -35,6 +49,7 @@ impl Summary {
             dispatcher,
             backlog: backlog.map_err(|e| logged("backlog", e)).ok(),
             last_hour: last_hour.map_err(|e| logged("run counts", e)).ok(),
+            paused: paused.map_err(|e| logged("paused jobs", e)).ok(),
         }
     }
 
@@ -56,6 +71,16 @@ impl Summary {
                     span.value #backlog {
                         @match self.backlog {
                             Some(n) => { (n) " due" },
+                            None => "unavailable",
+                        }
+                    }
+                }
+                div.stat {
+                    span.label { "Paused" }
+                    span.value #paused-count {
+                        @match self.paused {
+                            Some(0) => "no jobs",
+                            Some(n) => a.count.bad href="/ui/?state=paused" { (n) @if n == 1 { " job" } @else { " jobs" } },
                             None => "unavailable",
                         }
                     }

@@ -75,7 +75,7 @@ impl Ui {
     /// The header strip's figures for `visit`.
     pub(crate) async fn summary(&self, visit: &Visit) -> Summary {
         let state = DispatcherHealth::of(self.dispatcher.as_ref(), self.tick_bound);
-        Summary::load(&visit.runs, state, self.clock.now()).await
+        Summary::load(&visit.runs, &visit.jobs, state, self.clock.now()).await
     }
 }
 

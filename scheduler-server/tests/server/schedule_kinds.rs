@@ -239,6 +239,77 @@ async fn a_pause_keeps_who_when_and_why_until_resumed(app: TestApp) {
     assert_eq!(patched["pause_note"], Value::Null);
 }
 
+/// The maintenance switch pauses the active jobs whose name starts with the prefix, with the
+/// note, and resumes every paused one; bad input is refused naming the field.
+async fn the_maintenance_switch_pauses_and_resumes_by_name_prefix(app: TestApp) {
+    let mut ids = Vec::new();
+    for name in ["etl-orders", "etl-stock", "report"] {
+        let job = app
+            .create_job(&json!({"name": name, "cron_expression": "@hourly"}))
+            .await;
+        ids.push(job["id"].clone());
+    }
+    let (status, paused) = send(
+        &app,
+        Method::POST,
+        "/scheduler/maintenance/pause/?name_prefix=etl-&note=warehouse%20migration",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused, json!({"count": 2, "job_ids": [ids[0], ids[1]]}));
+    let (_, orders) = app.get_json(&format!("/scheduler/jobs/{}/", ids[0])).await;
+    assert_eq!(
+        (
+            &orders["is_active"],
+            &orders["pause_note"],
+            &orders["next_run"]
+        ),
+        (&json!(false), &json!("warehouse migration"), &Value::Null)
+    );
+    let (_, report) = app.get_json(&format!("/scheduler/jobs/{}/", ids[2])).await;
+    assert_eq!(report["is_active"], true);
+    for (query, field) in [
+        ("until=tomorrow", "until"),
+        ("until=2020-01-01T00:00:00Z", "until"),
+        ("name_prefix=a%00b", "name_prefix"),
+    ] {
+        let (status, body) = send(
+            &app,
+            Method::POST,
+            &format!("/scheduler/maintenance/pause/?{query}"),
+            &json!({}),
+        )
+        .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(
+            body.as_object().unwrap().keys().collect::<Vec<_>>(),
+            [field],
+            "{body}"
+        );
+    }
+    let (_, report) = app.get_json(&format!("/scheduler/jobs/{}/", ids[2])).await;
+    assert_eq!(
+        report["is_active"], true,
+        "a refused switch changes nothing"
+    );
+    let (status, resumed) = send(
+        &app,
+        Method::POST,
+        "/scheduler/maintenance/resume/",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{resumed}");
+    assert_eq!(resumed, json!({"count": 2, "job_ids": [ids[0], ids[1]]}));
+    let (_, orders) = app.get_json(&format!("/scheduler/jobs/{}/", ids[0])).await;
+    assert_eq!(
+        (&orders["is_active"], &orders["pause_note"]),
+        (&json!(true), &Value::Null)
+    );
+    assert!(orders["next_run"].is_string());
+}
+
 async fn a_job_has_exactly_one_schedule_kind_and_each_is_checked(app: TestApp) {
     let (status, body) = send(
         &app,
@@ -433,6 +504,7 @@ scheduler_test_support::backend_tests! {
     jitter_delays_next_run_within_its_bound,
     catch_up_is_a_misfire_policy_with_a_window,
     a_pause_keeps_who_when_and_why_until_resumed,
+    the_maintenance_switch_pauses_and_resumes_by_name_prefix,
     a_job_has_exactly_one_schedule_kind_and_each_is_checked,
 ],
 }

@@ -123,6 +123,44 @@ async fn a_tenant_sees_and_changes_only_its_own_jobs(app: TestApp) {
             "{action}"
         );
     }
+    // The maintenance switch, with every spelling of "all of them", reaches only a's jobs.
+    for query in [
+        "",
+        "?name_prefix=",
+        "?name_prefix=rep",
+        "?name_prefix=%25",
+        "?name_prefix=_",
+    ] {
+        let (status, changed) = call(
+            &app,
+            &a,
+            Method::POST,
+            &format!("/scheduler/maintenance/pause/{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{query}: {changed}");
+        assert!(
+            !changed["job_ids"]
+                .as_array()
+                .unwrap()
+                .contains(&job_b["id"]),
+            "{query}: {changed}"
+        );
+        call(
+            &app,
+            &a,
+            Method::POST,
+            "/scheduler/maintenance/resume/",
+            None,
+        )
+        .await;
+    }
+    let (_, b_job) = call(&app, &b, Method::GET, &b_path, None).await;
+    assert_eq!(
+        (&b_job["is_active"], &b_job["paused_at"]),
+        (&json!(true), &Value::Null)
+    );
     // Run now.
     assert_eq!(
         call(&app, &a, Method::POST, &format!("{b_path}run/"), None).await,

@@ -426,9 +426,14 @@ async fn a_read_key_sees_no_write_buttons_and_its_posts_are_refused() {
     assert!(!jobs.body.contains("New job"));
     let page = visitor.get(&format!("/ui/jobs/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
-    for button in ["Run now", "Pause", "Edit", "Delete"] {
+    // The strip says "Paused"; the buttons are what must be missing.
+    for button in ["Run now", "action-pause", "pause-note", "Edit", "Delete"] {
         assert!(!page.body.contains(button), "{button} shown to a read key");
     }
+    assert!(
+        !jobs.body.contains("pause-many"),
+        "the maintenance switch shown"
+    );
     assert_eq!(
         visitor.get("/ui/jobs/new").await.status,
         StatusCode::FORBIDDEN
@@ -441,6 +446,14 @@ async fn a_read_key_sees_no_write_buttons_and_its_posts_are_refused() {
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{action}");
         assert!(refused.body.contains("Read-only key"));
     }
+    let refused = visitor
+        .post("/ui/maintenance", &[("csrf", &csrf), ("action", "pause")])
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::FORBIDDEN,
+        "the maintenance switch"
+    );
     let (_, after) = api(
         &app,
         &admin,

@@ -391,6 +391,20 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
     browser.goto(&app.url("/ui/")).await;
     assert_eq!(browser.text(&format!("{row} .next-run")).await, "—");
     assert!(browser.text(&row).await.contains("paused"));
+    assert_eq!(browser.text("#paused-count").await, "1 job");
+    // The maintenance switch resumes every paused job whose name starts with "nightly".
+    browser
+        .script("document.querySelector('#maintenance').open = true;")
+        .await;
+    browser.fill("#name_prefix", "nightly").await;
+    browser.click("#resume-many").await;
+    browser
+        .wait_for("the switch's notice", 10, Present("p.notice"))
+        .await;
+    assert_eq!(browser.text("#paused-count").await, "no jobs");
+    assert!(!browser.text(&row).await.contains("paused"));
+    let next_run = browser.text(&format!("{row} .next-run")).await;
+    assert!(next_run.ends_with("UTC"), "resumed: {next_run:?}");
 
     // A run that fails (its target refuses the connection), to see failures highlighted.
     let failing: Value = reqwest::Client::new()

@@ -61,15 +61,67 @@ pub(crate) async fn run(
             done(format, id, "deleted", format!("Deleted job {id}."))
         }
         JobsCommand::Pause { id, note, until } => {
-            let query: Vec<(String, String)> = [("note", note), ("until", until)]
-                .into_iter()
-                .filter_map(|(name, value)| value.map(|v| (name.to_string(), v)))
-                .collect();
+            let query = present(&[("note", note), ("until", until)]);
             action(client, format, id, "pause/", &query, tables::job).await
+        }
+        JobsCommand::PauseMany {
+            name_prefix,
+            note,
+            until,
+        } => {
+            let query = present(&[
+                ("name_prefix", name_prefix),
+                ("note", note),
+                ("until", until),
+            ]);
+            switch(client, format, "pause/", &query).await
+        }
+        JobsCommand::ResumeMany { name_prefix } => {
+            let query = present(&[("name_prefix", name_prefix)]);
+            switch(client, format, "resume/", &query).await
         }
         JobsCommand::Resume { id } => action(client, format, id, "resume/", &[], tables::job).await,
         JobsCommand::Run { id } => action(client, format, id, "run/", &[], tables::run).await,
     }
+}
+
+/// The query parameters that were given.
+fn present(params: &[(&str, Option<String>)]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .filter_map(|(name, value)| value.clone().map(|v| ((*name).to_string(), v)))
+        .collect()
+}
+
+/// A POST to the maintenance switch (`rest`: `pause/` or `resume/`), printing what changed.
+async fn switch(
+    client: &Client,
+    format: Format,
+    rest: &str,
+    query: &[(String, String)],
+) -> Result<(), Failure> {
+    let answer = client
+        .send(
+            Method::POST,
+            &format!("/scheduler/maintenance/{rest}"),
+            query,
+            None,
+        )
+        .await?;
+    show(format, &answer, |changed| {
+        format!(
+            "{} jobs: {}",
+            changed["count"],
+            changed["job_ids"]
+                .as_array()
+                .map(|ids| ids
+                    .iter()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        )
+    })
 }
 
 /// `/scheduler/jobs/{id}/` followed by `rest`.

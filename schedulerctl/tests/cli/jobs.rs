@@ -389,6 +389,20 @@ async fn interval_and_one_off_jobs_from_flags() {
     );
     let resumed = ctl.json(&["jobs", "resume", &id]).await;
     assert_eq!(resumed["pause_note"], Value::Null);
+    let many = ctl
+        .json(&[
+            "jobs",
+            "pause-many",
+            "--name-prefix",
+            "laun",
+            "--note",
+            "freeze",
+        ])
+        .await;
+    assert_eq!(many["count"], 1);
+    assert_eq!(many["job_ids"][0], once["id"]);
+    let resumed_many = ctl.run(&["jobs", "resume-many"]).await;
+    assert_eq!(resumed_many.ok().trim(), format!("1 jobs: {}", once["id"]));
     let switched = ctl
         .json(&["jobs", "update", &id, "--cron", "@daily", "--max-runs", "0"])
         .await;

@@ -198,6 +198,8 @@ pub enum Conflict {
     JobName,
     /// A run of this job for this fire and attempt exists (`job_runs_fire_key`).
     RunFire,
+    /// The run is no longer running (a cancel came after it ended).
+    RunEnded,
 }
 
 /// What a repository port may report. Adapters translate their driver errors into these.

@@ -186,6 +186,36 @@ pub fn outcome_status_writes(finished: &[FinishedRun]) -> Vec<(RunId, StatusWrit
     writes
 }
 
+/// What cancelling a running run records: the run `cancelled` at `at` with `error`, never
+/// retried, and its job's status (written only while the fire is the job's last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelPlan {
+    /// Why, stored as the run's error: "cancelled by <key>" (or "cancelled").
+    pub error: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The job's status afterwards.
+    pub status_write: StatusWrite,
+}
+
+/// Plans the cancel of `run` (running) by the key named `by` at `now`.
+pub fn plan_cancel(run: &Run, by: Option<&str>, now: DateTime<Utc>) -> CancelPlan {
+    let error = match by {
+        Some(key) => format!("cancelled by {key}"),
+        None => "cancelled".to_string(),
+    };
+    CancelPlan {
+        status_write: StatusWrite {
+            job_id: run.job_id,
+            fire: run.scheduled_for,
+            status: RunStatus::Cancelled,
+            error: Some(error.clone()),
+        },
+        error,
+        at: now,
+    }
+}
+
 /// How one batch of stored outcomes moves a job's failure streak (kept only for jobs with
 /// `pause_after_failures`): a run that succeeded restarts it, a run that failed or timed out
 /// with no retry to come (its fire given up) adds one; a failure that will be retried counts
@@ -396,6 +426,24 @@ mod tests {
         let healed = failure_streaks(&[counted(6, 4, 0, Failed), counted(7, 4, 1, Succeeded)]);
         assert_eq!((healed[0].restart, healed[0].failures), (true, 0));
         assert_eq!(healed[0].last_error, None);
+    }
+
+    #[test]
+    fn a_cancel_records_who_and_shows_on_the_job_while_the_fire_is_its_last() {
+        let run = finished(7, 3, "2025-06-23T09:00:00Z", 2, RunStatus::Running).run;
+        let now = at("2025-06-23T09:00:05Z");
+        let plan = plan_cancel(&run, Some("ops"), now);
+        assert_eq!((plan.error.as_str(), plan.at), ("cancelled by ops", now));
+        assert_eq!(
+            plan.status_write,
+            StatusWrite {
+                job_id: JobId(3),
+                fire: at("2025-06-23T09:00:00Z"),
+                status: RunStatus::Cancelled,
+                error: Some("cancelled by ops".into()),
+            }
+        );
+        assert_eq!(plan_cancel(&run, None, now).error, "cancelled");
     }
 
     #[test]

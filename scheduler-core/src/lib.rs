@@ -86,8 +86,8 @@ pub use job_query::{
     SortKey,
 };
 pub use job_state::{
-    FiredJob, ManualPlan, StatusWrite, StreakChange, failure_streaks, outcome_status_writes,
-    plan_manual,
+    CancelPlan, FiredJob, ManualPlan, StatusWrite, StreakChange, failure_streaks,
+    outcome_status_writes, plan_cancel, plan_manual,
 };
 pub use job_values::{Description, JobName, Parameters, Timezone};
 pub use page::{Listing, Page, PageLink, Window};

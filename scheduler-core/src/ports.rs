@@ -14,6 +14,7 @@ use crate::claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered}
 use crate::error::RepositoryError;
 use crate::job::{BulkChange, Job, JobId, NewJob};
 use crate::job_query::{JobPage, JobSlice};
+use crate::job_state::CancelPlan;
 use crate::job_values::JobName;
 use crate::plan::RunOutcome;
 use crate::plan::SkipReason;
@@ -315,6 +316,17 @@ pub trait RunStore: Send + Sync {
     /// only), and a job whose stored streak then calls for it ([`Job::auto_pause`]) is paused
     /// with that note (`next_run` cleared). Returns the jobs it paused.
     async fn finish_many(&self, finished: &[FinishedRun]) -> Result<Vec<JobId>, RepositoryError>;
+
+    /// In one transaction, when run `id` is `running`: records it `cancelled` as `plan` says
+    /// (finished at `plan.at`, `plan.error`, no retry) and writes `plan.status_write`;
+    /// returns the run as stored. The replica executing it stops it when it next asks
+    /// [`RunStore::ended_among`]. MUST return `NotFound` when there is no such run and
+    /// `Conflict(RunEnded)` when it is not running.
+    async fn cancel(&self, id: RunId, plan: &CancelPlan) -> Result<Run, RepositoryError>;
+
+    /// Which of `ids` are no longer `running` (ended, cancelled, or deleted with their job),
+    /// read by primary key in one statement.
+    async fn ended_among(&self, ids: &[RunId]) -> Result<Vec<RunId>, RepositoryError>;
 
     /// In one transaction: takes up to `limit` paused jobs whose pause ends at or before
     /// `now` (`PauseNote::until`) that no other transaction holds, and stores each as

@@ -195,6 +195,37 @@ impl RunService {
         })
     }
 
+    /// Cancels run `id` while it runs: the store records it `cancelled` ("cancelled by
+    /// <key>", never retried); the replica executing it stops it — at once when that is this
+    /// one, within about a second otherwise (`Dispatcher::stop_ended_runs`).
+    ///
+    /// # Errors
+    /// `RunNotFound` (also another tenant's run), `Conflict(RunEnded)` when it is not
+    /// running, `Unavailable`.
+    pub async fn cancel(&self, id: RunId) -> Result<JobRun, ServiceError> {
+        let shown = self.get(id).await?;
+        let principal = self.jobs.principal();
+        let plan = crate::job_state::plan_cancel(
+            &shown.run,
+            principal.key_name.as_deref(),
+            self.jobs.now(),
+        );
+        let run = self
+            .store
+            .cancel(id, &plan)
+            .await
+            .map_err(|error| match error {
+                RepositoryError::NotFound => ServiceError::RunNotFound,
+                other => other.into(),
+            })?;
+        self.dispatcher.stop_run(id);
+        self.jobs.forget(run.job_id).await;
+        Ok(JobRun {
+            run,
+            job_name: shown.job_name,
+        })
+    }
+
     /// How many runs of the acting tenant's jobs serve fires at or after `since`, per status
     /// (statuses without runs left out): the dashboard's "last hour".
     ///

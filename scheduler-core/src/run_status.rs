@@ -50,6 +50,8 @@ pub enum RunStatus {
     Skipped,
     /// Its worker stopped heartbeating; a new attempt was started.
     Abandoned,
+    /// Stopped by a cancel request while it ran (`error` says by whom); never retried.
+    Cancelled,
 }
 
 impl WireEnum for RunTrigger {}

@@ -319,6 +319,11 @@ pub(crate) enum RunsCommand {
     },
     /// Follow runs as they start and finish, until Ctrl-C (or --for, --count).
     Tail(TailArgs),
+    /// Cancel a running run: it stops and is recorded cancelled, never retried.
+    Cancel {
+        /// The run's id.
+        id: i64,
+    },
 }
 
 /// `runs list`.
@@ -327,7 +332,8 @@ pub(crate) struct RunListArgs {
     /// Only runs of this job.
     #[arg(long, value_name = "ID")]
     pub(crate) job: Option<i64>,
-    /// Only runs with this status: running, succeeded, failed, timed_out, skipped, abandoned.
+    /// Only runs with this status: running, succeeded, failed, timed_out, skipped, abandoned,
+    /// cancelled.
     #[arg(long)]
     pub(crate) status: Option<String>,
     /// Only runs with this trigger: schedule, manual, retry.

@@ -18,10 +18,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, FirePlan, Job, JobId, Recovered,
-    RepositoryError, RetryPlan, Run, RunId, RunPage, RunSlice, RunStatus, RunStore, StatusWrite,
-    WireEnum, failure_streaks, outcome_status_writes, plan_fire, plan_manual, plan_recovery,
-    plan_retry,
+    CancelPlan, ClaimBatch, ClaimRequest, ClaimedRun, Conflict, FinishedRun, FirePlan, Job, JobId,
+    Recovered, RepositoryError, RetryPlan, Run, RunId, RunPage, RunSlice, RunStatus, RunStore,
+    StatusWrite, WireEnum, failure_streaks, outcome_status_writes, plan_fire, plan_manual,
+    plan_recovery, plan_retry,
 };
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
@@ -328,6 +328,56 @@ impl RunStore for SeaOrmRunStore {
         };
         db(txn.commit().await)?;
         Ok(paused)
+    }
+
+    async fn cancel(&self, id: RunId, plan: &CancelPlan) -> Result<Run, RepositoryError> {
+        let txn = self.begin_write().await?;
+        let cancelled = db(runs::Entity::update_many()
+            .col_expr(
+                runs::Column::Status,
+                Expr::value(RunStatus::Cancelled.as_str()),
+            )
+            .col_expr(runs::Column::Error, Expr::value(Some(plan.error.clone())))
+            .col_expr(runs::Column::FinishedAt, Expr::value(Some(micros(plan.at))))
+            .col_expr(runs::Column::RetryAt, Expr::value(None::<DateTime<Utc>>))
+            .filter(runs::Column::Id.eq(id.0))
+            .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+            .exec(&txn)
+            .await)?;
+        if cancelled.rows_affected == 0 {
+            let exists = db(runs::Entity::find_by_id(id.0).one(&txn).await)?.is_some();
+            db(txn.rollback().await)?;
+            return Err(if exists {
+                RepositoryError::Conflict(Conflict::RunEnded)
+            } else {
+                RepositoryError::NotFound
+            });
+        }
+        set_last_status(&txn, &plan.status_write).await?;
+        let run = db(runs::Entity::find_by_id(id.0).one(&txn).await)?
+            .ok_or(RepositoryError::NotFound)?
+            .into_run()?;
+        db(txn.commit().await)?;
+        Ok(run)
+    }
+
+    async fn ended_among(&self, ids: &[RunId]) -> Result<Vec<RunId>, RepositoryError> {
+        let mut ended = Vec::new();
+        // One variable per id on SQLite: chunks keep each statement far below its limit.
+        for chunk in ids.chunks(500) {
+            let running: HashSet<i64> = db(runs::Entity::find()
+                .select_only()
+                .column(runs::Column::Id)
+                .filter(runs::Column::Id.is_in(chunk.iter().map(|id| id.0)))
+                .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+                .into_tuple::<i64>()
+                .all(&self.db)
+                .await)?
+            .into_iter()
+            .collect();
+            ended.extend(chunk.iter().filter(|id| !running.contains(&id.0)));
+        }
+        Ok(ended)
     }
 
     async fn resume_due(

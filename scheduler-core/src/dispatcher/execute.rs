@@ -42,11 +42,31 @@ impl Dispatcher {
         let executor = &self.inner.executor;
         let work = AssertUnwindSafe(async { executor.execute(&job, &run).await }).catch_unwind();
         let mut abandon = self.inner.abandon.subscribe();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        lock(&self.inner.stops).insert(run.id, stop);
         let executed = tokio::select! {
             biased;
             // The shutdown grace is over: drop the execution (a delivery's connection closes)
             // and leave the run `running` for the shutdown to release.
             _ = abandon.wait_for(|abandon| *abandon) => None,
+            // Cancelled: the store holds the run `cancelled` already; drop the execution.
+            Ok(()) = stopped => {
+                tracing::info!(
+                    target: "scheduler_core::run",
+                    job_id = %run.job_id,
+                    run_id = %run.id,
+                    attempt = run.attempt,
+                    "run cancelled; its execution is stopped"
+                );
+                let ran_for = (self.inner.clock.now() - run.started_at).to_std().unwrap_or_default();
+                self.inner
+                    .telemetry
+                    .run_recorded(crate::run_status::RunStatus::Cancelled, run.trigger, Some(ran_for));
+                let mut in_flight = lock(&self.inner.in_flight);
+                in_flight.remove(&run.id);
+                self.inner.telemetry.in_flight(in_flight.len());
+                return;
+            }
             executed = async {
                 // A delivery beyond its host's cap waits here for one of the host's runs to
                 // end.
@@ -56,6 +76,7 @@ impl Dispatcher {
                 executed
             } => Some(executed),
         };
+        lock(&self.inner.stops).remove(&run.id);
         let Some(executed) = executed else {
             tracing::warn!(
                 target: "scheduler_core::run",

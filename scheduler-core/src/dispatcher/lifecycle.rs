@@ -22,6 +22,11 @@ const BACKLOG_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// until an instant resumes within this much of it.
 const RESUME_EVERY: Duration = Duration::from_secs(1);
 
+/// How often the loop asks whether a run executing here was cancelled elsewhere (one query by
+/// primary key, only while runs execute): a cancel sent to another replica stops the run
+/// within about this long.
+const STOP_CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// Most paused jobs resumed per statement.
 const RESUME_BATCH: u32 = 100;
 
@@ -82,6 +87,11 @@ impl Dispatcher {
                 let now = d.inner.clock.now();
                 if let Ok(due) = d.inner.store.due_backlog(now).await {
                     d.inner.telemetry.backlog(due);
+                }
+            }),
+            self.every(STOP_CHECK_EVERY, |d| async move {
+                if let Err(error) = d.stop_ended_runs().await {
+                    tracing::warn!(%error, "checking for cancelled runs failed");
                 }
             }),
             self.every(RESUME_EVERY, |d| async move {

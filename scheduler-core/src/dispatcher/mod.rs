@@ -36,7 +36,7 @@ mod prune;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -84,6 +84,8 @@ struct Inner {
     /// Runs that stopped on [`Inner::abandon`]: still `running` in the store, released by
     /// the shutdown.
     abandoned: Mutex<Vec<RunId>>,
+    /// The runs executing here, each with the switch that stops it (a cancel request).
+    stops: Mutex<HashMap<RunId, tokio::sync::oneshot::Sender<()>>>,
     /// When the last tick completed without error, or when the dispatcher was made (for
     /// health checks).
     last_good_tick: Mutex<std::time::Instant>,
@@ -150,6 +152,7 @@ impl Dispatcher {
                 catching_up: AtomicBool::new(false),
                 abandon: tokio::sync::watch::channel(false).0,
                 abandoned: Mutex::new(Vec::new()),
+                stops: Mutex::new(HashMap::new()),
                 config,
                 last_good_tick: Mutex::new(std::time::Instant::now()),
             }),
@@ -164,6 +167,29 @@ impl Dispatcher {
     /// Runs executing in this replica now (or awaiting their outcome's record).
     pub fn in_flight(&self) -> usize {
         lock(&self.inner.in_flight).len()
+    }
+
+    /// Stops run `id` if it executes here (its execution is dropped: a handler's task is
+    /// cancelled, a delivery's connection closed; nothing more is recorded for it, the store
+    /// holds it `cancelled` already). True when it was executing here.
+    pub fn stop_run(&self, id: RunId) -> bool {
+        lock(&self.inner.stops)
+            .remove(&id)
+            .is_some_and(|stop| stop.send(()).is_ok())
+    }
+
+    /// Stops every run executing here that the store no longer holds `running` (cancelled
+    /// through another replica): one query by primary key; returns how many it stopped.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn stop_ended_runs(&self) -> Result<usize, crate::error::RepositoryError> {
+        let executing: Vec<RunId> = lock(&self.inner.stops).keys().copied().collect();
+        if executing.is_empty() {
+            return Ok(0);
+        }
+        let ended = self.inner.store.ended_among(&executing).await?;
+        Ok(ended.into_iter().filter(|id| self.stop_run(*id)).count())
     }
 
     /// How long ago the last tick completed without error (before the first, since the

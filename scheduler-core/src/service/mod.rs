@@ -90,6 +90,16 @@ impl JobService {
         &self.principal
     }
 
+    /// Now, by the service's clock.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Drops job `id` from the cache (its record changed outside this service).
+    pub(crate) async fn forget(&self, id: JobId) {
+        self.cache.invalidate_job(id).await;
+    }
+
     /// The job, when it is the acting tenant's.
     fn owned(&self, job: Job) -> Result<Job, ServiceError> {
         if job.tenant == self.principal.tenant {

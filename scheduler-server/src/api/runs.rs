@@ -51,6 +51,15 @@ fn listed(request: &Request, listing: Listing<JobRun>) -> RunsListed {
     }))
 }
 
+/// A run id from the path: a positive integer, else the run is not found.
+fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(RunId)
+        .ok_or(ApiError::RunNotFound)
+}
+
 /// The run endpoints.
 pub struct RunsApi {
     /// The run use cases.
@@ -180,13 +189,28 @@ impl RunsApi {
         caller: Caller<Read>,
         id: Path<RawParam<i64>>,
     ) -> Result<RunFound, OpError<errors::OneRun>> {
-        let id =
-            id.0.raw
-                .parse::<i64>()
-                .ok()
-                .filter(|id| *id > 0)
-                .ok_or(ApiError::RunNotFound)?;
-        let run = self.runs(caller).get(RunId(id)).await?;
+        let id = parse_run_id(&id.0.raw)?;
+        let run = self.runs(caller).get(id).await?;
+        Ok(RunFound::Run(FastJson(run.into())))
+    }
+
+    /// Cancel a running run: it is recorded `cancelled` ("cancelled by <key>") and never
+    /// retried; its execution stops — a handler's task is cancelled, an HTTP delivery
+    /// aborted — at once on the replica that received the request, within about a second on
+    /// another.
+    #[oai(
+        path = "/scheduler/runs/:id/cancel",
+        method = "post",
+        tag = "ApiTags::Runs",
+        operation_id = "cancelRun"
+    )]
+    async fn cancel(
+        &self,
+        caller: Caller<Write>,
+        id: Path<RawParam<i64>>,
+    ) -> Result<RunFound, OpError<errors::CancelRun>> {
+        let id = parse_run_id(&id.0.raw)?;
+        let run = self.runs(caller).cancel(id).await?;
         Ok(RunFound::Run(FastJson(run.into())))
     }
 

@@ -32,6 +32,8 @@ pub enum ErrorDoc {
     InvalidCursor,
     /// 409 a run at the same instant.
     RunConflict,
+    /// 409 the run is not running.
+    RunEnded,
     /// 503 store unavailable.
     Unavailable,
     /// 404 no such key.
@@ -210,6 +212,12 @@ impl<S: ErrorSet> ApiResponse for OpError<S> {
                     "A run of this job started at the same instant: `{\"detail\": ...}`.",
                     Detail::schema_ref(),
                 ),
+                ErrorDoc::RunEnded => json_response(
+                    409,
+                    "The run is not running (it ended before the cancel): \
+                     `{\"detail\": \"The run is not running.\"}`.",
+                    Detail::schema_ref(),
+                ),
                 ErrorDoc::Unavailable => json_response(
                     503,
                     "The store is unavailable: `{\"detail\": ...}`. Retry later.",
@@ -328,6 +336,10 @@ pub mod errors {
     error_set!(
         /// Run a job now.
         RunNow: [JobNotFound, RunConflict, Unavailable]
+    );
+    error_set!(
+        /// Cancel a run.
+        CancelRun: [RunNotFound, RunEnded, Unavailable]
     );
     error_set!(
         /// Preview a cron expression.

@@ -50,6 +50,8 @@ pub enum ApiError {
     InvalidCursor,
     /// 409 `{"detail": ...}`: a run of this job for this instant exists.
     RunConflict,
+    /// 409 `{"detail": "The run is not running."}`: a cancel came after it ended.
+    RunEnded,
     /// 500 `{"detail": "Internal server error."}`; the cause is logged.
     Internal,
     /// 503 `{"detail": ...}`: the store is down; retry later.
@@ -66,7 +68,7 @@ impl ApiError {
             | Self::InvalidPage
             | Self::InvalidCursor
             | Self::KeyNotFound => StatusCode::NOT_FOUND,
-            Self::RunConflict => StatusCode::CONFLICT,
+            Self::RunConflict | Self::RunEnded => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -82,6 +84,7 @@ impl ApiError {
             Self::InvalidCursor => "Invalid cursor",
             Self::KeyNotFound => "Not found.",
             Self::RunConflict => "A run of this job was started at the same instant; try again.",
+            Self::RunEnded => "The run is not running.",
             Self::Internal => "Internal server error.",
             Self::Unavailable => UNAVAILABLE,
         }
@@ -126,6 +129,7 @@ impl From<ServiceError> for ApiError {
                 vec!["job with this name already exists.".to_string()],
             )])),
             ServiceError::Conflict(Conflict::RunFire) => Self::RunConflict,
+            ServiceError::Conflict(Conflict::RunEnded) => Self::RunEnded,
             ServiceError::Rejected(cause) => {
                 tracing::error!(%cause, "the store refused a value that passed validation");
                 Self::Internal

@@ -62,13 +62,14 @@ pub fn status_badge(status: RunStatus) -> Markup {
 }
 
 /// Every run status, in the order filters list them.
-pub const STATUSES: [RunStatus; 6] = [
+pub const STATUSES: [RunStatus; 7] = [
     RunStatus::Running,
     RunStatus::Succeeded,
     RunStatus::Failed,
     RunStatus::TimedOut,
     RunStatus::Skipped,
     RunStatus::Abandoned,
+    RunStatus::Cancelled,
 ];
 
 /// The `Previous`/`Next` links of a paged table.

@@ -23,6 +23,7 @@ pub(crate) fn error_page(error: ServiceError) -> Response {
             "Invalid cursor: this link was made for another list; start from the first page.",
         ),
         ApiError::RunConflict => message_page(status, "Try again", error.message()),
+        ApiError::RunEnded => message_page(status, "Already ended", error.message()),
         ApiError::Unavailable => message_page(status, "Unavailable", error.message()),
         ApiError::Internal => message_page(status, "Error", error.message()),
         ApiError::JobNotFound | ApiError::RunNotFound | ApiError::KeyNotFound => {

@@ -15,6 +15,7 @@
 mod api;
 mod auth;
 mod auto_pause;
+mod cancel;
 mod cursors;
 mod hardening;
 mod input_limits;

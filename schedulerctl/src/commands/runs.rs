@@ -1,4 +1,4 @@
-//! `schedulerctl runs list|get|tail`.
+//! `schedulerctl runs list|get|tail|cancel`.
 
 use super::print::{show, show_list};
 use crate::cli::{RunListArgs, RunsCommand};
@@ -23,6 +23,17 @@ pub(crate) async fn run(
             show(format, &answer, tables::run)
         }
         RunsCommand::Tail(args) => tail::follow(client, format, &args).await,
+        RunsCommand::Cancel { id } => {
+            let answer = client
+                .send(
+                    reqwest::Method::POST,
+                    &format!("/scheduler/runs/{id}/cancel/"),
+                    &[],
+                    None,
+                )
+                .await?;
+            show(format, &answer, tables::run)
+        }
     }
 }
 

@@ -77,6 +77,15 @@ pub enum Invalid {
     RunAtOutsideWindow,
     /// A pause's `until` that is not after now.
     UntilNotAhead,
+    /// A backfill's `to` not after its `from`.
+    ToNotAfterFrom,
+    /// A backfill's `to` in the future.
+    ToInFuture,
+    /// A backfill range holding more than `max` fires.
+    TooManyFires {
+        /// The most fires one backfill may create.
+        max: usize,
+    },
     /// A jitter not below the smallest gap between the schedule's fires (jittered fires
     /// could swap order).
     JitterNotBelowGap {

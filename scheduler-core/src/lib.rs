@@ -31,6 +31,7 @@
 //! ```
 
 pub mod auth;
+pub mod backfill;
 mod capacity;
 pub mod claim;
 pub mod cursor;
@@ -105,7 +106,7 @@ pub use ports::{
 pub use preview::{Preview, PreviewRequest};
 pub use run::{ErrorText, Run, RunId};
 pub use run_query::{RunFilter, RunListRequest, RunPage, RunQuery, RunSlice};
-pub use run_service::{JobRun, RunService};
+pub use run_service::{Backfilled, JobRun, RunService};
 pub use run_status::{RunStatus, RunTrigger};
 pub use schedule::{CronParseError, CronSchedule};
 pub use service::{Declared, JobService};

@@ -338,6 +338,20 @@ pub trait RunStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<JobId>, RepositoryError>;
 
+    /// In one transaction: for each of `fires` (from [`crate::backfill::backfill_fires`]) that
+    /// has no run of job `job_id` yet, inserts a first attempt `running` for `worker`,
+    /// trigger `backfill`, started at `now`; an instant that has a run (scheduled, manual or
+    /// an earlier backfill) is left alone, so the same range asked twice — even at once, on
+    /// two replicas — runs each instant once. Returns the runs inserted, with the job.
+    /// MUST return `NotFound` when the job does not exist.
+    async fn insert_backfill(
+        &self,
+        job_id: JobId,
+        fires: &[DateTime<Utc>],
+        now: DateTime<Utc>,
+        worker: &str,
+    ) -> Result<Vec<ClaimedRun>, RepositoryError>;
+
     /// Inserts a `manual` run of job `job_id` for `now`, `running` for `worker`, and sets the
     /// job's `last_run` to `now` and `last_status` to `running`.
     /// MUST return `NotFound` when the job does not exist, and `Conflict(RunFire)` when a run

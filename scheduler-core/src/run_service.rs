@@ -27,6 +27,17 @@ pub struct JobRun {
     pub job_name: Option<String>,
 }
 
+/// What one backfill did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backfilled {
+    /// The runs it created (running, or waiting for their turn), oldest fire first.
+    pub runs: Vec<Run>,
+    /// The instants in the range that already had a run, left alone.
+    pub already_run: usize,
+    /// The job's name.
+    pub job_name: String,
+}
+
 /// The run use cases over the run store, the job service (a job's runs exist only while the
 /// job does) and the dispatcher (which executes manual runs).
 #[derive(Clone)]
@@ -192,6 +203,37 @@ impl RunService {
         Ok(JobRun {
             run,
             job_name: Some(job.spec.name.as_str().to_string()),
+        })
+    }
+
+    /// Backfills job `job_id` over `[from, to)`: the fires its schedule would have made in
+    /// that past range ([`crate::backfill::backfill_fires`], at most
+    /// [`crate::backfill::BACKFILL_CAP`]) that have no run yet are inserted (trigger
+    /// `backfill`) and run on this replica under the job's overlap policy. Returns the runs
+    /// created and how many instants already had one.
+    ///
+    /// # Errors
+    /// `JobNotFound`, `Validation` naming `from` or `to`, `Unavailable`.
+    pub async fn backfill(
+        &self,
+        job_id: JobId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Backfilled, ServiceError> {
+        let job = self.jobs.get(job_id).await?;
+        let fires = crate::backfill::backfill_fires(&job.spec, from, to, self.jobs.now())?;
+        let runs = self
+            .dispatcher
+            .backfill(job_id, &fires)
+            .await
+            .map_err(|error| match error {
+                RepositoryError::NotFound => ServiceError::JobNotFound,
+                other => other.into(),
+            })?;
+        Ok(Backfilled {
+            already_run: fires.len().saturating_sub(runs.len()),
+            runs,
+            job_name: job.spec.name.as_str().to_string(),
         })
     }
 

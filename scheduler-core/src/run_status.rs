@@ -22,6 +22,8 @@ pub enum RunTrigger {
     Manual,
     /// A retry of a failed or timed-out attempt.
     Retry,
+    /// A past fire run on request (`POST /scheduler/jobs/{id}/backfill/`).
+    Backfill,
 }
 
 /// Where a run stands.

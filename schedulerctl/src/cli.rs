@@ -115,6 +115,18 @@ pub(crate) enum JobsCommand {
         #[arg(long, value_name = "INSTANT")]
         until: Option<String>,
     },
+    /// Run now the fires the job's schedule would have made in [--from, --to), a past range
+    /// (at most 1,000 fires; an instant that already has a run is not run again).
+    Backfill {
+        /// The job's id.
+        id: i64,
+        /// The range's first instant (inclusive), RFC 3339.
+        #[arg(long, value_name = "INSTANT")]
+        from: String,
+        /// Its end (exclusive), RFC 3339, not in the future.
+        #[arg(long, value_name = "INSTANT")]
+        to: String,
+    },
     /// The maintenance switch: pause every active job of your tenant, or those whose name
     /// starts with --name-prefix.
     PauseMany {

@@ -19,11 +19,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
     CancelPlan, ClaimBatch, ClaimRequest, ClaimedRun, Conflict, FinishedRun, FirePlan, Job, JobId,
-    Recovered, RepositoryError, RetryPlan, Run, RunId, RunPage, RunSlice, RunStatus, RunStore,
-    StatusWrite, WireEnum, failure_streaks, outcome_status_writes, plan_fire, plan_manual,
-    plan_recovery, plan_retry,
+    NextAttempt, Recovered, RepositoryError, RetryPlan, Run, RunId, RunPage, RunSlice, RunStatus,
+    RunStore, RunTrigger, StatusWrite, WireEnum, failure_streaks, outcome_status_writes, plan_fire,
+    plan_manual, plan_recovery, plan_retry,
 };
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
@@ -328,6 +328,69 @@ impl RunStore for SeaOrmRunStore {
         };
         db(txn.commit().await)?;
         Ok(paused)
+    }
+
+    async fn insert_backfill(
+        &self,
+        job_id: JobId,
+        fires: &[DateTime<Utc>],
+        now: DateTime<Utc>,
+        worker: &str,
+    ) -> Result<Vec<ClaimedRun>, RepositoryError> {
+        let _serial = self.serialize().await;
+        let txn = self.begin_write().await?;
+        // The job's row lock orders backfills (and claims) of one job: the look for existing
+        // runs below then sees what a concurrent backfill committed (PostgreSQL reads each
+        // statement afresh; SQLite writes one transaction at a time).
+        let mut find = jobs::Entity::find_by_id(job_id.0);
+        if self.is_postgres() {
+            find = find.lock(LockType::Update);
+        }
+        let job = db(find.one(&txn).await)?
+            .ok_or(RepositoryError::NotFound)?
+            .into_job()?;
+        let mut taken: HashSet<i64> = HashSet::new();
+        for chunk in fires.chunks(500) {
+            let instants: Vec<_> = chunk.iter().map(|at| micros(*at)).collect();
+            let existing: Vec<DateTime<Utc>> = db(runs::Entity::find()
+                .select_only()
+                .column(runs::Column::ScheduledFor)
+                .filter(runs::Column::JobId.eq(job_id.0))
+                .filter(runs::Column::ScheduledFor.is_in(instants))
+                .into_tuple()
+                .all(&txn)
+                .await)?;
+            taken.extend(existing.iter().map(DateTime::timestamp_micros));
+        }
+        let mut inserted = Vec::new();
+        for fire in fires {
+            if !taken.insert(micros(*fire).timestamp_micros()) {
+                continue;
+            }
+            let next = NextAttempt {
+                job_id,
+                scheduled_for: *fire,
+                trigger: RunTrigger::Backfill,
+                attempt: 1,
+                retries: 0,
+            };
+            let run =
+                db(NewRun::attempt(&next, now, worker).row().insert(&txn).await)?.into_run()?;
+            inserted.push(ClaimedRun {
+                run,
+                job: job.clone(),
+            });
+        }
+        if !inserted.is_empty() {
+            let added = i64::try_from(inserted.len()).unwrap_or(i64::MAX);
+            db(jobs::Entity::update_many()
+                .col_expr(RunCount, Expr::col(RunCount).add(added))
+                .filter(jobs::Column::Id.eq(job_id.0))
+                .exec(&txn)
+                .await)?;
+        }
+        db(txn.commit().await)?;
+        Ok(inserted)
     }
 
     async fn cancel(&self, id: RunId, plan: &CancelPlan) -> Result<Run, RepositoryError> {

@@ -345,6 +345,53 @@ async fn a_pause_with_an_end_is_resumed_once_it_has_come(s: Store) {
     assert!(!still.spec.is_active);
 }
 
+/// Backfill inserts each instant once: instants with a run (a scheduled fire, an earlier
+/// backfill) are left alone, the job counts the new runs, an unknown job is `NotFound`.
+async fn a_backfill_inserts_each_instant_once(s: Store) {
+    let now = at("2025-06-23T09:00:00Z");
+    let job = job_with(&s, "rollup", "*/5 * * * *", "ok", now, None).await;
+    // The scheduled 09:00 fire exists already.
+    let claimed = s.runs.claim_due(&request(now, 10, 0, &[])).await.unwrap();
+    assert_eq!(claimed.runs.len(), 1);
+    let fires: Vec<DateTime<Utc>> = (0..3)
+        .map(|k| at("2025-06-23T08:55:00Z") + chrono::Duration::minutes(5 * k))
+        .collect();
+    let later = now + chrono::Duration::seconds(30);
+    let first = s
+        .runs
+        .insert_backfill(job.id, &fires, later, "w")
+        .await
+        .unwrap();
+    let instants: Vec<_> = first.iter().map(|c| c.run.scheduled_for).collect();
+    assert_eq!(
+        instants,
+        [fires[0], fires[2]],
+        "09:00 had its scheduled run"
+    );
+    for c in &first {
+        assert_eq!(
+            (c.run.trigger, c.run.status, c.run.attempt),
+            (scheduler_core::RunTrigger::Backfill, RunStatus::Running, 1)
+        );
+        assert_eq!(c.job.id, job.id);
+    }
+    assert!(
+        s.runs
+            .insert_backfill(job.id, &fires, later, "w")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.run_count(&job).await, 3);
+    assert_eq!(
+        s.runs
+            .insert_backfill(scheduler_core::JobId(987_654), &fires, later, "w")
+            .await
+            .map(|runs| runs.len()),
+        Err(scheduler_core::RepositoryError::NotFound)
+    );
+}
+
 /// A heartbeat of many runs (more than one SQLite statement's worth) touches exactly the
 /// running ones.
 async fn a_heartbeat_of_many_runs_touches_only_running_ones(s: Store) {
@@ -515,6 +562,7 @@ scheduler_test_support::backend_tests! {
         a_heartbeat_of_many_runs_touches_only_running_ones,
         consecutive_failures_pause_a_job_that_asks_for_it,
         a_pause_with_an_end_is_resumed_once_it_has_come,
+        a_backfill_inserts_each_instant_once,
         history_is_held_at_the_per_job_cap_and_the_retention_horizon,
     ],
 }

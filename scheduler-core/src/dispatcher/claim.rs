@@ -8,9 +8,11 @@ use crate::claim::{ClaimRequest, ClaimedRun};
 use crate::error::RepositoryError;
 use crate::job::JobId;
 use crate::plan::{ExecutionKind, next_claim_size};
+use crate::policy::ConcurrencyPolicy;
 use crate::run::Run;
 use crate::run_status::{RunStatus, RunTrigger};
 use crate::sync::lock;
+use chrono::{DateTime, Utc};
 
 use super::{Dispatcher, host_of, kind_index, to_chrono};
 
@@ -193,6 +195,61 @@ impl Dispatcher {
             self.start(claimed, slot);
         }
         Ok(run)
+    }
+
+    /// Inserts the backfill runs of `job_id` for `fires` ([`RunStore::insert_backfill`]: each
+    /// instant once) and runs them on this replica, oldest first, under the job's overlap
+    /// policy: side by side when it allows overlap (each as a slot of its kind frees up),
+    /// one after the other otherwise. Returns the runs inserted (already-run instants are
+    /// not among them); they run after this returns.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown job, or the store's error.
+    pub async fn backfill(
+        &self,
+        job_id: JobId,
+        fires: &[DateTime<Utc>],
+    ) -> Result<Vec<Run>, RepositoryError> {
+        let now = self.inner.clock.now();
+        let claimed = self
+            .inner
+            .store
+            .insert_backfill(job_id, fires, now, &self.inner.config.worker)
+            .await?;
+        let runs: Vec<Run> = claimed.iter().map(|c| c.run.clone()).collect();
+        if claimed.is_empty() {
+            return Ok(runs);
+        }
+        {
+            // Heartbeated from now on, also while they wait for their turn.
+            let mut in_flight = lock(&self.inner.in_flight);
+            in_flight.extend(runs.iter().map(|run| run.id));
+            self.inner.telemetry.in_flight(in_flight.len());
+        }
+        let side_by_side = claimed
+            .first()
+            .is_some_and(|c| c.job.spec.policy.concurrency == ConcurrencyPolicy::Allow);
+        let dispatcher = self.clone();
+        tokio::spawn(async move {
+            for run in claimed {
+                let kind = ExecutionKind::of(&run.job);
+                let Some(slot) = dispatcher
+                    .inner
+                    .capacity
+                    .wait_for(kind, host_of(&run))
+                    .await
+                else {
+                    // Shutting down: left `running`, recovered after the lease.
+                    return;
+                };
+                if side_by_side {
+                    dispatcher.start(run, slot);
+                } else {
+                    dispatcher.execute_here(run, slot).await;
+                }
+            }
+        });
+        Ok(runs)
     }
 
     /// Starts every claimed run with a slot of its kind from the reservations (which hold at

@@ -28,6 +28,17 @@ impl Dispatcher {
         tokio::spawn(async move { dispatcher.execute(run, slot).await });
     }
 
+    /// Executes `run` in the caller's task (counted in flight) and returns once its outcome
+    /// is recorded: runs that must not overlap go one after the other this way.
+    pub(super) async fn execute_here(&self, run: ClaimedRun, slot: RunSlot) {
+        {
+            let mut in_flight = lock(&self.inner.in_flight);
+            in_flight.insert(run.run.id);
+            self.inner.telemetry.in_flight(in_flight.len());
+        }
+        self.execute(run, slot).await;
+    }
+
     /// Executes one claimed run under its timeout and records the outcome.
     async fn execute(&self, claimed: ClaimedRun, slot: RunSlot) {
         let ClaimedRun { run, job } = claimed;

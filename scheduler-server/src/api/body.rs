@@ -167,6 +167,24 @@ pub fn as_object(body: &Value) -> Result<&Map<String, Value>, ValidationErrors> 
     ))
 }
 
+/// A backfill's `from` and `to` as given (absent: `None`).
+pub type BackfillRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Reads a backfill's body: `from` and `to` (absent ones are the core's to name).
+///
+/// # Errors
+/// `non_field_errors` when the body is not an object; `from`/`to` when not instants.
+pub fn read_backfill(body: &Value) -> Result<BackfillRange, ValidationErrors> {
+    let body = as_object(body)?;
+    let mut r = FieldReader::new(body);
+    let range = (r.instant("from").flatten(), r.instant("to").flatten());
+    if r.errors.is_empty() {
+        Ok(range)
+    } else {
+        Err(r.errors)
+    }
+}
+
 /// Reads a POST/PUT body into a draft; its reading errors travel inside it.
 ///
 /// # Errors

@@ -22,6 +22,26 @@ use serde_json::Value;
 use super::choices::{OneOf, TargetMethods, TargetTypes, Timezones};
 use super::output::JsonObject;
 
+/// The body of a backfill, as documented (read field by field, `api/body.rs`).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "BackfillRange", example)]
+pub struct BackfillDoc {
+    /// The range's first instant (inclusive), RFC 3339.
+    pub from: DateTime<Utc>,
+    /// Its end (exclusive), RFC 3339, not in the future; at most 1,000 fires of the schedule
+    /// in between.
+    pub to: DateTime<Utc>,
+}
+
+impl Example for BackfillDoc {
+    fn example() -> Self {
+        Self {
+            from: "2030-01-06T09:00:00Z".parse().unwrap_or_default(),
+            to: "2030-01-06T10:00:00Z".parse().unwrap_or_default(),
+        }
+    }
+}
+
 /// An integer parameter documented with the range the server accepts (`MAX` = `i64::MAX`
 /// means unbounded above); the value itself is checked by the core.
 pub struct IntRange<const MIN: i64, const MAX: i64>(i64);

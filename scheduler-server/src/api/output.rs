@@ -436,6 +436,19 @@ impl poem_openapi::types::Example for RunOut {
     }
 }
 
+/// What a backfill created.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "Backfill")]
+pub struct BackfillOut {
+    /// How many runs it created (trigger `backfill`), running now or waiting their turn.
+    pub created: usize,
+    /// How many instants of the range already had a run (scheduled, manual or an earlier
+    /// backfill) and were left alone.
+    pub already_run: usize,
+    /// The runs created, oldest fire first.
+    pub runs: Vec<RunOut>,
+}
+
 /// A page of runs.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 #[oai(rename = "RunList")]

@@ -7,10 +7,11 @@ use poem_openapi::{ApiResponse, OpenApi};
 use scheduler_core::{JobRun, Listing, RunId, RunService, RunStatus, RunTrigger};
 
 use super::body::RawRunQuery;
+use super::body::read_backfill;
 use super::choices::OneOf;
-use super::docs::{IntRange, RawParam, raw};
+use super::docs::{BackfillDoc, IntRange, LooseBody, RawParam, raw};
 use super::jobs::parse_job_id;
-use super::output::{FastJson, RunListOut, RunOut};
+use super::output::{BackfillOut, FastJson, RunListOut, RunOut};
 use super::pagination::page_links;
 use super::tags::ApiTags;
 use crate::auth::{Caller, NeededScope, Read, Write};
@@ -58,6 +59,14 @@ fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
         .filter(|id| *id > 0)
         .map(RunId)
         .ok_or(ApiError::RunNotFound)
+}
+
+/// 202 with what a backfill created.
+#[derive(Debug, ApiResponse)]
+pub enum BackfillStarted {
+    /// The runs created; they run now on this replica.
+    #[oai(status = 202)]
+    Runs(FastJson<BackfillOut>),
 }
 
 /// The run endpoints.
@@ -192,6 +201,43 @@ impl RunsApi {
         let id = parse_run_id(&id.0.raw)?;
         let run = self.runs(caller).get(id).await?;
         Ok(RunFound::Run(FastJson(run.into())))
+    }
+
+    /// Backfill a job: run now the fires its schedule would have made in `[from, to)`, a past
+    /// range of at most 1,000 fires, each marked `trigger: backfill`; an instant that
+    /// already has a run is not run again (the same range twice, even at once, runs each
+    /// instant once). They run on this replica under the job's overlap policy: side by side
+    /// with `allow`, one after the other otherwise.
+    #[oai(
+        path = "/scheduler/jobs/:id/backfill",
+        method = "post",
+        tag = "ApiTags::Runs",
+        operation_id = "backfillJob"
+    )]
+    async fn backfill(
+        &self,
+        caller: Caller<Write>,
+        id: Path<RawParam<i64>>,
+        body: poem_openapi::payload::Json<LooseBody<BackfillDoc>>,
+    ) -> Result<BackfillStarted, OpError<errors::Backfill>> {
+        let id = parse_job_id(&id.0.raw)?;
+        let (from, to) = read_backfill(&body.0.raw)?;
+        let done = self.runs(caller).backfill(id, from, to).await?;
+        let job_name = Some(done.job_name);
+        Ok(BackfillStarted::Runs(FastJson(BackfillOut {
+            created: done.runs.len(),
+            already_run: done.already_run,
+            runs: done
+                .runs
+                .into_iter()
+                .map(|run| {
+                    RunOut::from(JobRun {
+                        run,
+                        job_name: job_name.clone(),
+                    })
+                })
+                .collect(),
+        })))
     }
 
     /// Cancel a running run: it is recorded `cancelled` ("cancelled by <key>") and never

@@ -338,6 +338,10 @@ pub mod errors {
         RunNow: [JobNotFound, RunConflict, Unavailable]
     );
     error_set!(
+        /// Backfill a job.
+        Backfill: [BadBody, JobNotFound, Unavailable]
+    );
+    error_set!(
         /// Cancel a run.
         CancelRun: [RunNotFound, RunEnded, Unavailable]
     );

@@ -114,6 +114,11 @@ pub fn wording(field: &str, problem: &Invalid) -> String {
             .into(),
         Invalid::RunAtNotAhead => "run_at must be in the future.".into(),
         Invalid::UntilNotAhead => "until must be in the future.".into(),
+        Invalid::ToNotAfterFrom => "to must be after from.".into(),
+        Invalid::ToInFuture => "to must not be in the future: a backfill runs past fires.".into(),
+        Invalid::TooManyFires { max } => format!(
+            "The range holds more than {max} fires of the schedule; backfill a shorter range."
+        ),
         Invalid::JitterNotBelowGap { gap_seconds } => format!(
             "jitter_seconds must be less than the shortest gap between two fires of the \
              schedule ({gap_seconds} s)."

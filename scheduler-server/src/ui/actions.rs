@@ -24,6 +24,8 @@ pub(crate) enum Action {
     Resume,
     /// Delete (after the confirmation page).
     Delete,
+    /// Backfill the range of the form's `from` and `to`.
+    Backfill,
 }
 
 pub(crate) async fn act(
@@ -57,6 +59,30 @@ pub(crate) async fn act(
         },
         Action::Resume => visit.jobs.resume(id).await.map(|_| "resumed"),
         Action::Delete => visit.jobs.delete(id).await.map(|()| "deleted"),
+        Action::Backfill => {
+            let instant = |field: &str| {
+                let text = fields.get(field).map(str::trim).unwrap_or_default();
+                if text.is_empty() {
+                    return Ok(None);
+                }
+                crate::api::wire_time::parse_instant(text)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        scheduler_core::ValidationErrors::single(
+                            field,
+                            scheduler_core::Invalid::NotAnInstant,
+                        )
+                    })
+            };
+            match (instant("from"), instant("to")) {
+                (Ok(from), Ok(to)) => visit
+                    .runs
+                    .backfill(id, from, to)
+                    .await
+                    .map(|_| "backfilled"),
+                (Err(errors), _) | (_, Err(errors)) => Err(errors.into()),
+            }
+        }
     };
     match (done, action) {
         (Ok(done), Action::Delete) => see_other(&format!("/ui/?done={done}")),
@@ -134,6 +160,16 @@ pub(crate) async fn resume(
     body: Body,
 ) -> Response {
     act(request, &ui, &id, body, Action::Resume).await
+}
+
+#[handler]
+pub(crate) async fn backfill(
+    request: &Request,
+    ui: Data<&Arc<Ui>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    act(request, &ui, &id, body, Action::Backfill).await
 }
 
 #[handler]

@@ -24,6 +24,7 @@ pub fn notice(done: Option<&str>) -> Option<&'static str> {
         "paused" => Some("Job paused: it will not fire until resumed."),
         "resumed" => Some("Job resumed: its next run is computed from now."),
         "deleted" => Some("Job deleted."),
+        "backfilled" => Some("Backfill started: its runs appear in the history below."),
         "paused-many" => Some("The matching active jobs are paused (see Paused above)."),
         "resumed-many" => Some("The matching paused jobs are resumed."),
         _ => None,
@@ -93,6 +94,17 @@ pub fn body(
                 }
                 @else { (action_button(viewer, job, "resume", "Resume", "")) }
                 a.button href={"/ui/jobs/" (job.id.0) "/edit"} #action-edit { "Edit" }
+                details.inline #backfill {
+                    summary { "Backfill…" }
+                    form.inline method="post" action={"/ui/jobs/" (job.id.0) "/backfill"} {
+                        input type="hidden" name=(CSRF_FIELD) value=(viewer.csrf);
+                        input #backfill-from name="from" type="text" maxlength="40"
+                            placeholder="From (RFC 3339)" aria-label="Backfill from (inclusive, RFC 3339)";
+                        input #backfill-to name="to" type="text" maxlength="40"
+                            placeholder="To (RFC 3339, past)" aria-label="Backfill to (exclusive, RFC 3339)";
+                        button type="submit" id="action-backfill" { "Run past fires" }
+                    }
+                }
                 a.button.danger href={"/ui/jobs/" (job.id.0) "/delete"} #action-delete { "Delete…" }
             }
         }

@@ -44,7 +44,7 @@ use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, Response, Route, get, post};
 use scheduler_core::Scope;
 
-use actions::{confirm_delete, delete, maintenance, pause, resume, run_now};
+use actions::{backfill, confirm_delete, delete, maintenance, pause, resume, run_now};
 use job_pages::{create, edit_form, job_page, jobs_page, new_form, update};
 use layout::message_page;
 use run_pages::{preview_fragment, runs_page};
@@ -71,6 +71,7 @@ pub fn routes(ui: Ui) -> impl Endpoint<Output = Response> {
         .at("/jobs/:id/run", post(run_now.with(write)))
         .at("/jobs/:id/pause", post(pause.with(write)))
         .at("/jobs/:id/resume", post(resume.with(write)))
+        .at("/jobs/:id/backfill", post(backfill.with(write)))
         .at(
             "/jobs/:id/delete",
             get(confirm_delete.with(read)).post(delete.with(write)),

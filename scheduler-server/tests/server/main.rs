@@ -15,6 +15,7 @@
 mod api;
 mod auth;
 mod auto_pause;
+mod backfill;
 mod cancel;
 mod cursors;
 mod hardening;

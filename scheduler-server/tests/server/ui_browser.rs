@@ -372,6 +372,28 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
         )
         .await;
     browser.screenshots("job").await;
+    // Backfill June 2025's Mondays at 09:00 (the 30th is the range's excluded end).
+    browser
+        .script("document.querySelector('#backfill').open = true;")
+        .await;
+    browser.fill("#backfill-from", "2025-06-01T00:00:00Z").await;
+    browser.fill("#backfill-to", "2025-06-30T09:00:00Z").await;
+    browser.click("#action-backfill").await;
+    browser.wait_for("the notice", 10, Present("#notice")).await;
+    assert_eq!(
+        browser.text("#notice").await,
+        "Backfill started: its runs appear in the history below."
+    );
+    let backfilled: Value = reqwest::Client::new()
+        .get(app.url(&format!("/scheduler/jobs/{id}/runs/?trigger=backfill")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(backfilled["count"], 4, "{backfilled}");
 
     browser.fill("#pause-note", "vendor maintenance").await;
     browser.fill("#pause-until", "2030-01-06T06:00:00Z").await;

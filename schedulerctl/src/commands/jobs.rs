@@ -76,6 +76,18 @@ pub(crate) async fn run(
             ]);
             switch(client, format, "pause/", &query).await
         }
+        JobsCommand::Backfill { id, from, to } => {
+            let body = serde_json::json!({"from": from, "to": to});
+            let answer = client
+                .send(Method::POST, &job_path(id, "backfill/"), &[], Some(&body))
+                .await?;
+            show(format, &answer, |done| {
+                format!(
+                    "{} runs created, {} instants already run",
+                    done["created"], done["already_run"]
+                )
+            })
+        }
         JobsCommand::ResumeMany { name_prefix } => {
             let query = present(&[("name_prefix", name_prefix)]);
             switch(client, format, "resume/", &query).await

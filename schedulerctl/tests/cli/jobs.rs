@@ -389,6 +389,36 @@ async fn interval_and_one_off_jobs_from_flags() {
     );
     let resumed = ctl.json(&["jobs", "resume", &id]).await;
     assert_eq!(resumed["pause_note"], Value::Null);
+    // Nine hours of a 90-minute interval, on its grid continued before start_time.
+    let backfilled = ctl
+        .json(&[
+            "jobs",
+            "backfill",
+            &id,
+            "--from",
+            "2025-01-01T00:00:00Z",
+            "--to",
+            "2025-01-01T09:00:00Z",
+        ])
+        .await;
+    assert_eq!(
+        (&backfilled["created"], &backfilled["already_run"]),
+        (&Value::from(6), &Value::from(0)),
+        "{backfilled}"
+    );
+    assert_eq!(backfilled["runs"][0]["trigger"], "backfill");
+    let again = ctl
+        .run(&[
+            "jobs",
+            "backfill",
+            &id,
+            "--from",
+            "2025-01-01T00:00:00Z",
+            "--to",
+            "2025-01-01T09:00:00Z",
+        ])
+        .await;
+    assert_eq!(again.ok().trim(), "0 runs created, 6 instants already run");
     let many = ctl
         .json(&[
             "jobs",

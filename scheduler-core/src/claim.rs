@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::job::{Job, JobId};
 use crate::plan::{RunOutcome, SkipReason};
-use crate::run::Run;
+use crate::run::{Run, RunId};
 
 /// A run claimed for execution by this worker, with its job as claimed.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +39,10 @@ pub struct ClaimBatch {
     pub advanced_handlers: u32,
     /// The fires recorded as `skipped`, with why.
     pub skipped: Vec<(JobId, SkipReason)>,
+    /// Running runs the claim recorded `cancelled` because their `replace` job fired again,
+    /// with the job: whichever replica executes them stops them, and the job's new run
+    /// starts once they stopped.
+    pub replaced: Vec<(JobId, RunId)>,
 }
 
 /// What one claim may take: up to `handlers` due jobs without a target and up to

@@ -56,8 +56,16 @@ impl FirePlan {
     /// the reason.
     pub fn run_record(&self) -> (RunStatus, Option<String>) {
         match &self.decision {
-            FireDecision::Run => (RunStatus::Running, None),
+            FireDecision::Run | FireDecision::Replace => (RunStatus::Running, None),
             FireDecision::Skip(why) => (RunStatus::Skipped, Some(why.message())),
+            // Stores insert no run for a waiting fire; this is what it would say.
+            FireDecision::Wait => (
+                RunStatus::Skipped,
+                Some(
+                    "waiting: the previous run is still running (concurrency_policy=buffer_one)"
+                        .into(),
+                ),
+            ),
         }
     }
 
@@ -70,8 +78,8 @@ impl FirePlan {
             next_run: self.next_run,
             next_fire: self.next_fire,
             last_run: match self.decision {
-                FireDecision::Run => Some(self.scheduled_for),
-                FireDecision::Skip(_) => job.last_run,
+                FireDecision::Run | FireDecision::Replace => Some(self.scheduled_for),
+                FireDecision::Skip(_) | FireDecision::Wait => job.last_run,
             },
             last_status,
             last_error,

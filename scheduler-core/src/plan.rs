@@ -72,13 +72,25 @@ impl SkipReason {
     }
 }
 
+/// The error of a run stopped because its `replace` job fired again.
+pub const REPLACED: &str = "cancelled: replaced by a newer fire (concurrency_policy=replace)";
+
+/// How often a fire buffered by `buffer_one` looks again whether the running run ended.
+pub const BUFFER_RECHECK: Duration = Duration::seconds(1);
+
 /// What to do with a due fire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FireDecision {
     /// Execute it.
     Run,
+    /// Execute it, after stopping the job's running runs (`replace`): they are recorded
+    /// `cancelled`.
+    Replace,
     /// Record a `skipped` run for this reason.
     Skip(SkipReason),
+    /// Keep it pending (`buffer_one` while a run is running): no run yet; the job keeps the
+    /// fire as `next_fire`, due again at `next_run` (now + [`BUFFER_RECHECK`]).
+    Wait,
 }
 
 /// The plan for a due job: which fire, what to do, and the job's next fire afterwards.
@@ -120,6 +132,17 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
     // than being coalesced into the next fire after now.)
     let catch_up =
         (policy.misfire == MisfirePolicy::CatchUp).then(|| missed_fires(job, scheduled_for, now));
+    if policy.concurrency == ConcurrencyPolicy::BufferOne && previous_running {
+        // The one pending fire: it keeps its instant, later fires fold into it.
+        return Some(FirePlan {
+            scheduled_for,
+            due_at: job.next_fire.map(|_| due),
+            decision: FireDecision::Wait,
+            next_run: Some(now + BUFFER_RECHECK),
+            next_fire: Some(scheduled_for),
+            fire_count: job.fire_count,
+        });
+    }
     let decision = if policy.concurrency == ConcurrencyPolicy::Forbid && previous_running {
         FireDecision::Skip(SkipReason::Forbid)
     } else if late > grace && policy.misfire == MisfirePolicy::Skip {
@@ -136,12 +159,14 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
             late_seconds: late.num_seconds(),
             window_seconds: policy.catch_up_window_seconds,
         })
+    } else if policy.concurrency == ConcurrencyPolicy::Replace && previous_running {
+        FireDecision::Replace
     } else {
         FireDecision::Run
     };
     let fire_count = match decision {
-        FireDecision::Run => job.fire_count.saturating_add(1),
-        FireDecision::Skip(_) => job.fire_count,
+        FireDecision::Run | FireDecision::Replace => job.fire_count.saturating_add(1),
+        FireDecision::Skip(_) | FireDecision::Wait => job.fire_count,
     };
     let next = match &catch_up {
         // The next missed fire to catch up, while max_runs allows.
@@ -198,7 +223,7 @@ fn missed_fires(job: &Job, scheduled_for: DateTime<Utc>, now: DateTime<Utc>) -> 
 /// True when the concurrency policy needs to know whether a run of `job` is running before
 /// its fire can be planned.
 pub fn needs_running_check(job: &Job) -> bool {
-    job.spec.policy.concurrency == ConcurrencyPolicy::Forbid
+    job.spec.policy.concurrency != ConcurrencyPolicy::Allow
 }
 
 /// Which of a replica's execution capacities a run of a job uses.
@@ -568,6 +593,7 @@ mod tests {
                     assert_eq!(why.label(), "catch_up", "{why:?}");
                     skipped.push(plan.scheduled_for);
                 }
+                other => panic!("{other:?} without a running run"),
             }
             job = plan.fired_job(&job).apply(job);
             assert!(ran.len() + skipped.len() <= 1_000, "no end");
@@ -779,6 +805,62 @@ mod tests {
             "skipped: missed by 31s, beyond misfire_grace_seconds=30 (misfire_policy=skip)"
         );
         assert_eq!(beyond.next_run, Some(utc("2025-06-23T10:00:00Z")));
+    }
+
+    #[test]
+    fn replace_runs_the_new_fire_and_says_to_stop_the_running_one() {
+        let replace = PolicyInput {
+            concurrency_policy: Some("replace".into()),
+            ..PolicyInput::default()
+        };
+        let j = job("* * * * *", replace, "2025-06-23T09:00:00Z");
+        assert!(needs_running_check(&j));
+        let busy = plan_fire(&j, utc("2025-06-23T09:00:00Z"), true).unwrap();
+        assert_eq!(busy.decision, FireDecision::Replace);
+        assert_eq!(
+            (busy.fire_count, busy.next_run),
+            (1, Some(utc("2025-06-23T09:01:00Z")))
+        );
+        assert_eq!(busy.run_record().0, crate::run_status::RunStatus::Running);
+        let free = plan_fire(&j, utc("2025-06-23T09:00:00Z"), false).unwrap();
+        assert_eq!(free.decision, FireDecision::Run);
+    }
+
+    #[test]
+    fn buffer_one_keeps_one_pending_fire_with_its_instant_until_the_run_ends() {
+        let buffer = PolicyInput {
+            concurrency_policy: Some("buffer_one".into()),
+            misfire_policy: Some("skip".into()),
+            misfire_grace_seconds: Some(5),
+            ..PolicyInput::default()
+        };
+        let j = job("* * * * *", buffer, "2025-06-23T09:00:00Z");
+        assert!(needs_running_check(&j));
+        let now = utc("2025-06-23T09:00:00Z");
+        let wait = plan_fire(&j, now, true).unwrap();
+        assert_eq!(wait.decision, FireDecision::Wait);
+        assert_eq!(wait.next_run, Some(now + BUFFER_RECHECK));
+        assert_eq!(wait.next_fire, Some(now));
+        assert_eq!(wait.fire_count, 0);
+        // Still running three minutes later: the 09:01-09:03 fires fold into the pending one.
+        let mut j = wait.fired_job(&j).apply(j);
+        let later = utc("2025-06-23T09:03:00.5Z");
+        j.next_run = Some(later - BUFFER_RECHECK);
+        let still = plan_fire(&j, later, true).unwrap();
+        assert_eq!(
+            (still.decision.clone(), still.next_fire),
+            (FireDecision::Wait, Some(now))
+        );
+        // The run ended: the pending fire runs with its own instant, not as a misfire (its
+        // lateness counts from when it was due again), and the schedule goes on from now.
+        let j = still.fired_job(&j).apply(j);
+        let ran = plan_fire(&j, later + BUFFER_RECHECK, false).unwrap();
+        assert_eq!(ran.decision, FireDecision::Run);
+        assert_eq!(ran.scheduled_for, now);
+        assert_eq!(
+            (ran.next_run, ran.next_fire, ran.fire_count),
+            (Some(utc("2025-06-23T09:04:00Z")), None, 1)
+        );
     }
 
     #[test]

@@ -51,6 +51,12 @@ pub enum ConcurrencyPolicy {
     Allow,
     /// Record a `skipped` run instead.
     Forbid,
+    /// Stop the running run (recorded `cancelled`: a handler's task is cancelled, a delivery
+    /// aborted) and start the new one.
+    Replace,
+    /// Keep the fire pending (at most one: fires due meanwhile fold into it) and start it
+    /// when the running run ends.
+    BufferOne,
 }
 
 /// Who owns a job: the API (created by a client), or a program that declares it in code and
@@ -278,7 +284,7 @@ mod tests {
             ConcurrencyPolicy::parse("sometimes"),
             Err(Invalid::NotAChoice {
                 value: "sometimes".into(),
-                choices: &["allow", "forbid"]
+                choices: &["allow", "forbid", "replace", "buffer_one"]
             })
         );
         assert_eq!(

@@ -251,6 +251,9 @@ pub trait RunStore: Send + Sync {
     /// most `request.deliveries` with one, none whose target's host key is in
     /// `request.saturated_hosts` — plan each with [`crate::plan::plan_fire`], insert its run
     /// (`running` for `request.worker`, or `skipped`), set `next_run` and `last_run`, commit.
+    /// A `Replace` plan first records the job's `running` runs `cancelled` (returned in
+    /// `replaced`); a `Wait` plan inserts no run and only stores the plan's `next_run` and
+    /// `next_fire` (the pending fire).
     /// Returns the runs to execute and every job it advanced.
     ///
     /// MUST NOT return a fire twice, to this or any other caller: the unique key
@@ -323,6 +326,14 @@ pub trait RunStore: Send + Sync {
     /// [`RunStore::ended_among`]. MUST return `NotFound` when there is no such run and
     /// `Conflict(RunEnded)` when it is not running.
     async fn cancel(&self, id: RunId, plan: &CancelPlan) -> Result<Run, RepositoryError>;
+
+    /// Records that these cancelled runs' executions have stopped (their `heartbeat_at` set
+    /// to the Unix epoch, which no running run has): what [`RunStore::all_stopped`] reads.
+    async fn mark_stopped(&self, ids: &[RunId]) -> Result<(), RepositoryError>;
+
+    /// True when none of `ids` executes any more: each is marked stopped
+    /// ([`RunStore::mark_stopped`]) or gone.
+    async fn all_stopped(&self, ids: &[RunId]) -> Result<bool, RepositoryError>;
 
     /// Which of `ids` are no longer `running` (ended, cancelled, or deleted with their job),
     /// read by primary key in one statement.

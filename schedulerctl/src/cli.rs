@@ -216,6 +216,10 @@ pub(crate) enum ConcurrencyPolicy {
     Allow,
     /// Skip a fire while a run is running.
     Forbid,
+    /// Stop the running run and start the new one.
+    Replace,
+    /// Keep one fire pending and start it when the running run ends.
+    BufferOne,
 }
 
 /// The fields of a job that flags can set; each overrides the same field of `--file`.
@@ -470,6 +474,8 @@ impl ConcurrencyPolicy {
         match self {
             ConcurrencyPolicy::Allow => "allow",
             ConcurrencyPolicy::Forbid => "forbid",
+            ConcurrencyPolicy::Replace => "replace",
+            ConcurrencyPolicy::BufferOne => "buffer_one",
         }
     }
 }

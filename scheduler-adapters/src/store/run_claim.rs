@@ -250,6 +250,76 @@ async fn advance_jobs(
     Ok(())
 }
 
+/// Claim step for `buffer_one` fires that wait: each job keeps its pending fire
+/// (`next_fire`) and is due again at the plan's `next_run`; no run is inserted.
+pub(super) async fn hold_waiting(
+    txn: &DatabaseTransaction,
+    waiting: &[(Job, FirePlan)],
+) -> Result<(), RepositoryError> {
+    for (job, plan) in waiting {
+        db(jobs::Entity::update_many()
+            .col_expr(
+                jobs::Column::NextRun,
+                Expr::value(plan.next_run.map(micros)),
+            )
+            .col_expr(
+                jobs::Column::NextFire,
+                Expr::value(plan.next_fire.map(micros)),
+            )
+            .filter(jobs::Column::Id.eq(job.id.0))
+            .exec(txn)
+            .await)?;
+    }
+    Ok(())
+}
+
+/// Claim step for `replace` fires: the jobs' `running` runs are recorded `cancelled` (their
+/// executing replica stops them); returns them.
+pub(super) async fn replace_running(
+    txn: &DatabaseTransaction,
+    planned: &[(Job, FirePlan)],
+    now: DateTime<Utc>,
+) -> Result<Vec<(JobId, RunId)>, RepositoryError> {
+    let jobs: Vec<i64> = planned
+        .iter()
+        .filter(|(_, plan)| plan.decision == FireDecision::Replace)
+        .map(|(job, _)| job.id.0)
+        .collect();
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let running: Vec<(i64, i64)> = db(runs::Entity::find()
+        .select_only()
+        .column(runs::Column::JobId)
+        .column(runs::Column::Id)
+        .filter(runs::Column::JobId.is_in(jobs))
+        .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
+        .into_tuple()
+        .all(txn)
+        .await)?;
+    if running.is_empty() {
+        return Ok(Vec::new());
+    }
+    db(runs::Entity::update_many()
+        .col_expr(
+            runs::Column::Status,
+            Expr::value(RunStatus::Cancelled.as_str()),
+        )
+        .col_expr(
+            runs::Column::Error,
+            Expr::value(Some(scheduler_core::plan::REPLACED.to_string())),
+        )
+        .col_expr(runs::Column::FinishedAt, Expr::value(Some(micros(now))))
+        .col_expr(runs::Column::RetryAt, Expr::value(None::<DateTime<Utc>>))
+        .filter(runs::Column::Id.is_in(running.iter().map(|(_, id)| *id)))
+        .exec(txn)
+        .await)?;
+    Ok(running
+        .into_iter()
+        .map(|(job, id)| (JobId(job), RunId(id)))
+        .collect())
+}
+
 /// The runs to execute from a claim: each fired job (as advanced) with its new run.
 pub(super) fn claimed_runs(
     planned: Vec<(Job, FirePlan)>,

@@ -18,10 +18,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    CancelPlan, ClaimBatch, ClaimRequest, ClaimedRun, Conflict, FinishedRun, FirePlan, Job, JobId,
-    NextAttempt, Recovered, RepositoryError, RetryPlan, Run, RunId, RunPage, RunSlice, RunStatus,
-    RunStore, RunTrigger, StatusWrite, WireEnum, failure_streaks, outcome_status_writes, plan_fire,
-    plan_manual, plan_recovery, plan_retry,
+    CancelPlan, ClaimBatch, ClaimRequest, ClaimedRun, Conflict, FinishedRun, FireDecision,
+    FirePlan, Job, JobId, NextAttempt, Recovered, RepositoryError, RetryPlan, Run, RunId, RunPage,
+    RunSlice, RunStatus, RunStore, RunTrigger, StatusWrite, WireEnum, failure_streaks,
+    outcome_status_writes, plan_fire, plan_manual, plan_recovery, plan_retry,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
@@ -145,13 +145,26 @@ impl RunStore for SeaOrmRunStore {
                 Some((job, plan))
             })
             .collect();
+        // buffer_one fires that wait: no run, the job keeps the fire pending.
+        let (waiting, planned): (Vec<_>, Vec<_>) = planned
+            .into_iter()
+            .partition(|(_, plan)| plan.decision == FireDecision::Wait);
+        run_claim::hold_waiting(&txn, &waiting).await?;
+        let replaced = run_claim::replace_running(&txn, &planned, now).await?;
+        let waited: Vec<JobId> = waiting.iter().map(|(job, _)| job.id).collect();
         if planned.is_empty() {
             db(txn.commit().await)?;
-            return Ok(ClaimBatch::default());
+            return Ok(ClaimBatch {
+                advanced_jobs: waited,
+                ..ClaimBatch::default()
+            });
         }
         let inserted = run_claim::write_fires(&txn, &planned, now, &request.worker).await?;
         db(txn.commit().await)?;
-        run_claim::claimed_runs(planned, inserted, now, &request.worker)
+        let mut batch = run_claim::claimed_runs(planned, inserted, now, &request.worker)?;
+        batch.advanced_jobs.extend(waited);
+        batch.replaced = replaced;
+        Ok(batch)
     }
 
     async fn claim_retries(
@@ -422,6 +435,38 @@ impl RunStore for SeaOrmRunStore {
             .into_run()?;
         db(txn.commit().await)?;
         Ok(run)
+    }
+
+    async fn mark_stopped(&self, ids: &[RunId]) -> Result<(), RepositoryError> {
+        for chunk in ids.chunks(500) {
+            db(runs::Entity::update_many()
+                .col_expr(
+                    runs::Column::HeartbeatAt,
+                    Expr::value(micros(DateTime::<Utc>::UNIX_EPOCH)),
+                )
+                .filter(runs::Column::Id.is_in(chunk.iter().map(|id| id.0)))
+                .filter(runs::Column::Status.ne(RunStatus::Running.as_str()))
+                .exec(&self.db)
+                .await)?;
+        }
+        Ok(())
+    }
+
+    async fn all_stopped(&self, ids: &[RunId]) -> Result<bool, RepositoryError> {
+        for chunk in ids.chunks(500) {
+            let executing = db(runs::Entity::find()
+                .select_only()
+                .column(runs::Column::Id)
+                .filter(runs::Column::Id.is_in(chunk.iter().map(|id| id.0)))
+                .filter(runs::Column::HeartbeatAt.gt(micros(DateTime::<Utc>::UNIX_EPOCH)))
+                .into_tuple::<i64>()
+                .one(&self.db)
+                .await)?;
+            if executing.is_some() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     async fn ended_among(&self, ids: &[RunId]) -> Result<Vec<RunId>, RepositoryError> {

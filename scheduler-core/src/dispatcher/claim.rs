@@ -4,12 +4,14 @@
 use std::sync::atomic::Ordering;
 
 use crate::capacity::Reservation;
+use crate::capacity::RunSlot;
 use crate::claim::{ClaimRequest, ClaimedRun};
 use crate::error::RepositoryError;
 use crate::job::JobId;
 use crate::plan::{ExecutionKind, next_claim_size};
 use crate::policy::ConcurrencyPolicy;
 use crate::run::Run;
+use crate::run::RunId;
 use crate::run_status::{RunStatus, RunTrigger};
 use crate::sync::lock;
 use chrono::{DateTime, Utc};
@@ -38,6 +40,9 @@ pub(super) struct Claimed {
     /// No slot of either kind was free.
     at_capacity: bool,
 }
+
+/// The longest a `replace` fire waits for the runs it replaced to stop before it starts.
+const REPLACE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Dispatcher {
     /// Reserves up to `want` slots of each kind, both counts equal (for recoveries and
@@ -132,6 +137,11 @@ impl Dispatcher {
             saturated_hosts: capacity.saturated_hosts(),
         };
         let batch = inner.store.claim_due(&request).await?;
+        // Runs replaced by a newer fire: stopped at once when they execute here (another
+        // replica stops its own at its next check).
+        for (_, id) in &batch.replaced {
+            self.stop_run(*id);
+        }
         // Claims advanced next_run/last_run: cached reads must not show the old values.
         if !batch.advanced_jobs.is_empty() {
             inner.cache.invalidate_jobs(&batch.advanced_jobs).await;
@@ -164,7 +174,29 @@ impl Dispatcher {
                 .unwrap_or_default();
             inner.telemetry.fire_started(lateness);
         }
-        let started = self.start_reserved(batch.runs, &mut handlers, &mut deliveries);
+        let (after_stop, runs): (Vec<ClaimedRun>, Vec<ClaimedRun>) = batch
+            .runs
+            .into_iter()
+            .partition(|run| batch.replaced.iter().any(|(job, _)| *job == run.job.id));
+        let mut started = self.start_reserved(runs, &mut handlers, &mut deliveries);
+        for run in after_stop {
+            let reservation = match ExecutionKind::of(&run.job) {
+                ExecutionKind::Handler => &mut handlers,
+                ExecutionKind::Delivery => &mut deliveries,
+            };
+            let Some(slot) = inner.capacity.hold_reserved(reservation, host_of(&run)) else {
+                tracing::error!(run_id = %run.run.id, "a claim returned more runs than it was allowed");
+                continue;
+            };
+            let replaced: Vec<RunId> = batch
+                .replaced
+                .iter()
+                .filter(|(job, _)| *job == run.job.id)
+                .map(|(_, id)| *id)
+                .collect();
+            self.start_after_stop(run, slot, replaced);
+            started += 1;
+        }
         let more_due = (asked_handlers > 0 && got_handlers >= asked_handlers)
             || (asked_deliveries > 0 && got_deliveries >= asked_deliveries);
         inner.catching_up.store(more_due, Ordering::Relaxed);
@@ -250,6 +282,34 @@ impl Dispatcher {
             }
         });
         Ok(runs)
+    }
+
+    /// Starts `run` (of a `replace` job) once the runs it replaced have stopped — at once when
+    /// they executed here, when their replica has stopped them otherwise — waiting at most
+    /// [`REPLACE_WAIT`] (a replica that died stops nothing; its runs are not executing).
+    /// Counted in flight (heartbeated) from now.
+    fn start_after_stop(&self, run: ClaimedRun, slot: RunSlot, replaced: Vec<RunId>) {
+        {
+            let mut in_flight = lock(&self.inner.in_flight);
+            in_flight.insert(run.run.id);
+            self.inner.telemetry.in_flight(in_flight.len());
+        }
+        let dispatcher = self.clone();
+        tokio::spawn(async move {
+            let waited = tokio::time::timeout(REPLACE_WAIT, async {
+                loop {
+                    if let Ok(true) = dispatcher.inner.store.all_stopped(&replaced).await {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            })
+            .await;
+            if waited.is_err() {
+                tracing::warn!(run_id = %run.run.id, "the replaced runs did not report stopping; starting anyway");
+            }
+            dispatcher.execute_here(run, slot).await;
+        });
     }
 
     /// Starts every claimed run with a slot of its kind from the reservations (which hold at

@@ -39,6 +39,36 @@ impl Dispatcher {
         self.execute(run, slot).await;
     }
 
+    /// After a cancelled run's execution was dropped: counts it, forgets it, and tells the
+    /// store it stopped ([`crate::RunStore::mark_stopped`]: a `replace` fire waits for that
+    /// before it starts), then gives its slot back.
+    async fn stopped(&self, run: &crate::run::Run, slot: RunSlot) {
+        tracing::info!(
+            target: "scheduler_core::run",
+            job_id = %run.job_id,
+            run_id = %run.id,
+            attempt = run.attempt,
+            "run cancelled; its execution is stopped"
+        );
+        let ran_for = (self.inner.clock.now() - run.started_at)
+            .to_std()
+            .unwrap_or_default();
+        self.inner.telemetry.run_recorded(
+            crate::run_status::RunStatus::Cancelled,
+            run.trigger,
+            Some(ran_for),
+        );
+        if let Err(error) = self.inner.store.mark_stopped(&[run.id]).await {
+            tracing::warn!(run_id = %run.id, %error, "could not record that a cancelled run stopped");
+        }
+        {
+            let mut in_flight = lock(&self.inner.in_flight);
+            in_flight.remove(&run.id);
+            self.inner.telemetry.in_flight(in_flight.len());
+        }
+        drop(slot);
+    }
+
     /// Executes one claimed run under its timeout and records the outcome.
     async fn execute(&self, claimed: ClaimedRun, slot: RunSlot) {
         let ClaimedRun { run, job } = claimed;
@@ -61,23 +91,7 @@ impl Dispatcher {
             // and leave the run `running` for the shutdown to release.
             _ = abandon.wait_for(|abandon| *abandon) => None,
             // Cancelled: the store holds the run `cancelled` already; drop the execution.
-            Ok(()) = stopped => {
-                tracing::info!(
-                    target: "scheduler_core::run",
-                    job_id = %run.job_id,
-                    run_id = %run.id,
-                    attempt = run.attempt,
-                    "run cancelled; its execution is stopped"
-                );
-                let ran_for = (self.inner.clock.now() - run.started_at).to_std().unwrap_or_default();
-                self.inner
-                    .telemetry
-                    .run_recorded(crate::run_status::RunStatus::Cancelled, run.trigger, Some(ran_for));
-                let mut in_flight = lock(&self.inner.in_flight);
-                in_flight.remove(&run.id);
-                self.inner.telemetry.in_flight(in_flight.len());
-                return;
-            }
+            Ok(()) = stopped => Some(None),
             executed = async {
                 // A delivery beyond its host's cap waits here for one of the host's runs to
                 // end.
@@ -85,10 +99,15 @@ impl Dispatcher {
                 let executed = tokio::time::timeout(timeout, work).await;
                 drop(sending);
                 executed
-            } => Some(executed),
+            } => Some(Some(executed)),
         };
         lock(&self.inner.stops).remove(&run.id);
-        let Some(executed) = executed else {
+        // The execution is dropped by now (a delivery's connection closed).
+        if let Some(None) = executed {
+            self.stopped(&run, slot).await;
+            return;
+        }
+        let Some(Some(executed)) = executed else {
             tracing::warn!(
                 target: "scheduler_core::run",
                 job_id = %run.job_id,

@@ -150,7 +150,10 @@ pub struct JobInputDoc {
     /// (the last 100 of them at most, oldest first). Default 3600.
     #[oai(validator(minimum(value = "1"), maximum(value = "604800")))]
     pub catch_up_window_seconds: Option<u32>,
-    /// Default `allow`.
+    /// A fire while the job's previous run still runs: `allow` (default: run side by side),
+    /// `forbid` (record it skipped), `replace` (stop the running run, recorded `cancelled`,
+    /// and start the new one), `buffer_one` (keep it pending, at most one — later fires
+    /// fold into it — and start it within a second of the running run's end).
     pub concurrency_policy: Option<OneOf<ConcurrencyPolicy>>,
     /// Default 0.
     #[oai(validator(minimum(value = "0"), maximum(value = "100")))]

@@ -496,7 +496,7 @@ pub fn render(
                     (text_field(form, errors, "misfire_grace_seconds", "Grace (seconds)", None))
                     (text_field(form, errors, "catch_up_window_seconds", "Catch-up window (seconds)", Some("With catch_up: missed fires this far back run, oldest first (the last 100 at most).")))
                     (select_field(form, errors, "concurrency_policy", "Overlapping runs",
-                        &[("allow", "Allow (allow)"), ("forbid", "Forbid (forbid)")]))
+                        &[("allow", "Allow (allow)"), ("forbid", "Forbid (forbid)"), ("replace", "Stop the running one (replace)"), ("buffer_one", "Queue one (buffer_one)")]))
                     (text_field(form, errors, "max_retries", "Retries", None))
                     (text_field(form, errors, "pause_after_failures", "Pause after failures", Some("Pause the job after this many consecutive failed runs (retries exhausted), keeping the last error; 0: never.")))
                     (text_field(form, errors, "retry_backoff_seconds", "Retry backoff (seconds)", None))

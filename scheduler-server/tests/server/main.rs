@@ -23,6 +23,7 @@ mod input_limits;
 mod lifecycle;
 mod metrics;
 mod observability;
+mod overlap;
 mod process;
 mod redis_cache;
 mod replicas;

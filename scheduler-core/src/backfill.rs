@@ -54,7 +54,10 @@ pub fn backfill_fires(
     };
     let mut fires = Vec::new();
     let mut after = from - Duration::microseconds(1);
-    while let Some(at) = spec.schedule.first_fire(anchor, after, tz) {
+    while let Some(at) = spec
+        .schedule
+        .first_fire_in(anchor, after, tz, spec.policy.dst_overlap)
+    {
         if at >= to {
             break;
         }

@@ -84,9 +84,10 @@ impl JobSpec {
         let tz = self.timezone.tz();
         let jitter = chrono::Duration::seconds(i64::from(self.jitter_seconds));
         // Fires before now - jitter are due before now whatever their delay.
+        let overlap = self.policy.dst_overlap;
         let mut at = self
             .schedule
-            .first_fire(self.start_time, now - jitter, tz)?;
+            .first_fire_in(self.start_time, now - jitter, tz, overlap)?;
         // The jitter is below the smallest gap, so this takes at most two rounds; the bound
         // only keeps a row written by hand from looping.
         for _ in 0..1_024 {
@@ -97,7 +98,9 @@ impl JobSpec {
             if fire.due > now {
                 return Some(fire);
             }
-            at = self.schedule.first_fire(self.start_time, at, tz)?;
+            at = self
+                .schedule
+                .first_fire_in(self.start_time, at, tz, overlap)?;
         }
         Some(self.fire(at))
     }
@@ -136,7 +139,12 @@ impl JobSpec {
             usize::try_from(u64::from(max).saturating_sub(fired)).unwrap_or(count)
         });
         self.schedule
-            .fires_from(first.at, self.timezone.tz(), count.min(left))
+            .fires_from_in(
+                first.at,
+                self.timezone.tz(),
+                count.min(left),
+                self.policy.dst_overlap,
+            )
             .into_iter()
             .take_while(|at| self.end_time.is_none_or(|end| *at <= end))
             .map(|at| self.fire(at))

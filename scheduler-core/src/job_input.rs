@@ -370,6 +370,7 @@ impl JobPatch {
             || self.start_time.is_some()
             || self.end_time.is_some()
             || self.is_active.is_some()
+            || self.policy.dst_overlap.is_some()
     }
 
     /// Applies the present fields to `current`, validating them all (with the reading

@@ -108,7 +108,7 @@ pub use run::{ErrorText, Run, RunId};
 pub use run_query::{RunFilter, RunListRequest, RunPage, RunQuery, RunSlice};
 pub use run_service::{Backfilled, JobRun, RunService};
 pub use run_status::{RunStatus, RunTrigger};
-pub use schedule::{CronParseError, CronSchedule};
+pub use schedule::{CronParseError, CronSchedule, DstOverlap};
 pub use service::{Declared, JobService};
 pub use signing::{
     SIGNATURE_HEADER, SigningSecret, SigningService, SigningStore, signature_header, verify,

@@ -199,9 +199,12 @@ fn missed_fires(job: &Job, scheduled_for: DateTime<Utc>, now: DateTime<Utc>) -> 
     let from = (now - window).max(scheduled_for);
     let mut kept = std::collections::VecDeque::with_capacity(CATCH_UP_CAP);
     // The first fire at or after `from` (first_fire is strictly after its second argument).
-    let mut at = spec
-        .schedule
-        .first_fire(spec.start_time, from - Duration::microseconds(1), tz);
+    let mut at = spec.schedule.first_fire_in(
+        spec.start_time,
+        from - Duration::microseconds(1),
+        tz,
+        spec.policy.dst_overlap,
+    );
     for _ in 0..100_000 {
         let Some(instant) = at else { break };
         if spec.end_time.is_some_and(|end| instant > end) {
@@ -215,7 +218,9 @@ fn missed_fires(job: &Job, scheduled_for: DateTime<Utc>, now: DateTime<Utc>) -> 
             kept.pop_front();
         }
         kept.push_back(fire);
-        at = spec.schedule.first_fire(spec.start_time, instant, tz);
+        at = spec
+            .schedule
+            .first_fire_in(spec.start_time, instant, tz, spec.policy.dst_overlap);
     }
     kept.into()
 }

@@ -2,6 +2,7 @@
 //! job.
 
 use crate::error::{Invalid, ValidationErrors};
+pub use crate::schedule::DstOverlap;
 use crate::wire::WireEnum;
 
 /// What to do with a fire found later than its grace period (every replica was down).
@@ -83,6 +84,7 @@ pub enum JobSource {
 }
 
 impl WireEnum for MisfirePolicy {}
+impl WireEnum for DstOverlap {}
 impl WireEnum for ConcurrencyPolicy {}
 impl WireEnum for JobSource {}
 
@@ -106,6 +108,9 @@ pub struct RunPolicy {
     /// The job pauses itself after this many consecutive failed runs (each counted once its
     /// retries are exhausted; a success starts the count again); 0: never.
     pub pause_after_failures: u32,
+    /// A cron job's fixed local time that occurs twice in the autumn overlap: fire once (at
+    /// the first occurrence) or twice.
+    pub dst_overlap: DstOverlap,
 }
 
 impl Default for RunPolicy {
@@ -119,6 +124,7 @@ impl Default for RunPolicy {
             retry_backoff_seconds: 10,
             timeout_seconds: 300,
             pause_after_failures: 0,
+            dst_overlap: DstOverlap::Once,
         }
     }
 }
@@ -160,6 +166,8 @@ pub struct PolicyInput {
     pub timeout_seconds: Option<i64>,
     /// 0 (never) to 1,000.
     pub pause_after_failures: Option<i64>,
+    /// `once` or `twice`.
+    pub dst_overlap: Option<String>,
 }
 
 /// `value` (or `base` when absent) when it lies in the range [`POLICY_RANGES`] gives `field`.
@@ -245,6 +253,12 @@ impl PolicyInput {
                 "pause_after_failures",
                 self.pause_after_failures,
                 base.pause_after_failures,
+            ),
+            dst_overlap: choice(
+                errors,
+                "dst_overlap",
+                self.dst_overlap.as_deref(),
+                base.dst_overlap,
             ),
         }
     }

@@ -18,6 +18,8 @@ pub struct PreviewRequest {
     pub after: Option<DateTime<Utc>>,
     /// How many fires, 1 to [`PreviewRequest::MAX_COUNT`]; default 5.
     pub count: Option<i64>,
+    /// `once` (default) or `twice`: a local time that occurs twice when clocks go back.
+    pub dst_overlap: Option<String>,
     /// Errors found while reading the raw input; their fields are not checked again.
     pub input_errors: ValidationErrors,
 }
@@ -70,9 +72,14 @@ impl PreviewRequest {
                     max: Self::MAX_COUNT,
                 }),
         );
-        match (schedule, timezone, count) {
-            (Some(schedule), Some(timezone), Some(count)) if errors.is_empty() => {
-                let next_runs = schedule.upcoming(self.after.unwrap_or(now), timezone.tz(), count);
+        let overlap = match self.dst_overlap.as_deref() {
+            None => Some(crate::schedule::DstOverlap::Once),
+            Some(raw) => errors.check("dst_overlap", crate::wire::WireEnum::parse(raw)),
+        };
+        match (schedule, timezone, count, overlap) {
+            (Some(schedule), Some(timezone), Some(count), Some(overlap)) if errors.is_empty() => {
+                let next_runs =
+                    schedule.upcoming_in(self.after.unwrap_or(now), timezone.tz(), count, overlap);
                 Ok(Preview {
                     schedule,
                     timezone,

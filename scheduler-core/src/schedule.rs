@@ -23,7 +23,8 @@
 //!   (07:00 UTC).
 //! - **Fall back (overlap):** a fixed local time that occurs twice fires once, at its first
 //!   occurrence. `30 1 * * *` in America/New_York on 2025-11-02 fires at 01:30 EDT (05:30 UTC)
-//!   only.
+//!   only — or at both occurrences (05:30 and 06:30 UTC) for a job with
+//!   [`DstOverlap::Twice`].
 //! - Interval expressions such as `0 * * * *` fire every real hour through both transitions.
 
 use std::fmt;
@@ -161,6 +162,112 @@ fn describe_croner_error(error: CronError) -> CronParseError {
         other => other.to_string(),
     };
     CronParseError::new(text.trim_end_matches('.').to_string())
+}
+
+/// What a fixed local time that occurs twice (the autumn overlap) does.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum DstOverlap {
+    /// Fire once, at the first occurrence.
+    #[default]
+    Once,
+    /// Fire at both occurrences.
+    Twice,
+}
+
+impl CronSchedule {
+    /// The first fire strictly after `instant` in `tz`, both occurrences of an
+    /// overlapped local time counted with [`DstOverlap::Twice`].
+    pub fn next_after_in(
+        &self,
+        instant: DateTime<Utc>,
+        tz: Tz,
+        overlap: DstOverlap,
+    ) -> Option<DateTime<Utc>> {
+        let once = self.next_after(instant, tz);
+        if overlap == DstOverlap::Once {
+            return once;
+        }
+        // A fire at the first occurrence of a doubled local time, at or before `instant`,
+        // whose second occurrence is after it (overlaps are at most a few hours long).
+        let mut at = self.next_at_or_after(instant - Duration::hours(3), tz);
+        let mut second = None;
+        while let Some(fire) = at {
+            if fire > instant {
+                break;
+            }
+            if let Some(later) = second_occurrence(fire, tz).filter(|later| *later > instant) {
+                second = Some(later);
+                break;
+            }
+            at = self.next_after(fire, tz);
+        }
+        match (once, second) {
+            (Some(once), Some(second)) => Some(once.min(second)),
+            (once, second) => once.or(second),
+        }
+    }
+
+    /// The first fire at or after `instant` in `tz`, as [`CronSchedule::next_after_in`].
+    pub fn next_at_or_after_in(
+        &self,
+        instant: DateTime<Utc>,
+        tz: Tz,
+        overlap: DstOverlap,
+    ) -> Option<DateTime<Utc>> {
+        if overlap == DstOverlap::Once {
+            return self.next_at_or_after(instant, tz);
+        }
+        self.next_after_in(instant - Duration::seconds(1), tz, overlap)
+            .filter(|at| *at >= instant)
+            .or_else(|| self.next_after_in(instant, tz, overlap))
+    }
+
+    /// The first `count` fires at or after `instant` in `tz`, as
+    /// [`CronSchedule::next_after_in`].
+    pub fn upcoming_in(
+        &self,
+        instant: DateTime<Utc>,
+        tz: Tz,
+        count: usize,
+        overlap: DstOverlap,
+    ) -> Vec<DateTime<Utc>> {
+        if overlap == DstOverlap::Once {
+            return self.upcoming(instant, tz, count);
+        }
+        let mut out = Vec::with_capacity(count);
+        let mut next = self.next_at_or_after_in(instant, tz, overlap);
+        while let Some(at) = next {
+            if out.len() == count {
+                break;
+            }
+            out.push(at);
+            next = self.next_after_in(at, tz, overlap);
+        }
+        out
+    }
+}
+
+/// The second occurrence of `fire`'s local time in `tz` when `fire` is the first of two (the
+/// autumn overlap); `None` otherwise.
+fn second_occurrence(fire: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+    let local = fire.with_timezone(&tz).naive_local();
+    match tz.from_local_datetime(&local) {
+        chrono::LocalResult::Ambiguous(first, second) if first.with_timezone(&Utc) == fire => {
+            Some(second.with_timezone(&Utc))
+        }
+        _ => None,
+    }
 }
 
 impl CronSchedule {
@@ -663,6 +770,50 @@ mod tests {
         assert_eq!(
             s.next_after(utc("2025-11-02T05:30:00Z"), ny),
             Some(utc("2025-11-03T06:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn new_york_fall_overlap_fires_twice_when_the_job_asks() {
+        let ny = chrono_tz::America::New_York;
+        let s = CronSchedule::parse("30 1 * * *").unwrap();
+        let twice = DstOverlap::Twice;
+        assert_eq!(
+            s.upcoming_in(utc("2025-11-01T12:00:00Z"), ny, 4, twice),
+            [
+                utc("2025-11-02T05:30:00Z"),
+                utc("2025-11-02T06:30:00Z"),
+                utc("2025-11-03T06:30:00Z"),
+                utc("2025-11-04T06:30:00Z"),
+            ]
+        );
+        // From between the two: the second comes next; after it, the next day.
+        assert_eq!(
+            s.next_after_in(utc("2025-11-02T05:30:00Z"), ny, twice),
+            Some(utc("2025-11-02T06:30:00Z"))
+        );
+        assert_eq!(
+            s.next_after_in(utc("2025-11-02T06:30:00Z"), ny, twice),
+            Some(utc("2025-11-03T06:30:00Z"))
+        );
+        assert_eq!(
+            s.next_at_or_after_in(utc("2025-11-02T06:30:00Z"), ny, twice),
+            Some(utc("2025-11-02T06:30:00Z"))
+        );
+        // Hourly already fires every real hour: twice adds nothing and repeats nothing.
+        let hourly = CronSchedule::parse("0 * * * *").unwrap();
+        assert_eq!(
+            hourly.upcoming_in(utc("2025-11-02T04:00:00Z"), ny, 4, twice),
+            hourly.upcoming(utc("2025-11-02T04:00:00Z"), ny, 4)
+        );
+        // The spring gap is unchanged.
+        assert_eq!(
+            CronSchedule::parse("30 2 * * *").unwrap().next_after_in(
+                utc("2025-03-09T05:00:00Z"),
+                ny,
+                twice
+            ),
+            Some(utc("2025-03-09T07:00:00Z"))
         );
     }
 

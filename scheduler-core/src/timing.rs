@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use crate::error::Invalid;
-use crate::schedule::CronSchedule;
+use crate::schedule::{CronSchedule, DstOverlap};
 
 /// A number of seconds between fires, 1 to [`Interval::MAX_SECONDS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -155,6 +155,35 @@ impl Schedule {
                 start.checked_add_signed(Duration::microseconds(k.checked_mul(step)?))
             }
             Self::Once(at) => (*at >= start && *at > now).then_some(*at),
+        }
+    }
+
+    /// [`Schedule::first_fire`] with a cron job's choice for the autumn overlap.
+    pub fn first_fire_in(
+        &self,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+        tz: Tz,
+        overlap: DstOverlap,
+    ) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Cron(cron) if start > now => cron.next_at_or_after_in(start, tz, overlap),
+            Self::Cron(cron) => cron.next_after_in(now, tz, overlap),
+            _ => self.first_fire(start, now, tz),
+        }
+    }
+
+    /// [`Schedule::fires_from`] with a cron job's choice for the autumn overlap.
+    pub fn fires_from_in(
+        &self,
+        first: DateTime<Utc>,
+        tz: Tz,
+        count: usize,
+        overlap: DstOverlap,
+    ) -> Vec<DateTime<Utc>> {
+        match self {
+            Self::Cron(cron) => cron.upcoming_in(first, tz, count, overlap),
+            _ => self.fires_from(first, tz, count),
         }
     }
 

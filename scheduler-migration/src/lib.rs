@@ -24,6 +24,7 @@ mod m20261208_000003_catch_up;
 mod m20261208_000004_pause_note;
 mod m20261209_000001_auto_pause;
 mod m20261209_000002_pause_until;
+mod m20261209_000003_dst_overlap;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000004_pause_note::Migration),
             Box::new(m20261209_000001_auto_pause::Migration),
             Box::new(m20261209_000002_pause_until::Migration),
+            Box::new(m20261209_000003_dst_overlap::Migration),
         ]
     }
 }

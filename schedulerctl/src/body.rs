@@ -64,6 +64,7 @@ pub(crate) fn job_body(fields: &JobFields) -> Result<Map<String, Value>, Failure
         "pause_after_failures",
         fields.pause_after_failures.map(Value::from),
     );
+    set("dst_overlap", fields.dst_overlap.clone().map(Value::from));
     if let Some(params) = &fields.params {
         let params: Value = serde_json::from_str(params)
             .map_err(|error| Failure::Usage(format!("--params is not JSON: {error}")))?;

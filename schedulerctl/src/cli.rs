@@ -294,6 +294,9 @@ pub(crate) struct JobFields {
     /// Pause the job after this many consecutive failed runs (0: never).
     #[arg(long, value_name = "N")]
     pub(crate) pause_after_failures: Option<u32>,
+    /// A cron job's local time that occurs twice when clocks go back: once or twice.
+    #[arg(long, value_parser = ["once", "twice"])]
+    pub(crate) dst_overlap: Option<String>,
 }
 
 /// `jobs create`.

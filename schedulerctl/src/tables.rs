@@ -43,6 +43,7 @@ const JOB_FIELDS: &[&str] = &[
     "retry_backoff_seconds",
     "timeout_seconds",
     "pause_after_failures",
+    "dst_overlap",
     "failure_streak",
     "auto_paused",
     "source",

@@ -1,9 +1,9 @@
 //! The sea-orm entity of the `jobs` table and its conversion to and from the core `Job`.
 
 use scheduler_core::{
-    ConcurrencyPolicy, Description, HttpTarget, Interval, Job, JobId, JobName, JobSource, JobSpec,
-    MisfirePolicy, Parameters, PauseNote, RepositoryError, RunPolicy, RunStatus, Schedule, Tenant,
-    Timezone, WireEnum,
+    ConcurrencyPolicy, Description, DstOverlap, HttpTarget, Interval, Job, JobId, JobName,
+    JobSource, JobSpec, MisfirePolicy, Parameters, PauseNote, RepositoryError, RunPolicy,
+    RunStatus, Schedule, Tenant, Timezone, WireEnum,
 };
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,9 @@ pub(crate) struct Model {
     /// Consecutive failed runs (retries exhausted) since the last success or resume.
     #[serde(default)]
     pub failure_streak: i32,
+    /// `once` or `twice`: a cron job's doubled local time in the autumn overlap.
+    #[serde(default = "default_dst_overlap")]
+    pub dst_overlap: String,
     /// IANA zone name.
     pub timezone: String,
     /// No fire before.
@@ -152,6 +155,11 @@ fn default_catch_up_window() -> i32 {
     clamp(RunPolicy::default().catch_up_window_seconds)
 }
 
+/// The overlap choice of a row cached before the column existed: the rule so far.
+fn default_dst_overlap() -> String {
+    DstOverlap::Once.as_str().to_string()
+}
+
 /// The tenant of a row written (or cached) before tenants existed.
 fn default_tenant() -> String {
     Tenant::DEFAULT.to_string()
@@ -236,6 +244,8 @@ impl Model {
                     "pause_after_failures",
                     self.pause_after_failures,
                 )?,
+                dst_overlap: DstOverlap::parse(&self.dst_overlap)
+                    .map_err(|e| corrupt(id, "dst_overlap", e))?,
             },
             target: self
                 .target
@@ -301,6 +311,7 @@ impl Model {
             resume_at: job.pause.as_ref().and_then(|p| p.until).map(micros),
             pause_after_failures: clamp(job.spec.policy.pause_after_failures),
             failure_streak: clamp(job.failure_streak),
+            dst_overlap: job.spec.policy.dst_overlap.as_str().to_string(),
             timezone: job.spec.timezone.name().to_string(),
             start_time: micros(job.spec.start_time),
             end_time: job.spec.end_time.map(micros),

@@ -134,6 +134,7 @@ impl<'a> FieldReader<'a> {
             retry_backoff_seconds: self.integer("retry_backoff_seconds"),
             timeout_seconds: self.integer("timeout_seconds"),
             pause_after_failures: self.integer("pause_after_failures"),
+            dst_overlap: self.non_null_string("dst_overlap"),
         }
     }
 

@@ -50,6 +50,9 @@ impl CronApi {
         after: Query<Option<RawParam<chrono::DateTime<chrono::Utc>>>>,
         /// How many fires to list, 1-100 (default 5).
         count: Query<Option<RawParam<IntRange<1, 100>>>>,
+        /// A local time that occurs twice when clocks go back fires `once` (default) or
+        /// `twice`, as the job's `dst_overlap`.
+        dst_overlap: Query<Option<RawParam<OneOf<scheduler_core::DstOverlap>>>>,
     ) -> Result<Previewed, OpError<errors::Preview>> {
         let mut params = ParamReader::default();
         let request = PreviewRequest {
@@ -57,6 +60,7 @@ impl CronApi {
             count: params.integer("count", raw(&count.0)),
             expression: expression.0.raw,
             timezone: raw(&timezone.0).map(str::to_string),
+            dst_overlap: raw(&dst_overlap.0).map(str::to_string),
             input_errors: params.errors,
         };
         let preview = request.evaluate(self.clock.now())?;

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{Example, ParseFromJSON, ParseFromParameter, ParseResult, Type};
-use scheduler_core::{ConcurrencyPolicy, MisfirePolicy};
+use scheduler_core::{ConcurrencyPolicy, DstOverlap, MisfirePolicy};
 use serde_json::Value;
 
 use super::choices::{OneOf, TargetMethods, TargetTypes, Timezones};
@@ -169,6 +169,10 @@ pub struct JobInputDoc {
     /// default 0: never.
     #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
     pub pause_after_failures: Option<u32>,
+    /// A cron job's fixed local time that occurs twice when clocks go back: `once` (the
+    /// default: at its first occurrence) or `twice` (at both). Intervals and one-offs count
+    /// real time and are not affected.
+    pub dst_overlap: Option<OneOf<DstOverlap>>,
     /// Where runs are delivered. Default none: the handler registered for
     /// `parameters.action` runs.
     #[oai(nullable)]
@@ -200,6 +204,7 @@ impl Example for JobInputDoc {
             retry_backoff_seconds: None,
             timeout_seconds: None,
             pause_after_failures: Some(5),
+            dst_overlap: None,
             target: None,
         }
     }
@@ -264,6 +269,8 @@ pub struct JobPatchDoc {
     /// 0 (never) to 1000.
     #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
     pub pause_after_failures: Option<u32>,
+    /// `once` or `twice`.
+    pub dst_overlap: Option<OneOf<DstOverlap>>,
     /// New target, or null to remove it.
     #[oai(nullable)]
     pub target: Option<TargetIn>,

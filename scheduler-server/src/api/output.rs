@@ -8,8 +8,8 @@ use poem_openapi::Object;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ParseResult, ToJSON, Type};
 use scheduler_core::{
-    ConcurrencyPolicy, HttpTarget, Interval, Job, JobRun, JobSource, MisfirePolicy, Preview,
-    RunStatus, RunTrigger, ScheduleStatus,
+    ConcurrencyPolicy, DstOverlap, HttpTarget, Interval, Job, JobRun, JobSource, MisfirePolicy,
+    Preview, RunStatus, RunTrigger, ScheduleStatus,
 };
 use serde_json::Value;
 
@@ -192,6 +192,9 @@ pub struct JobOut {
     /// Consecutive failed runs (retries exhausted) since the last success or resume.
     /// Read-only.
     pub failure_streak: u32,
+    /// A cron job's fixed local time that occurs twice when clocks go back: `once` (at its
+    /// first occurrence) or `twice`.
+    pub dst_overlap: OneOf<DstOverlap>,
     /// True while the scheduler itself paused the job (`pause_after_failures` reached; the
     /// reason is in `pause_note` and `schedule_status_reason`). Read-only.
     pub auto_paused: bool,
@@ -262,6 +265,7 @@ impl From<Job> for JobOut {
             timeout_seconds: job.spec.policy.timeout_seconds,
             pause_after_failures: job.spec.policy.pause_after_failures,
             failure_streak: job.failure_streak,
+            dst_overlap: job.spec.policy.dst_overlap.into(),
             auto_paused,
             target: job.spec.target.as_ref().map(TargetOut::from),
             last_status: job.last_status.map(OneOf::from),
@@ -319,6 +323,7 @@ impl poem_openapi::types::Example for JobOut {
             timeout_seconds: 300,
             pause_after_failures: 0,
             failure_streak: 0,
+            dst_overlap: DstOverlap::Once.into(),
             auto_paused: false,
             target: None,
             last_status: None,

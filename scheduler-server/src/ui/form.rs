@@ -36,7 +36,7 @@ impl FormFields {
 }
 
 /// The text fields of the job form, in the order shown.
-const TEXT_FIELDS: [&str; 21] = [
+const TEXT_FIELDS: [&str; 22] = [
     "name",
     "cron_expression",
     "interval_seconds",
@@ -58,6 +58,7 @@ const TEXT_FIELDS: [&str; 21] = [
     "retry_backoff_seconds",
     "timeout_seconds",
     "pause_after_failures",
+    "dst_overlap",
 ];
 
 /// The integer fields (sent as JSON numbers when they read as one, else as text, which the
@@ -171,6 +172,7 @@ impl JobForm {
                 "pause_after_failures",
                 policy.pause_after_failures.to_string(),
             ),
+            ("dst_overlap", policy.dst_overlap.as_str().to_string()),
             ("jitter_seconds", spec.jitter_seconds.to_string()),
             (
                 "retry_backoff_seconds",
@@ -488,7 +490,7 @@ pub fn render(
                         ". Change them through the API." }
                 }
             }
-            details open[has_any(errors, &["misfire_policy", "misfire_grace_seconds", "catch_up_window_seconds", "concurrency_policy", "max_retries", "retry_backoff_seconds", "timeout_seconds", "jitter_seconds", "pause_after_failures"])] {
+            details open[has_any(errors, &["misfire_policy", "misfire_grace_seconds", "catch_up_window_seconds", "concurrency_policy", "max_retries", "retry_backoff_seconds", "timeout_seconds", "jitter_seconds", "pause_after_failures", "dst_overlap"])] {
                 summary { "Run policies" }
                 div.grid {
                     (select_field(form, errors, "misfire_policy", "Missed fires",
@@ -498,6 +500,8 @@ pub fn render(
                     (select_field(form, errors, "concurrency_policy", "Overlapping runs",
                         &[("allow", "Allow (allow)"), ("forbid", "Forbid (forbid)"), ("replace", "Stop the running one (replace)"), ("buffer_one", "Queue one (buffer_one)")]))
                     (text_field(form, errors, "max_retries", "Retries", None))
+                    (select_field(form, errors, "dst_overlap", "When clocks go back",
+                        &[("once", "A doubled local time fires once (once)"), ("twice", "It fires at both occurrences (twice)")]))
                     (text_field(form, errors, "pause_after_failures", "Pause after failures", Some("Pause the job after this many consecutive failed runs (retries exhausted), keeping the last error; 0: never.")))
                     (text_field(form, errors, "retry_backoff_seconds", "Retry backoff (seconds)", None))
                     (text_field(form, errors, "timeout_seconds", "Timeout (seconds)", None))

@@ -310,6 +310,61 @@ async fn the_maintenance_switch_pauses_and_resumes_by_name_prefix(app: TestApp) 
     assert!(orders["next_run"].is_string());
 }
 
+/// `dst_overlap: twice`: a New York 01:30 job fires at both 01:30s of the night clocks go
+/// back (2027-11-07); `once` (the default) only at the first; `/preview` says the same.
+async fn a_job_may_fire_twice_when_clocks_go_back(app: TestApp) {
+    let body = |name: &str, overlap: Option<&str>| {
+        let mut body = json!({"name": name, "cron_expression": "30 1 * * *",
+            "timezone": "America/New_York", "start_time": "2027-11-07T05:31:00Z"});
+        if let Some(overlap) = overlap {
+            body["dst_overlap"] = json!(overlap);
+        }
+        body
+    };
+    let twice = app.create_job(&body("twice", Some("twice"))).await;
+    assert_eq!(twice["dst_overlap"], "twice");
+    // After the first 01:30 (EDT, 05:30 UTC): the second (EST, 06:30 UTC) is next.
+    assert_eq!(twice["next_run"], "2027-11-07T06:30:00Z");
+    let once = app.create_job(&body("once", None)).await;
+    assert_eq!(once["dst_overlap"], "once");
+    assert_eq!(once["next_run"], "2027-11-08T06:30:00Z");
+    let (status, refused) = send(
+        &app,
+        Method::PATCH,
+        &format!("/scheduler/jobs/{}/", once["id"]),
+        &json!({"dst_overlap": "thrice"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        refused.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["dst_overlap"]
+    );
+    let (_, patched) = send(
+        &app,
+        Method::PATCH,
+        &format!("/scheduler/jobs/{}/", once["id"]),
+        &json!({"dst_overlap": "twice"}),
+    )
+    .await;
+    assert_eq!(patched["next_run"], "2027-11-07T06:30:00Z");
+    let (status, preview) = app
+        .get_json(
+            "/scheduler/cron/preview?expression=30%201%20*%20*%20*&timezone=America/New_York\
+             &after=2027-11-07T00:00:00Z&count=3&dst_overlap=twice",
+        )
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        preview["next_runs"],
+        json!([
+            "2027-11-07T05:30:00Z",
+            "2027-11-07T06:30:00Z",
+            "2027-11-08T06:30:00Z"
+        ])
+    );
+}
+
 async fn a_job_has_exactly_one_schedule_kind_and_each_is_checked(app: TestApp) {
     let (status, body) = send(
         &app,
@@ -505,6 +560,7 @@ scheduler_test_support::backend_tests! {
     catch_up_is_a_misfire_policy_with_a_window,
     a_pause_keeps_who_when_and_why_until_resumed,
     the_maintenance_switch_pauses_and_resumes_by_name_prefix,
+    a_job_may_fire_twice_when_clocks_go_back,
     a_job_has_exactly_one_schedule_kind_and_each_is_checked,
 ],
 }

@@ -405,6 +405,37 @@ async fn editing_keeps_what_the_form_does_not_show_and_validates_like_patch() {
 }
 
 #[tokio::test]
+async fn the_jobs_list_shows_each_next_run_in_utc_and_in_the_jobs_zone() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    for (name, zone) in [("ny-report", "America/New_York"), ("utc-report", "UTC")] {
+        api(
+            &app,
+            &admin,
+            reqwest::Method::POST,
+            "/scheduler/jobs/",
+            Some(
+                json!({"name": name, "cron_expression": "0 9 * * *", "timezone": zone,
+                "start_time": "2030-07-01T00:00:00Z"}),
+            ),
+        )
+        .await;
+    }
+    let mut visitor = Visitor::new(&app);
+    visitor.login(&admin).await;
+    let jobs = visitor.get("/ui/").await;
+    // 09:00 in New York in July is 13:00 UTC (EDT); the UTC job shows UTC only.
+    assert!(
+        jobs.body.contains(
+            "2030-07-01 13:00:00 UTC</time> · <span class=\"local\">2030-07-01 09:00 EDT"
+        ),
+        "{}",
+        jobs.body
+    );
+    assert!(!jobs.body.contains("09:00 UTC</span>"));
+}
+
+#[tokio::test]
 async fn a_read_key_sees_no_write_buttons_and_its_posts_are_refused() {
     let app = crate::support::sqlite_app().await.unwrap();
     let admin = key(&app, "default", "ops", Scope::Admin).await;

@@ -71,23 +71,28 @@ async fn paused_after_exactly_three_failures((a, b): (TestApp, TestApp)) {
     );
     assert_eq!(read["failure_streak"], 3);
     assert_eq!(b.get_json(&path).await.1, read, "both replicas agree");
-    let metrics = a
-        .client
-        .get(a.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let paused: f64 = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("scheduler_jobs_auto_paused_total "))
-        .expect("the counter is exported")
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(paused >= 1.0, "{paused}");
+    // Scraped only from the PostgreSQL pair, which has no cache: a scrape also writes the
+    // process-wide cache counters from the scraped app's cache, which would race the Redis
+    // cache tests' exact counts when every test shares one process (`cargo test`).
+    if a.sqlite.is_none() {
+        let metrics = a
+            .client
+            .get(a.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let paused: f64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("scheduler_jobs_auto_paused_total "))
+            .expect("the counter is exported")
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(paused >= 1.0, "{paused}");
+    }
 
     // Resuming clears the pause and the streak.
     let resumed: Value = b

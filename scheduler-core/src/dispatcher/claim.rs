@@ -252,12 +252,8 @@ impl Dispatcher {
         if claimed.is_empty() {
             return Ok(runs);
         }
-        {
-            // Heartbeated from now on, also while they wait for their turn.
-            let mut in_flight = lock(&self.inner.in_flight);
-            in_flight.extend(runs.iter().map(|run| run.id));
-            self.inner.telemetry.in_flight(in_flight.len());
-        }
+        // Heartbeated from now on, also while they wait for their turn.
+        self.track_in_flight(runs.iter().map(|run| run.id), true);
         let side_by_side = claimed
             .first()
             .is_some_and(|c| c.job.spec.policy.concurrency == ConcurrencyPolicy::Allow);
@@ -289,11 +285,7 @@ impl Dispatcher {
     /// [`REPLACE_WAIT`] (a replica that died stops nothing; its runs are not executing).
     /// Counted in flight (heartbeated) from now.
     fn start_after_stop(&self, run: ClaimedRun, slot: RunSlot, replaced: Vec<RunId>) {
-        {
-            let mut in_flight = lock(&self.inner.in_flight);
-            in_flight.insert(run.run.id);
-            self.inner.telemetry.in_flight(in_flight.len());
-        }
+        self.track_in_flight([run.run.id], true);
         let dispatcher = self.clone();
         tokio::spawn(async move {
             let waited = tokio::time::timeout(REPLACE_WAIT, async {

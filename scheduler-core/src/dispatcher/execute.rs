@@ -10,7 +10,7 @@ use crate::capacity::RunSlot;
 use crate::claim::{ClaimedRun, FinishedRun};
 use crate::plan::{Execution, plan_outcome};
 use crate::recorder::Pending;
-use crate::run::ErrorText;
+use crate::run::{ErrorText, RunId};
 use crate::sync::lock;
 use crate::wire::WireEnum;
 
@@ -19,23 +19,29 @@ use super::Dispatcher;
 impl Dispatcher {
     /// Executes `run` in a task of its own, holding `slot` until its outcome is stored.
     pub(super) fn start(&self, run: ClaimedRun, slot: RunSlot) {
-        {
-            let mut in_flight = lock(&self.inner.in_flight);
-            in_flight.insert(run.run.id);
-            self.inner.telemetry.in_flight(in_flight.len());
-        }
+        self.track_in_flight([run.run.id], true);
         let dispatcher = self.clone();
         tokio::spawn(async move { dispatcher.execute(run, slot).await });
+    }
+
+    /// Counts `ids` in flight (heartbeated while there) when `add`, or no longer; tells the
+    /// telemetry how many are.
+    pub(super) fn track_in_flight(&self, ids: impl IntoIterator<Item = RunId>, add: bool) {
+        let mut in_flight = lock(&self.inner.in_flight);
+        for id in ids {
+            if add {
+                in_flight.insert(id);
+            } else {
+                in_flight.remove(&id);
+            }
+        }
+        self.inner.telemetry.in_flight(in_flight.len());
     }
 
     /// Executes `run` in the caller's task (counted in flight) and returns once its outcome
     /// is recorded: runs that must not overlap go one after the other this way.
     pub(super) async fn execute_here(&self, run: ClaimedRun, slot: RunSlot) {
-        {
-            let mut in_flight = lock(&self.inner.in_flight);
-            in_flight.insert(run.run.id);
-            self.inner.telemetry.in_flight(in_flight.len());
-        }
+        self.track_in_flight([run.run.id], true);
         self.execute(run, slot).await;
     }
 
@@ -61,11 +67,7 @@ impl Dispatcher {
         if let Err(error) = self.inner.store.mark_stopped(&[run.id]).await {
             tracing::warn!(run_id = %run.id, %error, "could not record that a cancelled run stopped");
         }
-        {
-            let mut in_flight = lock(&self.inner.in_flight);
-            in_flight.remove(&run.id);
-            self.inner.telemetry.in_flight(in_flight.len());
-        }
+        self.track_in_flight([run.id], false);
         drop(slot);
     }
 

@@ -230,11 +230,7 @@ impl Dispatcher {
                  after the lease"
             ),
         }
-        let mut in_flight = lock(&self.inner.in_flight);
-        for id in &ids {
-            in_flight.remove(id);
-        }
-        self.inner.telemetry.in_flight(in_flight.len());
+        self.track_in_flight(ids, false);
     }
 
     /// An extra claimer: sleeps until a claim comes back full, then claims while claims come

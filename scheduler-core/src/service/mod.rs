@@ -324,14 +324,7 @@ impl JobService {
         until: Option<DateTime<Utc>>,
     ) -> Result<Job, ServiceError> {
         let mut errors = ValidationErrors::new();
-        let note = match note {
-            Some(raw) => errors.check("note", PauseNote::parse_note(raw)).flatten(),
-            None => None,
-        };
-        let now = self.clock.now();
-        if until.is_some_and(|until| until <= now) {
-            errors.add("until", Invalid::UntilNotAhead);
-        }
+        let pause = self.pause_request(&mut errors, note, until);
         if !errors.is_empty() {
             return Err(errors.into());
         }
@@ -340,8 +333,22 @@ impl JobService {
             is_active: false,
             ..current.spec.clone()
         };
-        self.save(current, spec, true, Some(PauseRequest { note, until }))
-            .await
+        self.save(current, spec, true, Some(pause)).await
+    }
+
+    /// A pause as asked for: its note read (`note` errors recorded) and its end checked to
+    /// be after now (`until` errors recorded).
+    fn pause_request(
+        &self,
+        errors: &mut ValidationErrors,
+        note: Option<&str>,
+        until: Option<DateTime<Utc>>,
+    ) -> PauseRequest {
+        let note = note.and_then(|raw| errors.check("note", PauseNote::parse_note(raw)).flatten());
+        if until.is_some_and(|until| until <= self.clock.now()) {
+            errors.add("until", Invalid::UntilNotAhead);
+        }
+        PauseRequest { note, until }
     }
 
     /// The maintenance switch: pauses every active job of the caller's tenant whose name
@@ -358,21 +365,14 @@ impl JobService {
     ) -> Result<Vec<JobId>, ServiceError> {
         let mut errors = ValidationErrors::new();
         let prefix = errors.check("name_prefix", Self::name_prefix(name_prefix));
-        let note = match note {
-            Some(raw) => errors.check("note", PauseNote::parse_note(raw)).flatten(),
-            None => None,
-        };
-        let now = self.clock.now();
-        if until.is_some_and(|until| until <= now) {
-            errors.add("until", Invalid::UntilNotAhead);
-        }
+        let PauseRequest { note, until } = self.pause_request(&mut errors, note, until);
         let (Some(prefix), true) = (prefix, errors.is_empty()) else {
             return Err(errors.into());
         };
         let pause = PauseNote {
             by: self.principal.key_name.clone(),
             note,
-            at: now,
+            at: self.clock.now(),
             auto: false,
             until,
         };

@@ -77,11 +77,23 @@ pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
 /// # Errors
 /// `Validation` naming `until` when it is not an instant.
 pub fn parse_until(raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ServiceError> {
+    parse_optional_instant("until", raw)
+}
+
+/// The instant of parameter or form field `field` as written (absent or blank: none), or
+/// the 400 naming it.
+///
+/// # Errors
+/// `Validation` naming `field` when it is not an instant.
+pub fn parse_optional_instant(
+    field: &str,
+    raw: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, ServiceError> {
     match raw.map(str::trim).filter(|text| !text.is_empty()) {
         None => Ok(None),
         Some(text) => parse_instant(text)
             .map(Some)
-            .ok_or_else(|| ValidationErrors::single("until", Invalid::NotAnInstant).into()),
+            .ok_or_else(|| ValidationErrors::single(field, Invalid::NotAnInstant).into()),
     }
 }
 

@@ -11,7 +11,7 @@ use super::job;
 use super::layout::{Nav, message_page};
 use super::session::see_other;
 use super::visit::{Ui, job_id, posted, respond};
-use crate::api::wire_time::parse_until;
+use crate::api::wire_time::{parse_optional_instant, parse_until};
 
 /// What a job page's button does.
 #[derive(Debug, Clone, Copy)]
@@ -60,27 +60,14 @@ pub(crate) async fn act(
         Action::Resume => visit.jobs.resume(id).await.map(|_| "resumed"),
         Action::Delete => visit.jobs.delete(id).await.map(|()| "deleted"),
         Action::Backfill => {
-            let instant = |field: &str| {
-                let text = fields.get(field).map(str::trim).unwrap_or_default();
-                if text.is_empty() {
-                    return Ok(None);
-                }
-                crate::api::wire_time::parse_instant(text)
-                    .map(Some)
-                    .ok_or_else(|| {
-                        scheduler_core::ValidationErrors::single(
-                            field,
-                            scheduler_core::Invalid::NotAnInstant,
-                        )
-                    })
-            };
+            let instant = |field: &str| parse_optional_instant(field, fields.get(field));
             match (instant("from"), instant("to")) {
                 (Ok(from), Ok(to)) => visit
                     .runs
                     .backfill(id, from, to)
                     .await
                     .map(|_| "backfilled"),
-                (Err(errors), _) | (_, Err(errors)) => Err(errors.into()),
+                (Err(error), _) | (_, Err(error)) => Err(error),
             }
         }
     };

@@ -134,6 +134,24 @@ pub(crate) enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+/// The update writing what a pause or a resume changes on `job`'s row, as the core computed
+/// it (`Job::paused`, `Job::resumed`): `is_active`, the next fire, the pause record and its
+/// end, the failure streak. The caller adds what else changes and runs it.
+pub(crate) fn pause_state_update(job: &Job) -> sea_orm::UpdateMany<Entity> {
+    let row = Model::from_job(job);
+    Entity::update_many()
+        .col_expr(Column::IsActive, Expr::value(row.is_active))
+        .col_expr(Column::NextRun, Expr::value(row.next_run))
+        .col_expr(Column::NextFire, Expr::value(row.next_fire))
+        .col_expr(Column::PausedBy, Expr::value(row.paused_by))
+        .col_expr(Column::PauseNote, Expr::value(row.pause_note))
+        .col_expr(Column::PausedAt, Expr::value(row.paused_at))
+        .col_expr(Column::PauseAuto, Expr::value(row.pause_auto))
+        .col_expr(Column::ResumeAt, Expr::value(row.resume_at))
+        .col_expr(Column::FailureStreak, Expr::value(row.failure_streak))
+        .filter(Column::Id.eq(row.id))
+}
+
 /// A stored row that no longer validates is reported, not trusted.
 fn corrupt(id: i64, field: &str, problem: impl std::fmt::Debug) -> RepositoryError {
     RepositoryError::Unavailable(format!(

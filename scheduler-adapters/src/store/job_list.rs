@@ -144,11 +144,7 @@ fn activities(filter: &JobFilter) -> Vec<bool> {
 /// `name` contains `search`, ignoring case (PostgreSQL `ILIKE`; SQLite's `LIKE`, which
 /// ignores ASCII case), with `%`, `_` and `\` in the search matched literally.
 fn name_contains(backend: DbBackend, search: &str) -> SimpleExpr {
-    let escaped = search
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    let pattern = format!("%{escaped}%");
+    let pattern = format!("%{}%", super::like_literal(search));
     if backend == DbBackend::Postgres {
         use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder, Value};
         // The pattern goes in as a literal (quoted and escaped by sea-query's PostgreSQL

@@ -9,9 +9,8 @@ use scheduler_core::{
 };
 use sea_orm::sea_query::{Expr, LikeExpr, LockType, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::coalesce::{Call, Coalescer, Stopped};
@@ -316,30 +315,16 @@ impl JobRepository for SeaOrmJobRepository {
         change: &BulkChange,
         by: Option<String>,
     ) -> Result<Vec<JobId>, RepositoryError> {
-        let backend = self.db.get_database_backend();
-        let txn = self.db.begin().await.map_err(repository_error)?;
-        if backend == DbBackend::Sqlite {
-            // Take SQLite's write lock first (a transaction that reads, then writes, fails
-            // when another connection wrote in between instead of waiting its turn).
-            txn.execute_unprepared("UPDATE jobs SET next_run = next_run WHERE id = -1")
-                .await
-                .map_err(repository_error)?;
-        }
+        let txn = super::begin_write(&self.db).await?;
         // LIKE narrows the rows read (SQLite's ignores ASCII case); the exact prefix is
         // checked below.
-        let pattern = format!(
-            "{}%",
-            prefix
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("{}%", super::like_literal(prefix));
         let mut select = Entity::find()
             .filter(Column::Tenant.eq(tenant.as_str()))
             .filter(Column::IsActive.eq(change.applies_to(true)))
             .filter(Column::Name.like(LikeExpr::new(pattern).escape('\\')))
             .order_by_asc(Column::Id);
-        if backend == DbBackend::Postgres {
+        if self.db.get_database_backend() == DbBackend::Postgres {
             select = select.lock(LockType::Update);
         }
         let rows = select.all(&txn).await.map_err(repository_error)?;

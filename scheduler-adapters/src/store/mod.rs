@@ -169,6 +169,30 @@ pub(crate) fn micros(instant: DateTime<Utc>) -> DateTime<Utc> {
     instant.trunc_subsecs(6)
 }
 
+/// `text` with `%`, `_` and the backslash escaped for a `LIKE` pattern whose escape character
+/// is the backslash (so they match literally).
+pub(crate) fn like_literal(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Begins a transaction that will write. On SQLite the write lock is taken by the first
+/// statement: a transaction that reads first and writes later fails with "database is
+/// locked" when another connection committed in between, instead of waiting its turn.
+pub(crate) async fn begin_write(
+    db: &DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, RepositoryError> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await.map_err(repository_error)?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE jobs SET next_run = next_run WHERE id = -1")
+            .await
+            .map_err(repository_error)?;
+    }
+    Ok(txn)
+}
+
 /// An offset both databases accept: they bind it as a signed 64-bit integer, and an offset
 /// past `i64::MAX` rows skips every row anyway.
 pub(crate) fn bound_offset(offset: u64) -> u64 {

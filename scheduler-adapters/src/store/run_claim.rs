@@ -300,17 +300,7 @@ pub(super) async fn replace_running(
     if running.is_empty() {
         return Ok(Vec::new());
     }
-    db(runs::Entity::update_many()
-        .col_expr(
-            runs::Column::Status,
-            Expr::value(RunStatus::Cancelled.as_str()),
-        )
-        .col_expr(
-            runs::Column::Error,
-            Expr::value(Some(scheduler_core::plan::REPLACED.to_string())),
-        )
-        .col_expr(runs::Column::FinishedAt, Expr::value(Some(micros(now))))
-        .col_expr(runs::Column::RetryAt, Expr::value(None::<DateTime<Utc>>))
+    db(runs::cancel_update(scheduler_core::plan::REPLACED, now)
         .filter(runs::Column::Id.is_in(running.iter().map(|(_, id)| *id)))
         .exec(txn)
         .await)?;

@@ -44,6 +44,16 @@ pub(crate) enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+/// The update recording runs `cancelled` at `at` with `error`, their retry cleared (a
+/// cancelled run is never retried); the caller says which runs.
+pub(crate) fn cancel_update(error: &str, at: DateTimeUtc) -> sea_orm::UpdateMany<Entity> {
+    Entity::update_many()
+        .col_expr(Column::Status, Expr::value(RunStatus::Cancelled.as_str()))
+        .col_expr(Column::Error, Expr::value(Some(error.to_string())))
+        .col_expr(Column::FinishedAt, Expr::value(Some(super::micros(at))))
+        .col_expr(Column::RetryAt, Expr::value(None::<DateTimeUtc>))
+}
+
 impl Model {
     /// The core run this row stores.
     ///

@@ -1,14 +1,15 @@
 //! Failure streaks and auto-pause inside an outcome batch's transaction: the core says how
-//! each job's streak moves ([`scheduler_core::failure_streaks`]) and whether the stored
-//! streak pauses the job ([`Job::auto_pause`]); this module writes both. It runs only for
-//! batches holding outcomes of jobs that pause themselves, a statement or two per such job.
+//! each job's streak moves ([`scheduler_core::failure_streaks`]), whether the stored streak
+//! pauses the job ([`scheduler_core::Job::auto_pause`]) and what the paused job is
+//! ([`scheduler_core::Job::paused`]); this module writes them. It runs only for batches
+//! holding outcomes of jobs that pause themselves, a statement or two per such job.
 
-use scheduler_core::{Job, JobId, RepositoryError, StreakChange};
+use scheduler_core::{JobId, RepositoryError, StreakChange};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use super::entity as jobs;
-use super::{micros, repository_error};
+use super::repository_error;
 
 /// Moves each job's streak as `changes` say (active jobs only), then pauses every job whose
 /// stored streak calls for it. Returns the jobs it paused.
@@ -34,33 +35,20 @@ pub(super) async fn apply(
         if moved.rows_affected == 0 || change.failures == 0 {
             continue;
         }
-        let job: Option<Job> = jobs::Entity::find_by_id(change.job_id.0)
+        let Some(job) = jobs::Entity::find_by_id(change.job_id.0)
             .one(txn)
             .await
             .map_err(repository_error)?
             .map(jobs::Model::into_job)
-            .transpose()?;
-        let Some(note) =
-            job.and_then(|job| job.auto_pause(change.last_error.as_deref(), change.at))
+            .transpose()?
         else {
             continue;
         };
-        // Paused as `JobService::pause` pauses: inactive, no next fire, the note kept.
-        jobs::Entity::update_many()
-            .col_expr(jobs::Column::IsActive, Expr::value(false))
-            .col_expr(
-                jobs::Column::NextRun,
-                Expr::value(None::<chrono::DateTime<chrono::Utc>>),
-            )
-            .col_expr(
-                jobs::Column::NextFire,
-                Expr::value(None::<chrono::DateTime<chrono::Utc>>),
-            )
-            .col_expr(jobs::Column::PausedBy, Expr::value(note.by))
-            .col_expr(jobs::Column::PauseNote, Expr::value(note.note))
-            .col_expr(jobs::Column::PausedAt, Expr::value(Some(micros(note.at))))
-            .col_expr(jobs::Column::PauseAuto, Expr::value(note.auto))
-            .filter(jobs::Column::Id.eq(change.job_id.0))
+        let Some(note) = job.auto_pause(change.last_error.as_deref(), change.at) else {
+            continue;
+        };
+        // Paused as the core pauses (`Job::paused`); `updated_at` stays: no one edited it.
+        jobs::pause_state_update(&job.paused(note))
             .exec(txn)
             .await
             .map_err(repository_error)?;

@@ -70,17 +70,9 @@ impl SeaOrmRunStore {
         }
     }
 
-    /// Begins a transaction that will write. On SQLite the write lock is taken by the first
-    /// statement: a transaction that reads first and writes later fails with "database is
-    /// locked" when another connection committed in between, instead of waiting its turn.
+    /// Begins a transaction that will write ([`super::begin_write`]).
     async fn begin_write(&self) -> Result<DatabaseTransaction, RepositoryError> {
-        let txn = db(self.db.begin().await)?;
-        if !self.is_postgres() {
-            db(txn
-                .execute_unprepared("UPDATE jobs SET next_run = next_run WHERE id = -1")
-                .await)?;
-        }
-        Ok(txn)
+        super::begin_write(&self.db).await
     }
 
     fn lock_rows<S: QuerySelect>(&self, select: S) -> S {
@@ -408,14 +400,7 @@ impl RunStore for SeaOrmRunStore {
 
     async fn cancel(&self, id: RunId, plan: &CancelPlan) -> Result<Run, RepositoryError> {
         let txn = self.begin_write().await?;
-        let cancelled = db(runs::Entity::update_many()
-            .col_expr(
-                runs::Column::Status,
-                Expr::value(RunStatus::Cancelled.as_str()),
-            )
-            .col_expr(runs::Column::Error, Expr::value(Some(plan.error.clone())))
-            .col_expr(runs::Column::FinishedAt, Expr::value(Some(micros(plan.at))))
-            .col_expr(runs::Column::RetryAt, Expr::value(None::<DateTime<Utc>>))
+        let cancelled = db(runs::cancel_update(&plan.error, plan.at)
             .filter(runs::Column::Id.eq(id.0))
             .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
             .exec(&txn)
@@ -507,24 +492,9 @@ impl RunStore for SeaOrmRunStore {
         let mut resumed = Vec::with_capacity(rows.len());
         for row in rows {
             let job = row.into_job()?.resumed(now);
-            // The row is locked: these are the columns resuming changes (the pause's four
-            // and its end, the schedule, the streak), written as the core computed them.
-            let stored = jobs::Model::from_job(&job);
-            db(jobs::Entity::update_many()
-                .col_expr(jobs::Column::IsActive, Expr::value(stored.is_active))
-                .col_expr(jobs::Column::NextRun, Expr::value(stored.next_run))
-                .col_expr(jobs::Column::NextFire, Expr::value(stored.next_fire))
-                .col_expr(jobs::Column::PausedBy, Expr::value(stored.paused_by))
-                .col_expr(jobs::Column::PauseNote, Expr::value(stored.pause_note))
-                .col_expr(jobs::Column::PausedAt, Expr::value(stored.paused_at))
-                .col_expr(jobs::Column::PauseAuto, Expr::value(stored.pause_auto))
-                .col_expr(jobs::Column::ResumeAt, Expr::value(stored.resume_at))
-                .col_expr(
-                    jobs::Column::FailureStreak,
-                    Expr::value(stored.failure_streak),
-                )
-                .col_expr(jobs::Column::UpdatedAt, Expr::value(stored.updated_at))
-                .filter(jobs::Column::Id.eq(job.id.0))
+            // The row is locked: written as the core computed it.
+            db(jobs::pause_state_update(&job)
+                .col_expr(jobs::Column::UpdatedAt, Expr::value(micros(job.updated_at)))
                 .exec(&txn)
                 .await)?;
             resumed.push(job.id);

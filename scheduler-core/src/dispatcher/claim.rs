@@ -89,14 +89,15 @@ impl Dispatcher {
             if !recovered.changed_jobs.is_empty() {
                 inner.cache.invalidate_jobs(&recovered.changed_jobs).await;
             }
-            outcome.started += self.start_reserved(recovered.runs, &mut handlers, &mut deliveries);
+            outcome.started +=
+                self.start_reserved(recovered.runs, &[], &mut handlers, &mut deliveries);
         }
         drop((handlers, deliveries));
         let (mut handlers, mut deliveries) = self.reserve_any(batch);
         let limit = handlers.count().min(deliveries.count());
         if limit > 0 {
             let retries = inner.store.claim_retries(now, worker, limit).await?;
-            outcome.started += self.start_reserved(retries, &mut handlers, &mut deliveries);
+            outcome.started += self.start_reserved(retries, &[], &mut handlers, &mut deliveries);
         }
         drop((handlers, deliveries));
         let claimed = self.claim(now).await?;
@@ -174,29 +175,8 @@ impl Dispatcher {
                 .unwrap_or_default();
             inner.telemetry.fire_started(lateness);
         }
-        let (after_stop, runs): (Vec<ClaimedRun>, Vec<ClaimedRun>) = batch
-            .runs
-            .into_iter()
-            .partition(|run| batch.replaced.iter().any(|(job, _)| *job == run.job.id));
-        let mut started = self.start_reserved(runs, &mut handlers, &mut deliveries);
-        for run in after_stop {
-            let reservation = match ExecutionKind::of(&run.job) {
-                ExecutionKind::Handler => &mut handlers,
-                ExecutionKind::Delivery => &mut deliveries,
-            };
-            let Some(slot) = inner.capacity.hold_reserved(reservation, host_of(&run)) else {
-                tracing::error!(run_id = %run.run.id, "a claim returned more runs than it was allowed");
-                continue;
-            };
-            let replaced: Vec<RunId> = batch
-                .replaced
-                .iter()
-                .filter(|(job, _)| *job == run.job.id)
-                .map(|(_, id)| *id)
-                .collect();
-            self.start_after_stop(run, slot, replaced);
-            started += 1;
-        }
+        let started =
+            self.start_reserved(batch.runs, &batch.replaced, &mut handlers, &mut deliveries);
         let more_due = (asked_handlers > 0 && got_handlers >= asked_handlers)
             || (asked_deliveries > 0 && got_deliveries >= asked_deliveries);
         inner.catching_up.store(more_due, Ordering::Relaxed);
@@ -306,9 +286,11 @@ impl Dispatcher {
 
     /// Starts every claimed run with a slot of its kind from the reservations (which hold at
     /// least as many permits as the claim was allowed to take).
+    /// A run of a job in `replaced` (a `replace` fire) starts once those runs have stopped.
     fn start_reserved(
         &self,
         claimed: Vec<ClaimedRun>,
+        replaced: &[(JobId, RunId)],
         handlers: &mut Reservation,
         deliveries: &mut Reservation,
     ) -> usize {
@@ -325,7 +307,16 @@ impl Dispatcher {
                 tracing::error!(run_id = %run.run.id, "a claim returned more runs than it was allowed");
                 continue;
             };
-            self.start(run, slot);
+            let stopping: Vec<RunId> = replaced
+                .iter()
+                .filter(|(job, _)| *job == run.job.id)
+                .map(|(_, id)| *id)
+                .collect();
+            if stopping.is_empty() {
+                self.start(run, slot);
+            } else {
+                self.start_after_stop(run, slot, stopping);
+            }
             started += 1;
         }
         started

@@ -15,7 +15,7 @@ use std::hint::black_box;
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use scheduler_core::{CronSchedule, JobDraft};
+use scheduler_core::{CalendarDraft, CronSchedule, JobCalendars, JobDraft, OnExcluded};
 
 fn parse(c: &mut Criterion) {
     c.bench_function("parse '0 9 * * 1-5'", |b| {
@@ -94,5 +94,82 @@ fn job_next_run(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, parse, next_run, job_next_run);
+/// The next run of a job excluding 3 calendars of 50 dates each (the bound: 5 µs),
+/// skipping and moving, beside the same job without calendars in the same run. The dates are
+/// spread over two years so that about one weekday in five is excluded.
+fn job_next_run_with_calendars(c: &mut Criterion) {
+    let start: DateTime<Utc> = "2025-06-23T09:00:00Z".parse().unwrap_or_default();
+    let first = chrono::NaiveDate::from_ymd_opt(2025, 6, 23).expect("a date");
+    let mut defs = Vec::new();
+    for k in 0..3u64 {
+        let dates: Vec<serde_json::Value> = (0..50u64)
+            .map(|i| {
+                let day = first + chrono::Days::new(k + i * 14);
+                serde_json::json!({"date": day.to_string()})
+            })
+            .collect();
+        defs.push(
+            CalendarDraft {
+                name: Some(format!("cal-{k}")),
+                timezone: Some(["UTC", "Europe/London", "America/New_York"][k as usize].into()),
+                dates: Some(serde_json::Value::Array(dates)),
+                ..CalendarDraft::default()
+            }
+            .validate()
+            .expect("a valid calendar"),
+        );
+    }
+    let job = |on_excluded: OnExcluded, calendars: bool| {
+        let mut spec = JobDraft {
+            name: Some("bench".into()),
+            cron_expression: Some("0 9 * * 1-5".into()),
+            start_time: Some(start),
+            timezone: Some("America/New_York".into()),
+            ..JobDraft::default()
+        }
+        .validate(start)
+        .expect("a valid job");
+        if calendars {
+            spec.calendars = JobCalendars {
+                names: defs.iter().map(|d| d.name.clone()).collect(),
+                on_excluded,
+                rules: Vec::new(),
+            }
+            .resolve(&defs)
+            .expect("resolved");
+        }
+        spec
+    };
+    for (name, spec) in [
+        (
+            "reference: job next allowed run '0 9 * * 1-5' New_York, no calendar",
+            job(OnExcluded::Skip, false),
+        ),
+        (
+            "job next allowed run '0 9 * * 1-5' New_York, 3 calendars x 50 dates, skip",
+            job(OnExcluded::Skip, true),
+        ),
+        (
+            "job next allowed run '0 9 * * 1-5' New_York, 3 calendars x 50 dates, move",
+            job(OnExcluded::Move, true),
+        ),
+    ] {
+        let mut offset = 0i64;
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                // Within the calendars' two years.
+                offset = (offset + 7_919) % 60_000_000;
+                spec.next_allowed_fire(black_box(start + Duration::seconds(offset)), 0)
+            })
+        });
+    }
+}
+
+criterion_group!(
+    benches,
+    parse,
+    next_run,
+    job_next_run,
+    job_next_run_with_calendars
+);
 criterion_main!(benches);

@@ -109,6 +109,35 @@ pub enum Invalid {
     TenantName,
     /// A list asked for both a numbered page and a cursor.
     CursorWithPage,
+    /// A calendar name that is not 1-64 characters of ASCII letters, digits, `-`, `_`, `.`
+    /// starting with a letter or digit.
+    CalendarName,
+    /// A calendar entry that is not an object with `date`, or `from` and `to` (and optionally
+    /// `yearly` and `label`).
+    CalendarEntry,
+    /// A date that is not a real `YYYY-MM-DD` day.
+    NotADate,
+    /// A date range whose `to` is before its `from`.
+    DateRangeReversed,
+    /// A yearly range of a year or more.
+    YearlyRangeTooLong,
+    /// A list longer than `max` items.
+    TooMany {
+        /// The most items accepted.
+        max: usize,
+    },
+    /// Wire type: a list was expected.
+    NotAList,
+    /// The same name twice in one list.
+    DuplicateName {
+        /// The repeated name.
+        name: String,
+    },
+    /// A calendar name the tenant has no calendar of.
+    UnknownCalendar {
+        /// The name received.
+        name: String,
+    },
 }
 
 /// One failing input field and what is wrong with it.
@@ -209,6 +238,10 @@ pub enum Conflict {
     RunFire,
     /// The run is no longer running (a cancel came after it ended).
     RunEnded,
+    /// The tenant has a calendar of this name (`calendars_tenant_name_key`).
+    CalendarName,
+    /// The calendar is listed by one of the tenant's jobs, so it cannot be deleted.
+    CalendarInUse,
 }
 
 /// What a repository port may report. Adapters translate their driver errors into these.
@@ -244,6 +277,9 @@ pub enum ServiceError {
     /// No unrevoked API key with that id (in the caller's tenant).
     #[error("key not found")]
     KeyNotFound,
+    /// No calendar of that name in the caller's tenant.
+    #[error("calendar not found")]
+    CalendarNotFound,
     /// The page number is past the last page.
     #[error("invalid page")]
     InvalidPage,

@@ -6,6 +6,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::calendar::{JobCalendars, OnExcluded};
 use crate::http_target::HttpTarget;
 use crate::job_values::{Description, JobName, Parameters, Timezone};
 use crate::policy::{JobSource, RunPolicy};
@@ -54,6 +55,9 @@ pub struct JobSpec {
     pub target: Option<HttpTarget>,
     /// Who owns it: the API, or a program declaring it in code.
     pub source: JobSource,
+    /// The calendars whose days it does not fire on, and whether such a fire is skipped or
+    /// moved.
+    pub calendars: JobCalendars,
 }
 
 /// `next_run` and `next_fire` as a job stores them for `fire`: the instant is kept apart only
@@ -63,7 +67,10 @@ pub fn stored_next(
     fire: Option<Fire>,
 ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     match fire {
-        Some(fire) => (Some(fire.due), (spec.jitter_seconds > 0).then_some(fire.at)),
+        Some(fire) => (
+            Some(fire.due),
+            (spec.jitter_seconds > 0 || fire.due != fire.at).then_some(fire.at),
+        ),
         None => (None, None),
     }
 }
@@ -105,6 +112,20 @@ impl JobSpec {
         Some(self.fire(at))
     }
 
+    /// The next fire after `now` that runs: [`JobSpec::next_fire`], passing over the fires a
+    /// calendar skips (a moved fire runs, where it was moved to); `None` when there is none
+    /// within the next 1,024 fires.
+    pub fn next_allowed_fire(&self, now: DateTime<Utc>, fired: u64) -> Option<Fire> {
+        let mut fire = self.next_fire(now, fired)?;
+        for _ in 0..1_024 {
+            if self.skipped_by_calendar(fire).is_none() {
+                return Some(fire);
+            }
+            fire = self.next_fire(fire.due, fired)?;
+        }
+        None
+    }
+
     /// The due time of the next fire by [`JobSpec::next_fire`]: what `next_run` shows.
     pub fn next_run(&self, now: DateTime<Utc>, fired: u64) -> Option<DateTime<Utc>> {
         self.next_fire(now, fired).map(|fire| fire.due)
@@ -115,12 +136,59 @@ impl JobSpec {
         jitter_offset(self.name.as_str(), at, self.jitter_seconds)
     }
 
-    /// The fire at the schedule instant `at`, with its due time (`at` plus its delay).
+    /// The fire at the schedule instant `at`, with its due time: `at` plus its delay, from
+    /// the day it is moved to when a calendar excludes `at` and the job moves such fires.
     pub fn fire(&self, at: DateTime<Utc>) -> Fire {
         Fire {
             at,
-            due: at + self.delay(at),
+            due: self.placed(at) + self.delay(at),
         }
+    }
+
+    /// Where the fire at `at` runs: `at`, or — for a job that moves fires off excluded days —
+    /// the same local time of the next allowed day, or the next allowed fire when that comes
+    /// first (the moved fire and that one are then one run); `at` itself when neither exists.
+    fn placed(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let calendars = &self.calendars;
+        if calendars.is_empty()
+            || calendars.on_excluded != OnExcluded::Move
+            || calendars.excluded_by(at).is_none()
+        {
+            return at;
+        }
+        let tz = self.timezone.tz();
+        let overlap = self.policy.dst_overlap;
+        let mut next = self
+            .schedule
+            .first_fire_in(self.start_time, at, tz, overlap);
+        // The bound only stops a schedule whose every fire is excluded.
+        let mut allowed_fire = None;
+        for _ in 0..1_024 {
+            let Some(candidate) = next else { break };
+            if self.end_time.is_some_and(|end| candidate > end) {
+                break;
+            }
+            if calendars.excluded_by(candidate).is_none() {
+                allowed_fire = Some(candidate);
+                break;
+            }
+            next = self
+                .schedule
+                .first_fire_in(self.start_time, candidate, tz, overlap);
+        }
+        match (calendars.next_allowed_day(at, tz), allowed_fire) {
+            (Some(day), Some(fire)) => day.min(fire),
+            (day, fire) => day.or(fire).unwrap_or(at),
+        }
+    }
+
+    /// The calendar that keeps the fire at `at` from running: the first of the job's
+    /// calendars excluding it, unless the job moves such fires and it was moved.
+    pub fn skipped_by_calendar(&self, fire: Fire) -> Option<&crate::calendar::CalendarName> {
+        let name = self.calendars.excluded_by(fire.at)?;
+        let moved =
+            self.calendars.on_excluded == OnExcluded::Move && self.placed(fire.at) != fire.at;
+        (!moved).then_some(name)
     }
 
     /// True when `fired` scheduled fires use up `max_runs`.
@@ -271,6 +339,27 @@ impl Job {
         self.next_fire.or(self.next_run)
     }
 
+    /// When the job next runs, as the API and the dashboard show it: `next_run`, or — when
+    /// that fire is on a day a calendar excludes and is skipped — the due time of the first
+    /// later fire that runs. (The dispatcher still wakes at the excluded fire, to record it
+    /// `skipped`.)
+    pub fn upcoming_run(&self) -> Option<DateTime<Utc>> {
+        let due = self.next_run?;
+        if self.spec.calendars.is_empty() {
+            return Some(due);
+        }
+        let stored = crate::timing::Fire {
+            at: self.next_scheduled_for()?,
+            due,
+        };
+        if self.spec.skipped_by_calendar(stored).is_none() {
+            return Some(due);
+        }
+        self.spec
+            .next_allowed_fire(due, self.fire_count)
+            .map(|fire| fire.due)
+    }
+
     /// Where the job stands: paused, scheduled (it has a next fire) or completed.
     pub fn schedule_status(&self) -> ScheduleStatus {
         if !self.spec.is_active {
@@ -289,6 +378,32 @@ impl Job {
         let limit = self.spec.policy.pause_after_failures;
         (self.spec.is_active && limit > 0 && self.failure_streak >= limit)
             .then(|| PauseNote::auto_paused(self.failure_streak, last_error, now))
+    }
+
+    /// The job with `def` as its copy of that calendar (when it lists it) and, when the copy
+    /// changed and the job is active, its next fire recomputed from `now` — what a store
+    /// writes for every job using a calendar that changed.
+    #[must_use]
+    pub fn with_calendar(self, def: &crate::calendar::CalendarDef, now: DateTime<Utc>) -> Job {
+        let calendars = self.spec.calendars.clone().with_calendar(def);
+        if calendars == self.spec.calendars {
+            return self;
+        }
+        let spec = JobSpec {
+            calendars,
+            ..self.spec
+        };
+        let (next_run, next_fire) = if spec.is_active {
+            stored_next(&spec, spec.next_fire(now, self.fire_count))
+        } else {
+            (self.next_run, self.next_fire)
+        };
+        Job {
+            spec,
+            next_run,
+            next_fire,
+            ..self
+        }
     }
 
     /// The job resumed at `now`: active, its next fire computed from `now` (fires missed while

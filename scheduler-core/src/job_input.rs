@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::calendar::{JobCalendars, OnExcluded};
 use crate::error::{Invalid, ValidationErrors};
 use crate::http_target::HttpTarget;
 use crate::job::JobSpec;
@@ -13,6 +14,7 @@ use crate::policy::{JobSource, PolicyInput, RunPolicy};
 use crate::schedule::CronSchedule;
 use crate::text::reject_nul;
 use crate::timing::{Interval, Schedule};
+use crate::wire::WireEnum;
 
 /// Raw input for creating (or fully replacing) a job, before validation.
 ///
@@ -49,6 +51,10 @@ pub struct JobDraft {
     pub target: Option<Value>,
     /// Default [`JobSource::Api`]; a program declaring jobs in code sets `Code`.
     pub source: Option<JobSource>,
+    /// Names of the tenant's calendars whose days the job does not fire on; default none.
+    pub calendars: Option<Vec<String>>,
+    /// `skip` (default) or `move`: what a fire on an excluded day becomes.
+    pub on_excluded: Option<String>,
     /// Errors found while reading the raw input (a field of the wrong JSON type); reported
     /// with the domain's errors, and the fields they name are not checked again.
     pub input_errors: ValidationErrors,
@@ -160,6 +166,31 @@ fn check_window(errors: &mut ValidationErrors, start: DateTime<Utc>, end: Option
     }
 }
 
+/// The calendars of a draft or patch over `base` (the job's current ones for a patch): the
+/// names given replace the list (their copies are resolved by the job service; an unchanged
+/// list keeps its copies), `on_excluded` given replaces the choice.
+fn read_calendars(
+    errors: &mut ValidationErrors,
+    names: Option<Vec<String>>,
+    on_excluded: Option<&str>,
+    base: &JobCalendars,
+) -> JobCalendars {
+    let mut calendars = base.clone();
+    if let Some(raw) = names
+        && let Some(names) = errors.check("calendars", JobCalendars::parse_names(&raw))
+        && names != calendars.names
+    {
+        calendars.names = names;
+        calendars.rules.clear();
+    }
+    if let Some(raw) = on_excluded
+        && let Some(choice) = errors.check("on_excluded", OnExcluded::parse(raw))
+    {
+        calendars.on_excluded = choice;
+    }
+    calendars
+}
+
 /// A required text field: parsed when present, `Required` when absent.
 fn required<T>(
     errors: &mut ValidationErrors,
@@ -259,6 +290,12 @@ impl JobDraft {
         );
         let start_time = self.start_time.unwrap_or(now);
         check_window(&mut errors, start_time, self.end_time);
+        let calendars = read_calendars(
+            &mut errors,
+            self.calendars,
+            self.on_excluded.as_deref(),
+            &JobCalendars::default(),
+        );
         let policy = self.policy.apply(&RunPolicy::default(), &mut errors);
         let target = optional(
             &mut errors,
@@ -295,6 +332,7 @@ impl JobDraft {
                     policy,
                     target,
                     source: self.source.unwrap_or_default(),
+                    calendars,
                 };
                 if previous.map(|p| &p.schedule) != Some(&spec.schedule) {
                     check_run_at(&mut errors, &spec);
@@ -338,6 +376,10 @@ pub struct JobPatch {
     pub policy: PolicyInput,
     /// `Some(None)` removes the target; `None` leaves it.
     pub target: Option<Option<Value>>,
+    /// New list of calendar names (empty: none).
+    pub calendars: Option<Vec<String>>,
+    /// New `skip` or `move`.
+    pub on_excluded: Option<String>,
     /// Errors found while reading the raw input; reported with the domain's errors, and the
     /// fields they name are left unchanged and not checked again.
     pub input_errors: ValidationErrors,
@@ -371,6 +413,8 @@ impl JobPatch {
             || self.end_time.is_some()
             || self.is_active.is_some()
             || self.policy.dst_overlap.is_some()
+            || self.calendars.is_some()
+            || self.on_excluded.is_some()
     }
 
     /// Applies the present fields to `current`, validating them all (with the reading
@@ -458,6 +502,12 @@ impl JobPatch {
                 }
             },
             &mut spec.target,
+        );
+        spec.calendars = read_calendars(
+            &mut errors,
+            self.calendars,
+            self.on_excluded.as_deref(),
+            &current.calendars,
         );
         check_window(&mut errors, spec.start_time, spec.end_time);
         if !errors.has("run_at") {

@@ -32,6 +32,7 @@
 
 pub mod auth;
 pub mod backfill;
+pub mod calendar;
 mod capacity;
 pub mod claim;
 pub mod cursor;
@@ -69,6 +70,10 @@ pub mod wire;
 pub use auth::{
     ApiKey, KEY_PREFIX, KeyService, KeyStore, NewApiKey, Principal, Scope, generate_key, hash_key,
 };
+pub use calendar::{
+    Calendar, CalendarDef, CalendarDraft, CalendarEntry, CalendarName, CalendarRules, JobCalendars,
+    OnExcluded,
+};
 pub use claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
 pub use cursor::{CursorCodec, CursorKey, Direction, InvalidCursor, Keyset, MAX_TOKEN_CHARS};
 pub use dispatcher::{
@@ -100,8 +105,9 @@ pub use plan::{
 };
 pub use policy::{ConcurrencyPolicy, JobSource, MisfirePolicy, PolicyInput, RunPolicy};
 pub use ports::{
-    CacheLookup, CacheReport, CacheStatus, CacheTicket, Clock, Entropy, HostResolver, JobCache,
-    JobExecutor, JobRepository, NoTelemetry, RunStore, Telemetry,
+    CacheLookup, CacheReport, CacheStatus, CacheTicket, CalendarSaved, CalendarStore,
+    CalendarWrite, Clock, Entropy, HostResolver, JobCache, JobExecutor, JobRepository, NoTelemetry,
+    RunStore, Telemetry,
 };
 pub use preview::{Preview, PreviewRequest};
 pub use run::{ErrorText, Run, RunId};

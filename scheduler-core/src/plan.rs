@@ -16,8 +16,14 @@ use crate::run_status::{RunStatus, RunTrigger};
 use crate::timing::Fire;
 
 /// Why a due fire is not executed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
+    /// On a day this calendar of the job excludes (with `on_excluded: skip`, or when no
+    /// allowed day was found to move it to).
+    Calendar {
+        /// The calendar's name.
+        name: crate::calendar::CalendarName,
+    },
     /// Later than the grace period, with misfire policy `skip`.
     Misfire {
         /// How late the fire was found, in seconds.
@@ -38,9 +44,10 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
-    /// The metric label: `misfire` or `forbid`.
+    /// The metric label: `calendar`, `misfire`, `forbid` or `catch_up`.
     pub fn label(&self) -> &'static str {
         match self {
+            Self::Calendar { .. } => "calendar",
             Self::Misfire { .. } => "misfire",
             Self::Forbid => "forbid",
             Self::CatchUp { .. } => "catch_up",
@@ -57,6 +64,7 @@ impl SkipReason {
                 "skipped: missed by {late_seconds}s, beyond misfire_grace_seconds={grace_seconds} \
                  (misfire_policy=skip)"
             ),
+            Self::Calendar { name } => format!("skipped: excluded by calendar {name}"),
             Self::Forbid => {
                 "skipped: the previous run is still running (concurrency_policy=forbid)".into()
             }
@@ -132,7 +140,15 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
     // than being coalesced into the next fire after now.)
     let catch_up =
         (policy.misfire == MisfirePolicy::CatchUp).then(|| missed_fires(job, scheduled_for, now));
-    if policy.concurrency == ConcurrencyPolicy::BufferOne && previous_running {
+    let excluded = job
+        .spec
+        .skipped_by_calendar(Fire {
+            at: scheduled_for,
+            due,
+        })
+        .cloned();
+    if policy.concurrency == ConcurrencyPolicy::BufferOne && previous_running && excluded.is_none()
+    {
         // The one pending fire: it keeps its instant, later fires fold into it.
         return Some(FirePlan {
             scheduled_for,
@@ -143,7 +159,9 @@ pub fn plan_fire(job: &Job, now: DateTime<Utc>, previous_running: bool) -> Optio
             fire_count: job.fire_count,
         });
     }
-    let decision = if policy.concurrency == ConcurrencyPolicy::Forbid && previous_running {
+    let decision = if let Some(name) = excluded {
+        FireDecision::Skip(SkipReason::Calendar { name })
+    } else if policy.concurrency == ConcurrencyPolicy::Forbid && previous_running {
         FireDecision::Skip(SkipReason::Forbid)
     } else if late > grace && policy.misfire == MisfirePolicy::Skip {
         FireDecision::Skip(SkipReason::Misfire {
@@ -518,6 +536,154 @@ mod tests {
         assert_eq!(done.fire_count, 2);
     }
 
+    /// A weekday 09:00 job in London excluding the calendar `bank` (25-26 Dec 2025 and New
+    /// Year's Day every year), skipping or moving such fires; its next fire stored as the
+    /// next-run rule computes it from `now`.
+    fn holiday_job(on_excluded: crate::calendar::OnExcluded, now: &str) -> Job {
+        let bank = crate::calendar::CalendarDraft {
+            name: Some("bank".into()),
+            timezone: Some("Europe/London".into()),
+            dates: Some(serde_json::json!([
+                {"from": "2025-12-25", "to": "2025-12-26", "label": "Christmas"},
+                {"date": "2025-01-01", "yearly": true, "label": "New Year"},
+            ])),
+            ..crate::calendar::CalendarDraft::default()
+        }
+        .validate()
+        .unwrap();
+        let mut job = job("0 9 * * 1-5", PolicyInput::default(), now);
+        job.spec.timezone = crate::job_values::Timezone::parse("Europe/London").unwrap();
+        job.spec.calendars = crate::calendar::JobCalendars {
+            names: crate::calendar::JobCalendars::parse_names(&["bank".into()]).unwrap(),
+            on_excluded,
+            rules: Vec::new(),
+        }
+        .resolve(&[bank])
+        .unwrap();
+        let fire = job.spec.next_fire(utc(now), 0);
+        (job.next_run, job.next_fire) = stored_next(&job.spec, fire);
+        job
+    }
+
+    #[test]
+    fn a_fire_on_an_excluded_day_is_skipped_naming_the_calendar_and_the_api_shows_the_next_run() {
+        use crate::calendar::OnExcluded;
+        // Wednesday 24 Dec 2025, after its fire: the next fire is Christmas Day 09:00.
+        let job = holiday_job(OnExcluded::Skip, "2025-12-24T10:00:00Z");
+        assert_eq!(job.next_run, Some(utc("2025-12-25T09:00:00Z")));
+        // What clients see is the next fire that runs: Monday 29 December (Friday 26th is
+        // excluded too; the weekend has no fire).
+        assert_eq!(job.upcoming_run(), Some(utc("2025-12-29T09:00:00Z")));
+        let plan = plan_fire(&job, utc("2025-12-25T09:00:00.2Z"), false).unwrap();
+        let FireDecision::Skip(why) = &plan.decision else {
+            panic!("{:?}", plan.decision)
+        };
+        assert_eq!(why.message(), "skipped: excluded by calendar bank");
+        assert_eq!(why.label(), "calendar");
+        // A skipped fire does not count toward max_runs; the next one is the 26th's, itself
+        // skipped in turn.
+        assert_eq!(plan.fire_count, 0);
+        assert_eq!(plan.next_run, Some(utc("2025-12-26T09:00:00Z")));
+        // A yearly date: 1 January 2027 (a Friday) is excluded, 2027-01-04 runs.
+        let job = holiday_job(OnExcluded::Skip, "2026-12-31T10:00:00Z");
+        assert_eq!(job.next_run, Some(utc("2027-01-01T09:00:00Z")));
+        assert_eq!(job.upcoming_run(), Some(utc("2027-01-04T09:00:00Z")));
+        // Excluded fires are skipped before any concurrency rule is asked.
+        let mut busy = holiday_job(OnExcluded::Skip, "2025-12-24T10:00:00Z");
+        busy.spec.policy.concurrency = ConcurrencyPolicy::BufferOne;
+        let plan = plan_fire(&busy, utc("2025-12-25T09:00:01Z"), true).unwrap();
+        assert!(matches!(
+            plan.decision,
+            FireDecision::Skip(SkipReason::Calendar { .. })
+        ));
+    }
+
+    #[test]
+    fn a_moved_fire_runs_on_the_next_allowed_day_keeping_its_instant_and_merging_that_days_fire() {
+        use crate::calendar::OnExcluded;
+        let job = holiday_job(OnExcluded::Move, "2025-12-24T10:00:00Z");
+        // Christmas Day's fire is moved past the 26th (excluded too) to Saturday 27 Dec,
+        // 09:00 GMT: the next day the calendar allows (a weekend day is a day; the schedule's
+        // own days do not matter). The 26th's fire moves there as well: they are one run.
+        assert_eq!(job.next_fire, Some(utc("2025-12-25T09:00:00Z")));
+        assert_eq!(job.next_run, Some(utc("2025-12-27T09:00:00Z")));
+        assert_eq!(job.upcoming_run(), job.next_run);
+        assert!(plan_fire(&job, utc("2025-12-26T09:00:00Z"), false).is_none());
+        let plan = plan_fire(&job, utc("2025-12-27T09:00:00.1Z"), false).unwrap();
+        assert_eq!(plan.decision, FireDecision::Run);
+        assert_eq!(plan.scheduled_for, utc("2025-12-25T09:00:00Z"));
+        assert_eq!(plan.due_at, Some(utc("2025-12-27T09:00:00Z")));
+        assert_eq!(plan.fire_count, 1);
+        assert_eq!(plan.next_run, Some(utc("2025-12-29T09:00:00Z")));
+        // When the job's next allowed fire comes before the next allowed day, the moved fire
+        // is that fire: a fire every 12 hours (09:00, 21:00) on the 25th moves to the 27th
+        // 09:00 either way, but one at 21:00 on the 24th is not excluded at all.
+        let mut twice = holiday_job(OnExcluded::Move, "2025-12-24T10:00:00Z");
+        twice.spec.schedule = crate::timing::Schedule::Cron(
+            crate::schedule::CronSchedule::parse("0 9,21 * * *").unwrap(),
+        );
+        let fire = twice
+            .spec
+            .next_fire(utc("2025-12-24T10:00:00Z"), 0)
+            .unwrap();
+        assert_eq!(
+            (fire.at, fire.due),
+            (utc("2025-12-24T21:00:00Z"), utc("2025-12-24T21:00:00Z"))
+        );
+        let fire = twice
+            .spec
+            .next_fire(utc("2025-12-24T21:00:00Z"), 0)
+            .unwrap();
+        assert_eq!(
+            (fire.at, fire.due),
+            (utc("2025-12-25T09:00:00Z"), utc("2025-12-27T09:00:00Z"))
+        );
+        // A monthly fire (the 1st, 09:00) on New Year's Day moves to the 2nd, before the
+        // next allowed fire (1 February).
+        let mut monthly = holiday_job(OnExcluded::Move, "2026-12-31T10:00:00Z");
+        monthly.spec.schedule = crate::timing::Schedule::Cron(
+            crate::schedule::CronSchedule::parse("0 9 1 * *").unwrap(),
+        );
+        let fire = monthly
+            .spec
+            .next_fire(utc("2026-12-31T10:00:00Z"), 0)
+            .unwrap();
+        assert_eq!(
+            (fire.at, fire.due),
+            (utc("2027-01-01T09:00:00Z"), utc("2027-01-02T09:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn changing_a_calendar_recomputes_the_next_run_of_a_job_using_it() {
+        use crate::calendar::OnExcluded;
+        let job = holiday_job(OnExcluded::Skip, "2025-12-22T10:00:00Z");
+        assert_eq!(job.upcoming_run(), Some(utc("2025-12-23T09:00:00Z")));
+        let bank = crate::calendar::CalendarDraft {
+            name: Some("bank".into()),
+            timezone: Some("Europe/London".into()),
+            dates: Some(serde_json::json!([{"from": "2025-12-23", "to": "2025-12-26"}])),
+            ..crate::calendar::CalendarDraft::default()
+        }
+        .validate()
+        .unwrap();
+        let changed = job
+            .clone()
+            .with_calendar(&bank, utc("2025-12-22T10:00:00Z"));
+        assert_eq!(changed.next_run, Some(utc("2025-12-23T09:00:00Z")));
+        assert_eq!(changed.upcoming_run(), Some(utc("2025-12-29T09:00:00Z")));
+        // A calendar the job does not list changes nothing.
+        let other = crate::calendar::CalendarDef {
+            name: crate::calendar::CalendarName::parse("other").unwrap(),
+            ..bank
+        };
+        assert_eq!(
+            job.clone()
+                .with_calendar(&other, utc("2025-12-22T10:00:00Z")),
+            job
+        );
+    }
+
     #[test]
     fn a_late_interval_fire_runs_once_and_the_next_lands_on_the_grid() {
         let mut job = job("* * * * *", PolicyInput::default(), "2025-06-23T09:00:00Z");
@@ -592,7 +758,7 @@ mod tests {
     fn drain(mut job: Job, now: DateTime<Utc>) -> (Job, Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) {
         let (mut ran, mut skipped) = (Vec::new(), Vec::new());
         while let Some(plan) = plan_fire(&job, now, false) {
-            match plan.decision {
+            match &plan.decision {
                 FireDecision::Run => ran.push(plan.scheduled_for),
                 FireDecision::Skip(why) => {
                     assert_eq!(why.label(), "catch_up", "{why:?}");

@@ -10,6 +10,7 @@ use crate::tenant::Tenant;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::calendar::{Calendar, CalendarName};
 use crate::claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
 use crate::error::RepositoryError;
 use crate::job::{BulkChange, Job, JobId, NewJob};
@@ -94,6 +95,60 @@ pub trait JobRepository: Send + Sync {
         tenant: &Tenant,
         source: JobSource,
     ) -> Result<Vec<Job>, RepositoryError>;
+}
+
+/// How [`CalendarStore::save`] writes a calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarWrite {
+    /// Only a new calendar: `Conflict(CalendarName)` when the tenant has one of the name.
+    Create,
+    /// A new calendar, or the tenant's calendar of that name replaced (its `created_at` and
+    /// `created_by` kept).
+    Upsert,
+}
+
+/// What [`CalendarStore::save`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarSaved {
+    /// The calendar as stored.
+    pub calendar: Calendar,
+    /// True when it did not exist before.
+    pub created: bool,
+    /// The jobs rewritten with its new copy, in id order.
+    pub jobs: Vec<JobId>,
+}
+
+/// Durable storage of the tenants' calendars.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait CalendarStore: Send + Sync {
+    /// Every calendar of `tenant`, by name. `Unavailable` when unreachable.
+    async fn list(&self, tenant: &Tenant) -> Result<Vec<Calendar>, RepositoryError>;
+
+    /// The calendars of `tenant` named in `names` (a name without one is simply absent).
+    /// `Unavailable` when unreachable.
+    async fn find(
+        &self,
+        tenant: &Tenant,
+        names: &[CalendarName],
+    ) -> Result<Vec<Calendar>, RepositoryError>;
+
+    /// Stores `calendar` as `write` says and, in the same transaction, every job of its
+    /// tenant that lists it, its row locked, as [`Job::with_calendar`] makes it at `now` (so
+    /// changing a calendar recomputes the next run of every job using it, and no job is left
+    /// with an old copy). MUST return `Conflict(CalendarName)` for a `Create` of a taken
+    /// name, decided by the store's unique constraint.
+    async fn save(
+        &self,
+        calendar: Calendar,
+        write: CalendarWrite,
+        now: DateTime<Utc>,
+    ) -> Result<CalendarSaved, RepositoryError>;
+
+    /// Deletes `tenant`'s calendar `name`. MUST return `NotFound` when there is none and
+    /// `Conflict(CalendarInUse)` when a job of the tenant lists it (checked in the same
+    /// transaction as the delete).
+    async fn delete(&self, tenant: &Tenant, name: &CalendarName) -> Result<(), RepositoryError>;
 }
 
 /// Proof of what a cache had seen when a lookup missed; a later `put` with it is dropped if

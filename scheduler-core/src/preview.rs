@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::calendar::{CalendarName, JobCalendars, OnExcluded};
 use crate::error::{Invalid, ValidationErrors};
 use crate::job_values::Timezone;
 use crate::schedule::CronSchedule;
@@ -20,8 +21,20 @@ pub struct PreviewRequest {
     pub count: Option<i64>,
     /// `once` (default) or `twice`: a local time that occurs twice when clocks go back.
     pub dst_overlap: Option<String>,
+    /// The calendars to mark excluded fires by (resolved by the caller, e.g. through
+    /// `JobService::calendar_rules`), and whether such fires are skipped or moved.
+    pub calendars: JobCalendars,
     /// Errors found while reading the raw input; their fields are not checked again.
     pub input_errors: ValidationErrors,
+}
+
+/// What a preview's calendars do to one fire.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FireMark {
+    /// The first calendar excluding the fire's day.
+    pub excluded_by: Option<CalendarName>,
+    /// Where a moved fire runs (`on_excluded: move`).
+    pub moved_to: Option<DateTime<Utc>>,
 }
 
 /// A valid expression read in a zone, with its next fires.
@@ -33,6 +46,8 @@ pub struct Preview {
     pub timezone: Timezone,
     /// The first fires at or after `after`.
     pub next_runs: Vec<DateTime<Utc>>,
+    /// For each fire of `next_runs`, what the calendars do to it (all default without).
+    pub marks: Vec<FireMark>,
 }
 
 impl PreviewRequest {
@@ -78,17 +93,61 @@ impl PreviewRequest {
         };
         match (schedule, timezone, count, overlap) {
             (Some(schedule), Some(timezone), Some(count), Some(overlap)) if errors.is_empty() => {
-                let next_runs =
-                    schedule.upcoming_in(self.after.unwrap_or(now), timezone.tz(), count, overlap);
+                let tz = timezone.tz();
+                let next_runs = schedule.upcoming_in(self.after.unwrap_or(now), tz, count, overlap);
+                let marks = marks(&self.calendars, &schedule, &next_runs, tz, overlap);
                 Ok(Preview {
                     schedule,
                     timezone,
                     next_runs,
+                    marks,
                 })
             }
             _ => Err(errors),
         }
     }
+}
+
+/// What `calendars` do to each of `fires` (consecutive fires of `schedule`): excluded ones
+/// named, and with `move` their new instant — the same local time of the next allowed day, or
+/// the next allowed fire when that comes first (the rule of `JobSpec::fire`).
+fn marks(
+    calendars: &JobCalendars,
+    schedule: &CronSchedule,
+    fires: &[DateTime<Utc>],
+    tz: chrono_tz::Tz,
+    overlap: crate::schedule::DstOverlap,
+) -> Vec<FireMark> {
+    fires
+        .iter()
+        .map(|at| {
+            let Some(name) = calendars.excluded_by(*at) else {
+                return FireMark::default();
+            };
+            let moved_to = (calendars.on_excluded == OnExcluded::Move)
+                .then(|| {
+                    let mut next = schedule.next_after_in(*at, tz, overlap);
+                    for _ in 0..1_024 {
+                        match next {
+                            Some(fire) if calendars.excluded_by(fire).is_some() => {
+                                next = schedule.next_after_in(fire, tz, overlap);
+                            }
+                            _ => break,
+                        }
+                    }
+                    let next = next.filter(|fire| calendars.excluded_by(*fire).is_none());
+                    match (calendars.next_allowed_day(*at, tz), next) {
+                        (Some(day), Some(fire)) => Some(day.min(fire)),
+                        (day, fire) => day.or(fire),
+                    }
+                })
+                .flatten();
+            FireMark {
+                excluded_by: Some(name.clone()),
+                moved_to,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

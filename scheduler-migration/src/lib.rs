@@ -25,6 +25,7 @@ mod m20261208_000004_pause_note;
 mod m20261209_000001_auto_pause;
 mod m20261209_000002_pause_until;
 mod m20261209_000003_dst_overlap;
+mod m20261210_000001_calendars;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000001_auto_pause::Migration),
             Box::new(m20261209_000002_pause_until::Migration),
             Box::new(m20261209_000003_dst_overlap::Migration),
+            Box::new(m20261210_000001_calendars::Migration),
         ]
     }
 }

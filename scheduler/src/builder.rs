@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::handler::{BoxError, Ctx, Handlers};
 use crate::wiring::{Parts, Wired, default_cache, wire};
 
+use crate::calendar::Calendar;
 use crate::error::Error;
 use crate::schedule::Schedule;
 
@@ -36,6 +37,7 @@ pub struct SchedulerBuilder {
     handlers: Handlers,
     fallback: bool,
     schedules: Vec<Schedule>,
+    calendars: Vec<Calendar>,
     prune: bool,
     dispatcher: DispatcherConfig,
     dispatch: bool,
@@ -49,6 +51,7 @@ impl SchedulerBuilder {
             handlers: Handlers::new(),
             fallback: false,
             schedules: Vec::new(),
+            calendars: Vec::new(),
             prune: false,
             dispatcher: DispatcherConfig::new(default_worker_name()),
             dispatch: true,
@@ -101,6 +104,14 @@ impl SchedulerBuilder {
         params: P,
     ) -> Self {
         self.declare(Schedule::new(name, cron).params(params))
+    }
+
+    /// Declares a calendar of excluded days (in the `default` tenant), stored at start before
+    /// the schedules: created when missing, replaced when it differs (every job listing it
+    /// is then recomputed), left alone when equal.
+    pub fn calendar(mut self, calendar: Calendar) -> Self {
+        self.calendars.push(calendar);
+        self
     }
 
     /// Declares a schedule built with [`Schedule`]'s setters.
@@ -198,6 +209,19 @@ impl SchedulerBuilder {
         })
         .await
         .map_err(|e| Error::Store(e.to_string()))?;
+        for calendar in &self.calendars {
+            let draft = calendar.draft();
+            let wanted = draft.clone().validate().map_err(|errors| Error::Calendar {
+                name: calendar.name.clone(),
+                errors,
+            })?;
+            let stored = jobs.get_calendar(&calendar.name).await.ok();
+            if stored.is_none_or(|stored| stored.def != wanted) {
+                jobs.save_calendar(draft, true)
+                    .await
+                    .map_err(|e| Error::Store(e.to_string()))?;
+            }
+        }
         for (schedule, draft) in self.schedules.iter().zip(drafts) {
             let (job, declared) = jobs
                 .declare(draft)

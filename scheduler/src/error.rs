@@ -24,6 +24,14 @@ pub enum Error {
         /// What is wrong, by field.
         errors: ValidationErrors,
     },
+    /// A declared calendar is invalid; every problem is named.
+    #[error("calendar \"{name}\": {errors}")]
+    Calendar {
+        /// The calendar's name.
+        name: String,
+        /// What is wrong, by field.
+        errors: ValidationErrors,
+    },
     /// A declared schedule names no handler, or its parameters fit none.
     #[error("schedule \"{name}\": {reason}")]
     Handler {

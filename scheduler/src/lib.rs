@@ -42,12 +42,14 @@
 //! - The REST server with your own handlers: `scheduler-server`'s `Server::builder()`.
 
 mod builder;
+mod calendar;
 mod error;
 mod handler;
 mod schedule;
 pub mod wiring;
 
 pub use builder::{Scheduler, SchedulerBuilder};
+pub use calendar::Calendar;
 pub use error::Error;
 pub use handler::{ACTION_KEY, BoxError, Ctx, Handlers, read_params};
 pub use schedule::Schedule;

@@ -27,6 +27,8 @@ pub struct Schedule {
     timezone: Option<String>,
     description: Option<String>,
     policy: PolicyInput,
+    calendars: Vec<String>,
+    on_excluded: Option<String>,
 }
 
 /// Which kind of schedule: the three a job may have.
@@ -93,6 +95,8 @@ impl Schedule {
             timezone: None,
             description: None,
             policy: PolicyInput::default(),
+            calendars: Vec::new(),
+            on_excluded: None,
         }
     }
 
@@ -153,6 +157,21 @@ impl Schedule {
     /// the last error as the reason; 0 (the default): never.
     pub fn pause_after_failures(mut self, failures: u32) -> Self {
         self.policy.pause_after_failures = Some(i64::from(failures));
+        self
+    }
+
+    /// Skip fires on the days the calendar `name` excludes (declare it with
+    /// [`crate::SchedulerBuilder::calendar`], or create it through the API); each such fire
+    /// is recorded as a skipped run. May be called for several calendars.
+    pub fn exclude(mut self, calendar: impl Into<String>) -> Self {
+        self.calendars.push(calendar.into());
+        self
+    }
+
+    /// Move a fire on an excluded day to the same local time of the next allowed day,
+    /// instead of skipping it.
+    pub fn move_excluded(mut self) -> Self {
+        self.on_excluded = Some("move".into());
         self
     }
 
@@ -223,6 +242,8 @@ impl Schedule {
             timezone: self.timezone.clone(),
             parameters: Some(Value::Object(params)),
             policy: self.policy.clone(),
+            calendars: (!self.calendars.is_empty()).then(|| self.calendars.clone()),
+            on_excluded: self.on_excluded.clone(),
             ..JobDraft::default()
         })
     }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scheduler_adapters::{
-    InMemoryJobCache, MetricsTelemetry, NoJobCache, SeaOrmJobRepository, SeaOrmRunStore, cursor_key,
+    InMemoryJobCache, MetricsTelemetry, NoJobCache, SeaOrmCalendarStore, SeaOrmJobRepository,
+    SeaOrmRunStore, cursor_key,
 };
 use scheduler_core::{
     Clock, Dispatcher, DispatcherConfig, HostResolver, JobCache, JobExecutor, JobService,
@@ -71,7 +72,8 @@ pub async fn wire(parts: Parts) -> Result<Wired, RepositoryError> {
         parts.cache.clone(),
         parts.clock.clone(),
     )
-    .with_cursor_key(cursors);
+    .with_cursor_key(cursors)
+    .with_calendars(Arc::new(SeaOrmCalendarStore::new(parts.db.clone())));
     if let Some((guard, resolver)) = parts.target_guard {
         jobs = jobs.with_target_guard(guard, resolver);
     }

@@ -16,7 +16,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use scheduler::{
-    Clock, Ctx, JobDraft, JobSource, RunStatus, RunTrigger, Schedule, Scheduler, SchedulerBuilder,
+    Calendar, Clock, Ctx, JobDraft, JobSource, RunStatus, RunTrigger, Schedule, Scheduler,
+    SchedulerBuilder,
 };
 use scheduler_test_support::{TestPostgres, TestSqlite};
 use serde::{Deserialize, Serialize};
@@ -275,6 +276,68 @@ async fn declared_schedules_are_reconciled_not_duplicated(db: Db) {
     restarted.shutdown().await.unwrap();
 }
 
+/// A calendar declared in code, and a schedule excluding it: the job's next run skips the
+/// excluded days; declaring both again rewrites nothing; a changed calendar recomputes it.
+async fn calendars_declared_in_code_exclude_days(db: Db) {
+    let clock = TestClock::at("2026-12-23T10:00:00Z");
+    let handler = |_ctx: Ctx, _params: Report| async { Ok::<(), String>(()) };
+    let day = |text: &str| text.parse::<chrono::NaiveDate>().unwrap();
+    let start = |to: &'static str| {
+        builder(&db, &clock)
+            .without_dispatcher()
+            .handler("send_report", handler)
+            .calendar(
+                Calendar::new("holidays", "Europe/London")
+                    .range(day("2026-12-24"), day(to), "Christmas")
+                    .yearly(day("2026-01-01"), "New Year"),
+            )
+            .declare(
+                Schedule::new("daily-report", "0 9 * * *")
+                    .params(report())
+                    .timezone("Europe/London")
+                    .exclude("holidays"),
+            )
+            .start()
+    };
+    let first = start("2026-12-26").await.unwrap();
+    let job = first.jobs().find_by_name("daily-report").await.unwrap();
+    assert_eq!(job.spec.calendars.names.len(), 1);
+    assert_eq!(
+        job.upcoming_run(),
+        Some("2026-12-27T09:00:00Z".parse().unwrap())
+    );
+    first.shutdown().await.unwrap();
+
+    let again = start("2026-12-26").await.unwrap();
+    let same = again.jobs().find_by_name("daily-report").await.unwrap();
+    assert_eq!(same.updated_at, job.updated_at);
+    let calendar = again.jobs().get_calendar("holidays").await.unwrap();
+    again.shutdown().await.unwrap();
+
+    let longer = start("2026-12-28").await.unwrap();
+    let changed = longer.jobs().find_by_name("daily-report").await.unwrap();
+    assert_eq!(
+        changed.upcoming_run(),
+        Some("2026-12-29T09:00:00Z".parse().unwrap())
+    );
+    let replaced = longer.jobs().get_calendar("holidays").await.unwrap();
+    assert_eq!(replaced.created_at, calendar.created_at);
+    assert_ne!(replaced.def, calendar.def);
+    longer.shutdown().await.unwrap();
+
+    // An invalid calendar is refused before anything runs, naming it.
+    let refused = builder(&db, &clock)
+        .without_dispatcher()
+        .calendar(Calendar::new("bad name", "UTC"))
+        .start()
+        .await;
+    assert!(
+        matches!(&refused, Err(scheduler::Error::Calendar { name, .. }) if name == "bad name"),
+        "{:?}",
+        refused.err()
+    );
+}
+
 /// `Schedule::every` with `max_runs` and `Schedule::once` declared in code: each fires on its
 /// instants, the limited one completes, and declaring both again after they fired changes
 /// nothing (the one-off's past instant is its own, not a new one in the past).
@@ -439,6 +502,7 @@ scheduler_test_support::backend_tests! {
         a_wrong_parameter_shape_fails_the_run_naming_the_field,
         handler_errors_fail_the_run_with_their_causes,
         declared_schedules_are_reconciled_not_duplicated,
+        calendars_declared_in_code_exclude_days,
         interval_and_one_off_schedules_declared_in_code,
         prune_removes_only_jobs_declared_in_code,
         a_declaration_without_a_handler_is_refused_before_anything_runs,

@@ -1,6 +1,7 @@
 //! The JSON body of `jobs create` and `jobs update`: a `--file` (or standard input) to start
 //! from, then each flag given sets its field. Values are not checked here beyond being JSON:
-//! the server validates every field at once and its errors are printed as they come.
+//! the server validates every field at once and its errors are printed as they come. Also
+//! the reading of any `--file` (a calendar's too): [`read_object`], [`read_text`].
 
 use std::io::Read as _;
 use std::path::Path;
@@ -13,7 +14,7 @@ use crate::failure::Failure;
 /// The body `fields` describe: the file's object with each given flag's field set.
 pub(crate) fn job_body(fields: &JobFields) -> Result<Map<String, Value>, Failure> {
     let mut body = match &fields.file {
-        Some(path) => read_object(path)?,
+        Some(path) => read_object(path, "the job's fields")?,
         None => Map::new(),
     };
     let mut set = |key: &str, value: Option<Value>| {
@@ -65,6 +66,11 @@ pub(crate) fn job_body(fields: &JobFields) -> Result<Map<String, Value>, Failure
         fields.pause_after_failures.map(Value::from),
     );
     set("dst_overlap", fields.dst_overlap.clone().map(Value::from));
+    set(
+        "calendars",
+        (!fields.calendars.is_empty()).then(|| json!(fields.calendars)),
+    );
+    set("on_excluded", fields.on_excluded.clone().map(Value::from));
     if let Some(params) = &fields.params {
         let params: Value = serde_json::from_str(params)
             .map_err(|error| Failure::Usage(format!("--params is not JSON: {error}")))?;
@@ -113,23 +119,29 @@ fn target(url: &str, fields: &JobFields) -> Result<Value, Failure> {
     Ok(Value::Object(target))
 }
 
-/// The JSON object in `path` (`-`: standard input).
-fn read_object(path: &Path) -> Result<Map<String, Value>, Failure> {
-    let shown = path.display();
-    let text = if path == Path::new("-") {
+/// The text of `path` (`-`: standard input), which must be UTF-8.
+pub(crate) fn read_text(path: &Path) -> Result<String, Failure> {
+    if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(|error| Failure::Usage(format!("cannot read standard input: {error}")))?;
-        text
+        Ok(text)
     } else {
         std::fs::read_to_string(path)
-            .map_err(|error| Failure::Usage(format!("cannot read {shown}: {error}")))?
-    };
+            .map_err(|error| Failure::Usage(format!("cannot read {}: {error}", path.display())))
+    }
+}
+
+/// The JSON object in `path` (`-`: standard input); `what` says what it holds, for the error
+/// when it is not an object ("the job's fields").
+pub(crate) fn read_object(path: &Path, what: &str) -> Result<Map<String, Value>, Failure> {
+    let shown = path.display();
+    let text = read_text(path)?;
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(Failure::Usage(format!(
-            "{shown} must hold a JSON object (the job's fields)"
+            "{shown} must hold a JSON object ({what})"
         ))),
         Err(error) => Err(Failure::Usage(format!("{shown} is not JSON: {error}"))),
     }
@@ -237,6 +249,27 @@ mod tests {
                            "headers": {"Authorization": "Bearer t:1"}},
             })
         );
+    }
+
+    #[test]
+    fn calendars_are_sent_as_a_list_only_when_given() {
+        let body = job_body(&fields(&[
+            "--calendar",
+            "uk",
+            "--calendar",
+            "freeze",
+            "--on-excluded",
+            "move",
+        ]))
+        .unwrap();
+        assert_eq!(
+            Value::Object(body),
+            json!({"calendars": ["uk", "freeze"], "on_excluded": "move"})
+        );
+        let none = job_body(&fields(&["--cron", "@daily"])).unwrap();
+        assert!(!none.contains_key("calendars"), "{none:?}");
+        let argv = ["schedulerctl", "jobs", "create", "--on-excluded", "later"];
+        assert!(Cli::try_parse_from(argv).is_err());
     }
 
     #[test]

@@ -17,7 +17,8 @@ use crate::output::Format;
     version,
     about = "Command-line client of the job scheduler's REST API",
     long_about = "Command-line client of the job scheduler's REST API: jobs, runs, cron \
-                  previews and API keys. Talks to the server over HTTP only.\n\n\
+                  previews, calendars of excluded days and API keys. Talks to the server \
+                  over HTTP only.\n\n\
                   Tables by default; --output json prints the server's JSON as received \
                   (lists with --all: one array of every item; runs tail: one run per line).",
     after_help = EXIT_CODES_HELP
@@ -73,6 +74,9 @@ pub(crate) enum Command {
     /// Cron expressions: preview their next fire times.
     #[command(subcommand)]
     Cron(CronCommand),
+    /// Calendars of days jobs do not fire on: list, show, import from .ics, apply, delete.
+    #[command(subcommand)]
+    Calendars(CalendarsCommand),
     /// API keys of your tenant (needs an admin key).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -297,6 +301,14 @@ pub(crate) struct JobFields {
     /// A cron job's local time that occurs twice when clocks go back: once or twice.
     #[arg(long, value_parser = ["once", "twice"])]
     pub(crate) dst_overlap: Option<String>,
+    /// No fire on the days this calendar of your tenant excludes (repeatable; on update the
+    /// calendars given replace the job's list).
+    #[arg(long = "calendar", value_name = "NAME")]
+    pub(crate) calendars: Vec<String>,
+    /// A fire on a day a calendar excludes: skip it (recorded as a skipped run) or move it to
+    /// the same time on the next allowed day (server default skip).
+    #[arg(long, value_parser = ["skip", "move"])]
+    pub(crate) on_excluded: Option<String>,
 }
 
 /// `jobs create`.
@@ -324,6 +336,9 @@ pub(crate) struct UpdateArgs {
     /// Remove the HTTP target (runs go to the handler named by parameters.action).
     #[arg(long, conflicts_with = "target_url")]
     pub(crate) no_target: bool,
+    /// Remove every calendar from the job (it fires on every day again).
+    #[arg(long, conflicts_with = "calendars")]
+    pub(crate) no_calendars: bool,
 }
 
 /// `schedulerctl runs ...`.
@@ -413,6 +428,65 @@ pub(crate) struct PreviewArgs {
     /// How many fires to list, 1-100 (server default 5).
     #[arg(long, short = 'n', value_parser = clap::value_parser!(u64).range(1..=100))]
     pub(crate) count: Option<u64>,
+    /// Mark the fires on days this calendar of your tenant excludes (repeatable).
+    #[arg(long = "calendar", value_name = "NAME")]
+    pub(crate) calendars: Vec<String>,
+    /// What happens to a marked fire, as a job's on_excluded: skip, or move (shows where to).
+    #[arg(long, value_parser = ["skip", "move"])]
+    pub(crate) on_excluded: Option<String>,
+}
+
+/// `schedulerctl calendars ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CalendarsCommand {
+    /// List your tenant's calendars.
+    List,
+    /// Show one calendar and its dates.
+    #[command(visible_alias = "get")]
+    Show {
+        /// The calendar's name.
+        name: String,
+    },
+    /// Create a calendar from the events of an iCalendar file (.ics), or replace it.
+    ///
+    /// Each event's days (bank holidays, a shutdown) become one of its dates; a yearly rule
+    /// on a fixed date makes a yearly date. With --replace it is created or replaced, and
+    /// the jobs using it get their next run recomputed.
+    Import(ImportArgs),
+    /// Create or replace a calendar from a JSON file that names it.
+    ///
+    /// The body as the API takes it: {"name", "timezone", "description", "dates":
+    /// [{"date"} | {"from", "to"}, "yearly"?, "label"?]}; it is sent (PUT) to its name.
+    Apply {
+        /// The JSON file (`-` reads standard input).
+        #[arg(long, short = 'f', value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Delete a calendar (refused while a job lists it).
+    Delete {
+        /// The calendar's name.
+        name: String,
+    },
+}
+
+/// `calendars import`.
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The calendar's name (letters, digits, -, _ and ., unique in your tenant).
+    pub(crate) name: String,
+    /// The iCalendar file (`-` reads standard input).
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// IANA time zone the dates are read in (server default UTC).
+    #[arg(long)]
+    pub(crate) timezone: Option<String>,
+    /// Free text.
+    #[arg(long)]
+    pub(crate) description: Option<String>,
+    /// Create or replace the calendar of this name (a PUT: its timezone and description are
+    /// replaced too, by the flags' or the defaults); without it a taken name is refused.
+    #[arg(long)]
+    pub(crate) replace: bool,
 }
 
 /// A key's scope.

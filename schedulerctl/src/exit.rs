@@ -14,15 +14,17 @@ pub(crate) enum Exit {
     /// time, or answered something that is not what the API documents.
     Failure,
     /// 2: the command line is wrong (clap's own errors, a `--file` that cannot be read,
-    /// `--params` that is not JSON, ...); nothing was sent.
+    /// `--params` that is not JSON, an `.ics` file that cannot be imported, ...); nothing was
+    /// sent.
     Usage,
-    /// 3: 404, no such job, run or key (another tenant's answers the same).
+    /// 3: 404, no such job, run, key or calendar (another tenant's answers the same).
     NotFound,
     /// 4: 401 or 403, no key, a wrong or revoked key, or a scope too small.
     Auth,
     /// 5: 400, 413 or 415, the server refused the input; its field errors are printed.
     Invalid,
-    /// 6: 409, a conflict (a manual run started at the same instant as another).
+    /// 6: 409, a conflict (a manual run started at the same instant as another, a calendar
+    /// deleted while a job lists it).
     Conflict,
     /// 7: 429, the key's rate limit; retry after the time printed.
     Throttled,
@@ -84,8 +86,8 @@ pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
   1  server error or unreachable server (5xx, connection, timeout, an answer not as documented)
-  2  usage error: bad arguments, unreadable --file, --params not JSON (nothing was sent)
-  3  not found (404): no such job, run or key
+  2  usage error: bad arguments, unreadable --file, --params not JSON, a bad .ics (nothing was sent)
+  3  not found (404): no such job, run, key or calendar
   4  authentication or permission (401, 403): missing, wrong or revoked key, scope too small
   5  invalid input (400, 413, 415): the server's field errors are printed
   6  conflict (409)

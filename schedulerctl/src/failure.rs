@@ -36,6 +36,13 @@ pub(crate) enum Failure {
         /// Runs asked for with `--count`.
         wanted: u64,
     },
+    /// Another failure, with a line of ours on its cause or what to do about it.
+    Hinted {
+        /// The failure (its exit code is the one used).
+        failure: Box<Failure>,
+        /// The line printed after it.
+        hint: String,
+    },
 }
 
 /// A non-2xx answer, as received.
@@ -62,6 +69,7 @@ impl Failure {
             Failure::Refused(refusal) => Exit::for_status(refusal.status),
             Failure::OutputClosed => Exit::Success,
             Failure::TimedOut { .. } => Exit::TimedOut,
+            Failure::Hinted { failure, .. } => failure.exit(),
         }
     }
 
@@ -71,6 +79,7 @@ impl Failure {
         match self {
             Failure::Transport { .. } => true,
             Failure::Refused(refusal) => matches!(refusal.status, 429 | 502 | 503 | 504),
+            Failure::Hinted { failure, .. } => failure.is_transient(),
             _ => false,
         }
     }
@@ -91,6 +100,7 @@ impl fmt::Display for Failure {
                 f,
                 "--for ended after {finished} of the {wanted} runs asked for by --count finished"
             ),
+            Failure::Hinted { failure, hint } => write!(f, "{failure}\n  {hint}"),
         }
     }
 }
@@ -255,6 +265,19 @@ mod tests {
         assert!(text.contains("Authentication credentials were not provided."));
         assert!(text.contains("set SCHEDULER_KEY or pass --key"));
         assert_eq!(failure.exit(), Exit::Auth);
+    }
+
+    #[test]
+    fn a_hint_follows_the_failure_and_keeps_its_exit_code() {
+        let failure = Failure::Hinted {
+            failure: Box::new(refusal(409, "Conflict", r#"{"detail": "In use."}"#)),
+            hint: "used by job 3".into(),
+        };
+        assert_eq!(
+            failure.to_string(),
+            "conflict (409 Conflict): In use.\n  used by job 3"
+        );
+        assert_eq!(failure.exit(), Exit::Conflict);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! and exits with a code per kind of outcome (`exit.rs`, listed by `--help`).
 //!
 //! Map: `cli.rs` what the commands take; `commands/` what they do; `client.rs` HTTP;
-//! `body.rs` job bodies from flags and files; `listing.rs` pages; `tail.rs` following runs;
-//! `tables.rs` and `output.rs` what is printed; `failure.rs` and `exit.rs` what went wrong.
+//! `body.rs` job bodies from flags and files; `ics.rs` calendar dates from iCalendar files;
+//! `listing.rs` pages; `tail.rs` following runs; `tables.rs` and `output.rs` what is printed;
+//! `failure.rs` and `exit.rs` what went wrong.
 
 mod body;
 mod cli;
@@ -13,6 +14,7 @@ mod commands;
 mod duration;
 mod exit;
 mod failure;
+mod ics;
 mod listing;
 mod output;
 mod paths;

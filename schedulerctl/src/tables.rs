@@ -44,6 +44,8 @@ const JOB_FIELDS: &[&str] = &[
     "timeout_seconds",
     "pause_after_failures",
     "dst_overlap",
+    "calendars",
+    "on_excluded",
     "failure_streak",
     "auto_paused",
     "source",
@@ -69,6 +71,21 @@ const RUN_FIELDS: &[&str] = &[
     "error",
     "worker",
 ];
+
+/// The order in which a calendar's fields are listed above its dates.
+const CALENDAR_FIELDS: &[&str] = &[
+    "name",
+    "timezone",
+    "description",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
+];
+
+/// The longest description shown in a row of the calendar list; `calendars show` shows it
+/// whole.
+const DESCRIPTION_CELL: usize = 60;
 
 /// The longest job name shown in a run's row or line (the run's `job_name`).
 const NAME_CELL: usize = 20;
@@ -103,16 +120,24 @@ fn shown(value: &Value, limit: usize) -> String {
     }
 }
 
-/// An RFC 3339 instant without its fraction of a second, for a table column.
+/// `item[field]`, an RFC 3339 instant, without its fraction of a second, for a table column.
 fn instant(item: &Value, field: &str) -> String {
-    match item.get(field).and_then(Value::as_str) {
+    match item.get(field) {
+        Some(value @ Value::String(_)) => instant_value(value),
+        _ => cell(item, field),
+    }
+}
+
+/// An RFC 3339 instant without its fraction of a second (any other value as a cell).
+fn instant_value(value: &Value) -> String {
+    match value.as_str() {
         Some(text) => match (text.find('.'), text.rfind(['Z', '+'])) {
             (Some(dot), Some(zone)) if dot < zone => {
                 printable(&format!("{}{}", &text[..dot], &text[zone..]), LINE_LIMIT)
             }
             _ => printable(text, LINE_LIMIT),
         },
-        None => cell(item, field),
+        None => shown(value, LINE_LIMIT),
     }
 }
 
@@ -255,9 +280,84 @@ fn detail(item: &Value, order: &[&str]) -> String {
     table.trim_fmt()
 }
 
-/// One job, field by field.
+/// A JSON list of names as `a, b` (an empty list as `-`); anything else as a cell.
+fn names(value: &Value) -> String {
+    let Some(items) = value.as_array() else {
+        return shown(value, LINE_LIMIT);
+    };
+    let joined = items
+        .iter()
+        .map(|item| {
+            item.as_str()
+                .map_or_else(|| item.to_string(), str::to_string)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    shown(&Value::String(joined), LINE_LIMIT)
+}
+
+/// One job, field by field (its calendars as `a, b`).
 pub(crate) fn job(item: &Value) -> String {
-    detail(item, JOB_FIELDS)
+    let mut item = item.clone();
+    if let Some(object) = item.as_object_mut()
+        && let Some(calendars) = object.get_mut("calendars")
+    {
+        *calendars = Value::String(names(calendars));
+    }
+    detail(&item, JOB_FIELDS)
+}
+
+/// How many dates a calendar has, or `-`.
+fn date_count(calendar: &Value) -> String {
+    calendar
+        .get("dates")
+        .and_then(Value::as_array)
+        .map_or_else(|| "-".into(), |dates| dates.len().to_string())
+}
+
+/// A list of calendars.
+pub(crate) fn calendars(items: &[Value]) -> String {
+    let mut table = table(&["NAME", "TIMEZONE", "DATES", "DESCRIPTION"]);
+    for calendar in items {
+        table.add_row(vec![
+            cell(calendar, "name"),
+            cell(calendar, "timezone"),
+            date_count(calendar),
+            shown(
+                calendar.get("description").unwrap_or(&Value::Null),
+                DESCRIPTION_CELL,
+            ),
+        ]);
+    }
+    table.trim_fmt()
+}
+
+/// One calendar: its fields, a blank line, then its dates as a table (one row per entry).
+pub(crate) fn calendar(item: &Value) -> String {
+    let mut fields = item.clone();
+    let dates = fields
+        .as_object_mut()
+        .and_then(|object| object.remove("dates"))
+        .unwrap_or(Value::Null);
+    let head = detail(&fields, CALENDAR_FIELDS);
+    let Some(dates) = dates.as_array().filter(|dates| !dates.is_empty()) else {
+        return format!("{head}\n\nno dates");
+    };
+    let mut table = table(&["FROM", "TO", "YEARLY", "LABEL"]);
+    for date in dates {
+        let yearly = match date.get("yearly").and_then(Value::as_bool) {
+            Some(true) => "yes".to_string(),
+            Some(false) => "no".to_string(),
+            None => cell(date, "yearly"),
+        };
+        table.add_row(vec![
+            cell(date, "from"),
+            cell(date, "to"),
+            yearly,
+            cell(date, "label"),
+        ]);
+    }
+    format!("{head}\n\n{}", table.trim_fmt())
 }
 
 /// One run, field by field.
@@ -265,7 +365,31 @@ pub(crate) fn run(item: &Value) -> String {
     detail(item, RUN_FIELDS)
 }
 
-/// A cron preview: the expression, its zone, its reading, then the fire instants.
+/// What a preview's calendars do to `fire`, from its `excluded` list (`{"at", "calendar",
+/// "moved_to"}` per excluded fire): nothing (empty), `skipped (excluded by NAME)`, or `moved
+/// to INSTANT (excluded by NAME)`.
+fn fire_mark(item: &Value, fire: &Value) -> String {
+    let fire = instant_value(fire);
+    let Some(excluded) = item
+        .get("excluded")
+        .and_then(Value::as_array)
+        .and_then(|excluded| {
+            excluded
+                .iter()
+                .find(|mark| mark.get("at").is_some_and(|at| instant_value(at) == fire))
+        })
+    else {
+        return String::new();
+    };
+    let calendar = cell(excluded, "calendar");
+    match excluded.get("moved_to").filter(|moved| !moved.is_null()) {
+        Some(moved) => format!("moved to {} (excluded by {calendar})", instant_value(moved)),
+        None => format!("skipped (excluded by {calendar})"),
+    }
+}
+
+/// A cron preview: the expression, its zone, its reading, then the fire instants, each with
+/// what the calendars asked for do to it.
 pub(crate) fn preview(item: &Value) -> String {
     let mut table = Table::new();
     table.load_style(presets::NOTHING);
@@ -279,7 +403,12 @@ pub(crate) fn preview(item: &Value) -> String {
         .unwrap_or_default();
     for (index, fire) in fires.iter().enumerate() {
         let label = if index == 0 { "next_runs" } else { "" };
-        table.add_row(vec![label.to_string(), shown(fire, LINE_LIMIT)]);
+        let mut row = vec![label.to_string(), shown(fire, LINE_LIMIT)];
+        let mark = fire_mark(item, fire);
+        if !mark.is_empty() {
+            row.push(mark);
+        }
+        table.add_row(row);
     }
     for column in table.column_iter_mut() {
         column.set_padding((0, 2));
@@ -391,5 +520,81 @@ mod tests {
         assert_eq!(lines.len(), 5, "{text}");
         assert!(lines[3].starts_with("next_runs") && lines[3].ends_with("2025-06-23T09:00:00Z"));
         assert!(lines[4].trim() == "2025-06-30T09:00:00Z", "{text}");
+    }
+
+    #[test]
+    fn a_preview_marks_the_fires_its_calendars_exclude() {
+        let text = preview(&json!({
+            "expression": "0 9 * * *", "timezone": "UTC", "description": "At 09:00",
+            "next_runs": ["2030-01-01T09:00:00Z", "2030-01-02T09:00:00Z", "2030-01-03T09:00:00Z"],
+            "excluded": [
+                {"at": "2030-01-01T09:00:00Z", "calendar": "uk",
+                 "moved_to": "2030-01-03T09:00:00.000Z"},
+                {"at": "2030-01-02T09:00:00Z", "calendar": "uk", "moved_to": null},
+            ],
+        }));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6, "{text}");
+        assert!(
+            lines[3]
+                .ends_with("2030-01-01T09:00:00Z  moved to 2030-01-03T09:00:00Z (excluded by uk)"),
+            "{text}"
+        );
+        assert!(
+            lines[4].ends_with("2030-01-02T09:00:00Z  skipped (excluded by uk)"),
+            "{text}"
+        );
+        assert!(
+            lines[5].trim_end().ends_with("2030-01-03T09:00:00Z"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_job_shows_its_calendars_as_names() {
+        let text = job(&json!({"id": 1, "calendars": ["uk", "freeze"], "on_excluded": "move"}));
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("calendars") && l.ends_with("uk, freeze")),
+            "{text}"
+        );
+        let none = job(&json!({"id": 1, "calendars": []}));
+        assert!(
+            none.lines()
+                .any(|l| l.starts_with("calendars") && l.ends_with('-')),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn a_calendar_lists_its_fields_then_its_dates() {
+        let item = json!({
+            "name": "uk", "timezone": "Europe/London", "description": "",
+            "dates": [
+                {"from": "2030-12-25", "to": "2030-12-26", "yearly": true, "label": "Christmas"},
+                {"from": "2030-08-05", "to": "2030-08-16", "yearly": false, "label": null},
+            ],
+        });
+        let text = calendar(&item);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("name") && lines[0].ends_with("uk"),
+            "{text}"
+        );
+        let header = lines.iter().position(|l| l.starts_with("FROM")).unwrap();
+        assert_eq!(lines[header - 1], "", "{text}");
+        let row: Vec<&str> = lines[header + 1].split_whitespace().collect();
+        assert_eq!(
+            row,
+            ["2030-12-25", "2030-12-26", "yes", "Christmas"],
+            "{text}"
+        );
+        let row: Vec<&str> = lines[header + 2].split_whitespace().collect();
+        assert_eq!(row, ["2030-08-05", "2030-08-16", "no", "-"], "{text}");
+        let list = calendars(&[item]);
+        assert_eq!(list.lines().count(), 2, "{list}");
+        let row: Vec<&str> = list.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(row, ["uk", "Europe/London", "2", "-"], "{list}");
+        assert!(calendar(&json!({"name": "empty", "dates": []})).ends_with("\n\nno dates"));
     }
 }

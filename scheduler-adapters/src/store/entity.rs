@@ -1,9 +1,9 @@
 //! The sea-orm entity of the `jobs` table and its conversion to and from the core `Job`.
 
 use scheduler_core::{
-    ConcurrencyPolicy, Description, DstOverlap, HttpTarget, Interval, Job, JobId, JobName,
-    JobSource, JobSpec, MisfirePolicy, Parameters, PauseNote, RepositoryError, RunPolicy,
-    RunStatus, Schedule, Tenant, Timezone, WireEnum,
+    CalendarDef, CalendarRules, ConcurrencyPolicy, Description, DstOverlap, HttpTarget, Interval,
+    Job, JobCalendars, JobId, JobName, JobSource, JobSpec, MisfirePolicy, OnExcluded, Parameters,
+    PauseNote, RepositoryError, RunPolicy, RunStatus, Schedule, Tenant, Timezone, WireEnum,
 };
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,14 @@ pub(crate) struct Model {
     /// `once` or `twice`: a cron job's doubled local time in the autumn overlap.
     #[serde(default = "default_dst_overlap")]
     pub dst_overlap: String,
+    /// Copies of the calendars the job excludes: a JSON array of `{name, timezone, dates}`
+    /// (`CalendarDef::to_value`), rewritten whenever one of them changes.
+    #[serde(default = "no_calendars")]
+    #[sea_orm(column_type = "Text")]
+    pub calendars: String,
+    /// `skip` or `move`: a fire on an excluded day.
+    #[serde(default = "default_on_excluded")]
+    pub on_excluded: String,
     /// IANA zone name.
     pub timezone: String,
     /// No fire before.
@@ -178,6 +186,22 @@ fn default_dst_overlap() -> String {
     DstOverlap::Once.as_str().to_string()
 }
 
+/// The calendars of a row cached before the column existed: none.
+fn no_calendars() -> String {
+    "[]".to_string()
+}
+
+/// The choice of a row cached before the column existed: skip.
+fn default_on_excluded() -> String {
+    OnExcluded::Skip.as_str().to_string()
+}
+
+/// The calendar copies `job` keeps, as the `calendars` column's text.
+pub(crate) fn calendars_text(calendars: &JobCalendars) -> String {
+    serde_json::Value::Array(calendars.rules.iter().map(|r| r.def().to_value()).collect())
+        .to_string()
+}
+
 /// The tenant of a row written (or cached) before tenants existed.
 fn default_tenant() -> String {
     Tenant::DEFAULT.to_string()
@@ -207,6 +231,26 @@ impl Model {
             ("", None, Some(at)) => Ok(Schedule::Once(at)),
             _ => Err(corrupt(id, "schedule", "more than one kind")),
         }
+    }
+
+    /// The calendars this row's job excludes, compiled from their stored copies.
+    fn job_calendars(&self) -> Result<JobCalendars, RepositoryError> {
+        let id = self.id;
+        let value: serde_json::Value =
+            serde_json::from_str(&self.calendars).map_err(|e| corrupt(id, "calendars", e))?;
+        let defs = value
+            .as_array()
+            .ok_or_else(|| corrupt(id, "calendars", "not a list"))?
+            .iter()
+            .map(CalendarDef::from_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| corrupt(id, "calendars", e))?;
+        Ok(JobCalendars {
+            names: defs.iter().map(|def| def.name.clone()).collect(),
+            on_excluded: OnExcluded::parse(&self.on_excluded)
+                .map_err(|e| corrupt(id, "on_excluded", e))?,
+            rules: defs.into_iter().map(CalendarRules::compile).collect(),
+        })
     }
 
     /// The core job this row stores, every value validated again (a row written by another
@@ -272,6 +316,7 @@ impl Model {
                 .transpose()
                 .map_err(|e| corrupt(id, "target", e))?,
             source: JobSource::parse(&self.source).map_err(|e| corrupt(id, "source", e))?,
+            calendars: self.job_calendars()?,
         };
         Ok(Job {
             id: JobId(id),
@@ -330,6 +375,8 @@ impl Model {
             pause_after_failures: clamp(job.spec.policy.pause_after_failures),
             failure_streak: clamp(job.failure_streak),
             dst_overlap: job.spec.policy.dst_overlap.as_str().to_string(),
+            calendars: calendars_text(&job.spec.calendars),
+            on_excluded: job.spec.calendars.on_excluded.as_str().to_string(),
             timezone: job.spec.timezone.name().to_string(),
             start_time: micros(job.spec.start_time),
             end_time: job.spec.end_time.map(micros),

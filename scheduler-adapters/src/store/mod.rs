@@ -1,5 +1,7 @@
 //! The sea-orm store: one code path for PostgreSQL and SQLite, chosen by the URL.
 
+mod calendar_entity;
+mod calendars;
 mod coalesce;
 pub(crate) mod entity;
 pub mod job_list;
@@ -26,6 +28,7 @@ use sea_orm::{
     SqlxSqliteError,
 };
 
+pub use calendars::SeaOrmCalendarStore;
 pub use jobs::SeaOrmJobRepository;
 pub use keys::{CachedKeyStore, SeaOrmKeyStore};
 pub use runs::SeaOrmRunStore;
@@ -236,6 +239,9 @@ fn classify(error: &dyn DatabaseError) -> RepositoryError {
             || name.contains("jobs.name")
         {
             return RepositoryError::Conflict(Conflict::JobName);
+        }
+        if name.contains("calendars_tenant_name_key") || name.contains("calendars.tenant") {
+            return RepositoryError::Conflict(Conflict::CalendarName);
         }
         if name.contains("job_runs_fire_key") || name.contains("job_runs.job_id") {
             return RepositoryError::Conflict(Conflict::RunFire);

@@ -81,6 +81,7 @@ impl JobService {
             // Against the current job: a one-off whose instant passed, declared again
             // unchanged, is kept rather than refused as "in the past".
             .validate_replacing(self.clock.now(), Some(&current.spec))?;
+            let wanted = self.resolve_calendars(wanted).await?;
             if wanted == current.spec {
                 return Ok((current, Declared::Unchanged));
             }

@@ -16,9 +16,12 @@ use crate::job_input::{JobDraft, JobPatch};
 use crate::job_query::{JobPosition, JobQuery};
 use crate::page::{Listing, navigation};
 use crate::paging::Paging;
-use crate::ports::{CacheLookup, CacheReport, Clock, HostResolver, JobCache, JobRepository};
+use crate::ports::{
+    CacheLookup, CacheReport, CalendarStore, Clock, HostResolver, JobCache, JobRepository,
+};
 use crate::target_guard::{HostCheck, TargetGuard};
 
+mod calendars;
 mod declare;
 
 pub use declare::Declared;
@@ -49,6 +52,9 @@ pub struct JobService {
     principal: Arc<Principal>,
     /// Signs the cursors of list pages.
     cursors: Arc<CursorCodec>,
+    /// The tenants' calendars, which jobs list by name; without a store, a job listing a
+    /// calendar is refused.
+    calendars: Option<Arc<dyn CalendarStore>>,
 }
 
 impl JobService {
@@ -70,7 +76,16 @@ impl JobService {
             resolver: None,
             principal: Arc::new(Principal::unauthenticated()),
             cursors: Arc::new(CursorCodec::new(CursorKey::from_bytes([0; 32]))),
+            calendars: None,
         }
+    }
+
+    /// The same service with the calendar store jobs' calendar names are resolved in (and
+    /// the calendar use cases of [`crate::service`]'s `calendars` module work over).
+    #[must_use]
+    pub fn with_calendars(mut self, store: Arc<dyn CalendarStore>) -> Self {
+        self.calendars = Some(store);
+        self
     }
 
     /// The same service acting for `principal`: it sees and changes only the jobs of the
@@ -157,7 +172,7 @@ impl JobService {
     /// `Validation` for bad input, `Conflict` for a taken name, `Unavailable` when the store is.
     pub async fn create(&self, draft: JobDraft) -> Result<Job, ServiceError> {
         let now = self.clock.now();
-        let spec = draft.validate(now)?;
+        let spec = self.resolve_calendars(draft.validate(now)?).await?;
         self.check_target(spec.target.as_ref()).await?;
         let (next_run, next_fire) = stored_next(&spec, spec.next_fire(now, 0));
         let job = self
@@ -481,6 +496,7 @@ impl JobService {
         if spec.target != current.spec.target {
             self.check_target(spec.target.as_ref()).await?;
         }
+        let spec = self.resolve_calendars(spec).await?;
         let now = self.clock.now();
         let (next_run, next_fire) = if reschedule {
             stored_next(&spec, spec.next_fire(now, current.fire_count))

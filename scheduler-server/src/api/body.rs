@@ -138,6 +138,27 @@ impl<'a> FieldReader<'a> {
         }
     }
 
+    /// A list of strings (`null` is an empty list).
+    fn string_list(&mut self, field: &str) -> Option<Vec<String>> {
+        match self.body.get(field)? {
+            Value::Null => Some(Vec::new()),
+            Value::Array(items) => {
+                let strings: Option<Vec<String>> = items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_string))
+                    .collect();
+                if strings.is_none() {
+                    self.errors.add(field, Invalid::NotAString);
+                }
+                strings
+            }
+            _ => {
+                self.errors.add(field, Invalid::NotAList);
+                None
+            }
+        }
+    }
+
     fn json(&mut self, field: &str) -> Option<Value> {
         match self.body.get(field)? {
             Value::Null => {
@@ -212,6 +233,8 @@ pub fn read_draft(body: &Value) -> Result<JobDraft, ValidationErrors> {
         target: body.get("target").cloned(),
         // Not writable through the API: a replace keeps the job's owner.
         source: None,
+        calendars: r.string_list("calendars"),
+        on_excluded: r.non_null_string("on_excluded"),
         input_errors: r.errors,
     })
 }
@@ -251,6 +274,8 @@ pub fn read_patch(body: &Value) -> Result<JobPatch, ValidationErrors> {
             .get("target")
             .cloned()
             .map(|v| (!v.is_null()).then_some(v)),
+        calendars: r.string_list("calendars"),
+        on_excluded: r.non_null_string("on_excluded"),
         input_errors: r.errors,
     })
 }

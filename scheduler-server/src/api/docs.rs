@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{Example, ParseFromJSON, ParseFromParameter, ParseResult, Type};
-use scheduler_core::{ConcurrencyPolicy, DstOverlap, MisfirePolicy};
+use scheduler_core::{ConcurrencyPolicy, DstOverlap, MisfirePolicy, OnExcluded};
 use serde_json::Value;
 
 use super::choices::{OneOf, TargetMethods, TargetTypes, Timezones};
@@ -38,6 +38,72 @@ impl Example for BackfillDoc {
         Self {
             from: "2030-01-06T09:00:00Z".parse().unwrap_or_default(),
             to: "2030-01-06T10:00:00Z".parse().unwrap_or_default(),
+        }
+    }
+}
+
+/// One excluded date or range of a calendar, as documented (read by the core,
+/// `CalendarEntry::parse`).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "CalendarDate")]
+pub struct CalendarDateDoc {
+    /// A single day, `YYYY-MM-DD` (instead of `from`/`to`).
+    pub date: Option<chrono::NaiveDate>,
+    /// The first day of a range, `YYYY-MM-DD`.
+    pub from: Option<chrono::NaiveDate>,
+    /// The last day of the range (included); default `from`.
+    pub to: Option<chrono::NaiveDate>,
+    /// True: the same days every year (a fixed holiday; a range over New Year wraps, 29
+    /// February counts only in leap years). Default false.
+    pub yearly: Option<bool>,
+    /// What the days are, at most 200 characters.
+    #[oai(validator(max_length = 200))]
+    pub label: Option<String>,
+}
+
+/// The body of creating or replacing a calendar, as documented (read field by field).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "CalendarInput", example)]
+pub struct CalendarInputDoc {
+    /// Unique in your tenant: 1-64 characters of letters, digits, `-`, `_`, `.`, starting
+    /// with a letter or digit. In a PUT, the name in the path.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub name: Option<String>,
+    /// The IANA zone its dates are read in (a job's fire is excluded when its date there is
+    /// listed). Default `UTC`.
+    pub timezone: Option<OneOf<Timezones>>,
+    /// Free text, at most 10,000 characters.
+    #[oai(validator(max_length = 10000))]
+    pub description: Option<String>,
+    /// The excluded days, at most 2,000 entries. `schedulerctl calendars import` reads them
+    /// from an iCalendar (`.ics`) file.
+    #[oai(validator(max_items = 2000))]
+    pub dates: Option<Vec<CalendarDateDoc>>,
+}
+
+impl Example for CalendarInputDoc {
+    fn example() -> Self {
+        let day = |text: &str| text.parse().ok();
+        Self {
+            name: Some("uk-bank-holidays".into()),
+            timezone: Some(OneOf::new("Europe/London")),
+            description: Some("England and Wales".into()),
+            dates: Some(vec![
+                CalendarDateDoc {
+                    date: day("2026-12-25"),
+                    from: None,
+                    to: None,
+                    yearly: Some(true),
+                    label: Some("Christmas Day".into()),
+                },
+                CalendarDateDoc {
+                    date: None,
+                    from: day("2026-08-03"),
+                    to: day("2026-08-14"),
+                    yearly: None,
+                    label: Some("Summer shutdown".into()),
+                },
+            ]),
         }
     }
 }
@@ -173,6 +239,16 @@ pub struct JobInputDoc {
     /// default: at its first occurrence) or `twice` (at both). Intervals and one-offs count
     /// real time and are not affected.
     pub dst_overlap: Option<OneOf<DstOverlap>>,
+    /// Names of your tenant's calendars (`/scheduler/calendars/`, at most 20) whose days
+    /// the job does not fire on. Changing a calendar recomputes every job using it.
+    /// Default none.
+    #[oai(validator(max_items = 20))]
+    pub calendars: Option<Vec<String>>,
+    /// A fire on a day one of `calendars` excludes: `skip` (default: recorded as a `skipped`
+    /// run, "excluded by calendar <name>") or `move` (run at the same local time on the next
+    /// day no calendar excludes — or at the job's next allowed fire when that comes first,
+    /// as one run — keeping its `scheduled_for`).
+    pub on_excluded: Option<OneOf<OnExcluded>>,
     /// Where runs are delivered. Default none: the handler registered for
     /// `parameters.action` runs.
     #[oai(nullable)]
@@ -205,6 +281,8 @@ impl Example for JobInputDoc {
             timeout_seconds: None,
             pause_after_failures: Some(5),
             dst_overlap: None,
+            calendars: Some(vec!["uk-bank-holidays".into()]),
+            on_excluded: Some(OneOf::new("skip")),
             target: None,
         }
     }
@@ -271,6 +349,12 @@ pub struct JobPatchDoc {
     pub pause_after_failures: Option<u32>,
     /// `once` or `twice`.
     pub dst_overlap: Option<OneOf<DstOverlap>>,
+    /// New list of calendar names (replacing the list; `[]` removes them all); `next_run`
+    /// is recomputed.
+    #[oai(validator(max_items = 20))]
+    pub calendars: Option<Vec<String>>,
+    /// `skip` or `move`.
+    pub on_excluded: Option<OneOf<OnExcluded>>,
     /// New target, or null to remove it.
     #[oai(nullable)]
     pub target: Option<TargetIn>,

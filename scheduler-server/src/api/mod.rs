@@ -2,6 +2,7 @@
 //! they translate with, the OpenAPI document and Swagger UI.
 
 pub mod body;
+pub mod calendars;
 pub mod choices;
 pub mod cron;
 pub mod docs;
@@ -55,10 +56,16 @@ pub fn routes(parts: ApiParts) -> (impl Endpoint<Output = poem::Response>, Route
                 service: parts.jobs.clone(),
             },
             JobsApi {
-                service: parts.jobs,
+                service: parts.jobs.clone(),
             },
             runs::RunsApi { runs: parts.runs },
-            cron::CronApi { clock: parts.clock },
+            calendars::CalendarsApi {
+                service: parts.jobs.clone(),
+            },
+            cron::CronApi {
+                clock: parts.clock,
+                service: parts.jobs.clone(),
+            },
             parts.health,
             keys::KeysApi { keys: parts.keys },
             signing::SigningApi {

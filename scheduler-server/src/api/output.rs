@@ -9,7 +9,7 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ParseResult, ToJSON, Type};
 use scheduler_core::{
     ConcurrencyPolicy, DstOverlap, HttpTarget, Interval, Job, JobRun, JobSource, MisfirePolicy,
-    Preview, RunStatus, RunTrigger, ScheduleStatus,
+    OnExcluded, Preview, RunStatus, RunTrigger, ScheduleStatus,
 };
 use serde_json::Value;
 
@@ -144,8 +144,9 @@ pub struct JobOut {
     /// When the job last ran; null before its first run.
     #[oai(nullable)]
     pub last_run: Option<UtcInstant>,
-    /// When the job runs next: the first fire at or after `start_time` and after now; null
-    /// when paused or past `end_time`.
+    /// When the job runs next: the first fire at or after `start_time` and after now that a
+    /// calendar does not skip (a moved fire: where it was moved to); null when paused or past
+    /// `end_time`.
     #[oai(nullable)]
     pub next_run: Option<UtcInstant>,
     /// JSON object handed to the job's handler.
@@ -195,6 +196,13 @@ pub struct JobOut {
     /// A cron job's fixed local time that occurs twice when clocks go back: `once` (at its
     /// first occurrence) or `twice`.
     pub dst_overlap: OneOf<DstOverlap>,
+    /// Names of the tenant's calendars (`/scheduler/calendars/`) whose days the job does not
+    /// fire on; empty: none.
+    pub calendars: Vec<String>,
+    /// A fire on a day one of `calendars` excludes: `skip` (recorded as a `skipped` run,
+    /// "excluded by calendar <name>") or `move` (run at the same local time on the next day
+    /// no calendar excludes, or at the job's next allowed fire if that comes first).
+    pub on_excluded: OneOf<OnExcluded>,
     /// True while the scheduler itself paused the job (`pause_after_failures` reached; the
     /// reason is in `pause_note` and `schedule_status_reason`). Read-only.
     pub auto_paused: bool,
@@ -229,6 +237,7 @@ impl From<Job> for JobOut {
         let schedule_status = job.schedule_status().into();
         let schedule_status_reason = job.status_reason();
         let auto_paused = job.is_auto_paused();
+        let next_run = job.upcoming_run().map(UtcInstant);
         Self {
             id: job.id.0,
             name: job.spec.name.into(),
@@ -249,7 +258,15 @@ impl From<Job> for JobOut {
             start_time: UtcInstant(job.spec.start_time),
             end_time: job.spec.end_time.map(UtcInstant),
             last_run: job.last_run.map(UtcInstant),
-            next_run: job.next_run.map(UtcInstant),
+            next_run,
+            calendars: job
+                .spec
+                .calendars
+                .names
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            on_excluded: job.spec.calendars.on_excluded.into(),
             parameters: JsonObject(job.spec.parameters.into()),
             is_active: job.spec.is_active,
             paused_by: job.pause.as_ref().and_then(|p| p.by.clone()),
@@ -324,6 +341,8 @@ impl poem_openapi::types::Example for JobOut {
             pause_after_failures: 0,
             failure_streak: 0,
             dst_overlap: DstOverlap::Once.into(),
+            calendars: vec!["uk-bank-holidays".into()],
+            on_excluded: OnExcluded::Skip.into(),
             auto_paused: false,
             target: None,
             last_status: None,
@@ -487,6 +506,23 @@ pub struct PreviewOut {
     /// The same instants on the zone's wall clock, RFC 3339 with the zone's offset then
     /// (`2025-11-02T01:30:00-04:00`): a DST change shows as the offset changing.
     pub next_runs_local: Vec<String>,
+    /// With `calendars`: the fires of `next_runs` a calendar excludes, in order (empty
+    /// without calendars, or when none is excluded).
+    pub excluded: Vec<ExcludedFireOut>,
+}
+
+/// A fire of a preview on a day one of its calendars excludes.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(rename = "ExcludedFire")]
+pub struct ExcludedFireOut {
+    /// The fire, one of `next_runs`.
+    pub at: UtcInstant,
+    /// The first calendar excluding its day.
+    pub calendar: String,
+    /// With `on_excluded=move`: where it runs instead; null when skipped (or no allowed day
+    /// was found).
+    #[oai(nullable)]
+    pub moved_to: Option<UtcInstant>,
 }
 
 impl From<Preview> for PreviewOut {
@@ -501,6 +537,18 @@ impl From<Preview> for PreviewOut {
                 .map(|at| {
                     at.with_timezone(&preview.timezone.tz())
                         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                })
+                .collect(),
+            excluded: preview
+                .next_runs
+                .iter()
+                .zip(&preview.marks)
+                .filter_map(|(at, mark)| {
+                    mark.excluded_by.as_ref().map(|name| ExcludedFireOut {
+                        at: UtcInstant(*at),
+                        calendar: name.to_string(),
+                        moved_to: mark.moved_to.map(UtcInstant),
+                    })
                 })
                 .collect(),
             next_runs: preview.next_runs.into_iter().map(UtcInstant).collect(),

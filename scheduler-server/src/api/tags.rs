@@ -9,6 +9,8 @@ pub enum ApiTags {
     Maintenance,
     /// Run history and manual runs.
     Runs,
+    /// Named calendars of excluded days (holidays, freezes) that jobs list.
+    Calendars,
     /// Cron expression tools.
     Cron,
     /// Liveness and readiness.

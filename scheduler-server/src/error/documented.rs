@@ -38,6 +38,10 @@ pub enum ErrorDoc {
     Unavailable,
     /// 404 no such key.
     KeyNotFound,
+    /// 404 no such calendar.
+    CalendarNotFound,
+    /// 409 a job lists the calendar.
+    CalendarInUse,
 }
 
 /// The errors an operation documents: a marker type per operation kind.
@@ -223,6 +227,18 @@ impl<S: ErrorSet> ApiResponse for OpError<S> {
                     "The store is unavailable: `{\"detail\": ...}`. Retry later.",
                     Detail::schema_ref(),
                 ),
+                ErrorDoc::CalendarNotFound => json_response(
+                    404,
+                    "No calendar of that name in your tenant: \
+                     `{\"error\": \"Calendar not found\"}`.",
+                    ErrorMessage::schema_ref(),
+                ),
+                ErrorDoc::CalendarInUse => json_response(
+                    409,
+                    "Jobs still exclude the calendar: `{\"detail\": ...}`; remove it from \
+                     their `calendars` first.",
+                    Detail::schema_ref(),
+                ),
                 ErrorDoc::KeyNotFound => json_response(
                     404,
                     "No unrevoked key with that id in your tenant: `{\"detail\": \"Not found.\"}`.",
@@ -346,8 +362,24 @@ pub mod errors {
         CancelRun: [RunNotFound, RunEnded, Unavailable]
     );
     error_set!(
-        /// Preview a cron expression.
-        Preview: [BadInput]
+        /// Preview a cron expression (its `calendars` are the tenant's).
+        Preview: [BadInput, Unavailable]
+    );
+    error_set!(
+        /// Create or replace a calendar.
+        SaveCalendar: [BadBody, Unavailable]
+    );
+    error_set!(
+        /// List calendars.
+        ListCalendars: [Unavailable]
+    );
+    error_set!(
+        /// Get a calendar.
+        OneCalendar: [CalendarNotFound, Unavailable]
+    );
+    error_set!(
+        /// Delete a calendar.
+        DeleteCalendar: [CalendarNotFound, CalendarInUse, Unavailable]
     );
     error_set!(
         /// Create or list keys.

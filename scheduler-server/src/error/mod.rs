@@ -52,6 +52,10 @@ pub enum ApiError {
     RunConflict,
     /// 409 `{"detail": "The run is not running."}`: a cancel came after it ended.
     RunEnded,
+    /// 404 `{"error": "Calendar not found"}`.
+    CalendarNotFound,
+    /// 409 `{"detail": ...}`: a job lists the calendar, so it cannot be deleted.
+    CalendarInUse,
     /// 500 `{"detail": "Internal server error."}`; the cause is logged.
     Internal,
     /// 503 `{"detail": ...}`: the store is down; retry later.
@@ -67,8 +71,9 @@ impl ApiError {
             | Self::RunNotFound
             | Self::InvalidPage
             | Self::InvalidCursor
-            | Self::KeyNotFound => StatusCode::NOT_FOUND,
-            Self::RunConflict | Self::RunEnded => StatusCode::CONFLICT,
+            | Self::KeyNotFound
+            | Self::CalendarNotFound => StatusCode::NOT_FOUND,
+            Self::RunConflict | Self::RunEnded | Self::CalendarInUse => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -85,6 +90,10 @@ impl ApiError {
             Self::KeyNotFound => "Not found.",
             Self::RunConflict => "A run of this job was started at the same instant; try again.",
             Self::RunEnded => "The run is not running.",
+            Self::CalendarNotFound => "Calendar not found",
+            Self::CalendarInUse => {
+                "Jobs still exclude this calendar: remove it from their calendars first."
+            }
             Self::Internal => "Internal server error.",
             Self::Unavailable => UNAVAILABLE,
         }
@@ -95,7 +104,9 @@ impl ApiError {
         let body = match self {
             Self::Validation(fields) => serde_json::to_value(fields).unwrap_or_default(),
             // The original service's 404 bodies.
-            Self::JobNotFound | Self::RunNotFound => serde_json::json!({"error": self.message()}),
+            Self::JobNotFound | Self::RunNotFound | Self::CalendarNotFound => {
+                serde_json::json!({"error": self.message()})
+            }
             _ => serde_json::json!({"detail": self.message()}),
         };
         (self.status(), body)
@@ -130,6 +141,14 @@ impl From<ServiceError> for ApiError {
             )])),
             ServiceError::Conflict(Conflict::RunFire) => Self::RunConflict,
             ServiceError::Conflict(Conflict::RunEnded) => Self::RunEnded,
+            ServiceError::CalendarNotFound => Self::CalendarNotFound,
+            ServiceError::Conflict(Conflict::CalendarName) => {
+                Self::Validation(FieldErrors::from([(
+                    "name".to_string(),
+                    vec!["calendar with this name already exists.".to_string()],
+                )]))
+            }
+            ServiceError::Conflict(Conflict::CalendarInUse) => Self::CalendarInUse,
             ServiceError::Rejected(cause) => {
                 tracing::error!(%cause, "the store refused a value that passed validation");
                 Self::Internal

@@ -135,6 +135,21 @@ pub fn wording(field: &str, problem: &Invalid) -> String {
         Invalid::TenantName => "Enter 1-64 characters: lowercase letters, digits, - and _, \
              starting with a letter or digit."
             .into(),
+        Invalid::CalendarName => "Enter 1-64 characters: letters, digits, -, _ and ., starting \
+             with a letter or digit."
+            .into(),
+        Invalid::CalendarEntry => "Each entry is an object with \"date\", or \"from\" and \"to\" \
+             (YYYY-MM-DD), and optionally \"yearly\" (true/false) and \"label\"."
+            .into(),
+        Invalid::NotADate => "Enter a real date as YYYY-MM-DD.".into(),
+        Invalid::DateRangeReversed => "\"to\" must not be before \"from\".".into(),
+        Invalid::YearlyRangeTooLong => "A yearly range must be shorter than a year.".into(),
+        Invalid::TooMany { max } => format!("Ensure this list has no more than {max} items."),
+        Invalid::NotAList => "Expected a list of items.".into(),
+        Invalid::DuplicateName { name } => format!("\"{name}\" is listed twice."),
+        Invalid::UnknownCalendar { name } => {
+            format!("No calendar named \"{name}\": create it under /scheduler/calendars/ first.")
+        }
     }
 }
 

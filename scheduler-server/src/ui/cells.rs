@@ -31,6 +31,16 @@ pub fn zoned_instant(at: Option<DateTime<Utc>>, zone: &scheduler_core::Timezone)
     }
 }
 
+/// An instant on the wall clock of `zone` alone (`2025-11-01 21:30 EDT`), in a `<time>`
+/// element carrying the UTC instant.
+pub fn local_instant(at: DateTime<Utc>, zone: &scheduler_core::Timezone) -> Markup {
+    html! {
+        time datetime=(crate::api::wire_time::format_instant(at)) {
+            (at.with_timezone(&zone.tz()).format("%Y-%m-%d %H:%M %Z").to_string())
+        }
+    }
+}
+
 /// A duration as `850 ms`, `12.3 s`, `4 min 05 s`; `—` when absent (still running).
 pub fn duration(length: Option<chrono::Duration>) -> Markup {
     let Some(length) = length else {

@@ -24,11 +24,13 @@ pub(crate) fn error_page(error: ServiceError) -> Response {
         ),
         ApiError::RunConflict => message_page(status, "Try again", error.message()),
         ApiError::RunEnded => message_page(status, "Already ended", error.message()),
+        ApiError::CalendarInUse => message_page(status, "In use", error.message()),
         ApiError::Unavailable => message_page(status, "Unavailable", error.message()),
         ApiError::Internal => message_page(status, "Error", error.message()),
-        ApiError::JobNotFound | ApiError::RunNotFound | ApiError::KeyNotFound => {
-            message_page(status, "Not found", error.message())
-        }
+        ApiError::JobNotFound
+        | ApiError::RunNotFound
+        | ApiError::KeyNotFound
+        | ApiError::CalendarNotFound => message_page(status, "Not found", error.message()),
     }
 }
 

@@ -1,17 +1,17 @@
 //! The create/edit form of a job: the posted fields, their translation into the API's JSON
 //! body (read by the API's own readers, `read_draft`/`read_patch`, so the form validates
 //! exactly as `POST`/`PATCH /scheduler/jobs/` do), and the form itself with each field's
-//! errors, worded by the server's `error::wording`, beside the field.
+//! errors, worded by the server's `error::wording`, beside the field. The calendars a job
+//! excludes are typed as comma-separated names ([`calendar_names`]).
 
 use std::collections::BTreeMap;
 
 use maud::{Markup, html};
 use serde_json::{Map, Value};
 
-use scheduler_core::{HttpTarget, Job, Parameters, RunPolicy, Timezone, WireEnum};
+use scheduler_core::{HttpTarget, Job, OnExcluded, Parameters, RunPolicy, Timezone, WireEnum};
 
 use super::cookies::CSRF_FIELD;
-use super::preview;
 use super::viewer::Viewer;
 use crate::api::wire_time::format_instant;
 use crate::error::FieldErrors;
@@ -36,7 +36,7 @@ impl FormFields {
 }
 
 /// The text fields of the job form, in the order shown.
-const TEXT_FIELDS: [&str; 22] = [
+const TEXT_FIELDS: [&str; 24] = [
     "name",
     "cron_expression",
     "interval_seconds",
@@ -59,6 +59,8 @@ const TEXT_FIELDS: [&str; 22] = [
     "timeout_seconds",
     "pause_after_failures",
     "dst_overlap",
+    "calendars",
+    "on_excluded",
 ];
 
 /// The integer fields (sent as JSON numbers when they read as one, else as text, which the
@@ -72,6 +74,16 @@ const INTEGER_FIELDS: [&str; 7] = [
     "retry_backoff_seconds",
     "timeout_seconds",
 ];
+
+/// The calendar names of the form's comma-separated `calendars` text, in order (blanks
+/// between commas left out; empty text: none).
+pub fn calendar_names(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
 
 /// The values a job form shows: a new job's defaults, a stored job, or what was posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +112,7 @@ impl JobForm {
                 "concurrency_policy",
                 policy.concurrency.as_str().to_string(),
             ),
+            ("on_excluded", OnExcluded::default().as_str().to_string()),
         ] {
             values.insert(field, value);
         }
@@ -179,6 +192,19 @@ impl JobForm {
                 policy.retry_backoff_seconds.to_string(),
             ),
             ("timeout_seconds", policy.timeout_seconds.to_string()),
+            (
+                "calendars",
+                spec.calendars
+                    .names
+                    .iter()
+                    .map(|name| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            (
+                "on_excluded",
+                spec.calendars.on_excluded.as_str().to_string(),
+            ),
         ] {
             form.values.insert(field, value);
         }
@@ -206,7 +232,8 @@ impl JobForm {
         form
     }
 
-    fn value(&self, field: &str) -> &str {
+    /// The text of `field` (empty for a field the form does not have).
+    pub fn value(&self, field: &str) -> &str {
         self.values.get(field).map_or("", String::as_str)
     }
 
@@ -214,7 +241,8 @@ impl JobForm {
     /// optional fields are left out (the API's defaults apply); for an edit, an empty end
     /// time, run limit or target URL clears it and an empty start time or number keeps the
     /// stored one. Of the three schedule fields only the filled ones are sent (all three
-    /// empty: an empty `cron_expression`, which the API refuses as blank).
+    /// empty: an empty `cron_expression`, which the API refuses as blank). The calendars go
+    /// as a list of names (an edit sends an empty list to remove them all).
     pub fn to_body(&self, editing: bool) -> Value {
         let mut body = Map::new();
         for field in ["name", "description"] {
@@ -284,6 +312,14 @@ impl JobForm {
             if let Some(raw) = present(field) {
                 body.insert(field.into(), number(raw));
             }
+        }
+        let calendars = calendar_names(self.value("calendars"));
+        if editing || !calendars.is_empty() {
+            let names = calendars.into_iter().map(Value::String).collect();
+            body.insert("calendars".into(), Value::Array(names));
+        }
+        if let Some(choice) = present("on_excluded") {
+            body.insert("on_excluded".into(), Value::String(choice));
         }
         body.insert("is_active".into(), Value::Bool(self.is_active));
         match present("target_url") {
@@ -396,14 +432,15 @@ fn select_field(
     }
 }
 
-/// The job form: `action` is where it posts, `editing` the job being edited.
+/// The job form: `action` is where it posts, `editing` the job being edited, `preview` the
+/// cron preview of what the form holds ([`super::preview::fragment`]).
 pub fn render(
     viewer: &Viewer,
     form: &JobForm,
     errors: &FieldErrors,
     action: &str,
     editing: bool,
-    preview_now: chrono::DateTime<chrono::Utc>,
+    preview: Markup,
 ) -> Markup {
     let general = errors
         .get("non_field_errors")
@@ -427,7 +464,7 @@ pub fn render(
                         aria-invalid=[(!errors_for(errors, "cron_expression").is_empty()).then_some("true")]
                         aria-describedby=(describedby("cron_expression", true, !errors_for(errors, "cron_expression").is_empty()).unwrap_or_default())
                         hx-get="/ui/preview" hx-trigger="input changed delay:250ms, change"
-                        hx-target="#cron-preview" hx-include="#timezone" hx-sync="this:replace";
+                        hx-target="#cron-preview" hx-include="#timezone, #calendars, #on_excluded" hx-sync="this:replace";
                     (field_notes("cron_expression",
                         Some("5 fields: minute hour day-of-month month day-of-week, e.g. 0 9 * * 1 (Mondays 09:00), or @daily."),
                         errors_for(errors, "cron_expression")))
@@ -439,7 +476,7 @@ pub fn render(
                         aria-invalid=[(!errors_for(errors, "timezone").is_empty()).then_some("true")]
                         aria-describedby=(describedby("timezone", true, !errors_for(errors, "timezone").is_empty()).unwrap_or_default())
                         hx-get="/ui/preview" hx-trigger="change" hx-target="#cron-preview"
-                        hx-include="#cron_expression";
+                        hx-include="#cron_expression, #calendars, #on_excluded";
                     (field_notes("timezone", Some("An IANA name such as Europe/London."), errors_for(errors, "timezone")))
                     datalist #timezones {
                         @for zone in scheduler_core::Timezone::names() { option value=(zone) {} }
@@ -450,11 +487,28 @@ pub fn render(
                 (text_field(form, errors, "interval_seconds", "Or every N seconds", Some("Instead of cron: e.g. 5400 fires every 90 minutes from the start time, never drifting.")))
                 (text_field(form, errors, "run_at", "Or once at (UTC)", Some("Instead of cron: one instant in the future, e.g. 2025-07-01T14:00:00Z.")))
             }
+            // A change of either calendar field refreshes the preview (the event bubbles here).
+            div.schedule-row #calendar-fields hx-get="/ui/preview" hx-trigger="change"
+                hx-target="#cron-preview"
+                hx-include="#cron_expression, #timezone, #calendars, #on_excluded" {
+                div.field.invalid[!errors_for(errors, "calendars").is_empty()] {
+                    label for="calendars" { "Calendars (optional)" }
+                    input #calendars name="calendars" type="text"
+                        value=(form.value("calendars")) autocomplete="off" spellcheck="false"
+                        aria-invalid=[(!errors_for(errors, "calendars").is_empty()).then_some("true")]
+                        aria-describedby=(describedby("calendars", true, !errors_for(errors, "calendars").is_empty()).unwrap_or_default());
+                    p.help #calendars-help {
+                        "Names of your " a href="/ui/calendars" { "calendars" }
+                        ", comma-separated: no fire on the days they list; empty: none."
+                    }
+                    (field_notes("calendars", None, errors_for(errors, "calendars")))
+                }
+                (select_field(form, errors, "on_excluded", "A fire on an excluded day",
+                    &[("skip", "Is skipped (skip)"), ("move", "Moves to the next allowed day (move)")]))
+            }
             section.preview aria-labelledby="preview-title" {
                 h2 #preview-title { "Next 5 fire times" }
-                div #cron-preview aria-live="polite" {
-                    (preview::fragment(form.value("cron_expression"), form.value("timezone"), preview_now))
-                }
+                div #cron-preview aria-live="polite" { (preview) }
             }
             div.field.invalid[!errors_for(errors, "description").is_empty()] {
                 label for="description" { "Description" }
@@ -584,5 +638,20 @@ mod tests {
         let fields = FormFields::parse("parameters=not+json");
         let body = JobForm::posted(&fields, None).to_body(false);
         assert_eq!(body["parameters"], "not json");
+    }
+
+    #[test]
+    fn calendars_go_as_a_list_of_names_and_an_edit_may_empty_it() {
+        let fields = FormFields::parse("calendars=uk-holidays%2C+%2C+shutdown+&on_excluded=move");
+        let body = JobForm::posted(&fields, None).to_body(false);
+        assert_eq!(
+            body["calendars"],
+            serde_json::json!(["uk-holidays", "shutdown"])
+        );
+        assert_eq!(body["on_excluded"], "move");
+        let none = JobForm::posted(&FormFields::parse("calendars=+"), None);
+        assert!(none.to_body(false).get("calendars").is_none());
+        assert_eq!(none.to_body(true)["calendars"], serde_json::json!([]));
+        assert_eq!(JobForm::new_job().value("on_excluded"), "skip");
     }
 }

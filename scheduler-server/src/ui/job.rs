@@ -1,14 +1,17 @@
-//! A job's page (`/ui/jobs/{id}`): its settings, its next 10 fire times, its run history
-//! with a status filter, and — for keys that may write — run now, pause or resume, edit and
-//! delete (through a confirmation page).
+//! A job's page (`/ui/jobs/{id}`): its settings (with the calendars it excludes, each linked
+//! to its page), its next 10 fire times (a fire a calendar skips marked "excluded by <name>",
+//! a moved one "moved to <local time>"), its run history with a status filter, and — for keys
+//! that may write — run now, pause or resume, edit and delete (through a confirmation page).
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
-use scheduler_core::{Job, JobRun, ScheduleStatus, WireEnum};
+use scheduler_core::timing::Fire;
+use scheduler_core::{Job, JobRun, JobSpec, OnExcluded, ScheduleStatus, WireEnum};
 
 use super::cells::{instant, status_badge, zoned_instant};
 use super::cookies::CSRF_FIELD;
 use super::paging::{Paged, RunsFilter};
+use super::preview::calendar_mark;
 use super::runs;
 use super::viewer::Viewer;
 
@@ -37,6 +40,46 @@ fn action_button(viewer: &Viewer, job: &Job, action: &str, label: &str, class: &
         form.inline method="post" action={"/ui/jobs/" (job.id.0) "/" (action)} {
             input type="hidden" name=(CSRF_FIELD) value=(viewer.csrf);
             button class=(class) type="submit" id={"action-" (action)} { (label) }
+        }
+    }
+}
+
+/// What is said beside an upcoming fire: the calendar that skips it, where a calendar moved
+/// it, or its jitter delay.
+fn fire_note(spec: &JobSpec, fire: Fire) -> Markup {
+    let calendars = &spec.calendars;
+    let excluded = calendars.excluded_by(fire.at);
+    let skipped = spec.skipped_by_calendar(fire);
+    let moved =
+        excluded.is_some() && skipped.is_none() && calendars.on_excluded == OnExcluded::Move;
+    html! {
+        @if skipped.is_some() {
+            (calendar_mark(skipped, None, &spec.timezone))
+        } @else if moved {
+            (calendar_mark(excluded, Some(fire.due), &spec.timezone))
+        } @else if fire.due != fire.at {
+            " " span.jitter { "(+" ((fire.due - fire.at).num_seconds()) " s jitter)" }
+        }
+    }
+}
+
+/// The calendars a job excludes, each linked to its page, and what happens on their days.
+fn calendars_setting(spec: &JobSpec) -> Markup {
+    let calendars = &spec.calendars;
+    html! {
+        @if calendars.is_empty() {
+            span.none { "none" }
+        } @else {
+            @for (i, name) in calendars.names.iter().enumerate() {
+                @if i > 0 { ", " }
+                a.calendar-link href={"/ui/calendars/" (name.as_str())} { (name.as_str()) }
+            }
+            " · a fire on their days "
+            @match calendars.on_excluded {
+                OnExcluded::Skip => { "is skipped" },
+                OnExcluded::Move => { "moves to the next allowed day" },
+            }
+            " (" code #on-excluded { (calendars.on_excluded.as_str()) } ")"
         }
     }
 }
@@ -120,7 +163,8 @@ pub fn body(
                         @if let Some(max) = job.spec.max_runs { " of at most " (max) }
                     }
                     dt { "Time zone" } dd { (job.spec.timezone.name()) }
-                    dt { "Next run" } dd #next-run { (zoned_instant(job.next_run, tz)) }
+                    dt { "Calendars" } dd #job-calendars { (calendars_setting(&job.spec)) }
+                    dt { "Next run" } dd #next-run { (zoned_instant(job.upcoming_run(), tz)) }
                     @if job.spec.jitter_seconds > 0 {
                         dt { "Jitter" } dd #jitter { "up to " (job.spec.jitter_seconds) " s per fire" }
                     }
@@ -173,11 +217,11 @@ pub fn body(
                 } @else {
                     ol.fires #upcoming {
                         @for fire in &upcoming {
+                            // A fire on an excluded day is shown at its instant, then the mark.
+                            @let excluded = job.spec.calendars.excluded_by(fire.at).is_some();
                             li {
-                                (zoned_instant(Some(fire.due), tz))
-                                @if fire.due != fire.at {
-                                    " " span.jitter { "(+" ((fire.due - fire.at).num_seconds()) " s jitter)" }
-                                }
+                                (zoned_instant(Some(if excluded { fire.at } else { fire.due }), tz))
+                                (fire_note(&job.spec, *fire))
                             }
                         }
                     }

@@ -16,7 +16,7 @@ use super::session::see_other;
 use super::visit::{
     Ui, Visit, fragment, job_id, own_url, posted, query_fields, respond, wants_runs_region,
 };
-use super::{job, jobs, runs};
+use super::{job, jobs, preview, runs};
 use crate::api::body::{read_draft, read_patch};
 use crate::error::FieldErrors;
 
@@ -70,14 +70,27 @@ pub(crate) async fn form_page(
     } else {
         StatusCode::BAD_REQUEST
     };
-    let summary = ui.summary(visit).await;
+    let (summary, calendars) = tokio::join!(
+        ui.summary(visit),
+        preview::calendars(
+            &visit.jobs,
+            form.value("calendars"),
+            form.value("on_excluded")
+        )
+    );
+    let preview = preview::fragment(
+        form.value("cron_expression"),
+        form.value("timezone"),
+        &calendars,
+        ui.clock.now(),
+    );
     let rendered = form::render(
         &visit.viewer,
         form,
         errors,
         &action,
         editing.is_some(),
-        ui.clock.now(),
+        preview,
     );
     let body = html! {
         @if let Some(job) = editing {

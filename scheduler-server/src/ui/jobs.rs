@@ -1,5 +1,6 @@
 //! The jobs page (`/ui/`): the caller's jobs as a table — name, schedule in words, time zone,
-//! next run (in UTC and, beside it, in the job's zone), last run with its status, active or paused — searchable by name, filtered by
+//! next run (the next that a calendar does not skip, in UTC and, beside it, in the job's
+//! zone), last run with its status, active or paused — searchable by name, filtered by
 //! state, paginated.
 
 use maud::{Markup, html};
@@ -111,7 +112,7 @@ fn row(job: &Job) -> Markup {
                 " " code.expr { (job.spec.schedule.written()) }
             } }
             td data-label="Time zone" { span.cell { (job.spec.timezone.name()) } }
-            td data-label="Next run" .next-run { span.cell { (zoned_instant(job.next_run, &job.spec.timezone)) } }
+            td data-label="Next run" .next-run { span.cell { (zoned_instant(job.upcoming_run(), &job.spec.timezone)) } }
             td data-label="Last run" .last-run { span.cell {
                 (instant(job.last_run))
                 @if let Some(status) = job.last_status { " " (status_badge(status)) }

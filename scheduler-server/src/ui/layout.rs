@@ -28,6 +28,8 @@ pub enum Nav {
     Jobs,
     /// The runs across jobs.
     Runs,
+    /// The calendars, a calendar, its form.
+    Calendars,
 }
 
 /// The `<head>` of every page.
@@ -59,6 +61,7 @@ pub fn page(title: &str, viewer: &Viewer, summary: &Summary, nav: Nav, body: Mar
                         a.brand href="/ui/" { "scheduler" }
                         a href="/ui/" aria-current=[(nav == Nav::Jobs).then_some("page")] { "Jobs" }
                         a href="/ui/runs" aria-current=[(nav == Nav::Runs).then_some("page")] { "Runs" }
+                        a href="/ui/calendars" #nav-calendars aria-current=[(nav == Nav::Calendars).then_some("page")] { "Calendars" }
                     }
                     div.who {
                         @if let Some(principal) = &viewer.principal {

@@ -10,7 +10,11 @@
 //! | `POST /ui/jobs/{id}/run`, `/pause`, `/resume` | the job page's buttons |
 //! | `GET`, `POST /ui/jobs/{id}/delete` | delete, after a confirmation page |
 //! | `GET /ui/runs` | runs across jobs ([`runs`]) |
-//! | `GET /ui/preview` | the live cron preview fragment ([`preview`]) |
+//! | `GET /ui/calendars`, `POST /ui/calendars` | the calendars and the create form ([`calendars`], [`calendar_form`]) |
+//! | `GET /ui/calendars/{name}` | a calendar's dates |
+//! | `GET /ui/calendars/{name}/edit`, `POST /ui/calendars/{name}` | the replace form |
+//! | `GET`, `POST /ui/calendars/{name}/delete` | delete a calendar, after a confirmation page |
+//! | `GET /ui/preview` | the live cron preview fragment, marked by calendars ([`preview`]) |
 //! | `GET`, `POST /ui/login`, `POST /ui/logout` | the session ([`session`]) |
 //! | `GET /ui/static/...` | the stylesheet and htmx ([`assets`]) |
 //!
@@ -20,6 +24,9 @@
 
 pub mod actions;
 pub mod assets;
+pub mod calendar_form;
+pub mod calendar_pages;
+pub mod calendars;
 pub mod cells;
 pub mod cookies;
 pub mod error_pages;
@@ -45,6 +52,10 @@ use poem::{Endpoint, EndpointExt, Response, Route, get, post};
 use scheduler_core::Scope;
 
 use actions::{backfill, confirm_delete, delete, maintenance, pause, resume, run_now};
+use calendar_pages::{
+    calendar_page, calendars_page, confirm_delete_calendar, create_calendar, delete_calendar,
+    edit_calendar_form, replace_calendar,
+};
 use job_pages::{create, edit_form, job_page, jobs_page, new_form, update};
 use layout::message_page;
 use run_pages::{preview_fragment, runs_page};
@@ -78,6 +89,19 @@ pub fn routes(ui: Ui) -> impl Endpoint<Output = Response> {
         )
         .at("/maintenance", post(maintenance.with(write)))
         .at("/runs", get(runs_page.with(read)))
+        .at(
+            "/calendars",
+            get(calendars_page.with(read)).post(create_calendar.with(write)),
+        )
+        .at(
+            "/calendars/:name",
+            get(calendar_page.with(read)).post(replace_calendar.with(write)),
+        )
+        .at("/calendars/:name/edit", get(edit_calendar_form.with(read)))
+        .at(
+            "/calendars/:name/delete",
+            get(confirm_delete_calendar.with(read)).post(delete_calendar.with(write)),
+        )
         .at("/preview", get(preview_fragment.with(read)))
         .at("/login", get(login_page).post(login))
         .at("/logout", post(logout))

@@ -1,4 +1,5 @@
-//! The runs page across the caller's jobs, and the live cron preview fragment.
+//! The runs page across the caller's jobs, and the live cron preview fragment (its fires
+//! marked by the calendars the form names).
 
 use std::sync::Arc;
 
@@ -54,9 +55,16 @@ pub(crate) async fn preview_fragment(request: &Request, ui: Data<&Arc<Ui>>) -> R
         Err(refusal) => return *refusal,
     };
     let fields = query_fields(request);
+    let calendars = preview::calendars(
+        &visit.jobs,
+        fields.get("calendars").unwrap_or_default(),
+        fields.get("on_excluded").unwrap_or_default(),
+    )
+    .await;
     let body = preview::fragment(
         fields.get("cron_expression").unwrap_or_default(),
         fields.get("timezone").unwrap_or_default(),
+        &calendars,
         ui.clock.now(),
     );
     fragment(request, &visit, body)

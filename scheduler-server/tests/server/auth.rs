@@ -555,6 +555,14 @@ async fn no_path_spelling_reaches_an_operation_with_a_weaker_scope_check() {
         .await
         .unwrap();
     let run_id = run["id"].as_i64().unwrap();
+    let calendar = client
+        .post(app.url("/scheduler/calendars/"))
+        .bearer_auth(&admin_key)
+        .json(&json!({"name": "closures", "dates": [{"date": "2030-01-01"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(calendar.status(), 201);
     let secrets_before: Value = client
         .get(app.url("/scheduler/signing-secrets/"))
         .bearer_auth(&admin_key)
@@ -599,7 +607,9 @@ async fn no_path_spelling_reaches_an_operation_with_a_weaker_scope_check() {
             } else {
                 job_id
             };
-            let path = template.replace("{id}", &id.to_string());
+            let path = template
+                .replace("{id}", &id.to_string())
+                .replace("{name}", "closures");
             let too_low: Vec<&str> = match scope {
                 "read" => vec![],
                 "write" => vec![&read_key],
@@ -694,6 +704,20 @@ async fn no_path_spelling_reaches_an_operation_with_a_weaker_scope_check() {
         .unwrap();
     assert_eq!(jobs["count"], 1, "{jobs}");
     assert_eq!(jobs["results"][0]["updated_at"], job["updated_at"]);
+    let calendars: Value = client
+        .get(app.url("/scheduler/calendars/"))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calendars["count"], 1, "{calendars}");
+    assert_eq!(
+        calendars["results"][0]["dates"],
+        json!([{"from": "2030-01-01", "to": "2030-01-01", "yearly": false, "label": null}])
+    );
 }
 
 /// Sends a dashboard form post with `path` exactly as given, the session cookie holding `key`

@@ -16,6 +16,7 @@ mod api;
 mod auth;
 mod auto_pause;
 mod backfill;
+mod calendars;
 mod cancel;
 mod cursors;
 mod hardening;

@@ -794,3 +794,255 @@ async fn tables_page_by_cursor_keeping_the_filter_and_search_by_name() {
     );
     assert!(!searched.body.contains(">job-16<"), "job-16 is paused");
 }
+
+/// The `<li>` of the first upcoming fire on a job page.
+fn first_upcoming(body: &str) -> &str {
+    let list = &body[body.find("id=\"upcoming\"").expect("upcoming fires")..];
+    let item = &list[list.find("<li>").unwrap()..];
+    &item[..item.find("</li>").unwrap()]
+}
+
+#[tokio::test]
+async fn calendars_are_made_in_the_dashboard_and_jobs_skip_or_move_their_days() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    let reader = key(&app, "default", "viewer", Scope::Read).await;
+    let mut visitor = Visitor::new(&app);
+    visitor.login(&admin).await;
+    let list = visitor.get("/ui/calendars").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("No calendars yet."), "{}", list.body);
+    assert!(
+        list.body.contains("id=\"nav-calendars\""),
+        "the header links here"
+    );
+    let csrf = list.csrf();
+
+    // An entry the core refuses is named as the API names it, with its line.
+    let bad = visitor
+        .post(
+            "/ui/calendars",
+            &[
+                ("csrf", &csrf),
+                ("name", "holidays"),
+                ("timezone", "UTC"),
+                ("dates", "2030-07-01 Opening day\r\n\r\n2030-02-30 Nope"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body.contains(
+            "<code>dates[1]</code> (line 3: <code>2030-02-30 Nope</code>): Enter a real date"
+        ),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains("2030-02-30 Nope</textarea>"), "kept");
+
+    // A day of the next five for the preview, and 1 July 2030 for the job below.
+    let soon = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
+    let dates = format!(
+        "2030-07-01 Opening day\n2030-12-24..2030-12-26 Christmas\nyearly 2030-01-01 New Year\n\
+         {soon} Preview day"
+    );
+    let created = visitor
+        .post(
+            "/ui/calendars",
+            &[
+                ("csrf", &csrf),
+                ("name", "holidays"),
+                ("timezone", "UTC"),
+                ("description", "<b>Ops</b> days"),
+                ("dates", &dates),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(created.location(), "/ui/calendars/holidays?done=created");
+    let page = visitor.get(created.location()).await;
+    assert!(page.body.contains("Calendar created."));
+    assert_eq!(page.body.matches("<td data-label=\"From\"").count(), 4);
+    assert!(page.body.contains("2030-12-26") && page.body.contains("every year"));
+    assert!(page.body.contains("&lt;b&gt;Ops&lt;/b&gt; days"), "escaped");
+    let list = visitor.get("/ui/calendars").await;
+    let row = &list.body[list.body.find("data-calendar=\"holidays\"").unwrap()..];
+    assert!(
+        row.contains("class=\"date-count\" data-label=\"Dates\"><span class=\"cell\">4<"),
+        "{row}"
+    );
+    let taken = visitor
+        .post(
+            "/ui/calendars",
+            &[("csrf", &csrf), ("name", "holidays"), ("dates", "")],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::BAD_REQUEST);
+    assert!(
+        taken
+            .body
+            .contains("calendar with this name already exists.")
+    );
+
+    // The preview marks the fire on the calendar's day.
+    let preview = visitor
+        .get("/ui/preview?cron_expression=0+12+*+*+*&calendars=holidays&on_excluded=skip")
+        .await;
+    assert_eq!(
+        preview.body.matches("excluded by holidays").count(),
+        1,
+        "{}",
+        preview.body
+    );
+    let unknown = visitor
+        .get("/ui/preview?cron_expression=0+12+*+*+*&calendars=nope")
+        .await;
+    assert!(
+        unknown.body.contains("No calendar named &quot;nope&quot;"),
+        "{}",
+        unknown.body
+    );
+
+    // The job form: an unknown calendar is refused beside the field.
+    let csrf = visitor.get("/ui/jobs/new").await.csrf();
+    let mut job = vec![
+        ("csrf", csrf.as_str()),
+        ("name", "opening"),
+        ("cron_expression", "0 9 * * *"),
+        ("timezone", "UTC"),
+        ("start_time", "2030-07-01T00:00:00Z"),
+        ("parameters", "{}"),
+        ("calendars", "nope"),
+        ("on_excluded", "skip"),
+        ("is_active", "true"),
+    ];
+    let refused = visitor.post("/ui/jobs", &job).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let at = refused
+        .body
+        .find("id=\"calendars-error\"")
+        .expect("the calendars error");
+    assert!(
+        refused.body[at..at + 300].contains("No calendar named &quot;nope&quot;"),
+        "{}",
+        &refused.body[at..]
+    );
+    assert!(refused.body.contains("value=\"nope\""), "kept");
+
+    job[6] = ("calendars", "holidays");
+    let saved = visitor.post("/ui/jobs", &job).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let page = visitor.get(saved.location()).await;
+    let calendars = &page.body[page.body.find("id=\"job-calendars\"").unwrap()..];
+    assert!(
+        calendars.contains("href=\"/ui/calendars/holidays\">holidays</a>")
+            && calendars.contains("id=\"on-excluded\">skip<"),
+        "{calendars}"
+    );
+    // 1 July is skipped: it is marked, and the next run is the 2nd.
+    let first = first_upcoming(&page.body);
+    assert!(
+        first.contains("2030-07-01 09:00:00 UTC") && first.contains("excluded by holidays"),
+        "{first}"
+    );
+    let next = &page.body[page.body.find("id=\"next-run\"").unwrap()..];
+    assert!(next.contains(">2030-07-02 09:00:00 UTC<"), "{next}");
+    let jobs = visitor.get("/ui/").await;
+    let cell = &jobs.body[jobs.body.find("class=\"next-run\"").unwrap()..];
+    assert!(cell.contains(">2030-07-02 09:00:00 UTC<"), "{cell}");
+
+    // Edited to move such fires: 1 July's runs on the 2nd at 09:00.
+    let id = saved.location().trim_start_matches("/ui/jobs/");
+    let id = &id[..id.find('?').unwrap()];
+    let form = visitor.get(&format!("/ui/jobs/{id}/edit")).await;
+    assert!(
+        form.body
+            .contains("id=\"calendars\" name=\"calendars\" type=\"text\" value=\"holidays\"")
+    );
+    assert!(
+        form.body.contains("<option value=\"skip\" selected>"),
+        "{}",
+        form.body
+    );
+    let csrf = form.csrf();
+    job[0] = ("csrf", csrf.as_str());
+    job[7] = ("on_excluded", "move");
+    let edited = visitor.post(&format!("/ui/jobs/{id}"), &job).await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.body);
+    let page = visitor.get(&format!("/ui/jobs/{id}")).await;
+    let first = first_upcoming(&page.body);
+    assert!(
+        first.contains("moved to <time datetime=\"2030-07-02T09:00:00Z\">2030-07-02 09:00 UTC")
+            && first.contains("(excluded by holidays)"),
+        "{first}"
+    );
+
+    // A reader sees no form and may not write.
+    let mut viewer = Visitor::new(&app);
+    viewer.login(&reader).await;
+    let read_only = viewer.get("/ui/calendars/holidays").await;
+    assert_eq!(read_only.status, StatusCode::OK);
+    assert!(!read_only.body.contains("action-delete-calendar"));
+    assert!(
+        !viewer
+            .get("/ui/calendars")
+            .await
+            .body
+            .contains("new-calendar")
+    );
+    let csrf_r = read_only.csrf();
+    let refused = viewer
+        .post("/ui/calendars/holidays/delete", &[("csrf", &csrf_r)])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // In use: deleting it is refused as the API refuses it.
+    let confirm = visitor.get("/ui/calendars/holidays/delete").await;
+    assert!(confirm.body.contains("confirm-delete-calendar"));
+    let in_use = visitor
+        .post(
+            "/ui/calendars/holidays/delete",
+            &[("csrf", &confirm.csrf())],
+        )
+        .await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT);
+    assert!(
+        in_use.body.contains("Jobs still exclude this calendar"),
+        "{}",
+        in_use.body
+    );
+    assert_eq!(
+        visitor.get("/ui/calendars/holidays").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        visitor.get("/ui/calendars/no-such").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Replaced without 1 July: the job runs that day again.
+    let edit = visitor.get("/ui/calendars/holidays/edit").await;
+    assert!(
+        edit.body
+            .contains(">2030-07-01 Opening day\n2030-12-24..2030-12-26 Christmas\nyearly 2030-01-01 New Year\n"),
+        "{}",
+        edit.body
+    );
+    let replaced = visitor
+        .post(
+            "/ui/calendars/holidays",
+            &[
+                ("csrf", &edit.csrf()),
+                ("name", "ignored"),
+                ("timezone", "UTC"),
+                ("dates", "yearly 2030-01-01 New Year"),
+            ],
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::SEE_OTHER, "{}", replaced.body);
+    assert_eq!(replaced.location(), "/ui/calendars/holidays?done=saved");
+    let page = visitor.get(&format!("/ui/jobs/{id}")).await;
+    let next = &page.body[page.body.find("id=\"next-run\"").unwrap()..];
+    assert!(next.contains(">2030-07-01 09:00:00 UTC<"), "{next}");
+    assert!(!first_upcoming(&page.body).contains("holidays"));
+}

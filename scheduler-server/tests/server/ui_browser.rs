@@ -2,7 +2,8 @@
 //! (WebDriver, with `fantoccini`). Logs in, creates a job through the form after seeing the
 //! inline error of a bad expression, sees it in the table with its next run, runs it now and
 //! sees the run succeed, pauses it and sees its next run empty; a read-only key sees no
-//! buttons; the pages load nothing from beyond the server. Screenshots of every page at
+//! buttons; a calendar made through its form excludes a day of a job made through the job
+//! form; the pages load nothing from beyond the server. Screenshots of every page at
 //! 1,400 and 400 px go to `target/ui-screenshots/`.
 //!
 //! Chromium runs with every host but loopback unresolvable and a dead proxy for everything
@@ -556,6 +557,82 @@ async fn an_operator_creates_runs_and_pauses_a_job_in_the_browser() {
 }
 
 #[tokio::test]
+async fn a_calendar_made_in_the_browser_moves_a_jobs_fire_off_its_day() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    let app = crate::support::sqlite_app().await.unwrap();
+    let writer = key(&app, Scope::Write, "operator").await;
+    let browser = Browser::start(&chromium, &driver).await;
+    log_in(&browser, &app, &writer).await;
+
+    browser.click("#nav-calendars").await;
+    browser
+        .wait_for("the calendar form", 10, Present("#calendar-dates"))
+        .await;
+    assert_eq!(browser.text("#no-calendars").await, "No calendars yet.");
+    browser.fill("#calendar-name", "holidays").await;
+    browser
+        .fill(
+            "#calendar-dates",
+            "2030-07-01 Opening day\nyearly 2030-12-25 Christmas",
+        )
+        .await;
+    browser.click("#save-calendar").await;
+    browser
+        .wait_for("the calendar page", 10, Present("#calendar-title"))
+        .await;
+    assert_eq!(browser.text("#calendar-title").await, "holidays");
+    assert_eq!(browser.text("#notice").await, "Calendar created.");
+    let dates = browser.text("#dates-table tbody").await;
+    assert!(
+        dates.contains("Opening day") && dates.contains("every year"),
+        "{dates}"
+    );
+    browser.screenshots("calendar").await;
+
+    browser.goto(&app.url("/ui/jobs/new")).await;
+    browser
+        .wait_for("the job form", 10, Present("#calendars"))
+        .await;
+    browser.fill("#name", "opening").await;
+    browser.fill("#cron_expression", "0 9 * * *").await;
+    browser.fill("#calendars", "holidays").await;
+    browser
+        .client
+        .find(Locator::Css("#on_excluded"))
+        .await
+        .unwrap()
+        .select_by_value("move")
+        .await
+        .unwrap();
+    browser
+        .script("document.querySelectorAll('details').forEach(d => d.open = true);")
+        .await;
+    browser.fill("#start_time", "2030-07-01T00:00:00Z").await;
+    browser.click(".job-form button[type=submit]").await;
+    browser
+        .wait_for("the job page", 10, Present("#job-title"))
+        .await;
+    assert_eq!(browser.text("#job-calendars a").await, "holidays");
+    assert_eq!(browser.text("#on-excluded").await, "move");
+    // 1 July 09:00 is on the calendar: it runs on the 2nd at 09:00 instead.
+    let first = browser.text("#upcoming li:first-child").await;
+    assert!(
+        first.starts_with("2030-07-01 09:00:00 UTC")
+            && first.ends_with("moved to 2030-07-02 09:00 UTC (excluded by holidays)"),
+        "{first}"
+    );
+    browser.screenshots("job-calendar").await;
+    browser.click("#job-calendars a").await;
+    browser
+        .wait_for("the calendar page", 10, Present("#calendar-title"))
+        .await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_read_only_key_sees_no_buttons_in_the_browser() {
     let Some((chromium, driver)) = browser_tools() else {
         return;
@@ -629,6 +706,7 @@ async fn the_pages_need_nothing_beyond_the_server() {
         format!("/ui/jobs/{id}"),
         "/ui/jobs/new".into(),
         "/ui/runs".into(),
+        "/ui/calendars".into(),
         "/ui/login".into(),
     ] {
         browser.goto(&app.url(&path)).await;

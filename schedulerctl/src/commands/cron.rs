@@ -1,4 +1,5 @@
-//! `schedulerctl cron preview`: the server's reading of an expression and its next fires.
+//! `schedulerctl cron preview`: the server's reading of an expression and its next fires,
+//! marked by the calendars given (`--calendar`).
 
 use super::print::show;
 use crate::cli::CronCommand;
@@ -23,6 +24,12 @@ pub(crate) async fn run(
     }
     if let Some(count) = args.count {
         query.push(("count".into(), count.to_string()));
+    }
+    if !args.calendars.is_empty() {
+        query.push(("calendars".into(), args.calendars.join(",")));
+    }
+    if let Some(choice) = args.on_excluded {
+        query.push(("on_excluded".into(), choice));
     }
     let answer = client.get("/scheduler/cron/preview/", &query).await?;
     show(format, &answer, tables::preview)

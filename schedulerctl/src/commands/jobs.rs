@@ -43,6 +43,9 @@ pub(crate) async fn run(
             if args.no_target {
                 body.insert("target".into(), Value::Null);
             }
+            if args.no_calendars {
+                body.insert("calendars".into(), Value::Array(Vec::new()));
+            }
             if body.is_empty() {
                 return Err(Failure::Usage(
                     "nothing to change: give a field (e.g. --cron) or --file".into(),

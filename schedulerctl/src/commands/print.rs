@@ -68,3 +68,17 @@ pub(super) fn done(format: Format, id: i64, done: &str, sentence: String) -> Res
         Format::Table => output::emit(&sentence),
     }
 }
+
+/// Prints what a `204 No Content` to a named item (a calendar) did: a sentence, or
+/// `{"name": <name>, "<done>": true}`.
+pub(super) fn done_named(
+    format: Format,
+    name: &str,
+    done: &str,
+    sentence: String,
+) -> Result<(), Failure> {
+    match format {
+        Format::Json => output::emit_json(&serde_json::json!({ "name": name, done: true })),
+        Format::Table => output::emit(&sentence),
+    }
+}

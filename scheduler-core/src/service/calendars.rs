@@ -1,0 +1,155 @@
+//! The calendar use cases: a tenant's named calendars listed, read, written (every job using
+//! a changed calendar recomputed by the store in the same transaction) and deleted, and a
+//! job's calendar names resolved to the tenant's calendars when it is written.
+
+use std::sync::Arc;
+
+use crate::calendar::{Calendar, CalendarDraft, CalendarName, JobCalendars};
+use crate::error::{Invalid, ServiceError, ValidationErrors};
+use crate::job::{JobId, JobSpec};
+use crate::ports::{CalendarSaved, CalendarStore, CalendarWrite};
+
+use super::JobService;
+
+impl JobService {
+    /// The calendar store, or `Unavailable` for a service wired without one.
+    fn calendar_store(&self) -> Result<&Arc<dyn CalendarStore>, ServiceError> {
+        self.calendars
+            .as_ref()
+            .ok_or_else(|| ServiceError::Unavailable("no calendar store is configured".into()))
+    }
+
+    /// `spec` with its calendars' copies taken from the acting tenant's calendars, when its
+    /// list changed (a spec read from the store already has them).
+    ///
+    /// # Errors
+    /// `Validation` naming `calendars` for a name the tenant has no calendar of,
+    /// `Unavailable`.
+    pub(crate) async fn resolve_calendars(&self, spec: JobSpec) -> Result<JobSpec, ServiceError> {
+        if spec.calendars.is_resolved() {
+            return Ok(spec);
+        }
+        let store = self.calendar_store().map_err(|_| {
+            ValidationErrors::single(
+                "calendars",
+                Invalid::UnknownCalendar {
+                    name: spec
+                        .calendars
+                        .names
+                        .first()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                },
+            )
+        })?;
+        let found = store
+            .find(&self.principal.tenant, &spec.calendars.names)
+            .await?;
+        let defs: Vec<_> = found.into_iter().map(|calendar| calendar.def).collect();
+        let calendars = spec
+            .calendars
+            .resolve(&defs)
+            .map_err(|problem| ValidationErrors::single("calendars", problem))?;
+        Ok(JobSpec { calendars, ..spec })
+    }
+
+    /// The acting tenant's calendars, by name.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    pub async fn list_calendars(&self) -> Result<Vec<Calendar>, ServiceError> {
+        Ok(self.calendar_store()?.list(&self.principal.tenant).await?)
+    }
+
+    /// The acting tenant's calendar `name`.
+    ///
+    /// # Errors
+    /// `CalendarNotFound` (also for a name no calendar could have), `Unavailable`.
+    pub async fn get_calendar(&self, name: &str) -> Result<Calendar, ServiceError> {
+        let name = CalendarName::parse(name).map_err(|_| ServiceError::CalendarNotFound)?;
+        self.calendar_store()?
+            .find(&self.principal.tenant, std::slice::from_ref(&name))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(ServiceError::CalendarNotFound)
+    }
+
+    /// Creates a calendar (`Conflict(CalendarName)` when the name is taken), or with
+    /// `replace` creates or replaces the one of `draft`'s name; every job of the tenant that
+    /// lists it gets the new copy and its next run recomputed, in the same transaction.
+    ///
+    /// # Errors
+    /// `Validation` for bad input, `Conflict`, `Unavailable`.
+    pub async fn save_calendar(
+        &self,
+        draft: CalendarDraft,
+        replace: bool,
+    ) -> Result<CalendarSaved, ServiceError> {
+        let def = draft.validate()?;
+        let now = self.now();
+        let by = self.principal.key_name.clone();
+        let calendar = Calendar {
+            def,
+            tenant: self.principal.tenant.clone(),
+            created_at: now,
+            updated_at: now,
+            created_by: by.clone(),
+            updated_by: by,
+        };
+        let write = if replace {
+            CalendarWrite::Upsert
+        } else {
+            CalendarWrite::Create
+        };
+        let result = self.calendar_store()?.save(calendar, write, now).await;
+        if let Ok(saved) = &result {
+            self.forget_all(&saved.jobs).await;
+        }
+        Ok(result?)
+    }
+
+    /// Deletes the acting tenant's calendar `name`.
+    ///
+    /// # Errors
+    /// `CalendarNotFound`, `Conflict(CalendarInUse)` while a job lists it, `Unavailable`.
+    pub async fn delete_calendar(&self, name: &str) -> Result<(), ServiceError> {
+        let name = CalendarName::parse(name).map_err(|_| ServiceError::CalendarNotFound)?;
+        self.calendar_store()?
+            .delete(&self.principal.tenant, &name)
+            .await
+            .map_err(|error| match error {
+                crate::error::RepositoryError::NotFound => ServiceError::CalendarNotFound,
+                other => other.into(),
+            })
+    }
+
+    /// The acting tenant's calendars named in `names`, compiled (for a preview); a name the
+    /// tenant has no calendar of is refused.
+    ///
+    /// # Errors
+    /// `Validation` naming `calendars`, `Unavailable`.
+    pub async fn calendar_rules(&self, names: &[String]) -> Result<JobCalendars, ServiceError> {
+        let names = JobCalendars::parse_names(names)
+            .map_err(|problem| ValidationErrors::single("calendars", problem))?;
+        if names.is_empty() {
+            return Ok(JobCalendars::default());
+        }
+        let spec = JobCalendars {
+            names,
+            ..JobCalendars::default()
+        };
+        let found = self
+            .calendar_store()?
+            .find(&self.principal.tenant, &spec.names)
+            .await?;
+        let defs: Vec<_> = found.into_iter().map(|c| c.def).collect();
+        spec.resolve(&defs)
+            .map_err(|problem| ValidationErrors::single("calendars", problem).into())
+    }
+
+    /// Drops `ids` from the cache (a calendar change rewrote them).
+    async fn forget_all(&self, ids: &[JobId]) {
+        self.cache.invalidate_jobs(ids).await;
+    }
+}

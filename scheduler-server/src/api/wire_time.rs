@@ -89,7 +89,9 @@ pub fn parse_optional_instant(
     field: &str,
     raw: Option<&str>,
 ) -> Result<Option<DateTime<Utc>>, ServiceError> {
-    match raw.map(str::trim).filter(|text| !text.is_empty()) {
+    // `str::is_empty` by name: poem-openapi's `Type` (imported here) has an `is_empty` for
+    // `&T` that always answers false, and method lookup finds it first on a `&&str`.
+    match raw.map(str::trim).filter(|text| !str::is_empty(text)) {
         None => Ok(None),
         Some(text) => parse_instant(text)
             .map(Some)
@@ -124,6 +126,23 @@ fn parse_any_instant(text: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_blank_optional_instant_is_absent() {
+        // A browser sends an empty input as `until=`.
+        for blank in [Some(""), Some("  "), None] {
+            assert_eq!(
+                parse_optional_instant("until", blank),
+                Ok(None),
+                "{blank:?}"
+            );
+        }
+        assert!(parse_optional_instant("until", Some("soon")).is_err());
+        assert!(matches!(
+            parse_optional_instant("until", Some("2030-01-01T00:00:00Z")),
+            Ok(Some(_))
+        ));
+    }
 
     #[test]
     fn instants_are_read_in_the_usual_iso_forms() {

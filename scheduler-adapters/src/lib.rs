@@ -29,9 +29,9 @@ pub use memory_cache::{InMemoryJobCache, NoJobCache};
 pub use rate_limit::{RateDecision, RateLimitConfig, RateLimiter};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{
-    CachedKeyStore, DatabaseConfig, PoolConnections, SeaOrmCalendarStore, SeaOrmJobRepository,
-    SeaOrmKeyStore, SeaOrmRunStore, SeaOrmSigningStore, connect, connection_failure, cursor_key,
-    mask_password, pool_connections,
+    CachedKeyStore, DatabaseConfig, PoolConnections, SeaOrmAuditLog, SeaOrmCalendarStore,
+    SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmRunStore, SeaOrmSigningStore, connect,
+    connection_failure, cursor_key, mask_password, pool_connections,
 };
 pub use telemetry::MetricsTelemetry;
 pub use tiered_cache::{LocalTierConfig, TieredJobCache};

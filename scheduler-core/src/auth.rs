@@ -112,6 +112,10 @@ pub struct Principal {
     pub key_name: Option<String>,
     /// What the request may do.
     pub scope: Scope,
+    /// The request's id (`X-Request-Id`), recorded with its changes.
+    pub request_id: Option<String>,
+    /// True for a dashboard session (its changes are recorded as `dashboard: <key name>`).
+    pub dashboard: bool,
 }
 
 impl Principal {
@@ -123,6 +127,29 @@ impl Principal {
             tenant: Tenant::default_tenant(),
             key_name: None,
             scope: Scope::Admin,
+            request_id: None,
+            dashboard: false,
+        }
+    }
+
+    /// This caller as the audit trail records it: its tenant, [`Principal::actor`] and the
+    /// request id.
+    pub fn audit_actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor {
+            tenant: self.tenant.clone(),
+            name: self.actor(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// Who the audit trail says acted: the key's name, `dashboard: <key name>` in a
+    /// dashboard session, `local` without a key.
+    pub fn actor(&self) -> String {
+        match (&self.key_name, self.dashboard) {
+            (Some(name), false) => name.clone(),
+            (Some(name), true) => format!("dashboard: {name}"),
+            (None, false) => "local".to_string(),
+            (None, true) => "dashboard: local".to_string(),
         }
     }
 
@@ -157,12 +184,15 @@ pub struct KeyService {
     clock: Arc<dyn Clock>,
     /// Where new keys come from.
     entropy: Arc<dyn Entropy>,
+    /// Where keys made and revoked through the API are recorded; without a log, nothing is.
+    audit: Option<Arc<dyn crate::ports::AuditLog>>,
 }
 
 impl KeyService {
     /// Wires the service to its ports.
     pub fn new(store: Arc<dyn KeyStore>, clock: Arc<dyn Clock>, entropy: Arc<dyn Entropy>) -> Self {
         Self {
+            audit: None,
             store,
             clock,
             entropy,
@@ -201,6 +231,65 @@ impl KeyService {
         Ok((key, secret))
     }
 
+    /// The same service recording the keys made and revoked through the API in `log`.
+    #[must_use]
+    pub fn with_audit(mut self, log: Arc<dyn crate::ports::AuditLog>) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
+    /// Records `caller`'s `action` on `key` (a failing log is logged, not the change's
+    /// failure).
+    async fn audit(&self, caller: &Principal, action: crate::audit::AuditAction, key: &ApiKey) {
+        let Some(log) = &self.audit else { return };
+        let fields = |key: &ApiKey| {
+            let mut map = serde_json::Map::new();
+            map.insert("name".into(), serde_json::Value::from(key.name.as_str()));
+            map.insert("scope".into(), serde_json::Value::from(key.scope.as_str()));
+            map.insert(
+                "prefix".into(),
+                serde_json::Value::from(key.prefix.as_str()),
+            );
+            map
+        };
+        let empty = serde_json::Map::new();
+        let changes = match action {
+            crate::audit::AuditAction::Delete => crate::audit::diff(&fields(key), &empty),
+            _ => crate::audit::diff(&empty, &fields(key)),
+        };
+        let record = crate::audit::AuditRecord::by(
+            &caller.audit_actor(),
+            self.clock.now(),
+            crate::audit::AuditKind::Key,
+            action,
+            key.id.to_string(),
+            key.name.clone(),
+            changes,
+        );
+        if let Err(error) = log.record(record).await {
+            tracing::error!(%error, "the audit entry of a key change could not be recorded");
+        }
+    }
+
+    /// Revokes `caller`'s tenant's key `id`, recording it.
+    ///
+    /// # Errors
+    /// `KeyNotFound` when there is no such unrevoked key, `Unavailable` when the store is.
+    pub async fn revoke_as(&self, caller: &Principal, id: i64) -> Result<(), ServiceError> {
+        let key = self
+            .store
+            .list(Some(caller.tenant.clone()))
+            .await?
+            .into_iter()
+            .find(|key| key.id == id);
+        self.revoke(id, Some(&caller.tenant)).await?;
+        if let Some(key) = key {
+            self.audit(caller, crate::audit::AuditAction::Delete, &key)
+                .await;
+        }
+        Ok(())
+    }
+
     /// Creates a key as `caller` does through the API: in the caller's tenant, with a scope no
     /// higher than the caller's own (a key cannot mint a stronger one).
     ///
@@ -228,7 +317,10 @@ impl KeyService {
             )
             .into());
         }
-        self.create(caller.tenant.clone(), name, scope).await
+        let (key, secret) = self.create(caller.tenant.clone(), name, scope).await?;
+        self.audit(caller, crate::audit::AuditAction::Create, &key)
+            .await;
+        Ok((key, secret))
     }
 
     /// The keys of `tenant` (all tenants' when `None`).
@@ -336,6 +428,7 @@ mod tests {
             tenant: Tenant::parse("team-a").unwrap(),
             key_name: Some("ci".into()),
             scope: Scope::Write,
+            ..Principal::unauthenticated()
         };
         let refused = keys
             .create_as(&writer, "x", Scope::Admin)
@@ -424,6 +517,30 @@ mod tests {
             keys.create(Tenant::default_tenant(), "  ", Scope::Read)
                 .await
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn the_audit_trail_names_the_key_the_dashboard_or_local() {
+        let key = Principal {
+            key_name: Some("ops".into()),
+            request_id: Some("r-1".into()),
+            ..Principal::unauthenticated()
+        };
+        assert_eq!(key.actor(), "ops");
+        assert_eq!(
+            Principal {
+                dashboard: true,
+                ..key.clone()
+            }
+            .actor(),
+            "dashboard: ops"
+        );
+        assert_eq!(Principal::unauthenticated().actor(), "local");
+        let actor = key.audit_actor();
+        assert_eq!(
+            (actor.name.as_str(), actor.request_id.as_deref()),
+            ("ops", Some("r-1"))
         );
     }
 }

@@ -30,6 +30,7 @@
 //! assert!(error.to_string().contains("seconds and years are not supported"));
 //! ```
 
+pub mod audit;
 pub mod auth;
 pub mod backfill;
 pub mod calendar;
@@ -67,6 +68,10 @@ pub mod text;
 pub mod timing;
 pub mod wire;
 
+pub use audit::{
+    Actor, AuditAction, AuditEntry, AuditKind, AuditRecord, FieldChange, diff, job_fields,
+    job_record,
+};
 pub use auth::{
     ApiKey, KEY_PREFIX, KeyService, KeyStore, NewApiKey, Principal, Scope, generate_key, hash_key,
 };
@@ -105,9 +110,9 @@ pub use plan::{
 };
 pub use policy::{ConcurrencyPolicy, JobSource, MisfirePolicy, PolicyInput, RunPolicy};
 pub use ports::{
-    CacheLookup, CacheReport, CacheStatus, CacheTicket, CalendarSaved, CalendarStore,
-    CalendarWrite, Clock, Entropy, HostResolver, JobCache, JobExecutor, JobRepository, NoTelemetry,
-    RunStore, Telemetry,
+    AuditLog, AuditQuery, CacheLookup, CacheReport, CacheStatus, CacheTicket, CalendarSaved,
+    CalendarStore, CalendarWrite, Clock, Entropy, HostResolver, JobCache, JobExecutor,
+    JobRepository, NoTelemetry, RunStore, Telemetry,
 };
 pub use preview::{Preview, PreviewRequest};
 pub use run::{ErrorText, Run, RunId};

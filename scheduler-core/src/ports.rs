@@ -10,6 +10,7 @@ use crate::tenant::Tenant;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::audit::{AuditEntry, AuditKind, AuditRecord};
 use crate::calendar::{Calendar, CalendarName};
 use crate::claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
 use crate::error::RepositoryError;
@@ -78,14 +79,14 @@ pub trait JobRepository: Send + Sync {
     /// with `prefix` (exactly, case included; every job for an empty prefix) and that
     /// `change` applies to (active jobs for a pause, paused ones for a resume), its row
     /// locked, stored as [`BulkChange::apply`] makes it, `updated_by` set to `by`
-    /// (`fire_count` untouched). Returns the jobs changed, in id order.
+    /// (`fire_count` untouched). Returns the jobs changed, as stored, in id order.
     async fn change_matching(
         &self,
         tenant: &Tenant,
         prefix: &str,
         change: &BulkChange,
         by: Option<String>,
-    ) -> Result<Vec<JobId>, RepositoryError>;
+    ) -> Result<Vec<Job>, RepositoryError>;
 
     /// Every job of `tenant` owned by `source` (for [`JobSource::Code`]: the jobs programs
     /// declared), in id
@@ -95,6 +96,39 @@ pub trait JobRepository: Send + Sync {
         tenant: &Tenant,
         source: JobSource,
     ) -> Result<Vec<Job>, RepositoryError>;
+}
+
+/// Which audit entries a list reads: one tenant's, newest first, optionally narrowed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditQuery {
+    /// Whose entries.
+    pub tenant: Tenant,
+    /// Only this kind.
+    pub kind: Option<AuditKind>,
+    /// Only this subject (a job's id, a calendar's name, a key's id).
+    pub subject: Option<String>,
+    /// Only this actor, exactly.
+    pub actor: Option<String>,
+    /// Only entries at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Only entries older than this one (by id): the position of a cursor page.
+    pub before_id: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Durable storage of the audit trail: entries are only appended.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends `record`. `Unavailable` when unreachable.
+    async fn record(&self, record: AuditRecord) -> Result<(), RepositoryError>;
+
+    /// The entries `query` names, newest (highest id) first, at most `query.limit`; the
+    /// cost MUST NOT grow with the entries before `before_id` (an index range).
+    async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, RepositoryError>;
 }
 
 /// How [`CalendarStore::save`] writes a calendar.

@@ -26,6 +26,7 @@ mod m20261209_000001_auto_pause;
 mod m20261209_000002_pause_until;
 mod m20261209_000003_dst_overlap;
 mod m20261210_000001_calendars;
+mod m20261210_000002_audit_log;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000002_pause_until::Migration),
             Box::new(m20261209_000003_dst_overlap::Migration),
             Box::new(m20261210_000001_calendars::Migration),
+            Box::new(m20261210_000002_audit_log::Migration),
         ]
     }
 }

@@ -221,8 +221,12 @@ impl Auth {
         &self,
         request: &Request,
     ) -> std::result::Result<Principal, Response> {
+        let anonymous = || Principal {
+            request_id: request_id(request),
+            ..Principal::unauthenticated()
+        };
         if self.mode == AuthMode::Off {
-            return Ok(Principal::unauthenticated());
+            return Ok(anonymous());
         }
         let unavailable = |error: scheduler_core::ServiceError| {
             tracing::error!(%error, "key store unavailable");
@@ -235,6 +239,8 @@ impl Auth {
                     tenant: key.tenant,
                     key_name: Some(key.name),
                     scope: key.scope,
+                    request_id: request_id(request),
+                    dashboard: false,
                 }),
                 KeyCheck::Invalid => Err(detail(StatusCode::UNAUTHORIZED, INVALID_KEY)),
                 KeyCheck::Throttled(seconds) => Err(throttled_response(seconds)),
@@ -246,11 +252,19 @@ impl Auth {
         }
         match self.keys.any_active().await {
             Ok(true) => Err(detail(StatusCode::UNAUTHORIZED, NOT_PROVIDED)),
-            Ok(false) if local(request) => Ok(Principal::unauthenticated()),
+            Ok(false) if local(request) => Ok(anonymous()),
             Ok(false) => Err(detail(StatusCode::UNAUTHORIZED, FIRST_KEY)),
             Err(error) => Err(unavailable(error)),
         }
     }
+}
+
+/// The request's id, as the request-id middleware set it.
+fn request_id(request: &Request) -> Option<String> {
+    request
+        .extensions()
+        .get::<crate::middleware::RequestId>()
+        .map(|id| id.0.clone())
 }
 
 /// Admits a request with its [`Principal`] in its extensions, or answers 401/403/503.

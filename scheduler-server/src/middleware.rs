@@ -172,13 +172,17 @@ fn new_request_id() -> String {
     format!("{prefix}-{n}")
 }
 
+/// A request's id, in its extensions for the handlers (the audit trail records it).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// Gives every request an id — the client's `X-Request-Id` when acceptable, else a new one —
 /// runs it inside a `request` span carrying the id (so every log line of the request has
 /// it), and echoes the id on the answer.
 ///
 /// Written here rather than with poem's `RequestId` middleware: that one echoes any client
 /// value unchecked (length, characters) and does not put the id on answers built from errors.
-pub async fn request_id<E: Endpoint>(next: E, request: Request) -> Result<Response> {
+pub async fn request_id<E: Endpoint>(next: E, mut request: Request) -> Result<Response> {
     let id = request
         .headers()
         .get(REQUEST_ID)
@@ -186,6 +190,8 @@ pub async fn request_id<E: Endpoint>(next: E, request: Request) -> Result<Respon
         .filter(|v| acceptable_request_id(v))
         .map_or_else(new_request_id, str::to_string);
     let span = tracing::info_span!("request", request_id = %id);
+    // The principal carries it into the audit trail (`crate::auth`).
+    request.extensions_mut().insert(RequestId(id.clone()));
     let mut response = match next.call(request).instrument(span).await {
         Ok(response) => response.into_response(),
         Err(error) => crate::error::render_uncaught(error).await,

@@ -101,6 +101,9 @@ pub fn key_service(db: &DatabaseConnection, clock: Arc<dyn Clock>) -> KeyService
         clock,
         Arc::new(OsEntropy),
     )
+    .with_audit(Arc::new(scheduler_adapters::SeaOrmAuditLog::new(
+        db.clone(),
+    )))
 }
 
 /// Chooses the cache: Redis when configured; in-process only for a single process (SQLite);

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scheduler_adapters::{
-    InMemoryJobCache, MetricsTelemetry, NoJobCache, SeaOrmCalendarStore, SeaOrmJobRepository,
-    SeaOrmRunStore, cursor_key,
+    InMemoryJobCache, MetricsTelemetry, NoJobCache, SeaOrmAuditLog, SeaOrmCalendarStore,
+    SeaOrmJobRepository, SeaOrmRunStore, cursor_key,
 };
 use scheduler_core::{
     Clock, Dispatcher, DispatcherConfig, HostResolver, JobCache, JobExecutor, JobService,
@@ -73,7 +73,8 @@ pub async fn wire(parts: Parts) -> Result<Wired, RepositoryError> {
         parts.clock.clone(),
     )
     .with_cursor_key(cursors)
-    .with_calendars(Arc::new(SeaOrmCalendarStore::new(parts.db.clone())));
+    .with_calendars(Arc::new(SeaOrmCalendarStore::new(parts.db.clone())))
+    .with_audit(Arc::new(SeaOrmAuditLog::new(parts.db.clone())));
     if let Some((guard, resolver)) = parts.target_guard {
         jobs = jobs.with_target_guard(guard, resolver);
     }

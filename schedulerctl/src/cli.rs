@@ -17,8 +17,8 @@ use crate::output::Format;
     version,
     about = "Command-line client of the job scheduler's REST API",
     long_about = "Command-line client of the job scheduler's REST API: jobs, runs, cron \
-                  previews, calendars of excluded days and API keys. Talks to the server \
-                  over HTTP only.\n\n\
+                  previews, calendars of excluded days, API keys and the audit trail. Talks to \
+                  the server over HTTP only.\n\n\
                   Tables by default; --output json prints the server's JSON as received \
                   (lists with --all: one array of every item; runs tail: one run per line).",
     after_help = EXIT_CODES_HELP
@@ -65,7 +65,7 @@ pub(crate) struct Global {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Jobs: list, show, create, change, delete, pause, resume, run now.
+    /// Jobs: list, show, create, change, delete, pause, resume, run now, history.
     #[command(subcommand)]
     Jobs(JobsCommand),
     /// Runs: list, show, follow.
@@ -80,6 +80,10 @@ pub(crate) enum Command {
     /// API keys of your tenant (needs an admin key).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The audit trail: who changed which job, calendar or key, when and how (needs an admin
+    /// key).
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print a shell completion script, e.g. `schedulerctl completions bash >
     /// /etc/bash_completion.d/schedulerctl`.
     Completions {
@@ -161,6 +165,19 @@ pub(crate) enum JobsCommand {
         /// The job's id.
         id: i64,
     },
+    /// A job's history: who created, changed, paused, resumed it, when, and each change's
+    /// fields (before → after), newest first.
+    ///
+    /// In the table a change reads `field: before → after`: text without its quotes, an empty
+    /// text as "", null (unset) as -, other JSON compact; each value is cut to 60 characters
+    /// and the CHANGES cell to 500 (-o json has every change whole).
+    History {
+        /// The job's id.
+        id: i64,
+        /// Which page.
+        #[command(flatten)]
+        pages: CursorPageArgs,
+    },
 }
 
 /// Which page of a list, or every page.
@@ -180,6 +197,32 @@ pub(crate) struct PageArgs {
     /// pages have no count and cost the same however deep; --page N costs more the larger N.
     #[arg(long, conflicts_with_all = ["page", "all"])]
     pub(crate) cursor: Option<String>,
+}
+
+/// Which page of a list that has cursor pages only (the audit trail), or every page.
+#[derive(Debug, Args)]
+pub(crate) struct CursorPageArgs {
+    /// Items per page, 1-500 (the server's default is 50).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=500))]
+    pub(crate) page_size: Option<u64>,
+    /// Follow the pages to the end and show every item.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Show a cursor page: the cursor a previous listing printed ("" for the first).
+    #[arg(long, conflicts_with = "all")]
+    pub(crate) cursor: Option<String>,
+}
+
+impl CursorPageArgs {
+    /// The same request as [`PageArgs`] (with no `--page`), for [`crate::listing::fetch`].
+    pub(crate) fn pages(&self) -> PageArgs {
+        PageArgs {
+            page: None,
+            page_size: self.page_size,
+            all: self.all,
+            cursor: self.cursor.clone(),
+        }
+    }
 }
 
 /// `jobs list`.
@@ -487,6 +530,40 @@ pub(crate) struct ImportArgs {
     /// replaced too, by the flags' or the defaults); without it a taken name is refused.
     #[arg(long)]
     pub(crate) replace: bool,
+}
+
+/// `schedulerctl audit ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// List your tenant's audit entries, newest first (the first page; --all for every one).
+    ///
+    /// In the table a change reads `field: before → after`: text without its quotes, an empty
+    /// text as "", null (unset) as -, other JSON compact; each value is cut to 60 characters
+    /// and the CHANGES cell to 500 (-o json has every change whole).
+    List(AuditListArgs),
+}
+
+/// `audit list`.
+#[derive(Debug, Args)]
+pub(crate) struct AuditListArgs {
+    /// Only entries about this kind of thing.
+    #[arg(long, value_parser = ["job", "calendar", "key"])]
+    pub(crate) kind: Option<String>,
+    /// Only entries about this job or key id, or calendar name.
+    #[arg(long)]
+    pub(crate) subject: Option<String>,
+    /// Only changes by this actor, exactly: a key's name, "dashboard: <key name>", or local.
+    #[arg(long)]
+    pub(crate) actor: Option<String>,
+    /// Only entries at or after this RFC 3339 instant.
+    #[arg(long, value_name = "INSTANT")]
+    pub(crate) since: Option<String>,
+    /// Only entries before this RFC 3339 instant.
+    #[arg(long, value_name = "INSTANT")]
+    pub(crate) until: Option<String>,
+    /// Which page.
+    #[command(flatten)]
+    pub(crate) pages: CursorPageArgs,
 }
 
 /// A key's scope.

@@ -1,7 +1,8 @@
 //! Lists: one page as the server sends it, or every page by following `next`. Only the
 //! query of a `next` link is used, on the path that was asked for, so a server that names
 //! itself differently (behind a proxy) still leads back to `--url`; this follows page
-//! numbers and cursors alike.
+//! numbers and cursors alike, and `next` links that are a path alone (the audit trail's,
+//! `/scheduler/audit/?...&cursor=...`) as well as full URLs.
 
 use reqwest::Url;
 use serde_json::Value;
@@ -44,9 +45,16 @@ pub(crate) fn page_parts(page: &Value) -> Result<(Vec<Value>, Option<String>), F
     Ok((items, next))
 }
 
-/// The query of a `next` link, as pairs to send on our own path.
+/// The query of a `next` link (a full URL, or a path from `/`), as pairs to send on our own
+/// path.
 pub(crate) fn next_query(next: &str) -> Result<Vec<(String, String)>, Failure> {
-    let url = Url::parse(next)
+    // Only the query is kept, so the host a path alone is read against never matters.
+    let parsed = if next.starts_with('/') && !next.starts_with("//") {
+        Url::parse(&format!("http://server.invalid{next}"))
+    } else {
+        Url::parse(next)
+    };
+    let url = parsed
         .map_err(|_| Failure::BadAnswer(format!("a \"next\" link that is not a URL: {next:?}")))?;
     Ok(url
         .query_pairs()
@@ -128,7 +136,15 @@ mod tests {
                 ("page".to_string(), "2".to_string())
             ]
         );
-        assert!(next_query("/relative?page=2").is_err());
+        assert_eq!(
+            next_query("/scheduler/audit/?kind=job&cursor=abc_-1").unwrap(),
+            vec![
+                ("kind".to_string(), "job".to_string()),
+                ("cursor".to_string(), "abc_-1".to_string())
+            ]
+        );
+        assert!(next_query("relative?page=2").is_err());
+        assert!(next_query("//elsewhere?page=2").is_err());
     }
 
     #[test]

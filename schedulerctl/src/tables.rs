@@ -93,6 +93,9 @@ const NAME_CELL: usize = 20;
 /// The longest error shown in a table row; `runs get` shows it whole.
 const ERROR_CELL: usize = 60;
 
+/// The longest before or after value shown in an audit entry's CHANGES cell.
+const CHANGE_VALUE: usize = 60;
+
 /// A borderless table with `header`, columns two spaces apart.
 fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
@@ -247,6 +250,86 @@ pub(crate) fn keys(items: &[Value]) -> String {
             cell(key, "prefix"),
             instant(key, "created_at"),
             instant(key, "revoked_at"),
+        ]);
+    }
+    table.trim_fmt()
+}
+
+/// A before or after value of an audit change: text without quotes, an empty text as `""`
+/// (so it differs from null, `-`), other JSON compact; cut to [`CHANGE_VALUE`] characters.
+fn change_value(value: &Value) -> String {
+    match value {
+        Value::String(text) if text.is_empty() => "\"\"".into(),
+        other => shown(other, CHANGE_VALUE),
+    }
+}
+
+/// An audit entry's `changes` as `field: before → after; ...` (`-` for none), at most
+/// [`LINE_LIMIT`] characters; `-o json` has them whole.
+fn changes(entry: &Value) -> String {
+    let Some(list) = entry.get("changes").and_then(Value::as_array) else {
+        return cell(entry, "changes");
+    };
+    if list.is_empty() {
+        return "-".into();
+    }
+    let text = list
+        .iter()
+        .map(|change| {
+            let side = |name: &str| change_value(change.get(name).unwrap_or(&Value::Null));
+            format!(
+                "{}: {} → {}",
+                printable(
+                    change.get("field").and_then(Value::as_str).unwrap_or("-"),
+                    LINE_LIMIT
+                ),
+                side("before"),
+                side("after")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    printable(&text, LINE_LIMIT)
+}
+
+/// What an audit entry is about: `name (id)` for a job or key, the name alone when the two
+/// are the same (a calendar).
+fn subject(entry: &Value) -> String {
+    let id = cell(entry, "subject");
+    let name = cell(entry, "subject_name");
+    if name == "-" || name == id {
+        id
+    } else {
+        format!("{name} ({id})")
+    }
+}
+
+/// A job's history: its audit entries.
+pub(crate) fn history(items: &[Value]) -> String {
+    let mut table = table(&["AT", "ACTOR", "ACTION", "CHANGES"]);
+    for entry in items {
+        table.add_row(vec![
+            instant(entry, "at"),
+            cell(entry, "actor"),
+            cell(entry, "action"),
+            changes(entry),
+        ]);
+    }
+    table.trim_fmt()
+}
+
+/// A list of audit entries of any kind.
+pub(crate) fn audit(items: &[Value]) -> String {
+    let mut table = table(&["ID", "AT", "ACTOR", "KIND", "SUBJECT", "ACTION", "CHANGES"]);
+    for entry in items {
+        table.add_row(vec![
+            cell(entry, "id"),
+            instant(entry, "at"),
+            cell(entry, "actor"),
+            cell(entry, "kind"),
+            subject(entry),
+            cell(entry, "action"),
+            changes(entry),
         ]);
     }
     table.trim_fmt()
@@ -546,6 +629,80 @@ mod tests {
         );
         assert!(
             lines[5].trim_end().ends_with("2030-01-03T09:00:00Z"),
+            "{text}"
+        );
+    }
+
+    fn entry_json() -> Value {
+        json!({
+            "id": 12, "at": "2030-01-02T03:04:05.678Z", "actor": "ops", "request_id": null,
+            "kind": "job", "subject": "7", "subject_name": "report", "action": "update",
+            "changes": [
+                {"field": "description", "before": "", "after": "weekly"},
+                {"field": "pause_note", "before": null, "after": "db upgrade"},
+                {"field": "max_retries", "before": 0, "after": 3},
+                {"field": "parameters", "before": {"a": 1}, "after": {"a": [1, 2]}},
+                {"field": "name", "before": "x".repeat(70), "after": "line\u{1b}[2Jbreak"},
+            ],
+        })
+    }
+
+    #[test]
+    fn an_audit_entrys_changes_read_field_before_after() {
+        let text = changes(&entry_json());
+        let parts: Vec<&str> = text.split("; ").collect();
+        assert_eq!(parts[0], r#"description: "" → weekly"#);
+        assert_eq!(parts[1], "pause_note: - → db upgrade");
+        assert_eq!(parts[2], "max_retries: 0 → 3");
+        assert_eq!(parts[3], r#"parameters: {"a":1} → {"a":[1,2]}"#);
+        assert_eq!(
+            parts[4],
+            format!("name: {}… → line [2Jbreak", "x".repeat(CHANGE_VALUE))
+        );
+        assert_eq!(changes(&json!({"changes": []})), "-");
+        assert_eq!(changes(&json!({})), "-");
+        let many: Vec<Value> = (0..100)
+            .map(|n| json!({"field": format!("f{n}"), "before": null, "after": "y".repeat(50)}))
+            .collect();
+        let cut = changes(&json!({ "changes": many }));
+        assert_eq!(cut.chars().count(), LINE_LIMIT + 1);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn audit_tables_have_one_row_per_entry() {
+        let text = history(&[entry_json()]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("AT") && lines[0].ends_with("CHANGES"));
+        assert!(
+            lines[1].starts_with("2030-01-02T03:04:05Z  ops    update  description: "),
+            "{text}"
+        );
+        let calendar = json!({"id": 3, "kind": "calendar", "subject": "uk", "subject_name": "uk",
+            "action": "delete", "changes": []});
+        let text = audit(&[entry_json(), calendar, json!(null)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[0].starts_with("ID  AT"), "{text}");
+        let row: Vec<&str> = lines[1].split_whitespace().take(7).collect();
+        assert_eq!(
+            row,
+            [
+                "12",
+                "2030-01-02T03:04:05Z",
+                "ops",
+                "job",
+                "report",
+                "(7)",
+                "update"
+            ],
+            "{text}"
+        );
+        let row: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            row,
+            ["3", "-", "-", "calendar", "uk", "delete", "-"],
             "{text}"
         );
     }

@@ -314,7 +314,7 @@ impl JobRepository for SeaOrmJobRepository {
         prefix: &str,
         change: &BulkChange,
         by: Option<String>,
-    ) -> Result<Vec<JobId>, RepositoryError> {
+    ) -> Result<Vec<Job>, RepositoryError> {
         let txn = super::begin_write(&self.db).await?;
         // LIKE narrows the rows read (SQLite's ignores ASCII case); the exact prefix is
         // checked below.
@@ -347,7 +347,7 @@ impl JobRepository for SeaOrmJobRepository {
                 .exec(&txn)
                 .await
                 .map_err(repository_error)?;
-            changed.push(job.id);
+            changed.push(job);
         }
         txn.commit().await.map_err(repository_error)?;
         Ok(changed)

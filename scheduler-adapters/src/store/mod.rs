@@ -1,5 +1,7 @@
 //! The sea-orm store: one code path for PostgreSQL and SQLite, chosen by the URL.
 
+mod audit;
+mod audit_entity;
 mod calendar_entity;
 mod calendars;
 mod coalesce;
@@ -28,6 +30,7 @@ use sea_orm::{
     SqlxSqliteError,
 };
 
+pub use audit::SeaOrmAuditLog;
 pub use calendars::SeaOrmCalendarStore;
 pub use jobs::SeaOrmJobRepository;
 pub use keys::{CachedKeyStore, SeaOrmKeyStore};

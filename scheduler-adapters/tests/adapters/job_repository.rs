@@ -88,7 +88,10 @@ async fn the_maintenance_switch_changes_exactly_the_matching_jobs(store: Store) 
         .repo
         .change_matching(&tenant, "etl-", &pause, Some("ops".into()))
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|job| job.id)
+        .collect::<Vec<_>>();
     assert_eq!(paused, [ids["etl-a"], ids["etl-b"]]);
     let a = store.repo.get(ids["etl-a"]).await.unwrap().unwrap();
     assert!(!a.spec.is_active);
@@ -103,15 +106,19 @@ async fn the_maintenance_switch_changes_exactly_the_matching_jobs(store: Store) 
         .repo
         .change_matching(&tenant, "etl_", &pause, None)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|job| job.id)
+        .collect::<Vec<_>>();
     assert_eq!(underscore, [ids["etl_x"]]);
     assert_eq!(
         store
             .repo
             .change_matching(&tenant, "etl-", &pause, None)
             .await
-            .unwrap(),
-        []
+            .unwrap()
+            .len(),
+        0
     );
     assert!(
         store
@@ -129,7 +136,10 @@ async fn the_maintenance_switch_changes_exactly_the_matching_jobs(store: Store) 
         .repo
         .change_matching(&tenant, "", &BulkChange::Resume(later), None)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|job| job.id)
+        .collect::<Vec<_>>();
     assert_eq!(resumed, [ids["etl-a"], ids["etl-b"], ids["etl_x"]]);
     let a = store.repo.get(ids["etl-a"]).await.unwrap().unwrap();
     assert!(a.spec.is_active);

@@ -102,9 +102,17 @@ impl JobService {
         } else {
             CalendarWrite::Create
         };
-        let result = self.calendar_store()?.save(calendar, write, now).await;
+        let store = self.calendar_store()?;
+        let before = store
+            .find(&calendar.tenant, std::slice::from_ref(&calendar.def.name))
+            .await?
+            .into_iter()
+            .next();
+        let result = store.save(calendar, write, now).await;
         if let Ok(saved) = &result {
             self.forget_all(&saved.jobs).await;
+            self.audit(self.calendar_record(before.as_ref(), Some(&saved.calendar)))
+                .await;
         }
         Ok(result?)
     }
@@ -114,14 +122,16 @@ impl JobService {
     /// # Errors
     /// `CalendarNotFound`, `Conflict(CalendarInUse)` while a job lists it, `Unavailable`.
     pub async fn delete_calendar(&self, name: &str) -> Result<(), ServiceError> {
-        let name = CalendarName::parse(name).map_err(|_| ServiceError::CalendarNotFound)?;
+        let before = self.get_calendar(name).await?;
         self.calendar_store()?
-            .delete(&self.principal.tenant, &name)
+            .delete(&self.principal.tenant, &before.def.name)
             .await
             .map_err(|error| match error {
                 crate::error::RepositoryError::NotFound => ServiceError::CalendarNotFound,
                 other => other.into(),
-            })
+            })?;
+        self.audit(self.calendar_record(Some(&before), None)).await;
+        Ok(())
     }
 
     /// The acting tenant's calendars named in `names`, compiled (for a preview); a name the

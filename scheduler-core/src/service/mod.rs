@@ -17,13 +17,15 @@ use crate::job_query::{JobPosition, JobQuery};
 use crate::page::{Listing, navigation};
 use crate::paging::Paging;
 use crate::ports::{
-    CacheLookup, CacheReport, CalendarStore, Clock, HostResolver, JobCache, JobRepository,
+    AuditLog, CacheLookup, CacheReport, CalendarStore, Clock, HostResolver, JobCache, JobRepository,
 };
 use crate::target_guard::{HostCheck, TargetGuard};
 
+mod audit_trail;
 mod calendars;
 mod declare;
 
+pub use audit_trail::{AuditFilter, AuditPage};
 pub use declare::Declared;
 
 /// A pause asked for through [`JobService::pause_until`]: its note and when it ends.
@@ -55,6 +57,8 @@ pub struct JobService {
     /// The tenants' calendars, which jobs list by name; without a store, a job listing a
     /// calendar is refused.
     calendars: Option<Arc<dyn CalendarStore>>,
+    /// Where every change is recorded; without a log, nothing is.
+    audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl JobService {
@@ -77,6 +81,25 @@ impl JobService {
             principal: Arc::new(Principal::unauthenticated()),
             cursors: Arc::new(CursorCodec::new(CursorKey::from_bytes([0; 32]))),
             calendars: None,
+            audit: None,
+        }
+    }
+
+    /// The same service recording every change of a job or calendar in `log`.
+    #[must_use]
+    pub fn with_audit(mut self, log: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
+    /// Records `record` (when there is one and a log): after the change it describes
+    /// succeeded, so a refused change leaves none. A log that fails is logged, not the
+    /// change's failure (the change is stored).
+    pub(crate) async fn audit(&self, record: Option<crate::audit::AuditRecord>) {
+        if let (Some(log), Some(record)) = (&self.audit, record)
+            && let Err(error) = log.record(record).await
+        {
+            tracing::error!(%error, "the audit entry of a change could not be recorded");
         }
     }
 
@@ -187,6 +210,13 @@ impl JobService {
             })
             .await?;
         self.cache.invalidate_job(job.id).await;
+        self.audit(crate::audit::job_record(
+            &self.principal.audit_actor(),
+            now,
+            None,
+            Some(&job),
+        ))
+        .await;
         Ok(job)
     }
 
@@ -299,10 +329,19 @@ impl JobService {
     /// # Errors
     /// `JobNotFound`, `Unavailable`.
     pub async fn delete(&self, id: JobId) -> Result<(), ServiceError> {
-        self.load(id).await?;
+        let job = self.load(id).await?;
         let result = self.repository.delete(id).await;
         self.cache.invalidate_job(id).await;
-        Ok(result?)
+        result?;
+        let now = self.clock.now();
+        self.audit(crate::audit::job_record(
+            &self.principal.audit_actor(),
+            now,
+            Some(&job),
+            None,
+        ))
+        .await;
+        Ok(())
     }
 
     /// Deactivates the job: `next_run` becomes `None` until it is resumed.
@@ -438,10 +477,29 @@ impl JobService {
                 self.principal.key_name.clone(),
             )
             .await;
-        if let Ok(changed) = &result {
-            self.cache.invalidate_jobs(changed).await;
+        let changed = result?;
+        let ids: Vec<JobId> = changed.iter().map(|job| job.id).collect();
+        self.cache.invalidate_jobs(&ids).await;
+        let now = self.clock.now();
+        for job in &changed {
+            // The state before: the other side of the switch, without its pause record.
+            let before = Job {
+                spec: JobSpec {
+                    is_active: !job.spec.is_active,
+                    ..job.spec.clone()
+                },
+                pause: None,
+                ..job.clone()
+            };
+            self.audit(crate::audit::job_record(
+                &self.principal.audit_actor(),
+                now,
+                Some(&before),
+                Some(job),
+            ))
+            .await;
         }
-        Ok(result?)
+        Ok(ids)
     }
 
     /// Reactivates the job; `next_run` is computed from now, so fires missed while paused are
@@ -523,6 +581,7 @@ impl JobService {
             }),
         };
         let id = current.id;
+        let before = current.clone();
         let result = self
             .repository
             .update(Job {
@@ -537,7 +596,15 @@ impl JobService {
             .await;
         // Invalidate even on failure: the write may have reached the store before the error.
         self.cache.invalidate_job(id).await;
-        Ok(result?)
+        let stored = result?;
+        self.audit(crate::audit::job_record(
+            &self.principal.audit_actor(),
+            now,
+            Some(&before),
+            Some(&stored),
+        ))
+        .await;
+        Ok(stored)
     }
 }
 

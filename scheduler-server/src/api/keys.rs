@@ -159,9 +159,7 @@ impl KeysApi {
         id: Path<RawParam<i64>>,
     ) -> Result<KeyRevoked, OpError<errors::OneKey>> {
         let id = id.0.raw.parse::<i64>().map_err(|_| ApiError::KeyNotFound)?;
-        self.keys
-            .revoke(id, Some(&caller.into_principal().tenant))
-            .await?;
+        self.keys.revoke_as(caller.principal(), id).await?;
         Ok(KeyRevoked::Gone)
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP API: poem-openapi endpoints (one file per resource), the readers and output types
 //! they translate with, the OpenAPI document and Swagger UI.
 
+pub mod audit;
 pub mod body;
 pub mod calendars;
 pub mod choices;
@@ -60,6 +61,9 @@ pub fn routes(parts: ApiParts) -> (impl Endpoint<Output = poem::Response>, Route
             },
             runs::RunsApi { runs: parts.runs },
             calendars::CalendarsApi {
+                service: parts.jobs.clone(),
+            },
+            audit::AuditApi {
                 service: parts.jobs.clone(),
             },
             cron::CronApi {

@@ -11,6 +11,8 @@ pub enum ApiTags {
     Runs,
     /// Named calendars of excluded days (holidays, freezes) that jobs list.
     Calendars,
+    /// Who changed what and when: the audit trail.
+    Audit,
     /// Cron expression tools.
     Cron,
     /// Liveness and readiness.

@@ -366,6 +366,14 @@ pub mod errors {
         Preview: [BadInput, Unavailable]
     );
     error_set!(
+        /// Read the audit trail.
+        Audit: [BadInput, InvalidCursor, Unavailable]
+    );
+    error_set!(
+        /// Read a job's history.
+        JobHistory: [BadInput, JobNotFound, InvalidCursor, Unavailable]
+    );
+    error_set!(
         /// Create or replace a calendar.
         SaveCalendar: [BadBody, Unavailable]
     );

@@ -1,5 +1,6 @@
 //! The dashboard's error pages: a use case's error with the status and sentence the API
-//! answers with, bad parameters named, a read-only key refused a write form.
+//! answers with, bad parameters named, a read-only key refused a write form, a key without
+//! the admin scope refused an admins' page.
 
 use poem::Response;
 use poem::http::StatusCode;
@@ -58,6 +59,16 @@ pub(crate) fn read_only_page() -> Response {
         "Read-only key",
         "Your key may only read: changing, running, pausing and deleting jobs need a key \
          with the write scope.",
+    )
+}
+
+/// The page refusing a key without the admin scope a page only admins see (the audit
+/// trail).
+pub(crate) fn admin_only_page() -> Response {
+    message_page(
+        StatusCode::FORBIDDEN,
+        "Admins only",
+        "Your key may not see this page: the audit trail needs a key with the admin scope.",
     )
 }
 

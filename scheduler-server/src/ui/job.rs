@@ -2,6 +2,7 @@
 //! to its page), its next 10 fire times (a fire a calendar skips marked "excluded by <name>",
 //! a moved one "moved to <local time>"), its run history with a status filter, and — for keys
 //! that may write — run now, pause or resume, edit and delete (through a confirmation page).
+//! Its "History" section (the latest changes, from the audit trail) is [`super::audit`]'s.
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};

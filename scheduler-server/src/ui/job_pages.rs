@@ -9,6 +9,7 @@ use poem::{Body, Request, Response, handler};
 use scheduler_core::Job;
 
 use super::error_pages::{error_page, form_errors, list_error_page};
+use super::form::FormFields;
 use super::form::{self, JobForm};
 use super::layout::Nav;
 use super::paging::{self, JobsFilter, RunsFilter};
@@ -16,7 +17,7 @@ use super::session::see_other;
 use super::visit::{
     Ui, Visit, fragment, job_id, own_url, posted, query_fields, respond, wants_runs_region,
 };
-use super::{job, jobs, preview, runs};
+use super::{audit, job, jobs, preview, runs};
 use crate::api::body::{read_draft, read_patch};
 use crate::error::FieldErrors;
 
@@ -228,9 +229,13 @@ pub(crate) async fn job_page(
             Err(error) => list_error_page(error),
         };
     }
-    let (job, history, summary) = tokio::join!(
+    // The page's own `cursor` pages its runs: the history section always starts newest.
+    let history_path = format!("{path}/history");
+    let newest = FormFields::default();
+    let (job, history, recent, summary) = tokio::join!(
         visit.jobs.get(id),
         paging::runs(&visit.runs, Some(id), &filter, &fields, &path, now),
+        paging::job_history(&visit.jobs, id, audit::RECENT, &newest, &history_path),
         ui.summary(&visit)
     );
     let job = match job {
@@ -241,6 +246,10 @@ pub(crate) async fn job_page(
         Ok(history) => history,
         Err(error) => return list_error_page(error),
     };
+    // A trail that cannot be read leaves the rest of the page as it is.
+    let recent = recent
+        .inspect_err(|error| tracing::warn!(?error, "dashboard: a job's history unavailable"))
+        .ok();
     let notice = job::notice(fields.get("done"));
     let body = job::body(
         &visit.viewer,
@@ -251,6 +260,7 @@ pub(crate) async fn job_page(
         &refresh,
         notice,
     );
+    let body = html! { (body) (audit::section(&job, recent.as_ref())) };
     let title = job.spec.name.as_str().to_string();
     respond(
         request,

@@ -30,6 +30,8 @@ pub enum Nav {
     Runs,
     /// The calendars, a calendar, its form.
     Calendars,
+    /// The audit trail (shown to admin keys only).
+    Audit,
 }
 
 /// The `<head>` of every page.
@@ -62,6 +64,9 @@ pub fn page(title: &str, viewer: &Viewer, summary: &Summary, nav: Nav, body: Mar
                         a href="/ui/" aria-current=[(nav == Nav::Jobs).then_some("page")] { "Jobs" }
                         a href="/ui/runs" aria-current=[(nav == Nav::Runs).then_some("page")] { "Runs" }
                         a href="/ui/calendars" #nav-calendars aria-current=[(nav == Nav::Calendars).then_some("page")] { "Calendars" }
+                        @if viewer.is_admin() {
+                            a href="/ui/audit" #nav-audit aria-current=[(nav == Nav::Audit).then_some("page")] { "Audit" }
+                        }
                     }
                     div.who {
                         @if let Some(principal) = &viewer.principal {

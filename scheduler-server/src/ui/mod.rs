@@ -5,7 +5,8 @@
 //! |---|---|
 //! | `GET /ui/` | the jobs table ([`jobs`]) |
 //! | `GET /ui/jobs/new`, `POST /ui/jobs` | the create form ([`form`]) |
-//! | `GET /ui/jobs/{id}` | a job's page ([`job`]) |
+//! | `GET /ui/jobs/{id}` | a job's page ([`job`]), with its latest changes ([`audit`]) |
+//! | `GET /ui/jobs/{id}/history` | a job's whole history, paged ([`audit_pages`]) |
 //! | `GET /ui/jobs/{id}/edit`, `POST /ui/jobs/{id}` | the edit form |
 //! | `POST /ui/jobs/{id}/run`, `/pause`, `/resume` | the job page's buttons |
 //! | `GET`, `POST /ui/jobs/{id}/delete` | delete, after a confirmation page |
@@ -14,6 +15,7 @@
 //! | `GET /ui/calendars/{name}` | a calendar's dates |
 //! | `GET /ui/calendars/{name}/edit`, `POST /ui/calendars/{name}` | the replace form |
 //! | `GET`, `POST /ui/calendars/{name}/delete` | delete a calendar, after a confirmation page |
+//! | `GET /ui/audit` | the tenant's audit trail, admin keys only ([`audit_pages`]) |
 //! | `GET /ui/preview` | the live cron preview fragment, marked by calendars ([`preview`]) |
 //! | `GET`, `POST /ui/login`, `POST /ui/logout` | the session ([`session`]) |
 //! | `GET /ui/static/...` | the stylesheet and htmx ([`assets`]) |
@@ -24,6 +26,8 @@
 
 pub mod actions;
 pub mod assets;
+pub mod audit;
+pub mod audit_pages;
 pub mod calendar_form;
 pub mod calendar_pages;
 pub mod calendars;
@@ -52,6 +56,7 @@ use poem::{Endpoint, EndpointExt, Response, Route, get, post};
 use scheduler_core::Scope;
 
 use actions::{backfill, confirm_delete, delete, maintenance, pause, resume, run_now};
+use audit_pages::{audit_page, job_history_page};
 use calendar_pages::{
     calendar_page, calendars_page, confirm_delete_calendar, create_calendar, delete_calendar,
     edit_calendar_form, replace_calendar,
@@ -65,11 +70,12 @@ use session_pages::{login, login_page, logout, static_asset};
 pub use visit::Ui;
 
 /// The dashboard's routes, to be nested at `/ui`; unknown paths answer a 404 page. Each
-/// route declares its scope beside it ([`RequireScope`]): pages need `read`, form posts
-/// `write`; login, logout and the static assets are open.
+/// route declares its scope beside it ([`RequireScope`]): pages need `read` (the audit page
+/// `admin`), form posts `write`; login, logout and the static assets are open.
 pub fn routes(ui: Ui) -> impl Endpoint<Output = Response> {
     let read = RequireScope(Scope::Read);
     let write = RequireScope(Scope::Write);
+    let admin = RequireScope(Scope::Admin);
     Route::new()
         .at("/", get(jobs_page.with(read)))
         .at("/jobs", post(create.with(write)))
@@ -79,6 +85,7 @@ pub fn routes(ui: Ui) -> impl Endpoint<Output = Response> {
             get(job_page.with(read)).post(update.with(write)),
         )
         .at("/jobs/:id/edit", get(edit_form.with(read)))
+        .at("/jobs/:id/history", get(job_history_page.with(read)))
         .at("/jobs/:id/run", post(run_now.with(write)))
         .at("/jobs/:id/pause", post(pause.with(write)))
         .at("/jobs/:id/resume", post(resume.with(write)))
@@ -89,6 +96,7 @@ pub fn routes(ui: Ui) -> impl Endpoint<Output = Response> {
         )
         .at("/maintenance", post(maintenance.with(write)))
         .at("/runs", get(runs_page.with(read)))
+        .at("/audit", get(audit_page.with(admin)))
         .at(
             "/calendars",
             get(calendars_page.with(read)).post(create_calendar.with(write)),

@@ -3,12 +3,15 @@
 //!
 //! Tables use the core's cursor pages (`?cursor=<token>`, the API's `cursor=`): read from an
 //! index range, never counted or offset, so a page deep in a million runs costs what the
-//! first does. The name search is the core's (`search`: part of the name, any case).
+//! first does. The name search is the core's (`search`: part of the name, any case). Audit
+//! tables page forward only (the trail's cursors name an entry to read on from): their
+//! links are "older" and back to the newest page ([`AuditPaged`]).
 
 use chrono::{DateTime, Utc};
+use scheduler_core::service::{AuditFilter, AuditPage};
 use scheduler_core::{
-    Job, JobId, JobListRequest, JobRun, JobService, Listing, PageLink, RunListRequest, RunService,
-    ServiceError, ValidationErrors,
+    AuditEntry, Job, JobId, JobListRequest, JobRun, JobService, Listing, PageLink, RunListRequest,
+    RunService, ServiceError, ValidationErrors,
 };
 
 use super::form::FormFields;
@@ -216,6 +219,87 @@ pub async fn runs(
     Ok(paged(listing, path, &kept))
 }
 
+/// One page of audit entries, newest first, and the links around it: the audit trail pages
+/// forward only (each page's cursor names the oldest entry before it), so the way back is to
+/// the newest page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditPaged {
+    /// The entries.
+    pub items: Vec<AuditEntry>,
+    /// The newest page's URL, when this is a later page.
+    pub newest: Option<String>,
+    /// The next (older) page's URL.
+    pub older: Option<String>,
+}
+
+/// An audit page of the core as a table page of `path`, its links keeping `fields`;
+/// `later` when the page was read with a cursor (it links back to the newest).
+fn audit_paged(page: AuditPage, path: &str, fields: &[(&str, String)], later: bool) -> AuditPaged {
+    AuditPaged {
+        items: page.items,
+        newest: later.then(|| page_url(path, fields, &PageLink::Number(1))),
+        older: page
+            .next
+            .map(|cursor| page_url(path, fields, &PageLink::Cursor(cursor))),
+    }
+}
+
+/// The `cursor` parameter of an audit table (`None`: the newest page).
+fn audit_cursor(fields: &FormFields) -> Option<String> {
+    fields
+        .get("cursor")
+        .filter(|cursor| !cursor.is_empty())
+        .map(str::to_string)
+}
+
+/// One page of `size` entries of job `id`'s history, newest first, from the query string's
+/// `cursor`; `path` is the table's page, for the links.
+///
+/// # Errors
+/// The use case's (`JobNotFound`, `InvalidCursor`, `Unavailable`).
+pub async fn job_history(
+    service: &JobService,
+    id: JobId,
+    size: i64,
+    fields: &FormFields,
+    path: &str,
+) -> Result<AuditPaged, ListError> {
+    let cursor = audit_cursor(fields);
+    let later = cursor.is_some();
+    let filter = AuditFilter {
+        page_size: Some(size),
+        cursor,
+        ..AuditFilter::default()
+    };
+    let page = service.job_history(id, filter).await?;
+    Ok(audit_paged(page, path, &[], later))
+}
+
+/// One page of the caller's tenant's audit entries with `kind` and `actor` (empty: any),
+/// newest first, from the query string's `cursor`.
+///
+/// # Errors
+/// The use case's (`Validation` naming `kind`, `InvalidCursor`, `Unavailable`).
+pub async fn audit(
+    service: &JobService,
+    kind: &str,
+    actor: &str,
+    fields: &FormFields,
+) -> Result<AuditPaged, ListError> {
+    let cursor = audit_cursor(fields);
+    let later = cursor.is_some();
+    let filter = AuditFilter {
+        kind: (!kind.is_empty()).then(|| kind.to_string()),
+        actor: (!actor.is_empty()).then(|| actor.to_string()),
+        page_size: Some(PAGE_SIZE),
+        cursor,
+        ..AuditFilter::default()
+    };
+    let page = service.audit_entries(filter).await?;
+    let kept = [("kind", kind.to_string()), ("actor", actor.to_string())];
+    Ok(audit_paged(page, "/ui/audit", &kept, later))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +320,22 @@ mod tests {
         );
         assert_eq!(page.previous, None);
         assert_eq!(page_url("/ui/", &[], &PageLink::Number(1)), "/ui/");
+    }
+
+    #[test]
+    fn audit_pages_link_older_by_cursor_and_back_to_the_newest() {
+        let kept = [("kind", "job".to_string()), ("actor", String::new())];
+        let page = AuditPage {
+            items: Vec::new(),
+            next: Some("c+1".into()),
+        };
+        let later = audit_paged(page.clone(), "/ui/audit", &kept, true);
+        assert_eq!(
+            later.older.as_deref(),
+            Some("/ui/audit?kind=job&cursor=c%2B1")
+        );
+        assert_eq!(later.newest.as_deref(), Some("/ui/audit?kind=job"));
+        let first = audit_paged(page, "/ui/audit", &kept, false);
+        assert_eq!(first.newest, None);
     }
 }

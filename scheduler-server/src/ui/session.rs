@@ -14,8 +14,9 @@
 //! exactly as the API does: `off` and `auto` before the first key serve without a login (as
 //! the API does for this host), `keys` and `auto` after the first key need one. A refused
 //! dashboard request becomes a page ([`refusal`]): 401 → the login page, 403 → a
-//! "read-only key" page. Each route declares the scope it needs with [`RequireScope`] (pages
-//! `read`, every form post `write`), checked by [`crate::auth::authorize`] after routing.
+//! "read-only key" page (an "admins only" page on the routes that need `admin`). Each route
+//! declares the scope it needs with [`RequireScope`] (pages `read`, every form post
+//! `write`, the audit page `admin`), checked by [`crate::auth::authorize`] after routing.
 //!
 //! **CSRF.** Besides `SameSite=Strict`, every form post must (1) come from this origin:
 //! `Origin` (or, without one, `Referer`) names the host the request was sent to; and (2)
@@ -31,6 +32,7 @@ use scheduler_core::Scope;
 use super::cookies::{
     CSRF_COOKIE, CSRF_FIELD, KEY_COOKIE, acceptable_token, cookie, is_ui_path, set_cookie,
 };
+use super::error_pages::admin_only_page;
 use super::form::FormFields;
 use super::layout;
 use super::viewer::Viewer;
@@ -38,7 +40,7 @@ use crate::auth::{Auth, KeyCheck};
 
 /// A dashboard route's declared scope: the request's caller must hold it
 /// ([`crate::auth::authorize`], after routing), or the refusal is a page (401 → the login
-/// page, 403 → "read-only key").
+/// page, 403 → "read-only key", or "admins only" for a route that needs `admin`).
 #[derive(Debug, Clone, Copy)]
 pub struct RequireScope(pub Scope);
 
@@ -67,6 +69,12 @@ impl<E: Endpoint> Endpoint for ScopedEndpoint<E> {
     async fn call(&self, request: Request) -> poem::Result<Response> {
         match crate::auth::authorize(&request, self.scope) {
             Ok(_) => Ok(self.inner.call(request).await?.into_response()),
+            // A key without the admin scope is not "read-only": it is told what it lacks.
+            Err(refusal)
+                if self.scope == Scope::Admin && refusal.status() == StatusCode::FORBIDDEN =>
+            {
+                Ok(admin_only_page())
+            }
             Err(refusal) => Ok(page_for_refusal(&request, &refusal)),
         }
     }

@@ -49,6 +49,13 @@ impl Viewer {
             .is_some_and(|principal| principal.allows(Scope::Write))
     }
 
+    /// Whether the visitor may see the admins' pages (the audit trail; shows its link).
+    pub fn is_admin(&self) -> bool {
+        self.principal
+            .as_ref()
+            .is_some_and(|principal| principal.allows(Scope::Admin))
+    }
+
     /// `response` with the CSRF cookie set when the token is new.
     pub fn finish(&self, request: &Request, mut response: Response) -> Response {
         if self.new_csrf

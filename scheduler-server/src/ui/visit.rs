@@ -15,7 +15,9 @@ use super::session;
 use super::summary::Summary;
 use super::viewer::Viewer;
 use crate::auth::Auth;
-use scheduler_core::{Clock, Dispatcher, DispatcherHealth, JobService, RunService, Scope};
+use scheduler_core::{
+    Clock, Dispatcher, DispatcherHealth, JobService, Principal, RunService, Scope,
+};
 use std::time::Duration;
 
 /// What the dashboard works with.
@@ -49,7 +51,10 @@ impl Ui {
     /// refusal page otherwise.
     pub(crate) fn visit(&self, request: &Request) -> Result<Visit, Box<Response>> {
         let viewer = Viewer::of(request);
-        let Some(principal) = viewer.principal.clone() else {
+        let Some(principal) = viewer.principal.clone().map(|principal| Principal {
+            dashboard: true,
+            ..principal
+        }) else {
             let refusal = crate::auth::authorize(request, Scope::Read)
                 .err()
                 .unwrap_or_else(|| Box::new(StatusCode::UNAUTHORIZED.into_response()));

@@ -175,6 +175,49 @@ async fn keys_scopes_and_the_auto_mode(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+    // The trail: the keys made and revoked through the API, by whom, never their secrets;
+    // the refused second revoke left no entry. Only an admin key reads it.
+    let trail: Value = reqwest::Client::new()
+        .get(app.url("/scheduler/audit/?kind=key"))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries: Vec<(String, String, String)> = trail["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["subject_name"].as_str().unwrap().to_string(),
+                e["actor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let row = |action: &str, name: &str, actor: &str| {
+        (action.to_string(), name.to_string(), actor.to_string())
+    };
+    assert_eq!(
+        entries,
+        [
+            row("delete", "ci", "ops"),
+            row("create", "ci", "ops"),
+            row("create", "dashboard", "ops"),
+            row("create", "ops", "local"),
+        ],
+        "{trail}"
+    );
+    for secret in [&admin_key, &reader_key, &writer_key] {
+        assert!(!trail.to_string().contains(&secret[12..]), "{trail}");
+    }
+    assert_eq!(
+        status(&app, Method::GET, "/scheduler/audit/", Some(&reader_key)).await,
+        403
+    );
 }
 
 scheduler_test_support::backend_tests! {

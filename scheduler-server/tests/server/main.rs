@@ -13,6 +13,7 @@
 )]
 
 mod api;
+mod audit;
 mod auth;
 mod auto_pause;
 mod backfill;

@@ -219,6 +219,50 @@ async fn a_tenant_sees_and_changes_only_its_own_jobs(app: TestApp) {
     let (_, keys) = call(&app, &a, Method::GET, "/scheduler/keys/", None).await;
     assert_eq!(keys.as_array().unwrap().len(), 1);
     assert_eq!(keys[0]["name"], "alice");
+    // Each tenant's audit trail holds its own changes only, whatever it filters on.
+    let (status, trail_a) = call(&app, &a, Method::GET, "/scheduler/audit/", None).await;
+    assert_eq!(status, 200, "{trail_a}");
+    let actors: Vec<&str> = trail_a["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(
+        !actors.is_empty() && actors.iter().all(|actor| *actor == "alice"),
+        "{trail_a}"
+    );
+    let b_subject = job_b["id"].to_string();
+    let (_, peek) = call(
+        &app,
+        &a,
+        Method::GET,
+        &format!("/scheduler/audit/?kind=job&subject={b_subject}"),
+        None,
+    )
+    .await;
+    assert_eq!(peek["results"], json!([]), "{peek}");
+    let (_, trail_b) = call(
+        &app,
+        &b,
+        Method::GET,
+        &format!("/scheduler/audit/?kind=job&subject={b_subject}"),
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = trail_b["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.first(), Some(&"delete"), "{trail_b}");
+    assert_eq!(actions.last(), Some(&"create"), "{trail_b}");
+    // A cursor made for one tenant is refused to another.
+    let (_, paged) = call(&app, &b, Method::GET, "/scheduler/audit/?page_size=1", None).await;
+    let next = paged["next"].as_str().expect("more entries").to_string();
+    let (status, _) = call(&app, &a, Method::GET, &next, None).await;
+    assert_eq!(status, 404);
 }
 
 scheduler_test_support::backend_tests! {

@@ -1046,3 +1046,318 @@ async fn calendars_are_made_in_the_dashboard_and_jobs_skip_or_move_their_days() 
     assert!(next.contains(">2030-07-01 09:00:00 UTC<"), "{next}");
     assert!(!first_upcoming(&page.body).contains("holidays"));
 }
+
+/// One row of a history or audit table, as the page shows it.
+#[derive(Debug)]
+struct EntryRow {
+    action: String,
+    actor: String,
+    changes: Vec<String>,
+    html: String,
+}
+
+/// The rows of the table `table` (`history-table`, `audit-table`) of a page, top first.
+fn entry_rows(body: &str, table: &str) -> Vec<EntryRow> {
+    let Some(at) = body.find(&format!("id=\"{table}\"")) else {
+        return Vec::new();
+    };
+    let rest = &body[at..];
+    let rest = &rest[..rest.find("</table>").unwrap()];
+    let between = |text: &str, from: &str, to: &str| -> String {
+        let start = text.find(from).map(|i| i + from.len()).unwrap();
+        text[start..start + text[start..].find(to).unwrap()].to_string()
+    };
+    rest.split("<tr data-entry-id=")
+        .skip(1)
+        .map(|row| EntryRow {
+            action: between(row, "data-action=\"", "\""),
+            actor: between(
+                row,
+                "class=\"actor\" data-label=\"Who\"><span class=\"cell\">",
+                "<",
+            ),
+            changes: row
+                .split("<li ")
+                .skip(1)
+                .map(|item| {
+                    let text = &item[item.find('>').unwrap() + 1..];
+                    text[..text.find("</li>").unwrap()].to_string()
+                })
+                .collect(),
+            html: row.to_string(),
+        })
+        .collect()
+}
+
+/// The `href` of the link marked `marker` (an attribute such as `rel="next"`).
+fn link(body: &str, marker: &str) -> Option<String> {
+    let at = body.find(marker)?;
+    let tag = &body[body[..at].rfind('<')?..at + body[at..].find('>')?];
+    let href = &tag[tag.find("href=\"")? + 6..];
+    Some(href[..href.find('"')?].replace("&amp;", "&"))
+}
+
+async fn dashboard_changes_are_in_the_jobs_history_and_the_audit_page(app: TestApp) {
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    let writer = key(&app, "default", "deployer", Scope::Write).await;
+    let reader = key(&app, "default", "viewer", Scope::Read).await;
+    let mut visitor = Visitor::new(&app);
+    visitor.login(&admin).await;
+    let csrf = visitor.get("/ui/jobs/new").await.csrf();
+    let mut job = vec![
+        ("csrf", csrf.as_str()),
+        ("name", "nightly-export"),
+        ("cron_expression", "@daily"),
+        ("timezone", "Europe/Paris"),
+        ("parameters", "{}"),
+        ("description", ""),
+        ("is_active", "true"),
+    ];
+    let created = visitor.post("/ui/jobs", &job).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let id = created.location().trim_start_matches("/ui/jobs/");
+    let id: i64 = id[..id.find('?').unwrap()].parse().unwrap();
+    let page = visitor.get(&format!("/ui/jobs/{id}")).await;
+    let rows = entry_rows(&page.body, "history-table");
+    assert_eq!(rows.len(), 1, "{}", page.body);
+    assert_eq!(rows[0].action, "create");
+    assert!(
+        rows[0]
+            .changes
+            .contains(&"cron_expression: — → @daily".to_string()),
+        "{:?}",
+        rows[0].changes
+    );
+
+    // Edit, pause, resume: each through the dashboard's own forms.
+    job[2] = ("cron_expression", "0 3 * * *");
+    job[5] = ("description", "<b>bold</b> export");
+    let edited = visitor.post(&format!("/ui/jobs/{id}"), &job).await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.body);
+    // As a browser sends it: the empty "until" input too.
+    let paused = visitor
+        .post(
+            &format!("/ui/jobs/{id}/pause"),
+            &[("csrf", &csrf), ("note", "db upgrade"), ("until", "")],
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::SEE_OTHER, "{}", paused.body);
+    let resumed = visitor
+        .post(&format!("/ui/jobs/{id}/resume"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(resumed.status, StatusCode::SEE_OTHER, "{}", resumed.body);
+
+    let page = visitor.get(&format!("/ui/jobs/{id}")).await;
+    assert!(page.body.contains("id=\"audit-title\">History</h2>"));
+    let rows = entry_rows(&page.body, "history-table");
+    let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["resume", "pause", "update", "create"]);
+    for row in &rows {
+        assert_eq!(row.actor, "dashboard: ops");
+        // When: in UTC and on the job's wall clock.
+        assert!(
+            row.html.contains(" UTC</time> · <span class=\"local\">"),
+            "{}",
+            row.html
+        );
+    }
+    // The fields the edit changed, and nothing else (the field order is the core's).
+    let mut edit = rows[2].changes.clone();
+    edit.sort();
+    assert_eq!(
+        edit,
+        [
+            "cron_expression: @daily → 0 3 * * *",
+            "description: &quot;&quot; → &lt;b&gt;bold&lt;/b&gt; export",
+        ]
+    );
+    assert!(!page.body.contains("<b>bold</b>"), "escaped");
+    assert_eq!(
+        rows[1].changes,
+        ["is_active: true → false", "pause_note: — → db upgrade"]
+    );
+    assert_eq!(
+        rows[0].changes,
+        ["is_active: false → true", "pause_note: db upgrade → —"]
+    );
+    assert!(!page.body.contains("id=\"history-older\""), "20 or fewer");
+    assert!(
+        page.body.contains("id=\"nav-audit\""),
+        "an admin has the link"
+    );
+
+    // The audit page lists them, each linked to its subject's page, and a calendar's.
+    let calendar = visitor
+        .post(
+            "/ui/calendars",
+            &[
+                ("csrf", &csrf),
+                ("name", "holidays"),
+                ("timezone", "UTC"),
+                ("dates", "2030-07-01 Opening day"),
+            ],
+        )
+        .await;
+    assert_eq!(calendar.status, StatusCode::SEE_OTHER, "{}", calendar.body);
+    let audit = visitor.get("/ui/audit").await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    assert!(audit.body.contains("aria-current=\"page\">Audit<"));
+    let rows = entry_rows(&audit.body, "audit-table");
+    let calendar_row = &rows[0];
+    assert_eq!(calendar_row.action, "create");
+    assert!(
+        calendar_row
+            .html
+            .contains("<a class=\"subject\" href=\"/ui/calendars/holidays\">holidays</a>"),
+        "{}",
+        calendar_row.html
+    );
+    let job_rows: Vec<&EntryRow> = rows
+        .iter()
+        .filter(|r| {
+            r.html.contains(&format!(
+                "<a class=\"subject\" href=\"/ui/jobs/{id}\">nightly-export</a>"
+            ))
+        })
+        .collect();
+    assert_eq!(job_rows.len(), 4, "{}", audit.body);
+    assert!(job_rows.iter().all(|r| r.actor == "dashboard: ops"));
+    assert_eq!(
+        job_rows[1].changes,
+        ["is_active: true → false", "pause_note: — → db upgrade"]
+    );
+    let only_jobs = visitor
+        .get("/ui/audit?kind=job&actor=dashboard%3A+ops")
+        .await;
+    assert_eq!(entry_rows(&only_jobs.body, "audit-table").len(), 4);
+    assert!(only_jobs.body.contains("value=\"dashboard: ops\""), "kept");
+    let bad = visitor.get("/ui/audit?kind=planet").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("kind: "), "{}", bad.body);
+
+    // Only admin keys see it: a read-only key and a write key are refused, without the link.
+    for (name, secret) in [("reader", &reader), ("writer", &writer)] {
+        let mut other = Visitor::new(&app);
+        other.login(secret).await;
+        let refused = other.get("/ui/audit").await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{name}");
+        assert!(refused.body.contains("Admins only"), "{}", refused.body);
+        let job_page = other.get(&format!("/ui/jobs/{id}")).await;
+        assert!(!job_page.body.contains("nav-audit"), "{name} has the link");
+        // The job's history is theirs to read.
+        assert_eq!(entry_rows(&job_page.body, "history-table").len(), 4);
+    }
+
+    // More than 20: the job page shows the latest 20 and "Older…"; the history page pages
+    // 50 at a time.
+    for i in 0..50 {
+        let (status, _) = api(
+            &app,
+            &admin,
+            reqwest::Method::PATCH,
+            &format!("/scheduler/jobs/{id}/"),
+            Some(json!({"description": format!("run {i}")})),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let page = visitor.get(&format!("/ui/jobs/{id}")).await;
+    let rows = entry_rows(&page.body, "history-table");
+    assert_eq!(rows.len(), 20);
+    assert_eq!(rows[0].actor, "ops", "through the API");
+    assert_eq!(rows[0].changes, ["description: run 48 → run 49"]);
+    let older = link(&page.body, "id=\"history-older\"").expect("Older…");
+    assert!(
+        older.starts_with(&format!("/ui/jobs/{id}/history?cursor=")),
+        "{older}"
+    );
+    let rest = visitor.get(&older).await;
+    assert_eq!(rest.status, StatusCode::OK);
+    assert_eq!(entry_rows(&rest.body, "history-table").len(), 34);
+    assert!(link(&rest.body, "rel=\"next\"").is_none());
+    assert_eq!(
+        link(&rest.body, "rel=\"first\"").as_deref(),
+        Some(format!("/ui/jobs/{id}/history").as_str())
+    );
+
+    let first = visitor.get(&format!("/ui/jobs/{id}/history")).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.body.contains("History of nightly-export"));
+    assert_eq!(entry_rows(&first.body, "history-table").len(), 50);
+    assert!(link(&first.body, "rel=\"first\"").is_none());
+    let next = link(&first.body, "rel=\"next\"").expect("a next page");
+    let second = visitor.get(&next).await;
+    let rows = entry_rows(&second.body, "history-table");
+    let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["resume", "pause", "update", "create"]);
+    assert!(link(&second.body, "rel=\"next\"").is_none());
+    let forged = visitor
+        .get(&format!("/ui/jobs/{id}/history?cursor=not-a-cursor"))
+        .await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND);
+    assert!(forged.body.contains("Invalid cursor"), "{}", forged.body);
+    assert_eq!(
+        visitor.get("/ui/jobs/999999/history").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn dashboard_changes_are_in_the_jobs_history_and_the_audit_page_on_sqlite() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    dashboard_changes_are_in_the_jobs_history_and_the_audit_page(app).await;
+}
+
+#[tokio::test]
+async fn dashboard_changes_are_in_the_jobs_history_and_the_audit_page_on_postgres() {
+    let Some(app) = crate::support::postgres_app().await else {
+        return;
+    };
+    dashboard_changes_are_in_the_jobs_history_and_the_audit_page(app).await;
+}
+
+#[tokio::test]
+async fn without_keys_the_dashboard_acts_as_dashboard_local_and_escapes_the_trail() {
+    let app = crate::support::sqlite_app_with(|c| c.auth = scheduler_server::AuthMode::Off)
+        .await
+        .unwrap();
+    let mut visitor = Visitor::new(&app);
+    let csrf = visitor.get("/ui/jobs/new").await.csrf();
+    let name = "<script>alert('x')</script>";
+    let created = visitor
+        .post(
+            "/ui/jobs",
+            &[
+                ("csrf", &csrf),
+                ("name", name),
+                ("cron_expression", "@hourly"),
+                ("timezone", "UTC"),
+                ("parameters", "{\"note\": \"<i>long</i>\"}"),
+                ("is_active", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let page = visitor.get(created.location()).await;
+    let rows = entry_rows(&page.body, "history-table");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].actor, "dashboard: local");
+    assert!(
+        rows[0].changes.contains(
+            &"parameters: — → {&quot;note&quot;:&quot;&lt;i&gt;long&lt;/i&gt;&quot;}".to_string()
+        ),
+        "{:?}",
+        rows[0].changes
+    );
+    // A UTC job's times are in UTC alone.
+    assert!(!rows[0].html.contains("class=\"local\""));
+    // Without keys, the caller may do everything: the audit page is open.
+    let audit = visitor.get("/ui/audit").await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert!(!audit.body.contains(name) && !page.body.contains(name));
+    assert!(
+        audit
+            .body
+            .contains("&lt;script&gt;alert('x')&lt;/script&gt;</a>")
+    );
+}

@@ -3,8 +3,9 @@
 //! inline error of a bad expression, sees it in the table with its next run, runs it now and
 //! sees the run succeed, pauses it and sees its next run empty; a read-only key sees no
 //! buttons; a calendar made through its form excludes a day of a job made through the job
-//! form; the pages load nothing from beyond the server. Screenshots of every page at
-//! 1,400 and 400 px go to `target/ui-screenshots/`.
+//! form; an edit made through the form is in the job page's History; the pages load nothing
+//! from beyond the server. Screenshots of every page at 1,400 and 400 px go to
+//! `target/ui-screenshots/`.
 //!
 //! Chromium runs with every host but loopback unresolvable and a dead proxy for everything
 //! that is not loopback, so a page that needed the network would visibly break; the
@@ -668,6 +669,64 @@ async fn a_read_only_key_sees_no_buttons_in_the_browser() {
 }
 
 #[tokio::test]
+async fn an_edit_made_in_the_browser_is_in_the_jobs_history() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    let app = crate::support::sqlite_app().await.unwrap();
+    let writer = key(&app, Scope::Write, "operator").await;
+    let created: Value = reqwest::Client::new()
+        .post(app.url("/scheduler/jobs/"))
+        .bearer_auth(&writer)
+        .json(
+            &json!({"name": "ledger-close", "cron_expression": "0 6 * * 1",
+                      "timezone": "America/New_York"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let browser = Browser::start(&chromium, &driver).await;
+    log_in(&browser, &app, &writer).await;
+    browser.goto(&app.url(&format!("/ui/jobs/{id}/edit"))).await;
+    browser
+        .wait_for("the edit form", 10, Present("#description"))
+        .await;
+    browser.fill("#description", "month-end <ledger>").await;
+    browser.click(".job-form button[type=submit]").await;
+    browser
+        .wait_for("the job page", 10, Present("#notice"))
+        .await;
+    assert_eq!(browser.text("#notice").await, "Changes saved.");
+    assert_eq!(browser.text("#audit-title").await, "History");
+    // Newest first: the edit, by this dashboard session, then the API's create.
+    let edit = browser.text("#history-table tbody tr:first-child").await;
+    assert!(
+        edit.contains("dashboard: operator")
+            && edit.contains("update")
+            && edit.contains("description: \"\" → month-end <ledger>")
+            && edit.contains(" UTC · "),
+        "{edit}"
+    );
+    let create = browser.text("#history-table tbody tr:nth-child(2)").await;
+    assert!(
+        create.contains("operator") && create.contains("create"),
+        "{create}"
+    );
+    assert!(!browser.exists("#history-table tbody tr:nth-child(3)").await);
+    assert!(
+        !browser.exists("#nav-audit").await,
+        "a write key is no admin"
+    );
+    browser.screenshots("job-history").await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_pages_need_nothing_beyond_the_server() {
     let Some((chromium, driver)) = browser_tools() else {
         return;
@@ -707,6 +766,8 @@ async fn the_pages_need_nothing_beyond_the_server() {
         "/ui/jobs/new".into(),
         "/ui/runs".into(),
         "/ui/calendars".into(),
+        format!("/ui/jobs/{id}/history"),
+        "/ui/audit".into(),
         "/ui/login".into(),
     ] {
         browser.goto(&app.url(&path)).await;

@@ -1,4 +1,4 @@
-//! `schedulerctl jobs list|get|create|update|delete|pause|resume|run`.
+//! `schedulerctl jobs list|get|create|update|delete|pause|resume|run|history`.
 
 use reqwest::Method;
 use serde_json::Value;
@@ -97,6 +97,16 @@ pub(crate) async fn run(
         }
         JobsCommand::Resume { id } => action(client, format, id, "resume/", &[], tables::job).await,
         JobsCommand::Run { id } => action(client, format, id, "run/", &[], tables::run).await,
+        JobsCommand::History { id, pages } => {
+            let listing = listing::fetch(
+                client,
+                &job_path(id, "history/"),
+                Vec::new(),
+                &pages.pages(),
+            )
+            .await?;
+            show_list(format, &listing, tables::history, "entries", None)
+        }
     }
 }
 

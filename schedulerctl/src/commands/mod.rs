@@ -1,7 +1,8 @@
 //! What each command does: one file per resource (`jobs.rs`, `runs.rs`, `cron.rs`,
-//! `calendars.rs`, `keys.rs`), each a few requests and a print; the shared printing of a list
-//! or one item is in `print.rs`.
+//! `calendars.rs`, `keys.rs`, `audit.rs`), each a few requests and a print; the shared
+//! printing of a list or one item is in `print.rs`.
 
+mod audit;
 mod calendars;
 mod cron;
 mod jobs;
@@ -33,6 +34,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cron(command) => cron::run(&client, format, command).await,
         Command::Calendars(command) => calendars::run(&client, format, command).await,
         Command::Keys(command) => keys::run(&client, format, command).await,
+        Command::Audit(command) => audit::run(&client, format, command).await,
         Command::Completions { .. } => Ok(()),
     }
 }

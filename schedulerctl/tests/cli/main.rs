@@ -7,6 +7,7 @@
 // Tests: a broken expectation is a failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod audit;
 mod calendars;
 mod cron;
 mod general;

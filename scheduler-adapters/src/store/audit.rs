@@ -1,0 +1,68 @@
+//! `SeaOrmAuditLog`: the `AuditLog` port over sea-orm, for PostgreSQL and SQLite: entries
+//! appended, read newest first by id (an index range per tenant, so a later page costs no
+//! more than the first).
+
+use async_trait::async_trait;
+use scheduler_core::{AuditEntry, AuditLog, AuditQuery, AuditRecord, RepositoryError, WireEnum};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::audit_entity::{Column, Entity, Model};
+use super::repository_error;
+
+/// The audit trail stored in PostgreSQL or SQLite through one sea-orm connection pool.
+#[derive(Clone)]
+pub struct SeaOrmAuditLog {
+    /// The pool; cheap to clone.
+    db: DatabaseConnection,
+}
+
+impl SeaOrmAuditLog {
+    /// A log over an open pool whose schema is migrated.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl AuditLog for SeaOrmAuditLog {
+    async fn record(&self, record: AuditRecord) -> Result<(), RepositoryError> {
+        let mut row = Model::from_record(&record).into_active_model().reset_all();
+        row.id = NotSet;
+        row.insert(&self.db).await.map_err(repository_error)?;
+        Ok(())
+    }
+
+    async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, RepositoryError> {
+        let mut select = Entity::find().filter(Column::Tenant.eq(query.tenant.as_str()));
+        if let Some(kind) = query.kind {
+            select = select.filter(Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(subject) = &query.subject {
+            select = select.filter(Column::Subject.eq(subject.as_str()));
+        }
+        if let Some(actor) = &query.actor {
+            select = select.filter(Column::Actor.eq(actor.as_str()));
+        }
+        if let Some(since) = query.since {
+            select = select.filter(Column::At.gte(since));
+        }
+        if let Some(until) = query.until {
+            select = select.filter(Column::At.lt(until));
+        }
+        if let Some(before) = query.before_id {
+            select = select.filter(Column::Id.lt(before));
+        }
+        select
+            .order_by_desc(Column::Id)
+            .limit(u64::from(query.limit))
+            .all(&self.db)
+            .await
+            .map_err(repository_error)?
+            .into_iter()
+            .map(Model::into_entry)
+            .collect()
+    }
+}

@@ -238,6 +238,8 @@ pub enum Conflict {
     RunFire,
     /// The run is no longer running (a cancel came after it ended).
     RunEnded,
+    /// The run is still running (a replay asked before it ended).
+    RunRunning,
     /// The tenant has a calendar of this name (`calendars_tenant_name_key`).
     CalendarName,
     /// The calendar is listed by one of the tenant's jobs, so it cannot be deleted.

@@ -905,6 +905,7 @@ mod tests {
             retry_at: None,
             error: None,
             worker: "w1".into(),
+            replay_of: None,
         }
     }
 

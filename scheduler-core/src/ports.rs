@@ -452,6 +452,21 @@ pub trait RunStore: Send + Sync {
         worker: &str,
     ) -> Result<Vec<ClaimedRun>, RepositoryError>;
 
+    /// Inserts a replay of the ended run `original`: the next attempt at its fire (same job
+    /// and `scheduled_for`, `attempt` one past the fire's highest), trigger `replay`,
+    /// `replay_of` the original, no retries used, `running` for `worker`; the job's row is
+    /// counted like other runs, its status fields untouched. Returns it and `true` — or,
+    /// when `original` was replayed already, that replay and `false`: never a second one,
+    /// whatever the concurrency (the job's row lock orders the calls, a unique index backs
+    /// it). MUST return `NotFound` when there is no such run (or its job is gone), and
+    /// `Conflict(RunRunning)` while it runs.
+    async fn insert_replay(
+        &self,
+        original: RunId,
+        now: DateTime<Utc>,
+        worker: &str,
+    ) -> Result<(ClaimedRun, bool), RepositoryError>;
+
     /// Inserts a `manual` run of job `job_id` for `now`, `running` for `worker`, and sets the
     /// job's `last_run` to `now` and `last_status` to `running`.
     /// MUST return `NotFound` when the job does not exist, and `Conflict(RunFire)` when a run

@@ -243,6 +243,7 @@ mod tests {
                 retry_at: None,
                 error: None,
                 worker: "w".into(),
+                replay_of: None,
             },
             outcome: RunOutcome {
                 status: RunStatus::Failed,

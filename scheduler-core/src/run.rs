@@ -97,6 +97,8 @@ pub struct Run {
     pub error: Option<String>,
     /// The replica that executed it.
     pub worker: String,
+    /// For a replay: the run it replays.
+    pub replay_of: Option<RunId>,
 }
 
 impl Run {

@@ -268,6 +268,37 @@ impl RunService {
         })
     }
 
+    /// Replays the ended run `id` (of the acting tenant's job): a new run of the same fire —
+    /// same job, parameters and target as the job has now, `scheduled_for` kept (the
+    /// receiver's idempotency key), the next attempt number, trigger `replay`, `replay_of` the
+    /// original — started on this replica under the job's overlap policy. Returns it and
+    /// whether it was made now: a run is replayed once; asked again (even at the same time,
+    /// on another replica) the answer is that same replay.
+    ///
+    /// # Errors
+    /// `RunNotFound`, `Conflict(RunRunning)` while the run runs, `Unavailable`.
+    pub async fn replay(&self, id: RunId) -> Result<(JobRun, bool), ServiceError> {
+        let shown = self.get(id).await?;
+        let (run, created) = self
+            .dispatcher
+            .replay(id)
+            .await
+            .map_err(|error| match error {
+                RepositoryError::NotFound => ServiceError::RunNotFound,
+                other => other.into(),
+            })?;
+        if created {
+            self.jobs.forget(run.job_id).await;
+        }
+        Ok((
+            JobRun {
+                run,
+                job_name: shown.job_name,
+            },
+            created,
+        ))
+    }
+
     /// How many runs of the acting tenant's jobs serve fires at or after `since`, per status
     /// (statuses without runs left out): the dashboard's "last hour".
     ///

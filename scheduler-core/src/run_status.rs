@@ -24,6 +24,8 @@ pub enum RunTrigger {
     Retry,
     /// A past fire run on request (`POST /scheduler/jobs/{id}/backfill/`).
     Backfill,
+    /// An ended run started again on request (`POST /scheduler/runs/{id}/replay/`).
+    Replay,
 }
 
 /// Where a run stands.

@@ -27,6 +27,7 @@ mod m20261209_000002_pause_until;
 mod m20261209_000003_dst_overlap;
 mod m20261210_000001_calendars;
 mod m20261210_000002_audit_log;
+mod m20261210_000003_replay;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000003_dst_overlap::Migration),
             Box::new(m20261210_000001_calendars::Migration),
             Box::new(m20261210_000002_audit_log::Migration),
+            Box::new(m20261210_000003_replay::Migration),
         ]
     }
 }

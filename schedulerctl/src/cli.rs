@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::duration;
 use crate::exit::EXIT_CODES_HELP;
@@ -68,7 +68,7 @@ pub(crate) enum Command {
     /// Jobs: list, show, create, change, delete, pause, resume, run now, history.
     #[command(subcommand)]
     Jobs(JobsCommand),
-    /// Runs: list, show, follow.
+    /// Runs: list, show, follow, cancel, replay.
     #[command(subcommand)]
     Runs(RunsCommand),
     /// Cron expressions: preview their next fire times.
@@ -401,6 +401,50 @@ pub(crate) enum RunsCommand {
         /// The run's id.
         id: i64,
     },
+    /// Replay an ended run, or in bulk every run matching --status (and the other filters).
+    ///
+    /// A replay is a new run of the same fire: the job's parameters and target as they are
+    /// now, the same scheduled_for, the next attempt, trigger replay, replay_of the original.
+    /// A run is replayed once: asked again, the server answers with the replay made before
+    /// (reported as "already replayed", exit 0).
+    ///
+    /// In bulk (`--status failed`, no ID) the matching runs are listed newest first, up to
+    /// --limit, and replayed one request at a time; the table gives each one's ORIGINAL,
+    /// REPLAY and STATUS (started, already replayed, or the error), and a summary line goes
+    /// to standard error. Runs that are themselves replays (trigger replay) match too: they
+    /// are runs like any other, so a failed replay is replayed again (its next attempt).
+    /// When a replay fails the others are still sent, and the exit code is the first
+    /// failure's; after a failure the following requests would share (no connection, 401,
+    /// 403, 429) the rest are not sent. --dry-run lists the runs and sends nothing.
+    Replay(ReplayArgs),
+}
+
+/// `runs replay`: one run by ID, or the runs matching `--status` and the other filters.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["id", "status"])))]
+pub(crate) struct ReplayArgs {
+    /// The run's id (or, instead, --status and the other filters for a bulk replay).
+    #[arg(conflicts_with_all = ["job", "after", "before", "limit", "dry_run"])]
+    pub(crate) id: Option<i64>,
+    /// Bulk: replay the runs with this status, e.g. failed or timed_out.
+    #[arg(long)]
+    pub(crate) status: Option<String>,
+    /// Bulk: only runs of this job.
+    #[arg(long, value_name = "ID", requires = "status")]
+    pub(crate) job: Option<i64>,
+    /// Bulk: only runs for fires at or after this RFC 3339 instant.
+    #[arg(long, value_name = "INSTANT", requires = "status")]
+    pub(crate) after: Option<String>,
+    /// Bulk: only runs for fires before this RFC 3339 instant.
+    #[arg(long, value_name = "INSTANT", requires = "status")]
+    pub(crate) before: Option<String>,
+    /// Bulk: replay at most this many runs, the newest (1-1000).
+    #[arg(long, value_name = "N", default_value_t = 100, requires = "status",
+        value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub(crate) limit: u64,
+    /// Bulk: list the runs that would be replayed and send nothing.
+    #[arg(long, requires = "status")]
+    pub(crate) dry_run: bool,
 }
 
 /// `runs list`.
@@ -413,7 +457,7 @@ pub(crate) struct RunListArgs {
     /// cancelled.
     #[arg(long)]
     pub(crate) status: Option<String>,
-    /// Only runs with this trigger: schedule, manual, retry.
+    /// Only runs with this trigger: schedule, manual, retry, backfill, replay.
     #[arg(long)]
     pub(crate) trigger: Option<String>,
     /// Only runs for fires at or after this RFC 3339 instant.

@@ -2,7 +2,8 @@
 //! query of a `next` link is used, on the path that was asked for, so a server that names
 //! itself differently (behind a proxy) still leads back to `--url`; this follows page
 //! numbers and cursors alike, and `next` links that are a path alone (the audit trail's,
-//! `/scheduler/audit/?...&cursor=...`) as well as full URLs.
+//! `/scheduler/audit/?...&cursor=...`) as well as full URLs. [`fetch_up_to`] follows them
+//! only until it has enough items (`runs replay --limit`).
 
 use reqwest::Url;
 use serde_json::Value;
@@ -99,6 +100,31 @@ pub(crate) async fn fetch(
         });
     }
     // Every page: cursor pages, so the last costs the server what the first does.
+    let (every, _) = follow(client, path, filters, usize::MAX).await?;
+    Ok(Listing::All(every))
+}
+
+/// The first `limit` items of `path` with `filters`, following cursor pages (at most 500
+/// items each), and whether more items match beyond them.
+pub(crate) async fn fetch_up_to(
+    client: &Client,
+    path: &str,
+    mut filters: Vec<(String, String)>,
+    limit: usize,
+) -> Result<(Vec<Value>, bool), Failure> {
+    filters.push(("page_size".into(), limit.clamp(1, 500).to_string()));
+    follow(client, path, filters, limit).await
+}
+
+/// Cursor pages of `path` from the first (`filters` plus an empty cursor), following `next`
+/// until it ends or `limit` items are in hand; the items (at most `limit`) and whether more
+/// exist.
+async fn follow(
+    client: &Client,
+    path: &str,
+    mut filters: Vec<(String, String)>,
+    limit: usize,
+) -> Result<(Vec<Value>, bool), Failure> {
     filters.push(("cursor".into(), String::new()));
     let mut every = Vec::new();
     let mut query = filters;
@@ -106,8 +132,13 @@ pub(crate) async fn fetch(
         let page = client.get(path, &query).await?.json()?;
         let (items, next) = page_parts(&page)?;
         every.extend(items);
+        if every.len() >= limit {
+            let more = every.len() > limit || next.is_some();
+            every.truncate(limit);
+            return Ok((every, more));
+        }
         let Some(next) = next else {
-            return Ok(Listing::All(every));
+            return Ok((every, false));
         };
         let following = next_query(&next)?;
         if following == query {

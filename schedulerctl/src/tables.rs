@@ -63,6 +63,7 @@ const RUN_FIELDS: &[&str] = &[
     "status",
     "trigger",
     "attempt",
+    "replay_of",
     "scheduled_for",
     "started_at",
     "finished_at",
@@ -443,9 +444,35 @@ pub(crate) fn calendar(item: &Value) -> String {
     format!("{head}\n\n{}", table.trim_fmt())
 }
 
-/// One run, field by field.
+/// One run, field by field; `replay_of` only when it is set (the run is a replay).
 pub(crate) fn run(item: &Value) -> String {
-    detail(item, RUN_FIELDS)
+    let mut item = item.clone();
+    if let Some(object) = item.as_object_mut()
+        && object.get("replay_of").is_some_and(Value::is_null)
+    {
+        object.remove("replay_of");
+    }
+    detail(&item, RUN_FIELDS)
+}
+
+/// What `runs replay` did to each run, from its outcomes (`{"original", "outcome",
+/// "replay", "error"}`): ORIGINAL, REPLAY (the replay's id, `-` when none) and STATUS
+/// (`started`, `already replayed`, `not sent`, or the error).
+pub(crate) fn replays(items: &[Value]) -> String {
+    let mut table = table(&["ORIGINAL", "REPLAY", "STATUS"]);
+    for item in items {
+        let replay = item
+            .get("replay")
+            .map_or_else(|| "-".into(), |replay| cell(replay, "id"));
+        let status = match item.get("outcome").and_then(Value::as_str) {
+            Some("started") => "started".to_string(),
+            Some("already_replayed") => "already replayed".to_string(),
+            Some("not_sent") => "not sent".to_string(),
+            _ => cell(item, "error"),
+        };
+        table.add_row(vec![cell(item, "original"), replay, status]);
+    }
+    table.trim_fmt()
 }
 
 /// What a preview's calendars do to `fire`, from its `excluded` list (`{"at", "calendar",
@@ -705,6 +732,60 @@ mod tests {
             ["3", "-", "-", "calendar", "uk", "delete", "-"],
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_run_shows_replay_of_only_when_it_is_a_replay() {
+        let replay = run(&json!({"id": 9, "trigger": "replay", "attempt": 2, "replay_of": 4}));
+        let fields: Vec<&str> = replay
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert_eq!(
+            fields,
+            ["id", "trigger", "attempt", "replay_of"],
+            "{replay}"
+        );
+        assert!(
+            replay
+                .lines()
+                .any(|l| l.starts_with("replay_of") && l.ends_with('4'))
+        );
+        let plain = run(&json!({"id": 4, "trigger": "manual", "replay_of": null}));
+        assert!(!plain.contains("replay_of"), "{plain}");
+    }
+
+    #[test]
+    fn a_replay_table_has_a_row_per_run_and_its_outcome() {
+        let text = replays(&[
+            json!({"original": 4, "outcome": "started", "replay": {"id": 9}, "error": null}),
+            json!({"original": 5, "outcome": "already_replayed", "replay": {"id": 7},
+                "error": null}),
+            json!({"original": 6, "outcome": "failed", "replay": null,
+                "error": "conflict (409 Conflict): still\nrunning"}),
+            json!({"original": 8, "outcome": "not_sent", "replay": null, "error": null}),
+        ]);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(rows[0], ["ORIGINAL", "REPLAY", "STATUS"], "{text}");
+        assert_eq!(rows[1], ["4", "9", "started"], "{text}");
+        assert_eq!(rows[2], ["5", "7", "already", "replayed"], "{text}");
+        assert_eq!(
+            rows[3],
+            [
+                "6",
+                "-",
+                "conflict",
+                "(409",
+                "Conflict):",
+                "still",
+                "running"
+            ],
+            "{text}"
+        );
+        assert_eq!(rows[4], ["8", "-", "not", "sent"], "{text}");
     }
 
     #[test]

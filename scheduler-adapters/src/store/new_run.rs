@@ -31,6 +31,8 @@ pub(super) struct NewRun<'a> {
     error: Option<String>,
     /// The replica executing it.
     worker: &'a str,
+    /// For a replay: the run replayed.
+    replay_of: Option<RunId>,
 }
 
 impl<'a> NewRun<'a> {
@@ -47,6 +49,29 @@ impl<'a> NewRun<'a> {
             now,
             error: None,
             worker,
+            replay_of: None,
+        }
+    }
+
+    /// The row of a replay of `original`: the next attempt at its fire, running for `worker`.
+    pub(super) fn replay(
+        original: &Run,
+        attempt: i32,
+        now: DateTime<Utc>,
+        worker: &'a str,
+    ) -> Self {
+        Self {
+            job_id: original.job_id,
+            scheduled_for: original.scheduled_for,
+            due_at: None,
+            trigger: RunTrigger::Replay,
+            attempt,
+            retries: 0,
+            status: RunStatus::Running,
+            now,
+            error: None,
+            worker,
+            replay_of: Some(original.id),
         }
     }
 
@@ -70,6 +95,7 @@ impl<'a> NewRun<'a> {
             now,
             error,
             worker,
+            replay_of: None,
         }
     }
 
@@ -93,6 +119,7 @@ impl<'a> NewRun<'a> {
             retry_at: None,
             error: self.error,
             worker: self.worker.to_string(),
+            replay_of: self.replay_of,
         }
     }
 
@@ -114,6 +141,7 @@ impl<'a> NewRun<'a> {
             retry_at: Set(run.retry_at),
             error: Set(run.error),
             worker: Set(run.worker),
+            replay_of: Set(run.replay_of.map(|id| id.0)),
         }
     }
 }

@@ -36,6 +36,8 @@ pub(crate) struct Model {
     pub error: Option<String>,
     /// Executing replica.
     pub worker: String,
+    /// For a replay: the run replayed (unique: a run is replayed once).
+    pub replay_of: Option<i64>,
 }
 
 /// `job_runs` relations are not navigated through sea-orm.
@@ -81,6 +83,7 @@ impl Model {
             retry_at: self.retry_at,
             error: self.error.clone(),
             worker: self.worker.clone(),
+            replay_of: self.replay_of.map(RunId),
         })
     }
 }

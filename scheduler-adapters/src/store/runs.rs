@@ -398,6 +398,72 @@ impl RunStore for SeaOrmRunStore {
         Ok(inserted)
     }
 
+    async fn insert_replay(
+        &self,
+        original: RunId,
+        now: DateTime<Utc>,
+        worker: &str,
+    ) -> Result<(ClaimedRun, bool), RepositoryError> {
+        let _serial = self.serialize().await;
+        let txn = self.begin_write().await?;
+        let first = db(runs::Entity::find_by_id(original.0).one(&txn).await)?
+            .ok_or(RepositoryError::NotFound)?
+            .into_run()?;
+        // The job's row lock orders replays of its runs: the look for an earlier replay
+        // below sees one a concurrent call committed.
+        let mut find = jobs::Entity::find_by_id(first.job_id.0);
+        if self.is_postgres() {
+            find = find.lock(LockType::Update);
+        }
+        let job = db(find.one(&txn).await)?
+            .ok_or(RepositoryError::NotFound)?
+            .into_job()?;
+        let earlier = db(runs::Entity::find()
+            .filter(runs::Column::ReplayOf.eq(original.0))
+            .one(&txn)
+            .await)?;
+        if let Some(replay) = earlier {
+            db(txn.rollback().await)?;
+            return Ok((
+                ClaimedRun {
+                    run: replay.into_run()?,
+                    job,
+                },
+                false,
+            ));
+        }
+        // Read again under the lock: it may have ended (or been retried) meanwhile.
+        let first = db(runs::Entity::find_by_id(original.0).one(&txn).await)?
+            .ok_or(RepositoryError::NotFound)?
+            .into_run()?;
+        if first.status == RunStatus::Running {
+            db(txn.rollback().await)?;
+            return Err(RepositoryError::Conflict(Conflict::RunRunning));
+        }
+        let highest: Option<i32> = db(runs::Entity::find()
+            .select_only()
+            .column_as(runs::Column::Attempt.max(), "highest")
+            .filter(runs::Column::JobId.eq(first.job_id.0))
+            .filter(runs::Column::ScheduledFor.eq(first.scheduled_for))
+            .into_tuple()
+            .one(&txn)
+            .await)?
+        .flatten();
+        let attempt = highest.unwrap_or(first.attempt).saturating_add(1);
+        let run = db(NewRun::replay(&first, attempt, now, worker)
+            .row()
+            .insert(&txn)
+            .await)?
+        .into_run()?;
+        db(jobs::Entity::update_many()
+            .col_expr(RunCount, Expr::col(RunCount).add(1))
+            .filter(jobs::Column::Id.eq(first.job_id.0))
+            .exec(&txn)
+            .await)?;
+        db(txn.commit().await)?;
+        Ok((ClaimedRun { run, job }, true))
+    }
+
     async fn cancel(&self, id: RunId, plan: &CancelPlan) -> Result<Run, RepositoryError> {
         let txn = self.begin_write().await?;
         let cancelled = db(runs::cancel_update(&plan.error, plan.at)

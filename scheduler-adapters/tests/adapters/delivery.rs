@@ -200,6 +200,7 @@ fn run_of(job: &Job, n: i64) -> Run {
         retry_at: None,
         error: None,
         worker: "w".into(),
+        replay_of: None,
     }
 }
 

@@ -71,6 +71,7 @@ fn run() -> Run {
         retry_at: None,
         error: None,
         worker: "test".into(),
+        replay_of: None,
     }
 }
 

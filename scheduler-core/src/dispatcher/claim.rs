@@ -229,9 +229,39 @@ impl Dispatcher {
             .insert_backfill(job_id, fires, now, &self.inner.config.worker)
             .await?;
         let runs: Vec<Run> = claimed.iter().map(|c| c.run.clone()).collect();
-        if claimed.is_empty() {
-            return Ok(runs);
+        self.run_requested(claimed);
+        Ok(runs)
+    }
+
+    /// Replays the ended run `original` here: a new run of its fire, linked to it, executed
+    /// on this replica under the job's overlap policy as a backfill's runs are. Returns the
+    /// replay and whether it was made now (`false`: the run was replayed before; that replay
+    /// is returned and nothing starts).
+    ///
+    /// # Errors
+    /// The store's: `NotFound`, `Conflict(RunRunning)`, `Unavailable`.
+    pub async fn replay(&self, original: RunId) -> Result<(Run, bool), RepositoryError> {
+        let now = self.inner.clock.now();
+        let (claimed, created) = self
+            .inner
+            .store
+            .insert_replay(original, now, &self.inner.config.worker)
+            .await?;
+        let run = claimed.run.clone();
+        if created {
+            self.run_requested(vec![claimed]);
         }
+        Ok((run, created))
+    }
+
+    /// Executes runs inserted on request (a backfill's, a replay) on this replica: side by
+    /// side when the job allows overlap, one after the other otherwise, each when a slot of
+    /// its kind is free.
+    fn run_requested(&self, claimed: Vec<ClaimedRun>) {
+        if claimed.is_empty() {
+            return;
+        }
+        let runs: Vec<Run> = claimed.iter().map(|c| c.run.clone()).collect();
         // Heartbeated from now on, also while they wait for their turn.
         self.track_in_flight(runs.iter().map(|run| run.id), true);
         let side_by_side = claimed
@@ -257,7 +287,6 @@ impl Dispatcher {
                 }
             }
         });
-        Ok(runs)
     }
 
     /// Starts `run` (of a `replace` job) once the runs it replaced have stopped — at once when

@@ -64,6 +64,7 @@ fn claimed() -> ClaimedRun {
         retry_at: None,
         error: None,
         worker: "w".into(),
+        replay_of: None,
     };
     ClaimedRun { run, job }
 }

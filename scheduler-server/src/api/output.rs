@@ -416,6 +416,9 @@ pub struct RunOut {
     pub error: Option<String>,
     /// The replica that executed it.
     pub worker: String,
+    /// For a replay (`trigger: replay`): the run it replays.
+    #[oai(nullable)]
+    pub replay_of: Option<i64>,
 }
 
 impl From<JobRun> for RunOut {
@@ -435,6 +438,7 @@ impl From<JobRun> for RunOut {
             retry_at: run.retry_at.map(UtcInstant),
             error: run.error,
             worker: run.worker,
+            replay_of: run.replay_of.map(|id| id.0),
         }
     }
 }
@@ -456,6 +460,7 @@ impl poem_openapi::types::Example for RunOut {
             retry_at: None,
             error: None,
             worker: "scheduler-1-4711".into(),
+            replay_of: None,
         }
     }
 }

@@ -41,6 +41,17 @@ pub enum RunStarted {
     Run(FastJson<RunOut>, #[oai(header = "Location")] String),
 }
 
+/// 202 with a new replay, or 200 with the replay made before.
+#[derive(Debug, ApiResponse)]
+pub enum Replayed {
+    /// The replay started on this replica; `Location` is its URL.
+    #[oai(status = 202)]
+    Started(FastJson<RunOut>, #[oai(header = "Location")] String),
+    /// The run was replayed before (a run is replayed once): that replay.
+    #[oai(status = 200)]
+    Already(FastJson<RunOut>),
+}
+
 /// The answer with one page of runs and its links.
 fn listed(request: &Request, listing: Listing<JobRun>) -> RunsListed {
     let (next, previous) = page_links(request, listing.next.as_ref(), listing.previous.as_ref());
@@ -258,6 +269,33 @@ impl RunsApi {
         let id = parse_run_id(&id.0.raw)?;
         let run = self.runs(caller).cancel(id).await?;
         Ok(RunFound::Run(FastJson(run.into())))
+    }
+
+    /// Replay an ended run (a failed one from the dead-letter list, or any other): a new run
+    /// of the same fire — the job's parameters and target as they are now, `scheduled_for`
+    /// kept (the receiver's idempotency key), the next `attempt`, `trigger: replay`,
+    /// `replay_of` the original — started on this replica under the job's overlap policy.
+    /// A run is replayed once: asked again, even at the same time on another replica, the
+    /// answer is `200` with that same replay.
+    #[oai(
+        path = "/scheduler/runs/:id/replay",
+        method = "post",
+        tag = "ApiTags::Runs",
+        operation_id = "replayRun"
+    )]
+    async fn replay(
+        &self,
+        caller: Caller<Write>,
+        id: Path<RawParam<i64>>,
+    ) -> Result<Replayed, OpError<errors::ReplayRun>> {
+        let id = parse_run_id(&id.0.raw)?;
+        let (run, created) = self.runs(caller).replay(id).await?;
+        if created {
+            let location = format!("/scheduler/runs/{}/", run.run.id);
+            Ok(Replayed::Started(FastJson(run.into()), location))
+        } else {
+            Ok(Replayed::Already(FastJson(run.into())))
+        }
     }
 
     /// Run a job now, on this replica (its schedule is unchanged).

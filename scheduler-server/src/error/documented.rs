@@ -34,6 +34,8 @@ pub enum ErrorDoc {
     RunConflict,
     /// 409 the run is not running.
     RunEnded,
+    /// 409 the run is still running.
+    RunRunning,
     /// 503 store unavailable.
     Unavailable,
     /// 404 no such key.
@@ -222,6 +224,12 @@ impl<S: ErrorSet> ApiResponse for OpError<S> {
                      `{\"detail\": \"The run is not running.\"}`.",
                     Detail::schema_ref(),
                 ),
+                ErrorDoc::RunRunning => json_response(
+                    409,
+                    "The run is still running: `{\"detail\": \"The run is still running; \
+                     replay it once it has ended.\"}`.",
+                    Detail::schema_ref(),
+                ),
                 ErrorDoc::Unavailable => json_response(
                     503,
                     "The store is unavailable: `{\"detail\": ...}`. Retry later.",
@@ -360,6 +368,10 @@ pub mod errors {
     error_set!(
         /// Cancel a run.
         CancelRun: [RunNotFound, RunEnded, Unavailable]
+    );
+    error_set!(
+        /// Replay a run.
+        ReplayRun: [RunNotFound, RunRunning, Unavailable]
     );
     error_set!(
         /// Preview a cron expression (its `calendars` are the tenant's).

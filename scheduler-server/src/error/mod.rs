@@ -52,6 +52,8 @@ pub enum ApiError {
     RunConflict,
     /// 409 `{"detail": "The run is not running."}`: a cancel came after it ended.
     RunEnded,
+    /// 409 `{"detail": "The run is still running."}`: a replay asked before it ended.
+    RunRunning,
     /// 404 `{"error": "Calendar not found"}`.
     CalendarNotFound,
     /// 409 `{"detail": ...}`: a job lists the calendar, so it cannot be deleted.
@@ -73,7 +75,9 @@ impl ApiError {
             | Self::InvalidCursor
             | Self::KeyNotFound
             | Self::CalendarNotFound => StatusCode::NOT_FOUND,
-            Self::RunConflict | Self::RunEnded | Self::CalendarInUse => StatusCode::CONFLICT,
+            Self::RunConflict | Self::RunEnded | Self::RunRunning | Self::CalendarInUse => {
+                StatusCode::CONFLICT
+            }
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -90,6 +94,7 @@ impl ApiError {
             Self::KeyNotFound => "Not found.",
             Self::RunConflict => "A run of this job was started at the same instant; try again.",
             Self::RunEnded => "The run is not running.",
+            Self::RunRunning => "The run is still running; replay it once it has ended.",
             Self::CalendarNotFound => "Calendar not found",
             Self::CalendarInUse => {
                 "Jobs still exclude this calendar: remove it from their calendars first."
@@ -142,6 +147,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(Conflict::RunFire) => Self::RunConflict,
             ServiceError::Conflict(Conflict::RunEnded) => Self::RunEnded,
             ServiceError::CalendarNotFound => Self::CalendarNotFound,
+            ServiceError::Conflict(Conflict::RunRunning) => Self::RunRunning,
             ServiceError::Conflict(Conflict::CalendarName) => {
                 Self::Validation(FieldErrors::from([(
                     "name".to_string(),

@@ -1,4 +1,5 @@
-//! The job page's buttons: run now, pause, resume, and delete after a confirmation page.
+//! The job page's buttons: run now, pause, resume, and delete after a confirmation page;
+//! and the run page's: replay an ended run.
 
 use std::sync::Arc;
 
@@ -8,10 +9,10 @@ use poem::{Body, Request, Response, handler};
 
 use super::error_pages::error_page;
 use super::form::FormFields;
-use super::job;
 use super::layout::{Nav, message_page};
 use super::session::see_other;
-use super::visit::{Ui, job_id, posted, respond};
+use super::visit::{Ui, job_id, posted, respond, run_id};
+use super::{job, run};
 use crate::api::wire_time::{parse_optional_instant, parse_until};
 
 /// What a job page's button does.
@@ -122,6 +123,40 @@ pub(crate) async fn maintenance(request: &Request, ui: Data<&Arc<Ui>>, body: Bod
     };
     match done {
         Ok(done) => see_other(&format!("/ui/?done={done}")),
+        Err(error) => error_page(error),
+    }
+}
+
+/// The run page's "Replay" button (`POST /ui/runs/{id}/replay`): replays the ended run and
+/// shows the replay's page — the one made now, or the one made before (a run is replayed
+/// once), each with its notice. A running run answers the "Still running" page.
+#[handler]
+pub(crate) async fn replay(
+    request: &Request,
+    ui: Data<&Arc<Ui>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    if let Err(refused) = posted(request, body).await {
+        return *refused;
+    }
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
+    let id = match run_id(&id) {
+        Ok(id) => id,
+        Err(page) => return *page,
+    };
+    match visit.runs.replay(id).await {
+        Ok((replayed, created)) => {
+            let done = if created {
+                "replayed"
+            } else {
+                "replayed-before"
+            };
+            see_other(&format!("{}?done={done}", run::path(replayed.run.id.0)))
+        }
         Err(error) => error_page(error),
     }
 }

@@ -25,6 +25,7 @@ pub(crate) fn error_page(error: ServiceError) -> Response {
         ),
         ApiError::RunConflict => message_page(status, "Try again", error.message()),
         ApiError::RunEnded => message_page(status, "Already ended", error.message()),
+        ApiError::RunRunning => message_page(status, "Still running", error.message()),
         ApiError::CalendarInUse => message_page(status, "In use", error.message()),
         ApiError::Unavailable => message_page(status, "Unavailable", error.message()),
         ApiError::Internal => message_page(status, "Error", error.message()),

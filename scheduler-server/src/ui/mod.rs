@@ -11,6 +11,8 @@
 //! | `POST /ui/jobs/{id}/run`, `/pause`, `/resume` | the job page's buttons |
 //! | `GET`, `POST /ui/jobs/{id}/delete` | delete, after a confirmation page |
 //! | `GET /ui/runs` | runs across jobs ([`runs`]) |
+//! | `GET /ui/runs/{id}` | a run's page ([`run`]) |
+//! | `POST /ui/runs/{id}/replay` | the run page's "Replay" button (an ended run) |
 //! | `GET /ui/calendars`, `POST /ui/calendars` | the calendars and the create form ([`calendars`], [`calendar_form`]) |
 //! | `GET /ui/calendars/{name}` | a calendar's dates |
 //! | `GET /ui/calendars/{name}/edit`, `POST /ui/calendars/{name}` | the replace form |
@@ -41,6 +43,7 @@ pub mod jobs;
 pub mod layout;
 pub mod paging;
 pub mod preview;
+pub mod run;
 pub mod run_pages;
 pub mod runs;
 pub mod session;
@@ -55,7 +58,7 @@ use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, Response, Route, get, post};
 use scheduler_core::Scope;
 
-use actions::{backfill, confirm_delete, delete, maintenance, pause, resume, run_now};
+use actions::{backfill, confirm_delete, delete, maintenance, pause, replay, resume, run_now};
 use audit_pages::{audit_page, job_history_page};
 use calendar_pages::{
     calendar_page, calendars_page, confirm_delete_calendar, create_calendar, delete_calendar,
@@ -63,7 +66,7 @@ use calendar_pages::{
 };
 use job_pages::{create, edit_form, job_page, jobs_page, new_form, update};
 use layout::message_page;
-use run_pages::{preview_fragment, runs_page};
+use run_pages::{preview_fragment, run_page, runs_page};
 use session::RequireScope;
 use session_pages::{login, login_page, logout, static_asset};
 
@@ -96,6 +99,8 @@ pub fn routes(ui: Ui) -> impl Endpoint<Output = Response> {
         )
         .at("/maintenance", post(maintenance.with(write)))
         .at("/runs", get(runs_page.with(read)))
+        .at("/runs/:id", get(run_page.with(read)))
+        .at("/runs/:id/replay", post(replay.with(write)))
         .at("/audit", get(audit_page.with(admin)))
         .at(
             "/calendars",

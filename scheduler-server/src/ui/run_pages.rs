@@ -1,17 +1,17 @@
-//! The runs page across the caller's jobs, and the live cron preview fragment (its fires
-//! marked by the calendars the form names).
+//! The runs page across the caller's jobs, a run's page, and the live cron preview fragment
+//! (its fires marked by the calendars the form names).
 
 use std::sync::Arc;
 
 use poem::http::StatusCode;
-use poem::web::Data;
+use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
 
-use super::error_pages::list_error_page;
+use super::error_pages::{error_page, list_error_page};
 use super::layout::Nav;
 use super::paging::{self, RunsFilter};
-use super::visit::{Ui, fragment, own_url, query_fields, respond, wants_runs_region};
-use super::{preview, runs};
+use super::visit::{Ui, fragment, own_url, query_fields, respond, run_id, wants_runs_region};
+use super::{preview, run, runs};
 
 #[handler]
 pub(crate) async fn runs_page(request: &Request, ui: Data<&Arc<Ui>>) -> Response {
@@ -46,6 +46,40 @@ pub(crate) async fn runs_page(request: &Request, ui: Data<&Arc<Ui>>) -> Response
         }
         Err(error) => list_error_page(error),
     }
+}
+
+/// A run's page (`GET /ui/runs/{id}`), with the notice of its replay button (`?done=`).
+#[handler]
+pub(crate) async fn run_page(
+    request: &Request,
+    ui: Data<&Arc<Ui>>,
+    Path(id): Path<String>,
+) -> Response {
+    let visit = match ui.visit(request) {
+        Ok(visit) => visit,
+        Err(refusal) => return *refusal,
+    };
+    let id = match run_id(&id) {
+        Ok(id) => id,
+        Err(page) => return *page,
+    };
+    let (found, summary) = tokio::join!(visit.runs.get(id), ui.summary(&visit));
+    let found = match found {
+        Ok(found) => found,
+        Err(error) => return error_page(error),
+    };
+    let fields = query_fields(request);
+    let body = run::body(&visit.viewer, &found, run::notice(fields.get("done")));
+    let title = format!("Run #{}", found.run.id.0);
+    respond(
+        request,
+        &visit,
+        StatusCode::OK,
+        &title,
+        &summary,
+        Nav::Runs,
+        body,
+    )
 }
 
 #[handler]

@@ -92,7 +92,11 @@ fn row(JobRun { run, job_name }: &JobRun, with_job: bool) -> Markup {
                     }
                 } }
             }
-            td data-label="Scheduled for" { span.cell { (instant(Some(run.scheduled_for))) } }
+            td data-label="Scheduled for" { span.cell {
+                a.run-link href=(super::run::path(run.id.0)) title={"Run #" (run.id.0)} {
+                    (instant(Some(run.scheduled_for)))
+                }
+            } }
             td data-label="Started" { span.cell { (instant(Some(run.started_at))) } }
             td data-label="Duration" { span.cell { (duration(run.duration())) } }
             td data-label="Attempt" { span.cell { (run.attempt) } }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use maud::Markup;
 use poem::http::StatusCode;
 use poem::{Body, IntoResponse, Request, Response};
-use scheduler_core::{JobId, ServiceError};
+use scheduler_core::{JobId, RunId, ServiceError};
 
 use super::error_pages::{error_page, read_only_page};
 use super::form::FormFields;
@@ -135,6 +135,15 @@ pub(crate) fn wants_runs_region(request: &Request) -> bool {
 /// A path id; anything but a positive integer is an unknown job.
 pub(crate) fn job_id(raw: &str) -> Result<JobId, Box<Response>> {
     crate::api::jobs::parse_job_id(raw).map_err(|_| Box::new(error_page(ServiceError::JobNotFound)))
+}
+
+/// A run's path id; anything but a positive integer is an unknown run.
+pub(crate) fn run_id(raw: &str) -> Result<RunId, Box<Response>> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(RunId)
+        .ok_or_else(|| Box::new(error_page(ServiceError::RunNotFound)))
 }
 
 /// A posted form's fields, after the CSRF checks.

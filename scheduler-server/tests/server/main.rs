@@ -28,6 +28,7 @@ mod observability;
 mod overlap;
 mod process;
 mod redis_cache;
+mod replay;
 mod replicas;
 mod runs;
 mod schedule_kinds;

@@ -1,6 +1,7 @@
 //! The dashboard over real HTTP, without a browser: login and the session cookie, CSRF
 //! refusals, read-only keys, tenants, the form's inline errors, escaping, the content policy,
-//! the preview fragment and the runs page. The browser tests are in `ui_browser.rs`.
+//! the preview fragment, the runs page and a run's page with its Replay button. The browser
+//! tests are in `ui_browser.rs`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -1360,4 +1361,148 @@ async fn without_keys_the_dashboard_acts_as_dashboard_local_and_escapes_the_trai
             .body
             .contains("&lt;script&gt;alert('x')&lt;/script&gt;</a>")
     );
+}
+
+/// Answers 200 after a few seconds: its run is still running while the test looks at it.
+#[poem::handler]
+async fn slow_hook() -> &'static str {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    "ok"
+}
+
+/// Creates a job delivering to `target` and starts a manual run of it; returns the run's id.
+async fn job_with_a_run(app: &TestApp, key: &str, name: &str, target: Value) -> i64 {
+    let (status, job) = api(
+        app,
+        key,
+        reqwest::Method::POST,
+        "/scheduler/jobs/",
+        Some(json!({"name": name, "cron_expression": "0 0 1 1 *", "target": target})),
+    )
+    .await;
+    assert_eq!(status, 201, "{job}");
+    let (status, run) = api(
+        app,
+        key,
+        reqwest::Method::POST,
+        &format!("/scheduler/jobs/{}/run/", job["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{run}");
+    run["id"].as_i64().unwrap()
+}
+
+/// The run id of a run page's path (`/ui/runs/7?done=...` → 7).
+fn run_of(location: &str) -> i64 {
+    let rest = location.strip_prefix("/ui/runs/").expect("a run page");
+    rest.split('?').next().unwrap().parse().unwrap()
+}
+
+/// A failed run's page replays it once (a second post shows that replay); a running run and
+/// a read key get no button, and their posts are refused.
+async fn an_ended_run_is_replayed_from_its_page_once(app: TestApp) {
+    let admin = key(&app, "default", "ops", Scope::Admin).await;
+    let reader = key(&app, "default", "viewer", Scope::Read).await;
+    let refused = json!({"type": "http", "url": "http://127.0.0.1:9/hook"});
+    let original = job_with_a_run(&app, &admin, "flaky", refused).await;
+    let failed = settled(&app, &admin, original).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+
+    let mut visitor = Visitor::new(&app);
+    visitor.login(&admin).await;
+    let page = visitor.get(&format!("/ui/runs/{original}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"action-replay\""), "{}", page.body);
+    assert!(!page.body.contains("Replay of"));
+    let csrf = page.csrf();
+    let path = format!("/ui/runs/{original}/replay");
+
+    let first = visitor.post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    assert!(
+        first.location().ends_with("?done=replayed"),
+        "{}",
+        first.location()
+    );
+    let replay = run_of(first.location());
+    assert_ne!(replay, original);
+    let shown = visitor.get(first.location()).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(
+        shown.body.contains(&format!(
+            "Replay of <a href=\"/ui/runs/{original}\">run #{original}</a>"
+        )),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("Replay started"));
+    assert!(shown.body.contains("id=\"run-trigger\">replay<"));
+
+    // Asked again: the same replay, said so.
+    let again = visitor.post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(run_of(again.location()), replay);
+    assert!(again.location().ends_with("?done=replayed-before"));
+    let shown = visitor.get(again.location()).await;
+    assert!(shown.body.contains("was replayed before"), "{}", shown.body);
+
+    // The runs table lists it with its trigger and links each run to its page.
+    settled(&app, &admin, replay).await;
+    let runs = visitor.get("/ui/runs").await;
+    assert!(
+        runs.body
+            .contains("data-label=\"Trigger\"><span class=\"cell\">replay</span>"),
+        "{}",
+        runs.body
+    );
+    assert!(runs.body.contains(&format!("href=\"/ui/runs/{replay}\"")));
+
+    // A running run has no button, and its replay is refused.
+    let hook = crate::support::serve_hook(slow_hook).await;
+    let busy = job_with_a_run(&app, &admin, "slow", json!({"type": "http", "url": hook})).await;
+    let running = visitor.get(&format!("/ui/runs/{busy}")).await;
+    assert_eq!(running.status, StatusCode::OK);
+    assert!(running.body.contains("status-running"), "{}", running.body);
+    assert!(!running.body.contains("action-replay"));
+    let refused = visitor
+        .post(&format!("/ui/runs/{busy}/replay"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.body.contains("Still running"), "{}", refused.body);
+
+    // A read key sees no button and its post is refused.
+    let mut viewer = Visitor::new(&app);
+    viewer.login(&reader).await;
+    let read_only = viewer.get(&format!("/ui/runs/{original}")).await;
+    assert_eq!(read_only.status, StatusCode::OK);
+    assert!(!read_only.body.contains("action-replay"));
+    let csrf_r = read_only.csrf();
+    let refused = viewer.post(&path, &[("csrf", &csrf_r)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("Read-only key"));
+    let (_, replays) = api(
+        &app,
+        &admin,
+        reqwest::Method::GET,
+        "/scheduler/runs/?trigger=replay",
+        None,
+    )
+    .await;
+    assert_eq!(replays["count"], 1, "{replays}");
+    settled(&app, &admin, busy).await;
+}
+
+#[tokio::test]
+async fn an_ended_run_is_replayed_from_its_page_once_on_sqlite() {
+    let app = crate::support::sqlite_app().await.unwrap();
+    an_ended_run_is_replayed_from_its_page_once(app).await;
+}
+
+#[tokio::test]
+async fn an_ended_run_is_replayed_from_its_page_once_on_postgres() {
+    let Some(app) = crate::support::postgres_app().await else {
+        return;
+    };
+    an_ended_run_is_replayed_from_its_page_once(app).await;
 }

@@ -13,5 +13,6 @@ mod cron;
 mod general;
 mod jobs;
 mod keys;
+mod replay;
 mod runs;
 mod support;

@@ -69,6 +69,18 @@ pub struct Actor {
     pub request_id: Option<String>,
 }
 
+impl Actor {
+    /// The scheduler itself, acting on `tenant`'s job (an auto-pause, a pause that ended):
+    /// recorded as `scheduler`, without a request.
+    pub fn scheduler(tenant: &Tenant) -> Self {
+        Self {
+            tenant: tenant.clone(),
+            name: "scheduler".to_string(),
+            request_id: None,
+        }
+    }
+}
+
 /// An entry about to be recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {

@@ -26,6 +26,18 @@ impl SeaOrmAuditLog {
     }
 }
 
+/// Appends `record` inside `txn`: the entry of a change the store makes itself (an
+/// auto-pause, a pause that ended) commits or rolls back with it.
+pub(super) async fn record_in(
+    txn: &sea_orm::DatabaseTransaction,
+    record: &AuditRecord,
+) -> Result<(), RepositoryError> {
+    let mut row = Model::from_record(record).into_active_model().reset_all();
+    row.id = NotSet;
+    row.insert(txn).await.map_err(repository_error)?;
+    Ok(())
+}
+
 #[async_trait]
 impl AuditLog for SeaOrmAuditLog {
     async fn record(&self, record: AuditRecord) -> Result<(), RepositoryError> {

@@ -1,10 +1,11 @@
 //! Failure streaks and auto-pause inside an outcome batch's transaction: the core says how
 //! each job's streak moves ([`scheduler_core::failure_streaks`]), whether the stored streak
 //! pauses the job ([`scheduler_core::Job::auto_pause`]) and what the paused job is
-//! ([`scheduler_core::Job::paused`]); this module writes them. It runs only for batches
+//! ([`scheduler_core::Job::paused`]); this module writes them, with the pause's audit entry
+//! (actor `scheduler`). It runs only for batches
 //! holding outcomes of jobs that pause themselves, a statement or two per such job.
 
-use scheduler_core::{JobId, RepositoryError, StreakChange};
+use scheduler_core::{Actor, JobId, RepositoryError, StreakChange, job_record};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
@@ -48,10 +49,16 @@ pub(super) async fn apply(
             continue;
         };
         // Paused as the core pauses (`Job::paused`); `updated_at` stays: no one edited it.
-        jobs::pause_state_update(&job.paused(note))
+        let at = note.at;
+        let after = job.clone().paused(note);
+        jobs::pause_state_update(&after)
             .exec(txn)
             .await
             .map_err(repository_error)?;
+        let actor = Actor::scheduler(&job.tenant);
+        if let Some(record) = job_record(&actor, at, Some(&job), Some(&after)) {
+            super::audit::record_in(txn, &record).await?;
+        }
         paused.push(change.job_id);
     }
     Ok(paused)

@@ -557,12 +557,18 @@ impl RunStore for SeaOrmRunStore {
         let rows = db(due.all(&txn).await)?;
         let mut resumed = Vec::with_capacity(rows.len());
         for row in rows {
-            let job = row.into_job()?.resumed(now);
-            // The row is locked: written as the core computed it.
+            let before = row.into_job()?;
+            let job = before.clone().resumed(now);
+            // The row is locked: written as the core computed it, with its audit entry.
             db(jobs::pause_state_update(&job)
                 .col_expr(jobs::Column::UpdatedAt, Expr::value(micros(job.updated_at)))
                 .exec(&txn)
                 .await)?;
+            let actor = scheduler_core::Actor::scheduler(&job.tenant);
+            if let Some(record) = scheduler_core::job_record(&actor, now, Some(&before), Some(&job))
+            {
+                super::audit::record_in(&txn, &record).await?;
+            }
             resumed.push(job.id);
         }
         db(txn.commit().await)?;

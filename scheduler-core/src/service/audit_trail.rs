@@ -120,6 +120,23 @@ impl JobService {
                     max: AuditFilter::MAX_PAGE_SIZE,
                 }),
         );
+        // Text filters are compared with stored text: no NUL (no store keeps one), and no
+        // longer than what is stored.
+        for (field, value, max) in [
+            ("subject", filter.subject.as_deref(), 255),
+            ("actor", filter.actor.as_deref(), 300),
+        ] {
+            if let Some(value) = value {
+                let checked = crate::text::reject_nul(value).and_then(|()| {
+                    if value.chars().count() > max {
+                        Err(Invalid::TooLong { max })
+                    } else {
+                        Ok(())
+                    }
+                });
+                errors.check(field, checked);
+            }
+        }
         let Some(size) = size.filter(|_| errors.is_empty()) else {
             return Err(errors.into());
         };

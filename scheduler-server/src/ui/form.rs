@@ -288,6 +288,7 @@ impl JobForm {
             "start_time",
             "misfire_policy",
             "concurrency_policy",
+            "dst_overlap",
         ] {
             if let Some(value) = present(field) {
                 body.insert(field.into(), Value::String(value));

@@ -199,11 +199,17 @@ pub fn body(
                     dt { "Policies" }
                     dd {
                         "missed fires " code { (job.spec.policy.misfire.as_str()) }
+                        @if job.spec.policy.misfire == scheduler_core::MisfirePolicy::CatchUp {
+                            " within " (job.spec.policy.catch_up_window_seconds) " s"
+                        }
                         " (grace " (job.spec.policy.misfire_grace_seconds) " s), overlap "
                         code { (job.spec.policy.concurrency.as_str()) } ", "
                         (job.spec.policy.max_retries) " retries (backoff "
                         (job.spec.policy.retry_backoff_seconds) " s), timeout "
                         (job.spec.policy.timeout_seconds) " s"
+                        @if job.spec.schedule.cron().is_some() {
+                            ", when clocks go back: " code #dst-overlap { (job.spec.policy.dst_overlap.as_str()) }
+                        }
                     }
                     dt { "Owner" } dd { (job.spec.source.as_str()) " · created by "
                         (job.created_by.as_deref().unwrap_or("no key")) " · " (instant(Some(job.created_at))) }

@@ -221,6 +221,18 @@ async fn every_change_is_recorded_with_its_diff(app: TestApp) {
         errors["kind"].is_array() && errors["page_size"].is_array(),
         "{errors}"
     );
+    // Text no store keeps is refused by name, not sent to the database (a NUL once was a 500).
+    let (status, errors) = app
+        .get_json(&format!(
+            "/scheduler/audit/?actor=a%00b&subject={}",
+            "x".repeat(300)
+        ))
+        .await;
+    assert_eq!(status, 400, "{errors}");
+    assert!(
+        errors["actor"].is_array() && errors["subject"].is_array(),
+        "{errors}"
+    );
 }
 
 scheduler_test_support::backend_tests! {

@@ -71,6 +71,24 @@ async fn paused_after_exactly_three_failures((a, b): (TestApp, TestApp)) {
     );
     assert_eq!(read["failure_streak"], 3);
     assert_eq!(b.get_json(&path).await.1, read, "both replicas agree");
+    // The trail says the scheduler paused it, and why, once.
+    let (_, history) = a.get_json(&format!("{path}history/")).await;
+    let pauses: Vec<&Value> = history["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "pause")
+        .collect();
+    assert_eq!(pauses.len(), 1, "{history}");
+    assert_eq!(pauses[0]["actor"], "scheduler");
+    assert!(
+        pauses[0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "pause_note" && c["after"] == json!(reason)),
+        "{history}"
+    );
     // Scraped only from the PostgreSQL pair, which has no cache: a scrape also writes the
     // process-wide cache counters from the scraped app's cache, which would race the Redis
     // cache tests' exact counts when every test shares one process (`cargo test`).

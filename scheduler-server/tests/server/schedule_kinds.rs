@@ -515,6 +515,23 @@ async fn a_pause_with_an_end_resumes_by_itself(app: TestApp) {
         ),
         (&Value::Null, &Value::Null, &Value::Null)
     );
+    // The trail: paused by the caller, resumed by the scheduler.
+    let (_, history) = app.get_json(&format!("{path}history/")).await;
+    let who: Vec<(&str, &str)> = history["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("resume", "scheduler"),
+            ("pause", "local"),
+            ("create", "local")
+        ],
+        "{history}"
+    );
     // Hourly from start_time: the next run follows the grid, after the pause's end.
     let next = instant(&read["next_run"]);
     assert!(next > until, "{read}");

@@ -3,9 +3,11 @@
 //! inline error of a bad expression, sees it in the table with its next run, runs it now and
 //! sees the run succeed, pauses it and sees its next run empty; a read-only key sees no
 //! buttons; a calendar made through its form excludes a day of a job made through the job
-//! form; an edit made through the form is in the job page's History; the pages load nothing
-//! from beyond the server. Screenshots of every page at 1,400 and 400 px go to
-//! `target/ui-screenshots/`.
+//! form; the job form's schedule options (jitter, max runs, catch-up and its window, overlap,
+//! auto-pause, calendars and what happens on their days, an interval instead of cron) are
+//! saved, shown and edited; an edit made through the form is in the job page's History; the
+//! pages load nothing from beyond the server. Screenshots of every page at 1,400 and 400 px
+//! go to `target/ui-screenshots/`.
 //!
 //! Chromium runs with every host but loopback unresolvable and a dead proxy for everything
 //! that is not loopback, so a page that needed the network would visibly break; the
@@ -630,6 +632,231 @@ async fn a_calendar_made_in_the_browser_moves_a_jobs_fire_off_its_day() {
     browser
         .wait_for("the calendar page", 10, Present("#calendar-title"))
         .await;
+    browser.client.clone().close().await.unwrap();
+}
+
+/// Chooses `value` in the `<select>` matching `css`.
+async fn choose(browser: &Browser, css: &str, value: &str) {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
+
+/// The text of the job page's setting labelled `label` (its `<dd>`).
+async fn setting(browser: &Browser, label: &str) -> String {
+    let source = format!(
+        "const dt = [...document.querySelectorAll('dl.settings dt')]
+             .find(d => d.textContent.trim() === {label:?});
+         return dt ? dt.nextElementSibling.innerText : null;"
+    );
+    browser
+        .script(&source)
+        .await
+        .as_str()
+        .unwrap_or_else(|| panic!("no setting {label:?} on the job page"))
+        .to_string()
+}
+
+/// The job as the API has it.
+async fn job_json(app: &TestApp, key: &str, id: i64) -> Value {
+    reqwest::Client::new()
+        .get(app.url(&format!("/scheduler/jobs/{id}/")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_schedule_option_of_the_job_form_is_saved_shown_and_edited() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    let _one = ONE_BROWSER.lock().await;
+    let app = crate::support::sqlite_app().await.unwrap();
+    let writer = key(&app, Scope::Write, "operator").await;
+    let calendar = reqwest::Client::new()
+        .post(app.url("/scheduler/calendars/"))
+        .bearer_auth(&writer)
+        .json(&json!({"name": "plant-shutdown", "dates": [{"date": "2030-08-05"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(calendar.status(), 201);
+    let browser = Browser::start(&chromium, &driver).await;
+    log_in(&browser, &app, &writer).await;
+
+    browser.click("#new-job").await;
+    browser
+        .wait_for("the job form", 10, Present("#cron_expression"))
+        .await;
+    browser
+        .script("document.querySelectorAll('details').forEach(d => d.open = true);")
+        .await;
+    browser.fill("#name", "ledger-sync").await;
+    browser.fill("#cron_expression", "30 1 * * *").await;
+    browser.fill("#timezone", "America/New_York").await;
+    browser.fill("#calendars", "plant-shutdown").await;
+    choose(&browser, "#on_excluded", "move").await;
+    browser.fill("#max_runs", "5").await;
+    choose(&browser, "#misfire_policy", "catch_up").await;
+    browser.fill("#catch_up_window_seconds", "600").await;
+    choose(&browser, "#concurrency_policy", "buffer_one").await;
+    choose(&browser, "#dst_overlap", "twice").await;
+    browser.fill("#pause_after_failures", "3").await;
+    browser.fill("#jitter_seconds", "60").await;
+    browser.screenshots("form-schedule-options").await;
+    browser.click(".job-form button[type=submit]").await;
+    browser
+        .wait_for("the job page", 10, Present("#job-title"))
+        .await;
+    assert!(
+        !browser.exists("#form-errors").await,
+        "the form was refused: {}",
+        browser.text(".job-form").await
+    );
+    assert_eq!(browser.text("#notice").await, "Job created.");
+    let id = job_id_of_page(&browser).await;
+
+    // The page, as it words each option.
+    assert_eq!(browser.text("#schedule code.expr").await, "30 1 * * *");
+    assert_eq!(setting(&browser, "Time zone").await, "America/New_York");
+    assert_eq!(
+        browser.text("#fire-count").await,
+        "0 scheduled fires run of at most 5"
+    );
+    assert_eq!(browser.text("#jitter").await, "up to 60 s per fire");
+    assert_eq!(
+        browser.text("#auto-pause").await,
+        "after 3 consecutive failures (0 so far)"
+    );
+    assert_eq!(browser.text("#job-calendars a").await, "plant-shutdown");
+    assert_eq!(browser.text("#on-excluded").await, "move");
+    assert!(
+        browser
+            .text("#job-calendars")
+            .await
+            .contains("a fire on their days moves to the next allowed day"),
+    );
+    let policies = setting(&browser, "Policies").await;
+    assert!(
+        policies.starts_with("missed fires catch_up within 600 s (grace ")
+            && policies.contains("overlap buffer_one,")
+            && policies.ends_with("when clocks go back: twice"),
+        "{policies}"
+    );
+    browser.screenshots("job-schedule-options").await;
+
+    // The stored fields, exactly (the form once dropped "When clocks go back": a new job got
+    // `once` whatever was chosen).
+    let stored = job_json(&app, &writer, id).await;
+    let fields = |job: &Value| {
+        json!({
+            "cron_expression": job["cron_expression"], "interval_seconds": job["interval_seconds"],
+            "timezone": job["timezone"], "jitter_seconds": job["jitter_seconds"],
+            "max_runs": job["max_runs"], "misfire_policy": job["misfire_policy"],
+            "catch_up_window_seconds": job["catch_up_window_seconds"],
+            "concurrency_policy": job["concurrency_policy"],
+            "pause_after_failures": job["pause_after_failures"],
+            "calendars": job["calendars"],
+            "on_excluded": job["on_excluded"],
+            "dst_overlap": job["dst_overlap"],
+        })
+    };
+    assert_eq!(
+        fields(&stored),
+        json!({
+            "cron_expression": "30 1 * * *", "interval_seconds": null,
+            "timezone": "America/New_York", "jitter_seconds": 60, "max_runs": 5,
+            "misfire_policy": "catch_up", "catch_up_window_seconds": 600,
+            "concurrency_policy": "buffer_one", "pause_after_failures": 3,
+            "calendars": ["plant-shutdown"], "on_excluded": "move", "dst_overlap": "twice",
+        }),
+        "{stored}"
+    );
+
+    // The edit form holds what was stored; an interval instead of cron, other choices.
+    browser.click("#action-edit").await;
+    browser
+        .wait_for("the edit form", 10, Present("#interval_seconds"))
+        .await;
+    let shown = browser
+        .script(
+            "return ['cron_expression', 'timezone', 'max_runs', 'jitter_seconds', 'misfire_policy',
+                     'catch_up_window_seconds', 'concurrency_policy', 'pause_after_failures',
+                     'calendars', 'on_excluded', 'dst_overlap']
+                    .map(id => document.getElementById(id).value);",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!([
+            "30 1 * * *",
+            "America/New_York",
+            "5",
+            "60",
+            "catch_up",
+            "600",
+            "buffer_one",
+            "3",
+            "plant-shutdown",
+            "move",
+            "twice"
+        ])
+    );
+    browser
+        .script("document.querySelectorAll('details').forEach(d => d.open = true);")
+        .await;
+    browser.fill("#cron_expression", "").await;
+    browser.fill("#interval_seconds", "5400").await;
+    choose(&browser, "#concurrency_policy", "replace").await;
+    choose(&browser, "#dst_overlap", "once").await;
+    choose(&browser, "#on_excluded", "skip").await;
+    browser.click(".job-form button[type=submit]").await;
+    browser
+        .wait_for("the job page", 10, Present("#notice"))
+        .await;
+    assert_eq!(browser.text("#notice").await, "Changes saved.");
+    let schedule = browser.text("#schedule").await;
+    assert!(schedule.starts_with("every 90 minutes"), "{schedule}");
+    assert_eq!(browser.text("#on-excluded").await, "skip");
+    assert!(
+        browser
+            .text("#job-calendars")
+            .await
+            .contains("a fire on their days is skipped"),
+    );
+    let policies = setting(&browser, "Policies").await;
+    assert!(
+        policies.starts_with("missed fires catch_up within 600 s (grace ")
+            && policies.contains("overlap replace,"),
+        "{policies}"
+    );
+    assert_eq!(browser.text("#jitter").await, "up to 60 s per fire");
+    assert_eq!(
+        browser.text("#fire-count").await,
+        "0 scheduled fires run of at most 5"
+    );
+    let edited = job_json(&app, &writer, id).await;
+    assert_eq!(
+        fields(&edited),
+        json!({
+            "cron_expression": null, "interval_seconds": 5400,
+            "timezone": "America/New_York", "jitter_seconds": 60, "max_runs": 5,
+            "misfire_policy": "catch_up", "catch_up_window_seconds": 600,
+            "concurrency_policy": "replace", "pause_after_failures": 3,
+            "calendars": ["plant-shutdown"], "on_excluded": "skip", "dst_overlap": "once",
+        }),
+        "{edited}"
+    );
     browser.client.clone().close().await.unwrap();
 }
 

@@ -427,6 +427,29 @@ impl CalendarRules {
         self.excludes_date(at.with_timezone(&self.def.timezone.tz()).date_naive())
     }
 
+    /// When the excluded days around `at` end: the first instant (local midnight, in the
+    /// calendar's zone) of the first later day the calendar does not exclude; `None` when it
+    /// does not exclude `at`, or lists every day of the next [`JobCalendars::MAX_MOVE_DAYS`].
+    pub fn excluded_until(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let tz = self.def.timezone.tz();
+        let day = at.with_timezone(&tz).date_naive();
+        if !self.excludes_date(day) {
+            return None;
+        }
+        let next = (1..=JobCalendars::MAX_MOVE_DAYS)
+            .filter_map(|days| day.checked_add_days(chrono::Days::new(u64::from(days))))
+            .find(|day| !self.excludes_date(*day))?;
+        let midnight = next.and_hms_opt(0, 0, 0)?;
+        // A zone whose clocks skip midnight that day: the first instant after the gap.
+        tz.from_local_datetime(&midnight)
+            .earliest()
+            .or_else(|| {
+                tz.from_local_datetime(&midnight.checked_add_signed(Duration::hours(1))?)
+                    .earliest()
+            })
+            .map(|instant| instant.with_timezone(&Utc))
+    }
+
     /// The entry that excludes `date`, for showing its label.
     pub fn entry_for(&self, date: NaiveDate) -> Option<&CalendarEntry> {
         self.def.entries.iter().find(|entry| {
@@ -552,6 +575,16 @@ impl JobCalendars {
             }
         }
         self
+    }
+
+    /// The end of the run of excluded days `at` is in, across these calendars: the latest
+    /// [`CalendarRules::excluded_until`] of those excluding it (another calendar may still
+    /// exclude that instant; callers look again). `None` when none excludes `at`.
+    pub fn excluded_until(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.rules
+            .iter()
+            .filter_map(|rule| rule.excluded_until(at))
+            .max()
     }
 
     /// The first calendar that excludes `at`, if any.

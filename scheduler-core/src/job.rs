@@ -113,15 +113,23 @@ impl JobSpec {
     }
 
     /// The next fire after `now` that runs: [`JobSpec::next_fire`], passing over the fires a
-    /// calendar skips (a moved fire runs, where it was moved to); `None` when there is none
-    /// within the next 1,024 fires.
+    /// calendar skips (a moved fire runs, where it was moved to). A run of excluded days is
+    /// passed in one step (the search continues from the end of those days), so a dense
+    /// schedule over a long holiday costs a few steps, not one per fire; `None` when no fire
+    /// runs within 1,024 steps.
     pub fn next_allowed_fire(&self, now: DateTime<Utc>, fired: u64) -> Option<Fire> {
         let mut fire = self.next_fire(now, fired)?;
         for _ in 0..1_024 {
             if self.skipped_by_calendar(fire).is_none() {
                 return Some(fire);
             }
-            fire = self.next_fire(fire.due, fired)?;
+            // Each step ends later than the last (`next_fire` is after its `now`, and the
+            // jump is only taken past the fire's due time), so the search always advances.
+            let from = match self.calendars.excluded_until(fire.at) {
+                Some(until) if until > fire.due => until - chrono::Duration::microseconds(1),
+                _ => fire.due,
+            };
+            fire = self.next_fire(from, fired)?;
         }
         None
     }

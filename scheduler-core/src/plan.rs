@@ -655,6 +655,40 @@ mod tests {
     }
 
     #[test]
+    fn a_dense_schedule_passes_a_long_run_of_excluded_days_in_a_few_steps() {
+        use crate::calendar::OnExcluded;
+        // Every second, over 24-26 December (London) and a New Year's Day: more than 250,000
+        // excluded fires between now and the next that runs.
+        let mut job = holiday_job(OnExcluded::Skip, "2025-12-24T10:00:00Z");
+        job.spec.schedule =
+            crate::timing::Schedule::Interval(crate::timing::Interval::from_seconds(1).unwrap());
+        job.spec.start_time = utc("2025-12-01T00:00:00Z");
+        let fire = job
+            .spec
+            .next_allowed_fire(utc("2025-12-24T23:59:58Z"), 0)
+            .unwrap();
+        assert_eq!(fire.at, utc("2025-12-24T23:59:59Z"));
+        let fire = job
+            .spec
+            .next_allowed_fire(utc("2025-12-24T23:59:59Z"), 0)
+            .unwrap();
+        // 27 December 00:00 in London (GMT in winter).
+        assert_eq!(fire.at, utc("2025-12-27T00:00:00Z"));
+        (job.next_run, job.next_fire) = stored_next(
+            &job.spec,
+            job.spec.next_fire(utc("2025-12-25T12:00:00Z"), 0),
+        );
+        assert_eq!(job.upcoming_run(), Some(utc("2025-12-27T00:00:00Z")));
+        // The end of the excluded days, from any instant inside them; none outside.
+        let rules = &job.spec.calendars;
+        assert_eq!(
+            rules.excluded_until(utc("2025-12-25T13:00:00Z")),
+            Some(utc("2025-12-27T00:00:00Z"))
+        );
+        assert_eq!(rules.excluded_until(utc("2025-12-27T13:00:00Z")), None);
+    }
+
+    #[test]
     fn changing_a_calendar_recomputes_the_next_run_of_a_job_using_it() {
         use crate::calendar::OnExcluded;
         let job = holiday_job(OnExcluded::Skip, "2025-12-22T10:00:00Z");

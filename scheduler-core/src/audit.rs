@@ -190,6 +190,39 @@ pub fn diff(before: &Map<String, Value>, after: &Map<String, Value>) -> Vec<Fiel
     changes
 }
 
+/// The entry of `actor`'s change of one thing (`kind`, its subject and name) from the
+/// fields `before` to the fields `after` (`None`: created, deleted): `Create`, `Delete`, or
+/// `update` (an update, a pause, a resume) when both exist; `None` for an `Update` that
+/// changed no field.
+pub fn change_record(
+    actor: &Actor,
+    at: DateTime<Utc>,
+    (kind, subject, subject_name): (AuditKind, String, String),
+    before: Option<&Map<String, Value>>,
+    after: Option<&Map<String, Value>>,
+    update: AuditAction,
+) -> Option<AuditRecord> {
+    let empty = Map::new();
+    let changes = diff(before.unwrap_or(&empty), after.unwrap_or(&empty));
+    let action = match (before, after) {
+        (None, _) => AuditAction::Create,
+        (Some(_), None) => AuditAction::Delete,
+        (Some(_), Some(_)) => update,
+    };
+    if changes.is_empty() && action == AuditAction::Update {
+        return None;
+    }
+    Some(AuditRecord::by(
+        actor,
+        at,
+        kind,
+        action,
+        subject,
+        subject_name,
+        changes,
+    ))
+}
+
 /// The fields of a job an entry compares, with the API's names: what a client writes, and
 /// the pause record. A target's header values are `***` (they are never shown).
 pub fn job_fields(job: &Job) -> Map<String, Value> {
@@ -313,41 +346,33 @@ pub fn job_record(
     after: Option<&Job>,
 ) -> Option<AuditRecord> {
     let job = after.or(before)?;
-    // Compared with header values as they are (a rotated secret is a change), shown masked.
-    let empty = Map::new();
-    let before_fields = before.map(|job| fields(job, false));
-    let after_fields = after.map(|job| fields(job, false));
-    let mut changes = diff(
-        before_fields.as_ref().unwrap_or(&empty),
-        after_fields.as_ref().unwrap_or(&empty),
-    );
-    let masked = |job: Option<&Job>| {
-        job.and_then(|job| job_fields(job).remove("target"))
-            .unwrap_or(Value::Null)
-    };
-    for change in changes.iter_mut().filter(|c| c.field == "target") {
-        change.before = masked(before);
-        change.after = masked(after);
-    }
-    let action = match (before, after) {
-        (None, _) => AuditAction::Create,
-        (Some(_), None) => AuditAction::Delete,
+    let update = match (before, after) {
         (Some(b), Some(a)) if b.spec.is_active && !a.spec.is_active => AuditAction::Pause,
         (Some(b), Some(a)) if !b.spec.is_active && a.spec.is_active => AuditAction::Resume,
         _ => AuditAction::Update,
     };
-    if changes.is_empty() && action == AuditAction::Update {
-        return None;
-    }
-    Some(AuditRecord::by(
+    // Compared with header values as they are (a rotated secret is a change), shown masked.
+    let mut record = change_record(
         actor,
         at,
-        AuditKind::Job,
-        action,
-        job.id.to_string(),
-        job.spec.name.as_str().to_string(),
-        changes,
-    ))
+        (
+            AuditKind::Job,
+            job.id.to_string(),
+            job.spec.name.as_str().to_string(),
+        ),
+        before.map(|job| fields(job, false)).as_ref(),
+        after.map(|job| fields(job, false)).as_ref(),
+        update,
+    )?;
+    let masked = |job: Option<&Job>| {
+        job.and_then(|job| job_fields(job).remove("target"))
+            .unwrap_or(Value::Null)
+    };
+    for change in record.changes.iter_mut().filter(|c| c.field == "target") {
+        change.before = masked(before);
+        change.after = masked(after);
+    }
+    Some(record)
 }
 
 #[cfg(test)]

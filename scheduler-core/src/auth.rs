@@ -238,10 +238,12 @@ impl KeyService {
         self
     }
 
-    /// Records `caller`'s `action` on `key` (a failing log is logged, not the change's
-    /// failure).
-    async fn audit(&self, caller: &Principal, action: crate::audit::AuditAction, key: &ApiKey) {
-        let Some(log) = &self.audit else { return };
+    /// Records `caller`'s creation (`before`: `None`) or revocation (`after`: `None`) of a
+    /// key (a failing log is logged, not the change's failure).
+    async fn audit(&self, caller: &Principal, before: Option<&ApiKey>, after: Option<&ApiKey>) {
+        let (Some(log), Some(key)) = (&self.audit, after.or(before)) else {
+            return;
+        };
         let fields = |key: &ApiKey| {
             let mut map = serde_json::Map::new();
             map.insert("name".into(), serde_json::Value::from(key.name.as_str()));
@@ -252,20 +254,20 @@ impl KeyService {
             );
             map
         };
-        let empty = serde_json::Map::new();
-        let changes = match action {
-            crate::audit::AuditAction::Delete => crate::audit::diff(&fields(key), &empty),
-            _ => crate::audit::diff(&empty, &fields(key)),
-        };
-        let record = crate::audit::AuditRecord::by(
+        let Some(record) = crate::audit::change_record(
             &caller.audit_actor(),
             self.clock.now(),
-            crate::audit::AuditKind::Key,
-            action,
-            key.id.to_string(),
-            key.name.clone(),
-            changes,
-        );
+            (
+                crate::audit::AuditKind::Key,
+                key.id.to_string(),
+                key.name.clone(),
+            ),
+            before.map(fields).as_ref(),
+            after.map(fields).as_ref(),
+            crate::audit::AuditAction::Update,
+        ) else {
+            return;
+        };
         if let Err(error) = log.record(record).await {
             tracing::error!(%error, "the audit entry of a key change could not be recorded");
         }
@@ -284,8 +286,7 @@ impl KeyService {
             .find(|key| key.id == id);
         self.revoke(id, Some(&caller.tenant)).await?;
         if let Some(key) = key {
-            self.audit(caller, crate::audit::AuditAction::Delete, &key)
-                .await;
+            self.audit(caller, Some(&key), None).await;
         }
         Ok(())
     }
@@ -318,8 +319,7 @@ impl KeyService {
             .into());
         }
         let (key, secret) = self.create(caller.tenant.clone(), name, scope).await?;
-        self.audit(caller, crate::audit::AuditAction::Create, &key)
-            .await;
+        self.audit(caller, None, Some(&key)).await;
         Ok((key, secret))
     }
 

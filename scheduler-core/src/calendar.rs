@@ -595,6 +595,33 @@ impl JobCalendars {
             .map(CalendarRules::name)
     }
 
+    /// Where a moved fire at `at` runs (**the move rule**): the same local time (in `tz`) of
+    /// the first later day none of these calendars excludes, or the first later fire of the
+    /// schedule they do not exclude when that comes first. `next_fire` gives the schedule's
+    /// fire after an instant (`None`: no more); the search for an allowed fire stops after
+    /// 1,024 fires (a schedule whose every fire is excluded). `None` when neither exists.
+    pub fn moved_to(
+        &self,
+        at: DateTime<Utc>,
+        tz: chrono_tz::Tz,
+        mut next_fire: impl FnMut(DateTime<Utc>) -> Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        let mut next = next_fire(at);
+        let mut allowed_fire = None;
+        for _ in 0..1_024 {
+            let Some(candidate) = next else { break };
+            if self.excluded_by(candidate).is_none() {
+                allowed_fire = Some(candidate);
+                break;
+            }
+            next = next_fire(candidate);
+        }
+        match (self.next_allowed_day(at, tz), allowed_fire) {
+            (Some(day), Some(fire)) => Some(day.min(fire)),
+            (day, fire) => day.or(fire),
+        }
+    }
+
     /// The instant `at` moved to the same local time (in `tz`) of the first later day none
     /// of these calendars excludes; `None` when there is none within
     /// [`JobCalendars::MAX_MOVE_DAYS`]. A local time that day lacks (a DST gap) is read

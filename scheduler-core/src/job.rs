@@ -166,28 +166,13 @@ impl JobSpec {
         }
         let tz = self.timezone.tz();
         let overlap = self.policy.dst_overlap;
-        let mut next = self
-            .schedule
-            .first_fire_in(self.start_time, at, tz, overlap);
-        // The bound only stops a schedule whose every fire is excluded.
-        let mut allowed_fire = None;
-        for _ in 0..1_024 {
-            let Some(candidate) = next else { break };
-            if self.end_time.is_some_and(|end| candidate > end) {
-                break;
-            }
-            if calendars.excluded_by(candidate).is_none() {
-                allowed_fire = Some(candidate);
-                break;
-            }
-            next = self
-                .schedule
-                .first_fire_in(self.start_time, candidate, tz, overlap);
-        }
-        match (calendars.next_allowed_day(at, tz), allowed_fire) {
-            (Some(day), Some(fire)) => day.min(fire),
-            (day, fire) => day.or(fire).unwrap_or(at),
-        }
+        calendars
+            .moved_to(at, tz, |after| {
+                self.schedule
+                    .first_fire_in(self.start_time, after, tz, overlap)
+                    .filter(|fire| self.end_time.is_none_or(|end| *fire <= end))
+            })
+            .unwrap_or(at)
     }
 
     /// The calendar that keeps the fire at `at` from running: the first of the job's

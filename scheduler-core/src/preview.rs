@@ -126,20 +126,7 @@ fn marks(
             };
             let moved_to = (calendars.on_excluded == OnExcluded::Move)
                 .then(|| {
-                    let mut next = schedule.next_after_in(*at, tz, overlap);
-                    for _ in 0..1_024 {
-                        match next {
-                            Some(fire) if calendars.excluded_by(fire).is_some() => {
-                                next = schedule.next_after_in(fire, tz, overlap);
-                            }
-                            _ => break,
-                        }
-                    }
-                    let next = next.filter(|fire| calendars.excluded_by(*fire).is_none());
-                    match (calendars.next_allowed_day(*at, tz), next) {
-                        (Some(day), Some(fire)) => Some(day.min(fire)),
-                        (day, fire) => day.or(fire),
-                    }
+                    calendars.moved_to(*at, tz, |after| schedule.next_after_in(after, tz, overlap))
                 })
                 .flatten();
             FireMark {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::audit::{AuditAction, AuditEntry, AuditKind, AuditRecord, diff};
+use crate::audit::{AuditAction, AuditEntry, AuditKind, AuditRecord, change_record};
 use crate::calendar::Calendar;
 use crate::cursor::Direction;
 use crate::error::{Invalid, ServiceError, ValidationErrors};
@@ -80,24 +80,15 @@ impl JobService {
         after: Option<&Calendar>,
     ) -> Option<AuditRecord> {
         let calendar = after.or(before)?;
-        let empty = Map::new();
-        let (b, a) = (before.map(calendar_fields), after.map(calendar_fields));
-        let changes = diff(b.as_ref().unwrap_or(&empty), a.as_ref().unwrap_or(&empty));
-        let action = match (before, after) {
-            (None, _) => AuditAction::Create,
-            (Some(_), None) => AuditAction::Delete,
-            _ if changes.is_empty() => return None,
-            _ => AuditAction::Update,
-        };
-        Some(AuditRecord::by(
+        let name = calendar.def.name.to_string();
+        change_record(
             &self.principal().audit_actor(),
             self.now(),
-            AuditKind::Calendar,
-            action,
-            calendar.def.name.to_string(),
-            calendar.def.name.to_string(),
-            changes,
-        ))
+            (AuditKind::Calendar, name.clone(), name),
+            before.map(calendar_fields).as_ref(),
+            after.map(calendar_fields).as_ref(),
+            AuditAction::Update,
+        )
     }
 
     /// The acting tenant's audit entries, filtered, newest first.

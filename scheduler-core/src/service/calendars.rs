@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::calendar::{Calendar, CalendarDraft, CalendarName, JobCalendars};
 use crate::error::{Invalid, ServiceError, ValidationErrors};
-use crate::job::{JobId, JobSpec};
+use crate::job::JobSpec;
 use crate::ports::{CalendarSaved, CalendarStore, CalendarWrite};
 
 use super::JobService;
@@ -42,15 +42,26 @@ impl JobService {
                 },
             )
         })?;
-        let found = store
-            .find(&self.principal.tenant, &spec.calendars.names)
-            .await?;
-        let defs: Vec<_> = found.into_iter().map(|calendar| calendar.def).collect();
-        let calendars = spec
-            .calendars
-            .resolve(&defs)
-            .map_err(|problem| ValidationErrors::single("calendars", problem))?;
+        let calendars = self.resolved(store, spec.calendars.clone()).await?;
         Ok(JobSpec { calendars, ..spec })
+    }
+
+    /// `calendars` with the copies of the acting tenant's calendars of their names, read
+    /// from `store`.
+    ///
+    /// # Errors
+    /// `Validation` naming `calendars` for a name the tenant has no calendar of,
+    /// `Unavailable`.
+    async fn resolved(
+        &self,
+        store: &Arc<dyn CalendarStore>,
+        calendars: JobCalendars,
+    ) -> Result<JobCalendars, ServiceError> {
+        let found = store.find(&self.principal.tenant, &calendars.names).await?;
+        let defs: Vec<_> = found.into_iter().map(|calendar| calendar.def).collect();
+        calendars
+            .resolve(&defs)
+            .map_err(|problem| ValidationErrors::single("calendars", problem).into())
     }
 
     /// The acting tenant's calendars, by name.
@@ -110,7 +121,7 @@ impl JobService {
             .next();
         let result = store.save(calendar, write, now).await;
         if let Ok(saved) = &result {
-            self.forget_all(&saved.jobs).await;
+            self.cache.invalidate_jobs(&saved.jobs).await;
             self.audit(self.calendar_record(before.as_ref(), Some(&saved.calendar)))
                 .await;
         }
@@ -145,21 +156,10 @@ impl JobService {
         if names.is_empty() {
             return Ok(JobCalendars::default());
         }
-        let spec = JobCalendars {
+        let calendars = JobCalendars {
             names,
             ..JobCalendars::default()
         };
-        let found = self
-            .calendar_store()?
-            .find(&self.principal.tenant, &spec.names)
-            .await?;
-        let defs: Vec<_> = found.into_iter().map(|c| c.def).collect();
-        spec.resolve(&defs)
-            .map_err(|problem| ValidationErrors::single("calendars", problem).into())
-    }
-
-    /// Drops `ids` from the cache (a calendar change rewrote them).
-    async fn forget_all(&self, ids: &[JobId]) {
-        self.cache.invalidate_jobs(ids).await;
+        self.resolved(self.calendar_store()?, calendars).await
     }
 }

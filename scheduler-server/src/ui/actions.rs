@@ -8,7 +8,6 @@ use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 
 use super::error_pages::error_page;
-use super::form::FormFields;
 use super::layout::{Nav, message_page};
 use super::session::see_other;
 use super::visit::{Ui, job_id, posted, respond, run_id};
@@ -28,12 +27,6 @@ pub(crate) enum Action {
     Delete,
     /// Backfill the range of the form's `from` and `to`.
     Backfill,
-}
-
-/// A form field as the instant readers take it: a blank field (a browser sends every empty
-/// input, `until=`) is an absent one.
-fn given<'a>(fields: &'a FormFields, name: &str) -> Option<&'a str> {
-    fields.get(name).filter(|value| !value.trim().is_empty())
 }
 
 pub(crate) async fn act(
@@ -57,7 +50,7 @@ pub(crate) async fn act(
     };
     let done = match action {
         Action::Run => visit.runs.run_now(id).await.map(|_| "run"),
-        Action::Pause => match parse_until(given(&fields, "until")) {
+        Action::Pause => match parse_until(fields.get("until")) {
             Ok(until) => visit
                 .jobs
                 .pause_until(id, fields.get("note"), until)
@@ -68,7 +61,7 @@ pub(crate) async fn act(
         Action::Resume => visit.jobs.resume(id).await.map(|_| "resumed"),
         Action::Delete => visit.jobs.delete(id).await.map(|()| "deleted"),
         Action::Backfill => {
-            let instant = |field: &str| parse_optional_instant(field, given(&fields, field));
+            let instant = |field: &str| parse_optional_instant(field, fields.get(field));
             match (instant("from"), instant("to")) {
                 (Ok(from), Ok(to)) => visit
                     .runs
@@ -100,7 +93,7 @@ pub(crate) async fn maintenance(request: &Request, ui: Data<&Arc<Ui>>, body: Bod
     };
     let prefix = fields.get("name_prefix");
     let done = match fields.get("action") {
-        Some("pause") => match parse_until(given(&fields, "until")) {
+        Some("pause") => match parse_until(fields.get("until")) {
             Ok(until) => visit
                 .jobs
                 .pause_matching(prefix, fields.get("note"), until)

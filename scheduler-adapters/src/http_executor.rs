@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use chrono::SecondsFormat;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use scheduler_core::{
-    HostResolver, Job, JobExecutor, Run, SIGNATURE_HEADER, SigningService, TargetGuard, Tenant,
-    signature_header,
+    HostResolver, HttpTarget, Job, JobExecutor, Run, SIGNATURE_HEADER, SigningService, TargetGuard,
+    Tenant, signature_header,
 };
 
 /// How long resolving a target's host may take.
@@ -270,16 +270,42 @@ impl JobExecutor for HttpExecutor {
                  HTTP itself may set; edit the job's target to remove it"
             ));
         }
+        let idempotency = format!(
+            "{}:{}",
+            job.id,
+            run.scheduled_for
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        );
+        self.send_json(target, &job.tenant, &idempotency, &delivery_body(job, run))
+            .await
+    }
+}
+
+impl HttpExecutor {
+    /// Sends `body` as JSON to `target` behind the guard, signed with `tenant`'s secrets
+    /// (when signing is on) and carrying `idempotency` as `Idempotency-Key`; 2xx is success.
+    /// The error names the status and an excerpt of the answer, or the failed connection,
+    /// with the target's header values masked. A delivery's and a notification's request.
+    ///
+    /// # Errors
+    /// The refusal, the failed request, or a non-2xx answer, as text.
+    pub async fn send_json(
+        &self,
+        target: &HttpTarget,
+        tenant: &Tenant,
+        idempotency: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), String> {
         self.guard
             .check_url(&target.url)
             .map_err(|refusal| format!("target refused: {refusal}"))?;
         let method = reqwest::Method::from_bytes(target.method.as_bytes())
             .map_err(|_| format!("invalid method {}", target.method))?;
-        let body = serde_json::to_vec(&delivery_body(job, run))
-            .map_err(|e| format!("cannot encode the delivery: {e}"))?;
+        let body =
+            serde_json::to_vec(body).map_err(|e| format!("cannot encode the request: {e}"))?;
         let mut request = self.client.request(method, &target.url);
         if let Some(signer) = &self.signing {
-            let secrets = signer.secrets(&job.tenant).await?;
+            let secrets = signer.secrets(tenant).await?;
             let header = signature_header(
                 secrets.iter().map(String::as_str),
                 chrono::Utc::now().timestamp(),
@@ -288,15 +314,7 @@ impl JobExecutor for HttpExecutor {
             request = request.header(SIGNATURE_HEADER, header);
         }
         request = request
-            .header(
-                "Idempotency-Key",
-                format!(
-                    "{}:{}",
-                    job.id,
-                    run.scheduled_for
-                        .to_rfc3339_opts(SecondsFormat::AutoSi, true)
-                ),
-            )
+            .header("Idempotency-Key", idempotency)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
         for (name, value) in &target.headers {

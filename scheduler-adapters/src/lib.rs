@@ -12,6 +12,7 @@ pub mod counters;
 pub mod entropy;
 pub mod http_executor;
 pub mod memory_cache;
+pub mod notify_sender;
 pub mod rate_limit;
 pub mod redis_cache;
 pub mod redis_guard;
@@ -26,12 +27,13 @@ pub use counters::CacheCounters;
 pub use entropy::OsEntropy;
 pub use http_executor::{DnsResolver, GuardedResolver, HttpExecutor};
 pub use memory_cache::{InMemoryJobCache, NoJobCache};
+pub use notify_sender::{ChannelSenders, SmtpConfig};
 pub use rate_limit::{RateDecision, RateLimitConfig, RateLimiter};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{
     CachedKeyStore, DatabaseConfig, PoolConnections, SeaOrmAuditLog, SeaOrmCalendarStore,
-    SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmRunStore, SeaOrmSigningStore, connect,
-    connection_failure, cursor_key, mask_password, pool_connections,
+    SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmOutbox, SeaOrmRunStore,
+    SeaOrmSigningStore, connect, connection_failure, cursor_key, mask_password, pool_connections,
 };
 pub use telemetry::MetricsTelemetry;
 pub use tiered_cache::{LocalTierConfig, TieredJobCache};

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use scheduler_core::{RunStatus, RunTrigger, SkipReason, Telemetry, WireEnum};
+use scheduler_core::{
+    ChannelKind, NotifierTelemetry, OutboxDepth, RunStatus, RunTrigger, SkipReason, Telemetry,
+    WireEnum,
+};
 
 /// Runs recorded, by `status` and `trigger` (a skipped fire is a run with status `skipped`).
 pub const RUNS_TOTAL: &str = "scheduler_runs_total";
@@ -29,6 +32,12 @@ pub const CLAIM_ERRORS_TOTAL: &str = "scheduler_claim_errors_total";
 pub const RUNS_PRUNED_TOTAL: &str = "scheduler_runs_pruned_total";
 /// Jobs that paused themselves after `pause_after_failures` consecutive failures.
 pub const JOBS_AUTO_PAUSED_TOTAL: &str = "scheduler_jobs_auto_paused_total";
+/// Counter: notification attempts, by channel `kind` and `outcome` (`sent`, `failed`).
+pub const NOTIFICATIONS_TOTAL: &str = "scheduler_notifications_total";
+/// Gauge: notifications neither delivered nor given up (every tenant).
+pub const NOTIFICATION_OUTBOX_DEPTH: &str = "scheduler_notification_outbox_depth";
+/// Gauge: age of the oldest undelivered notification, 0 when there is none.
+pub const NOTIFICATION_OLDEST_AGE_SECONDS: &str = "scheduler_notification_oldest_age_seconds";
 
 /// Describes every dispatcher metric to the installed recorder (help texts and units).
 pub fn describe() {
@@ -74,6 +83,19 @@ pub fn describe() {
         JOBS_AUTO_PAUSED_TOTAL,
         "Jobs paused by the scheduler after pause_after_failures consecutive failed runs."
     );
+    describe_counter!(
+        NOTIFICATIONS_TOTAL,
+        "Notification attempts by channel kind and outcome (sent, failed)."
+    );
+    describe_gauge!(
+        NOTIFICATION_OUTBOX_DEPTH,
+        "Notifications neither delivered nor given up."
+    );
+    describe_gauge!(
+        NOTIFICATION_OLDEST_AGE_SECONDS,
+        Unit::Seconds,
+        "Age of the oldest undelivered notification (0: none)."
+    );
 }
 
 /// Registers every dispatcher metric family with the installed recorder before anything
@@ -104,6 +126,31 @@ pub fn register() {
     let _ = metrics::histogram!(FIRE_LATENESS_SECONDS);
     metrics::gauge!(RUNS_IN_FLIGHT).set(0.0);
     metrics::gauge!(DUE_BACKLOG).set(0.0);
+    for kind in ChannelKind::choices() {
+        for outcome in ["sent", "failed"] {
+            metrics::counter!(NOTIFICATIONS_TOTAL, "kind" => *kind, "outcome" => outcome)
+                .increment(0);
+        }
+    }
+    metrics::gauge!(NOTIFICATION_OUTBOX_DEPTH).set(0.0);
+    metrics::gauge!(NOTIFICATION_OLDEST_AGE_SECONDS).set(0.0);
+}
+
+impl NotifierTelemetry for MetricsTelemetry {
+    fn attempt(&self, kind: ChannelKind, sent: bool) {
+        let outcome = if sent { "sent" } else { "failed" };
+        metrics::counter!(NOTIFICATIONS_TOTAL, "kind" => kind.as_str(), "outcome" => outcome)
+            .increment(1);
+    }
+
+    fn outbox(&self, depth: &OutboxDepth, now: DateTime<Utc>) {
+        #[allow(clippy::cast_precision_loss)]
+        metrics::gauge!(NOTIFICATION_OUTBOX_DEPTH).set(depth.undelivered as f64);
+        let age = depth
+            .oldest
+            .map_or(0.0, |oldest| (now - oldest).as_seconds_f64().max(0.0));
+        metrics::gauge!(NOTIFICATION_OLDEST_AGE_SECONDS).set(age);
+    }
 }
 
 /// Records the dispatcher's events as metrics through the `metrics` facade (whatever

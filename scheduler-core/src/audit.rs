@@ -22,6 +22,8 @@ pub enum AuditKind {
     Calendar,
     /// An API key (subject: its id).
     Key,
+    /// A notification channel (subject: its name).
+    Channel,
 }
 
 impl WireEnum for AuditKind {}

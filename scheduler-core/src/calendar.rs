@@ -39,11 +39,7 @@ impl CalendarName {
     /// `NulCharacter`, `Blank`, `TooLong`, or [`Invalid::CalendarName`].
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let name = crate::text::name(raw, Self::MAX_CHARS)?;
-        let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if valid {
+        if crate::text::is_path_segment_name(&name) {
             Ok(Self(name))
         } else {
             Err(Invalid::CalendarName)

@@ -138,6 +138,16 @@ pub enum Invalid {
         /// The name received.
         name: String,
     },
+    /// A channel name that is not 1-64 characters of ASCII letters, digits, `-`, `_`, `.`
+    /// starting with a letter or digit.
+    ChannelName,
+    /// Not an e-mail address.
+    EmailAddress,
+    /// A field this kind of channel does not take.
+    NotForKind {
+        /// The channel's kind.
+        kind: &'static str,
+    },
 }
 
 /// One failing input field and what is wrong with it.
@@ -244,6 +254,8 @@ pub enum Conflict {
     CalendarName,
     /// The calendar is listed by one of the tenant's jobs, so it cannot be deleted.
     CalendarInUse,
+    /// The tenant has a channel of this name (`channels_tenant_name_key`).
+    ChannelName,
 }
 
 /// What a repository port may report. Adapters translate their driver errors into these.
@@ -282,6 +294,9 @@ pub enum ServiceError {
     /// No calendar of that name in the caller's tenant.
     #[error("calendar not found")]
     CalendarNotFound,
+    /// No channel of that name in the caller's tenant.
+    #[error("channel not found")]
+    ChannelNotFound,
     /// The page number is past the last page.
     #[error("invalid page")]
     InvalidPage,

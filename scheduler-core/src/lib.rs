@@ -30,11 +30,13 @@
 //! assert!(error.to_string().contains("seconds and years are not supported"));
 //! ```
 
+pub mod alert;
 pub mod audit;
 pub mod auth;
 pub mod backfill;
 pub mod calendar;
 mod capacity;
+pub mod channel;
 pub mod claim;
 pub mod cursor;
 pub mod dispatcher;
@@ -47,6 +49,7 @@ pub mod job_input;
 pub mod job_query;
 pub mod job_state;
 pub mod job_values;
+pub mod notifier;
 pub mod page;
 pub mod paging;
 pub mod plan;
@@ -54,6 +57,7 @@ pub mod policy;
 pub mod ports;
 pub mod preview;
 mod recorder;
+pub mod retention;
 pub mod run;
 pub mod run_query;
 pub mod run_service;
@@ -68,6 +72,10 @@ pub mod text;
 pub mod timing;
 pub mod wire;
 
+pub use alert::{
+    Alert, AlertEvent, AlertState, AlertTrack, DigestPolicy, JobAlerts, Links, Message, RunFacts,
+    Sighting, bad_event, missed_fire, recovered, render,
+};
 pub use audit::{
     Actor, AuditAction, AuditEntry, AuditKind, AuditRecord, FieldChange, diff, job_fields,
     job_record,
@@ -79,6 +87,7 @@ pub use calendar::{
     Calendar, CalendarDef, CalendarDraft, CalendarEntry, CalendarName, CalendarRules, JobCalendars,
     OnExcluded,
 };
+pub use channel::{Channel, ChannelDef, ChannelDraft, ChannelKind, ChannelName, EventKind};
 pub use claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
 pub use cursor::{CursorCodec, CursorKey, Direction, InvalidCursor, Keyset, MAX_TOKEN_CHARS};
 pub use dispatcher::{
@@ -101,6 +110,11 @@ pub use job_state::{
     outcome_status_writes, plan_cancel, plan_manual,
 };
 pub use job_values::{Description, JobName, Parameters, Timezone};
+pub use notifier::{
+    ChannelSender, ChannelStore, ClaimedNotification, NoNotifierTelemetry, Notification,
+    NotificationQuery, NotificationStatus, Notifier, NotifierConfig, NotifierTelemetry, Outbox,
+    OutboxDepth, Settlement,
+};
 pub use page::{Listing, Page, PageLink, Window};
 pub use paging::{PageRequest, Paging};
 pub use plan::{
@@ -115,12 +129,13 @@ pub use ports::{
     JobRepository, NoTelemetry, RunStore, Telemetry,
 };
 pub use preview::{Preview, PreviewRequest};
+pub use retention::{Retention, RetentionConfig};
 pub use run::{ErrorText, Run, RunId};
 pub use run_query::{RunFilter, RunListRequest, RunPage, RunQuery, RunSlice};
 pub use run_service::{Backfilled, JobRun, RunService};
 pub use run_status::{RunStatus, RunTrigger};
 pub use schedule::{CronParseError, CronSchedule, DstOverlap};
-pub use service::{Declared, JobService};
+pub use service::{Declared, JobService, NotificationFilter};
 pub use signing::{
     SIGNATURE_HEADER, SigningSecret, SigningService, SigningStore, signature_header, verify,
 };

@@ -119,7 +119,8 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
-/// Durable storage of the audit trail: entries are only appended.
+/// Durable storage of the audit trail: entries are only appended (and deleted past their
+/// retention).
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait AuditLog: Send + Sync {
@@ -129,6 +130,9 @@ pub trait AuditLog: Send + Sync {
     /// The entries `query` names, newest (highest id) first, at most `query.limit`; the
     /// cost MUST NOT grow with the entries before `before_id` (an index range).
     async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, RepositoryError>;
+    /// Deletes up to `limit` entries recorded before `before` (every tenant), oldest first;
+    /// how many it deleted.
+    async fn prune(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepositoryError>;
 }
 
 /// How [`CalendarStore::save`] writes a calendar.

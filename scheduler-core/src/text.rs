@@ -32,6 +32,15 @@ pub fn name(raw: &str, max: usize) -> Result<String, Invalid> {
     Ok(trimmed.to_string())
 }
 
+/// Whether `name` may be a URL path segment naming a calendar or a channel: ASCII letters,
+/// digits, `-`, `_` and `.`, starting with a letter or digit.
+pub fn is_path_segment_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ mod m20261209_000003_dst_overlap;
 mod m20261210_000001_calendars;
 mod m20261210_000002_audit_log;
 mod m20261210_000003_replay;
+mod m20261211_000001_notifications;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000001_calendars::Migration),
             Box::new(m20261210_000002_audit_log::Migration),
             Box::new(m20261210_000003_replay::Migration),
+            Box::new(m20261211_000001_notifications::Migration),
         ]
     }
 }

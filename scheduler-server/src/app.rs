@@ -12,10 +12,13 @@ use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, TcpAcceptor};
 use poem::{Endpoint, EndpointExt, Server};
 use scheduler::wiring::{Parts, Wired, wire};
-use scheduler_adapters::{DnsResolver, HttpExecutor, RateLimiter, SystemClock, mask_password};
+use scheduler_adapters::{
+    ChannelSenders, DnsResolver, HttpExecutor, MetricsTelemetry, RateLimiter, SeaOrmAuditLog,
+    SystemClock, mask_password,
+};
 use scheduler_core::{
-    ActionHandlers, Clock, Dispatcher, JobService, RoutingExecutor, RunService, SigningService,
-    TargetGuard,
+    ActionHandlers, Clock, Dispatcher, JobService, Notifier, Retention, RoutingExecutor,
+    RunService, SigningService, TargetGuard,
 };
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
@@ -37,7 +40,8 @@ use crate::parts::{
     signing_service,
 };
 use crate::startup::{
-    BIND, DATABASE_URL, SHUTDOWN_GRACE, StartupError, TARGET_ALLOW, TRUSTED_PROXIES, open_database,
+    BIND, DATABASE_URL, SHUTDOWN_GRACE, SMTP_URL, StartupError, TARGET_ALLOW, TRUSTED_PROXIES,
+    open_database,
 };
 
 /// A built server, bound and ready to run.
@@ -54,6 +58,10 @@ pub struct Application {
     clock: Arc<dyn Clock>,
     /// Claims and executes runs (its loop only when enabled; manual runs always).
     dispatcher: Dispatcher,
+    /// Sends the notifications of the outbox (its loop runs with the dispatcher's).
+    notifier: Notifier,
+    /// Deletes old notifications and audit entries (its loop runs with the dispatcher's).
+    retention: Retention,
     /// The pool (for its metrics).
     db: DatabaseConnection,
     /// Longest time without a dispatcher tick before liveness fails.
@@ -127,12 +135,25 @@ impl Application {
         }
         .map_err(|e| StartupError::HttpClient(e.to_string()))?
         .with_signing(signing.clone());
+        let senders =
+            ChannelSenders::new(http.clone(), config.smtp_config().as_ref()).map_err(|cause| {
+                StartupError::Setting {
+                    setting: SMTP_URL,
+                    value: config
+                        .smtp_url
+                        .as_deref()
+                        .map(mask_password)
+                        .unwrap_or_default(),
+                    cause,
+                }
+            })?;
         let resolver = (config.target_resolve && config.egress_proxy.is_none())
             .then(|| Arc::new(DnsResolver) as Arc<dyn scheduler_core::HostResolver>);
         let Wired {
             jobs: service,
             runs,
             dispatcher,
+            outbox,
         } = wire(Parts {
             db: db.clone(),
             cache,
@@ -152,6 +173,19 @@ impl Application {
             value: mask_password(&config.database_url),
             cause: format!("cannot read the shared cursor key: {e}"),
         })?;
+        let retention = Retention::new(
+            outbox.clone(),
+            Arc::new(SeaOrmAuditLog::new(db.clone())),
+            clock.clone(),
+            config.retention_config(),
+        );
+        let notifier = Notifier::new(
+            outbox,
+            Arc::new(senders),
+            clock.clone(),
+            Arc::new(MetricsTelemetry),
+            config.notifier_config(),
+        );
         let keys = key_service(&db, clock.clone());
         let limiter = rate_limiter(config).await?;
         let failures = failed_auth_throttle(config).await?;
@@ -192,6 +226,8 @@ impl Application {
             runs,
             clock,
             dispatcher,
+            notifier,
+            retention,
             db,
             tick_bound: config.health_tick_bound(),
             request_timeout: config.request_timeout(),
@@ -274,6 +310,16 @@ impl Application {
             tracing::info!(worker = dispatcher.worker(), "dispatcher started");
             tokio::spawn(async move { dispatcher.run(signal).await })
         });
+        let notifier = self.dispatch.then(|| {
+            let notifier = self.notifier.clone();
+            let signal = until_stopped(stopped.clone());
+            tokio::spawn(async move { notifier.run(signal).await })
+        });
+        if self.dispatch {
+            let retention = self.retention.clone();
+            let signal = until_stopped(stopped.clone());
+            tokio::spawn(async move { retention.run(signal).await });
+        }
         tracing::info!(addr = %self.local_addr, "listening");
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, until_stopped(stopped), Some(self.grace))
@@ -281,12 +327,20 @@ impl Application {
         if let Some(dispatcher) = dispatcher {
             let _ = dispatcher.await;
         }
+        if let Some(notifier) = notifier {
+            let _ = notifier.await;
+        }
         served
     }
 
     /// The dispatcher (for tests that drive it or embedders that run manual runs).
     pub fn dispatcher(&self) -> &Dispatcher {
         &self.dispatcher
+    }
+
+    /// The notifier (for tests that drive it).
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 }
 

@@ -254,6 +254,16 @@ pub struct Config {
     )]
     pub run_retention_days: u32,
 
+    /// Audit entries kept, in days (0: forever). Delivered and failed notifications are kept
+    /// as long as run history (`SCHEDULER_RUN_RETENTION_DAYS`).
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_AUDIT_RETENTION_DAYS",
+        default_value_t = 365
+    )]
+    pub audit_retention_days: u32,
+
     /// Who must present an API key: `auto` (loopback is served until the first key exists,
     /// then everyone needs one), `keys` (always) or `off` (never).
     #[arg(long, global = true, env = "SCHEDULER_AUTH", value_enum, default_value_t = AuthMode::Auto)]
@@ -358,6 +368,37 @@ pub struct Config {
     /// variables of the environment (`HTTP_PROXY`, ...) are ignored: set this instead.
     #[arg(long, global = true, env = "SCHEDULER_EGRESS_PROXY")]
     pub egress_proxy: Option<String>,
+
+    /// The SMTP relay e-mail channels send through: `smtp://host:25` (plain, a local relay),
+    /// `smtps://user:password@host` (TLS) or `smtp://host:587?tls=required` (STARTTLS).
+    /// Unset: e-mail channels can be written, and their notifications fail naming this.
+    #[arg(long, global = true, env = "SCHEDULER_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// The sender of notification e-mails.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_SMTP_FROM",
+        default_value = "Scheduler <scheduler@localhost>"
+    )]
+    pub smtp_from: String,
+
+    /// Longest one notification may take to send (an SMTP step, a webhook's whole
+    /// exchange); a channel that hangs costs this and delays no run.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_NOTIFY_TIMEOUT_SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=50)
+    )]
+    pub notify_timeout_seconds: u64,
+
+    /// The server's address as users reach it (`https://scheduler.example.com`): the base of
+    /// the links in notifications. Unset: links are paths.
+    #[arg(long, global = true, env = "SCHEDULER_PUBLIC_URL")]
+    pub public_url: Option<String>,
 
     /// Reverse proxies whose `X-Forwarded-*` and `Forwarded` headers are believed (CIDRs or
     /// addresses, separated by commas). From any other peer these headers are removed before
@@ -558,6 +599,38 @@ impl Config {
         config.bind = bind;
         config.redis_url = None;
         config
+    }
+
+    /// The notifier's settings: the send timeout, links under the public URL.
+    pub fn notifier_config(&self) -> scheduler_core::NotifierConfig {
+        scheduler_core::NotifierConfig {
+            send_timeout: Duration::from_secs(self.notify_timeout_seconds),
+            links: scheduler_core::Links {
+                base: self.public_url.clone().unwrap_or_default(),
+            },
+            ..scheduler_core::NotifierConfig::default()
+        }
+    }
+
+    /// What is kept of notifications and the audit trail.
+    pub fn retention_config(&self) -> scheduler_core::RetentionConfig {
+        let days = |n: u32| (n > 0).then(|| Duration::from_secs(u64::from(n) * 24 * 3600));
+        scheduler_core::RetentionConfig {
+            notifications: days(self.run_retention_days),
+            audit: days(self.audit_retention_days),
+            ..scheduler_core::RetentionConfig::default()
+        }
+    }
+
+    /// The SMTP relay's settings, when one is configured.
+    pub fn smtp_config(&self) -> Option<scheduler_adapters::SmtpConfig> {
+        self.smtp_url
+            .as_ref()
+            .map(|url| scheduler_adapters::SmtpConfig {
+                url: url.clone(),
+                from: self.smtp_from.clone(),
+                timeout: Duration::from_secs(self.notify_timeout_seconds),
+            })
     }
 
     /// True for an embedded SQLite database (one process only).

@@ -22,6 +22,8 @@ pub(crate) const RATE_LIMIT: &str = "SCHEDULER_RATE_LIMIT (--rate-limit) / SCHED
 pub(crate) const TRUSTED_PROXIES: &str = "SCHEDULER_TRUSTED_PROXIES (--trusted-proxies)";
 /// See [`DATABASE_URL`].
 pub(crate) const TARGET_ALLOW: &str = "SCHEDULER_TARGET_ALLOW (--target-allow)";
+/// The SMTP relay setting, as error messages name it.
+pub(crate) const SMTP_URL: &str = "SCHEDULER_SMTP_URL (--smtp-url) / SCHEDULER_SMTP_FROM";
 /// See [`DATABASE_URL`].
 pub(crate) const AUTH_FAILURES: &str =
     "SCHEDULER_AUTH_FAILURES_PER_MINUTE (--auth-failures-per-minute)";

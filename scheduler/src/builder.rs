@@ -198,6 +198,7 @@ impl SchedulerBuilder {
             jobs,
             runs,
             dispatcher,
+            ..
         } = wire(Parts {
             cache: default_cache(&db, 10_000, Duration::from_secs(60)),
             db: db.clone(),

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use scheduler_adapters::{
     InMemoryJobCache, MetricsTelemetry, NoJobCache, SeaOrmAuditLog, SeaOrmCalendarStore,
-    SeaOrmJobRepository, SeaOrmRunStore, cursor_key,
+    SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmOutbox, SeaOrmRunStore, cursor_key,
 };
 use scheduler_core::{
-    Clock, Dispatcher, DispatcherConfig, HostResolver, JobCache, JobExecutor, JobService,
+    Clock, Dispatcher, DispatcherConfig, HostResolver, JobCache, JobExecutor, JobService, Outbox,
     RepositoryError, RunService, RunStore, TargetGuard,
 };
 use sea_orm::{DatabaseBackend, DatabaseConnection};
@@ -45,6 +45,8 @@ pub struct Wired {
     pub runs: RunService,
     /// The dispatcher (its loop is the caller's to start).
     pub dispatcher: Dispatcher,
+    /// The notification outbox (a `Notifier` over it is the caller's to start).
+    pub outbox: Arc<dyn Outbox>,
 }
 
 /// The cache a process uses when it has no shared one: in process on SQLite (a single
@@ -75,6 +77,11 @@ pub async fn wire(parts: Parts) -> Result<Wired, RepositoryError> {
     .with_cursor_key(cursors)
     .with_calendars(Arc::new(SeaOrmCalendarStore::new(parts.db.clone())))
     .with_audit(Arc::new(SeaOrmAuditLog::new(parts.db.clone())));
+    let outbox: Arc<dyn Outbox> = Arc::new(SeaOrmOutbox::new(parts.db.clone()));
+    jobs = jobs.with_channels(
+        Arc::new(SeaOrmChannelStore::new(parts.db.clone())),
+        outbox.clone(),
+    );
     if let Some((guard, resolver)) = parts.target_guard {
         jobs = jobs.with_target_guard(guard, resolver);
     }
@@ -92,5 +99,6 @@ pub async fn wire(parts: Parts) -> Result<Wired, RepositoryError> {
         jobs,
         runs,
         dispatcher,
+        outbox,
     })
 }

@@ -3,6 +3,7 @@
 //! more than the first).
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use scheduler_core::{AuditEntry, AuditLog, AuditQuery, AuditRecord, RepositoryError, WireEnum};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, EntityTrait,
@@ -10,7 +11,7 @@ use sea_orm::{
 };
 
 use super::audit_entity::{Column, Entity, Model};
-use super::repository_error;
+use super::{micros, repository_error};
 
 /// The audit trail stored in PostgreSQL or SQLite through one sea-orm connection pool.
 #[derive(Clone)]
@@ -76,5 +77,28 @@ impl AuditLog for SeaOrmAuditLog {
             .into_iter()
             .map(Model::into_entry)
             .collect()
+    }
+
+    async fn prune(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, RepositoryError> {
+        // Ids grow with time: the oldest `limit` entries before the cutoff, by id.
+        let ids: Vec<i64> = Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::At.lt(micros(before)))
+            .order_by_asc(Column::Id)
+            .limit(u64::from(limit))
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(repository_error)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let deleted = Entity::delete_many()
+            .filter(Column::Id.is_in(ids))
+            .exec(&self.db)
+            .await
+            .map_err(repository_error)?;
+        Ok(deleted.rows_affected)
     }
 }

@@ -1,5 +1,6 @@
 //! The sea-orm store: one code path for PostgreSQL and SQLite, chosen by the URL.
 
+mod alerts;
 mod audit;
 mod audit_entity;
 mod calendar_entity;
@@ -10,6 +11,8 @@ pub mod job_list;
 mod jobs;
 mod keys;
 mod new_run;
+mod notify;
+mod notify_entity;
 mod run_claim;
 mod run_entity;
 pub mod run_list;
@@ -34,6 +37,7 @@ pub use audit::SeaOrmAuditLog;
 pub use calendars::SeaOrmCalendarStore;
 pub use jobs::SeaOrmJobRepository;
 pub use keys::{CachedKeyStore, SeaOrmKeyStore};
+pub use notify::{SeaOrmChannelStore, SeaOrmOutbox};
 pub use runs::SeaOrmRunStore;
 pub use shared_secrets::cursor_key;
 pub use signing::SeaOrmSigningStore;
@@ -245,6 +249,9 @@ fn classify(error: &dyn DatabaseError) -> RepositoryError {
         }
         if name.contains("calendars_tenant_name_key") || name.contains("calendars.tenant") {
             return RepositoryError::Conflict(Conflict::CalendarName);
+        }
+        if name.contains("channels_tenant_name_key") || name.contains("channels.tenant") {
+            return RepositoryError::Conflict(Conflict::ChannelName);
         }
         if name.contains("job_runs_fire_key") || name.contains("job_runs.job_id") {
             return RepositoryError::Conflict(Conflict::RunFire);

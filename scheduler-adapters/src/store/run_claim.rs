@@ -310,6 +310,38 @@ pub(super) async fn replace_running(
         .collect())
 }
 
+/// The planned fires that count as missed ([`scheduler_core::missed_fire`]: skipped by
+/// misfire, overlap or catch-up, or started after the grace), as the alert rules see them,
+/// with the run each recorded.
+pub(super) fn missed_fires(
+    planned: &[(Job, FirePlan)],
+    inserted: &HashMap<JobId, RunId>,
+    now: DateTime<Utc>,
+) -> Vec<super::alerts::Seen> {
+    planned
+        .iter()
+        .filter_map(|(job, plan)| {
+            let why = scheduler_core::missed_fire(job, plan, now)?;
+            let status = match plan.decision {
+                FireDecision::Skip(_) => RunStatus::Skipped,
+                _ => RunStatus::Running,
+            };
+            Some(super::alerts::Seen {
+                job_id: job.id,
+                sighting: scheduler_core::Sighting::Missed,
+                run: scheduler_core::RunFacts {
+                    id: inserted.get(&job.id).copied(),
+                    scheduled_for: Some(plan.scheduled_for),
+                    attempt: Some(1),
+                    status: Some(status),
+                    error: Some(why),
+                },
+                at: now,
+            })
+        })
+        .collect()
+}
+
 /// The runs to execute from a claim: each fired job (as advanced) with its new run.
 pub(super) fn claimed_runs(
     planned: Vec<(Job, FirePlan)>,

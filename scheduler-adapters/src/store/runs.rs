@@ -12,16 +12,17 @@
 //! Every insert of a run adds one to its job's `run_count` in the same transaction, and every
 //! delete takes it off (the per-job history cap reads it).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    CancelPlan, ClaimBatch, ClaimRequest, ClaimedRun, Conflict, FinishedRun, FireDecision,
-    FirePlan, Job, JobId, NextAttempt, Recovered, RepositoryError, RetryPlan, Run, RunId, RunPage,
-    RunSlice, RunStatus, RunStore, RunTrigger, StatusWrite, WireEnum, failure_streaks,
-    outcome_status_writes, plan_fire, plan_manual, plan_recovery, plan_retry,
+    CancelPlan, ClaimBatch, ClaimRequest, ClaimedRun, Conflict, DigestPolicy, FinishedRun,
+    FireDecision, FirePlan, Job, JobId, NextAttempt, Recovered, RepositoryError, RetryPlan, Run,
+    RunFacts, RunId, RunPage, RunSlice, RunStatus, RunStore, RunTrigger, Sighting, StatusWrite,
+    WireEnum, failure_streaks, outcome_status_writes, plan_fire, plan_manual, plan_recovery,
+    plan_retry,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
@@ -29,6 +30,7 @@ use sea_orm::{
     DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 
+use super::alerts;
 use super::entity as jobs;
 use super::entity::RunCount;
 use super::new_run::NewRun;
@@ -46,6 +48,8 @@ pub struct SeaOrmRunStore {
     db: DatabaseConnection,
     /// Serializes claim transactions on SQLite (PostgreSQL uses row locks instead).
     claim_lock: Arc<tokio::sync::Mutex<()>>,
+    /// When a streak that goes on is told again.
+    alerts: DigestPolicy,
 }
 
 impl SeaOrmRunStore {
@@ -54,7 +58,15 @@ impl SeaOrmRunStore {
         Self {
             db,
             claim_lock: Arc::new(tokio::sync::Mutex::new(())),
+            alerts: DigestPolicy::default(),
         }
+    }
+
+    /// The same store telling a streak that goes on as `policy` says.
+    #[must_use]
+    pub fn with_digest_policy(mut self, policy: DigestPolicy) -> Self {
+        self.alerts = policy;
+        self
     }
 
     fn is_postgres(&self) -> bool {
@@ -73,6 +85,42 @@ impl SeaOrmRunStore {
     /// Begins a transaction that will write ([`super::begin_write`]).
     async fn begin_write(&self) -> Result<DatabaseTransaction, RepositoryError> {
         super::begin_write(&self.db).await
+    }
+
+    /// In an outcome batch's transaction, after `stored` outcomes were written: failure
+    /// streaks and auto-pauses (when `streaks`), then the alerts of final failures, of
+    /// successes of jobs with an open streak, and of the pauses. Returns the jobs paused.
+    async fn weigh(
+        &self,
+        txn: &DatabaseTransaction,
+        stored: &[&FinishedRun],
+        streaks: bool,
+    ) -> Result<Vec<JobId>, RepositoryError> {
+        let paused = if streaks {
+            run_streak::apply(txn, &failure_streaks(stored.iter().copied())).await?
+        } else {
+            Vec::new()
+        };
+        let successes = stored
+            .iter()
+            .filter(|f| f.outcome.status == RunStatus::Succeeded)
+            .map(|f| f.run.job_id.0);
+        let open = alerts::with_open_streaks(txn, successes).await?;
+        let mut seen = alerts::sightings(stored.iter().copied(), &open);
+        seen.extend(paused.iter().map(|job_id| {
+            alerts::Seen {
+                job_id: *job_id,
+                sighting: Sighting::AutoPaused,
+                run: RunFacts::default(),
+                at: stored
+                    .iter()
+                    .map(|f| f.outcome.finished_at)
+                    .max()
+                    .unwrap_or_else(Utc::now),
+            }
+        }));
+        alerts::observe(txn, &seen, &self.alerts).await?;
+        Ok(paused)
     }
 
     fn lock_rows<S: QuerySelect>(&self, select: S) -> S {
@@ -152,6 +200,10 @@ impl RunStore for SeaOrmRunStore {
             });
         }
         let inserted = run_claim::write_fires(&txn, &planned, now, &request.worker).await?;
+        let missed = run_claim::missed_fires(&planned, &inserted, now);
+        if !missed.is_empty() {
+            alerts::observe(&txn, &missed, &self.alerts).await?;
+        }
         db(txn.commit().await)?;
         let mut batch = run_claim::claimed_runs(planned, inserted, now, &request.worker)?;
         batch.advanced_jobs.extend(waited);
@@ -213,12 +265,19 @@ impl RunStore for SeaOrmRunStore {
         );
         let rows = db(stale.all(&txn).await)?;
         let mut recovered = Recovered::default();
+        let mut given_up = Vec::new();
         for row in rows {
             let stale = row.into_run()?;
             let job = load_job(&txn, stale.job_id).await?;
             let plan = plan_recovery(&stale, job.as_ref(), max_abandoned_attempts);
             if let Some(write) = plan.status_write(&stale) {
                 recovered.given_up += 1;
+                given_up.push(alerts::Seen::ended(
+                    &stale,
+                    plan.status,
+                    Some(plan.error.as_str().to_string()),
+                    now,
+                ));
                 if set_last_status(&txn, &write).await? {
                     recovered.changed_jobs.push(stale.job_id);
                 }
@@ -238,6 +297,7 @@ impl RunStore for SeaOrmRunStore {
                 recovered.runs.push(ClaimedRun { run, job });
             }
         }
+        alerts::observe(&txn, &given_up, &self.alerts).await?;
         db(txn.commit().await)?;
         Ok(recovered)
     }
@@ -283,9 +343,13 @@ impl RunStore for SeaOrmRunStore {
         if finished.is_empty() {
             return Ok(Vec::new());
         }
-        // Streaks are kept only for jobs that pause themselves: other batches take the
+        // Streaks are kept only for jobs that pause themselves, and alerts are weighed in
+        // the outcome's transaction only for final failures: other batches take the
         // one-statement path.
         let streaks = finished.iter().any(|f| f.pause_after_failures > 0);
+        let failures = finished
+            .iter()
+            .any(|f| alerts::final_failure(f.outcome.status, f.outcome.retry_at));
         // Which of these runs' outcomes the job shows: the core's rule.
         let writes: HashMap<RunId, StatusWrite> =
             outcome_status_writes(finished).into_iter().collect();
@@ -301,8 +365,21 @@ impl RunStore for SeaOrmRunStore {
                     job_status: writes.contains_key(&f.run.id),
                 })
                 .collect();
-            if !streaks {
-                db(self.db.execute_raw(run_sql::finish_runs(&outcomes)).await)?;
+            if !streaks && !failures {
+                let rows = db(self.db.query_all_raw(run_sql::finish_runs(&outcomes)).await)?;
+                let open: BTreeSet<i64> = rows
+                    .iter()
+                    .map(|row| row.try_get::<i64>("", "job_id"))
+                    .collect::<Result<_, _>>()
+                    .map_err(repository_error)?;
+                if !open.is_empty() {
+                    // Successes of jobs with an open streak: stored already, weighed now (a
+                    // crash in between leaves the streak open, told at the next success).
+                    let txn = db(self.db.begin().await)?;
+                    alerts::observe(&txn, &alerts::sightings(finished, &open), &self.alerts)
+                        .await?;
+                    db(txn.commit().await)?;
+                }
                 return Ok(Vec::new());
             }
             let txn = db(self.db.begin().await)?;
@@ -314,8 +391,11 @@ impl RunStore for SeaOrmRunStore {
                 .map(|row| row.try_get::<i64>("", "id"))
                 .collect::<Result<_, _>>()
                 .map_err(repository_error)?;
-            let changes = failure_streaks(finished.iter().filter(|f| stored.contains(&f.run.id.0)));
-            let paused = run_streak::apply(&txn, &changes).await?;
+            let stored: Vec<&FinishedRun> = finished
+                .iter()
+                .filter(|f| stored.contains(&f.run.id.0))
+                .collect();
+            let paused = self.weigh(&txn, &stored, streaks).await?;
             db(txn.commit().await)?;
             return Ok(paused);
         }
@@ -326,11 +406,7 @@ impl RunStore for SeaOrmRunStore {
                 stored.push(one);
             }
         }
-        let paused = if streaks {
-            run_streak::apply(&txn, &failure_streaks(stored)).await?
-        } else {
-            Vec::new()
-        };
+        let paused = self.weigh(&txn, &stored, streaks).await?;
         db(txn.commit().await)?;
         Ok(paused)
     }

@@ -16,6 +16,7 @@ mod http_guard;
 mod job_cache;
 mod job_list;
 mod job_repository;
+mod outbox;
 mod rate_limit;
 mod run_store;
 mod signing_store;

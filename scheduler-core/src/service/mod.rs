@@ -14,6 +14,7 @@ use crate::http_target::HttpTarget;
 use crate::job::{BulkChange, Job, JobId, JobSpec, NewJob, PauseNote, stored_next};
 use crate::job_input::{JobDraft, JobPatch};
 use crate::job_query::{JobPosition, JobQuery};
+use crate::notifier::{ChannelStore, Outbox};
 use crate::page::{Listing, navigation};
 use crate::paging::Paging;
 use crate::ports::{
@@ -23,9 +24,11 @@ use crate::target_guard::{HostCheck, TargetGuard};
 
 mod audit_trail;
 mod calendars;
+mod channels;
 mod declare;
 
 pub use audit_trail::{AuditFilter, AuditPage};
+pub use channels::NotificationFilter;
 pub use declare::Declared;
 
 /// A pause asked for through [`JobService::pause_until`]: its note and when it ends.
@@ -59,6 +62,10 @@ pub struct JobService {
     calendars: Option<Arc<dyn CalendarStore>>,
     /// Where every change is recorded; without a log, nothing is.
     audit: Option<Arc<dyn AuditLog>>,
+    /// The tenants' notification channels.
+    channels: Option<Arc<dyn ChannelStore>>,
+    /// The notification outbox (test messages, listings).
+    outbox: Option<Arc<dyn Outbox>>,
 }
 
 impl JobService {
@@ -82,6 +89,8 @@ impl JobService {
             cursors: Arc::new(CursorCodec::new(CursorKey::from_bytes([0; 32]))),
             calendars: None,
             audit: None,
+            channels: None,
+            outbox: None,
         }
     }
 
@@ -108,6 +117,15 @@ impl JobService {
     #[must_use]
     pub fn with_calendars(mut self, store: Arc<dyn CalendarStore>) -> Self {
         self.calendars = Some(store);
+        self
+    }
+
+    /// The same service with the tenants' notification channels and the outbox their
+    /// notifications wait in (the channel use cases of the `channels` module).
+    #[must_use]
+    pub fn with_channels(mut self, store: Arc<dyn ChannelStore>, outbox: Arc<dyn Outbox>) -> Self {
+        self.channels = Some(store);
+        self.outbox = Some(outbox);
         self
     }
 
@@ -164,18 +182,23 @@ impl JobService {
     /// that resolves now to a forbidden address. A name that does not resolve now passes (it
     /// is checked again at every connect).
     async fn check_target(&self, target: Option<&HttpTarget>) -> Result<(), ServiceError> {
-        let Some(target) = target else {
-            return Ok(());
-        };
+        match target {
+            Some(target) => self.check_url("target", &target.url).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a URL the guard forbids (see `check_target`), naming `field`.
+    pub(crate) async fn check_url(&self, field: &str, url: &str) -> Result<(), ServiceError> {
         let refused = |why: String| {
             ServiceError::from(ValidationErrors::single(
-                "target",
+                field,
                 Invalid::Target(TargetError::Forbidden(why)),
             ))
         };
         let check = self
             .target_guard
-            .check_url(&target.url)
+            .check_url(url)
             .map_err(|r| refused(r.to_string()))?;
         if let (HostCheck::Resolve { host, port }, Some(resolver)) = (check, &self.resolver)
             && let Ok(addresses) = resolver.resolve(&host, port).await

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod body;
 pub mod calendars;
+pub mod channels;
 pub mod choices;
 pub mod cron;
 pub mod docs;
@@ -64,6 +65,9 @@ pub fn routes(parts: ApiParts) -> (impl Endpoint<Output = poem::Response>, Route
                 service: parts.jobs.clone(),
             },
             audit::AuditApi {
+                service: parts.jobs.clone(),
+            },
+            channels::ChannelsApi {
                 service: parts.jobs.clone(),
             },
             cron::CronApi {

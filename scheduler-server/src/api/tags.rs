@@ -13,6 +13,8 @@ pub enum ApiTags {
     Calendars,
     /// Who changed what and when: the audit trail.
     Audit,
+    /// Being told when runs fail, time out or go missing: channels and notifications.
+    Notifications,
     /// Cron expression tools.
     Cron,
     /// Liveness and readiness.

@@ -44,6 +44,8 @@ pub enum ErrorDoc {
     CalendarNotFound,
     /// 409 a job lists the calendar.
     CalendarInUse,
+    /// 404 no such channel.
+    ChannelNotFound,
 }
 
 /// The errors an operation documents: a marker type per operation kind.
@@ -247,6 +249,12 @@ impl<S: ErrorSet> ApiResponse for OpError<S> {
                      their `calendars` first.",
                     Detail::schema_ref(),
                 ),
+                ErrorDoc::ChannelNotFound => json_response(
+                    404,
+                    "No channel of that name in your tenant: \
+                     `{\"error\": \"Channel not found\"}`.",
+                    ErrorMessage::schema_ref(),
+                ),
                 ErrorDoc::KeyNotFound => json_response(
                     404,
                     "No unrevoked key with that id in your tenant: `{\"detail\": \"Not found.\"}`.",
@@ -400,6 +408,22 @@ pub mod errors {
     error_set!(
         /// Delete a calendar.
         DeleteCalendar: [CalendarNotFound, CalendarInUse, Unavailable]
+    );
+    error_set!(
+        /// Create or replace a channel.
+        SaveChannel: [BadBody, Unavailable]
+    );
+    error_set!(
+        /// List channels.
+        ListChannels: [Unavailable]
+    );
+    error_set!(
+        /// Get, delete or test a channel.
+        OneChannel: [ChannelNotFound, Unavailable]
+    );
+    error_set!(
+        /// List notifications.
+        Notifications: [BadInput, Unavailable]
     );
     error_set!(
         /// Create or list keys.

@@ -58,6 +58,8 @@ pub enum ApiError {
     CalendarNotFound,
     /// 409 `{"detail": ...}`: a job lists the calendar, so it cannot be deleted.
     CalendarInUse,
+    /// 404 `{"error": "Channel not found"}`.
+    ChannelNotFound,
     /// 500 `{"detail": "Internal server error."}`; the cause is logged.
     Internal,
     /// 503 `{"detail": ...}`: the store is down; retry later.
@@ -74,7 +76,8 @@ impl ApiError {
             | Self::InvalidPage
             | Self::InvalidCursor
             | Self::KeyNotFound
-            | Self::CalendarNotFound => StatusCode::NOT_FOUND,
+            | Self::CalendarNotFound
+            | Self::ChannelNotFound => StatusCode::NOT_FOUND,
             Self::RunConflict | Self::RunEnded | Self::RunRunning | Self::CalendarInUse => {
                 StatusCode::CONFLICT
             }
@@ -96,6 +99,7 @@ impl ApiError {
             Self::RunEnded => "The run is not running.",
             Self::RunRunning => "The run is still running; replay it once it has ended.",
             Self::CalendarNotFound => "Calendar not found",
+            Self::ChannelNotFound => "Channel not found",
             Self::CalendarInUse => {
                 "Jobs still exclude this calendar: remove it from their calendars first."
             }
@@ -109,7 +113,10 @@ impl ApiError {
         let body = match self {
             Self::Validation(fields) => serde_json::to_value(fields).unwrap_or_default(),
             // The original service's 404 bodies.
-            Self::JobNotFound | Self::RunNotFound | Self::CalendarNotFound => {
+            Self::JobNotFound
+            | Self::RunNotFound
+            | Self::CalendarNotFound
+            | Self::ChannelNotFound => {
                 serde_json::json!({"error": self.message()})
             }
             _ => serde_json::json!({"detail": self.message()}),
@@ -155,6 +162,13 @@ impl From<ServiceError> for ApiError {
                 )]))
             }
             ServiceError::Conflict(Conflict::CalendarInUse) => Self::CalendarInUse,
+            ServiceError::ChannelNotFound => Self::ChannelNotFound,
+            ServiceError::Conflict(Conflict::ChannelName) => {
+                Self::Validation(FieldErrors::from([(
+                    "name".to_string(),
+                    vec!["channel with this name already exists.".to_string()],
+                )]))
+            }
             ServiceError::Rejected(cause) => {
                 tracing::error!(%cause, "the store refused a value that passed validation");
                 Self::Internal

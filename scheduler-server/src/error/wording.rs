@@ -135,6 +135,11 @@ pub fn wording(field: &str, problem: &Invalid) -> String {
         Invalid::TenantName => "Enter 1-64 characters: lowercase letters, digits, - and _, \
              starting with a letter or digit."
             .into(),
+        Invalid::ChannelName => "Enter 1-64 characters: letters, digits, -, _ and ., starting \
+             with a letter or digit."
+            .into(),
+        Invalid::EmailAddress => "Enter a valid e-mail address (name@example.com).".into(),
+        Invalid::NotForKind { kind } => format!("A {kind} channel does not take this field."),
         Invalid::CalendarName => "Enter 1-64 characters: letters, digits, -, _ and ., starting \
              with a letter or digit."
             .into(),

@@ -120,7 +120,7 @@ fn subject_link(entry: &AuditEntry) -> Option<String> {
             .filter(|id| *id > 0)
             .map(|id| format!("/ui/jobs/{id}")),
         AuditKind::Calendar => Some(format!("/ui/calendars/{}", path_segment(subject))),
-        AuditKind::Key => None,
+        AuditKind::Key | AuditKind::Channel => None,
     }
 }
 

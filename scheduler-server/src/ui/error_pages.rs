@@ -32,7 +32,8 @@ pub(crate) fn error_page(error: ServiceError) -> Response {
         ApiError::JobNotFound
         | ApiError::RunNotFound
         | ApiError::KeyNotFound
-        | ApiError::CalendarNotFound => message_page(status, "Not found", error.message()),
+        | ApiError::CalendarNotFound
+        | ApiError::ChannelNotFound => message_page(status, "Not found", error.message()),
     }
 }
 

@@ -606,6 +606,15 @@ async fn no_path_spelling_reaches_an_operation_with_a_weaker_scope_check() {
         .await
         .unwrap();
     assert_eq!(calendar.status(), 201);
+    // Every `{name}` path is tried with "closures": a channel of that name too.
+    let channel = client
+        .post(app.url("/scheduler/channels/"))
+        .bearer_auth(&admin_key)
+        .json(&json!({"name": "closures", "kind": "email", "to": ["ops@example.com"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(channel.status(), 201);
     let secrets_before: Value = client
         .get(app.url("/scheduler/signing-secrets/"))
         .bearer_auth(&admin_key)

@@ -24,6 +24,7 @@ mod hardening;
 mod input_limits;
 mod lifecycle;
 mod metrics;
+mod notifications;
 mod observability;
 mod overlap;
 mod process;

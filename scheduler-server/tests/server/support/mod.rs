@@ -2,6 +2,7 @@
 //! it through a client that checks every answer against the served OpenAPI document.
 
 mod contract;
+pub(crate) mod smtp;
 
 use std::sync::Arc;
 
@@ -355,7 +356,7 @@ pub(crate) async fn settled(app: &TestApp, run_id: &serde_json::Value) -> serde_
 
 /// The dispatcher on, with a 1 s lease: a run left `running` would be run again within
 /// seconds.
-fn dispatching(config: &mut Config) {
+pub(crate) fn dispatching(config: &mut Config) {
     config.dispatcher = "on".into();
     config.lease_seconds = 1;
     // The grace must be shorter than the lease.

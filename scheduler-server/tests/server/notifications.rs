@@ -538,3 +538,55 @@ mod guard {
     }
     use super::channel_urls_pass_the_guard_and_changes_are_audited;
 }
+
+/// Every metric the alert rules in `deploy/prometheus/alerts.yaml` use is one the server
+/// exports (a fresh dispatching server, after one failed run and one notification).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alert_rules_use_metrics_the_server_exports() {
+    let Some(app) = crate::support::sqlite_dispatching().await else {
+        return;
+    };
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/prometheus/alerts.yaml"
+    ))
+    .unwrap();
+    let job = app
+        .create_job(&json!({"name": "once", "interval_seconds": 1}))
+        .await;
+    runs_until(&app, &job, 10, |runs| !runs.is_empty()).await;
+    let mut exported = String::new();
+    for _ in 0..60 {
+        exported = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if exported.contains("scheduler_fire_lateness_seconds_bucket")
+            && exported.contains("scheduler_notification_outbox_depth")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut used: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("scheduler_"))
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    assert!(used.len() >= 10, "{used:?}");
+    for name in used {
+        assert!(
+            exported
+                .lines()
+                .any(|line| line.starts_with(&format!("{name} "))
+                    || line.starts_with(&format!("{name}{{"))),
+            "{name} is used by an alert rule but not exported:\n{exported}"
+        );
+    }
+}

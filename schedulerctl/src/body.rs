@@ -1,14 +1,15 @@
 //! The JSON body of `jobs create` and `jobs update`: a `--file` (or standard input) to start
-//! from, then each flag given sets its field. Values are not checked here beyond being JSON:
-//! the server validates every field at once and its errors are printed as they come. Also
-//! the reading of any `--file` (a calendar's too): [`read_object`], [`read_text`].
+//! from, then each flag given sets its field; and that of `channels create`, from its flags.
+//! Values are not checked here beyond being JSON: the server validates every field at once
+//! and its errors are printed as they come. Also the reading of any `--file` (a calendar's
+//! too): [`read_object`], [`read_text`].
 
 use std::io::Read as _;
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use crate::cli::JobFields;
+use crate::cli::{ChannelCreateArgs, JobFields};
 use crate::failure::Failure;
 
 /// The body `fields` describe: the file's object with each given flag's field set.
@@ -104,19 +105,53 @@ fn target(url: &str, fields: &JobFields) -> Result<Value, Failure> {
         target.insert("method".into(), json!(method));
     }
     if !fields.target_header.is_empty() {
-        let mut headers = Map::new();
-        for header in &fields.target_header {
-            // The text is not echoed: a header is often a credential.
-            let Some((name, value)) = header.split_once(':') else {
-                return Err(Failure::Usage(
-                    "each --target-header must read \"Name: value\"".into(),
-                ));
-            };
-            headers.insert(name.trim().to_string(), json!(value.trim()));
-        }
+        let headers = header_map("--target-header", &fields.target_header)?;
         target.insert("headers".into(), Value::Object(headers));
     }
     Ok(Value::Object(target))
+}
+
+/// The body of `channels create`: the fields its flags give, the server's defaults for the
+/// others (every event, every job, enabled).
+pub(crate) fn channel_body(args: &ChannelCreateArgs) -> Result<Map<String, Value>, Failure> {
+    let mut body = Map::new();
+    body.insert("name".into(), json!(args.name));
+    body.insert("kind".into(), json!(args.kind.as_str()));
+    if let Some(url) = &args.target_url {
+        body.insert("url".into(), json!(url));
+    }
+    if !args.header.is_empty() {
+        let headers = header_map("--header", &args.header)?;
+        body.insert("headers".into(), Value::Object(headers));
+    }
+    if !args.to.is_empty() {
+        body.insert("to".into(), json!(args.to));
+    }
+    if !args.event.is_empty() {
+        body.insert("events".into(), json!(args.event));
+    }
+    if !args.job.is_empty() {
+        body.insert("jobs".into(), json!(args.job));
+    }
+    if args.disabled {
+        body.insert("enabled".into(), Value::Bool(false));
+    }
+    Ok(body)
+}
+
+/// Headers given as `Name: value` (by the repeatable `flag`) as a JSON object.
+fn header_map(flag: &str, headers: &[String]) -> Result<Map<String, Value>, Failure> {
+    let mut map = Map::new();
+    for header in headers {
+        // The text is not echoed: a header is often a credential.
+        let Some((name, value)) = header.split_once(':') else {
+            return Err(Failure::Usage(format!(
+                "each {flag} must read \"Name: value\""
+            )));
+        };
+        map.insert(name.trim().to_string(), json!(value.trim()));
+    }
+    Ok(map)
 }
 
 /// The text of `path` (`-`: standard input), which must be UTF-8.
@@ -130,6 +165,15 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Failure> {
     } else {
         std::fs::read_to_string(path)
             .map_err(|error| Failure::Usage(format!("cannot read {}: {error}", path.display())))
+    }
+}
+
+/// How a `--file` is named in a message: its path, or "standard input" for `-`.
+pub(crate) fn source(path: &Path) -> String {
+    if path == Path::new("-") {
+        "standard input".into()
+    } else {
+        path.display().to_string()
     }
 }
 
@@ -291,6 +335,64 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(matches!(error, Failure::Usage(_)));
+    }
+
+    #[test]
+    fn channel_flags_become_the_apis_fields() {
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["schedulerctl", "channels", "create"];
+            argv.extend_from_slice(args);
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Channels(crate::cli::ChannelsCommand::Create(args)) => args,
+                other => panic!("{other:?}"),
+            }
+        };
+        let body = channel_body(&parse(&[
+            "ops",
+            "--kind",
+            "webhook",
+            "--target-url",
+            "https://hooks.example/x",
+            "--header",
+            "Authorization: Bearer t:1",
+            "--event",
+            "failed",
+            "--event",
+            "recovered",
+            "--job",
+            "4",
+            "--disabled",
+        ]))
+        .unwrap();
+        assert_eq!(
+            Value::Object(body),
+            json!({
+                "name": "ops", "kind": "webhook", "url": "https://hooks.example/x",
+                "headers": {"Authorization": "Bearer t:1"},
+                "events": ["failed", "recovered"], "jobs": [4], "enabled": false,
+            })
+        );
+        let mail = channel_body(&parse(&["m", "--kind", "email", "--to", "a@example.com"]));
+        assert_eq!(
+            Value::Object(mail.unwrap()),
+            json!({"name": "m", "kind": "email", "to": ["a@example.com"]})
+        );
+        let error =
+            channel_body(&parse(&["h", "--kind", "webhook", "--header", "secret"])).unwrap_err();
+        assert_eq!(error.to_string(), "each --header must read \"Name: value\"");
+        let argv = ["schedulerctl", "channels", "create", "x", "--kind", "pager"];
+        assert!(Cli::try_parse_from(argv).is_err());
+        let argv = [
+            "schedulerctl",
+            "channels",
+            "create",
+            "x",
+            "--kind",
+            "slack",
+            "--event",
+            "boom",
+        ];
+        assert!(Cli::try_parse_from(argv).is_err());
     }
 
     #[test]

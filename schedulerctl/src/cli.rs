@@ -1,6 +1,7 @@
 //! The command line: every command, flag and environment variable, as clap types. What the
 //! commands do is in `commands/`; this file only says what they take.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,8 +18,8 @@ use crate::output::Format;
     version,
     about = "Command-line client of the job scheduler's REST API",
     long_about = "Command-line client of the job scheduler's REST API: jobs, runs, cron \
-                  previews, calendars of excluded days, API keys and the audit trail. Talks to \
-                  the server over HTTP only.\n\n\
+                  previews, calendars of excluded days, notification channels, API keys and \
+                  the audit trail. Talks to the server over HTTP only.\n\n\
                   Tables by default; --output json prints the server's JSON as received \
                   (lists with --all: one array of every item; runs tail: one run per line).",
     after_help = EXIT_CODES_HELP
@@ -77,11 +78,18 @@ pub(crate) enum Command {
     /// Calendars of days jobs do not fire on: list, show, import from .ics, apply, delete.
     #[command(subcommand)]
     Calendars(CalendarsCommand),
+    /// Notification channels, where your tenant is told of failed runs, missed fires and
+    /// recoveries: list, show, create, apply, delete, test (needs an admin key).
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
+    /// Notifications: what was sent to your channels, and what waits or failed.
+    #[command(subcommand)]
+    Notifications(NotificationsCommand),
     /// API keys of your tenant (needs an admin key).
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// The audit trail: who changed which job, calendar or key, when and how (needs an admin
-    /// key).
+    /// The audit trail: who changed which job, calendar, channel or key, when and how (needs
+    /// an admin key).
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Print a shell completion script, e.g. `schedulerctl completions bash >
@@ -591,9 +599,9 @@ pub(crate) enum AuditCommand {
 #[derive(Debug, Args)]
 pub(crate) struct AuditListArgs {
     /// Only entries about this kind of thing.
-    #[arg(long, value_parser = ["job", "calendar", "key"])]
+    #[arg(long, value_parser = ["job", "calendar", "channel", "key"])]
     pub(crate) kind: Option<String>,
-    /// Only entries about this job or key id, or calendar name.
+    /// Only entries about this job or key id, or calendar or channel name.
     #[arg(long)]
     pub(crate) subject: Option<String>,
     /// Only changes by this actor, exactly: a key's name, "dashboard: <key name>", or local.
@@ -608,6 +616,122 @@ pub(crate) struct AuditListArgs {
     /// Which page.
     #[command(flatten)]
     pub(crate) pages: CursorPageArgs,
+}
+
+/// `schedulerctl channels ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ChannelsCommand {
+    /// List your tenant's channels.
+    List,
+    /// Show one channel (header values are never shown: the server sends `***`).
+    #[command(visible_alias = "get")]
+    Show {
+        /// The channel's name.
+        name: String,
+    },
+    /// Create a channel from flags (a taken name is refused; `apply` replaces).
+    ///
+    /// A webhook gets a signed JSON POST at --target-url, a slack channel a `{"text": ...}`
+    /// POST at its incoming-webhook --target-url, an email channel a message to each --to
+    /// address. Private and local addresses are refused unless the server allows them.
+    Create(ChannelCreateArgs),
+    /// Create or replace channels from a JSON file: one channel, or a list of them.
+    ///
+    /// Each is the body as the API takes it: {"name", "kind", "url", "headers", "to",
+    /// "events", "jobs", "enabled"}, sent (PUT) to its name, in the file's order; a header
+    /// value written `***` keeps the stored one. The first channel refused stops the rest.
+    /// With -o json: the channel as the server answered, or for a list one array of them.
+    Apply(ChannelApplyArgs),
+    /// Delete a channel; its undelivered notifications fail.
+    Delete {
+        /// The channel's name.
+        name: String,
+    },
+    /// Queue a test message to a channel; prints the notification's id alone (`notifications
+    /// list` shows whether it was sent).
+    Test {
+        /// The channel's name.
+        name: String,
+    },
+}
+
+/// How a channel delivers.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ChannelKind {
+    /// A signed JSON POST to --target-url.
+    Webhook,
+    /// A Slack-compatible incoming webhook at --target-url.
+    Slack,
+    /// An e-mail to each --to address, through the server's SMTP relay.
+    Email,
+}
+
+/// `channels create`.
+#[derive(Debug, Args)]
+pub(crate) struct ChannelCreateArgs {
+    /// The channel's name (letters, digits, -, _ and ., unique in your tenant).
+    pub(crate) name: String,
+    /// How it delivers.
+    #[arg(long, value_enum)]
+    pub(crate) kind: ChannelKind,
+    /// Webhook and slack: the http(s) URL posted to (the API's `url`; `--url` is the
+    /// server's).
+    #[arg(long, value_name = "URL")]
+    pub(crate) target_url: Option<String>,
+    /// Webhook: a header sent with every message, as "Name: value" (repeatable; the value is
+    /// never shown again).
+    #[arg(long, value_name = "HEADER")]
+    pub(crate) header: Vec<String>,
+    /// Email: a recipient address (repeatable, up to 20).
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) to: Vec<String>,
+    /// An event it is told of (repeatable; default every one): a run failed or timed out for
+    /// good (retries exhausted), a fire was missed, the job paused itself, or recovered.
+    #[arg(long, value_name = "EVENT",
+        value_parser = ["failed", "timed_out", "missed", "auto_paused", "recovered"])]
+    pub(crate) event: Vec<String>,
+    /// Only this job's events (repeatable; default every job of your tenant).
+    #[arg(long, value_name = "ID")]
+    pub(crate) job: Vec<i64>,
+    /// Create it disabled: nothing is sent to it.
+    #[arg(long)]
+    pub(crate) disabled: bool,
+}
+
+/// `channels apply`: the file as an argument, or as `--file` (like `calendars apply`).
+#[derive(Debug, Args)]
+pub(crate) struct ChannelApplyArgs {
+    /// The JSON file (`-` reads standard input).
+    #[arg(value_name = "FILE", required_unless_present = "file")]
+    pub(crate) path: Option<PathBuf>,
+    /// The same, as a flag.
+    #[arg(long, short = 'f', value_name = "FILE", conflicts_with = "path")]
+    pub(crate) file: Option<PathBuf>,
+}
+
+/// `schedulerctl notifications ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotificationsCommand {
+    /// List your tenant's notifications, newest first, up to --limit.
+    ///
+    /// The JOB column reads `name (id)`; a test message's is "(test)". With -o json: one
+    /// array of the notifications.
+    List(NotificationListArgs),
+}
+
+/// `notifications list`.
+#[derive(Debug, Args)]
+pub(crate) struct NotificationListArgs {
+    /// Only notifications with this status.
+    #[arg(long, value_parser = ["pending", "sending", "sent", "failed"])]
+    pub(crate) status: Option<String>,
+    /// Only notifications about this job.
+    #[arg(long, value_name = "ID")]
+    pub(crate) job: Option<i64>,
+    /// Show at most this many, the newest (1-10000).
+    #[arg(long, value_name = "N", default_value_t = 50,
+        value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub(crate) limit: u64,
 }
 
 /// A key's scope.
@@ -655,6 +779,38 @@ impl Scope {
     }
 }
 
+/// The error for the server's `--url` written after `channels create`, where it reads as
+/// the channel's URL but is the global option: the request, and the key with it, would go to
+/// the channel's address. `args` is the command line, program name first; `None` when it
+/// has no such `--url`.
+pub(crate) fn misplaced_server_url(args: &[OsString]) -> Option<String> {
+    let start = args
+        .windows(2)
+        .position(|pair| pair[0] == "channels" && pair[1] == "create")?;
+    let misplaced = args
+        .iter()
+        .skip(start + 2)
+        .take_while(|arg| *arg != "--")
+        .any(|arg| arg == "--url" || arg.to_string_lossy().starts_with("--url="));
+    misplaced.then(|| {
+        "--url after `channels create` is the server's URL (a global option), not the \
+         channel's: give the channel's as --target-url, and the server's before `channels` \
+         or in SCHEDULER_URL (nothing was sent)"
+            .to_string()
+    })
+}
+
+impl ChannelKind {
+    /// The wire name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Email => "email",
+        }
+    }
+}
+
 impl MisfirePolicy {
     /// The wire name.
     pub(crate) fn as_str(self) -> &'static str {
@@ -686,6 +842,26 @@ mod tests {
     #[test]
     fn the_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_servers_url_after_channels_create_is_refused() {
+        let args =
+            |line: &str| -> Vec<OsString> { line.split_whitespace().map(OsString::from).collect() };
+        for refused in [
+            "schedulerctl channels create ops --kind slack --url https://hooks.example/x",
+            "schedulerctl -o json channels create ops --url=https://hooks.example/x",
+        ] {
+            assert!(misplaced_server_url(&args(refused)).is_some(), "{refused}");
+        }
+        for allowed in [
+            "schedulerctl --url http://h:1 channels create ops --target-url https://x/",
+            "schedulerctl channels list --url http://h:1",
+            "schedulerctl jobs create --url http://h:1 --name n",
+            "schedulerctl channels create -- --url",
+        ] {
+            assert!(misplaced_server_url(&args(allowed)).is_none(), "{allowed}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub(crate) enum Exit {
     /// `--params` that is not JSON, an `.ics` file that cannot be imported, ...); nothing was
     /// sent.
     Usage,
-    /// 3: 404, no such job, run, key or calendar (another tenant's answers the same).
+    /// 3: 404, no such job, run, key, calendar or channel (another tenant's answers the same).
     NotFound,
     /// 4: 401 or 403, no key, a wrong or revoked key, or a scope too small.
     Auth,
@@ -87,7 +87,7 @@ Exit codes:
   0  success
   1  server error or unreachable server (5xx, connection, timeout, an answer not as documented)
   2  usage error: bad arguments, unreadable --file, --params not JSON, a bad .ics (nothing was sent)
-  3  not found (404): no such job, run, key or calendar
+  3  not found (404): no such job, run, key, calendar or channel
   4  authentication or permission (401, 403): missing, wrong or revoked key, scope too small
   5  invalid input (400, 413, 415): the server's field errors are printed
   6  conflict (409)

@@ -3,7 +3,7 @@
 //! and exits with a code per kind of outcome (`exit.rs`, listed by `--help`).
 //!
 //! Map: `cli.rs` what the commands take; `commands/` what they do; `client.rs` HTTP;
-//! `body.rs` job bodies from flags and files; `ics.rs` calendar dates from iCalendar files;
+//! `body.rs` job and channel bodies from flags, and files; `ics.rs` calendar dates from iCalendar files;
 //! `listing.rs` pages; `tail.rs` following runs; `tables.rs` and `output.rs` what is printed;
 //! `failure.rs` and `exit.rs` what went wrong.
 
@@ -32,6 +32,11 @@ use crate::failure::Failure;
 fn main() -> ExitCode {
     // Usage errors exit 2 and --help/--version 0, from clap itself.
     let cli = cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(message) = cli::misplaced_server_url(&args) {
+        output::note(&format!("error: {message}"));
+        return Exit::Usage.into();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

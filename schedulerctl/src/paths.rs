@@ -18,9 +18,23 @@ pub(crate) fn runs_path(job: Option<i64>) -> String {
 /// [`Failure::Usage`] for an empty name, `.` or `..` (URLs resolve those as paths, and no
 /// calendar can be named so).
 pub(crate) fn calendar_path(name: &str) -> Result<String, Failure> {
+    named_path("/scheduler/calendars/", "calendar", name)
+}
+
+/// `/scheduler/channels/{name}/`, the name as one path segment, as [`calendar_path`].
+///
+/// # Errors
+/// [`Failure::Usage`] for an empty name, `.` or `..`.
+pub(crate) fn channel_path(name: &str) -> Result<String, Failure> {
+    named_path("/scheduler/channels/", "channel", name)
+}
+
+/// `{collection}{name}/` with `name` escaped as one path segment; `what` names the kind of
+/// item in the error ("calendar").
+fn named_path(collection: &str, what: &str, name: &str) -> Result<String, Failure> {
     if matches!(name, "" | "." | "..") {
         return Err(Failure::Usage(format!(
-            "{name:?} is not a calendar name: letters, digits, -, _ and ., starting with a \
+            "{name:?} is not a {what} name: letters, digits, -, _ and ., starting with a \
              letter or digit"
         )));
     }
@@ -32,7 +46,7 @@ pub(crate) fn calendar_path(name: &str) -> Result<String, Failure> {
             segment.push_str(&format!("%{byte:02X}"));
         }
     }
-    Ok(format!("/scheduler/calendars/{segment}/"))
+    Ok(format!("{collection}{segment}/"))
 }
 
 #[cfg(test)]
@@ -55,5 +69,22 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn a_channel_name_stays_one_path_segment() {
+        assert_eq!(
+            channel_path("ops-alerts.v2").unwrap(),
+            "/scheduler/channels/ops-alerts.v2/"
+        );
+        assert_eq!(
+            channel_path("a/../keys").unwrap(),
+            "/scheduler/channels/a%2F..%2Fkeys/"
+        );
+        let error = channel_path("..").unwrap_err();
+        assert!(
+            error.to_string().contains("is not a channel name"),
+            "{error}"
+        );
     }
 }

@@ -84,6 +84,22 @@ const CALENDAR_FIELDS: &[&str] = &[
     "updated_at",
 ];
 
+/// The order in which a channel's fields are listed.
+const CHANNEL_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "url",
+    "headers",
+    "to",
+    "events",
+    "jobs",
+    "enabled",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
+];
+
 /// The longest description shown in a row of the calendar list; `calendars show` shows it
 /// whole.
 const DESCRIPTION_CELL: usize = 60;
@@ -442,6 +458,123 @@ pub(crate) fn calendar(item: &Value) -> String {
         ]);
     }
     format!("{head}\n\n{}", table.trim_fmt())
+}
+
+/// A channel's jobs: `all` for an empty list (every job of the tenant), else their ids.
+fn channel_jobs(channel: &Value) -> String {
+    match channel.get("jobs").and_then(Value::as_array) {
+        Some(jobs) if jobs.is_empty() => "all".into(),
+        Some(_) => names(channel.get("jobs").unwrap_or(&Value::Null)),
+        None => cell(channel, "jobs"),
+    }
+}
+
+/// `yes` or `no` for `item[field]`, a boolean (anything else as a cell).
+fn yes_no(item: &Value, field: &str) -> String {
+    match item.get(field).and_then(Value::as_bool) {
+        Some(true) => "yes".into(),
+        Some(false) => "no".into(),
+        None => cell(item, field),
+    }
+}
+
+/// Where a channel sends: its URL, or its addresses (`a, b`), or `-`.
+fn channel_target(channel: &Value) -> String {
+    match channel.get("url") {
+        Some(Value::String(url)) if !url.is_empty() => printable(url, LINE_LIMIT),
+        _ => names(channel.get("to").unwrap_or(&Value::Null)),
+    }
+}
+
+/// A list of channels.
+pub(crate) fn channels(items: &[Value]) -> String {
+    let mut table = table(&["NAME", "KIND", "TARGET", "EVENTS", "JOBS", "ENABLED"]);
+    for channel in items {
+        table.add_row(vec![
+            cell(channel, "name"),
+            cell(channel, "kind"),
+            channel_target(channel),
+            names(channel.get("events").unwrap_or(&Value::Null)),
+            channel_jobs(channel),
+            yes_no(channel, "enabled"),
+        ]);
+    }
+    table.trim_fmt()
+}
+
+/// One channel, field by field: lists as `a, b`, headers as `Name: ***, ...` (the server
+/// masks their values), jobs as `all` when it has none.
+pub(crate) fn channel(item: &Value) -> String {
+    let mut shown_item = item.clone();
+    if let Some(object) = shown_item.as_object_mut() {
+        if let Some(headers) = object.get_mut("headers")
+            && let Some(map) = headers.as_object()
+        {
+            let text = map
+                .iter()
+                .map(|(name, value)| format!("{name}: {}", shown(value, LINE_LIMIT)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            *headers = Value::String(text);
+        }
+        for field in ["to", "events"] {
+            if let Some(list) = object.get_mut(field) {
+                *list = Value::String(names(list));
+            }
+        }
+        if object.contains_key("jobs") {
+            let jobs = channel_jobs(item);
+            object.insert("jobs".into(), Value::String(jobs));
+        }
+        if object.contains_key("enabled") {
+            let enabled = yes_no(item, "enabled");
+            object.insert("enabled".into(), Value::String(enabled));
+        }
+    }
+    detail(&shown_item, CHANNEL_FIELDS)
+}
+
+/// What a notification is about: `name (id)`, or the name alone for a test message (job 0).
+fn notification_job(notification: &Value) -> String {
+    let name = shown(
+        notification.get("job_name").unwrap_or(&Value::Null),
+        NAME_CELL,
+    );
+    match notification.get("job_id").and_then(Value::as_i64) {
+        Some(0) => name,
+        Some(id) if name != "-" => format!("{name} ({id})"),
+        _ => cell(notification, "job_id"),
+    }
+}
+
+/// A list of notifications.
+pub(crate) fn notifications(items: &[Value]) -> String {
+    let mut table = table(&[
+        "ID",
+        "CREATED",
+        "CHANNEL",
+        "EVENT",
+        "JOB",
+        "STATUS",
+        "ATTEMPTS",
+        "LAST ERROR",
+    ]);
+    for notification in items {
+        table.add_row(vec![
+            cell(notification, "id"),
+            instant(notification, "created_at"),
+            cell(notification, "channel"),
+            cell(notification, "event"),
+            notification_job(notification),
+            cell(notification, "status"),
+            cell(notification, "attempts"),
+            shown(
+                notification.get("last_error").unwrap_or(&Value::Null),
+                ERROR_CELL,
+            ),
+        ]);
+    }
+    table.trim_fmt()
 }
 
 /// One run, field by field; `replay_of` only when it is set (the run is a replay).
@@ -834,5 +967,133 @@ mod tests {
         let row: Vec<&str> = list.lines().nth(1).unwrap().split_whitespace().collect();
         assert_eq!(row, ["uk", "Europe/London", "2", "-"], "{list}");
         assert!(calendar(&json!({"name": "empty", "dates": []})).ends_with("\n\nno dates"));
+    }
+
+    fn webhook_json() -> Value {
+        json!({
+            "name": "ops", "kind": "webhook", "url": "https://hooks.example.com/x",
+            "headers": {"X-Token": "***"}, "to": [], "events": ["failed", "missed"],
+            "jobs": [], "enabled": true, "created_at": "2030-01-01T00:00:00Z",
+            "updated_at": "2030-01-01T00:00:00Z", "created_by": null, "updated_by": null,
+        })
+    }
+
+    #[test]
+    fn a_channel_list_shows_its_target_events_and_jobs() {
+        let mail = json!({"name": "mail", "kind": "email", "url": null,
+            "to": ["a@example.com", "b@example.com"], "events": ["failed"], "jobs": [3, 4],
+            "enabled": false});
+        let text = channels(&[webhook_json(), mail, json!(null)]);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows[0],
+            ["NAME", "KIND", "TARGET", "EVENTS", "JOBS", "ENABLED"],
+            "{text}"
+        );
+        assert_eq!(
+            rows[1],
+            [
+                "ops",
+                "webhook",
+                "https://hooks.example.com/x",
+                "failed,",
+                "missed",
+                "all",
+                "yes"
+            ],
+            "{text}"
+        );
+        assert_eq!(
+            rows[2],
+            [
+                "mail",
+                "email",
+                "a@example.com,",
+                "b@example.com",
+                "failed",
+                "3,",
+                "4",
+                "no"
+            ],
+            "{text}"
+        );
+        assert_eq!(rows[3], ["-", "-", "-", "-", "-", "-"], "{text}");
+    }
+
+    #[test]
+    fn a_channel_shows_masked_headers_and_all_jobs() {
+        let text = channel(&webhook_json());
+        let line = |field: &str| {
+            text.lines()
+                .find(|l| l.split_whitespace().next() == Some(field))
+                .unwrap_or_else(|| panic!("no {field}: {text}"))
+                .to_string()
+        };
+        assert!(line("headers").ends_with("X-Token: ***"), "{text}");
+        assert!(line("events").ends_with("failed, missed"), "{text}");
+        assert!(line("jobs").ends_with("all"), "{text}");
+        assert!(line("enabled").ends_with("yes"), "{text}");
+        assert!(line("to").ends_with('-'), "{text}");
+        assert_eq!(
+            text.lines().next().map(|l| l.starts_with("name")),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn a_notification_row_names_its_job_or_says_test() {
+        let text = notifications(&[
+            json!({"id": 9, "channel": "ops", "event": "test", "job_id": 0,
+                "job_name": "(test)", "status": "pending", "attempts": 0, "last_error": null,
+                "created_at": "2030-01-01T00:00:00.123Z"}),
+            json!({"id": 8, "channel": "ops", "event": "failed", "job_id": 4,
+                "job_name": "report", "status": "failed", "attempts": 3,
+                "last_error": "HTTP 500\nboom", "created_at": "2030-01-01T00:00:00Z"}),
+        ]);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows[0],
+            [
+                "ID", "CREATED", "CHANNEL", "EVENT", "JOB", "STATUS", "ATTEMPTS", "LAST", "ERROR"
+            ],
+            "{text}"
+        );
+        assert_eq!(
+            rows[1],
+            [
+                "9",
+                "2030-01-01T00:00:00Z",
+                "ops",
+                "test",
+                "(test)",
+                "pending",
+                "0",
+                "-"
+            ],
+            "{text}"
+        );
+        assert_eq!(
+            rows[2],
+            [
+                "8",
+                "2030-01-01T00:00:00Z",
+                "ops",
+                "failed",
+                "report",
+                "(4)",
+                "failed",
+                "3",
+                "HTTP",
+                "500",
+                "boom"
+            ],
+            "{text}"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! `schedulerctl audit list` over `/scheduler/audit/` (an admin key's tenant): who changed
-//! which job, calendar or key, newest first, in cursor pages.
+//! which job, calendar, channel or key, newest first, in cursor pages.
 
 use super::print::show_list;
 use crate::cli::{AuditCommand, AuditListArgs};

@@ -3,13 +3,11 @@
 //! events into the calendar's dates (`ics.rs`); `apply` sends a JSON body as written, to the
 //! name inside it. A delete refused because jobs still list the calendar names those jobs.
 
-use std::path::Path;
-
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::print::{done_named, show};
-use crate::body::{read_object, read_text};
+use crate::body::{read_object, read_text, source};
 use crate::cli::{CalendarsCommand, ImportArgs, PageArgs};
 use crate::client::{Answer, Client};
 use crate::failure::Failure;
@@ -199,13 +197,4 @@ async fn in_use(client: &Client, name: &str, failure: Failure) -> Failure {
 /// `s` unless `count` is 1.
 fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
-}
-
-/// How a `--file` is named in a message: its path, or "standard input" for `-`.
-fn source(path: &Path) -> String {
-    if path == Path::new("-") {
-        "standard input".into()
-    } else {
-        path.display().to_string()
-    }
 }

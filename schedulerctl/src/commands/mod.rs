@@ -1,12 +1,14 @@
 //! What each command does: one file per resource (`jobs.rs`, `runs.rs`, `cron.rs`,
-//! `calendars.rs`, `keys.rs`, `audit.rs`), each a few requests and a print; the shared
-//! printing of a list or one item is in `print.rs`.
+//! `calendars.rs`, `channels.rs`, `notifications.rs`, `keys.rs`, `audit.rs`), each a few
+//! requests and a print; the shared printing of a list or one item is in `print.rs`.
 
 mod audit;
 mod calendars;
+mod channels;
 mod cron;
 mod jobs;
 mod keys;
+mod notifications;
 mod print;
 mod runs;
 
@@ -33,6 +35,8 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Runs(command) => runs::run(&client, format, command).await,
         Command::Cron(command) => cron::run(&client, format, command).await,
         Command::Calendars(command) => calendars::run(&client, format, command).await,
+        Command::Channels(command) => channels::run(&client, format, command).await,
+        Command::Notifications(command) => notifications::run(&client, format, command).await,
         Command::Keys(command) => keys::run(&client, format, command).await,
         Command::Audit(command) => audit::run(&client, format, command).await,
         Command::Completions { .. } => Ok(()),

@@ -9,6 +9,7 @@
 
 mod audit;
 mod calendars;
+mod channels;
 mod cron;
 mod general;
 mod jobs;

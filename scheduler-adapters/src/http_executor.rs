@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use chrono::SecondsFormat;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use scheduler_core::{
-    HostResolver, HttpTarget, Job, JobExecutor, Run, SIGNATURE_HEADER, SigningService, TargetGuard,
-    Tenant, signature_header,
+    HostResolver, HttpTarget, Job, JobExecutor, Run, RunOutput, SIGNATURE_HEADER, SigningService,
+    TargetGuard, Tenant, signature_header,
 };
 
 /// How long resolving a target's host may take.
@@ -243,16 +243,28 @@ pub fn delivery_body(job: &Job, run: &Run) -> serde_json::Value {
     })
 }
 
-async fn body_excerpt(mut response: reqwest::Response) -> String {
-    let mut excerpt = Vec::new();
-    while excerpt.len() < BODY_EXCERPT_BYTES {
+/// Reads the answer's body up to a byte past [`RunOutput::MAX_BYTES`] (never more: a huge
+/// answer costs at most that), returning what was read and the output kept of it.
+async fn read_answer(mut response: reqwest::Response) -> (Vec<u8>, Option<RunOutput>) {
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut body = Vec::new();
+    while body.len() <= RunOutput::MAX_BYTES {
         match response.chunk().await {
-            Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
             _ => break,
         }
     }
-    excerpt.truncate(BODY_EXCERPT_BYTES);
-    String::from_utf8_lossy(&excerpt).into_owned()
+    let output = RunOutput::capture(content_type.as_deref(), &body, body.len() as u64);
+    (body, output)
+}
+
+/// The start of an answer's body, as a failed run's error shows it.
+fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(BODY_EXCERPT_BYTES)]).into_owned()
 }
 
 #[async_trait]
@@ -276,7 +288,29 @@ impl JobExecutor for HttpExecutor {
             run.scheduled_for
                 .to_rfc3339_opts(SecondsFormat::AutoSi, true)
         );
-        self.send_json(target, &job.tenant, &idempotency, &delivery_body(job, run))
+        self.exchange(target, &job.tenant, &idempotency, &delivery_body(job, run))
+            .await
+            .0
+    }
+
+    async fn execute_with_output(
+        &self,
+        job: &Job,
+        run: &Run,
+    ) -> (Result<(), String>, Option<RunOutput>) {
+        let Some(target) = job.spec.target.as_ref() else {
+            return (Err("the job has no HTTP target".into()), None);
+        };
+        if target.reserved_header().is_some() {
+            return (self.execute(job, run).await, None);
+        }
+        let idempotency = format!(
+            "{}:{}",
+            job.id,
+            run.scheduled_for
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        );
+        self.exchange(target, &job.tenant, &idempotency, &delivery_body(job, run))
             .await
     }
 }
@@ -296,6 +330,48 @@ impl HttpExecutor {
         idempotency: &str,
         body: &serde_json::Value,
     ) -> Result<(), String> {
+        self.exchange(target, tenant, idempotency, body).await.0
+    }
+
+    /// [`HttpExecutor::send_json`], with the output kept of the answer (any status).
+    async fn exchange(
+        &self,
+        target: &HttpTarget,
+        tenant: &Tenant,
+        idempotency: &str,
+        body: &serde_json::Value,
+    ) -> (Result<(), String>, Option<RunOutput>) {
+        match self.request(target, tenant, idempotency, body).await {
+            Err(error) => (Err(error), None),
+            Ok(response) => {
+                let status = response.status();
+                let (body, output) = read_answer(response).await;
+                // What a receiver echoed of a header value is masked in the output, as in
+                // the error.
+                let output = output.map(|mut output| {
+                    output.body = redact(std::mem::take(&mut output.body), &target.headers);
+                    output
+                });
+                if status.is_success() {
+                    return (Ok(()), output);
+                }
+                let error = redact(
+                    format!("HTTP {}: {}", status.as_u16(), excerpt(&body)),
+                    &target.headers,
+                );
+                (Err(error), output)
+            }
+        }
+    }
+
+    /// Sends the request and returns the answer's head (the body unread).
+    async fn request(
+        &self,
+        target: &HttpTarget,
+        tenant: &Tenant,
+        idempotency: &str,
+        body: &serde_json::Value,
+    ) -> Result<reqwest::Response, String> {
         self.guard
             .check_url(&target.url)
             .map_err(|refusal| format!("target refused: {refusal}"))?;
@@ -320,21 +396,12 @@ impl HttpExecutor {
         for (name, value) in &target.headers {
             request = request.header(name, value);
         }
-        let response = request.send().await.map_err(|e| {
+        request.send().await.map_err(|e| {
             let why = error_chain(&e);
             redact(
                 format!("request to {} failed: {why}", target.url),
                 &target.headers,
             )
-        })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = body_excerpt(response).await;
-        Err(redact(
-            format!("HTTP {}: {body}", status.as_u16()),
-            &target.headers,
-        ))
+        })
     }
 }

@@ -32,8 +32,9 @@ pub use rate_limit::{RateDecision, RateLimitConfig, RateLimiter};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{
     CachedKeyStore, DatabaseConfig, PoolConnections, SeaOrmAuditLog, SeaOrmCalendarStore,
-    SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmOutbox, SeaOrmRunStore,
-    SeaOrmSigningStore, connect, connection_failure, cursor_key, mask_password, pool_connections,
+    SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmOutbox, SeaOrmRunStats,
+    SeaOrmRunStore, SeaOrmSigningStore, connect, connection_failure, cursor_key, mask_password,
+    pool_connections,
 };
 pub use telemetry::MetricsTelemetry;
 pub use tiered_cache::{LocalTierConfig, TieredJobCache};

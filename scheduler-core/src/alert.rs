@@ -474,6 +474,74 @@ mod tests {
     }
 
     #[test]
+    fn a_job_has_a_failure_and_a_missing_track_and_pauses_are_always_told() {
+        let policy = DigestPolicy::default();
+        let spec = crate::job_input::JobDraft {
+            name: Some("tracked".into()),
+            cron_expression: Some("0 * * * *".into()),
+            ..crate::job_input::JobDraft::default()
+        }
+        .validate(at(0))
+        .unwrap_or_else(|_| unreachable!());
+        let mut job = Job {
+            id: JobId(3),
+            spec,
+            last_run: None,
+            last_status: None,
+            last_error: None,
+            next_run: None,
+            next_fire: None,
+            fire_count: 0,
+            pause: None,
+            failure_streak: 3,
+            created_at: at(0),
+            updated_at: at(0),
+            tenant: Tenant::default_tenant(),
+            created_by: None,
+            updated_by: None,
+        };
+        job.spec.policy.misfire_grace_seconds = 60;
+        let mut tracks = JobAlerts::default();
+        let ended = |status, late: i64| Sighting::Ended {
+            status,
+            lateness: Duration::seconds(late),
+        };
+        let told = |tracks: &mut JobAlerts, sighting, minute| {
+            tracks
+                .see(&job, sighting, at(minute), &policy)
+                .map(|a| (a.event, a.count))
+        };
+        assert_eq!(
+            told(&mut tracks, Sighting::Missed, 0),
+            Some((EventKind::Missed, 1))
+        );
+        assert_eq!(told(&mut tracks, Sighting::Missed, 1), None);
+        // A late success does not end the missing streak; failing is another track.
+        assert_eq!(told(&mut tracks, ended(RunStatus::Succeeded, 600), 2), None);
+        assert!(tracks.missing.is_some());
+        assert_eq!(
+            told(&mut tracks, ended(RunStatus::TimedOut, 0), 3),
+            Some((EventKind::TimedOut, 1))
+        );
+        assert_eq!(
+            told(&mut tracks, ended(RunStatus::Failed, 0), 4),
+            Some((EventKind::Failed, 1))
+        );
+        assert_eq!(
+            told(&mut tracks, Sighting::AutoPaused, 4),
+            Some((EventKind::AutoPaused, 3))
+        );
+        // An on-time success ends both: the failure streak told, the missing one quietly.
+        assert_eq!(
+            told(&mut tracks, ended(RunStatus::Succeeded, 5), 5),
+            Some((EventKind::Recovered, 1))
+        );
+        assert_eq!(tracks, JobAlerts::default());
+        // Skipped or cancelled runs are not weighed.
+        assert_eq!(told(&mut tracks, ended(RunStatus::Cancelled, 0), 6), None);
+    }
+
+    #[test]
     fn the_stored_event_reads_back_and_renders_for_each_kind() {
         let event = AlertEvent {
             event: EventKind::Failed,

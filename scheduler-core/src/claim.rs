@@ -73,4 +73,6 @@ pub struct FinishedRun {
     /// Its job's `pause_after_failures` when the run was claimed (0: the job never pauses
     /// itself, and the store keeps no failure streak for this outcome).
     pub pause_after_failures: u32,
+    /// What the target answered or the handler returned, kept with the outcome.
+    pub output: Option<crate::run_output::RunOutput>,
 }

@@ -105,4 +105,15 @@ impl JobExecutor for RoutingExecutor {
             (ExecutionKind::Handler, _) => self.actions.execute(job, run).await,
         }
     }
+
+    async fn execute_with_output(
+        &self,
+        job: &Job,
+        run: &Run,
+    ) -> (Result<(), String>, Option<crate::run_output::RunOutput>) {
+        match (ExecutionKind::of(job), &self.http) {
+            (ExecutionKind::Delivery, Some(http)) => http.execute_with_output(job, run).await,
+            _ => (self.execute(job, run).await, None),
+        }
+    }
 }

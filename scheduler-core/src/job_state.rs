@@ -392,6 +392,7 @@ mod tests {
                 retry_at: None,
             },
             pause_after_failures: 0,
+            output: None,
         }
     }
 

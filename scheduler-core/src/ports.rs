@@ -395,6 +395,7 @@ pub trait RunStore: Send + Sync {
             run: run.clone(),
             outcome: outcome.clone(),
             pause_after_failures: 0,
+            output: None,
         }])
         .await
         .map(drop)
@@ -485,6 +486,12 @@ pub trait RunStore: Send + Sync {
     /// The run, or `None`.
     async fn get(&self, id: RunId) -> Result<Option<Run>, RepositoryError>;
 
+    /// What run `id` answered or returned ([`crate::run_output`]), when anything was kept.
+    async fn output(
+        &self,
+        id: RunId,
+    ) -> Result<Option<crate::run_output::RunOutput>, RepositoryError>;
+
     /// One page of the runs matching `slice`'s filter (status, trigger, job, tenant, fire
     /// instants in `[scheduled_after, scheduled_before)`), newest first (id descending).
     /// `Offset` windows carry the total matching; `Keyset` windows read the runs strictly
@@ -526,6 +533,17 @@ pub trait RunStore: Send + Sync {
 pub trait JobExecutor: Send + Sync {
     /// Runs `run` of `job` to completion. The dispatcher bounds it by the job's timeout.
     async fn execute(&self, job: &Job, run: &Run) -> Result<(), String>;
+
+    /// [`JobExecutor::execute`], with what the target answered or the handler returned (kept
+    /// on the run, see [`crate::run_output`]). What the dispatcher calls; by default, no
+    /// output.
+    async fn execute_with_output(
+        &self,
+        job: &Job,
+        run: &Run,
+    ) -> (Result<(), String>, Option<crate::run_output::RunOutput>) {
+        (self.execute(job, run).await, None)
+    }
 }
 
 /// Resolves a target's host name to the addresses it would be dialled at, for the SSRF guard

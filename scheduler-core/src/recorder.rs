@@ -203,6 +203,8 @@ impl Recorder {
             run: finished.run.clone(),
             outcome: finished.outcome.with_minimal_error(),
             pause_after_failures: finished.pause_after_failures,
+            // The store refused the outcome as it was: its output goes too.
+            output: None,
         };
         match self
             .store_with_retries(std::slice::from_ref(&minimal))
@@ -252,6 +254,7 @@ mod tests {
                 retry_at: None,
             },
             pause_after_failures: 0,
+            output: None,
         }
     }
 

@@ -48,6 +48,8 @@ pub struct RunService {
     store: Arc<dyn RunStore>,
     /// Starts and executes manual runs on this replica.
     dispatcher: Dispatcher,
+    /// The day's figures of a tenant's runs (the dashboard's charts), when wired.
+    stats: Option<Arc<dyn crate::run_stats::RunStats>>,
 }
 
 impl RunService {
@@ -57,6 +59,7 @@ impl RunService {
             jobs,
             store,
             dispatcher,
+            stats: None,
         }
     }
 
@@ -93,6 +96,33 @@ impl RunService {
             jobs: self.jobs.acting_as(principal),
             ..self.clone()
         }
+    }
+
+    /// The same service reading the day's figures of runs from `stats`.
+    #[must_use]
+    pub fn with_stats(mut self, stats: Arc<dyn crate::run_stats::RunStats>) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+
+    /// The acting tenant's runs of the last [`crate::run_stats::HOURS`] hours by hour (counts
+    /// by status, fire lateness p50/p99), as of `now`.
+    ///
+    /// # Errors
+    /// `Unavailable` (also for a service wired without figures).
+    pub async fn day_stats(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::run_stats::DayStats, ServiceError> {
+        let stats = self
+            .stats
+            .as_ref()
+            .ok_or_else(|| ServiceError::Unavailable("no run statistics are wired".into()))?;
+        let since = crate::run_stats::day_start(now);
+        let read = stats
+            .runs_since(&self.jobs.principal().tenant, since)
+            .await?;
+        Ok(crate::run_stats::DayStats::of(&read, now))
     }
 
     /// One page of the runs, across jobs, matching `query`, newest first.
@@ -183,6 +213,19 @@ impl RunService {
             Err(ServiceError::JobNotFound) => Err(ServiceError::RunNotFound),
             Err(other) => Err(other),
         }
+    }
+
+    /// What run `id` answered or returned (its job's tenant only): `None` when nothing was
+    /// kept (an empty answer, a handler, a run still running).
+    ///
+    /// # Errors
+    /// `RunNotFound` (also another tenant's run), `Unavailable`.
+    pub async fn output(
+        &self,
+        id: RunId,
+    ) -> Result<Option<crate::run_output::RunOutput>, ServiceError> {
+        self.get(id).await?;
+        Ok(self.store.output(id).await?)
     }
 
     /// Starts a manual run of job `job_id` now on this replica; the schedule is unchanged.

@@ -29,6 +29,7 @@ mod m20261210_000001_calendars;
 mod m20261210_000002_audit_log;
 mod m20261210_000003_replay;
 mod m20261211_000001_notifications;
+mod m20261211_000002_run_outputs;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000002_audit_log::Migration),
             Box::new(m20261210_000003_replay::Migration),
             Box::new(m20261211_000001_notifications::Migration),
+            Box::new(m20261211_000002_run_outputs::Migration),
         ]
     }
 }

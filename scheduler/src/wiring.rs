@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use scheduler_adapters::{
     InMemoryJobCache, MetricsTelemetry, NoJobCache, SeaOrmAuditLog, SeaOrmCalendarStore,
-    SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmOutbox, SeaOrmRunStore, cursor_key,
+    SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmOutbox, SeaOrmRunStats, SeaOrmRunStore,
+    cursor_key,
 };
 use scheduler_core::{
     Clock, Dispatcher, DispatcherConfig, HostResolver, JobCache, JobExecutor, JobService, Outbox,
@@ -94,7 +95,8 @@ pub async fn wire(parts: Parts) -> Result<Wired, RepositoryError> {
         Arc::new(MetricsTelemetry),
         parts.dispatcher,
     );
-    let runs = RunService::new(jobs.clone(), store, dispatcher.clone());
+    let runs = RunService::new(jobs.clone(), store, dispatcher.clone())
+        .with_stats(Arc::new(SeaOrmRunStats::new(parts.db.clone())));
     Ok(Wired {
         jobs,
         runs,

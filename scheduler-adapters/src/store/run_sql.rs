@@ -143,7 +143,7 @@ pub(super) fn write_fires(fires: &[PlannedFire], now: DateTime<Utc>, worker: &st
 }
 
 /// One outcome, as the finish statement reads it.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, Default)]
 pub(super) struct Outcome {
     /// The run.
     pub(super) id: i64,
@@ -158,6 +158,27 @@ pub(super) struct Outcome {
     /// Whether the job shows this outcome (the core's rule: the latest attempt at the latest
     /// fire of each job in the batch).
     pub(super) job_status: bool,
+    /// What the target answered, when anything is kept: content type, text, truncated, size.
+    pub(super) output_type: Option<String>,
+    /// The text kept (`None`: no output row).
+    pub(super) output_body: Option<String>,
+    /// Whether more was answered than kept.
+    pub(super) output_truncated: Option<bool>,
+    /// The answer's size.
+    pub(super) output_size: Option<i64>,
+}
+
+impl Outcome {
+    /// The output columns of `output`.
+    pub(super) fn with_output(mut self, output: Option<&scheduler_core::RunOutput>) -> Self {
+        if let Some(output) = output {
+            self.output_type.clone_from(&output.content_type);
+            self.output_body = Some(output.body.clone());
+            self.output_truncated = Some(output.truncated);
+            self.output_size = Some(i64::try_from(output.size).unwrap_or(i64::MAX));
+        }
+        self
+    }
 }
 
 /// `RunStore::finish_many` on PostgreSQL in one statement: every `running` run of the batch
@@ -198,11 +219,13 @@ pub(super) fn finish_runs_returning(outcomes: &[Outcome]) -> Statement {
     )
 }
 
-/// The outcomes (`$1`, a JSON array of [`Outcome`]) and the runs they stored (`finished`).
+/// The outcomes (`$1`, a JSON array of [`Outcome`]), the runs they stored (`finished`) and
+/// the outputs kept for those runs (`kept`).
 const FINISH_RUNS: &str = "WITH done AS (\
         SELECT * FROM json_to_recordset($1::json) AS d(\
             id bigint, status text, error text, finished_at timestamptz, \
-            retry_at timestamptz, job_status boolean)\
+            retry_at timestamptz, job_status boolean, output_type text, output_body text, \
+            output_truncated boolean, output_size bigint)\
      ), finished AS (\
         UPDATE job_runs AS r SET status = d.status, error = d.error, \
             finished_at = d.finished_at, retry_at = d.retry_at \
@@ -210,6 +233,11 @@ const FINISH_RUNS: &str = "WITH done AS (\
         WHERE r.id = d.id AND r.id = ANY(ARRAY(SELECT id FROM done)) \
             AND (r.status = 'running') IS TRUE \
         RETURNING r.id, r.job_id, r.scheduled_for, d.status, d.error, d.job_status\
+     ), kept AS (\
+        INSERT INTO run_outputs (run_id, content_type, body, truncated, size) \
+        SELECT d.id, d.output_type, d.output_body, d.output_truncated, d.output_size \
+        FROM done AS d JOIN finished AS f ON f.id = d.id WHERE d.output_body IS NOT NULL \
+        ON CONFLICT (run_id) DO NOTHING\
      )";
 
 /// The jobs' status from the stored outcomes the core chose.
@@ -380,6 +408,7 @@ mod tests {
                 finished_at: instant(now),
                 retry_at: None,
                 job_status: true,
+                ..Outcome::default()
             })
             .collect();
         for (what, statement) in [

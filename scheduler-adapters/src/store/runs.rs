@@ -20,9 +20,9 @@ use chrono::{DateTime, Utc};
 use scheduler_core::{
     CancelPlan, ClaimBatch, ClaimRequest, ClaimedRun, Conflict, DigestPolicy, FinishedRun,
     FireDecision, FirePlan, Job, JobId, NextAttempt, Recovered, RepositoryError, RetryPlan, Run,
-    RunFacts, RunId, RunPage, RunSlice, RunStatus, RunStore, RunTrigger, Sighting, StatusWrite,
-    WireEnum, failure_streaks, outcome_status_writes, plan_fire, plan_manual, plan_recovery,
-    plan_retry,
+    RunFacts, RunId, RunOutput, RunPage, RunSlice, RunStatus, RunStore, RunTrigger, Sighting,
+    StatusWrite, WireEnum, failure_streaks, outcome_status_writes, plan_fire, plan_manual,
+    plan_recovery, plan_retry,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
@@ -356,13 +356,17 @@ impl RunStore for SeaOrmRunStore {
         if self.is_postgres() {
             let outcomes: Vec<run_sql::Outcome> = finished
                 .iter()
-                .map(|f| run_sql::Outcome {
-                    id: f.run.id.0,
-                    status: f.outcome.status.as_str(),
-                    error: f.outcome.error.as_ref().map(|e| e.as_str().to_string()),
-                    finished_at: run_sql::instant(micros(f.outcome.finished_at)),
-                    retry_at: f.outcome.retry_at.map(|at| run_sql::instant(micros(at))),
-                    job_status: writes.contains_key(&f.run.id),
+                .map(|f| {
+                    run_sql::Outcome {
+                        id: f.run.id.0,
+                        status: f.outcome.status.as_str(),
+                        error: f.outcome.error.as_ref().map(|e| e.as_str().to_string()),
+                        finished_at: run_sql::instant(micros(f.outcome.finished_at)),
+                        retry_at: f.outcome.retry_at.map(|at| run_sql::instant(micros(at))),
+                        job_status: writes.contains_key(&f.run.id),
+                        ..run_sql::Outcome::default()
+                    }
+                    .with_output(f.output.as_ref())
                 })
                 .collect();
             if !streaks && !failures {
@@ -687,6 +691,10 @@ impl RunStore for SeaOrmRunStore {
             .transpose()
     }
 
+    async fn output(&self, id: RunId) -> Result<Option<RunOutput>, RepositoryError> {
+        super::run_output::find(&self.db, id).await
+    }
+
     async fn list(&self, slice: &RunSlice) -> Result<RunPage, RepositoryError> {
         super::run_list::list(&self.db, slice).await
     }
@@ -794,6 +802,9 @@ async fn finish_one(
     let stored = finished.rows_affected > 0;
     if let (true, Some(write)) = (stored, job_status) {
         set_last_status(txn, write).await?;
+    }
+    if let (true, Some(output)) = (stored, &one.output) {
+        super::run_output::insert_in(txn, run.id, output).await?;
     }
     Ok(stored)
 }

@@ -18,6 +18,7 @@ mod job_list;
 mod job_repository;
 mod outbox;
 mod rate_limit;
+mod run_stats;
 mod run_store;
 mod signing_store;
 mod support;

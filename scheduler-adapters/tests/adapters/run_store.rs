@@ -60,6 +60,7 @@ fn ended(run: &Run, status: RunStatus, error: Option<&str>) -> FinishedRun {
             retry_at: None,
         },
         pause_after_failures: 0,
+        output: None,
     }
 }
 

@@ -83,7 +83,8 @@ impl Dispatcher {
         // (The call is inside the async block, so an executor that panics while making its
         // future is caught too.)
         let executor = &self.inner.executor;
-        let work = AssertUnwindSafe(async { executor.execute(&job, &run).await }).catch_unwind();
+        let work = AssertUnwindSafe(async { executor.execute_with_output(&job, &run).await })
+            .catch_unwind();
         let mut abandon = self.inner.abandon.subscribe();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         lock(&self.inner.stops).insert(run.id, stop);
@@ -120,12 +121,14 @@ impl Dispatcher {
             lock(&self.inner.abandoned).push(run.id);
             return;
         };
-        let execution = match executed {
-            Ok(Ok(Ok(()))) => Execution::Succeeded,
+        let (execution, output) = match executed {
+            Ok(Ok((Ok(()), output))) => (Execution::Succeeded, output),
             // Whatever a handler or receiver said is sanitized before it goes near the store.
-            Ok(Ok(Err(message))) => Execution::Failed(ErrorText::sanitize(&message)),
-            Ok(Err(_panic)) => Execution::Panicked,
-            Err(_) => Execution::TimedOut,
+            Ok(Ok((Err(message), output))) => {
+                (Execution::Failed(ErrorText::sanitize(&message)), output)
+            }
+            Ok(Err(_panic)) => (Execution::Panicked, None),
+            Err(_) => (Execution::TimedOut, None),
         };
         // The execution slot goes back now; the record slot stays until the outcome is stored.
         let slot = slot.executed();
@@ -166,6 +169,7 @@ impl Dispatcher {
                     run,
                     outcome,
                     pause_after_failures: policy.pause_after_failures,
+                    output,
                 },
                 slot,
             })

@@ -243,8 +243,8 @@ async fn an_outcome_the_store_refuses_is_stored_with_a_minimal_error() {
         });
     let mut executor = MockJobExecutor::new();
     executor
-        .expect_execute()
-        .returning(|_, _| Err("HTTP 500: poison \u{0} body".into()));
+        .expect_execute_with_output()
+        .returning(|_, _| (Err("HTTP 500: poison \u{0} body".into()), None));
     let dispatcher = dispatcher_with(store, Arc::new(executor));
     assert_eq!(dispatcher.tick().await.unwrap().started, 1);
     settle(&dispatcher).await;

@@ -33,6 +33,32 @@ pub enum RunFound {
     Run(FastJson<RunOut>),
 }
 
+/// What a run's target answered (or its handler returned), as kept.
+#[derive(Debug, Clone, poem_openapi::Object, serde::Serialize)]
+#[oai(rename = "RunOutput")]
+pub struct RunOutputOut {
+    /// The answer's `Content-Type`.
+    #[oai(nullable)]
+    pub content_type: Option<String>,
+    /// The first 64 KiB of a text answer (empty for a binary one).
+    pub body: String,
+    /// True when more was answered than kept (or the answer is binary).
+    pub truncated: bool,
+    /// The answer's size in bytes, as read (reading stops a byte past 64 KiB).
+    pub size: u64,
+}
+
+/// 200 with a run's output, or 204 when none was kept.
+#[derive(Debug, ApiResponse)]
+pub enum OutputFound {
+    /// The output.
+    #[oai(status = 200)]
+    Output(FastJson<RunOutputOut>),
+    /// Nothing was kept: an empty answer, a handler without a message, a run still running.
+    #[oai(status = 204)]
+    None,
+}
+
 /// 202 with the started run.
 #[derive(Debug, ApiResponse)]
 pub enum RunStarted {
@@ -212,6 +238,32 @@ impl RunsApi {
         let id = parse_run_id(&id.0.raw)?;
         let run = self.runs(caller).get(id).await?;
         Ok(RunFound::Run(FastJson(run.into())))
+    }
+
+    /// What the run's target answered (any status), or its handler returned: the first
+    /// 64 KiB of a text body with its content type; a binary body by type and size only.
+    /// 204 when nothing was kept.
+    #[oai(
+        path = "/scheduler/runs/:id/output",
+        method = "get",
+        tag = "ApiTags::Runs",
+        operation_id = "getRunOutput"
+    )]
+    async fn output(
+        &self,
+        caller: Caller<Read>,
+        id: Path<RawParam<i64>>,
+    ) -> Result<OutputFound, OpError<errors::OneRun>> {
+        let id = parse_run_id(&id.0.raw)?;
+        Ok(match self.runs(caller).output(id).await? {
+            None => OutputFound::None,
+            Some(output) => OutputFound::Output(FastJson(RunOutputOut {
+                content_type: output.content_type,
+                body: output.body,
+                truncated: output.truncated,
+                size: output.size,
+            })),
+        })
     }
 
     /// Backfill a job: run now the fires its schedule would have made in `[from, to)`, a past

@@ -46,15 +46,19 @@ pub fn duration(length: Option<chrono::Duration>) -> Markup {
     let Some(length) = length else {
         return html! { span.none aria-label="none" { "—" } };
     };
+    html! { (duration_text(length)) }
+}
+
+/// A duration in words, as [`duration`] shows it (`850 ms`, `12.3 s`, `4 min 05 s`).
+pub fn duration_text(length: chrono::Duration) -> String {
     let ms = length.num_milliseconds().max(0);
-    let text = if ms < 1_000 {
+    if ms < 1_000 {
         format!("{ms} ms")
     } else if ms < 60_000 {
         format!("{}.{} s", ms / 1_000, (ms % 1_000) / 100)
     } else {
         format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1_000)
-    };
-    html! { (text) }
+    }
 }
 
 /// Whether a run in `status` ended badly (highlighted).

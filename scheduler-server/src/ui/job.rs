@@ -1,6 +1,7 @@
 //! A job's page (`/ui/jobs/{id}`): its settings (with the calendars it excludes, each linked
 //! to its page), its next 10 fire times (a fire a calendar skips marked "excluded by <name>",
-//! a moved one "moved to <local time>"), its run history with a status filter, and — for keys
+//! a moved one "moved to <local time>"), its recent runs as a timeline
+//! ([`super::charts::timeline`]), its run history with a status filter, and — for keys
 //! that may write — run now, pause or resume, edit and delete (through a confirmation page).
 //! Its "History" section (the latest changes, from the audit trail) is [`super::audit`]'s.
 
@@ -85,16 +86,8 @@ fn calendars_setting(spec: &JobSpec) -> Markup {
     }
 }
 
-/// The body of a job's page.
-pub fn body(
-    viewer: &Viewer,
-    job: &Job,
-    now: DateTime<Utc>,
-    filter: &RunsFilter,
-    history: &Paged<JobRun>,
-    refresh_url: &str,
-    notice: Option<&str>,
-) -> Markup {
+/// The body of a job's page above its runs ([`runs_sections`]).
+pub fn body(viewer: &Viewer, job: &Job, now: DateTime<Utc>, notice: Option<&str>) -> Markup {
     let upcoming = job.spec.upcoming(now, job.fire_count, UPCOMING);
     let tz = &job.spec.timezone;
     html! {
@@ -234,6 +227,23 @@ pub fn body(
                     }
                 }
             }
+        }
+    }
+}
+
+/// A job's runs on its page: the `timeline` of its recent runs, then its run `history`
+/// (filtered by `filter`, refreshing itself from `refresh_url`).
+pub fn runs_sections(
+    job: &Job,
+    timeline: Markup,
+    filter: &RunsFilter,
+    history: &Paged<JobRun>,
+    refresh_url: &str,
+) -> Markup {
+    html! {
+        section aria-labelledby="timeline-title" {
+            h2 #timeline-title { "Recent runs" }
+            (timeline)
         }
         section aria-labelledby="history-title" {
             h2 #history-title { "Run history" }

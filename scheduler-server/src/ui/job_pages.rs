@@ -17,7 +17,7 @@ use super::session::see_other;
 use super::visit::{
     Ui, Visit, fragment, job_id, own_url, posted, query_fields, respond, wants_runs_region,
 };
-use super::{audit, job, jobs, preview, runs};
+use super::{audit, charts, job, jobs, preview, runs};
 use crate::api::body::{read_draft, read_patch};
 use crate::error::FieldErrors;
 
@@ -29,16 +29,18 @@ pub(crate) async fn jobs_page(request: &Request, ui: Data<&Arc<Ui>>) -> Response
     };
     let fields = query_fields(request);
     let filter = JobsFilter::read(&fields);
-    let (listed, summary) = tokio::join!(
+    let (listed, summary, day) = tokio::join!(
         paging::jobs(&visit.jobs, &filter, &fields),
-        ui.summary(&visit)
+        ui.summary(&visit),
+        ui.day_stats(&visit)
     );
     let page = match listed {
         Ok(page) => page,
         Err(error) => return list_error_page(error),
     };
     let notice = job::notice(fields.get("done"));
-    let body = jobs::body(&visit.viewer, &filter, &page, notice);
+    let overview = charts::overview(day.as_ref());
+    let body = jobs::body(&visit.viewer, &filter, &page, notice, overview);
     respond(
         request,
         &visit,
@@ -246,21 +248,35 @@ pub(crate) async fn job_page(
         Ok(history) => history,
         Err(error) => return list_error_page(error),
     };
+    // The timeline draws the newest runs whatever the table shows: the table's first page
+    // when it is unfiltered, else a read of its own.
+    let timeline = if filter == RunsFilter::default() && fields.get("cursor").is_none() {
+        charts::timeline(&history.items, now)
+    } else {
+        match paging::runs(
+            &visit.runs,
+            Some(id),
+            &RunsFilter::default(),
+            &newest,
+            &path,
+            now,
+        )
+        .await
+        {
+            Ok(newest) => charts::timeline(&newest.items, now),
+            Err(error) => return list_error_page(error),
+        }
+    };
     // A trail that cannot be read leaves the rest of the page as it is.
     let recent = recent
         .inspect_err(|error| tracing::warn!(?error, "dashboard: a job's history unavailable"))
         .ok();
     let notice = job::notice(fields.get("done"));
-    let body = job::body(
-        &visit.viewer,
-        &job,
-        now,
-        &filter,
-        &history,
-        &refresh,
-        notice,
-    );
-    let body = html! { (body) (audit::section(&job, recent.as_ref())) };
+    let body = html! {
+        (job::body(&visit.viewer, &job, now, notice))
+        (job::runs_sections(&job, timeline, &filter, &history, &refresh))
+        (audit::section(&job, recent.as_ref()))
+    };
     let title = job.spec.name.as_str().to_string();
     respond(
         request,

@@ -1,7 +1,8 @@
 //! The jobs page (`/ui/`): the caller's jobs as a table — name, schedule in words, time zone,
 //! next run (the next that a calendar does not skip, in UTC and, beside it, in the job's
 //! zone), last run with its status, active or paused — searchable by name, filtered by
-//! state, paginated.
+//! state, paginated — under the tenant's last 24 hours drawn as charts
+//! ([`super::charts::overview`]).
 
 use maud::{Markup, html};
 use scheduler_core::{Job, ScheduleStatus};
@@ -16,6 +17,7 @@ pub fn body(
     filter: &JobsFilter,
     page: &Paged<Job>,
     notice: Option<&str>,
+    overview: Markup,
 ) -> Markup {
     html! {
         div.title-row {
@@ -25,6 +27,7 @@ pub fn body(
             }
         }
         @if let Some(notice) = notice { p.notice role="status" { (notice) } }
+        (overview)
         form.filters method="get" action="/ui/" role="search" {
             div.field {
                 label for="name" { "Name" }

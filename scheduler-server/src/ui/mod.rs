@@ -3,9 +3,9 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `GET /ui/` | the jobs table ([`jobs`]) |
+//! | `GET /ui/` | the jobs table ([`jobs`]), under the last 24 hours' charts ([`charts`]) |
 //! | `GET /ui/jobs/new`, `POST /ui/jobs` | the create form ([`form`]) |
-//! | `GET /ui/jobs/{id}` | a job's page ([`job`]), with its latest changes ([`audit`]) |
+//! | `GET /ui/jobs/{id}` | a job's page ([`job`]), with its runs' timeline ([`charts`]) and latest changes ([`audit`]) |
 //! | `GET /ui/jobs/{id}/history` | a job's whole history, paged ([`audit_pages`]) |
 //! | `GET /ui/jobs/{id}/edit`, `POST /ui/jobs/{id}` | the edit form |
 //! | `POST /ui/jobs/{id}/run`, `/pause`, `/resume` | the job page's buttons |
@@ -34,6 +34,7 @@ pub mod calendar_form;
 pub mod calendar_pages;
 pub mod calendars;
 pub mod cells;
+pub mod charts;
 pub mod cookies;
 pub mod error_pages;
 pub mod form;

@@ -3,7 +3,7 @@
 //! write, once it has ended — a "Replay" button posting to `/ui/runs/{id}/replay`.
 
 use maud::{Markup, html};
-use scheduler_core::{JobRun, RunStatus, WireEnum};
+use scheduler_core::{JobRun, RunOutput, RunStatus, WireEnum};
 
 use super::cells::{duration, instant, status_badge};
 use super::cookies::CSRF_FIELD;
@@ -25,8 +25,13 @@ pub fn path(id: i64) -> String {
     format!("/ui/runs/{id}")
 }
 
-/// The body of a run's page.
-pub fn body(viewer: &Viewer, JobRun { run, job_name }: &JobRun, notice: Option<&str>) -> Markup {
+/// The body of a run's page, with what its target answered (`output`), when kept.
+pub fn body(
+    viewer: &Viewer,
+    JobRun { run, job_name }: &JobRun,
+    notice: Option<&str>,
+    output: Option<&RunOutput>,
+) -> Markup {
     html! {
         div.title-row {
             h1 #run-title { "Run #" (run.id.0) }
@@ -69,6 +74,17 @@ pub fn body(viewer: &Viewer, JobRun { run, job_name }: &JobRun, notice: Option<&
             dt { "Worker" } dd { (run.worker) }
             @if let Some(error) = &run.error {
                 dt { "Error" } dd.error-text #run-error { (error) }
+            }
+        }
+        @if let Some(output) = output {
+            h2 { "Output" }
+            p.muted #run-output-meta {
+                (output.content_type.as_deref().unwrap_or("no content type")) ", "
+                (output.size) " bytes"
+                @if output.truncated { " (only the first 64 KiB of text is kept)" }
+            }
+            @if !output.body.is_empty() {
+                pre.output #run-output { (output.body) }
             }
         }
     }

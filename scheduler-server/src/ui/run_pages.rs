@@ -68,8 +68,15 @@ pub(crate) async fn run_page(
         Ok(found) => found,
         Err(error) => return error_page(error),
     };
+    // The output is a second read; a store failing it leaves the page without it.
+    let output = visit.runs.output(id).await.ok().flatten();
     let fields = query_fields(request);
-    let body = run::body(&visit.viewer, &found, run::notice(fields.get("done")));
+    let body = run::body(
+        &visit.viewer,
+        &found,
+        run::notice(fields.get("done")),
+        output.as_ref(),
+    );
     let title = format!("Run #{}", found.run.id.0);
     respond(
         request,

@@ -16,7 +16,7 @@ use super::summary::Summary;
 use super::viewer::Viewer;
 use crate::auth::Auth;
 use scheduler_core::{
-    Clock, Dispatcher, DispatcherHealth, JobService, Principal, RunService, Scope,
+    Clock, DayStats, Dispatcher, DispatcherHealth, JobService, Principal, RunService, Scope,
 };
 use std::time::Duration;
 
@@ -81,6 +81,18 @@ impl Ui {
     pub(crate) async fn summary(&self, visit: &Visit) -> Summary {
         let state = DispatcherHealth::of(self.dispatcher.as_ref(), self.tick_bound);
         Summary::load(&visit.runs, &visit.jobs, state, self.clock.now()).await
+    }
+
+    /// The last 24 hours of the visitor's tenant for the front page's charts; `None` (logged)
+    /// when the store could not say.
+    pub(crate) async fn day_stats(&self, visit: &Visit) -> Option<DayStats> {
+        match visit.runs.day_stats(self.clock.now()).await {
+            Ok(stats) => Some(stats),
+            Err(error) => {
+                tracing::warn!(%error, "dashboard: run statistics unavailable");
+                None
+            }
+        }
     }
 }
 

@@ -22,6 +22,29 @@ fn broken(hits: Data<&Arc<AtomicUsize>>) -> (StatusCode, &'static str) {
 async fn paused_after_exactly_three_failures((a, b): (TestApp, TestApp)) {
     let hits = Arc::new(AtomicUsize::new(0));
     let url = serve_hook(broken.data(hits.clone())).await;
+    // A channel told of failures and pauses: one of each for the whole streak.
+    let told = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let kept = told.clone();
+    let sink = serve_hook(poem::endpoint::make(move |mut request: poem::Request| {
+        let kept = kept.clone();
+        async move {
+            let body = request.take_body().into_vec().await.unwrap_or_default();
+            kept.lock()
+                .unwrap()
+                .push(serde_json::from_slice(&body).unwrap_or_default());
+            "ok"
+        }
+    }))
+    .await;
+    let channel = a
+        .client
+        .post(a.url("/scheduler/channels/"))
+        .json(&json!({"name": "pager", "kind": "webhook", "url": sink,
+            "events": ["failed", "auto_paused"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(channel.status(), 201);
     // Every 2 s; an overlapping fire is skipped, so a skipped fire is never a fourth run.
     let job = a
         .create_job(&json!({"name": "fragile", "interval_seconds": 2,
@@ -111,6 +134,33 @@ async fn paused_after_exactly_three_failures((a, b): (TestApp, TestApp)) {
             .unwrap();
         assert!(paused >= 1.0, "{paused}");
     }
+
+    // Told once that it failed, once that it paused itself.
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = told
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["event"].as_str().unwrap_or_default().to_string(),
+                    m["count"].clone(),
+                )
+            })
+            .collect::<Vec<_>>();
+        if events.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        events,
+        [
+            ("failed".to_string(), json!(1)),
+            ("auto_paused".to_string(), json!(3))
+        ]
+    );
 
     // Resuming clears the pause and the streak.
     let resumed: Value = b

@@ -21,10 +21,7 @@ pub(crate) async fn run(
 ) -> Result<(), Failure> {
     match command {
         RunsCommand::List(args) => list(client, format, &args).await,
-        RunsCommand::Get { id } => {
-            let answer = client.get(&format!("/scheduler/runs/{id}/"), &[]).await?;
-            show(format, &answer, tables::run)
-        }
+        RunsCommand::Get { id } => get(client, format, id).await,
         RunsCommand::Tail(args) => tail::follow(client, format, &args).await,
         RunsCommand::Cancel { id } => {
             let answer = client
@@ -42,6 +39,57 @@ pub(crate) async fn run(
             None => replay_many(client, format, &args).await,
         },
     }
+}
+
+/// `runs get`: the run and what its target answered (`/scheduler/runs/{id}/output/`, 204
+/// when nothing was kept): as JSON, the run with an `output` field (null when none); as a
+/// table, the run's table and the output's text under it.
+async fn get(client: &Client, format: Format, id: i64) -> Result<(), Failure> {
+    let answer = client.get(&format!("/scheduler/runs/{id}/"), &[]).await?;
+    let mut run = answer.json()?;
+    let kept = client
+        .get(&format!("/scheduler/runs/{id}/output/"), &[])
+        .await?;
+    let output = if kept.status == 204 {
+        Value::Null
+    } else {
+        kept.json()?
+    };
+    match format {
+        Format::Json => {
+            if let Some(object) = run.as_object_mut() {
+                object.insert("output".into(), output);
+            }
+            output::emit_json(&run)
+        }
+        Format::Table => {
+            let mut text = tables::run(&run);
+            if !output.is_null() {
+                text.push_str(&output_text(&output));
+            }
+            output::emit(&text)
+        }
+    }
+}
+
+/// The output under a run's table: a line saying what it is, then its text.
+fn output_text(output: &Value) -> String {
+    let kind = output["content_type"].as_str().unwrap_or("no content type");
+    let size = output["size"].as_u64().unwrap_or(0);
+    let cut = if output["truncated"].as_bool().unwrap_or(false) {
+        ", only the first 64 KiB of text kept"
+    } else {
+        ""
+    };
+    let body = output["body"].as_str().unwrap_or_default();
+    let mut text = format!("\nOutput ({kind}, {size} bytes{cut}):\n");
+    if !body.is_empty() {
+        text.push_str(body);
+        if !body.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// `POST /scheduler/runs/{id}/replay/`: the replay, and whether it was made now (202) or

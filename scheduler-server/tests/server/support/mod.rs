@@ -1,6 +1,7 @@
 //! Starts the real server for a test, exactly as `main` does, on a random port, and talks to
 //! it through a client that checks every answer against the served OpenAPI document.
 
+pub(crate) mod browser;
 mod contract;
 pub(crate) mod smtp;
 

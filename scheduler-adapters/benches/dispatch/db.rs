@@ -156,7 +156,8 @@ impl BenchDb {
     /// `target_url` when given; the no-op handler otherwise) and refreshes the statistics,
     /// so every scenario starts from the same clean tables.
     pub(crate) async fn seed(&self, count: usize, due: DateTime<Utc>, target_url: Option<&str>) {
-        self.exec("TRUNCATE job_runs, jobs RESTART IDENTITY").await;
+        self.exec("TRUNCATE job_runs, jobs RESTART IDENTITY CASCADE")
+            .await;
         let target = target_url.map_or_else(
             || "NULL".to_string(),
             |url| format!("'{{\"type\": \"http\", \"url\": \"{url}\", \"method\": \"POST\", \"headers\": {{}}}}'::jsonb"),

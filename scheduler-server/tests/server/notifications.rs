@@ -12,7 +12,7 @@ use std::time::Duration;
 use poem::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::smtp::smtp_sink;
+use crate::support::smtp::{SmtpSink, smtp_sink};
 use crate::support::{TestApp, dispatching, serve_hook, spawn, test_config};
 
 /// A webhook sink keeping each message's signature, idempotency key and body.
@@ -285,22 +285,30 @@ mod stopped {
     use super::a_stopped_cluster_reports_the_missed_fire;
 }
 
+/// A dispatching server sending e-mail through a local SMTP sink, on each backend.
+async fn mailing_sqlite() -> Option<(TestApp, SmtpSink)> {
+    let sink = smtp_sink(false).await;
+    let app = crate::support::sqlite_app_with(|config| mailing(config, &sink.url)).await?;
+    Some((app, sink))
+}
+
+async fn mailing_postgres() -> Option<(TestApp, SmtpSink)> {
+    let sink = smtp_sink(false).await;
+    let app = crate::support::postgres_app_with(|config| mailing(config, &sink.url)).await?;
+    Some((app, sink))
+}
+
+fn mailing(config: &mut scheduler_server::Config, smtp: &str) {
+    dispatching(config);
+    config.smtp_url = Some(smtp.to_string());
+    config.smtp_from = "Scheduler <scheduler@example.com>".into();
+    config.notify_timeout_seconds = 2;
+    config.public_url = Some("https://scheduler.example.com".into());
+}
+
 /// E-mail reaches the SMTP sink with the event as its subject, to every recipient, with
 /// the error and a link under the public URL.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn email_reaches_the_sink_with_its_subject() {
-    let sink = smtp_sink(false).await;
-    let Some(app) = crate::support::sqlite_app_with(|config| {
-        dispatching(config);
-        config.smtp_url = Some(sink.url.clone());
-        config.smtp_from = "Scheduler <scheduler@example.com>".into();
-        config.notify_timeout_seconds = 2;
-        config.public_url = Some("https://scheduler.example.com".into());
-    })
-    .await
-    else {
-        return;
-    };
+async fn email_reaches_the_sink_with_its_subject((app, sink): (TestApp, SmtpSink)) {
     create_channel(
         &app,
         &json!({"name": "mail", "kind": "email", "to": ["ops@example.com", "oncall@example.com"],
@@ -339,6 +347,18 @@ async fn email_reaches_the_sink_with_its_subject() {
         "{}",
         mail[0].data
     );
+}
+
+mod mail {
+    scheduler_test_support::backend_tests! {
+        attribute: tokio::test(flavor = "multi_thread", worker_threads = 2),
+        setups: {
+            sqlite => crate::notifications::mailing_sqlite,
+            postgres => crate::notifications::mailing_postgres
+        },
+        tests: [email_reaches_the_sink_with_its_subject],
+    }
+    use super::email_reaches_the_sink_with_its_subject;
 }
 
 /// An SMTP server that accepts and never answers: the notification fails after the send
@@ -382,6 +402,7 @@ async fn a_hanging_smtp_server_holds_up_no_run() {
             (at("started_at") - at("scheduled_for")).as_seconds_f64()
         })
         .collect();
+    eprintln!("fire lateness during the SMTP hang (s): {late:?}");
     assert!(late.iter().all(|l| *l < 1.0), "fires were late: {late:?}");
     let (_, listed) = app.get_json("/scheduler/notifications/").await;
     let note = &listed["results"][0];

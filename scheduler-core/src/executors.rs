@@ -84,6 +84,35 @@ impl JobExecutor for ActionHandlers {
             })?;
         handler(job.clone(), run.clone()).await
     }
+    async fn execute_with_output(
+        &self,
+        job: &Job,
+        run: &Run,
+    ) -> (Result<(), String>, Option<crate::run_output::RunOutput>) {
+        RUN_OUTPUT
+            .scope(std::cell::RefCell::new(None), async {
+                let result = self.execute(job, run).await;
+                let text = RUN_OUTPUT.with(|slot| slot.borrow_mut().take());
+                (
+                    result,
+                    text.and_then(|t| crate::run_output::RunOutput::message(&t)),
+                )
+            })
+            .await
+    }
+}
+
+tokio::task_local! {
+    /// The output a handler set for the run it executes (see [`set_run_output`]).
+    static RUN_OUTPUT: std::cell::RefCell<Option<String>>;
+}
+
+/// Keeps `text` as the output of the run the calling handler executes (`text/plain`, its
+/// first 64 KiB; the last call wins), shown with the run like a delivery's answer. Works in
+/// the handler's own task (not in tasks it spawns); elsewhere it does nothing.
+pub fn set_run_output(text: impl Into<String>) {
+    let text = text.into();
+    let _ = RUN_OUTPUT.try_with(|slot| *slot.borrow_mut() = Some(text));
 }
 
 /// Sends jobs with a target to the HTTP executor and the rest to the action handlers.
@@ -113,7 +142,91 @@ impl JobExecutor for RoutingExecutor {
     ) -> (Result<(), String>, Option<crate::run_output::RunOutput>) {
         match (ExecutionKind::of(job), &self.http) {
             (ExecutionKind::Delivery, Some(http)) => http.execute_with_output(job, run).await,
-            _ => (self.execute(job, run).await, None),
+            (ExecutionKind::Handler, _) => self.actions.execute_with_output(job, run).await,
+            (ExecutionKind::Delivery, None) => (self.execute(job, run).await, None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job_input::JobDraft;
+
+    fn job_and_run(action: &str) -> (Job, Run) {
+        let at = chrono::DateTime::from_timestamp(1_750_000_000, 0).unwrap_or_default();
+        let mut parameters = serde_json::Map::new();
+        parameters.insert("action".into(), serde_json::Value::from(action));
+        let spec = JobDraft {
+            name: Some("j".into()),
+            cron_expression: Some("0 * * * *".into()),
+            parameters: Some(serde_json::Value::Object(parameters)),
+            ..JobDraft::default()
+        }
+        .validate(at)
+        .unwrap_or_else(|_| unreachable!());
+        let job = Job {
+            id: crate::job::JobId(1),
+            spec,
+            last_run: None,
+            last_status: None,
+            last_error: None,
+            next_run: None,
+            next_fire: None,
+            fire_count: 0,
+            pause: None,
+            failure_streak: 0,
+            created_at: at,
+            updated_at: at,
+            tenant: crate::tenant::Tenant::default_tenant(),
+            created_by: None,
+            updated_by: None,
+        };
+        let run = Run {
+            id: crate::run::RunId(7),
+            job_id: job.id,
+            scheduled_for: at,
+            due_at: None,
+            trigger: crate::run_status::RunTrigger::Manual,
+            attempt: 1,
+            retries: 0,
+            status: crate::run_status::RunStatus::Running,
+            started_at: at,
+            finished_at: None,
+            heartbeat_at: at,
+            retry_at: None,
+            error: None,
+            worker: "w".into(),
+            replay_of: None,
+        };
+        (job, run)
+    }
+
+    #[tokio::test]
+    async fn a_handler_output_is_kept_with_its_outcome_and_only_its_own() {
+        let mut handlers = ActionHandlers::new();
+        handlers.register("report", |_, _| async {
+            set_run_output("first");
+            set_run_output("processed 12 rows");
+            Ok(())
+        });
+        handlers.register("quiet", |_, _| async { Err("boom".to_string()) });
+        let routing = RoutingExecutor {
+            http: None,
+            actions: handlers,
+        };
+        let (job, run) = job_and_run("report");
+        let (result, output) = routing.execute_with_output(&job, &run).await;
+        assert_eq!(result, Ok(()));
+        let output = output.unwrap_or_else(|| unreachable!());
+        assert_eq!(output.body, "processed 12 rows");
+        assert_eq!(output.content_type.as_deref(), Some("text/plain"));
+        let (job, run) = job_and_run("quiet");
+        assert_eq!(
+            routing.execute_with_output(&job, &run).await,
+            (Err("boom".to_string()), None)
+        );
+        // Outside a handler, nothing happens.
+        set_run_output("nowhere");
     }
 }

@@ -43,6 +43,16 @@ pub struct Ctx {
     pub cancelled: CancellationToken,
 }
 
+impl Ctx {
+    /// Keeps `text` as this run's output (`text/plain`, its first 64 KiB; the last call
+    /// wins): the API's `/scheduler/runs/{id}/output/`, the dashboard's run page and
+    /// `schedulerctl runs get` show it, as they show a delivery's answer. Call it from the
+    /// handler itself (not from a task it spawns).
+    pub fn set_output(&self, text: impl Into<String>) {
+        scheduler_core::executors::set_run_output(text);
+    }
+}
+
 /// Typed handlers by action name: what [`crate::SchedulerBuilder::handler`] fills, and what
 /// the REST server takes (`scheduler_server::Server::builder().handler(...)`).
 #[derive(Default)]

@@ -229,6 +229,39 @@ async fn handler_errors_fail_the_run_with_their_causes(db: Db) {
     scheduler.shutdown().await.unwrap();
 }
 
+/// What a handler sets with `Ctx::set_output` is kept with its run, as a delivery's answer
+/// is.
+async fn a_handlers_output_is_kept_with_its_run(db: Db) {
+    let clock = TestClock::at("2026-11-30T08:00:00Z");
+    let scheduler = builder(&db, &clock)
+        .handler("report", |ctx: Ctx, _params: ()| async move {
+            ctx.set_output("processed 12 rows");
+            Ok::<(), String>(())
+        })
+        .start()
+        .await
+        .unwrap();
+    let job = scheduler
+        .jobs()
+        .create(JobDraft {
+            name: Some("report".into()),
+            cron_expression: Some("0 9 * * *".into()),
+            parameters: Some(json!({"action": "report"})),
+            ..JobDraft::default()
+        })
+        .await
+        .unwrap();
+    let run = scheduler.runs().run_now(job.id).await.unwrap().run;
+    let run = finished(&scheduler, run.id).await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    let output = scheduler.runs().output(run.id).await.unwrap().unwrap();
+    assert_eq!(
+        (output.body.as_str(), output.content_type.as_deref()),
+        ("processed 12 rows", Some("text/plain"))
+    );
+    scheduler.shutdown().await.unwrap();
+}
+
 async fn declared_schedules_are_reconciled_not_duplicated(db: Db) {
     let clock = TestClock::at("2026-11-30T07:00:00Z");
     let handler = |_ctx: Ctx, _params: Report| async { Ok::<(), String>(()) };
@@ -501,6 +534,7 @@ scheduler_test_support::backend_tests! {
         typed_parameters_round_trip,
         a_wrong_parameter_shape_fails_the_run_naming_the_field,
         handler_errors_fail_the_run_with_their_causes,
+        a_handlers_output_is_kept_with_its_run,
         declared_schedules_are_reconciled_not_duplicated,
         calendars_declared_in_code_exclude_days,
         interval_and_one_off_schedules_declared_in_code,

@@ -450,15 +450,28 @@ async fn sigterm_hands_unfinished_deliveries_over_at_once_and_never_twice() {
         );
         assert!(at(3, Seen::Started).is_none(), "{key}: a third attempt");
     }
-    // The history says the same: attempt 1 abandoned, attempt 2 succeeded.
-    let runs: Value = client
-        .get(format!("http://{b_addr}/scheduler/runs/?page_size=50"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The history says the same: attempt 1 abandoned, attempt 2 succeeded (once the
+    // receiver answered, the outcome is recorded within a moment: read until it is).
+    let mut runs = Value::Null;
+    for _ in 0..100 {
+        runs = client
+            .get(format!("http://{b_addr}/scheduler/runs/?page_size=50"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let running = runs["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "running");
+        if !running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut statuses: Vec<(i64, String)> = runs["results"]
         .as_array()
         .unwrap()

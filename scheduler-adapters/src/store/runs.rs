@@ -536,7 +536,10 @@ impl RunStore for SeaOrmRunStore {
             .await)?
         .into_run()?;
         db(jobs::Entity::update_many()
-            .col_expr(RunCount, Expr::col(RunCount).add(1))
+            // An i64, as the backfill's: the statement's text is the same, and a connection that
+            // prepared it with one parameter type must not be sent the other (PostgreSQL:
+            // "insufficient data left in message").
+            .col_expr(RunCount, Expr::col(RunCount).add(1_i64))
             .filter(jobs::Column::Id.eq(first.job_id.0))
             .exec(&txn)
             .await)?;

@@ -106,3 +106,33 @@ scheduler_test_support::backend_tests! {
     },
     tests: [a_run_is_replayed_once_even_when_asked_twice_at_once],
 }
+
+/// A replay on a connection that served a backfill first (one pooled connection): both
+/// count the new run on the job with the same statement text, and once sent it with
+/// different parameter types — PostgreSQL refused the replay ("insufficient data left in
+/// message", a 503 found by the API fuzzer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_after_a_backfill_on_one_connection() {
+    let Some(app) = crate::support::postgres_app_with(|config| config.db_max_connections = 1).await
+    else {
+        return;
+    };
+    let job = app
+        .create_job(&json!({"name": "rollup", "cron_expression": "0 * * * *"}))
+        .await;
+    let to = chrono::Utc::now() - chrono::Duration::hours(1);
+    let from = to - chrono::Duration::hours(2);
+    let reply = app
+        .client
+        .post(app.url(&format!("/scheduler/jobs/{}/backfill/", job["id"])))
+        .json(&json!({"from": from.to_rfc3339(), "to": to.to_rfc3339()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 202);
+    let run = crate::support::run_now(&app, &job["id"]).await;
+    let run = crate::support::settled(&app, &run["id"]).await;
+    let (status, replayed) = replay(&app, &run["id"]).await;
+    assert_eq!(status, 202, "{replayed}");
+    assert_eq!(replayed["replay_of"], run["id"]);
+}

@@ -270,27 +270,7 @@ fn excerpt(body: &[u8]) -> String {
 #[async_trait]
 impl JobExecutor for HttpExecutor {
     async fn execute(&self, job: &Job, run: &Run) -> Result<(), String> {
-        let target = job
-            .spec
-            .target
-            .as_ref()
-            .ok_or("the job has no HTTP target")?;
-        // A target stored before reserved headers were refused: fail, never send it.
-        if let Some(name) = target.reserved_header() {
-            return Err(format!(
-                "not sent: the target sets header \"{name}\", which only the scheduler or \
-                 HTTP itself may set; edit the job's target to remove it"
-            ));
-        }
-        let idempotency = format!(
-            "{}:{}",
-            job.id,
-            run.scheduled_for
-                .to_rfc3339_opts(SecondsFormat::AutoSi, true)
-        );
-        self.exchange(target, &job.tenant, &idempotency, &delivery_body(job, run))
-            .await
-            .0
+        self.execute_with_output(job, run).await.0
     }
 
     async fn execute_with_output(
@@ -301,8 +281,13 @@ impl JobExecutor for HttpExecutor {
         let Some(target) = job.spec.target.as_ref() else {
             return (Err("the job has no HTTP target".into()), None);
         };
-        if target.reserved_header().is_some() {
-            return (self.execute(job, run).await, None);
+        // A target stored before reserved headers were refused: fail, never send it.
+        if let Some(name) = target.reserved_header() {
+            let refused = format!(
+                "not sent: the target sets header \"{name}\", which only the scheduler or \
+                 HTTP itself may set; edit the job's target to remove it"
+            );
+            return (Err(refused), None);
         }
         let idempotency = format!(
             "{}:{}",

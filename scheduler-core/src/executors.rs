@@ -126,13 +126,7 @@ pub struct RoutingExecutor {
 #[async_trait]
 impl JobExecutor for RoutingExecutor {
     async fn execute(&self, job: &Job, run: &Run) -> Result<(), String> {
-        match (ExecutionKind::of(job), &self.http) {
-            (ExecutionKind::Delivery, Some(http)) => http.execute(job, run).await,
-            (ExecutionKind::Delivery, None) => {
-                Err("HTTP targets are not enabled in this process".into())
-            }
-            (ExecutionKind::Handler, _) => self.actions.execute(job, run).await,
-        }
+        self.execute_with_output(job, run).await.0
     }
 
     async fn execute_with_output(
@@ -143,7 +137,10 @@ impl JobExecutor for RoutingExecutor {
         match (ExecutionKind::of(job), &self.http) {
             (ExecutionKind::Delivery, Some(http)) => http.execute_with_output(job, run).await,
             (ExecutionKind::Handler, _) => self.actions.execute_with_output(job, run).await,
-            (ExecutionKind::Delivery, None) => (self.execute(job, run).await, None),
+            (ExecutionKind::Delivery, None) => (
+                Err("HTTP targets are not enabled in this process".into()),
+                None,
+            ),
         }
     }
 }

@@ -198,7 +198,6 @@ pub(super) async fn observe(
             Err(error) => tracing::error!(%error, "channel skipped"),
         }
     }
-    let now = Utc::now();
     let rows: Vec<notifications::ActiveModel> = events
         .iter()
         .flat_map(|event| {
@@ -206,7 +205,9 @@ pub(super) async fn observe(
                 .iter()
                 .filter(|c| c.tenant == event.tenant && c.def.wants(event.event, event.job_id))
                 .map(move |channel| {
-                    let mut row = notifications::Model::new_for(channel, event, now)
+                    // Made, and due, at the instant of what it tells (the store reads no
+                    // clock of its own).
+                    let mut row = notifications::Model::new_for(channel, event, event.at)
                         .into_active_model()
                         .reset_all();
                     row.id = sea_orm::ActiveValue::NotSet;

@@ -101,16 +101,7 @@ impl JobService {
             .kind
             .as_deref()
             .and_then(|raw| errors.check("kind", crate::wire::WireEnum::parse(raw)));
-        let size = errors.check(
-            "page_size",
-            Some(filter.page_size.unwrap_or(50))
-                .filter(|n| (1..=AuditFilter::MAX_PAGE_SIZE).contains(n))
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or(Invalid::OutOfRange {
-                    min: 1,
-                    max: AuditFilter::MAX_PAGE_SIZE,
-                }),
-        );
+        let size = errors.check("page_size", super::list_page_size(filter.page_size));
         // Text filters are compared with stored text: no NUL (no store keeps one), and no
         // longer than what is stored.
         for (field, value, max) in [

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::{AuditAction, AuditKind, AuditRecord, change_record};
 use crate::channel::{Channel, ChannelDraft, ChannelName};
-use crate::error::{Invalid, ServiceError, ValidationErrors};
+use crate::error::{ServiceError, ValidationErrors};
 use crate::notifier::{ChannelStore, Notification, NotificationQuery, NotificationStatus, Outbox};
 use crate::wire::WireEnum;
 
@@ -194,13 +194,7 @@ impl JobService {
             .status
             .as_deref()
             .and_then(|raw| errors.check("status", NotificationStatus::parse(raw)));
-        let limit = errors.check(
-            "page_size",
-            Some(filter.page_size.unwrap_or(50))
-                .filter(|n| (1..=500).contains(n))
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or(Invalid::OutOfRange { min: 1, max: 500 }),
-        );
+        let limit = errors.check("page_size", super::list_page_size(filter.page_size));
         let limit = errors.into_result(limit)?.unwrap_or(50);
         Ok(self
             .outbox()?

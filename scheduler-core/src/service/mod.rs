@@ -631,6 +631,21 @@ impl JobService {
     }
 }
 
+/// The page size of an audit or notification list: `raw`, default 50, 1 to
+/// [`AuditFilter::MAX_PAGE_SIZE`].
+///
+/// # Errors
+/// [`Invalid::OutOfRange`].
+pub(crate) fn list_page_size(raw: Option<i64>) -> Result<u32, Invalid> {
+    Some(raw.unwrap_or(50))
+        .filter(|n| (1..=AuditFilter::MAX_PAGE_SIZE).contains(n))
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or(Invalid::OutOfRange {
+            min: 1,
+            max: AuditFilter::MAX_PAGE_SIZE,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

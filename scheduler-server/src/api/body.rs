@@ -411,6 +411,29 @@ impl RawRunQuery<'_> {
     }
 }
 
+/// The name of a resource written by `PUT` to its path (a calendar's, a channel's):
+/// `path_name` when the body names none; a body naming another is refused, naming `name`.
+pub(crate) fn name_from_path(
+    name: &mut Option<String>,
+    path_name: Option<&str>,
+    errors: &mut ValidationErrors,
+) {
+    let Some(path_name) = path_name else {
+        return;
+    };
+    match name {
+        Some(given) if given.trim() != path_name => errors.add(
+            "name",
+            scheduler_core::Invalid::NotAChoice {
+                value: given.clone(),
+                choices: &["the name in the path"],
+            },
+        ),
+        Some(_) => {}
+        None => *name = Some(path_name.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use scheduler_core::{Calendar, CalendarDraft, JobService};
 use serde_json::Value;
 
-use super::body::as_object;
+use super::body::{as_object, name_from_path};
 use super::docs::{CalendarInputDoc, LooseBody, RawParam};
 use super::output::FastJson;
 use super::tags::ApiTags;
@@ -171,19 +171,7 @@ fn read_calendar(
     draft.timezone = text("timezone", &mut errors);
     draft.description = text("description", &mut errors);
     draft.dates = object.get("dates").filter(|v| !v.is_null()).cloned();
-    if let Some(path_name) = path_name {
-        match &draft.name {
-            Some(name) if name.trim() != path_name => errors.add(
-                "name",
-                scheduler_core::Invalid::NotAChoice {
-                    value: name.clone(),
-                    choices: &["the name in the path"],
-                },
-            ),
-            Some(_) => {}
-            None => draft.name = Some(path_name.to_string()),
-        }
-    }
+    name_from_path(&mut draft.name, path_name, &mut errors);
     draft.input_errors = errors;
     Ok(draft)
 }

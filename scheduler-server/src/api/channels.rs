@@ -12,7 +12,7 @@ use scheduler_core::{
 };
 use serde_json::Value;
 
-use super::body::{ParamReader, as_object};
+use super::body::{ParamReader, as_object, name_from_path};
 use super::choices::OneOf;
 use super::docs::{IntRange, LooseBody, RawParam, raw};
 use super::output::FastJson;
@@ -310,19 +310,7 @@ fn read_channel(
             None
         }
     };
-    if let Some(path_name) = path_name {
-        match &draft.name {
-            Some(name) if name.trim() != path_name => errors.add(
-                "name",
-                scheduler_core::Invalid::NotAChoice {
-                    value: name.clone(),
-                    choices: &["the name in the path"],
-                },
-            ),
-            Some(_) => {}
-            None => draft.name = Some(path_name.to_string()),
-        }
-    }
+    name_from_path(&mut draft.name, path_name, &mut errors);
     draft.input_errors = errors;
     Ok(draft)
 }

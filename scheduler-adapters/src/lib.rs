@@ -31,10 +31,10 @@ pub use notify_sender::{ChannelSenders, SmtpConfig};
 pub use rate_limit::{RateDecision, RateLimitConfig, RateLimiter};
 pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{
-    CachedKeyStore, DatabaseConfig, PoolConnections, SeaOrmAuditLog, SeaOrmCalendarStore,
-    SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmOutbox, SeaOrmRunStats,
-    SeaOrmRunStore, SeaOrmSigningStore, connect, connection_failure, cursor_key, mask_password,
-    pool_connections,
+    CachedKeyStore, DatabaseConfig, PgWorkerPresence, PoolConnections, SeaOrmAuditLog,
+    SeaOrmCalendarStore, SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmOutbox,
+    SeaOrmRunStats, SeaOrmRunStore, SeaOrmSigningStore, connect, connection_failure, cursor_key,
+    mask_password, pool_connections,
 };
 pub use telemetry::MetricsTelemetry;
 pub use tiered_cache::{LocalTierConfig, TieredJobCache};

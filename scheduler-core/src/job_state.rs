@@ -548,10 +548,12 @@ mod tests {
             id: JobId(4),
             ..job()
         };
-        let rerun = crate::plan::plan_recovery(&stale, Some(&job), 10);
+        let rerun =
+            crate::plan::plan_recovery(&stale, Some(&job), 10, crate::plan::RecoveryCause::Silent);
         assert!(rerun.next.is_some());
         assert_eq!(rerun.status_write(&stale), None);
-        let given_up = crate::plan::plan_recovery(&stale, Some(&job), 3);
+        let given_up =
+            crate::plan::plan_recovery(&stale, Some(&job), 3, crate::plan::RecoveryCause::Silent);
         let write = given_up.status_write(&stale).unwrap();
         assert_eq!((write.job_id, write.status), (JobId(4), RunStatus::Failed));
         assert_eq!(write.fire, stale.scheduled_for);

@@ -55,6 +55,7 @@ pub mod paging;
 pub mod plan;
 pub mod policy;
 pub mod ports;
+pub mod presence;
 pub mod preview;
 mod recorder;
 pub mod retention;
@@ -120,9 +121,9 @@ pub use notifier::{
 pub use page::{Listing, Page, PageLink, Window};
 pub use paging::{PageRequest, Paging};
 pub use plan::{
-    Execution, ExecutionKind, FireDecision, FirePlan, NextAttempt, RecoveryPlan, RetryPlan,
-    RunOutcome, SkipReason, needs_running_check, next_claim_size, plan_fire, plan_outcome,
-    plan_recovery, plan_retry,
+    Execution, ExecutionKind, FireDecision, FirePlan, NextAttempt, RecoveryCause, RecoveryPlan,
+    RetryPlan, RunOutcome, SkipReason, needs_running_check, next_claim_size, plan_fire,
+    plan_outcome, plan_recovery, plan_retry,
 };
 pub use policy::{ConcurrencyPolicy, JobSource, MisfirePolicy, PolicyInput, RunPolicy};
 pub use ports::{
@@ -130,6 +131,7 @@ pub use ports::{
     CalendarStore, CalendarWrite, Clock, Entropy, HostResolver, JobCache, JobExecutor,
     JobRepository, NoTelemetry, RunStore, Telemetry,
 };
+pub use presence::{PRESENCE_EVERY, WorkerPresence};
 pub use preview::{Preview, PreviewRequest};
 pub use retention::{Retention, RetentionConfig};
 pub use run::{ErrorText, Run, RunId};

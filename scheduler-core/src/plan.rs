@@ -339,23 +339,50 @@ pub struct RecoveryPlan {
     pub next: Option<NextAttempt>,
 }
 
-/// Plans the recovery of `stale`, a `running` run whose worker died, with its job `job` now.
+/// How a `running` run's worker was found dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryCause {
+    /// Its heartbeat is older than the lease.
+    Silent,
+    /// Its worker's presence ended (`crate::presence`): the process or its session is gone.
+    Lost,
+}
+
+impl RecoveryCause {
+    /// How the recovered run's error says it.
+    fn words(self, worker: &str) -> String {
+        match self {
+            RecoveryCause::Silent => format!("worker {worker} stopped heartbeating"),
+            RecoveryCause::Lost => {
+                format!("worker lost: {worker}'s database session ended (process gone)")
+            }
+        }
+    }
+}
+
+/// Plans the recovery of `stale`, a `running` run whose worker died (found by `cause`), with
+/// its job `job` now.
 ///
 /// A dead worker is not the job's failure: the next attempt keeps the trigger and does not use
 /// one of the job's retries, and it runs even if the job was paused meanwhile (the fire was
 /// claimed; delivery is at least once). But no fault may re-run a fire forever: the
 /// `max_abandoned_attempts`-th abandoned attempt of one fire ends `failed` instead, with the
 /// reason, and nothing runs again.
-pub fn plan_recovery(stale: &Run, job: Option<&Job>, max_abandoned_attempts: u32) -> RecoveryPlan {
+pub fn plan_recovery(
+    stale: &Run,
+    job: Option<&Job>,
+    max_abandoned_attempts: u32,
+    cause: RecoveryCause,
+) -> RecoveryPlan {
     let abandoned = i64::from(stale.recoveries()) + 1;
     let cap = i64::from(max_abandoned_attempts.max(1));
+    let why = cause.words(&stale.worker);
     if abandoned >= cap {
         return RecoveryPlan {
             status: RunStatus::Failed,
             error: ErrorText::sanitize(&format!(
-                "worker {} stopped heartbeating; this fire was abandoned {abandoned} times \
-                 (max_abandoned_attempts={cap}), so it is not run again",
-                stale.worker
+                "{why}; this fire was abandoned {abandoned} times \
+                 (max_abandoned_attempts={cap}), so it is not run again"
             )),
             next: None,
         };
@@ -370,8 +397,7 @@ pub fn plan_recovery(stale: &Run, job: Option<&Job>, max_abandoned_attempts: u32
     RecoveryPlan {
         status: RunStatus::Abandoned,
         error: ErrorText::sanitize(&format!(
-            "worker {} stopped heartbeating; run again as attempt {}",
-            stale.worker,
+            "{why}; run again as attempt {}",
             stale.attempt + 1
         )),
         next,
@@ -1138,7 +1164,7 @@ mod tests {
         // Paused meanwhile: the claimed fire still runs (at least once).
         j.spec.is_active = false;
         let stale = run(2, 1, RunTrigger::Retry);
-        let plan = plan_recovery(&stale, Some(&j), 3);
+        let plan = plan_recovery(&stale, Some(&j), 3, RecoveryCause::Silent);
         assert_eq!(plan.status, RunStatus::Abandoned);
         assert_eq!(
             plan.error.as_str(),
@@ -1157,25 +1183,73 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_workers_run_says_the_worker_was_lost() {
+        let j = job("0 9 * * *", PolicyInput::default(), "2025-06-24T09:00:00Z");
+        let plan = plan_recovery(
+            &run(1, 0, RunTrigger::Schedule),
+            Some(&j),
+            3,
+            RecoveryCause::Lost,
+        );
+        assert_eq!(plan.status, RunStatus::Abandoned);
+        assert_eq!(
+            plan.error.as_str(),
+            "worker lost: w1's database session ended (process gone); run again as attempt 2"
+        );
+        assert_eq!(plan.next.map(|next| next.attempt), Some(2));
+        let capped = plan_recovery(
+            &run(1, 0, RunTrigger::Schedule),
+            Some(&j),
+            1,
+            RecoveryCause::Lost,
+        );
+        assert!(capped.error.as_str().starts_with("worker lost: w1"));
+        assert_eq!(capped.status, RunStatus::Failed);
+    }
+
+    #[test]
     fn the_abandon_cap_ends_a_fire_as_failed() {
         let j = job("0 9 * * *", PolicyInput::default(), "2025-06-24T09:00:00Z");
         // Attempts 1 and 2 were abandoned; attempt 3 is the third abandonment.
         assert_eq!(
-            plan_recovery(&run(2, 0, RunTrigger::Schedule), Some(&j), 3).status,
+            plan_recovery(
+                &run(2, 0, RunTrigger::Schedule),
+                Some(&j),
+                3,
+                RecoveryCause::Silent
+            )
+            .status,
             RunStatus::Abandoned
         );
-        let capped = plan_recovery(&run(3, 0, RunTrigger::Schedule), Some(&j), 3);
+        let capped = plan_recovery(
+            &run(3, 0, RunTrigger::Schedule),
+            Some(&j),
+            3,
+            RecoveryCause::Silent,
+        );
         assert_eq!(capped.status, RunStatus::Failed);
         assert_eq!(capped.next, None);
         assert!(capped.error.as_str().contains("max_abandoned_attempts=3"));
         // Failure retries do not count towards the cap.
         assert_eq!(
-            plan_recovery(&run(4, 2, RunTrigger::Retry), Some(&j), 3).status,
+            plan_recovery(
+                &run(4, 2, RunTrigger::Retry),
+                Some(&j),
+                3,
+                RecoveryCause::Silent
+            )
+            .status,
             RunStatus::Abandoned
         );
         // A cap of 0 is read as 1: the first abandonment is final.
         assert_eq!(
-            plan_recovery(&run(1, 0, RunTrigger::Manual), Some(&j), 0).status,
+            plan_recovery(
+                &run(1, 0, RunTrigger::Manual),
+                Some(&j),
+                0,
+                RecoveryCause::Silent
+            )
+            .status,
             RunStatus::Failed
         );
     }

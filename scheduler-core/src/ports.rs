@@ -364,15 +364,19 @@ pub trait RunStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<ClaimedRun>, RepositoryError>;
 
-    /// In one transaction: takes up to `limit` `running` runs whose `heartbeat_at` is older
-    /// than `stale_before`, plans each with [`crate::plan::plan_recovery`] (with
-    /// `max_abandoned_attempts`), records the planned status and error on it, and inserts the
-    /// planned attempts `running` for `worker`. Each stale run is recovered once.
+    /// In one transaction: takes up to `limit` `running` runs of the `lost` workers (cause
+    /// [`crate::plan::RecoveryCause::Lost`]) and then, up to the limit, those whose
+    /// `heartbeat_at` is older than `stale_before` (`Silent`), plans each with
+    /// [`crate::plan::plan_recovery`] (with `max_abandoned_attempts`), records the planned
+    /// status and error on it, and inserts the planned attempts `running` for `worker`. Each
+    /// stale run is recovered once.
+    #[allow(clippy::too_many_arguments)]
     async fn recover_abandoned(
         &self,
         stale_before: DateTime<Utc>,
         now: DateTime<Utc>,
         worker: &str,
+        lost: &[String],
         limit: u32,
         max_abandoned_attempts: u32,
     ) -> Result<Recovered, RepositoryError>;

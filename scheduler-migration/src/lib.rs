@@ -30,6 +30,7 @@ mod m20261210_000002_audit_log;
 mod m20261210_000003_replay;
 mod m20261211_000001_notifications;
 mod m20261211_000002_run_outputs;
+mod m20261212_000001_workers;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000003_replay::Migration),
             Box::new(m20261211_000001_notifications::Migration),
             Box::new(m20261211_000002_run_outputs::Migration),
+            Box::new(m20261212_000001_workers::Migration),
         ]
     }
 }

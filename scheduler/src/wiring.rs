@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scheduler_adapters::{
-    InMemoryJobCache, MetricsTelemetry, NoJobCache, SeaOrmAuditLog, SeaOrmCalendarStore,
-    SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmOutbox, SeaOrmRunStats, SeaOrmRunStore,
-    cursor_key,
+    InMemoryJobCache, MetricsTelemetry, NoJobCache, PgWorkerPresence, SeaOrmAuditLog,
+    SeaOrmCalendarStore, SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmOutbox, SeaOrmRunStats,
+    SeaOrmRunStore, cursor_key,
 };
 use scheduler_core::{
     Clock, Dispatcher, DispatcherConfig, HostResolver, JobCache, JobExecutor, JobService, Outbox,
@@ -95,6 +95,12 @@ pub async fn wire(parts: Parts) -> Result<Wired, RepositoryError> {
         Arc::new(MetricsTelemetry),
         parts.dispatcher,
     );
+    // PostgreSQL: replicas find a dead one in about a second by its session (SQLite: one
+    // process; the lease).
+    let dispatcher = match PgWorkerPresence::new(parts.db.clone()) {
+        Some(presence) => dispatcher.with_presence(Arc::new(presence)),
+        None => dispatcher,
+    };
     let runs = RunService::new(jobs.clone(), store, dispatcher.clone())
         .with_stats(Arc::new(SeaOrmRunStats::new(parts.db.clone())));
     Ok(Wired {

@@ -19,10 +19,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
     CancelPlan, ClaimBatch, ClaimRequest, ClaimedRun, Conflict, DigestPolicy, FinishedRun,
-    FireDecision, FirePlan, Job, JobId, NextAttempt, Recovered, RepositoryError, RetryPlan, Run,
-    RunFacts, RunId, RunOutput, RunPage, RunSlice, RunStatus, RunStore, RunTrigger, Sighting,
-    StatusWrite, WireEnum, failure_streaks, outcome_status_writes, plan_fire, plan_manual,
-    plan_recovery, plan_retry,
+    FireDecision, FirePlan, Job, JobId, NextAttempt, Recovered, RecoveryCause, RepositoryError,
+    RetryPlan, Run, RunFacts, RunId, RunOutput, RunPage, RunSlice, RunStatus, RunStore, RunTrigger,
+    Sighting, StatusWrite, WireEnum, failure_streaks, outcome_status_writes, plan_fire,
+    plan_manual, plan_recovery, plan_retry,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
@@ -251,25 +251,51 @@ impl RunStore for SeaOrmRunStore {
         stale_before: DateTime<Utc>,
         now: DateTime<Utc>,
         worker: &str,
+        lost: &[String],
         limit: u32,
         max_abandoned_attempts: u32,
     ) -> Result<Recovered, RepositoryError> {
         let _serial = self.serialize().await;
         let txn = self.begin_write().await?;
-        let stale = self.lock_rows(
-            runs::Entity::find()
-                .filter(runs::Column::Status.eq(RunStatus::Running.as_str()))
-                .filter(runs::Column::HeartbeatAt.lt(micros(stale_before)))
-                .order_by_asc(runs::Column::HeartbeatAt)
-                .limit(u64::from(limit)),
-        );
-        let rows = db(stale.all(&txn).await)?;
+        let running =
+            || runs::Entity::find().filter(runs::Column::Status.eq(RunStatus::Running.as_str()));
+        let mut rows = Vec::new();
+        if !lost.is_empty() {
+            let of_lost = self.lock_rows(
+                running()
+                    .filter(runs::Column::Worker.is_in(lost.iter().cloned()))
+                    .order_by_asc(runs::Column::Id)
+                    .limit(u64::from(limit)),
+            );
+            rows.extend(
+                db(of_lost.all(&txn).await)?
+                    .into_iter()
+                    .map(|row| (row, RecoveryCause::Lost)),
+            );
+        }
+        let left = u64::from(limit).saturating_sub(rows.len() as u64);
+        if left > 0 {
+            let stale = self.lock_rows(
+                running()
+                    .filter(runs::Column::HeartbeatAt.lt(micros(stale_before)))
+                    .order_by_asc(runs::Column::HeartbeatAt)
+                    .limit(left),
+            );
+            let mut taken: std::collections::HashSet<i64> =
+                rows.iter().map(|(row, _)| row.id).collect();
+            rows.extend(
+                db(stale.all(&txn).await)?
+                    .into_iter()
+                    .filter(|row| taken.insert(row.id))
+                    .map(|row| (row, RecoveryCause::Silent)),
+            );
+        }
         let mut recovered = Recovered::default();
         let mut given_up = Vec::new();
-        for row in rows {
+        for (row, cause) in rows {
             let stale = row.into_run()?;
             let job = load_job(&txn, stale.job_id).await?;
-            let plan = plan_recovery(&stale, job.as_ref(), max_abandoned_attempts);
+            let plan = plan_recovery(&stale, job.as_ref(), max_abandoned_attempts, cause);
             if let Some(write) = plan.status_write(&stale) {
                 recovered.given_up += 1;
                 given_up.push(alerts::Seen::ended(

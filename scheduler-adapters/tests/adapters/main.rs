@@ -17,6 +17,7 @@ mod job_cache;
 mod job_list;
 mod job_repository;
 mod outbox;
+mod presence;
 mod rate_limit;
 mod run_stats;
 mod run_store;

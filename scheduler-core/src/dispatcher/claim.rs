@@ -69,30 +69,7 @@ impl Dispatcher {
         let mut outcome = TickOutcome::default();
         let batch = inner.config.max_batch_size.max(1);
 
-        let stale_before = now - to_chrono(inner.config.lease);
-        let (mut handlers, mut deliveries) = self.reserve_any(batch);
-        let limit = handlers.count().min(deliveries.count());
-        if limit > 0 {
-            let recovered = inner
-                .store
-                .recover_abandoned(
-                    stale_before,
-                    now,
-                    worker,
-                    limit,
-                    inner.config.max_abandoned_attempts,
-                )
-                .await?;
-            inner
-                .telemetry
-                .runs_abandoned(recovered.runs.len(), recovered.given_up);
-            if !recovered.changed_jobs.is_empty() {
-                inner.cache.invalidate_jobs(&recovered.changed_jobs).await;
-            }
-            outcome.started +=
-                self.start_reserved(recovered.runs, &[], &mut handlers, &mut deliveries);
-        }
-        drop((handlers, deliveries));
+        outcome.started += self.recover(now, &[]).await?;
         let (mut handlers, mut deliveries) = self.reserve_any(batch);
         let limit = handlers.count().min(deliveries.count());
         if limit > 0 {
@@ -107,6 +84,41 @@ impl Dispatcher {
         inner.telemetry.claimed(now);
         *lock(&inner.last_good_tick) = std::time::Instant::now();
         Ok(outcome)
+    }
+
+    /// Recovers, within the free slots, the `running` runs of the `lost` workers and those
+    /// whose heartbeat is older than the lease, and starts their next attempts; returns how
+    /// many it started.
+    pub(super) async fn recover(
+        &self,
+        now: DateTime<Utc>,
+        lost: &[String],
+    ) -> Result<usize, RepositoryError> {
+        let inner = &self.inner;
+        let stale_before = now - to_chrono(inner.config.lease);
+        let (mut handlers, mut deliveries) = self.reserve_any(inner.config.max_batch_size.max(1));
+        let limit = handlers.count().min(deliveries.count());
+        if limit == 0 {
+            return Ok(0);
+        }
+        let recovered = inner
+            .store
+            .recover_abandoned(
+                stale_before,
+                now,
+                inner.config.worker.as_str(),
+                lost,
+                limit,
+                inner.config.max_abandoned_attempts,
+            )
+            .await?;
+        inner
+            .telemetry
+            .runs_abandoned(recovered.runs.len(), recovered.given_up);
+        if !recovered.changed_jobs.is_empty() {
+            inner.cache.invalidate_jobs(&recovered.changed_jobs).await;
+        }
+        Ok(self.start_reserved(recovered.runs, &[], &mut handlers, &mut deliveries))
     }
 
     /// Claims due fires within the free slots (at most the adaptive claim size per kind),

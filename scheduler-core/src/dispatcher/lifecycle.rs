@@ -6,6 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::error::RepositoryError;
+use crate::presence::PRESENCE_EVERY;
 use crate::run::RunId;
 use crate::sync::lock;
 
@@ -29,6 +30,12 @@ const STOP_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Most paused jobs resumed per statement.
 const RESUME_BATCH: u32 = 100;
+
+/// How long a worker must be seen lost, check after check, before its runs are recovered.
+/// A database restart ends every worker's session at once and each joins again within one
+/// check ([`PRESENCE_EVERY`]); a dead one stays lost. With the checks every 250 ms a killed
+/// replica's runs start again elsewhere within about 1.1 s (measured after `kill -9`).
+const LOST_AFTER: Duration = Duration::from_millis(750);
 
 impl Dispatcher {
     /// Heartbeats every run executing here (one statement).
@@ -70,6 +77,54 @@ impl Dispatcher {
         Ok(resumed)
     }
 
+    /// One presence check (every [`PRESENCE_EVERY`] while the loop runs): keeps this
+    /// worker's presence (joining again when its session was lost), reads which workers are
+    /// lost, and — for those seen lost for [`LOST_AFTER`] — recovers their `running` runs at
+    /// once (attempt + 1, the abandoned one saying `worker lost`) and forgets the workers
+    /// left without any. Returns how many runs it started. Without a presence, nothing.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn watch_workers(&self) -> Result<usize, RepositoryError> {
+        let Some(presence) = self.inner.presence.get() else {
+            return Ok(0);
+        };
+        let worker = self.inner.config.worker.as_str();
+        if presence.keep(worker).await? {
+            tracing::warn!(
+                worker,
+                "dispatcher: this worker's database session was lost and is restored; runs \
+                 other replicas recovered meanwhile are stopped here"
+            );
+        }
+        let lost = presence.lost(worker).await?;
+        let confirmed: Vec<String> = {
+            let mut suspects = lock(&self.inner.suspects);
+            let seen = std::time::Instant::now();
+            suspects.retain(|name, _| lost.contains(name));
+            lost.iter()
+                .filter(|name| {
+                    let first = *suspects.entry((*name).clone()).or_insert(seen);
+                    seen.duration_since(first) >= LOST_AFTER
+                })
+                .cloned()
+                .collect()
+        };
+        if confirmed.is_empty() {
+            return Ok(0);
+        }
+        let started = self.recover(self.inner.clock.now(), &confirmed).await?;
+        if started > 0 {
+            tracing::warn!(
+                workers = ?confirmed,
+                runs = started,
+                "dispatcher: workers lost; their runs start again here"
+            );
+        }
+        presence.forget(&confirmed).await?;
+        Ok(started)
+    }
+
     /// Claims and executes until `shutdown` completes; then stops claiming and waits up to the
     /// grace period for in-flight runs, heartbeating them all along (so no other replica takes
     /// them for dead). At the grace's end the runs still executing are abandoned — their
@@ -108,6 +163,21 @@ impl Dispatcher {
                 },
             ),
         ];
+        let presence = self.inner.presence.get().cloned();
+        if let Some(presence) = &presence {
+            match presence.join(&config.worker).await {
+                Ok(()) => background.push(self.every(PRESENCE_EVERY, |d| async move {
+                    if let Err(error) = d.watch_workers().await {
+                        tracing::warn!(%error, "checking worker presence failed");
+                    }
+                })),
+                Err(error) => tracing::warn!(
+                    %error,
+                    "dispatcher: joining with a presence failed; other replicas find this \
+                     one dead by its lease only"
+                ),
+            }
+        }
         for _ in 1..config.claims_in_flight.max(1) {
             let dispatcher = self.clone();
             background.push(tokio::spawn(async move {
@@ -188,6 +258,11 @@ impl Dispatcher {
         let _ = stop_heartbeats.send(true);
         let _ = heartbeats.await;
         self.release_abandoned().await;
+        if let Some(presence) = presence
+            && let Err(error) = presence.leave(&config.worker).await
+        {
+            tracing::warn!(%error, "dispatcher: leaving with the presence failed");
+        }
     }
 
     /// Heartbeats every run executing here each heartbeat interval until `stop` is set.

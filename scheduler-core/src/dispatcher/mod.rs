@@ -12,8 +12,10 @@
 //! Every fire is **claimed exactly once**: the claim is one database transaction that locks
 //! the job row (PostgreSQL `FOR UPDATE SKIP LOCKED`), inserts the run and advances `next_run`;
 //! a unique key on `(job_id, scheduled_for, attempt)` forbids a second run of the same fire.
-//! **Delivery** is exactly once unless a worker dies mid-run: its run stops heartbeating, is
-//! marked `abandoned` after the lease, and a new attempt runs — at-least-once. Receivers use
+//! **Delivery** is exactly once unless a worker dies mid-run: its run is marked `abandoned`
+//! and a new attempt runs — at-least-once. A dead worker is found by its presence when the
+//! dispatcher has one ([`Dispatcher::with_presence`], [`crate::presence`]: about a second on
+//! PostgreSQL), else when its heartbeats stop for the lease. Receivers use
 //! `(job_id, scheduled_for)` as their idempotency key.
 //!
 //! # Capacity and throughput
@@ -47,6 +49,7 @@ use crate::capacity::Capacity;
 use crate::claim::ClaimedRun;
 use crate::plan::{ExecutionKind, next_claim_size};
 use crate::ports::{Clock, JobCache, JobExecutor, RunStore, Telemetry};
+use crate::presence::WorkerPresence;
 use crate::recorder::Recorder;
 use crate::run::RunId;
 use crate::sync::lock;
@@ -89,6 +92,11 @@ struct Inner {
     /// When the last tick completed without error, or when the dispatcher was made (for
     /// health checks).
     last_good_tick: Mutex<std::time::Instant>,
+    /// How this worker's liveness is shown to the others, and theirs read (none: the lease
+    /// alone).
+    presence: std::sync::OnceLock<Arc<dyn WorkerPresence>>,
+    /// Workers seen lost, with when they were first seen so (`presence` in `lifecycle.rs`).
+    suspects: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 /// Claims and executes runs. Cheap to clone; clones share state.
@@ -155,8 +163,20 @@ impl Dispatcher {
                 stops: Mutex::new(HashMap::new()),
                 config,
                 last_good_tick: Mutex::new(std::time::Instant::now()),
+                presence: std::sync::OnceLock::new(),
+                suspects: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// This dispatcher with `presence`: it joins when its loop starts, and recovers the
+    /// runs of workers found lost within about two seconds instead of a lease (see
+    /// [`crate::presence`]). Without it (SQLite, tests) the lease alone finds dead workers.
+    /// A second call is ignored.
+    #[must_use]
+    pub fn with_presence(self, presence: Arc<dyn WorkerPresence>) -> Self {
+        let _ = self.inner.presence.set(presence);
+        self
     }
 
     /// This replica's worker name.

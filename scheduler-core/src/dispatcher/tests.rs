@@ -99,7 +99,7 @@ fn quiet_store() -> MockRunStore {
     let mut store = MockRunStore::new();
     store
         .expect_recover_abandoned()
-        .returning(|_, _, _, _, _| Ok(crate::claim::Recovered::default()));
+        .returning(|_, _, _, _, _, _| Ok(crate::claim::Recovered::default()));
     store.expect_due_backlog().returning(|_| Ok(0));
     store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
     store.expect_heartbeat().returning(|_, _| Ok(()));
@@ -294,7 +294,7 @@ async fn shutdown_heartbeats_through_the_grace_then_abandons_and_releases() {
     let mut store = MockRunStore::new();
     store
         .expect_recover_abandoned()
-        .returning(|_, _, _, _, _| Ok(crate::claim::Recovered::default()));
+        .returning(|_, _, _, _, _, _| Ok(crate::claim::Recovered::default()));
     store.expect_due_backlog().returning(|_| Ok(0));
     store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
     store.expect_next_due().returning(|| Ok(None));
@@ -412,4 +412,75 @@ async fn a_panicking_handler_fails_its_run_and_the_next_runs_still_execute() {
     );
     assert_eq!(outcomes[1].0, RunId(8));
     assert_eq!(outcomes[1].1.status, RunStatus::Succeeded);
+}
+
+/// A worker seen lost is recovered only once it stayed lost for 750 ms of checks
+/// (a database restart ends every session at once, and each worker joins again within one
+/// check), then its runs are recovered as `lost` and the worker is forgotten; one that comes
+/// back before is not.
+#[tokio::test]
+async fn lost_workers_are_recovered_once_they_stay_lost_for_750_ms() {
+    use crate::presence::MockWorkerPresence;
+    let mut store = quiet_store();
+    let recovered_for = Arc::new(Mutex::new(Vec::<Vec<String>>::new()));
+    let noted = recovered_for.clone();
+    store.checkpoint();
+    store
+        .expect_recover_abandoned()
+        .returning(move |_, _, worker, lost, _, _| {
+            assert_eq!(worker, "w");
+            noted.lock().unwrap().push(lost.to_vec());
+            Ok(crate::claim::Recovered::default())
+        });
+    let mut presence = MockWorkerPresence::new();
+    presence.expect_keep().returning(|_| Ok(false));
+    // Checks 1-3: "dead" and "back" lost; check 4: "back" joined again.
+    let checks = Arc::new(AtomicUsize::new(0));
+    let counted = checks.clone();
+    presence.expect_lost().returning(move |me| {
+        assert_eq!(me, "w");
+        Ok(match counted.fetch_add(1, Ordering::SeqCst) {
+            0..=2 => vec!["dead".to_string(), "back".to_string()],
+            _ => vec!["dead".to_string()],
+        })
+    });
+    let forgotten = Arc::new(Mutex::new(Vec::<Vec<String>>::new()));
+    let noted = forgotten.clone();
+    presence.expect_forget().returning(move |workers| {
+        noted.lock().unwrap().push(workers.to_vec());
+        Ok(())
+    });
+    let dispatcher =
+        dispatcher_with(store, Arc::new(MockJobExecutor::new())).with_presence(Arc::new(presence));
+    assert_eq!(dispatcher.watch_workers().await.unwrap(), 0);
+    assert!(
+        recovered_for.lock().unwrap().is_empty(),
+        "recovered at once"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    dispatcher.watch_workers().await.unwrap();
+    assert!(
+        recovered_for.lock().unwrap().is_empty(),
+        "recovered too soon"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    dispatcher.watch_workers().await.unwrap();
+    assert_eq!(
+        *recovered_for.lock().unwrap(),
+        [vec!["dead".to_string(), "back".to_string()]]
+    );
+    // "back" joined again: forgotten as a suspect, never recovered again.
+    dispatcher.watch_workers().await.unwrap();
+    assert_eq!(
+        recovered_for.lock().unwrap().last().unwrap(),
+        &vec!["dead".to_string()]
+    );
+    assert_eq!(forgotten.lock().unwrap().len(), 2);
+}
+
+/// Without a presence (SQLite, an embedding without one) the check does nothing.
+#[tokio::test]
+async fn without_a_presence_workers_are_found_dead_by_the_lease_alone() {
+    let dispatcher = dispatcher_with(MockRunStore::new(), Arc::new(MockJobExecutor::new()));
+    assert_eq!(dispatcher.watch_workers().await.unwrap(), 0);
 }

@@ -503,6 +503,132 @@ async fn sigterm_hands_unfinished_deliveries_over_at_once_and_never_twice() {
     drop(a);
 }
 
+/// Creates three jobs through `addr` delivering to `hook` and runs each at once there (a
+/// manual run executes on the replica that received it).
+async fn three_runs_through(client: &reqwest::Client, addr: &str, hook: &str) {
+    for n in 0..3 {
+        let job: Value = client
+            .post(format!("http://{addr}/scheduler/jobs/"))
+            .json(
+                &serde_json::json!({"name": format!("slow-{n}"), "cron_expression": "0 0 1 1 *",
+                "timeout_seconds": 120, "target": {"type": "http", "url": hook}}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let started = client
+            .post(format!("http://{addr}/scheduler/jobs/{}/run/", job["id"]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status(), 202, "{:?}", started.text().await);
+    }
+}
+
+/// kill -9 of a replica while it delivers (PostgreSQL): its database session ends, the other
+/// replica sees the worker lost and delivers each fire again as attempt 2 within 2 s — not
+/// the 10 s lease later — exactly once, and the history says attempt 1 was abandoned because
+/// the worker was lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replicas_deliveries_are_redelivered_within_two_seconds_once() {
+    let Some(pg) = scheduler_test_support::postgres().await else {
+        return;
+    };
+    let (hook, seen) = slow_first_attempt_receiver().await;
+    let mut a = Running::start(replica_command(&pg.url, "replica-a"));
+    let a_addr = listening_addr(&a);
+    let b = Running::start(replica_command(&pg.url, "replica-b"));
+    let b_addr = listening_addr(&b);
+    let client = reqwest::Client::new();
+    three_runs_through(&client, &a_addr, &hook).await;
+    wait_for_three(&seen, Seen::Started, 1, Duration::from_secs(20)).await;
+    a.child.kill().unwrap();
+    let killed = std::time::Instant::now();
+    a.child.wait().unwrap();
+    wait_for_three(&seen, Seen::Completed, 2, Duration::from_secs(20)).await;
+    let events = seen.lock().unwrap().clone();
+    let mut keys: Vec<&String> = events.iter().map(|(k, _, _, _)| k).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 3, "{events:#?}");
+    for key in keys {
+        let hits = |attempt: i64, what: Seen| -> Vec<std::time::Instant> {
+            events
+                .iter()
+                .filter(|(k, a, w, _)| k == key && *a == attempt && *w == what)
+                .map(|(_, _, _, at)| *at)
+                .collect()
+        };
+        let second = hits(2, Seen::Started);
+        assert_eq!(second.len(), 1, "{key}: attempt 2 started {second:?}");
+        let after = second[0] - killed;
+        eprintln!("{key}: attempt 2 started {after:?} after the kill");
+        assert!(
+            after <= Duration::from_secs(2),
+            "{key}: attempt 2 started {after:?} after the kill"
+        );
+        assert_eq!(hits(2, Seen::Completed).len(), 1, "{key}");
+        assert!(
+            hits(1, Seen::Completed).is_empty(),
+            "{key}: attempt 1 completed"
+        );
+        assert!(hits(3, Seen::Started).is_empty(), "{key}: a third attempt");
+    }
+    let mut runs = Value::Null;
+    for _ in 0..100 {
+        runs = client
+            .get(format!("http://{b_addr}/scheduler/runs/?page_size=50"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let running = runs["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "running");
+        if !running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut history: Vec<(i64, String, bool)> = runs["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["attempt"].as_i64().unwrap(),
+                r["status"].as_str().unwrap().to_string(),
+                r["error"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("worker lost: replica-a")),
+            )
+        })
+        .collect();
+    history.sort();
+    let abandoned = (1, "abandoned".to_string(), true);
+    let succeeded = (2, "succeeded".to_string(), false);
+    assert_eq!(
+        history,
+        [
+            abandoned.clone(),
+            abandoned.clone(),
+            abandoned,
+            succeeded.clone(),
+            succeeded.clone(),
+            succeeded
+        ],
+        "{runs:#}"
+    );
+    drop(b);
+}
+
 /// A shutdown grace not shorter than the lease is refused at start, naming both settings.
 #[test]
 fn a_shutdown_grace_not_shorter_than_the_lease_is_refused_at_start() {

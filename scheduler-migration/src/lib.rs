@@ -31,6 +31,7 @@ mod m20261210_000003_replay;
 mod m20261211_000001_notifications;
 mod m20261211_000002_run_outputs;
 mod m20261212_000001_workers;
+mod m20261212_000002_due_by_tenant;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000001_notifications::Migration),
             Box::new(m20261211_000002_run_outputs::Migration),
             Box::new(m20261212_000001_workers::Migration),
+            Box::new(m20261212_000002_due_by_tenant::Migration),
         ]
     }
 }

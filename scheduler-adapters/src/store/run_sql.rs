@@ -25,8 +25,16 @@ pub(super) fn id_array(ids: impl IntoIterator<Item = i64>) -> String {
 }
 
 /// Claim step 1 on PostgreSQL: locks up to `$2` due jobs without a target and up to `$3`
-/// with one (earliest first, rows held by other claims skipped), leaving out jobs whose
-/// `target_host` is in the JSON array `$4`.
+/// with one (rows held by other claims skipped), leaving out jobs whose `target_host` is in
+/// the JSON array `$4` — **shared fairly between tenants**: each tenant with due jobs of a
+/// kind gets an equal share of that kind's budget first (its earliest), and what the
+/// shares left unused goes to the earliest due jobs of any tenant. One tenant's 100,000
+/// fires at an instant thus take at most half of each claim while another tenant has due
+/// fires, instead of every claim until they are drained.
+///
+/// The tenants with due jobs are found by a skip scan of `jobs_due_*_tenant_idx`
+/// (`(tenant, next_run, id)`): two index probes per tenant with active jobs of the kind,
+/// whatever the number of jobs.
 pub(super) fn lock_due(
     now: DateTime<Utc>,
     handlers: u32,
@@ -40,19 +48,45 @@ pub(super) fn lock_due(
     } else {
         "AND coalesce(target_host, '') NOT IN (SELECT json_array_elements_text($4::json))"
     };
+    let kind = |name: &str, target: &str, filter: &str, limit: &str| {
+        format!(
+            "{name}_tenants(tenant) AS (\
+                (SELECT tenant FROM jobs WHERE is_active AND {target} ORDER BY tenant LIMIT 1) \
+                UNION ALL \
+                SELECT (SELECT j.tenant FROM jobs AS j \
+                    WHERE j.is_active AND j.{target} AND j.tenant > t.tenant \
+                    ORDER BY j.tenant LIMIT 1) \
+                FROM {name}_tenants AS t WHERE t.tenant IS NOT NULL\
+             ), {name}_due AS (\
+                SELECT t.tenant FROM {name}_tenants AS t \
+                WHERE t.tenant IS NOT NULL AND EXISTS (SELECT 1 FROM jobs AS j \
+                    WHERE j.tenant = t.tenant AND j.is_active AND j.{target} \
+                    AND j.next_run <= $1)\
+             ), {name}_fair AS (\
+                SELECT x.* FROM {name}_due AS d CROSS JOIN LATERAL (\
+                    SELECT * FROM jobs AS j \
+                    WHERE j.tenant = d.tenant AND j.is_active AND j.{target} \
+                        AND j.next_run <= $1 {filter} \
+                    ORDER BY j.next_run, j.id \
+                    LIMIT (SELECT ceil({limit}::numeric / greatest(count(*), 1)) \
+                        FROM {name}_due)::bigint \
+                    FOR UPDATE OF j SKIP LOCKED) AS x\
+             ), {name}_fill AS (\
+                SELECT * FROM jobs \
+                WHERE is_active AND {target} AND next_run <= $1 {filter} \
+                    AND id NOT IN (SELECT id FROM {name}_fair) \
+                ORDER BY next_run, id \
+                LIMIT greatest({limit} - (SELECT count(*) FROM {name}_fair), 0) \
+                FOR UPDATE SKIP LOCKED\
+             )"
+        )
+    };
     let sql = format!(
-        "WITH handlers AS (\
-            SELECT * FROM jobs \
-            WHERE is_active AND target IS NULL AND next_run <= $1 \
-            ORDER BY next_run, id LIMIT $2 \
-            FOR UPDATE SKIP LOCKED\
-         ), deliveries AS (\
-            SELECT * FROM jobs \
-            WHERE is_active AND target IS NOT NULL AND next_run <= $1 {host_filter} \
-            ORDER BY next_run, id LIMIT $3 \
-            FOR UPDATE SKIP LOCKED\
-         ) \
-         SELECT * FROM handlers UNION ALL SELECT * FROM deliveries"
+        "WITH RECURSIVE {}, {} \
+         SELECT * FROM handlers_fair UNION ALL SELECT * FROM handlers_fill \
+         UNION ALL SELECT * FROM deliveries_fair UNION ALL SELECT * FROM deliveries_fill",
+        kind("handlers", "target IS NULL", "", "$2"),
+        kind("deliveries", "target IS NOT NULL", host_filter, "$3"),
     );
     let mut values: Vec<Value> = vec![
         now.into(),

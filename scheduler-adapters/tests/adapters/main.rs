@@ -12,6 +12,7 @@
 
 mod delivery;
 mod dispatch;
+mod fairness;
 mod http_guard;
 mod job_cache;
 mod job_list;

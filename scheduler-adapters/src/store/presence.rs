@@ -137,7 +137,7 @@ impl WorkerPresence for PgWorkerPresence {
         if workers.is_empty() {
             return Ok(());
         }
-        let names = serde_json::to_string(workers).unwrap_or_else(|_| "[]".to_string());
+        let names = super::run_sql::json_text(workers);
         self.db
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

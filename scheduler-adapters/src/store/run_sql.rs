@@ -378,7 +378,7 @@ pub(super) fn due_backlog(backend: DbBackend, now: DateTime<Utc>) -> Statement {
 
 /// JSON text of a value the dispatch path made (plain structs and strings: serializing
 /// them cannot fail; an empty array stands in should it ever).
-fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
+pub(super) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".to_string())
 }
 

@@ -79,7 +79,7 @@ impl Dispatcher {
 
     /// One presence check (every [`PRESENCE_EVERY`] while the loop runs): keeps this
     /// worker's presence (joining again when its session was lost), reads which workers are
-    /// lost, and — for those seen lost for [`LOST_AFTER`] — recovers their `running` runs at
+    /// lost, and — for those seen lost for 750 ms (`LOST_AFTER`) — recovers their `running` runs at
     /// once (attempt + 1, the abandoned one saying `worker lost`) and forgets the workers
     /// left without any. Returns how many runs it started. Without a presence, nothing.
     ///

@@ -421,10 +421,9 @@ async fn a_panicking_handler_fails_its_run_and_the_next_runs_still_execute() {
 #[tokio::test]
 async fn lost_workers_are_recovered_once_they_stay_lost_for_750_ms() {
     use crate::presence::MockWorkerPresence;
-    let mut store = quiet_store();
+    let mut store = MockRunStore::new();
     let recovered_for = Arc::new(Mutex::new(Vec::<Vec<String>>::new()));
     let noted = recovered_for.clone();
-    store.checkpoint();
     store
         .expect_recover_abandoned()
         .returning(move |_, _, worker, lost, _, _| {

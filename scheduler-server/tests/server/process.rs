@@ -361,6 +361,57 @@ fn listening_addr(running: &Running) -> String {
         .to_string()
 }
 
+/// Creates three jobs through `addr` delivering to `hook` and runs each at once there (a
+/// manual run executes on the replica that received it).
+async fn three_runs_through(client: &reqwest::Client, addr: &str, hook: &str) {
+    for n in 0..3 {
+        let job: Value = client
+            .post(format!("http://{addr}/scheduler/jobs/"))
+            .json(
+                &serde_json::json!({"name": format!("slow-{n}"), "cron_expression": "0 0 1 1 *",
+                "timeout_seconds": 120, "target": {"type": "http", "url": hook}}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let started = client
+            .post(format!("http://{addr}/scheduler/jobs/{}/run/", job["id"]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status(), 202, "{:?}", started.text().await);
+    }
+}
+
+/// The run list read through `addr` once no run is `running` (an outcome is recorded a
+/// moment after the receiver answered), or as it is after 100 reads 50 ms apart.
+async fn settled_runs(client: &reqwest::Client, addr: &str) -> Value {
+    let mut runs = Value::Null;
+    for _ in 0..100 {
+        runs = client
+            .get(format!("http://{addr}/scheduler/runs/?page_size=50"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let running = runs["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "running");
+        if !running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    runs
+}
+
 /// SIGTERM to a replica while it delivers: it heartbeats through the grace (no other replica
 /// starts attempt 2 meanwhile), then cuts its requests off and releases the runs, and the
 /// other replica runs attempt 2 at once — not a lease later — each fire delivered to
@@ -374,26 +425,7 @@ async fn sigterm_hands_unfinished_deliveries_over_at_once_and_never_twice() {
     let a = Running::start(replica_command(&pg.url, "replica-a"));
     let a_addr = listening_addr(&a);
     let client = reqwest::Client::new();
-    for n in 0..3 {
-        let job: Value = client
-            .post(format!("http://{a_addr}/scheduler/jobs/"))
-            .json(
-                &serde_json::json!({"name": format!("slow-{n}"), "cron_expression": "0 0 1 1 *",
-                "timeout_seconds": 120, "target": {"type": "http", "url": hook}}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let started = client
-            .post(format!("http://{a_addr}/scheduler/jobs/{}/run/", job["id"]))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(started.status(), 202, "{:?}", started.text().await);
-    }
+    three_runs_through(&client, &a_addr, &hook).await;
     wait_for_three(&seen, Seen::Started, 1, Duration::from_secs(20)).await;
     let b = Running::start(replica_command(&pg.url, "replica-b"));
     let b_addr = listening_addr(&b);
@@ -452,26 +484,7 @@ async fn sigterm_hands_unfinished_deliveries_over_at_once_and_never_twice() {
     }
     // The history says the same: attempt 1 abandoned, attempt 2 succeeded (once the
     // receiver answered, the outcome is recorded within a moment: read until it is).
-    let mut runs = Value::Null;
-    for _ in 0..100 {
-        runs = client
-            .get(format!("http://{b_addr}/scheduler/runs/?page_size=50"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let running = runs["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["status"] == "running");
-        if !running {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let runs = settled_runs(&client, &b_addr).await;
     let mut statuses: Vec<(i64, String)> = runs["results"]
         .as_array()
         .unwrap()
@@ -501,31 +514,6 @@ async fn sigterm_hands_unfinished_deliveries_over_at_once_and_never_twice() {
     );
     drop(b);
     drop(a);
-}
-
-/// Creates three jobs through `addr` delivering to `hook` and runs each at once there (a
-/// manual run executes on the replica that received it).
-async fn three_runs_through(client: &reqwest::Client, addr: &str, hook: &str) {
-    for n in 0..3 {
-        let job: Value = client
-            .post(format!("http://{addr}/scheduler/jobs/"))
-            .json(
-                &serde_json::json!({"name": format!("slow-{n}"), "cron_expression": "0 0 1 1 *",
-                "timeout_seconds": 120, "target": {"type": "http", "url": hook}}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let started = client
-            .post(format!("http://{addr}/scheduler/jobs/{}/run/", job["id"]))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(started.status(), 202, "{:?}", started.text().await);
-    }
 }
 
 /// kill -9 of a replica while it delivers (PostgreSQL): its database session ends, the other
@@ -577,26 +565,7 @@ async fn a_killed_replicas_deliveries_are_redelivered_within_two_seconds_once() 
         );
         assert!(hits(3, Seen::Started).is_empty(), "{key}: a third attempt");
     }
-    let mut runs = Value::Null;
-    for _ in 0..100 {
-        runs = client
-            .get(format!("http://{b_addr}/scheduler/runs/?page_size=50"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let running = runs["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["status"] == "running");
-        if !running {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let runs = settled_runs(&client, &b_addr).await;
     let mut history: Vec<(i64, String, bool)> = runs["results"]
         .as_array()
         .unwrap()

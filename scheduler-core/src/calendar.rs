@@ -24,38 +24,11 @@ use crate::tenant::Tenant;
 use crate::text::reject_nul;
 use crate::wire::WireEnum;
 
-/// A calendar's name, unique in its tenant: 1 to 64 characters of ASCII letters, digits,
-/// `-`, `_` and `.`, starting with a letter or digit (it is a URL path segment).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CalendarName(String);
-
-impl CalendarName {
-    /// The longest name accepted.
-    pub const MAX_CHARS: usize = 64;
-
-    /// Checks a name (surrounding whitespace trimmed).
-    ///
-    /// # Errors
-    /// `NulCharacter`, `Blank`, `TooLong`, or [`Invalid::CalendarName`].
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let name = crate::text::name(raw, Self::MAX_CHARS)?;
-        if crate::text::is_path_segment_name(&name) {
-            Ok(Self(name))
-        } else {
-            Err(Invalid::CalendarName)
-        }
-    }
-
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for CalendarName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+crate::text::path_segment_name! {
+    /// A calendar's name, unique in its tenant: 1 to 64 characters of ASCII letters, digits,
+    /// `-`, `_` and `.`, starting with a letter or digit (it is a URL path segment).
+    CalendarName,
+    Invalid::CalendarName
 }
 
 /// One excluded date or date range of a calendar, both ends included.

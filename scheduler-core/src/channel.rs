@@ -16,38 +16,11 @@ use crate::job::JobId;
 use crate::tenant::Tenant;
 use crate::wire::WireEnum;
 
-/// A channel's name, unique in its tenant: 1 to 64 characters of ASCII letters, digits, `-`,
-/// `_` and `.`, starting with a letter or digit (it is a URL path segment).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChannelName(String);
-
-impl ChannelName {
-    /// The longest name accepted.
-    pub const MAX_CHARS: usize = 64;
-
-    /// Checks a name (surrounding whitespace trimmed).
-    ///
-    /// # Errors
-    /// `NulCharacter`, `Blank`, `TooLong`, or [`Invalid::ChannelName`].
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let name = crate::text::name(raw, Self::MAX_CHARS)?;
-        if crate::text::is_path_segment_name(&name) {
-            Ok(Self(name))
-        } else {
-            Err(Invalid::ChannelName)
-        }
-    }
-
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for ChannelName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+crate::text::path_segment_name! {
+    /// A channel's name, unique in its tenant: 1 to 64 characters of ASCII letters, digits, `-`,
+    /// `_` and `.`, starting with a letter or digit (it is a URL path segment).
+    ChannelName,
+    Invalid::ChannelName
 }
 
 /// How a channel delivers.

@@ -41,6 +41,48 @@ pub fn is_path_segment_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// Defines a name newtype unique in its tenant that is also a URL path segment (a calendar's,
+/// a channel's): 1 to 64 characters by [`name`] and [`is_path_segment_name`], with `parse`
+/// (refusing other characters as `$invalid`), `as_str` and `Display`. One definition, so the
+/// names of every such resource obey one rule.
+macro_rules! path_segment_name {
+    ($(#[$attr:meta])* $type:ident, $invalid:path) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $type(String);
+
+        impl $type {
+            /// The longest name accepted.
+            pub const MAX_CHARS: usize = 64;
+
+            /// Checks a name (surrounding whitespace trimmed).
+            ///
+            /// # Errors
+            #[doc = concat!("`NulCharacter`, `Blank`, `TooLong`, or [`", stringify!($invalid), "`].")]
+            pub fn parse(raw: &str) -> Result<Self, $crate::error::Invalid> {
+                let name = $crate::text::name(raw, Self::MAX_CHARS)?;
+                if $crate::text::is_path_segment_name(&name) {
+                    Ok(Self(name))
+                } else {
+                    Err($invalid)
+                }
+            }
+
+            /// The name as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+pub(crate) use path_segment_name;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,43 +1,9 @@
 //! `calendars list|show|import|apply|delete`, and the calendar flags of `jobs create|update`
 //! and `cron preview`.
 
-use std::path::PathBuf;
-
 use serde_json::json;
 
-use crate::support::{self, Server};
-
-/// A directory of this test's own in the system temp directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    /// A new, empty directory; `name` keeps tests running side by side apart.
-    fn new(name: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "schedulerctl-{name}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// Writes `text` to the file `name` in the directory; returns its path as text.
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::support::{self, Server, TempDir};
 
 /// `lines` joined with CRLF, as RFC 5545 writes them.
 fn crlf(lines: &[&str]) -> String {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
     ChannelKind, NotifierTelemetry, OutboxDepth, RunStatus, RunTrigger, SkipReason, Telemetry,
-    WireEnum,
+    Tenant, WireEnum,
 };
 
 /// Runs recorded, by `status` and `trigger` (a skipped fire is a run with status `skipped`).
@@ -24,6 +24,15 @@ pub const RUNS_ABANDONED_TOTAL: &str = "scheduler_runs_abandoned_total";
 pub const RUNS_IN_FLIGHT: &str = "scheduler_runs_in_flight";
 /// Due fires no claim has taken yet (sampled).
 pub const DUE_BACKLOG: &str = "scheduler_due_backlog";
+/// How late scheduled fires of each `tenant`'s jobs started, in seconds.
+pub const TENANT_FIRE_LATENESS_SECONDS: &str = "scheduler_tenant_fire_lateness_seconds";
+/// Due fires no claim has taken yet, by `tenant` (sampled).
+pub const TENANT_DUE_BACKLOG: &str = "scheduler_tenant_due_backlog";
+/// Deliveries executing in this replica, by target `host` (sampled; hosts that had some).
+pub const HOST_DELIVERIES_IN_FLIGHT: &str = "scheduler_host_deliveries_in_flight";
+/// Claims that left a `host`'s due fires for later: it had `max_deliveries_per_host`
+/// deliveries executing in this replica.
+pub const HOST_SATURATED_CLAIMS_TOTAL: &str = "scheduler_host_saturated_claims_total";
 /// When this replica last completed a claim, in Unix seconds.
 pub const LAST_CLAIM_TIMESTAMP_SECONDS: &str = "scheduler_last_claim_timestamp_seconds";
 /// Claims (ticks) that failed.
@@ -65,6 +74,24 @@ pub fn describe() {
         "Runs whose worker stopped heartbeating, by outcome (rerun, given_up)."
     );
     describe_gauge!(RUNS_IN_FLIGHT, "Runs executing in this replica.");
+    describe_histogram!(
+        TENANT_FIRE_LATENESS_SECONDS,
+        Unit::Seconds,
+        "How late scheduled fires started, by tenant."
+    );
+    describe_gauge!(
+        TENANT_DUE_BACKLOG,
+        "Due fires that no claim has taken yet, by tenant (sampled)."
+    );
+    describe_gauge!(
+        HOST_DELIVERIES_IN_FLIGHT,
+        "Deliveries executing in this replica, by target host (sampled)."
+    );
+    describe_counter!(
+        HOST_SATURATED_CLAIMS_TOTAL,
+        "Claims that left a host's due fires for later: the host had max_deliveries_per_host \
+         deliveries executing in this replica."
+    );
     describe_gauge!(
         DUE_BACKLOG,
         "Due fires that no claim has taken yet (sampled)."
@@ -180,8 +207,11 @@ impl Telemetry for MetricsTelemetry {
         metrics::counter!(FIRES_SKIPPED_TOTAL, "reason" => reason.label()).increment(1);
     }
 
-    fn fire_started(&self, lateness: Duration) {
-        metrics::histogram!(FIRE_LATENESS_SECONDS).record(lateness.as_secs_f64());
+    fn fire_started(&self, tenant: &Tenant, lateness: Duration) {
+        let seconds = lateness.as_secs_f64();
+        metrics::histogram!(FIRE_LATENESS_SECONDS).record(seconds);
+        metrics::histogram!(TENANT_FIRE_LATENESS_SECONDS, "tenant" => tenant.as_str().to_string())
+            .record(seconds);
     }
 
     fn runs_abandoned(&self, rerun: usize, given_up: usize) {
@@ -211,5 +241,21 @@ impl Telemetry for MetricsTelemetry {
     #[allow(clippy::cast_precision_loss)]
     fn backlog(&self, due: u64) {
         metrics::gauge!(DUE_BACKLOG).set(due as f64);
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn tenant_backlog(&self, tenant: &Tenant, due: u64) {
+        metrics::gauge!(TENANT_DUE_BACKLOG, "tenant" => tenant.as_str().to_string())
+            .set(due as f64);
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn host_deliveries(&self, host: &str, in_flight: usize) {
+        metrics::gauge!(HOST_DELIVERIES_IN_FLIGHT, "host" => host.to_string())
+            .set(in_flight as f64);
+    }
+
+    fn host_saturated(&self, host: &str) {
+        metrics::counter!(HOST_SATURATED_CLAIMS_TOTAL, "host" => host.to_string()).increment(1);
     }
 }

@@ -293,6 +293,14 @@ impl Capacity {
             .collect()
     }
 
+    /// Each host with deliveries held here, and how many.
+    pub(crate) fn host_loads(&self) -> Vec<(String, usize)> {
+        lock(&self.hosts)
+            .iter()
+            .map(|(host, state)| (host.clone(), state.held))
+            .collect()
+    }
+
     /// Waits until some slot is given back.
     pub(crate) async fn freed(&self) {
         self.freed.notified().await;
@@ -381,9 +389,19 @@ mod tests {
             .hold_reserved(&mut reservation, Some("fast.example".into()))
             .unwrap();
         assert_eq!(capacity.saturated_hosts(), ["slow.example"]);
+        let mut loads = capacity.host_loads();
+        loads.sort();
+        assert_eq!(
+            loads,
+            [
+                ("fast.example".to_string(), 1),
+                ("slow.example".to_string(), 2)
+            ]
+        );
         let a_record = a.executed();
         assert!(capacity.saturated_hosts().is_empty());
         drop((b, other, a_record));
+        assert!(capacity.host_loads().is_empty());
         assert!(lock(&capacity.hosts).is_empty(), "idle hosts are forgotten");
         assert_eq!(capacity.held(), 0);
     }

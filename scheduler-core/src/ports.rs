@@ -298,8 +298,8 @@ pub trait Telemetry: Send + Sync {
     fn run_recorded(&self, status: RunStatus, trigger: RunTrigger, ran_for: Option<Duration>);
     /// A fire was skipped for `reason` (its skipped run is reported by `run_recorded` too).
     fn fire_skipped(&self, reason: &SkipReason);
-    /// A scheduled fire started `lateness` after its instant.
-    fn fire_started(&self, lateness: Duration);
+    /// A scheduled fire of a job of `tenant` started `lateness` after its instant.
+    fn fire_started(&self, tenant: &crate::tenant::Tenant, lateness: Duration);
     /// Stale runs were recovered: `rerun` run again, `given_up` ended at the abandon cap.
     fn runs_abandoned(&self, rerun: usize, given_up: usize);
     /// `count` runs execute here now (or await their outcome's record).
@@ -310,6 +310,15 @@ pub trait Telemetry: Send + Sync {
     fn claim_failed(&self);
     /// `due` fires were due and unclaimed when sampled.
     fn backlog(&self, due: u64);
+    /// `due` fires of `tenant`'s jobs were due and unclaimed when sampled (0 for a tenant
+    /// reported before whose backlog is gone).
+    fn tenant_backlog(&self, tenant: &crate::tenant::Tenant, due: u64);
+    /// `in_flight` deliveries to `host` (its host key) execute here now (sampled; 0 for a
+    /// host reported before that has none left).
+    fn host_deliveries(&self, host: &str, in_flight: usize);
+    /// A claim left `host`'s due fires for later: it had
+    /// `max_deliveries_per_host` deliveries executing here.
+    fn host_saturated(&self, host: &str);
     /// History retention deleted `count` runs.
     fn runs_pruned(&self, count: u64);
     /// These many jobs paused themselves after consecutive failures.
@@ -323,12 +332,15 @@ pub struct NoTelemetry;
 impl Telemetry for NoTelemetry {
     fn run_recorded(&self, _: RunStatus, _: RunTrigger, _: Option<Duration>) {}
     fn fire_skipped(&self, _: &SkipReason) {}
-    fn fire_started(&self, _: Duration) {}
+    fn fire_started(&self, _: &crate::tenant::Tenant, _: Duration) {}
     fn runs_abandoned(&self, _: usize, _: usize) {}
     fn in_flight(&self, _: usize) {}
     fn claimed(&self, _: DateTime<Utc>) {}
     fn claim_failed(&self) {}
     fn backlog(&self, _: u64) {}
+    fn tenant_backlog(&self, _: &crate::tenant::Tenant, _: u64) {}
+    fn host_deliveries(&self, _: &str, _: usize) {}
+    fn host_saturated(&self, _: &str) {}
     fn runs_pruned(&self, _: u64) {}
     fn jobs_auto_paused(&self, _: usize) {}
 }
@@ -340,8 +352,9 @@ impl Telemetry for NoTelemetry {
 pub trait RunStore: Send + Sync {
     /// In ONE transaction: take active jobs with `next_run <= request.now` that no other
     /// transaction holds (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: a serialized write),
-    /// earliest `next_run` first — at most `request.handlers` jobs without a target and at
-    /// most `request.deliveries` with one, none whose target's host key is in
+    /// earliest `next_run` first (SHOULD first give every tenant with due jobs an equal share
+    /// of each kind: PostgreSQL does) — at most `request.handlers` jobs without a target and
+    /// at most `request.deliveries` with one, none whose target's host key is in
     /// `request.saturated_hosts` — plan each with [`crate::plan::plan_fire`], insert its run
     /// (`running` for `request.worker`, or `skipped`), set `next_run` and `last_run`, commit.
     /// A `Replace` plan first records the job's `running` runs `cancelled` (returned in
@@ -506,6 +519,13 @@ pub trait RunStore: Send + Sync {
     /// How many active jobs have a fire due at `now` that no claim has taken yet (the
     /// dispatch backlog).
     async fn due_backlog(&self, now: DateTime<Utc>) -> Result<u64, RepositoryError>;
+
+    /// [`RunStore::due_backlog`] by tenant: each tenant with due fires and their count (a
+    /// tenant without any is absent).
+    async fn due_by_tenant(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(crate::tenant::Tenant, u64)>, RepositoryError>;
 
     /// Deletes at most `batch` ended runs past the history bounds — fired before
     /// `older_than`, or older than the newest `keep_per_job` runs of their job — and returns

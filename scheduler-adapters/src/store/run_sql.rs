@@ -376,6 +376,29 @@ pub(super) fn due_backlog(backend: DbBackend, now: DateTime<Utc>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// Each tenant's count of active jobs due at `now` (both due indexes, then the rows for
+/// their tenant), as `tenant`, `due`.
+pub(super) fn due_by_tenant(backend: DbBackend, now: DateTime<Utc>) -> Statement {
+    let p = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    let sql = format!(
+        "SELECT tenant, CAST(sum(n) AS BIGINT) AS due FROM (\
+            SELECT tenant, count(*) AS n FROM jobs \
+            WHERE is_active AND target IS NULL AND next_run <= {p} GROUP BY tenant \
+            UNION ALL \
+            SELECT tenant, count(*) AS n FROM jobs \
+            WHERE is_active AND target IS NOT NULL AND next_run <= {p} GROUP BY tenant\
+         ) AS kinds GROUP BY tenant ORDER BY tenant"
+    );
+    let values: Vec<Value> = match backend {
+        DbBackend::Postgres => vec![now.into()],
+        _ => vec![now.into(), now.into()],
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
 /// JSON text of a value the dispatch path made (plain structs and strings: serializing
 /// them cannot fail; an empty array stands in should it ever).
 pub(super) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {

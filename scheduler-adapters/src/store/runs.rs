@@ -742,6 +742,26 @@ impl RunStore for SeaOrmRunStore {
         Ok(u64::try_from(due).unwrap_or(0))
     }
 
+    async fn due_by_tenant(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(scheduler_core::Tenant, u64)>, RepositoryError> {
+        let backend = self.db.get_database_backend();
+        let rows = db(self
+            .db
+            .query_all_raw(run_sql::due_by_tenant(backend, micros(now)))
+            .await)?;
+        rows.iter()
+            .map(|row| {
+                let tenant: String = row.try_get("", "tenant").map_err(repository_error)?;
+                let due: i64 = row.try_get("", "due").map_err(repository_error)?;
+                let tenant = scheduler_core::Tenant::parse(&tenant)
+                    .map_err(|e| RepositoryError::Rejected(format!("stored tenant: {e:?}")))?;
+                Ok((tenant, u64::try_from(due).unwrap_or(0)))
+            })
+            .collect()
+    }
+
     async fn prune(
         &self,
         older_than: Option<DateTime<Utc>>,

@@ -553,6 +553,40 @@ async fn settle(dispatcher: &Dispatcher, left: usize) {
     panic!("{} runs still in flight", dispatcher.in_flight());
 }
 
+/// The due backlog by tenant (what the per-tenant gauge shows): each tenant with due fires
+/// of either kind and their count, in name order; a tenant with none is absent.
+async fn the_due_backlog_is_counted_by_tenant(s: Store) {
+    let now = at("2025-06-23T09:00:00Z");
+    let minute = chrono::Duration::minutes(1);
+    for (name, tenant, due, url) in [
+        ("a1", "alpha", now, None),
+        ("a2", "alpha", now - minute, Some("https://a.example/x")),
+        ("b1", "beta", now, None),
+        ("b2", "beta", now + minute, None),
+        ("c1", "gamma", now + minute, Some("https://c.example/x")),
+    ] {
+        s.due_job(DueJob {
+            url,
+            tenant: Some(tenant),
+            ..DueJob::new(name, due)
+        })
+        .await;
+    }
+    let tenant = |name: &str| scheduler_core::Tenant::parse(name).unwrap();
+    assert_eq!(
+        s.runs.due_by_tenant(now).await.unwrap(),
+        [(tenant("alpha"), 2), (tenant("beta"), 1)]
+    );
+    assert_eq!(s.runs.due_backlog(now).await.unwrap(), 3);
+    assert!(
+        s.runs
+            .due_by_tenant(now - minute * 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 scheduler_test_support::backend_tests! {
     attribute: tokio::test(flavor = "multi_thread", worker_threads = 2),
     setups: { sqlite => Store::sqlite, postgres => Store::postgres },
@@ -565,5 +599,6 @@ scheduler_test_support::backend_tests! {
         a_pause_with_an_end_is_resumed_once_it_has_come,
         a_backfill_inserts_each_instant_once,
         history_is_held_at_the_per_job_cap_and_the_retention_horizon,
+        the_due_backlog_is_counted_by_tenant,
     ],
 }

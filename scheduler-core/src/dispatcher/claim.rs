@@ -149,6 +149,11 @@ impl Dispatcher {
             deliveries: asked_deliveries,
             saturated_hosts: capacity.saturated_hosts(),
         };
+        if asked_deliveries > 0 {
+            for host in &request.saturated_hosts {
+                inner.telemetry.host_saturated(host);
+            }
+        }
         let batch = inner.store.claim_due(&request).await?;
         // Runs replaced by a newer fire: stopped at once when they execute here (another
         // replica stops its own at its next check).
@@ -185,7 +190,7 @@ impl Dispatcher {
             let lateness = (claimed.run.started_at - claimed.run.due())
                 .to_std()
                 .unwrap_or_default();
-            inner.telemetry.fire_started(lateness);
+            inner.telemetry.fire_started(&claimed.job.tenant, lateness);
         }
         let started =
             self.start_reserved(batch.runs, &batch.replaced, &mut handlers, &mut deliveries);

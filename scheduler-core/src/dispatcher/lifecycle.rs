@@ -2,6 +2,7 @@
 //! backlog, background heartbeats, backlog samples and pruning, and the shutdown that keeps
 //! heartbeating through the grace, then abandons and releases what still runs.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
@@ -77,6 +78,38 @@ impl Dispatcher {
         Ok(resumed)
     }
 
+    /// Reports the due backlog (in all and by tenant) and the deliveries executing here by
+    /// host; a tenant or host reported before and absent now is reported 0, once.
+    ///
+    /// # Errors
+    /// The store's error (nothing is reported then).
+    pub async fn sample_load(&self) -> Result<(), RepositoryError> {
+        let inner = &self.inner;
+        let by_tenant = inner.store.due_by_tenant(inner.clock.now()).await?;
+        let hosts = inner.capacity.host_loads();
+        let telemetry = &inner.telemetry;
+        telemetry.backlog(by_tenant.iter().map(|(_, due)| due).sum());
+        let mut reported = lock(&inner.reported);
+        let (tenants_before, hosts_before) = &mut *reported;
+        let tenants_now: HashSet<_> = by_tenant.iter().map(|(t, _)| t.clone()).collect();
+        for gone in tenants_before.difference(&tenants_now) {
+            telemetry.tenant_backlog(gone, 0);
+        }
+        for (tenant, due) in &by_tenant {
+            telemetry.tenant_backlog(tenant, *due);
+        }
+        let hosts_now: HashSet<_> = hosts.iter().map(|(h, _)| h.clone()).collect();
+        for gone in hosts_before.difference(&hosts_now) {
+            telemetry.host_deliveries(gone, 0);
+        }
+        for (host, in_flight) in &hosts {
+            telemetry.host_deliveries(host, *in_flight);
+        }
+        *tenants_before = tenants_now;
+        *hosts_before = hosts_now;
+        Ok(())
+    }
+
     /// One presence check (every [`PRESENCE_EVERY`] while the loop runs): keeps this
     /// worker's presence (joining again when its session was lost), reads which workers are
     /// lost, and — for those seen lost for 750 ms (`LOST_AFTER`) — recovers their `running` runs at
@@ -139,9 +172,8 @@ impl Dispatcher {
         let heartbeats = self.heartbeats(heartbeats_stopped);
         let mut background = vec![
             self.every(BACKLOG_SAMPLE_EVERY, |d| async move {
-                let now = d.inner.clock.now();
-                if let Ok(due) = d.inner.store.due_backlog(now).await {
-                    d.inner.telemetry.backlog(due);
+                if let Err(error) = d.sample_load().await {
+                    tracing::debug!(%error, "sampling the due backlog failed");
                 }
             }),
             self.every(STOP_CHECK_EVERY, |d| async move {

@@ -97,6 +97,9 @@ struct Inner {
     presence: std::sync::OnceLock<Arc<dyn WorkerPresence>>,
     /// Workers seen lost, with when they were first seen so (`presence` in `lifecycle.rs`).
     suspects: Mutex<HashMap<String, std::time::Instant>>,
+    /// The tenants and hosts the last load sample reported with a non-zero figure (told 0
+    /// when they drop out of the next one).
+    reported: Mutex<(HashSet<crate::tenant::Tenant>, HashSet<String>)>,
 }
 
 /// Claims and executes runs. Cheap to clone; clones share state.
@@ -165,6 +168,7 @@ impl Dispatcher {
                 last_good_tick: Mutex::new(std::time::Instant::now()),
                 presence: std::sync::OnceLock::new(),
                 suspects: Mutex::new(HashMap::new()),
+                reported: Mutex::new((HashSet::new(), HashSet::new())),
             }),
         }
     }

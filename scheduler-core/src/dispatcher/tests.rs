@@ -100,7 +100,7 @@ fn quiet_store() -> MockRunStore {
     store
         .expect_recover_abandoned()
         .returning(|_, _, _, _, _, _| Ok(crate::claim::Recovered::default()));
-    store.expect_due_backlog().returning(|_| Ok(0));
+    store.expect_due_by_tenant().returning(|_| Ok(vec![]));
     store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
     store.expect_heartbeat().returning(|_, _| Ok(()));
     store.expect_resume_due().returning(|_, _| Ok(vec![]));
@@ -295,7 +295,7 @@ async fn shutdown_heartbeats_through_the_grace_then_abandons_and_releases() {
     store
         .expect_recover_abandoned()
         .returning(|_, _, _, _, _, _| Ok(crate::claim::Recovered::default()));
-    store.expect_due_backlog().returning(|_| Ok(0));
+    store.expect_due_by_tenant().returning(|_| Ok(vec![]));
     store.expect_claim_retries().returning(|_, _, _| Ok(vec![]));
     store.expect_next_due().returning(|| Ok(None));
     let mut batches = vec![vec![claimed()]];
@@ -475,6 +475,88 @@ async fn lost_workers_are_recovered_once_they_stay_lost_for_750_ms() {
         &vec!["dead".to_string()]
     );
     assert_eq!(forgotten.lock().unwrap().len(), 2);
+}
+
+/// What a load sample reported: backlogs by tenant and deliveries by host, in order.
+#[derive(Default)]
+struct LoadTelemetry {
+    backlog: Mutex<Vec<u64>>,
+    tenants: Mutex<Vec<(String, u64)>>,
+    hosts: Mutex<Vec<(String, usize)>>,
+}
+
+impl crate::ports::Telemetry for LoadTelemetry {
+    fn run_recorded(&self, _: RunStatus, _: RunTrigger, _: Option<Duration>) {}
+    fn fire_skipped(&self, _: &crate::plan::SkipReason) {}
+    fn fire_started(&self, _: &crate::tenant::Tenant, _: Duration) {}
+    fn runs_abandoned(&self, _: usize, _: usize) {}
+    fn in_flight(&self, _: usize) {}
+    fn claimed(&self, _: DateTime<Utc>) {}
+    fn claim_failed(&self) {}
+    fn backlog(&self, due: u64) {
+        self.backlog.lock().unwrap().push(due);
+    }
+    fn tenant_backlog(&self, tenant: &crate::tenant::Tenant, due: u64) {
+        let mut tenants = self.tenants.lock().unwrap();
+        tenants.push((tenant.as_str().to_string(), due));
+    }
+    fn host_deliveries(&self, host: &str, in_flight: usize) {
+        self.hosts
+            .lock()
+            .unwrap()
+            .push((host.to_string(), in_flight));
+    }
+    fn host_saturated(&self, _: &str) {}
+    fn runs_pruned(&self, _: u64) {}
+    fn jobs_auto_paused(&self, _: usize) {}
+}
+
+/// A load sample reports the backlog in all and by tenant; a tenant that had a backlog and
+/// has none now is reported 0 once, then no more.
+#[tokio::test]
+async fn load_samples_report_each_tenants_backlog_and_zero_it_once_gone() {
+    let tenant = |name: &str| crate::tenant::Tenant::parse(name).unwrap();
+    let samples = Arc::new(Mutex::new(vec![
+        vec![],
+        vec![(tenant("beta"), 2)],
+        vec![(tenant("alpha"), 3), (tenant("beta"), 1)],
+    ]));
+    let mut store = MockRunStore::new();
+    store
+        .expect_due_by_tenant()
+        .returning(move |_| Ok(samples.lock().unwrap().pop().unwrap_or_default()));
+    let telemetry = Arc::new(LoadTelemetry::default());
+    let mut cache = MockJobCache::new();
+    cache.expect_invalidate_jobs().return_const(());
+    let dispatcher = Dispatcher::new(
+        Arc::new(store),
+        Arc::new(MockJobExecutor::new()),
+        Arc::new(cache),
+        clock(),
+        telemetry.clone(),
+        DispatcherConfig::new("w"),
+    );
+    for _ in 0..4 {
+        dispatcher.sample_load().await.unwrap();
+    }
+    assert_eq!(*telemetry.backlog.lock().unwrap(), [4, 2, 0, 0]);
+    let text = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+        pairs.iter().map(|(t, n)| ((*t).to_string(), *n)).collect()
+    };
+    assert_eq!(
+        *telemetry.tenants.lock().unwrap(),
+        text(&[
+            ("alpha", 3),
+            ("beta", 1),
+            ("alpha", 0),
+            ("beta", 2),
+            ("beta", 0)
+        ])
+    );
+    assert!(
+        telemetry.hosts.lock().unwrap().is_empty(),
+        "no deliveries held"
+    );
 }
 
 /// Without a presence (SQLite, an embedding without one) the check does nothing.

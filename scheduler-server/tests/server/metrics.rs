@@ -277,6 +277,10 @@ async fn scenario() {
         ("scheduler_fires_skipped_total{reason=\"forbid\"}", 1.0),
         ("scheduler_run_duration_seconds_count", 6.0),
         ("scheduler_fire_lateness_seconds_count", 1.0),
+        (
+            "scheduler_tenant_fire_lateness_seconds_count{tenant=\"default\"}",
+            1.0,
+        ),
         ("scheduler_runs_in_flight", 0.0),
         ("scheduler_dispatcher_up", 1.0),
         ("scheduler_claim_errors_total", 0.0),

@@ -87,7 +87,11 @@ impl Store {
                 next_fire: None,
                 spec,
                 created_at: job.due,
-                tenant: scheduler_core::Tenant::default_tenant(),
+                tenant: job
+                    .tenant
+                    .map_or_else(scheduler_core::Tenant::default_tenant, |t| {
+                        scheduler_core::Tenant::parse(t).unwrap()
+                    }),
                 created_by: None,
             })
             .await
@@ -139,6 +143,8 @@ pub(crate) struct DueJob<'a> {
     /// An HTTP target at this URL.
     pub(crate) url: Option<&'a str>,
     pub(crate) policy: PolicyInput,
+    /// The tenant (default `default`).
+    pub(crate) tenant: Option<&'a str>,
 }
 
 impl<'a> DueJob<'a> {
@@ -151,6 +157,7 @@ impl<'a> DueJob<'a> {
             action: None,
             url: None,
             policy: PolicyInput::default(),
+            tenant: None,
         }
     }
 }

@@ -13,6 +13,7 @@
 # Settings: BENCH_DATABASE_URL (a server URL, default postgres://postgres@127.0.0.1:5432/postgres;
 # the bench creates and drops its own database bench_dispatch_<pid> there), DISPATCH_ROUNDS,
 # DISPATCH_SCENARIOS (sql:<jobs>:<clients>:<batch>, ours:<jobs>:<replicas>,
+#   tenants:<big>:<small>:<replicas> (the small tenant's lateness while the big one drains),
 # http:<jobs>:<replicas>, prune:<jobs>:<replicas>:<history rows>), DISPATCH_HTTP_DELAY_MS,
 # DISPATCH_PARTITION_ROWS (0 skips that experiment), PGBENCH, DISPATCH_CONFIG (dispatcher
 # settings over the defaults, e.g. claims_in_flight=1,max_batch_size=500), and for a profile

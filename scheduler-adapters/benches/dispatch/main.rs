@@ -42,7 +42,7 @@ use stats::Figures;
 
 /// What runs when `DISPATCH_SCENARIOS` is unset.
 const DEFAULT_SCENARIOS: &str = "sql:10000:4:100,sql:10000:4:500,ours:10000:1,ours:10000:2,\
-     sql:100000:4:500,ours:100000:2,http:10000:2,prune:10000:2:1000000";
+     sql:100000:4:500,ours:100000:2,tenants:100000:10:2,http:10000:2,prune:10000:2:1000000";
 
 /// One scenario of a round.
 #[derive(Debug, Clone)]
@@ -57,6 +57,13 @@ enum Scenario {
     Ours { jobs: usize, replicas: usize },
     /// `http:<jobs>:<replicas>`: deliveries to the slow receiver.
     Http { jobs: usize, replicas: usize },
+    /// `tenants:<big>:<small>:<replicas>`: fairness — the small tenant's lateness while the
+    /// big one's burst drains (all due at one instant).
+    Tenants {
+        big: usize,
+        small: usize,
+        replicas: usize,
+    },
     /// `prune:<jobs>:<replicas>:<history rows>`: dispatch during a large prune.
     Prune {
         jobs: usize,
@@ -84,6 +91,11 @@ impl Scenario {
                 jobs: n(1)?,
                 replicas: n(2).unwrap_or(2),
             }),
+            "tenants" => Some(Scenario::Tenants {
+                big: n(1)?,
+                small: n(2).unwrap_or(10),
+                replicas: n(3).unwrap_or(2),
+            }),
             "prune" => Some(Scenario::Prune {
                 jobs: n(1)?,
                 replicas: n(2).unwrap_or(2),
@@ -100,6 +112,7 @@ impl Scenario {
             | Scenario::Ours { jobs, .. }
             | Scenario::Http { jobs, .. }
             | Scenario::Prune { jobs, .. } => *jobs,
+            Scenario::Tenants { big, small, .. } => big + small,
         }
     }
 }
@@ -160,6 +173,11 @@ fn main() {
                     replicas,
                     history,
                 } => scenarios::during_prune(&main_runtime, &db, jobs, replicas, history),
+                Scenario::Tenants {
+                    big,
+                    small,
+                    replicas,
+                } => scenarios::tenants(&main_runtime, &db, big, small, replicas),
             };
             // Shown at once (ratios follow at the end of the round, when every limit is known).
             eprintln!("{}", stats::row(round, &figures, None));
@@ -188,7 +206,8 @@ fn main() {
         };
         for (scenario, figures) in pending {
             let ratio = match scenario {
-                Scenario::Sql { .. } => None,
+                // The small tenant's few fires are not a rate to compare.
+                Scenario::Sql { .. } | Scenario::Tenants { .. } => None,
                 _ => limit_for(scenario.jobs()).map(|limit| figures.fires_per_s / limit),
             };
             println!("{}", stats::row(round, &figures, ratio));

@@ -137,9 +137,16 @@ pub(crate) fn configured(config: &mut DispatcherConfig) {
 
 /// A handler registry whose `noop` handler records its lateness (start − fire, ms).
 fn noop_handlers(samples: Arc<Mutex<Vec<f64>>>) -> Arc<dyn JobExecutor> {
+    noop_handlers_by(move |_| samples.clone())
+}
+
+/// [`noop_handlers`], recording each run's lateness where `pick` says for its job.
+fn noop_handlers_by(
+    pick: impl Fn(&Job) -> Arc<Mutex<Vec<f64>>> + Send + Sync + 'static,
+) -> Arc<dyn JobExecutor> {
     let mut handlers = ActionHandlers::new();
-    handlers.register("noop", move |_job: Job, run: Run| {
-        let samples = samples.clone();
+    handlers.register("noop", move |job: Job, run: Run| {
+        let samples = pick(&job);
         async move {
             let late = (Utc::now() - run.scheduled_for)
                 .num_microseconds()
@@ -269,6 +276,61 @@ async fn exactly_once(db: &BenchDb, jobs: usize) -> String {
         "NOT EXACTLY ONCE"
     };
     format!("{verdict}: {runs} runs, {distinct} jobs, {ok} succeeded")
+}
+
+/// Fairness between tenants: `big` no-op jobs of tenant `big` and then `small` of tenant
+/// `small` (made last, so earliest-first with ties by id would run them last), all due at
+/// one instant, `replicas` dispatchers with the default settings. The figures are the small
+/// tenant's lateness; the note has the big tenant's p99 and when its last fire started.
+pub(crate) fn tenants(
+    main: &Runtime,
+    db: &BenchDb,
+    big: usize,
+    small: usize,
+    replicas: usize,
+) -> Figures {
+    let jobs = big + small;
+    let due = Utc::now() + lead(jobs);
+    let tenant = format!("CASE WHEN n > {big} THEN 'small' ELSE 'big' END");
+    main.block_on(db.seed_tenants(jobs, due, None, &tenant));
+    let small_samples = Arc::new(Mutex::new(Vec::with_capacity(small)));
+    let big_samples = Arc::new(Mutex::new(Vec::with_capacity(big)));
+    let executor = || {
+        let (small_samples, big_samples) = (small_samples.clone(), big_samples.clone());
+        noop_handlers_by(move |job| {
+            if job.tenant.as_str() == "small" {
+                small_samples.clone()
+            } else {
+                big_samples.clone()
+            }
+        })
+    };
+    let running = Replicas::start(&db.url, replicas, executor);
+    sleep_until(due);
+    let finished = wait_for(IN_MEMORY, || {
+        small_samples.lock().expect("samples").len() >= small
+            && big_samples.lock().expect("samples").len() >= big
+    });
+    let _ = wait_for(IN_DATABASE, || all_succeeded(main, db, jobs));
+    running.stop();
+    let mut bigs = big_samples.lock().expect("samples").clone();
+    bigs.sort_by(f64::total_cmp);
+    let mut note = format!(
+        "{}; tenant big: p50 {:.0} ms, p99 {:.0} ms, last started {:.0} ms",
+        main.block_on(exactly_once(db, jobs)),
+        crate::stats::percentile(&bigs, 0.50),
+        crate::stats::percentile(&bigs, 0.99),
+        bigs.last().copied().unwrap_or(0.0)
+    );
+    if !finished {
+        note = format!("GAVE UP after {SCENARIO_BOUND:?}; {note}");
+    }
+    let samples = small_samples.lock().expect("samples").clone();
+    figures(
+        format!("tenants {small} of {jobs} x{replicas}"),
+        samples,
+        note,
+    )
 }
 
 /// The project's dispatch: `jobs` no-op jobs due at one instant, `replicas` dispatchers

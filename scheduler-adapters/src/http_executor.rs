@@ -9,12 +9,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::retry_after::throttle_delay;
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use scheduler_core::{
-    HostResolver, HttpTarget, Job, JobExecutor, Run, RunOutput, SIGNATURE_HEADER, SigningService,
-    TargetGuard, Tenant, signature_header,
+    Executed, HostResolver, HttpTarget, Job, JobExecutor, Run, RunOutput, SIGNATURE_HEADER,
+    SigningService, TargetGuard, Tenant, signature_header,
 };
 
 /// How long resolving a target's host may take.
@@ -270,16 +271,12 @@ fn excerpt(body: &[u8]) -> String {
 #[async_trait]
 impl JobExecutor for HttpExecutor {
     async fn execute(&self, job: &Job, run: &Run) -> Result<(), String> {
-        self.execute_with_output(job, run).await.0
+        self.execute_with_output(job, run).await.result
     }
 
-    async fn execute_with_output(
-        &self,
-        job: &Job,
-        run: &Run,
-    ) -> (Result<(), String>, Option<RunOutput>) {
+    async fn execute_with_output(&self, job: &Job, run: &Run) -> Executed {
         let Some(target) = job.spec.target.as_ref() else {
-            return (Err("the job has no HTTP target".into()), None);
+            return Executed::new(Err("the job has no HTTP target".into()), None);
         };
         // A target stored before reserved headers were refused: fail, never send it.
         if let Some(name) = target.reserved_header() {
@@ -287,7 +284,7 @@ impl JobExecutor for HttpExecutor {
                 "not sent: the target sets header \"{name}\", which only the scheduler or \
                  HTTP itself may set; edit the job's target to remove it"
             );
-            return (Err(refused), None);
+            return Executed::new(Err(refused), None);
         }
         let idempotency = format!(
             "{}:{}",
@@ -315,21 +312,25 @@ impl HttpExecutor {
         idempotency: &str,
         body: &serde_json::Value,
     ) -> Result<(), String> {
-        self.exchange(target, tenant, idempotency, body).await.0
+        self.exchange(target, tenant, idempotency, body)
+            .await
+            .result
     }
 
-    /// [`HttpExecutor::send_json`], with the output kept of the answer (any status).
+    /// [`HttpExecutor::send_json`], with the output kept of the answer (any status) and the
+    /// delay a 429 or 503 asked for with `Retry-After`.
     async fn exchange(
         &self,
         target: &HttpTarget,
         tenant: &Tenant,
         idempotency: &str,
         body: &serde_json::Value,
-    ) -> (Result<(), String>, Option<RunOutput>) {
+    ) -> Executed {
         match self.request(target, tenant, idempotency, body).await {
-            Err(error) => (Err(error), None),
+            Err(error) => Executed::new(Err(error), None),
             Ok(response) => {
                 let status = response.status();
+                let retry_after = throttle_delay(status, response.headers(), chrono::Utc::now());
                 let (body, output) = read_answer(response).await;
                 // What a receiver echoed of a header value is masked in the output, as in
                 // the error.
@@ -338,13 +339,17 @@ impl HttpExecutor {
                     output
                 });
                 if status.is_success() {
-                    return (Ok(()), output);
+                    return Executed::new(Ok(()), output);
                 }
                 let error = redact(
                     format!("HTTP {}: {}", status.as_u16(), excerpt(&body)),
                     &target.headers,
                 );
-                (Err(error), output)
+                Executed {
+                    result: Err(error),
+                    output,
+                    retry_after,
+                }
             }
         }
     }

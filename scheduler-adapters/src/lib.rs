@@ -16,6 +16,7 @@ pub mod notify_sender;
 pub mod rate_limit;
 pub mod redis_cache;
 pub mod redis_guard;
+pub mod retry_after;
 pub mod schedules;
 pub mod store;
 pub mod telemetry;

@@ -33,6 +33,9 @@ pub const HOST_DELIVERIES_IN_FLIGHT: &str = "scheduler_host_deliveries_in_flight
 /// Claims that left a `host`'s due fires for later: it had `max_deliveries_per_host`
 /// deliveries executing in this replica.
 pub const HOST_SATURATED_CLAIMS_TOTAL: &str = "scheduler_host_saturated_claims_total";
+/// Deliveries to a `host` it throttled (HTTP 429/503 with `Retry-After`): the host is held
+/// back from every replica's claims until the delay ends.
+pub const HOST_THROTTLED_TOTAL: &str = "scheduler_host_throttled_total";
 /// When this replica last completed a claim, in Unix seconds.
 pub const LAST_CLAIM_TIMESTAMP_SECONDS: &str = "scheduler_last_claim_timestamp_seconds";
 /// Claims (ticks) that failed.
@@ -91,6 +94,11 @@ pub fn describe() {
         HOST_SATURATED_CLAIMS_TOTAL,
         "Claims that left a host's due fires for later: the host had max_deliveries_per_host \
          deliveries executing in this replica."
+    );
+    describe_counter!(
+        HOST_THROTTLED_TOTAL,
+        "Deliveries a host throttled (HTTP 429/503 with Retry-After): the host is held back \
+         from claims until the delay ends."
     );
     describe_gauge!(
         DUE_BACKLOG,
@@ -257,5 +265,9 @@ impl Telemetry for MetricsTelemetry {
 
     fn host_saturated(&self, host: &str) {
         metrics::counter!(HOST_SATURATED_CLAIMS_TOTAL, "host" => host.to_string()).increment(1);
+    }
+
+    fn host_throttled(&self, host: &str) {
+        metrics::counter!(HOST_THROTTLED_TOTAL, "host" => host.to_string()).increment(1);
     }
 }

@@ -61,7 +61,16 @@ pub struct ClaimRequest {
     pub deliveries: u32,
     /// Host keys at their per-host cap in this replica: their jobs are not taken.
     pub saturated_hosts: Vec<String>,
+    /// The operator's per-host limits, applied to the claim's planned fires with
+    /// [`HostLimits::admit_claim`] in its transaction: fires past a host's limit stay due.
+    pub host_limits: std::sync::Arc<HostLimits>,
+    /// The operator's per-tenant weights (each tenant's share of the claim) and caps on
+    /// running runs, applied with [`TenantLimits::admit_claim`] in the claim's transaction.
+    pub tenant_limits: std::sync::Arc<TenantLimits>,
 }
+
+use crate::host_limit::HostLimits;
+use crate::tenant_limit::TenantLimits;
 
 /// A run whose execution ended, with what to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,4 +84,17 @@ pub struct FinishedRun {
     pub pause_after_failures: u32,
     /// What the target answered or the handler returned, kept with the outcome.
     pub output: Option<crate::run_output::RunOutput>,
+    /// Set when the run was throttled: its receiving host, held until the run's `retry_at`.
+    pub host_hold: Option<HostHold>,
+}
+
+/// A receiving host that asked to slow down (HTTP 429/503 with `Retry-After`): every
+/// replica's claims leave the deliveries to it for later until `until`, so no delivery slot
+/// is taken by a fire the host would refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostHold {
+    /// The host key ([`crate::http_target::HttpTarget::host_key`]).
+    pub host: String,
+    /// Until when (a later hold of the same host wins).
+    pub until: DateTime<Utc>,
 }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use crate::job::Job;
 use crate::plan::ExecutionKind;
-use crate::ports::JobExecutor;
+use crate::ports::{Executed, JobExecutor};
 use crate::run::Run;
 
 /// The future an action handler returns.
@@ -84,16 +84,12 @@ impl JobExecutor for ActionHandlers {
             })?;
         handler(job.clone(), run.clone()).await
     }
-    async fn execute_with_output(
-        &self,
-        job: &Job,
-        run: &Run,
-    ) -> (Result<(), String>, Option<crate::run_output::RunOutput>) {
+    async fn execute_with_output(&self, job: &Job, run: &Run) -> Executed {
         RUN_OUTPUT
             .scope(std::cell::RefCell::new(None), async {
                 let result = self.execute(job, run).await;
                 let text = RUN_OUTPUT.with(|slot| slot.borrow_mut().take());
-                (
+                Executed::new(
                     result,
                     text.and_then(|t| crate::run_output::RunOutput::message(&t)),
                 )
@@ -126,18 +122,14 @@ pub struct RoutingExecutor {
 #[async_trait]
 impl JobExecutor for RoutingExecutor {
     async fn execute(&self, job: &Job, run: &Run) -> Result<(), String> {
-        self.execute_with_output(job, run).await.0
+        self.execute_with_output(job, run).await.result
     }
 
-    async fn execute_with_output(
-        &self,
-        job: &Job,
-        run: &Run,
-    ) -> (Result<(), String>, Option<crate::run_output::RunOutput>) {
+    async fn execute_with_output(&self, job: &Job, run: &Run) -> Executed {
         match (ExecutionKind::of(job), &self.http) {
             (ExecutionKind::Delivery, Some(http)) => http.execute_with_output(job, run).await,
             (ExecutionKind::Handler, _) => self.actions.execute_with_output(job, run).await,
-            (ExecutionKind::Delivery, None) => (
+            (ExecutionKind::Delivery, None) => Executed::new(
                 Err("HTTP targets are not enabled in this process".into()),
                 None,
             ),
@@ -187,6 +179,7 @@ mod tests {
             trigger: crate::run_status::RunTrigger::Manual,
             attempt: 1,
             retries: 0,
+            throttles: 0,
             status: crate::run_status::RunStatus::Running,
             started_at: at,
             finished_at: None,
@@ -213,7 +206,7 @@ mod tests {
             actions: handlers,
         };
         let (job, run) = job_and_run("report");
-        let (result, output) = routing.execute_with_output(&job, &run).await;
+        let Executed { result, output, .. } = routing.execute_with_output(&job, &run).await;
         assert_eq!(result, Ok(()));
         let output = output.unwrap_or_else(|| unreachable!());
         assert_eq!(output.body, "processed 12 rows");
@@ -221,7 +214,7 @@ mod tests {
         let (job, run) = job_and_run("quiet");
         assert_eq!(
             routing.execute_with_output(&job, &run).await,
-            (Err("boom".to_string()), None)
+            Executed::new(Err("boom".to_string()), None)
         );
         // Outside a handler, nothing happens.
         set_run_output("nowhere");

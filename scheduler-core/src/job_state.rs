@@ -107,6 +107,7 @@ pub fn plan_manual(job: &Job, now: DateTime<Utc>) -> ManualPlan {
             trigger: RunTrigger::Manual,
             attempt: 1,
             retries: 0,
+            throttles: 0,
         },
         job: FiredJob {
             next_run: job.next_run,
@@ -376,6 +377,7 @@ mod tests {
                 trigger: RunTrigger::Schedule,
                 attempt,
                 retries: 0,
+                throttles: 0,
                 status: RunStatus::Running,
                 started_at: at(fire),
                 finished_at: None,
@@ -393,6 +395,7 @@ mod tests {
             },
             pause_after_failures: 0,
             output: None,
+            host_hold: None,
         }
     }
 

@@ -43,6 +43,7 @@ pub mod dispatcher;
 pub mod entropy;
 pub mod error;
 pub mod executors;
+pub mod host_limit;
 pub mod http_target;
 pub mod job;
 pub mod job_input;
@@ -71,6 +72,7 @@ pub mod signing;
 pub mod sync;
 pub mod target_guard;
 pub mod tenant;
+pub mod tenant_limit;
 pub mod text;
 pub mod timing;
 pub mod wire;
@@ -91,7 +93,7 @@ pub use calendar::{
     OnExcluded,
 };
 pub use channel::{Channel, ChannelDef, ChannelDraft, ChannelKind, ChannelName, EventKind};
-pub use claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
+pub use claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, HostHold, Recovered};
 pub use cursor::{CursorCodec, CursorKey, Direction, InvalidCursor, Keyset, MAX_TOKEN_CHARS};
 pub use dispatcher::{
     ActionFuture, ActionHandler, ActionHandlers, Dispatcher, DispatcherConfig, DispatcherHealth,
@@ -101,6 +103,7 @@ pub use entropy::{SeededEntropy, random_token};
 pub use error::{
     Conflict, FieldError, Invalid, RepositoryError, ServiceError, TargetError, ValidationErrors,
 };
+pub use host_limit::{Admission, AdmittedClaim, HostLimit, HostLimits, HostUse, Rate};
 pub use http_target::{HttpTarget, host_key};
 pub use job::{BulkChange, Job, JobId, JobSpec, NewJob, PauseNote, ScheduleStatus};
 pub use job_input::{JobDraft, JobPatch};
@@ -121,14 +124,14 @@ pub use notifier::{
 pub use page::{Listing, Page, PageLink, Window};
 pub use paging::{PageRequest, Paging};
 pub use plan::{
-    Execution, ExecutionKind, FireDecision, FirePlan, NextAttempt, RecoveryCause, RecoveryPlan,
-    RetryPlan, RunOutcome, SkipReason, needs_running_check, next_claim_size, plan_fire,
-    plan_outcome, plan_recovery, plan_retry,
+    Execution, ExecutionKind, FireDecision, FirePlan, MAX_THROTTLES, NextAttempt,
+    RETRY_AFTER_BOUNDS, RecoveryCause, RecoveryPlan, RetryPlan, RunOutcome, SkipReason,
+    needs_running_check, next_claim_size, plan_fire, plan_outcome, plan_recovery, plan_retry,
 };
 pub use policy::{ConcurrencyPolicy, JobSource, MisfirePolicy, PolicyInput, RunPolicy};
 pub use ports::{
     AuditLog, AuditQuery, CacheLookup, CacheReport, CacheStatus, CacheTicket, CalendarSaved,
-    CalendarStore, CalendarWrite, Clock, Entropy, HostResolver, JobCache, JobExecutor,
+    CalendarStore, CalendarWrite, Clock, Entropy, Executed, HostResolver, JobCache, JobExecutor,
     JobRepository, NoTelemetry, RunStore, Telemetry,
 };
 pub use presence::{PRESENCE_EVERY, WorkerPresence};
@@ -148,6 +151,7 @@ pub use signing::{
 pub use sync::lock;
 pub use target_guard::{HostCheck, TargetGuard, TargetRefusal, forbidden_reason};
 pub use tenant::Tenant;
+pub use tenant_limit::{TenantLimit, TenantLimits};
 pub use text::reject_nul;
 pub use timing::{Interval, Schedule};
 pub use wire::WireEnum;

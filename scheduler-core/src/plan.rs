@@ -300,6 +300,8 @@ pub struct NextAttempt {
     pub attempt: i32,
     /// Failure retries used, this one included.
     pub retries: i32,
+    /// Throttled attempts at the fire so far (see [`Run::throttles`]).
+    pub throttles: i32,
 }
 
 /// What to do with a failed or timed-out run whose `retry_at` has come.
@@ -314,16 +316,26 @@ pub enum RetryPlan {
 
 /// Plans the retry of `failed`, whose job is `job` now (`None` when deleted): a retry is a
 /// new attempt with trigger `retry` that uses one of the job's `max_retries` (checked when the
-/// failure was recorded, see [`plan_outcome`]). A paused or deleted job is not retried.
+/// failure was recorded, see [`plan_outcome`]). A `throttled` run's next attempt keeps its
+/// trigger and uses no retry, only one of the fire's [`MAX_THROTTLES`]. A paused or deleted
+/// job is not retried.
 pub fn plan_retry(failed: &Run, job: Option<&Job>) -> RetryPlan {
     match job {
-        Some(job) if job.spec.is_active => RetryPlan::Retry(NextAttempt {
-            job_id: failed.job_id,
-            scheduled_for: failed.scheduled_for,
-            trigger: RunTrigger::Retry,
-            attempt: failed.attempt + 1,
-            retries: failed.retries + 1,
-        }),
+        Some(job) if job.spec.is_active => {
+            let throttled = failed.status == RunStatus::Throttled;
+            RetryPlan::Retry(NextAttempt {
+                job_id: failed.job_id,
+                scheduled_for: failed.scheduled_for,
+                trigger: if throttled {
+                    failed.trigger
+                } else {
+                    RunTrigger::Retry
+                },
+                attempt: failed.attempt + 1,
+                retries: failed.retries + i32::from(!throttled),
+                throttles: failed.throttles + i32::from(throttled),
+            })
+        }
         _ => RetryPlan::Drop,
     }
 }
@@ -393,6 +405,7 @@ pub fn plan_recovery(
         trigger: stale.trigger,
         attempt: stale.attempt + 1,
         retries: stale.retries,
+        throttles: stale.throttles,
     });
     RecoveryPlan {
         status: RunStatus::Abandoned,
@@ -415,7 +428,27 @@ pub enum Execution {
     Panicked,
     /// The job's timeout passed first.
     TimedOut,
+    /// The receiver asked to be called again after `after` (HTTP 429 or 503 with
+    /// `Retry-After`); `error` says what it answered.
+    Throttled {
+        /// What the receiver answered.
+        error: ErrorText,
+        /// Its `Retry-After`.
+        after: std::time::Duration,
+    },
 }
+
+/// The most times one fire is attempted again because its receiver asked to slow down:
+/// one more `Retry-After` fails the run (and the job's retries apply), so a receiver that
+/// always answers 429 cannot keep a fire alive forever.
+pub const MAX_THROTTLES: i32 = 10;
+
+/// The longest `Retry-After` waited (a longer one is cut to this), and the shortest (a
+/// receiver saying 0 is still called again no sooner than a second later).
+pub const RETRY_AFTER_BOUNDS: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(3_600),
+);
 
 /// What a finished run is recorded as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -445,7 +478,10 @@ impl RunOutcome {
 }
 
 /// Plans how `run`, executed under `policy`, is recorded: status, error, and a retry at
-/// backoff × 2^(retries) when it did not succeed and the policy has retries left.
+/// backoff × 2^(retries) when it did not succeed and the policy has retries left. A throttled
+/// execution is recorded `throttled`, attempted again after its `Retry-After` (within
+/// [`RETRY_AFTER_BOUNDS`]) without using a retry, until the fire's [`MAX_THROTTLES`]-th:
+/// that one is a failure.
 pub fn plan_outcome(
     run: &Run,
     policy: &RunPolicy,
@@ -453,6 +489,29 @@ pub fn plan_outcome(
     finished_at: DateTime<Utc>,
 ) -> RunOutcome {
     let (status, error) = match execution {
+        Execution::Throttled { error, after } if run.throttles < MAX_THROTTLES => {
+            let (shortest, longest) = RETRY_AFTER_BOUNDS;
+            let wait = after.clamp(shortest, longest);
+            let seconds = wait.as_secs_f64();
+            return RunOutcome {
+                status: RunStatus::Throttled,
+                error: Some(ErrorText::sanitize(&format!(
+                    "throttled (attempted again in {seconds:.0}s without using a retry, \
+                     throttle {} of {MAX_THROTTLES}): {error}",
+                    run.throttles + 1
+                ))),
+                finished_at,
+                retry_at: Some(
+                    finished_at + Duration::from_std(wait).unwrap_or(Duration::seconds(3_600)),
+                ),
+            };
+        }
+        Execution::Throttled { error, .. } => (
+            RunStatus::Failed,
+            Some(ErrorText::sanitize(&format!(
+                "throttled {MAX_THROTTLES} times already, so this answer counts as a failure: {error}"
+            ))),
+        ),
         Execution::Succeeded => (RunStatus::Succeeded, None),
         Execution::Failed(text) => (RunStatus::Failed, Some(text)),
         Execution::Panicked => (
@@ -958,6 +1017,7 @@ mod tests {
             trigger,
             attempt,
             retries,
+            throttles: 0,
             status: RunStatus::Running,
             started_at: utc("2025-06-23T09:00:00Z"),
             finished_at: None,
@@ -1145,6 +1205,7 @@ mod tests {
                 trigger: RunTrigger::Retry,
                 attempt: 3,
                 retries: 2,
+                throttles: 0,
             })
         );
     }
@@ -1178,6 +1239,7 @@ mod tests {
                 trigger: RunTrigger::Retry,
                 attempt: 3,
                 retries: 1,
+                throttles: 0,
             })
         );
     }
@@ -1292,6 +1354,90 @@ mod tests {
             (ok.status, ok.error, ok.retry_at),
             (RunStatus::Succeeded, None, None)
         );
+    }
+
+    #[test]
+    fn a_throttled_run_waits_its_retry_after_and_its_next_attempt_uses_no_retry() {
+        let policy = retries(0, 10);
+        let at = utc("2025-06-23T09:00:05Z");
+        let throttled = |after: u64| Execution::Throttled {
+            error: ErrorText::sanitize("HTTP 429: slow down"),
+            after: std::time::Duration::from_secs(after),
+        };
+        let first = plan_outcome(&run(1, 0, RunTrigger::Schedule), &policy, throttled(7), at);
+        assert_eq!(first.status, RunStatus::Throttled);
+        assert_eq!(first.retry_at, Some(utc("2025-06-23T09:00:12Z")));
+        let error = first
+            .error
+            .as_ref()
+            .map(ErrorText::as_str)
+            .unwrap_or_default();
+        assert!(error.contains("without using a retry"), "{error}");
+        assert!(error.contains("throttle 1 of 10"), "{error}");
+        assert!(error.ends_with("HTTP 429: slow down"), "{error}");
+        // Out-of-range delays are bounded both ways.
+        let zero = plan_outcome(&run(1, 0, RunTrigger::Schedule), &policy, throttled(0), at);
+        assert_eq!(zero.retry_at, Some(utc("2025-06-23T09:00:06Z")));
+        let week = plan_outcome(
+            &run(1, 0, RunTrigger::Schedule),
+            &policy,
+            throttled(604_800),
+            at,
+        );
+        assert_eq!(week.retry_at, Some(utc("2025-06-23T10:00:05Z")));
+
+        // The next attempt keeps the trigger and the retries; it counts one throttle.
+        let j = job("0 9 * * *", PolicyInput::default(), "2025-06-24T09:00:00Z");
+        let mut stored = run(1, 0, RunTrigger::Manual);
+        stored.status = RunStatus::Throttled;
+        let RetryPlan::Retry(next) = plan_retry(&stored, Some(&j)) else {
+            panic!("a throttled run of an active job runs again");
+        };
+        assert_eq!(
+            (next.trigger, next.attempt, next.retries, next.throttles),
+            (RunTrigger::Manual, 2, 0, 1)
+        );
+        // A throttled attempt is not a dead worker's: recoveries stay 0.
+        let mut second = run(2, 0, RunTrigger::Manual);
+        second.throttles = 1;
+        assert_eq!(second.recoveries(), 0);
+    }
+
+    #[test]
+    fn the_throttle_after_the_last_allowed_one_is_a_failure_with_retries() {
+        let policy = retries(1, 10);
+        let at = utc("2025-06-23T09:00:05Z");
+        let mut exhausted = run(11, 0, RunTrigger::Schedule);
+        exhausted.throttles = MAX_THROTTLES;
+        let outcome = plan_outcome(
+            &exhausted,
+            &policy,
+            Execution::Throttled {
+                error: ErrorText::sanitize("HTTP 503: busy"),
+                after: std::time::Duration::from_secs(5),
+            },
+            at,
+        );
+        assert_eq!(outcome.status, RunStatus::Failed);
+        assert_eq!(outcome.retry_at, Some(utc("2025-06-23T09:00:15Z")));
+        let error = outcome
+            .error
+            .as_ref()
+            .map(ErrorText::as_str)
+            .unwrap_or_default();
+        assert!(error.contains("throttled 10 times already"), "{error}");
+        let mut last_allowed = run(10, 0, RunTrigger::Schedule);
+        last_allowed.throttles = MAX_THROTTLES - 1;
+        let outcome = plan_outcome(
+            &last_allowed,
+            &policy,
+            Execution::Throttled {
+                error: ErrorText::sanitize("HTTP 503: busy"),
+                after: std::time::Duration::from_secs(5),
+            },
+            at,
+        );
+        assert_eq!(outcome.status, RunStatus::Throttled);
     }
 
     #[test]

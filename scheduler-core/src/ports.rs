@@ -319,6 +319,9 @@ pub trait Telemetry: Send + Sync {
     /// A claim left `host`'s due fires for later: it had
     /// `max_deliveries_per_host` deliveries executing here.
     fn host_saturated(&self, host: &str);
+    /// A delivery to `host` was throttled (HTTP 429/503 with `Retry-After`): the host is held
+    /// back from claims until the delay ends.
+    fn host_throttled(&self, host: &str);
     /// History retention deleted `count` runs.
     fn runs_pruned(&self, count: u64);
     /// These many jobs paused themselves after consecutive failures.
@@ -341,6 +344,7 @@ impl Telemetry for NoTelemetry {
     fn tenant_backlog(&self, _: &crate::tenant::Tenant, _: u64) {}
     fn host_deliveries(&self, _: &str, _: usize) {}
     fn host_saturated(&self, _: &str) {}
+    fn host_throttled(&self, _: &str) {}
     fn runs_pruned(&self, _: u64) {}
     fn jobs_auto_paused(&self, _: usize) {}
 }
@@ -413,6 +417,7 @@ pub trait RunStore: Send + Sync {
             outcome: outcome.clone(),
             pause_after_failures: 0,
             output: None,
+            host_hold: None,
         }])
         .await
         .map(drop)
@@ -559,14 +564,33 @@ pub trait JobExecutor: Send + Sync {
     async fn execute(&self, job: &Job, run: &Run) -> Result<(), String>;
 
     /// [`JobExecutor::execute`], with what the target answered or the handler returned (kept
-    /// on the run, see [`crate::run_output`]). What the dispatcher calls; by default, no
-    /// output.
-    async fn execute_with_output(
-        &self,
-        job: &Job,
-        run: &Run,
-    ) -> (Result<(), String>, Option<crate::run_output::RunOutput>) {
-        (self.execute(job, run).await, None)
+    /// on the run, see [`crate::run_output`]) and whether the receiver asked to slow down.
+    /// What the dispatcher calls; by default, no output.
+    async fn execute_with_output(&self, job: &Job, run: &Run) -> Executed {
+        Executed::new(self.execute(job, run).await, None)
+    }
+}
+
+/// What one execution came to, as the executor saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    /// Success, or the failure text stored on the run.
+    pub result: Result<(), String>,
+    /// What the target answered or the handler returned.
+    pub output: Option<crate::run_output::RunOutput>,
+    /// Set when the receiver answered 429 or 503 with a `Retry-After`: the delay it asked
+    /// for. The run is then `throttled`, not failed ([`crate::plan::plan_outcome`]).
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl Executed {
+    /// An execution that ended with `result` and `output`, nobody asking to slow down.
+    pub fn new(result: Result<(), String>, output: Option<crate::run_output::RunOutput>) -> Self {
+        Self {
+            result,
+            output,
+            retry_after: None,
+        }
     }
 }
 

@@ -205,6 +205,7 @@ impl Recorder {
             pause_after_failures: finished.pause_after_failures,
             // The store refused the outcome as it was: its output goes too.
             output: None,
+            host_hold: finished.host_hold.clone(),
         };
         match self
             .store_with_retries(std::slice::from_ref(&minimal))
@@ -238,6 +239,7 @@ mod tests {
                 trigger: RunTrigger::Schedule,
                 attempt: 1,
                 retries: 0,
+                throttles: 0,
                 status: RunStatus::Running,
                 started_at: at,
                 finished_at: None,
@@ -255,6 +257,7 @@ mod tests {
             },
             pause_after_failures: 0,
             output: None,
+            host_hold: None,
         }
     }
 

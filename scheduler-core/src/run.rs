@@ -83,6 +83,9 @@ pub struct Run {
     pub attempt: i32,
     /// Failure retries used so far for this fire (recoveries of dead workers do not count).
     pub retries: i32,
+    /// Attempts at this fire so far that ran again because the receiver asked to slow down
+    /// (`throttled`): they use no retry.
+    pub throttles: i32,
     /// Where it stands.
     pub status: RunStatus,
     /// When execution started (or the skip was recorded).
@@ -113,9 +116,9 @@ impl Run {
     }
 
     /// How many earlier attempts at this fire were abandoned by a dead worker (every attempt
-    /// after the first is either a failure retry or a recovery).
+    /// after the first is a failure retry, a throttled one's next attempt, or a recovery).
     pub fn recoveries(&self) -> i32 {
-        (self.attempt - 1 - self.retries).max(0)
+        (self.attempt - 1 - self.retries - self.throttles).max(0)
     }
 }
 

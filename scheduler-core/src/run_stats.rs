@@ -24,7 +24,7 @@ pub const HOURS: usize = 24;
 pub const MAX_SAMPLES: usize = 50_000;
 
 /// Every run status, in declaration order: the order counts are listed in.
-const STATUSES: [RunStatus; 7] = [
+const STATUSES: [RunStatus; 8] = [
     RunStatus::Running,
     RunStatus::Succeeded,
     RunStatus::Failed,
@@ -32,6 +32,7 @@ const STATUSES: [RunStatus; 7] = [
     RunStatus::Skipped,
     RunStatus::Abandoned,
     RunStatus::Cancelled,
+    RunStatus::Throttled,
 ];
 
 /// The place of `status` in [`STATUSES`].
@@ -44,6 +45,7 @@ fn status_index(status: RunStatus) -> usize {
         RunStatus::Skipped => 4,
         RunStatus::Abandoned => 5,
         RunStatus::Cancelled => 6,
+        RunStatus::Throttled => 7,
     }
 }
 

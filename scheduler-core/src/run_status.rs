@@ -56,6 +56,10 @@ pub enum RunStatus {
     Abandoned,
     /// Stopped by a cancel request while it ran (`error` says by whom); never retried.
     Cancelled,
+    /// The receiver asked to slow down (HTTP 429 or 503 with `Retry-After`): the fire is
+    /// attempted again once the delay passes (`retry_at`), without using one of the job's
+    /// retries, at most [`crate::plan::MAX_THROTTLES`] times per fire.
+    Throttled,
 }
 
 impl WireEnum for RunTrigger {}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use scheduler_adapters::{default_worker_name, worker_name};
-use scheduler_core::DispatcherConfig;
+use scheduler_core::{DispatcherConfig, HostLimits, TenantLimits};
 
 /// `scheduler-server [serve|migrate] [flags]`.
 #[derive(Debug, Parser)]
@@ -488,6 +488,35 @@ pub struct Config {
     )]
     pub max_deliveries_per_host: usize,
 
+    /// Limits for chosen receiving hosts, across every replica: entries separated by `;`,
+    /// each a host key (`host` or `host:port` as in the URL) and `parallel=N` (deliveries
+    /// running at once), `rate=N/s|N/min|N/h` and `burst=N`; e.g.
+    /// `api.example.com parallel=4 rate=10/s burst=5; hooks.internal:8080 rate=120/min`.
+    /// Fires past a limit stay due for a later claim.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_HOST_LIMITS",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = HostLimits::parse
+    )]
+    pub host_limits: HostLimits,
+
+    /// Settings for chosen tenants, across every replica: entries separated by `;`, each a
+    /// tenant and `weight=N` (its share of each claim while other tenants have due fires;
+    /// 1 by default) and/or `running=N` (most of its runs executing at once); e.g.
+    /// `payments weight=4; batch running=200`.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEDULER_TENANT_LIMITS",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = TenantLimits::parse
+    )]
+    pub tenant_limits: TenantLimits,
+
     /// Fires of each kind a claim asks for after a quiet spell; full claims double it up to
     /// `--claim-batch-max`.
     #[arg(
@@ -653,6 +682,8 @@ impl Config {
         config.max_concurrent_runs = self.max_concurrent_runs.max(1);
         config.max_concurrent_deliveries = self.max_concurrent_deliveries.max(1);
         config.max_deliveries_per_host = self.max_deliveries_per_host.max(1);
+        config.host_limits = std::sync::Arc::new(self.host_limits.clone());
+        config.tenant_limits = std::sync::Arc::new(self.tenant_limits.clone());
         config.poll_interval = Duration::from_millis(self.poll_interval_ms.max(10));
         config.lease = Duration::from_secs(self.lease_seconds.max(1));
         config.shutdown_grace = Duration::from_secs(self.shutdown_grace_seconds);

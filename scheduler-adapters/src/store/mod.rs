@@ -7,6 +7,7 @@ mod calendar_entity;
 mod calendars;
 mod coalesce;
 pub(crate) mod entity;
+mod flow;
 pub mod job_list;
 mod jobs;
 mod keys;

@@ -23,6 +23,8 @@ pub(super) struct NewRun<'a> {
     attempt: i32,
     /// Failure retries used.
     retries: i32,
+    /// Throttled attempts at the fire so far.
+    throttles: i32,
     /// `running`, or `skipped` for a skipped fire.
     status: RunStatus,
     /// Start (and, when not running, end) instant.
@@ -45,6 +47,7 @@ impl<'a> NewRun<'a> {
             trigger: next.trigger,
             attempt: next.attempt,
             retries: next.retries,
+            throttles: next.throttles,
             status: RunStatus::Running,
             now,
             error: None,
@@ -67,6 +70,7 @@ impl<'a> NewRun<'a> {
             trigger: RunTrigger::Replay,
             attempt,
             retries: 0,
+            throttles: 0,
             status: RunStatus::Running,
             now,
             error: None,
@@ -91,6 +95,7 @@ impl<'a> NewRun<'a> {
             trigger: RunTrigger::Schedule,
             attempt: 1,
             retries: 0,
+            throttles: 0,
             status,
             now,
             error,
@@ -112,6 +117,7 @@ impl<'a> NewRun<'a> {
             trigger: self.trigger,
             attempt: self.attempt,
             retries: self.retries,
+            throttles: self.throttles,
             status: self.status,
             started_at: now,
             finished_at: finished.then_some(now),
@@ -134,6 +140,7 @@ impl<'a> NewRun<'a> {
             trigger: Set(run.trigger.as_str().to_string()),
             attempt: Set(run.attempt),
             retries: Set(run.retries),
+            throttles: Set(run.throttles),
             status: Set(run.status.as_str().to_string()),
             started_at: Set(run.started_at),
             finished_at: Set(run.finished_at),

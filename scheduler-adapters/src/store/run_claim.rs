@@ -42,6 +42,7 @@ pub(super) async fn lock_due_jobs(
             request.handlers,
             request.deliveries,
             &request.saturated_hosts,
+            &request.tenant_limits.weights(),
         );
         return db(jobs::Entity::find().from_raw_sql(statement).all(txn).await);
     }
@@ -61,7 +62,13 @@ pub(super) async fn lock_due_jobs(
             .await)?;
     }
     if request.deliveries > 0 {
-        let mut deliveries = due().filter(jobs::Column::Target.is_not_null());
+        let mut deliveries =
+            due()
+                .filter(jobs::Column::Target.is_not_null())
+                .filter(Expr::cust_with_values(
+                    run_sql::HELD_HOSTS.replace("$1", "?"),
+                    [now],
+                ));
         if !request.saturated_hosts.is_empty() {
             deliveries = deliveries.filter(Expr::cust_with_values(
                 "coalesce(target_host, '') NOT IN (SELECT value FROM json_each(?))",

@@ -22,6 +22,8 @@ pub(crate) struct Model {
     pub attempt: i32,
     /// Failure retries used.
     pub retries: i32,
+    /// Throttled attempts at the fire so far.
+    pub throttles: i32,
     /// `running`, `succeeded`, ...
     pub status: String,
     /// Start instant.
@@ -76,6 +78,7 @@ impl Model {
             trigger: RunTrigger::parse(&self.trigger).map_err(|e| invalid("trigger", e))?,
             attempt: self.attempt,
             retries: self.retries,
+            throttles: self.throttles,
             status: RunStatus::parse(&self.status).map_err(|e| invalid("status", e))?,
             started_at: self.started_at,
             finished_at: self.finished_at,

@@ -3,6 +3,8 @@
 //! parameter (`json_to_recordset` on PostgreSQL, `json_each` on SQLite): one statement shape
 //! whatever the batch size, NULLs included, and no statement-cache churn.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{DbBackend, Statement, Value};
 
@@ -24,31 +26,61 @@ pub(super) fn id_array(ids: impl IntoIterator<Item = i64>) -> String {
     text
 }
 
+/// The claim's condition that a job's receiving host is not held: a throttled delivery
+/// (`scheduler_core::HostHold`) left a row in `host_holds` until its `Retry-After` ends. `$1`
+/// is the claim's instant on PostgreSQL; SQLite binds it as the one `?`.
+pub(super) const HELD_HOSTS: &str =
+    "coalesce(target_host, '') NOT IN (SELECT host FROM host_holds WHERE until > $1)";
+
 /// Claim step 1 on PostgreSQL: locks up to `$2` due jobs without a target and up to `$3`
 /// with one (rows held by other claims skipped), leaving out jobs whose `target_host` is in
-/// the JSON array `$4` — **shared fairly between tenants**: each tenant with due jobs of a
-/// kind gets an equal share of that kind's budget first (its earliest), and what the
-/// shares left unused goes to the earliest due jobs of any tenant. One tenant's 100,000
-/// fires at an instant thus take at most half of each claim while another tenant has due
-/// fires, instead of every claim until they are drained.
+/// the JSON array `$4` or held ([`HELD_HOSTS`]) — **shared fairly between tenants**: each
+/// tenant with due jobs of a kind gets an equal share of that kind's budget first (its
+/// earliest), and what the shares left unused goes to the earliest due jobs of any tenant.
+/// One tenant's 100,000 fires at an instant thus take at most half of each claim while
+/// another tenant has due fires, instead of every claim until they are drained.
 ///
 /// The tenants with due jobs are found by a skip scan of `jobs_due_*_tenant_idx`
 /// (`(tenant, next_run, id)`): two index probes per tenant with active jobs of the kind,
 /// whatever the number of jobs.
+///
+/// With `weights` (tenant → weight, 1 when missing), a tenant's share is
+/// `ceil(budget × weight / sum of the weights of the tenants with due jobs)` instead.
 pub(super) fn lock_due(
     now: DateTime<Utc>,
     handlers: u32,
     deliveries: u32,
     saturated_hosts: &[String],
+    weights: &BTreeMap<&str, u32>,
 ) -> Statement {
     // The host key is the core's, stored with the job; a row written without it (by an
     // older replica) counts as no host rather than as every host.
     let host_filter = if saturated_hosts.is_empty() {
-        ""
+        format!("AND {HELD_HOSTS}")
     } else {
-        "AND coalesce(target_host, '') NOT IN (SELECT json_array_elements_text($4::json))"
+        format!(
+            "AND {HELD_HOSTS} \
+             AND coalesce(target_host, '') NOT IN (SELECT json_array_elements_text($4::json))"
+        )
+    };
+    // The weights' parameter comes after the others.
+    let weights_param = if saturated_hosts.is_empty() { 4 } else { 5 };
+    let weight =
+        |tenant: &str| format!("coalesce((${weights_param}::jsonb ->> {tenant})::numeric, 1)");
+    let share = |name: &str, limit: &str| {
+        if weights.is_empty() {
+            format!("SELECT ceil({limit}::numeric / greatest(count(*), 1)) FROM {name}_due")
+        } else {
+            format!(
+                "SELECT ceil({limit}::numeric * {} / greatest(sum({}), 1)) \
+                 FROM {name}_due AS u",
+                weight("d.tenant"),
+                weight("u.tenant")
+            )
+        }
     };
     let kind = |name: &str, target: &str, filter: &str, limit: &str| {
+        let share = share(name, limit);
         format!(
             "{name}_tenants(tenant) AS (\
                 (SELECT tenant FROM jobs WHERE is_active AND {target} ORDER BY tenant LIMIT 1) \
@@ -68,8 +100,7 @@ pub(super) fn lock_due(
                     WHERE j.tenant = d.tenant AND j.is_active AND j.{target} \
                         AND j.next_run <= $1 {filter} \
                     ORDER BY j.next_run, j.id \
-                    LIMIT (SELECT ceil({limit}::numeric / greatest(count(*), 1)) \
-                        FROM {name}_due)::bigint \
+                    LIMIT ({share})::bigint \
                     FOR UPDATE OF j SKIP LOCKED) AS x\
              ), {name}_fill AS (\
                 SELECT * FROM jobs \
@@ -86,7 +117,7 @@ pub(super) fn lock_due(
          SELECT * FROM handlers_fair UNION ALL SELECT * FROM handlers_fill \
          UNION ALL SELECT * FROM deliveries_fair UNION ALL SELECT * FROM deliveries_fill",
         kind("handlers", "target IS NULL", "", "$2"),
-        kind("deliveries", "target IS NOT NULL", host_filter, "$3"),
+        kind("deliveries", "target IS NOT NULL", &host_filter, "$3"),
     );
     let mut values: Vec<Value> = vec![
         now.into(),
@@ -95,6 +126,9 @@ pub(super) fn lock_due(
     ];
     if !saturated_hosts.is_empty() {
         values.push(json_text(&serde_json::json!(saturated_hosts)).into());
+    }
+    if !weights.is_empty() {
+        values.push(json_text(&serde_json::json!(weights)).into());
     }
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }

@@ -19,10 +19,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::{
     CancelPlan, ClaimBatch, ClaimRequest, ClaimedRun, Conflict, DigestPolicy, FinishedRun,
-    FireDecision, FirePlan, Job, JobId, NextAttempt, Recovered, RecoveryCause, RepositoryError,
-    RetryPlan, Run, RunFacts, RunId, RunOutput, RunPage, RunSlice, RunStatus, RunStore, RunTrigger,
-    Sighting, StatusWrite, WireEnum, failure_streaks, outcome_status_writes, plan_fire,
-    plan_manual, plan_recovery, plan_retry,
+    FireDecision, FirePlan, HostHold, Job, JobId, NextAttempt, Recovered, RecoveryCause,
+    RepositoryError, RetryPlan, Run, RunFacts, RunId, RunOutput, RunPage, RunSlice, RunStatus,
+    RunStore, RunTrigger, Sighting, StatusWrite, WireEnum, failure_streaks, outcome_status_writes,
+    plan_fire, plan_manual, plan_recovery, plan_retry,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
@@ -33,6 +33,7 @@ use sea_orm::{
 use super::alerts;
 use super::entity as jobs;
 use super::entity::RunCount;
+use super::flow;
 use super::new_run::NewRun;
 use super::run_claim;
 use super::run_entity as runs;
@@ -178,13 +179,29 @@ impl RunStore for SeaOrmRunStore {
         let rows = run_claim::lock_due_jobs(&txn, request).await?;
         let due = run_claim::validated_jobs(&txn, rows).await?;
         let running = run_claim::running_jobs(&txn, &due).await?;
-        let planned: Vec<(Job, FirePlan)> = due
+        let mut planned: Vec<(Job, FirePlan)> = due
             .into_iter()
             .filter_map(|job| {
                 let plan = plan_fire(&job, now, running.contains(&job.id))?;
                 Some((job, plan))
             })
             .collect();
+        // Capped tenants: the fires past a tenant's cap on running runs stay due (nothing is
+        // written for them).
+        let capped = request.tenant_limits.capped_in(&planned);
+        if !capped.is_empty() {
+            let running = flow::running_of_tenants(&txn, &capped).await?;
+            planned = request.tenant_limits.admit_claim(planned, &running).0;
+        }
+        // Limited hosts: the fires past a host's limit stay due (nothing is written for
+        // them), and the host is held back from claims until one could start.
+        let limited = request.host_limits.hosts_in(&planned);
+        if !limited.is_empty() {
+            let used = flow::load_use(&txn, &request.host_limits, &limited).await?;
+            let admitted = request.host_limits.admit_claim(planned, &used, now);
+            flow::store_admissions(&txn, &admitted.admissions).await?;
+            planned = admitted.planned;
+        }
         // buffer_one fires that wait: no run, the job keeps the fire pending.
         let (waiting, planned): (Vec<_>, Vec<_>) = planned
             .into_iter()
@@ -369,6 +386,15 @@ impl RunStore for SeaOrmRunStore {
         if finished.is_empty() {
             return Ok(Vec::new());
         }
+        // Hosts that asked to slow down are held before their runs' outcomes are stored, so
+        // no claim takes a fire for them in between.
+        let holds: Vec<&HostHold> = finished
+            .iter()
+            .filter_map(|f| f.host_hold.as_ref())
+            .collect();
+        if !holds.is_empty() {
+            flow::hold(&self.db, &holds).await?;
+        }
         // Streaks are kept only for jobs that pause themselves, and alerts are weighed in
         // the outcome's transaction only for final failures: other batches take the
         // one-statement path.
@@ -484,6 +510,7 @@ impl RunStore for SeaOrmRunStore {
                 trigger: RunTrigger::Backfill,
                 attempt: 1,
                 retries: 0,
+                throttles: 0,
             };
             let run =
                 db(NewRun::attempt(&next, now, worker).row().insert(&txn).await)?.into_run()?;

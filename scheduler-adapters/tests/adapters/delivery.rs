@@ -193,6 +193,7 @@ fn run_of(job: &Job, n: i64) -> Run {
         trigger: RunTrigger::Schedule,
         attempt: 1,
         retries: 0,
+        throttles: 0,
         status: RunStatus::Running,
         started_at: at,
         finished_at: None,

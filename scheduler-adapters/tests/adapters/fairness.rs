@@ -17,7 +17,13 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 /// Inserts `count` jobs of `tenant` due at `due` (handlers running `ok`, or deliveries to
 /// an example host when `delivery`), named `{tenant}-h{n}` (`-d{n}`).
-async fn due_jobs(s: &Store, tenant: &str, count: u32, due: DateTime<Utc>, delivery: bool) {
+pub(crate) async fn due_jobs(
+    s: &Store,
+    tenant: &str,
+    count: u32,
+    due: DateTime<Utc>,
+    delivery: bool,
+) {
     let target = if delivery {
         "('{\"type\": \"http\", \"url\": \"https://' || $1 || '.example/hook\"}')::jsonb"
     } else {
@@ -40,18 +46,19 @@ async fn due_jobs(s: &Store, tenant: &str, count: u32, due: DateTime<Utc>, deliv
     .unwrap();
 }
 
-fn claim(now: DateTime<Utc>, handlers: u32, deliveries: u32) -> ClaimRequest {
+pub(crate) fn claim(now: DateTime<Utc>, handlers: u32, deliveries: u32) -> ClaimRequest {
     ClaimRequest {
         now,
         worker: "w".into(),
         handlers,
         deliveries,
         saturated_hosts: Vec::new(),
+        ..ClaimRequest::default()
     }
 }
 
 /// How many runs of each tenant a claim took.
-fn by_tenant(runs: &[scheduler_core::ClaimedRun]) -> HashMap<String, usize> {
+pub(crate) fn by_tenant(runs: &[scheduler_core::ClaimedRun]) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for run in runs {
         *counts

@@ -64,6 +64,7 @@ fn run() -> Run {
         trigger: RunTrigger::Manual,
         attempt: 1,
         retries: 0,
+        throttles: 0,
         status: RunStatus::Running,
         started_at: now,
         finished_at: None,

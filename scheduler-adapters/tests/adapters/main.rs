@@ -13,6 +13,7 @@
 mod delivery;
 mod dispatch;
 mod fairness;
+mod host_limits;
 mod http_guard;
 mod job_cache;
 mod job_list;
@@ -24,3 +25,5 @@ mod run_stats;
 mod run_store;
 mod signing_store;
 mod support;
+mod tenant_limits;
+mod throttle;

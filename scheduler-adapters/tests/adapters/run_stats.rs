@@ -15,6 +15,7 @@ fn claim(now: &str) -> ClaimRequest {
         handlers: 10,
         deliveries: 10,
         saturated_hosts: Vec::new(),
+        ..ClaimRequest::default()
     }
 }
 

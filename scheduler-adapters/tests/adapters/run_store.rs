@@ -47,6 +47,7 @@ fn request(now: DateTime<Utc>, handlers: u32, deliveries: u32, hosts: &[&str]) -
         handlers,
         deliveries,
         saturated_hosts: hosts.iter().map(|h| (*h).to_string()).collect(),
+        ..ClaimRequest::default()
     }
 }
 
@@ -61,6 +62,7 @@ fn ended(run: &Run, status: RunStatus, error: Option<&str>) -> FinishedRun {
         },
         pause_after_failures: 0,
         output: None,
+        host_hold: None,
     }
 }
 

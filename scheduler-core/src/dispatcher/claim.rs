@@ -148,6 +148,8 @@ impl Dispatcher {
             handlers: asked_handlers,
             deliveries: asked_deliveries,
             saturated_hosts: capacity.saturated_hosts(),
+            host_limits: inner.config.host_limits.clone(),
+            tenant_limits: inner.config.tenant_limits.clone(),
         };
         if asked_deliveries > 0 {
             for host in &request.saturated_hosts {

@@ -30,6 +30,12 @@ pub struct DispatcherConfig {
     /// executing at once; a host at its cap is left out of claims until one of its
     /// deliveries ends.
     pub max_deliveries_per_host: usize,
+    /// The operator's limits for chosen hosts, shared by every replica through the store
+    /// (deliveries in flight, a rate): see [`crate::host_limit`]. Empty by default.
+    pub host_limits: std::sync::Arc<crate::host_limit::HostLimits>,
+    /// The operator's per-tenant weights and caps on running runs, shared by every replica
+    /// through the store: see [`crate::tenant_limit`]. Empty by default (equal shares).
+    pub tenant_limits: std::sync::Arc<crate::tenant_limit::TenantLimits>,
     /// Most outcomes stored by one statement.
     pub record_batch: usize,
     /// Longest sleep between claims (jobs created on other replicas are seen this fast).
@@ -76,6 +82,8 @@ impl DispatcherConfig {
             max_concurrent_runs: 4_096,
             max_concurrent_deliveries: 4_096,
             max_deliveries_per_host: 1_024,
+            host_limits: std::sync::Arc::default(),
+            tenant_limits: std::sync::Arc::default(),
             record_batch: 1_000,
             poll_interval: Duration::from_secs(1),
             lease: Duration::from_secs(30),

@@ -7,10 +7,12 @@ use std::time::Duration;
 use futures_util::FutureExt;
 
 use crate::capacity::RunSlot;
-use crate::claim::{ClaimedRun, FinishedRun};
+use crate::claim::{ClaimedRun, FinishedRun, HostHold};
 use crate::plan::{Execution, plan_outcome};
+use crate::ports::Executed;
 use crate::recorder::Pending;
 use crate::run::{ErrorText, RunId};
+use crate::run_status::RunStatus;
 use crate::sync::lock;
 use crate::wire::WireEnum;
 
@@ -122,17 +124,39 @@ impl Dispatcher {
             return;
         };
         let (execution, output) = match executed {
-            Ok(Ok((Ok(()), output))) => (Execution::Succeeded, output),
+            Ok(Ok(Executed {
+                result: Ok(()),
+                output,
+                ..
+            })) => (Execution::Succeeded, output),
             // Whatever a handler or receiver said is sanitized before it goes near the store.
-            Ok(Ok((Err(message), output))) => {
-                (Execution::Failed(ErrorText::sanitize(&message)), output)
+            Ok(Ok(Executed {
+                result: Err(message),
+                output,
+                retry_after: Some(after),
+            })) => {
+                let error = ErrorText::sanitize(&message);
+                (Execution::Throttled { error, after }, output)
             }
+            Ok(Ok(Executed {
+                result: Err(message),
+                output,
+                retry_after: None,
+            })) => (Execution::Failed(ErrorText::sanitize(&message)), output),
             Ok(Err(_panic)) => (Execution::Panicked, None),
             Err(_) => (Execution::TimedOut, None),
         };
         // The execution slot goes back now; the record slot stays until the outcome is stored.
         let slot = slot.executed();
         let outcome = plan_outcome(&run, &policy, execution, self.inner.clock.now());
+        let host_hold = match (outcome.status, outcome.retry_at, &job.spec.target) {
+            (RunStatus::Throttled, Some(until), Some(target)) => {
+                let host = target.host_key();
+                self.inner.telemetry.host_throttled(&host);
+                Some(HostHold { host, until })
+            }
+            _ => None,
+        };
         let ran_for = (outcome.finished_at - run.started_at)
             .to_std()
             .unwrap_or_default();
@@ -170,6 +194,7 @@ impl Dispatcher {
                     outcome,
                     pause_after_failures: policy.pause_after_failures,
                     output,
+                    host_hold,
                 },
                 slot,
             })

@@ -7,6 +7,7 @@ use crate::error::RepositoryError;
 use crate::job::{Job, JobId};
 use crate::job_input::JobDraft;
 use crate::plan::RunOutcome;
+use crate::ports::Executed;
 use crate::ports::{MockClock, MockJobCache, MockJobExecutor, MockRunStore};
 use crate::run::{ErrorText, Run, RunId};
 use crate::run_status::{RunStatus, RunTrigger};
@@ -57,6 +58,7 @@ fn claimed() -> ClaimedRun {
         trigger: RunTrigger::Schedule,
         attempt: 1,
         retries: 0,
+        throttles: 0,
         status: RunStatus::Running,
         started_at: now(),
         finished_at: None,
@@ -244,7 +246,7 @@ async fn an_outcome_the_store_refuses_is_stored_with_a_minimal_error() {
     let mut executor = MockJobExecutor::new();
     executor
         .expect_execute_with_output()
-        .returning(|_, _| (Err("HTTP 500: poison \u{0} body".into()), None));
+        .returning(|_, _| Executed::new(Err("HTTP 500: poison \u{0} body".into()), None));
     let dispatcher = dispatcher_with(store, Arc::new(executor));
     assert_eq!(dispatcher.tick().await.unwrap().started, 1);
     settle(&dispatcher).await;
@@ -507,6 +509,7 @@ impl crate::ports::Telemetry for LoadTelemetry {
             .push((host.to_string(), in_flight));
     }
     fn host_saturated(&self, _: &str) {}
+    fn host_throttled(&self, _: &str) {}
     fn runs_pruned(&self, _: u64) {}
     fn jobs_auto_paused(&self, _: usize) {}
 }

@@ -395,9 +395,15 @@ pub struct RunOut {
     pub due_at: Option<UtcInstant>,
     /// Why it exists.
     pub trigger: OneOf<RunTrigger>,
-    /// 1 for the first attempt at this fire, higher for retries and recoveries.
+    /// 1 for the first attempt at this fire, higher for retries, throttles and recoveries.
     #[oai(validator(minimum(value = "1")))]
     pub attempt: i32,
+    /// Of the job's `max_retries`, how many this fire used so far (this attempt included
+    /// when it is a retry).
+    pub retries: i32,
+    /// Attempts at this fire so far that ran again because the receiver answered 429/503
+    /// with `Retry-After` (they use no retry; a fire is throttled at most 10 times).
+    pub throttles: i32,
     /// Where it stands.
     pub status: OneOf<RunStatus>,
     /// When it started.
@@ -408,7 +414,8 @@ pub struct RunOut {
     /// How long it ran, in milliseconds; null while running.
     #[oai(nullable)]
     pub duration_ms: Option<i64>,
-    /// When a retry of this failed run is due; null when none is.
+    /// When a retry of this failed run (or the next attempt of a throttled one) is due; null
+    /// when none is.
     #[oai(nullable)]
     pub retry_at: Option<UtcInstant>,
     /// Why it failed or was skipped (at most 2,000 characters); null otherwise.
@@ -431,6 +438,8 @@ impl From<JobRun> for RunOut {
             due_at: run.due_at.map(UtcInstant),
             trigger: run.trigger.into(),
             attempt: run.attempt,
+            retries: run.retries,
+            throttles: run.throttles,
             status: run.status.into(),
             started_at: UtcInstant(run.started_at),
             finished_at: run.finished_at.map(UtcInstant),
@@ -453,6 +462,8 @@ impl poem_openapi::types::Example for RunOut {
             due_at: None,
             trigger: RunTrigger::Schedule.into(),
             attempt: 1,
+            retries: 0,
+            throttles: 0,
             status: RunStatus::Succeeded.into(),
             started_at: instant("2025-06-23T09:00:00.012Z"),
             finished_at: Some(instant("2025-06-23T09:00:00.250Z")),

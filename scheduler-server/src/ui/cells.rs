@@ -76,7 +76,7 @@ pub fn status_badge(status: RunStatus) -> Markup {
 }
 
 /// Every run status, in the order filters list them.
-pub const STATUSES: [RunStatus; 7] = [
+pub const STATUSES: [RunStatus; 8] = [
     RunStatus::Running,
     RunStatus::Succeeded,
     RunStatus::Failed,
@@ -84,6 +84,7 @@ pub const STATUSES: [RunStatus; 7] = [
     RunStatus::Skipped,
     RunStatus::Abandoned,
     RunStatus::Cancelled,
+    RunStatus::Throttled,
 ];
 
 /// The `Previous`/`Next` links of a paged table.

@@ -34,9 +34,10 @@ const MIN_BAR: f64 = 2.0;
 const MAX_BAR: f64 = 36.0;
 
 /// The order statuses are stacked in, bottom first: failures on top, where they are seen.
-const STACK: [RunStatus; 7] = [
+const STACK: [RunStatus; 8] = [
     RunStatus::Succeeded,
     RunStatus::Running,
+    RunStatus::Throttled,
     RunStatus::Skipped,
     RunStatus::Cancelled,
     RunStatus::Abandoned,
@@ -577,6 +578,7 @@ mod tests {
                 trigger: RunTrigger::Schedule,
                 attempt: 1,
                 retries: 0,
+                throttles: 0,
                 status,
                 started_at,
                 finished_at: ms.map(|ms| started_at + Duration::milliseconds(ms)),

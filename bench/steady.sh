@@ -29,6 +29,7 @@ PG_PARAMS=${PG_PARAMS-?sslmode=disable}
 BASE_PORT=${BASE_PORT:-18300}
 SERVER_BIN=${SERVER_BIN:-target/release/scheduler-server}
 DB=bench_steady
+export PGOPTIONS="-c client_min_messages=warning"
 
 if [ "$SERVER_BIN" = target/release/scheduler-server ]; then
     cargo build --release -q -p scheduler-server --bin scheduler-server

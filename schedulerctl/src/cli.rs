@@ -462,7 +462,7 @@ pub(crate) struct RunListArgs {
     #[arg(long, value_name = "ID")]
     pub(crate) job: Option<i64>,
     /// Only runs with this status: running, succeeded, failed, timed_out, skipped, abandoned,
-    /// cancelled.
+    /// cancelled, throttled.
     #[arg(long)]
     pub(crate) status: Option<String>,
     /// Only runs with this trigger: schedule, manual, retry, backfill, replay.

@@ -5,9 +5,13 @@
 //! 1. PostgreSQL from `SCHEDULER_TEST_DATABASE_URL` (a server URL; each test gets a database of
 //!    its own, created here and dropped afterwards, so tests run in parallel), Redis from
 //!    `SCHEDULER_TEST_REDIS_URL` (each test gets its own key prefix);
-//! 2. otherwise a `testcontainers` container, when a Docker daemon answers;
-//! 3. otherwise the test prints one `skipped: no PostgreSQL (...)` line and returns — unless
-//!    `SCHEDULER_TEST_REQUIRE_SERVICES=1`, which turns the missing service into a failure.
+//! 2. otherwise a `testcontainers` container, when a Docker daemon answers (images
+//!    `SCHEDULER_TEST_POSTGRES_IMAGE`, default `postgres:16-alpine`, and
+//!    `SCHEDULER_TEST_REDIS_IMAGE`, default `redis:7-alpine`: locally built images here);
+//! 3. otherwise the test **fails** with one line saying how to provide the service — unless
+//!    skipping was asked for with `SCHEDULER_TEST_SKIP_SERVICES=1`: then it prints one
+//!    `skipped: no PostgreSQL (...)` line and returns (`SCHEDULER_TEST_REQUIRE_SERVICES=1`,
+//!    which CI sets, overrides a skip).
 //!
 //! ```no_run
 //! # async fn example() {
@@ -26,31 +30,69 @@ use sea_orm::{ConnectionTrait, Database};
 use testcontainers_modules::postgres::Postgres;
 use testcontainers_modules::redis::Redis;
 use testcontainers_modules::testcontainers::runners::AsyncRunner;
-use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
+use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt, TestcontainersError};
 
 /// Env var naming a PostgreSQL server for tests.
 pub const DATABASE_URL_VAR: &str = "SCHEDULER_TEST_DATABASE_URL";
 /// Env var naming a Redis server for tests.
 pub const REDIS_URL_VAR: &str = "SCHEDULER_TEST_REDIS_URL";
-/// Env var that turns a missing service into a test failure (CI sets it).
+/// Env var that makes a missing service a failure even when a skip is asked for (CI sets
+/// it).
 pub const REQUIRE_VAR: &str = "SCHEDULER_TEST_REQUIRE_SERVICES";
+/// Env var that lets a test whose service is missing skip: it prints one `skipped:` line and
+/// passes. Without it a missing service fails the test.
+pub const SKIP_VAR: &str = "SCHEDULER_TEST_SKIP_SERVICES";
+/// Env var naming the PostgreSQL image testcontainers starts (`name:tag`).
+pub const POSTGRES_IMAGE_VAR: &str = "SCHEDULER_TEST_POSTGRES_IMAGE";
+/// Env var naming the Redis image testcontainers starts (`name:tag`).
+pub const REDIS_IMAGE_VAR: &str = "SCHEDULER_TEST_REDIS_IMAGE";
 
-/// Says a service is missing: one line on stderr (not captured by the test harness, so it
-/// shows in the run's output), or a panic when services are required.
-fn unavailable<T>(service: &str, reason: &str) -> Option<T> {
-    if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
-        panic!("{service} is required ({REQUIRE_VAR}=1) but unavailable: {reason}");
+/// Whether a test may skip for a missing service: [`SKIP_VAR`] is `1` and [`REQUIRE_VAR`]
+/// is not.
+pub fn skip_allowed() -> bool {
+    std::env::var(SKIP_VAR).is_ok_and(|v| v == "1")
+        && !std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1")
+}
+
+/// Says `what` is missing (`reason`): when a skip is allowed ([`skip_allowed`]), one
+/// `skipped:` line on stderr (written directly, so the harness does not capture it) and
+/// `None`; otherwise a panic whose one line says how to provide it (`how`).
+///
+/// # Panics
+/// Unless a skip is allowed.
+pub fn missing<T>(what: &str, reason: &str, how: &str) -> Option<T> {
+    if !skip_allowed() {
+        panic!("no {what} ({reason}): {how}, or set {SKIP_VAR}=1 to skip the tests that need it");
     }
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped: no {service} ({reason}); set {} to run this test",
-        if service == "PostgreSQL" {
-            DATABASE_URL_VAR
-        } else {
-            REDIS_URL_VAR
-        }
-    );
+    let _ = writeln!(std::io::stderr(), "skipped: no {what} ({reason})");
     None
+}
+
+/// [`missing`] for PostgreSQL or Redis.
+fn unavailable<T>(service: &str, reason: &str) -> Option<T> {
+    let how = if service == "PostgreSQL" {
+        format!(
+            "set {DATABASE_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres (a server the \
+             tests may create databases on) or start a Docker daemon for testcontainers"
+        )
+    } else {
+        format!(
+            "set {REDIS_URL_VAR}=redis://127.0.0.1:6379 or start a Docker daemon for \
+             testcontainers"
+        )
+    };
+    missing(service, reason, &how)
+}
+
+/// The image `var` names (`name` or `name:tag`), else `default_name:default_tag`.
+fn image(var: &str, default_name: &str, default_tag: &str) -> (String, String) {
+    match std::env::var(var) {
+        Ok(image) if !image.trim().is_empty() => match image.trim().rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => (name.to_string(), tag.to_string()),
+            _ => (image.trim().to_string(), "latest".to_string()),
+        },
+        _ => (default_name.to_string(), default_tag.to_string()),
+    }
 }
 
 fn unique_suffix() -> String {
@@ -156,12 +198,28 @@ async fn create_database(server_url: &str) -> Result<(String, String, String), S
     Ok((with_database(server_url, &database), admin_url, database))
 }
 
-/// A fresh PostgreSQL database for one test, or `None` (after the skip line) when no server
-/// can be had. Panics instead when services are required.
+/// A PostgreSQL container of the configured image.
+async fn start_postgres() -> Result<ContainerAsync<Postgres>, TestcontainersError> {
+    let (name, tag) = image(POSTGRES_IMAGE_VAR, "postgres", "16-alpine");
+    Postgres::default()
+        .with_name(name)
+        .with_tag(tag)
+        .start()
+        .await
+}
+
+/// A Redis container of the configured image.
+async fn start_redis() -> Result<ContainerAsync<Redis>, TestcontainersError> {
+    let (name, tag) = image(REDIS_IMAGE_VAR, "redis", "7-alpine");
+    Redis::default().with_name(name).with_tag(tag).start().await
+}
+
+/// A fresh PostgreSQL database for one test; when no server can be had, a failure, or `None`
+/// (after the skip line) when a skip was asked for ([`missing`]).
 pub async fn postgres() -> Option<TestPostgres> {
     let (server_url, container) = match std::env::var(DATABASE_URL_VAR) {
         Ok(url) if !url.trim().is_empty() => (url, None),
-        _ => match Postgres::default().with_tag("16-alpine").start().await {
+        _ => match start_postgres().await {
             Ok(container) => match container.get_host_port_ipv4(5432).await {
                 Ok(port) => (
                     format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres"),
@@ -198,12 +256,13 @@ pub struct TestRedis {
     _container: Option<ContainerAsync<Redis>>,
 }
 
-/// A Redis server for one test, or `None` (after the skip line); panics when required.
+/// A Redis server for one test; when none can be had, a failure, or `None` (after the skip
+/// line) when a skip was asked for ([`missing`]).
 pub async fn redis() -> Option<TestRedis> {
     let prefix = format!("sched-test-{}:", unique_suffix());
     let (url, container) = match std::env::var(REDIS_URL_VAR) {
         Ok(url) if !url.trim().is_empty() => (url, None),
-        _ => match Redis::default().with_tag("7-alpine").start().await {
+        _ => match start_redis().await {
             Ok(container) => match container.get_host_port_ipv4(6379).await {
                 Ok(port) => (format!("redis://127.0.0.1:{port}"), Some(container)),
                 Err(e) => return unavailable("Redis", &e.to_string()),

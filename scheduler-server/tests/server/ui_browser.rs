@@ -14,8 +14,8 @@
 //! no-network test also lists every resource each page loaded.
 //!
 //! Without `chromium` and `chromedriver` (`CHROMIUM`, `CHROMEDRIVER`, else `/usr/bin/...`)
-//! the tests print one `skipped:` line and pass, unless `SCHEDULER_TEST_REQUIRE_SERVICES=1`,
-//! which makes that a failure (`.ci/run` installs both).
+//! the tests fail saying how to install them, unless `SCHEDULER_TEST_SKIP_SERVICES=1` asks
+//! to skip (one `skipped:` line; `.ci/run` installs both and never skips).
 
 use std::sync::Arc;
 

@@ -9,8 +9,8 @@
 //! scheduled fire started about 5 s late (its `next_run` moved back while no dispatcher ran,
 //! then a dispatching server on the same file claimed it).
 //!
-//! Without `chromium` and `chromedriver` the test prints one `skipped:` line and passes,
-//! unless `SCHEDULER_TEST_REQUIRE_SERVICES=1`.
+//! Without `chromium` and `chromedriver` the test fails saying how to install them, unless
+//! `SCHEDULER_TEST_SKIP_SERVICES=1` asks to skip (one `skipped:` line).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

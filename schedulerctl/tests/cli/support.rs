@@ -63,7 +63,7 @@ pub(crate) async fn sqlite_server_with(configure: impl FnOnce(&mut Config)) -> S
 }
 
 /// A server on a fresh PostgreSQL database; `None` (the test prints why and passes) only
-/// when no PostgreSQL is configured and `SCHEDULER_TEST_REQUIRE_SERVICES` is not `1`.
+/// when none can be had and `SCHEDULER_TEST_SKIP_SERVICES=1` asked to skip.
 pub(crate) async fn postgres_server() -> Option<Server> {
     let pg = scheduler_test_support::postgres().await?;
     // The default acquire timeout (3 s), not the 1 s of the server's own tests: on a loaded

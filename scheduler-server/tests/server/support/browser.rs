@@ -21,23 +21,18 @@ fn tool(env: &str, default: &str) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-/// Chromium and chromedriver, or `None` after saying why (a failure when services are
-/// required).
+/// Chromium and chromedriver; when missing, a failure saying how to install them, or `None`
+/// after a `skipped:` line when a skip was asked for (`scheduler_test_support::missing`).
 pub(crate) fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     let chromium = tool("CHROMIUM", "/usr/bin/chromium");
     let driver = tool("CHROMEDRIVER", "/usr/bin/chromedriver");
     match (chromium, driver) {
         (Some(chromium), Some(driver)) => Some((chromium, driver)),
-        _ => {
-            let why = "no chromium/chromedriver (apt-get install chromium chromium-driver, or \
-                       set CHROMIUM and CHROMEDRIVER)";
-            assert!(
-                std::env::var("SCHEDULER_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "SCHEDULER_TEST_REQUIRE_SERVICES=1 but {why}"
-            );
-            eprintln!("skipped: {why}");
-            None
-        }
+        _ => scheduler_test_support::missing(
+            "chromium/chromedriver",
+            "not found at /usr/bin or $CHROMIUM/$CHROMEDRIVER",
+            "apt-get install chromium chromium-driver (or set CHROMIUM and CHROMEDRIVER)",
+        ),
     }
 }
 

@@ -36,6 +36,12 @@ pub const HOST_SATURATED_CLAIMS_TOTAL: &str = "scheduler_host_saturated_claims_t
 /// Deliveries to a `host` it throttled (HTTP 429/503 with `Retry-After`): the host is held
 /// back from every replica's claims until the delay ends.
 pub const HOST_THROTTLED_TOTAL: &str = "scheduler_host_throttled_total";
+/// Claims that left a `host`'s due fires for later because of its operator limit
+/// (`SCHEDULER_HOST_LIMITS`).
+pub const HOST_LIMITED_CLAIMS_TOTAL: &str = "scheduler_host_limited_claims_total";
+/// Claims that left a `tenant`'s due fires for later because of its `running` cap
+/// (`SCHEDULER_TENANT_LIMITS`).
+pub const TENANT_CAPPED_CLAIMS_TOTAL: &str = "scheduler_tenant_capped_claims_total";
 /// When this replica last completed a claim, in Unix seconds.
 pub const LAST_CLAIM_TIMESTAMP_SECONDS: &str = "scheduler_last_claim_timestamp_seconds";
 /// Claims (ticks) that failed.
@@ -94,6 +100,15 @@ pub fn describe() {
         HOST_SATURATED_CLAIMS_TOTAL,
         "Claims that left a host's due fires for later: the host had max_deliveries_per_host \
          deliveries executing in this replica."
+    );
+    describe_counter!(
+        HOST_LIMITED_CLAIMS_TOTAL,
+        "Claims that left a host's due fires for later because of its operator limit \
+         (parallel or rate)."
+    );
+    describe_counter!(
+        TENANT_CAPPED_CLAIMS_TOTAL,
+        "Claims that left a tenant's due fires for later because of its running cap."
     );
     describe_counter!(
         HOST_THROTTLED_TOTAL,
@@ -269,5 +284,13 @@ impl Telemetry for MetricsTelemetry {
 
     fn host_throttled(&self, host: &str) {
         metrics::counter!(HOST_THROTTLED_TOTAL, "host" => host.to_string()).increment(1);
+    }
+
+    fn host_limited(&self, host: &str) {
+        metrics::counter!(HOST_LIMITED_CLAIMS_TOTAL, "host" => host.to_string()).increment(1);
+    }
+
+    fn tenant_capped(&self, tenant: &str) {
+        metrics::counter!(TENANT_CAPPED_CLAIMS_TOTAL, "tenant" => tenant.to_string()).increment(1);
     }
 }

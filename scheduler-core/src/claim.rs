@@ -43,6 +43,12 @@ pub struct ClaimBatch {
     /// with the job: whichever replica executes them stops them, and the job's new run
     /// starts once they stopped.
     pub replaced: Vec<(JobId, RunId)>,
+    /// Hosts whose due fires the claim left for later because of their operator limits
+    /// ([`HostLimits`]: `parallel` full or the rate spent).
+    pub limited_hosts: Vec<String>,
+    /// Tenants whose due fires the claim left for later because of their `running` cap
+    /// ([`TenantLimits`]).
+    pub capped_tenants: Vec<String>,
 }
 
 /// What one claim may take: up to `handlers` due jobs without a target and up to

@@ -322,6 +322,12 @@ pub trait Telemetry: Send + Sync {
     /// A delivery to `host` was throttled (HTTP 429/503 with `Retry-After`): the host is held
     /// back from claims until the delay ends.
     fn host_throttled(&self, host: &str);
+    /// A claim left `host`'s due fires for later: its operator limit (`parallel` or `rate`)
+    /// allowed no more now.
+    fn host_limited(&self, host: &str);
+    /// A claim left `tenant`'s due fires for later: it had its `running` cap of runs
+    /// executing.
+    fn tenant_capped(&self, tenant: &str);
     /// History retention deleted `count` runs.
     fn runs_pruned(&self, count: u64);
     /// These many jobs paused themselves after consecutive failures.
@@ -345,6 +351,8 @@ impl Telemetry for NoTelemetry {
     fn host_deliveries(&self, _: &str, _: usize) {}
     fn host_saturated(&self, _: &str) {}
     fn host_throttled(&self, _: &str) {}
+    fn host_limited(&self, _: &str) {}
+    fn tenant_capped(&self, _: &str) {}
     fn runs_pruned(&self, _: u64) {}
     fn jobs_auto_paused(&self, _: usize) {}
 }

@@ -189,18 +189,33 @@ impl RunStore for SeaOrmRunStore {
         // Capped tenants: the fires past a tenant's cap on running runs stay due (nothing is
         // written for them).
         let capped = request.tenant_limits.capped_in(&planned);
+        let mut capped_tenants = Vec::new();
         if !capped.is_empty() {
             let running = flow::running_of_tenants(&txn, &capped).await?;
-            planned = request.tenant_limits.admit_claim(planned, &running).0;
+            let (kept, left) = request.tenant_limits.admit_claim(planned, &running);
+            planned = kept;
+            capped_tenants = left
+                .iter()
+                .map(|job| job.tenant.as_str().to_string())
+                .collect();
+            capped_tenants.sort_unstable();
+            capped_tenants.dedup();
         }
         // Limited hosts: the fires past a host's limit stay due (nothing is written for
         // them), and the host is held back from claims until one could start.
         let limited = request.host_limits.hosts_in(&planned);
+        let mut limited_hosts = Vec::new();
         if !limited.is_empty() {
             let used = flow::load_use(&txn, &request.host_limits, &limited).await?;
             let admitted = request.host_limits.admit_claim(planned, &used, now);
             flow::store_admissions(&txn, &admitted.admissions).await?;
             planned = admitted.planned;
+            limited_hosts = admitted
+                .admissions
+                .iter()
+                .filter(|(_, admission)| admission.hold_until.is_some())
+                .map(|(host, _)| host.clone())
+                .collect();
         }
         // buffer_one fires that wait: no run, the job keeps the fire pending.
         let (waiting, planned): (Vec<_>, Vec<_>) = planned
@@ -213,6 +228,8 @@ impl RunStore for SeaOrmRunStore {
             db(txn.commit().await)?;
             return Ok(ClaimBatch {
                 advanced_jobs: waited,
+                limited_hosts,
+                capped_tenants,
                 ..ClaimBatch::default()
             });
         }
@@ -225,6 +242,8 @@ impl RunStore for SeaOrmRunStore {
         let mut batch = run_claim::claimed_runs(planned, inserted, now, &request.worker)?;
         batch.advanced_jobs.extend(waited);
         batch.replaced = replaced;
+        batch.limited_hosts = limited_hosts;
+        batch.capped_tenants = capped_tenants;
         Ok(batch)
     }
 

@@ -241,6 +241,7 @@ scheduler_test_support::backend_tests! {
     tests: [
         a_hosts_parallel_limit_holds_across_replicas,
         a_hosts_rate_starts_a_burst_then_one_per_interval_across_replicas,
+        a_claim_names_the_hosts_whose_fires_it_left_due,
     ],
 }
 
@@ -293,4 +294,27 @@ async fn a_claim_waits_for_another_claims_rate_row_and_sees_its_budget() {
         let stored = s.repo.get(job.id).await.unwrap().unwrap();
         assert_eq!(stored.next_run, Some(t0), "still due");
     }
+}
+
+/// A claim that left a host's fires due says which host (what the dispatcher counts in
+/// `scheduler_host_limited_claims_total`); a host with room is not named.
+async fn a_claim_names_the_hosts_whose_fires_it_left_due(s: Store) {
+    let t0 = utc("2025-06-23T09:00:00Z");
+    let (host, url, _, _) = receiver(true).await;
+    let (roomy, roomy_url, _, _) = receiver(true).await;
+    deliveries(&s, "paced", 3, t0, &url).await;
+    deliveries(&s, "roomy", 2, t0, &roomy_url).await;
+    let request = scheduler_core::ClaimRequest {
+        host_limits: Arc::new(
+            HostLimits::parse(&format!("{host} rate=1/s; {roomy} parallel=5")).unwrap(),
+        ),
+        ..crate::fairness::claim(t0, 0, 100)
+    };
+    let batch = s.runs.claim_due(&request).await.unwrap();
+    assert_eq!(
+        batch.runs.len(),
+        3,
+        "1 of the paced host, 2 of the roomy one"
+    );
+    assert_eq!(batch.limited_hosts, [host]);
 }

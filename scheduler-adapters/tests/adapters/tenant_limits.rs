@@ -95,6 +95,7 @@ async fn a_tenants_running_cap_holds_and_its_fires_wait_due(s: Store) {
     let counts = by_tenant(&batch.runs);
     assert_eq!(counts.get("batch"), Some(&3), "{counts:?}");
     assert_eq!(counts.get("other"), Some(&4), "{counts:?}");
+    assert_eq!(batch.capped_tenants, ["batch"], "the claim says who waited");
     let mut waiting = 0;
     for job in &capped {
         if s.repo.get(job.id).await.unwrap().unwrap().next_run == Some(now) {

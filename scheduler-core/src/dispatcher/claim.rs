@@ -157,6 +157,12 @@ impl Dispatcher {
             }
         }
         let batch = inner.store.claim_due(&request).await?;
+        for host in &batch.limited_hosts {
+            inner.telemetry.host_limited(host);
+        }
+        for tenant in &batch.capped_tenants {
+            inner.telemetry.tenant_capped(tenant);
+        }
         // Runs replaced by a newer fire: stopped at once when they execute here (another
         // replica stops its own at its next check).
         for (_, id) in &batch.replaced {

@@ -485,6 +485,37 @@ struct LoadTelemetry {
     backlog: Mutex<Vec<u64>>,
     tenants: Mutex<Vec<(String, u64)>>,
     hosts: Mutex<Vec<(String, usize)>>,
+    limited: Mutex<Vec<String>>,
+}
+
+/// A claim that left fires due for a host's or a tenant's limit says so, once per claim and
+/// name.
+#[tokio::test]
+async fn limited_hosts_and_capped_tenants_of_a_claim_are_counted() {
+    let mut store = quiet_store();
+    store.expect_claim_due().returning(|_| {
+        Ok(ClaimBatch {
+            limited_hosts: vec!["api.example.com".into()],
+            capped_tenants: vec!["batch".into()],
+            ..ClaimBatch::default()
+        })
+    });
+    let telemetry = Arc::new(LoadTelemetry::default());
+    let mut cache = MockJobCache::new();
+    cache.expect_invalidate_jobs().return_const(());
+    let dispatcher = Dispatcher::new(
+        Arc::new(store),
+        Arc::new(MockJobExecutor::new()),
+        Arc::new(cache),
+        clock(),
+        telemetry.clone(),
+        DispatcherConfig::new("w"),
+    );
+    dispatcher.tick().await.unwrap();
+    assert_eq!(
+        *telemetry.limited.lock().unwrap(),
+        ["api.example.com", "tenant batch"]
+    );
 }
 
 impl crate::ports::Telemetry for LoadTelemetry {
@@ -510,6 +541,15 @@ impl crate::ports::Telemetry for LoadTelemetry {
     }
     fn host_saturated(&self, _: &str) {}
     fn host_throttled(&self, _: &str) {}
+    fn host_limited(&self, host: &str) {
+        self.limited.lock().unwrap().push(host.to_string());
+    }
+    fn tenant_capped(&self, tenant: &str) {
+        self.limited
+            .lock()
+            .unwrap()
+            .push(format!("tenant {tenant}"));
+    }
     fn runs_pruned(&self, _: u64) {}
     fn jobs_auto_paused(&self, _: usize) {}
 }

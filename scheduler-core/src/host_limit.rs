@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::job::Job;
 use crate::plan::{FireDecision, FirePlan};
+use crate::text::{setting, whole_number};
 
 /// How long a host at its `parallel` limit is held back from claims before a claim looks at
 /// it again (a delivery's end is not announced to the other replicas).
@@ -127,23 +128,10 @@ impl HostLimits {
     /// What is wrong, naming the entry: an unknown setting, a number out of range, a host
     /// given twice, an entry without a limit.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut limits = BTreeMap::new();
-        for entry in text
-            .split([';', '\n'])
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
-            let limit =
-                parse_entry(entry).map_err(|why| format!("host limit \"{entry}\": {why}"))?;
-            if limits.contains_key(&limit.host) {
-                return Err(format!(
-                    "host limit \"{entry}\": host {} is given twice",
-                    limit.host
-                ));
-            }
-            limits.insert(limit.host.clone(), limit);
-        }
-        Ok(Self(limits))
+        crate::text::limit_entries(text, "host", |entry| {
+            parse_entry(entry).map(|limit| (limit.host.clone(), limit))
+        })
+        .map(Self)
     }
 
     /// The limits of `host`, if it has any.
@@ -260,9 +248,7 @@ fn parse_entry(entry: &str) -> Result<HostLimit, String> {
     }
     let (mut parallel, mut rate, mut burst) = (None, None, None);
     for word in words {
-        let (name, value) = word
-            .split_once('=')
-            .ok_or_else(|| format!("\"{word}\" is not name=value"))?;
+        let (name, value) = setting(word)?;
         match name {
             "parallel" => parallel = Some(count(name, value)?),
             "rate" => rate = Some(parse_rate(value)?),
@@ -295,12 +281,7 @@ fn parse_entry(entry: &str) -> Result<HostLimit, String> {
 
 /// A count from 1 to 1,000,000.
 fn count(name: &str, value: &str) -> Result<u32, String> {
-    match value.parse::<u32>() {
-        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{name} must be a whole number from 1 to 1000000, not \"{value}\""
-        )),
-    }
+    whole_number(name, value, 1_000_000)
 }
 
 /// `N/s`, `N/min` or `N/h`.

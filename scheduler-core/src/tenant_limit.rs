@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::job::Job;
 use crate::plan::{FireDecision, FirePlan};
 use crate::tenant::Tenant;
+use crate::text::{setting, whole_number};
 
 /// The largest weight (a tenant 1,000 times another's share).
 pub const MAX_WEIGHT: u32 = 1_000;
@@ -35,23 +36,10 @@ impl TenantLimits {
     /// # Errors
     /// What is wrong, naming the entry.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut limits = BTreeMap::new();
-        for entry in text
-            .split([';', '\n'])
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
-            let limit =
-                parse_entry(entry).map_err(|why| format!("tenant limit \"{entry}\": {why}"))?;
-            let key = limit.tenant.as_str().to_string();
-            if limits.contains_key(&key) {
-                return Err(format!(
-                    "tenant limit \"{entry}\": tenant {key} is given twice"
-                ));
-            }
-            limits.insert(key, limit);
-        }
-        Ok(Self(limits))
+        crate::text::limit_entries(text, "tenant", |entry| {
+            parse_entry(entry).map(|limit| (limit.tenant.as_str().to_string(), limit))
+        })
+        .map(Self)
     }
 
     /// The settings of `tenant`, if any.
@@ -143,18 +131,10 @@ fn parse_entry(entry: &str) -> Result<TenantLimit, String> {
     })?;
     let (mut weight, mut running) = (None, None);
     for word in words {
-        let (setting, value) = word
-            .split_once('=')
-            .ok_or_else(|| format!("\"{word}\" is not name=value"))?;
-        let number = |max: u32| match value.parse::<u32>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(format!(
-                "{setting} must be a whole number from 1 to {max}, not \"{value}\""
-            )),
-        };
-        match setting {
-            "weight" => weight = Some(number(MAX_WEIGHT)?),
-            "running" => running = Some(number(1_000_000)?),
+        let (name, value) = setting(word)?;
+        match name {
+            "weight" => weight = Some(whole_number(name, value, MAX_WEIGHT)?),
+            "running" => running = Some(whole_number(name, value, 1_000_000)?),
             other => return Err(format!("unknown setting \"{other}\" (weight, running)")),
         }
     }

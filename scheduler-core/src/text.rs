@@ -1,5 +1,7 @@
 //! Rules every stored text obeys, whichever value it belongs to.
 
+use std::collections::BTreeMap;
+
 use crate::error::Invalid;
 
 /// Refuses a text holding a NUL character (`\u0000`): PostgreSQL cannot store one in `text`
@@ -82,6 +84,57 @@ macro_rules! path_segment_name {
     };
 }
 pub(crate) use path_segment_name;
+
+/// Reads an operator's list of limits (`SCHEDULER_HOST_LIMITS`, `SCHEDULER_TENANT_LIMITS`):
+/// entries separated by `;` or new lines (blank ones ignored), each read by `entry` into its
+/// key and value. Errors name the entry: `<what> limit "<entry>": <why>`, and a key given
+/// twice is refused (`<what> <key> is given twice`).
+///
+/// # Errors
+/// The first entry `entry` refuses, or the first key given twice.
+pub fn limit_entries<T>(
+    text: &str,
+    what: &str,
+    entry: impl Fn(&str) -> Result<(String, T), String>,
+) -> Result<BTreeMap<String, T>, String> {
+    let mut entries = BTreeMap::new();
+    for raw in text
+        .split([';', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let (key, value) = entry(raw).map_err(|why| format!("{what} limit \"{raw}\": {why}"))?;
+        if entries.contains_key(&key) {
+            return Err(format!(
+                "{what} limit \"{raw}\": {what} {key} is given twice"
+            ));
+        }
+        entries.insert(key, value);
+    }
+    Ok(entries)
+}
+
+/// One `name=value` word of a limit entry.
+///
+/// # Errors
+/// `"<word>" is not name=value`.
+pub fn setting(word: &str) -> Result<(&str, &str), String> {
+    word.split_once('=')
+        .ok_or_else(|| format!("\"{word}\" is not name=value"))
+}
+
+/// A limit setting's whole number from 1 to `max`.
+///
+/// # Errors
+/// `<name> must be a whole number from 1 to <max>, not "<value>"`.
+pub fn whole_number(name: &str, value: &str, max: u32) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{name} must be a whole number from 1 to {max}, not \"{value}\""
+        )),
+    }
+}
 
 #[cfg(test)]
 mod tests {

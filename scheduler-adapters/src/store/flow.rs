@@ -125,31 +125,61 @@ pub(super) async fn load_use(
             }
         }
     }
-    let parallel: Vec<Value> = hosts
+    let parallel: Vec<String> = hosts
         .iter()
         .filter(|host| limits.get(host).is_some_and(|l| l.parallel.is_some()))
-        .map(|host| host.clone().into())
+        .cloned()
         .collect();
-    if !parallel.is_empty() {
-        let count = format!(
-            "SELECT j.target_host AS host, count(*) AS n FROM job_runs AS r \
-             JOIN jobs AS j ON j.id = r.job_id \
-             WHERE r.status = 'running' AND j.target_host IN ({}) GROUP BY j.target_host",
-            list(backend, 1, parallel.len())
-        );
-        let rows = txn
-            .query_all_raw(Statement::from_sql_and_values(backend, count, parallel))
-            .await
-            .map_err(repository_error)?;
-        for row in rows {
-            let host: String = row.try_get("", "host").map_err(repository_error)?;
-            let n: i64 = row.try_get("", "n").map_err(repository_error)?;
-            if let Some(entry) = used.get_mut(&host) {
-                entry.running = u32::try_from(n).unwrap_or(u32::MAX);
-            }
+    for (host, running) in running_by(txn, RunsOf::Host, parallel).await? {
+        if let Some(entry) = used.get_mut(&host) {
+            entry.running = running;
         }
     }
     Ok(used)
+}
+
+/// Which jobs' column [`running_by`] groups running runs by.
+#[derive(Clone, Copy)]
+enum RunsOf {
+    /// `jobs.target_host`.
+    Host,
+    /// `jobs.tenant`.
+    Tenant,
+}
+
+/// The runs `running` now of the jobs whose host (or tenant) is one of `keys`, by key; a key
+/// without running runs is missing.
+async fn running_by(
+    txn: &DatabaseTransaction,
+    of: RunsOf,
+    keys: Vec<String>,
+) -> Result<HashMap<String, u32>, RepositoryError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = txn.get_database_backend();
+    let column = match of {
+        RunsOf::Host => "target_host",
+        RunsOf::Tenant => "tenant",
+    };
+    let count = format!(
+        "SELECT j.{column} AS k, count(*) AS n FROM job_runs AS r \
+         JOIN jobs AS j ON j.id = r.job_id \
+         WHERE r.status = 'running' AND j.{column} IN ({}) GROUP BY j.{column}",
+        list(backend, 1, keys.len())
+    );
+    let values: Vec<Value> = keys.into_iter().map(Value::from).collect();
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(backend, count, values))
+        .await
+        .map_err(repository_error)?;
+    let mut running = HashMap::new();
+    for row in rows {
+        let key: String = row.try_get("", "k").map_err(repository_error)?;
+        let n: i64 = row.try_get("", "n").map_err(repository_error)?;
+        running.insert(key, u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    Ok(running)
 }
 
 /// Stores what a claim's admissions decided: each rated host's new arrival time, and a hold
@@ -201,7 +231,6 @@ pub(super) async fn running_of_tenants(
     tenants: &[String],
 ) -> Result<HashMap<String, u32>, RepositoryError> {
     let backend = txn.get_database_backend();
-    let values: Vec<Value> = tenants.iter().map(|t| t.clone().into()).collect();
     if backend == DbBackend::Postgres {
         for tenant in tenants {
             txn.execute_raw(Statement::from_sql_and_values(
@@ -213,21 +242,5 @@ pub(super) async fn running_of_tenants(
             .map_err(repository_error)?;
         }
     }
-    let count = format!(
-        "SELECT j.tenant AS tenant, count(*) AS n FROM job_runs AS r \
-         JOIN jobs AS j ON j.id = r.job_id \
-         WHERE r.status = 'running' AND j.tenant IN ({}) GROUP BY j.tenant",
-        list(backend, 1, tenants.len())
-    );
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(backend, count, values))
-        .await
-        .map_err(repository_error)?;
-    let mut running = HashMap::new();
-    for row in rows {
-        let tenant: String = row.try_get("", "tenant").map_err(repository_error)?;
-        let n: i64 = row.try_get("", "n").map_err(repository_error)?;
-        running.insert(tenant, u32::try_from(n).unwrap_or(u32::MAX));
-    }
-    Ok(running)
+    running_by(txn, RunsOf::Tenant, tenants.to_vec()).await
 }

@@ -21,13 +21,13 @@ use tokio::sync::watch;
 
 /// A receiver that counts requests, how many it holds at once, and who sent them.
 #[derive(Clone)]
-struct Receiver {
+pub(crate) struct Receiver {
     /// Requests received.
-    received: Arc<AtomicUsize>,
+    pub(crate) received: Arc<AtomicUsize>,
     /// Requests being answered now.
-    open: Arc<AtomicUsize>,
+    pub(crate) open: Arc<AtomicUsize>,
     /// Most requests answered at once.
-    most_open: Arc<AtomicUsize>,
+    pub(crate) most_open: Arc<AtomicUsize>,
     /// Peer addresses seen (one per connection).
     peers: Arc<Mutex<HashSet<String>>>,
     /// While false, requests wait before answering.
@@ -47,7 +47,7 @@ async fn hook(state: Data<&Receiver>, peer: &RemoteAddr) -> &'static str {
 }
 
 /// Starts a receiver, answering at once when `released` starts true; returns its URL.
-async fn receiver(released: bool) -> (String, Receiver, watch::Sender<bool>) {
+pub(crate) async fn receiver(released: bool) -> (String, Receiver, watch::Sender<bool>) {
     let (release, watch) = watch::channel(released);
     let state = Receiver {
         received: Arc::default(),

@@ -5,13 +5,12 @@
 //! delivery slot taken) and run later, each once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::delivery::Receiver;
 use crate::support::{Backend, DueJob, Store, TestClock, utc};
 use chrono::{DateTime, Utc};
-use poem::web::Data;
-use poem::{EndpointExt, Route, Server, handler, post};
 use scheduler_adapters::{HttpExecutor, NoJobCache, SeaOrmRunStore};
 use scheduler_core::{
     ActionHandlers, Dispatcher, DispatcherConfig, HostLimits, Job, JobRepository, RoutingExecutor,
@@ -20,47 +19,11 @@ use scheduler_core::{
 use sea_orm::ConnectionTrait;
 use tokio::sync::watch;
 
-/// A receiver that counts requests and how many it holds at once; while `released` is
-/// false, requests wait.
-#[derive(Clone)]
-struct Receiver {
-    received: Arc<AtomicUsize>,
-    open: Arc<AtomicUsize>,
-    most_open: Arc<AtomicUsize>,
-    released: watch::Receiver<bool>,
-}
-
-#[handler]
-async fn hook(state: Data<&Receiver>) -> &'static str {
-    state.received.fetch_add(1, Ordering::SeqCst);
-    let open = state.open.fetch_add(1, Ordering::SeqCst) + 1;
-    state.most_open.fetch_max(open, Ordering::SeqCst);
-    let mut released = state.released.clone();
-    let _ = tokio::time::timeout(Duration::from_secs(20), released.wait_for(|r| *r)).await;
-    state.open.fetch_sub(1, Ordering::SeqCst);
-    "ok"
-}
-
-/// Starts a receiver; returns its host key, URL, state and release switch.
+/// A receiver of `delivery.rs` (counting requests and how many it holds at once, holding
+/// them while not released), with its host key.
 async fn receiver(released: bool) -> (String, String, Receiver, watch::Sender<bool>) {
-    let (release, watch) = watch::channel(released);
-    let state = Receiver {
-        received: Arc::default(),
-        open: Arc::default(),
-        most_open: Arc::default(),
-        released: watch,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
-    let app = Route::new().at("/hook", post(hook)).data(state.clone());
-    tokio::spawn(async move { Server::new_with_acceptor(acceptor).run(app).await });
-    (
-        addr.to_string(),
-        format!("http://{addr}/hook"),
-        state,
-        release,
-    )
+    let (url, state, release) = crate::delivery::receiver(released).await;
+    (scheduler_core::host_key(&url), url, state, release)
 }
 
 /// Two replicas over `s` (on SQLite, one store: a single process) with `limits`, each

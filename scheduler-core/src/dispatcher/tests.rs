@@ -488,6 +488,23 @@ struct LoadTelemetry {
     limited: Mutex<Vec<String>>,
 }
 
+/// A dispatcher over `store` (executing nothing) whose telemetry records the load samples
+/// and limits it reports.
+fn reporting_dispatcher(store: MockRunStore) -> (Dispatcher, Arc<LoadTelemetry>) {
+    let telemetry = Arc::new(LoadTelemetry::default());
+    let mut cache = MockJobCache::new();
+    cache.expect_invalidate_jobs().return_const(());
+    let dispatcher = Dispatcher::new(
+        Arc::new(store),
+        Arc::new(MockJobExecutor::new()),
+        Arc::new(cache),
+        clock(),
+        telemetry.clone(),
+        DispatcherConfig::new("w"),
+    );
+    (dispatcher, telemetry)
+}
+
 /// A claim that left fires due for a host's or a tenant's limit says so, once per claim and
 /// name.
 #[tokio::test]
@@ -500,17 +517,7 @@ async fn limited_hosts_and_capped_tenants_of_a_claim_are_counted() {
             ..ClaimBatch::default()
         })
     });
-    let telemetry = Arc::new(LoadTelemetry::default());
-    let mut cache = MockJobCache::new();
-    cache.expect_invalidate_jobs().return_const(());
-    let dispatcher = Dispatcher::new(
-        Arc::new(store),
-        Arc::new(MockJobExecutor::new()),
-        Arc::new(cache),
-        clock(),
-        telemetry.clone(),
-        DispatcherConfig::new("w"),
-    );
+    let (dispatcher, telemetry) = reporting_dispatcher(store);
     dispatcher.tick().await.unwrap();
     assert_eq!(
         *telemetry.limited.lock().unwrap(),
@@ -568,17 +575,7 @@ async fn load_samples_report_each_tenants_backlog_and_zero_it_once_gone() {
     store
         .expect_due_by_tenant()
         .returning(move |_| Ok(samples.lock().unwrap().pop().unwrap_or_default()));
-    let telemetry = Arc::new(LoadTelemetry::default());
-    let mut cache = MockJobCache::new();
-    cache.expect_invalidate_jobs().return_const(());
-    let dispatcher = Dispatcher::new(
-        Arc::new(store),
-        Arc::new(MockJobExecutor::new()),
-        Arc::new(cache),
-        clock(),
-        telemetry.clone(),
-        DispatcherConfig::new("w"),
-    );
+    let (dispatcher, telemetry) = reporting_dispatcher(store);
     for _ in 0..4 {
         dispatcher.sample_load().await.unwrap();
     }

@@ -117,6 +117,17 @@ pub enum Invalid {
     CalendarEntry,
     /// A date that is not a real `YYYY-MM-DD` day.
     NotADate,
+    /// An owner name (of jobs applied from files) that is not 1-64 characters of ASCII
+    /// letters, digits, `-`, `_`, `.` starting with a letter or digit.
+    OwnerName,
+    /// A job applied from a file whose name belongs to a job the file's owner does not
+    /// manage (created through the API, declared in code, or another owner's).
+    ManagedElsewhere {
+        /// The job's name.
+        name: String,
+        /// The owner managing it, if any.
+        owner: Option<String>,
+    },
     /// A date range whose `to` is before its `from`.
     DateRangeReversed,
     /// A yearly range of a year or more.

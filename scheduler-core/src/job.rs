@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::calendar::{JobCalendars, OnExcluded};
 use crate::http_target::HttpTarget;
-use crate::job_values::{Description, JobName, Parameters, Timezone};
+use crate::job_values::{Description, JobName, Owner, Parameters, Timezone};
 use crate::policy::{JobSource, RunPolicy};
 use crate::run_status::RunStatus;
 use crate::tenant::Tenant;
@@ -55,6 +55,9 @@ pub struct JobSpec {
     pub target: Option<HttpTarget>,
     /// Who owns it: the API, or a program declaring it in code.
     pub source: JobSource,
+    /// The owner of the file set that manages it (`schedulerctl apply`), which may update
+    /// or prune it; `None` for a job no file manages.
+    pub managed_by: Option<Owner>,
     /// The calendars whose days it does not fire on, and whether such a fire is skipped or
     /// moved.
     pub calendars: JobCalendars,
@@ -490,6 +493,49 @@ impl BulkChange {
             BulkChange::Pause(note) => job.paused(note.clone()),
             BulkChange::Resume(at) => job.resumed(*at),
         }
+    }
+}
+
+/// One apply's writes, handed to [`crate::ports::JobRepository::apply_changes`] to be made
+/// in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobChanges {
+    /// Jobs to create.
+    pub inserts: Vec<NewJob>,
+    /// Jobs to rewrite, each with every field as it is to be stored.
+    pub updates: Vec<Job>,
+    /// Jobs to delete.
+    pub deletes: Vec<JobId>,
+}
+
+impl Job {
+    /// `job` as the store keeps it once it has the identity `id`: never run, not paused,
+    /// created and last changed by its creator.
+    pub fn from_new(id: JobId, job: NewJob) -> Job {
+        Job {
+            id,
+            spec: job.spec,
+            last_run: None,
+            last_status: None,
+            last_error: None,
+            fire_count: 0,
+            pause: None,
+            failure_streak: 0,
+            next_run: job.next_run,
+            next_fire: job.next_fire,
+            created_at: job.created_at,
+            updated_at: job.created_at,
+            tenant: job.tenant,
+            updated_by: job.created_by.clone(),
+            created_by: job.created_by,
+        }
+    }
+}
+
+impl JobChanges {
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.inserts.is_empty() && self.updates.is_empty() && self.deletes.is_empty()
     }
 }
 

@@ -51,6 +51,9 @@ pub struct JobDraft {
     pub target: Option<Value>,
     /// Default [`JobSource::Api`]; a program declaring jobs in code sets `Code`.
     pub source: Option<JobSource>,
+    /// The owner of the file set applying it; set by [`crate::JobService::apply`] only
+    /// (never read from a request body). Default none.
+    pub managed_by: Option<crate::job_values::Owner>,
     /// Names of the tenant's calendars whose days the job does not fire on; default none.
     pub calendars: Option<Vec<String>>,
     /// `skip` (default) or `move`: what a fire on an excluded day becomes.
@@ -332,6 +335,7 @@ impl JobDraft {
                     policy,
                     target,
                     source: self.source.unwrap_or_default(),
+                    managed_by: self.managed_by,
                     calendars,
                 };
                 if previous.map(|p| &p.schedule) != Some(&spec.schedule) {

@@ -38,6 +38,14 @@ impl From<JobName> for String {
     }
 }
 
+crate::text::path_segment_name! {
+    /// Who manages a set of jobs applied from files (`schedulerctl apply`): a team, a
+    /// repository, a service. Unique per set in its tenant: 1 to 64 characters of ASCII
+    /// letters, digits, `-`, `_` and `.`, starting with a letter or digit.
+    Owner,
+    Invalid::OwnerName
+}
+
 /// Free text describing a job: at most 10,000 characters, no NUL, empty by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Description(String);

@@ -105,7 +105,7 @@ pub use error::{
 };
 pub use host_limit::{Admission, AdmittedClaim, HostLimit, HostLimits, HostUse, Rate};
 pub use http_target::{HttpTarget, host_key};
-pub use job::{BulkChange, Job, JobId, JobSpec, NewJob, PauseNote, ScheduleStatus};
+pub use job::{BulkChange, Job, JobChanges, JobId, JobSpec, NewJob, PauseNote, ScheduleStatus};
 pub use job_input::{JobDraft, JobPatch};
 pub use job_query::{
     JobFilter, JobListRequest, JobOrdering, JobPage, JobPosition, JobQuery, JobSlice, OrderField,
@@ -115,7 +115,7 @@ pub use job_state::{
     CancelPlan, FiredJob, ManualPlan, StatusWrite, StreakChange, failure_streaks,
     outcome_status_writes, plan_cancel, plan_manual,
 };
-pub use job_values::{Description, JobName, Parameters, Timezone};
+pub use job_values::{Description, JobName, Owner, Parameters, Timezone};
 pub use notifier::{
     ChannelSender, ChannelStore, ClaimedNotification, NoNotifierTelemetry, Notification,
     NotificationQuery, NotificationStatus, Notifier, NotifierConfig, NotifierTelemetry, Outbox,
@@ -144,7 +144,9 @@ pub use run_service::{Backfilled, JobRun, RunService};
 pub use run_stats::{DayStats, HourBucket, Lateness, RunSample, RunSamples, RunStats};
 pub use run_status::{RunStatus, RunTrigger};
 pub use schedule::{CronParseError, CronSchedule, DstOverlap};
-pub use service::{Declared, JobService, NotificationFilter};
+pub use service::{
+    ApplyAction, ApplyOutcome, ApplyRequest, Declared, JobService, NotificationFilter, PlannedJob,
+};
 pub use signing::{
     SIGNATURE_HEADER, SigningSecret, SigningService, SigningStore, signature_header, verify,
 };

@@ -14,10 +14,10 @@ use crate::audit::{AuditEntry, AuditKind, AuditRecord};
 use crate::calendar::{Calendar, CalendarName};
 use crate::claim::{ClaimBatch, ClaimRequest, ClaimedRun, FinishedRun, Recovered};
 use crate::error::RepositoryError;
-use crate::job::{BulkChange, Job, JobId, NewJob};
+use crate::job::{BulkChange, Job, JobChanges, JobId, NewJob};
 use crate::job_query::{JobPage, JobSlice};
 use crate::job_state::CancelPlan;
-use crate::job_values::JobName;
+use crate::job_values::{JobName, Owner};
 use crate::plan::RunOutcome;
 use crate::plan::SkipReason;
 use crate::policy::JobSource;
@@ -96,6 +96,26 @@ pub trait JobRepository: Send + Sync {
         tenant: &Tenant,
         source: JobSource,
     ) -> Result<Vec<Job>, RepositoryError>;
+
+    /// What an apply of `owner`'s file set compares itself with: every job of `tenant`
+    /// managed by `owner`, and every job of `tenant` named one of `names` (whoever manages
+    /// it), each once, in id order. `Unavailable` when unreachable.
+    async fn list_for_apply(
+        &self,
+        tenant: &Tenant,
+        owner: &Owner,
+        names: &[JobName],
+    ) -> Result<Vec<Job>, RepositoryError>;
+
+    /// Writes an apply in one transaction: every insert, every update (written as
+    /// [`JobRepository::update`] writes one: `fire_count` and the failure streak are not
+    /// written back) and every delete — or, on any error, none of them. Returns the inserted
+    /// jobs, then the updated ones, as stored, in the order given.
+    ///
+    /// MUST return `Conflict(JobName)` when an insert's name is taken in its tenant,
+    /// `NotFound` when an updated or deleted job no longer exists, `Unavailable` when
+    /// unreachable; in each case nothing was written.
+    async fn apply_changes(&self, changes: JobChanges) -> Result<Vec<Job>, RepositoryError>;
 }
 
 /// Which audit entries a list reads: one tenant's, newest first, optionally narrowed.

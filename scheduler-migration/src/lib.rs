@@ -33,6 +33,7 @@ mod m20261211_000002_run_outputs;
 mod m20261212_000001_workers;
 mod m20261212_000002_due_by_tenant;
 mod m20261213_000001_host_flow;
+mod m20261214_000001_job_owner;
 
 /// Lists the migrations in the order they apply.
 pub struct Migrator;
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261212_000001_workers::Migration),
             Box::new(m20261212_000002_due_by_tenant::Migration),
             Box::new(m20261213_000001_host_flow::Migration),
+            Box::new(m20261214_000001_job_owner::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use crate::duration;
 use crate::exit::EXIT_CODES_HELP;
-use crate::output::Format;
+use crate::output::Output;
 
 /// `schedulerctl`: the scheduler's command-line client.
 #[derive(Debug, Parser)]
@@ -54,10 +54,10 @@ pub(crate) struct Global {
         long,
         short = 'o',
         value_enum,
-        default_value_t = Format::Table,
+        default_value_t = Output::Table,
         global = true
     )]
-    pub(crate) output: Format,
+    pub(crate) output: Output,
     /// Longest wait for one answer (e.g. 30s, 2m, 500ms).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration::parse, global = true)]
     pub(crate) timeout: Duration,
@@ -92,12 +92,63 @@ pub(crate) enum Command {
     /// an admin key).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Make the server's jobs match files (YAML or JSON: owner: <name>, jobs: [...]), in one
+    /// transaction: create, update and, with --prune, delete the owner's jobs. --dry-run
+    /// shows the plan and changes nothing.
+    Apply(ApplyArgs),
+    /// Show what `apply` would change; exits 1 when the server differs from the files.
+    Diff(FileSetArgs),
+    /// Export: `get jobs` prints jobs as the file `apply` reads (YAML; -o json for JSON).
+    #[command(subcommand)]
+    Get(GetCommand),
     /// Print a shell completion script, e.g. `schedulerctl completions bash >
     /// /etc/bash_completion.d/schedulerctl`.
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+/// The files of `apply` and `diff`, and what the apply may do.
+#[derive(Debug, Args)]
+pub(crate) struct FileSetArgs {
+    /// A job file (.yaml, .yml or .json; `-` reads YAML or JSON from standard input) or a
+    /// directory of them; repeat for more.
+    #[arg(long = "filename", short = 'f', value_name = "PATH", required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Whose jobs these are (overrides the files' `owner`).
+    #[arg(long)]
+    pub(crate) owner: Option<String>,
+    /// Delete the owner's jobs the files no longer list.
+    #[arg(long)]
+    pub(crate) prune: bool,
+    /// Take over listed jobs that no file manages yet (created through the API or the
+    /// dashboard) instead of refusing their names.
+    #[arg(long)]
+    pub(crate) adopt: bool,
+}
+
+/// `schedulerctl apply`.
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The files and what the apply may do.
+    #[command(flatten)]
+    pub(crate) set: FileSetArgs,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// `schedulerctl get ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum GetCommand {
+    /// Every job of your tenant (or of one owner) as a file `apply` reads: the fields a file
+    /// sets, header values masked as `***` (an apply keeps the stored value for them).
+    Jobs {
+        /// Only the jobs this owner's files manage (and the file names the owner).
+        #[arg(long)]
+        owner: Option<String>,
     },
 }
 
@@ -877,7 +928,7 @@ mod tests {
             "http://h:1",
         ])
         .unwrap();
-        assert!(matches!(cli.global.output, Format::Json));
+        assert!(matches!(cli.global.output, Output::Json));
         assert_eq!(cli.global.url, "http://h:1");
     }
 }

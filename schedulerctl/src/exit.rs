@@ -85,7 +85,8 @@ impl From<Exit> for ExitCode {
 pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
-  1  server error or unreachable server (5xx, connection, timeout, an answer not as documented)
+  1  server error or unreachable server (5xx, connection, timeout, an answer not as documented);
+     diff: the server differs from the files
   2  usage error: bad arguments, unreadable --file, --params not JSON, a bad .ics (nothing was sent)
   3  not found (404): no such job, run, key, calendar or channel
   4  authentication or permission (401, 403): missing, wrong or revoked key, scope too small

@@ -36,6 +36,9 @@ pub(crate) enum Failure {
         /// Runs asked for with `--count`.
         wanted: u64,
     },
+    /// `diff`: the server differs from the files by this many jobs to create, update or
+    /// delete.
+    Drifted(u64),
     /// Another failure, with a line of ours on its cause or what to do about it.
     Hinted {
         /// The failure (its exit code is the one used).
@@ -69,6 +72,7 @@ impl Failure {
             Failure::Refused(refusal) => Exit::for_status(refusal.status),
             Failure::OutputClosed => Exit::Success,
             Failure::TimedOut { .. } => Exit::TimedOut,
+            Failure::Drifted(_) => Exit::Failure,
             Failure::Hinted { failure, .. } => failure.exit(),
         }
     }
@@ -99,6 +103,11 @@ impl fmt::Display for Failure {
             Failure::TimedOut { finished, wanted } => write!(
                 f,
                 "--for ended after {finished} of the {wanted} runs asked for by --count finished"
+            ),
+            Failure::Drifted(jobs) => write!(
+                f,
+                "the server differs from the files: {jobs} job(s) to change (`schedulerctl \
+                 apply` makes them match)"
             ),
             Failure::Hinted { failure, hint } => write!(f, "{failure}\n  {hint}"),
         }

@@ -3,7 +3,7 @@
 //! and exits with a code per kind of outcome (`exit.rs`, listed by `--help`).
 //!
 //! Map: `cli.rs` what the commands take; `commands/` what they do; `client.rs` HTTP;
-//! `body.rs` job and channel bodies from flags, and files; `ics.rs` calendar dates from iCalendar files;
+//! `body.rs` job and channel bodies from flags, and files; `files.rs` job files (YAML, JSON) for `apply`; `ics.rs` calendar dates from iCalendar files;
 //! `listing.rs` pages; `tail.rs` following runs; `tables.rs` and `output.rs` what is printed;
 //! `failure.rs` and `exit.rs` what went wrong.
 
@@ -14,6 +14,7 @@ mod commands;
 mod duration;
 mod exit;
 mod failure;
+mod files;
 mod ics;
 mod listing;
 mod output;

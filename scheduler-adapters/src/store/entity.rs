@@ -2,8 +2,9 @@
 
 use scheduler_core::{
     CalendarDef, CalendarRules, ConcurrencyPolicy, Description, DstOverlap, HttpTarget, Interval,
-    Job, JobCalendars, JobId, JobName, JobSource, JobSpec, MisfirePolicy, OnExcluded, Parameters,
-    PauseNote, RepositoryError, RunPolicy, RunStatus, Schedule, Tenant, Timezone, WireEnum,
+    Job, JobCalendars, JobId, JobName, JobSource, JobSpec, MisfirePolicy, OnExcluded, Owner,
+    Parameters, PauseNote, RepositoryError, RunPolicy, RunStatus, Schedule, Tenant, Timezone,
+    WireEnum,
 };
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -121,6 +122,9 @@ pub(crate) struct Model {
     /// `api` or `code` (who owns the job). Rows cached before the column existed read `api`.
     #[serde(default = "api_source")]
     pub source: String,
+    /// The owner of the file set managing the job (`schedulerctl apply`); none otherwise.
+    #[serde(default)]
+    pub managed_by: Option<String>,
     /// Owning tenant.
     #[serde(default = "default_tenant")]
     pub tenant: String,
@@ -316,6 +320,12 @@ impl Model {
                 .transpose()
                 .map_err(|e| corrupt(id, "target", e))?,
             source: JobSource::parse(&self.source).map_err(|e| corrupt(id, "source", e))?,
+            managed_by: self
+                .managed_by
+                .as_deref()
+                .map(Owner::parse)
+                .transpose()
+                .map_err(|e| corrupt(id, "managed_by", e))?,
             calendars: self.job_calendars()?,
         };
         Ok(Job {
@@ -396,6 +406,7 @@ impl Model {
             target: job.spec.target.as_ref().map(HttpTarget::to_value),
             target_host: job.spec.target.as_ref().map(HttpTarget::host_key),
             source: job.spec.source.as_str().to_string(),
+            managed_by: job.spec.managed_by.as_ref().map(|o| o.as_str().to_string()),
             created_at: micros(job.created_at),
             updated_at: micros(job.updated_at),
             tenant: job.tenant.as_str().to_string(),

@@ -4,13 +4,13 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use scheduler_core::{
-    BulkChange, Conflict, Job, JobId, JobName, JobPage, JobRepository, JobSlice, JobSource, NewJob,
-    RepositoryError, Tenant, WireEnum,
+    BulkChange, Conflict, Job, JobChanges, JobId, JobName, JobPage, JobRepository, JobSlice,
+    JobSource, NewJob, Owner, RepositoryError, Tenant, WireEnum,
 };
 use sea_orm::sea_query::{Expr, LikeExpr, LockType, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::coalesce::{Call, Coalescer, Stopped};
@@ -25,6 +25,10 @@ type InsertCall = Call<NewJob, Result<Job, RepositoryError>>;
 
 /// Most reads by id answered by one query.
 const MAX_READ_BATCH: usize = 64;
+
+/// Most names (or ids) one `IN (…)` list of an apply holds: far below both databases' limits
+/// on bound parameters.
+const MAX_NAMES_PER_QUERY: usize = 500;
 
 /// Most inserts written by one statement (and one commit).
 const MAX_INSERT_BATCH: usize = 32;
@@ -83,23 +87,7 @@ fn writable(job: &Job) -> ActiveModel {
 
 /// The row for a new job; the database assigns its identity.
 fn new_row(job: &NewJob) -> ActiveModel {
-    let mut row = writable(&Job {
-        id: JobId(0),
-        spec: job.spec.clone(),
-        last_run: None,
-        last_status: None,
-        last_error: None,
-        fire_count: 0,
-        pause: None,
-        failure_streak: 0,
-        next_run: job.next_run,
-        next_fire: job.next_fire,
-        created_at: job.created_at,
-        updated_at: job.created_at,
-        tenant: job.tenant.clone(),
-        created_by: job.created_by.clone(),
-        updated_by: job.created_by.clone(),
-    });
+    let mut row = writable(&Job::from_new(JobId(0), job.clone()));
     row.id = NotSet;
     row
 }
@@ -234,6 +222,33 @@ async fn insert_batch(db: DatabaseConnection, mut batch: Vec<InsertCall>) {
     }
 }
 
+/// Writes every column of the stored job `job.id` but `fire_count` (the claim's alone: an edit
+/// never writes back the count it read, or a fire claimed meanwhile would be lost and
+/// `max_runs` overrun) and the failure streak (the outcomes'). `NotFound` when no row is.
+async fn update_row<C: ConnectionTrait>(conn: &C, job: &Job) -> Result<(), RepositoryError> {
+    let mut row = writable(job);
+    row.id = NotSet;
+    row.fire_count = NotSet;
+    // The failure streak is the outcomes' alone too, except that a row written while it
+    // is stored paused (its resume among such writes) starts counting afresh (the
+    // right-hand side reads the row before the write).
+    row.failure_streak = NotSet;
+    let result = Entity::update_many()
+        .set(row)
+        .col_expr(
+            Column::FailureStreak,
+            Expr::cust("CASE WHEN is_active THEN failure_streak ELSE 0 END"),
+        )
+        .filter(Column::Id.eq(job.id.0))
+        .exec(conn)
+        .await
+        .map_err(repository_error)?;
+    if result.rows_affected == 0 {
+        return Err(RepositoryError::NotFound);
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl JobRepository for SeaOrmJobRepository {
     async fn insert(&self, job: NewJob) -> Result<Job, RepositoryError> {
@@ -250,29 +265,7 @@ impl JobRepository for SeaOrmJobRepository {
 
     async fn update(&self, job: Job) -> Result<Job, RepositoryError> {
         let id = job.id.0;
-        let mut row = writable(&job);
-        // The count is the claim's alone: an edit never writes back the count it read (a
-        // fire claimed meanwhile would be lost, and `max_runs` overrun). So the row is
-        // written without it and read back.
-        row.id = NotSet;
-        row.fire_count = NotSet;
-        // The failure streak is the outcomes' alone too, except that a row written while it
-        // is stored paused (its resume among such writes) starts counting afresh (the
-        // right-hand side reads the row before the write).
-        row.failure_streak = NotSet;
-        let result = Entity::update_many()
-            .set(row)
-            .col_expr(
-                Column::FailureStreak,
-                Expr::cust("CASE WHEN is_active THEN failure_streak ELSE 0 END"),
-            )
-            .filter(Column::Id.eq(id))
-            .exec(&self.db)
-            .await
-            .map_err(repository_error)?;
-        if result.rows_affected == 0 {
-            return Err(RepositoryError::NotFound);
-        }
+        update_row(&self.db, &job).await?;
         read_one(&self.db, id)
             .await?
             .ok_or(RepositoryError::NotFound)
@@ -351,6 +344,77 @@ impl JobRepository for SeaOrmJobRepository {
         }
         txn.commit().await.map_err(repository_error)?;
         Ok(changed)
+    }
+
+    async fn list_for_apply(
+        &self,
+        tenant: &Tenant,
+        owner: &Owner,
+        names: &[JobName],
+    ) -> Result<Vec<Job>, RepositoryError> {
+        let mut rows: HashMap<i64, Model> = HashMap::new();
+        let managed = Entity::find()
+            .filter(Column::Tenant.eq(tenant.as_str()))
+            .filter(Column::ManagedBy.eq(owner.as_str()))
+            .all(&self.db)
+            .await
+            .map_err(repository_error)?;
+        rows.extend(managed.into_iter().map(|row| (row.id, row)));
+        for chunk in names.chunks(MAX_NAMES_PER_QUERY) {
+            let named = Entity::find()
+                .filter(Column::Tenant.eq(tenant.as_str()))
+                .filter(Column::Name.is_in(chunk.iter().map(JobName::as_str)))
+                .all(&self.db)
+                .await
+                .map_err(repository_error)?;
+            rows.extend(named.into_iter().map(|row| (row.id, row)));
+        }
+        let mut rows: Vec<Model> = rows.into_values().collect();
+        rows.sort_by_key(|row| row.id);
+        rows.into_iter().map(Model::into_job).collect()
+    }
+
+    async fn apply_changes(&self, changes: JobChanges) -> Result<Vec<Job>, RepositoryError> {
+        // Dropped without a commit on any error below: the transaction rolls back.
+        let txn = super::begin_write(&self.db).await?;
+        let mut stored = Vec::with_capacity(changes.inserts.len() + changes.updates.len());
+        for job in &changes.inserts {
+            // One statement per job: a taken name is this job's `Conflict` (the unique
+            // constraint decides, as for `insert`), and the whole apply rolls back.
+            let row = new_row(job).insert(&txn).await.map_err(repository_error)?;
+            stored.push(row.into_job()?);
+        }
+        for job in &changes.updates {
+            update_row(&txn, job).await?;
+        }
+        for chunk in changes.deletes.chunks(MAX_NAMES_PER_QUERY) {
+            let ids: Vec<i64> = chunk.iter().map(|id| id.0).collect();
+            let result = Entity::delete_many()
+                .filter(Column::Id.is_in(ids))
+                .exec(&txn)
+                .await
+                .map_err(repository_error)?;
+            if result.rows_affected != chunk.len() as u64 {
+                return Err(RepositoryError::NotFound);
+            }
+        }
+        // The updated rows as stored (their counts and streaks are the store's).
+        let mut updated: HashMap<i64, Model> = HashMap::new();
+        let ids: Vec<i64> = changes.updates.iter().map(|job| job.id.0).collect();
+        for chunk in ids.chunks(MAX_NAMES_PER_QUERY) {
+            let rows = Entity::find()
+                .filter(Column::Id.is_in(chunk.to_vec()))
+                .all(&txn)
+                .await
+                .map_err(repository_error)?;
+            updated.extend(rows.into_iter().map(|row| (row.id, row)));
+        }
+        for id in ids {
+            let row = updated.remove(&id).ok_or(RepositoryError::NotFound)?;
+            stored.push(row.into_job()?);
+        }
+        txn.commit().await.map_err(repository_error)?;
+        Ok(stored)
     }
 
     async fn list_by_source(

@@ -467,6 +467,109 @@ async fn a_refused_row_fails_only_its_own_insert_in_a_shared_batch(store: Store)
     assert_eq!(page.total, Some(3 * 39));
 }
 
+fn owner(name: &str) -> scheduler_core::Owner {
+    scheduler_core::Owner::parse(name).unwrap()
+}
+
+fn job_name(name: &str) -> scheduler_core::JobName {
+    scheduler_core::JobName::parse(name).unwrap()
+}
+
+/// An apply's comparison reads the owner's jobs and the listed names, each once, of the
+/// tenant only; the owner survives the round trip.
+async fn an_apply_reads_the_owners_jobs_and_the_listed_names(store: Store) {
+    let mut managed = new_job("managed");
+    managed.spec.managed_by = Some(owner("team-a"));
+    let managed = store.repo.insert(managed).await.unwrap();
+    assert_eq!(managed.spec.managed_by, Some(owner("team-a")));
+    let listed = store.repo.insert(new_job("listed")).await.unwrap();
+    let mut theirs = new_job("theirs");
+    theirs.spec.managed_by = Some(owner("team-b"));
+    store.repo.insert(theirs).await.unwrap();
+    let mut elsewhere = new_job("listed");
+    elsewhere.tenant = scheduler_core::Tenant::parse("other").unwrap();
+    elsewhere.spec.managed_by = Some(owner("team-a"));
+    store.repo.insert(elsewhere).await.unwrap();
+    let tenant = scheduler_core::Tenant::default_tenant();
+    let found = store
+        .repo
+        .list_for_apply(
+            &tenant,
+            &owner("team-a"),
+            &[job_name("listed"), job_name("managed"), job_name("absent")],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<JobId> = found.iter().map(|job| job.id).collect();
+    assert_eq!(ids, vec![managed.id, listed.id]);
+    assert_eq!(found[0], managed);
+}
+
+/// An apply's writes are made together or not at all: an insert whose name is taken fails
+/// the whole apply with `Conflict`, and the update and delete made before it in the same
+/// transaction are rolled back; a clean apply returns inserts then updates as stored.
+async fn an_apply_writes_everything_or_nothing(store: Store) {
+    let kept = store.repo.insert(new_job("kept")).await.unwrap();
+    let doomed = store.repo.insert(new_job("doomed")).await.unwrap();
+    store.repo.insert(new_job("taken")).await.unwrap();
+    let mut rewritten = kept.clone();
+    rewritten.spec.description = scheduler_core::Description::parse("rewritten").unwrap();
+    let failing = scheduler_core::JobChanges {
+        inserts: vec![new_job("fresh"), new_job("taken")],
+        updates: vec![rewritten.clone()],
+        deletes: vec![doomed.id],
+    };
+    assert_eq!(
+        store.repo.apply_changes(failing).await,
+        Err(RepositoryError::Conflict(Conflict::JobName))
+    );
+    assert_eq!(store.repo.get(kept.id).await.unwrap(), Some(kept.clone()));
+    assert!(
+        store.repo.get(doomed.id).await.unwrap().is_some(),
+        "not deleted"
+    );
+    let tenant = scheduler_core::Tenant::default_tenant();
+    assert_eq!(
+        store
+            .repo
+            .find_by_name(&tenant, &job_name("fresh"))
+            .await
+            .unwrap(),
+        None,
+        "not inserted"
+    );
+    // A gone job fails it too, and nothing is written.
+    let ghost = scheduler_core::JobChanges {
+        inserts: vec![new_job("fresh")],
+        updates: vec![],
+        deletes: vec![JobId(987_654)],
+    };
+    assert_eq!(
+        store.repo.apply_changes(ghost).await,
+        Err(RepositoryError::NotFound)
+    );
+    assert_eq!(
+        store
+            .repo
+            .find_by_name(&tenant, &job_name("fresh"))
+            .await
+            .unwrap(),
+        None
+    );
+    let clean = scheduler_core::JobChanges {
+        inserts: vec![new_job("fresh")],
+        updates: vec![rewritten.clone()],
+        deletes: vec![doomed.id],
+    };
+    let stored = store.repo.apply_changes(clean).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].spec.name.as_str(), "fresh");
+    assert!(stored[0].id.0 > 0);
+    assert_eq!(stored[1], rewritten);
+    assert_eq!(store.repo.get(kept.id).await.unwrap(), Some(rewritten));
+    assert_eq!(store.repo.get(doomed.id).await.unwrap(), None);
+}
+
 scheduler_test_support::backend_tests! {
     attribute: tokio::test,
     setups: { sqlite => Store::sqlite, postgres => Store::postgres },
@@ -483,6 +586,8 @@ scheduler_test_support::backend_tests! {
     a_read_after_a_write_sees_it_under_concurrent_reads,
     concurrent_inserts_each_store_their_own_job_once,
     a_refused_row_fails_only_its_own_insert_in_a_shared_batch,
+    an_apply_reads_the_owners_jobs_and_the_listed_names,
+    an_apply_writes_everything_or_nothing,
     ],
 }
 

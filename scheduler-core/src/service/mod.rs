@@ -22,11 +22,13 @@ use crate::ports::{
 };
 use crate::target_guard::{HostCheck, TargetGuard};
 
+mod apply;
 mod audit_trail;
 mod calendars;
 mod channels;
 mod declare;
 
+pub use apply::{ApplyAction, ApplyOutcome, ApplyRequest, PlannedJob};
 pub use audit_trail::{AuditFilter, AuditPage};
 pub use channels::NotificationFilter;
 pub use declare::Declared;
@@ -341,6 +343,7 @@ impl JobService {
         // Editing a job does not change who owns it.
         let draft = JobDraft {
             source: draft.source.or(Some(current.spec.source)),
+            managed_by: draft.managed_by.or_else(|| current.spec.managed_by.clone()),
             ..draft
         };
         let spec = draft.validate_replacing(self.clock.now(), Some(&current.spec))?;
@@ -579,6 +582,36 @@ impl JobService {
         }
         let spec = self.resolve_calendars(spec).await?;
         let now = self.clock.now();
+        let id = current.id;
+        let before = current.clone();
+        let result = self
+            .repository
+            .update(self.rewritten(current, spec, reschedule, pause, now))
+            .await;
+        // Invalidate even on failure: the write may have reached the store before the error.
+        self.cache.invalidate_job(id).await;
+        let stored = result?;
+        self.audit(crate::audit::job_record(
+            &self.principal.audit_actor(),
+            now,
+            Some(&before),
+            Some(&stored),
+        ))
+        .await;
+        Ok(stored)
+    }
+
+    /// `current` with `spec` as it is to be stored at `now` by the acting key: `next_run`
+    /// recomputed when `reschedule`, the pause note following `is_active` (see
+    /// [`JobService::save`]).
+    fn rewritten(
+        &self,
+        current: Job,
+        spec: JobSpec,
+        reschedule: bool,
+        pause: Option<PauseRequest>,
+        now: DateTime<Utc>,
+    ) -> Job {
         let (next_run, next_fire) = if reschedule {
             stored_next(&spec, spec.next_fire(now, current.fire_count))
         } else {
@@ -603,31 +636,15 @@ impl JobService {
                 })
             }),
         };
-        let id = current.id;
-        let before = current.clone();
-        let result = self
-            .repository
-            .update(Job {
-                spec,
-                next_run,
-                next_fire,
-                pause,
-                updated_at: now,
-                updated_by: self.principal.key_name.clone(),
-                ..current
-            })
-            .await;
-        // Invalidate even on failure: the write may have reached the store before the error.
-        self.cache.invalidate_job(id).await;
-        let stored = result?;
-        self.audit(crate::audit::job_record(
-            &self.principal.audit_actor(),
-            now,
-            Some(&before),
-            Some(&stored),
-        ))
-        .await;
-        Ok(stored)
+        Job {
+            spec,
+            next_run,
+            next_fire,
+            pause,
+            updated_at: now,
+            updated_by: self.principal.key_name.clone(),
+            ..current
+        }
     }
 }
 
@@ -647,7 +664,7 @@ pub(crate) fn list_page_size(raw: Option<i64>) -> Result<u32, Invalid> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::error::{Conflict, RepositoryError};
     use crate::job_query::JobPage;
@@ -658,7 +675,7 @@ mod tests {
     use chrono::{DateTime, Utc};
     use mockall::predicate::eq;
 
-    fn now() -> DateTime<Utc> {
+    pub(in crate::service) fn now() -> DateTime<Utc> {
         "2025-06-23T08:00:00Z".parse().unwrap()
     }
 
@@ -668,7 +685,7 @@ mod tests {
         Arc::new(clock)
     }
 
-    fn draft() -> JobDraft {
+    pub(in crate::service) fn draft() -> JobDraft {
         JobDraft {
             name: Some("weekly".into()),
             cron_expression: Some("0 9 * * 1".into()),
@@ -677,7 +694,7 @@ mod tests {
         }
     }
 
-    fn stored(id: i64) -> Job {
+    pub(in crate::service) fn stored(id: i64) -> Job {
         let spec = draft().validate(now()).unwrap();
         Job {
             id: JobId(id),
@@ -698,7 +715,7 @@ mod tests {
         }
     }
 
-    fn service(repo: MockJobRepository, cache: MockJobCache) -> JobService {
+    pub(in crate::service) fn service(repo: MockJobRepository, cache: MockJobCache) -> JobService {
         JobService::new(Arc::new(repo), Arc::new(cache), clock())
     }
 

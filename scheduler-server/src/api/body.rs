@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    Invalid, JobDraft, JobListRequest, JobPatch, JobQuery, PolicyInput, RunListRequest, RunQuery,
-    ValidationErrors,
+    ApplyRequest, Invalid, JobDraft, JobListRequest, JobPatch, JobQuery, PolicyInput,
+    RunListRequest, RunQuery, ValidationErrors,
 };
 use serde_json::{Map, Value};
 
@@ -207,6 +207,53 @@ pub fn read_backfill(body: &Value) -> Result<BackfillRange, ValidationErrors> {
     }
 }
 
+/// Reads an apply's body: `owner`, `prune`, `dry_run` and `jobs` (each job read as a POST
+/// body is, its reading errors named `jobs[i].<field>`).
+///
+/// # Errors
+/// `non_field_errors` when the body is not an object. A missing `owner` or `jobs`, or a
+/// field of the wrong JSON type (`jobs[i]` for a job that is no object), travels in the
+/// request's `input_errors`, reported with the core's.
+pub fn read_apply(body: &Value) -> Result<ApplyRequest, ValidationErrors> {
+    let body = as_object(body)?;
+    let mut r = FieldReader::new(body);
+    let owner = r.non_null_string("owner");
+    if !body.contains_key("owner") {
+        r.errors.add("owner", Invalid::Required);
+    }
+    let prune = r.boolean("prune").unwrap_or(false);
+    let dry_run = r.boolean("dry_run").unwrap_or(false);
+    let adopt = r.boolean("adopt").unwrap_or(false);
+    let mut jobs = Vec::new();
+    match body.get("jobs") {
+        None => r.errors.add("jobs", Invalid::Required),
+        Some(Value::Array(items)) => {
+            for (index, item) in items.iter().enumerate() {
+                match read_draft(item) {
+                    Ok(draft) => jobs.push(draft),
+                    Err(errors) => {
+                        for error in errors.iter() {
+                            r.errors
+                                .add(format!("jobs[{index}]"), error.problem.clone());
+                        }
+                        // Keeps the later jobs at their index; the core skips it.
+                        jobs.push(JobDraft::default());
+                    }
+                }
+            }
+        }
+        Some(_) => r.errors.add("jobs", Invalid::NotAList),
+    }
+    Ok(ApplyRequest {
+        owner: owner.unwrap_or_default(),
+        jobs,
+        prune,
+        adopt,
+        dry_run,
+        input_errors: r.errors,
+    })
+}
+
 /// Reads a POST/PUT body into a draft; its reading errors travel inside it.
 ///
 /// # Errors
@@ -233,6 +280,7 @@ pub fn read_draft(body: &Value) -> Result<JobDraft, ValidationErrors> {
         target: body.get("target").cloned(),
         // Not writable through the API: a replace keeps the job's owner.
         source: None,
+        managed_by: None,
         calendars: r.string_list("calendars"),
         on_excluded: r.non_null_string("on_excluded"),
         input_errors: r.errors,

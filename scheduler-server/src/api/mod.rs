@@ -1,6 +1,7 @@
 //! The HTTP API: poem-openapi endpoints (one file per resource), the readers and output types
 //! they translate with, the OpenAPI document and Swagger UI.
 
+pub mod apply;
 pub mod audit;
 pub mod body;
 pub mod calendars;
@@ -55,6 +56,9 @@ pub fn routes(parts: ApiParts) -> (impl Endpoint<Output = poem::Response>, Route
     let api = OpenApiService::new(
         (
             maintenance::MaintenanceApi {
+                service: parts.jobs.clone(),
+            },
+            apply::ApplyApi {
                 service: parts.jobs.clone(),
             },
             JobsApi {

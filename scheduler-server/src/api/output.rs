@@ -220,6 +220,10 @@ pub struct JobOut {
     /// Who owns the job: `api` (created through this API) or `code` (declared by a program
     /// embedding the scheduler, which reconciles it at every start). Read-only.
     pub source: OneOf<JobSource>,
+    /// The owner of the file set managing the job (`schedulerctl apply -f`), which updates
+    /// and may prune it; null for a job no file manages. Read-only.
+    #[oai(nullable)]
+    pub managed_by: Option<String>,
     /// Creation instant.
     pub created_at: UtcInstant,
     /// Last change instant.
@@ -288,6 +292,7 @@ impl From<Job> for JobOut {
             last_status: job.last_status.map(OneOf::from),
             last_error: job.last_error,
             source: job.spec.source.into(),
+            managed_by: job.spec.managed_by.map(|owner| owner.as_str().to_string()),
             created_at: UtcInstant(job.created_at),
             updated_at: UtcInstant(job.updated_at),
             created_by: job.created_by,
@@ -348,6 +353,7 @@ impl poem_openapi::types::Example for JobOut {
             last_status: None,
             last_error: None,
             source: JobSource::Api.into(),
+            managed_by: None,
             created_at: instant("2025-06-20T12:00:00Z"),
             updated_at: instant("2025-06-20T12:00:00Z"),
             created_by: Some("ci".into()),

@@ -346,6 +346,10 @@ pub mod errors {
         PauseJob: [BadInput, JobNotFound, Unavailable]
     );
     error_set!(
+        /// Apply a file set of jobs.
+        ApplyJobs: [BadBody, Unavailable]
+    );
+    error_set!(
         /// Pause or resume many jobs (the maintenance switch).
         Maintenance: [BadInput, Unavailable]
     );

@@ -135,9 +135,11 @@ pub fn wording(field: &str, problem: &Invalid) -> String {
         Invalid::TenantName => "Enter 1-64 characters: lowercase letters, digits, - and _, \
              starting with a letter or digit."
             .into(),
-        Invalid::ChannelName => "Enter 1-64 characters: letters, digits, -, _ and ., starting \
+        Invalid::ChannelName | Invalid::OwnerName => {
+            "Enter 1-64 characters: letters, digits, -, _ and ., starting \
              with a letter or digit."
-            .into(),
+                .into()
+        }
         Invalid::EmailAddress => "Enter a valid e-mail address (name@example.com).".into(),
         Invalid::NotForKind { kind } => format!("A {kind} channel does not take this field."),
         Invalid::CalendarName => "Enter 1-64 characters: letters, digits, -, _ and ., starting \
@@ -152,6 +154,16 @@ pub fn wording(field: &str, problem: &Invalid) -> String {
         Invalid::TooMany { max } => format!("Ensure this list has no more than {max} items."),
         Invalid::NotAList => "Expected a list of items.".into(),
         Invalid::DuplicateName { name } => format!("\"{name}\" is listed twice."),
+        Invalid::ManagedElsewhere { name, owner } => match owner {
+            Some(owner) => format!(
+                "A job named \"{name}\" exists and is managed by \"{owner}\", not by this \
+                 file's owner; rename one of them."
+            ),
+            None => format!(
+                "A job named \"{name}\" exists and no file manages it (created through the \
+                 API or declared in code); rename or delete it first."
+            ),
+        },
         Invalid::UnknownCalendar { name } => {
             format!("No calendar named \"{name}\": create it under /scheduler/calendars/ first.")
         }

@@ -86,8 +86,10 @@ async fn the_original_examples_create_jobs_with_correct_next_run(app: TestApp) {
     ] {
         assert!(job.get(field).is_some(), "missing {field}: {job}");
     }
-    // The seed's fields, the policies, then what schedules beyond cron added (all additive).
-    assert_eq!(job.as_object().unwrap().len(), 43);
+    // The seed's fields, the policies, then what schedules beyond cron and files added (all
+    // additive).
+    assert_eq!(job.as_object().unwrap().len(), 44);
+    assert_eq!(job["managed_by"], serde_json::Value::Null);
     assert_eq!(job["catch_up_window_seconds"], 3600);
     assert_eq!(
         (
@@ -499,7 +501,7 @@ async fn docs_health_and_readiness(app: TestApp) {
             .is_some()
     );
     let job_schema = &spec["components"]["schemas"]["Job"]["properties"];
-    assert_eq!(job_schema.as_object().unwrap().len(), 43);
+    assert_eq!(job_schema.as_object().unwrap().len(), 44);
 
     assert_eq!(
         app.get_json("/health").await,

@@ -13,6 +13,7 @@
 )]
 
 mod api;
+mod apply;
 mod audit;
 mod auth;
 mod auto_pause;

@@ -1,7 +1,8 @@
-//! What each command does: one file per resource (`jobs.rs`, `runs.rs`, `cron.rs`,
+//! What each command does: one file per resource (`apply.rs` for files of jobs, `jobs.rs`, `runs.rs`, `cron.rs`,
 //! `calendars.rs`, `channels.rs`, `notifications.rs`, `keys.rs`, `audit.rs`), each a few
 //! requests and a print; the shared printing of a list or one item is in `print.rs`.
 
+mod apply;
 mod audit;
 mod calendars;
 mod channels;
@@ -29,7 +30,21 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
     }
     let global = &cli.global;
     let client = Client::new(&global.url, global.key.as_deref(), global.timeout)?;
-    let format = global.output;
+    let asked = global.output;
+    if asked == output::Output::Yaml {
+        // Commands print the server's JSON; YAML is that JSON converted as it is written.
+        output::print_json_as_yaml();
+    }
+    let format = match asked {
+        output::Output::Table => output::Format::Table,
+        output::Output::Json | output::Output::Yaml => output::Format::Json,
+    };
+    match cli.command {
+        Command::Apply(args) => return apply::apply(&client, format, &args).await,
+        Command::Diff(args) => return apply::diff(&client, format, &args).await,
+        Command::Get(command) => return apply::get(&client, format, command).await,
+        _ => {}
+    }
     match cli.command {
         Command::Jobs(command) => jobs::run(&client, format, command).await,
         Command::Runs(command) => runs::run(&client, format, command).await,
@@ -39,6 +54,8 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Notifications(command) => notifications::run(&client, format, command).await,
         Command::Keys(command) => keys::run(&client, format, command).await,
         Command::Audit(command) => audit::run(&client, format, command).await,
-        Command::Completions { .. } => Ok(()),
+        Command::Completions { .. } | Command::Apply(_) | Command::Diff(_) | Command::Get(_) => {
+            Ok(())
+        }
     }
 }

@@ -7,6 +7,7 @@
 // Tests: a broken expectation is a failure.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod apply;
 mod audit;
 mod calendars;
 mod channels;

@@ -34,8 +34,8 @@ pub use redis_cache::{RedisCacheConfig, RedisJobCache};
 pub use store::{
     CachedKeyStore, DatabaseConfig, PgWorkerPresence, PoolConnections, SeaOrmAuditLog,
     SeaOrmCalendarStore, SeaOrmChannelStore, SeaOrmJobRepository, SeaOrmKeyStore, SeaOrmOutbox,
-    SeaOrmRunStats, SeaOrmRunStore, SeaOrmSigningStore, connect, connection_failure, cursor_key,
-    mask_password, pool_connections,
+    SeaOrmRunStats, SeaOrmRunStore, SeaOrmSigningStore, TRANSACTION_POOLING, connect,
+    connection_failure, cursor_key, mask_password, pool_connections, refuse_transaction_pooling,
 };
 pub use telemetry::MetricsTelemetry;
 pub use tiered_cache::{LocalTierConfig, TieredJobCache};

@@ -132,6 +132,10 @@ pub async fn open_database(config: &Config) -> Result<DatabaseConnection, Startu
             return Err(failed(format!("cannot connect{to}: {cause}")));
         }
     };
+    // Before the migrations, whose statements would fail obscurely behind such a pooler.
+    scheduler_adapters::refuse_transaction_pooling(&db)
+        .await
+        .map_err(failed)?;
     scheduler_migration::migrate(&db)
         .await
         .map_err(|e| StartupError::Migration {

@@ -14,6 +14,7 @@ mod keys;
 mod new_run;
 mod notify;
 mod notify_entity;
+mod pooler;
 mod presence;
 mod run_claim;
 mod run_entity;
@@ -42,6 +43,7 @@ pub use calendars::SeaOrmCalendarStore;
 pub use jobs::SeaOrmJobRepository;
 pub use keys::{CachedKeyStore, SeaOrmKeyStore};
 pub use notify::{SeaOrmChannelStore, SeaOrmOutbox};
+pub use pooler::{TRANSACTION_POOLING, refuse_transaction_pooling};
 pub use presence::PgWorkerPresence;
 pub use run_stats::SeaOrmRunStats;
 pub use runs::SeaOrmRunStore;
@@ -96,10 +98,26 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
         // Pinging on every checkout doubles the round trips of a point read; ping only
         // connections idle long enough to have been dropped by the server or a proxy.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
-        .statement_timeout(config.statement_timeout)
         .sqlx_logging(false);
     let busy_timeout = config.statement_timeout;
     options.map_sqlx_sqlite_opts(move |sqlite| sqlite.busy_timeout(busy_timeout));
+    // PostgreSQL: no startup parameters beyond the standard ones, so a pooler in front
+    // (PgBouncer refuses `options` and `extra_float_digits` unless told to ignore them) needs
+    // no configuration; the statement timeout is set on each new connection instead. Floats
+    // travel in binary, so the server's default float text precision changes nothing.
+    options.map_sqlx_postgres_opts(|pg| pg.extra_float_digits(None));
+    let timeout_ms = config.statement_timeout.as_millis().max(1);
+    options.map_sqlx_postgres_pool_opts(move |pool| {
+        pool.after_connect(move |connection, _| {
+            Box::pin(async move {
+                let set = format!("SET statement_timeout = {timeout_ms}");
+                sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(set))
+                    .execute(connection)
+                    .await
+                    .map(|_| ())
+            })
+        })
+    });
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")

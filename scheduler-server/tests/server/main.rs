@@ -28,6 +28,7 @@ mod metrics;
 mod notifications;
 mod observability;
 mod overlap;
+mod pgbouncer;
 mod process;
 mod redis_cache;
 mod replay;

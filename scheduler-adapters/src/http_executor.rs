@@ -17,6 +17,7 @@ use scheduler_core::{
     Executed, HostResolver, HttpTarget, Job, JobExecutor, Run, RunOutput, SIGNATURE_HEADER,
     SigningService, TargetGuard, Tenant, signature_header,
 };
+use tracing::Instrument;
 
 /// How long resolving a target's host may take.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -292,9 +293,46 @@ impl JobExecutor for HttpExecutor {
             run.scheduled_for
                 .to_rfc3339_opts(SecondsFormat::AutoSi, true)
         );
+        let span = tracing::info_span!(
+            "delivery",
+            host = %target.host_key(),
+            method = %target.method,
+            http.status = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
         self.exchange(target, &job.tenant, &idempotency, &delivery_body(job, run))
+            .instrument(span)
             .await
     }
+}
+
+/// Collects the header fields a propagator writes.
+struct HeaderFields(Vec<(String, String)>);
+
+impl opentelemetry::propagation::Injector for HeaderFields {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.push((key.to_string(), value));
+    }
+}
+
+/// The W3C trace context (`traceparent`, `tracestate`) of the current span, when traces are
+/// on (otherwise the span has no trace and nothing is sent); its trace id is recorded on the
+/// span (`trace_id`), so the delivery's log lines carry it.
+fn trace_headers() -> Vec<(String, String)> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let span = tracing::Span::current();
+    let context = span.context();
+    let trace = context.span().span_context().clone();
+    if !trace.is_valid() {
+        return Vec::new();
+    }
+    span.record("trace_id", tracing::field::display(trace.trace_id()));
+    let mut fields = HeaderFields(Vec::new());
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut fields);
+    });
+    fields.0
 }
 
 impl HttpExecutor {
@@ -330,6 +368,7 @@ impl HttpExecutor {
             Err(error) => Executed::new(Err(error), None),
             Ok(response) => {
                 let status = response.status();
+                tracing::Span::current().record("http.status", status.as_u16());
                 let retry_after = throttle_delay(status, response.headers(), chrono::Utc::now());
                 let (body, output) = read_answer(response).await;
                 // What a receiver echoed of a header value is masked in the output, as in
@@ -384,6 +423,11 @@ impl HttpExecutor {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
         for (name, value) in &target.headers {
+            request = request.header(name, value);
+        }
+        // The run's trace continues at the receiver (`traceparent` is a reserved header: no
+        // target sets it).
+        for (name, value) in trace_headers() {
             request = request.header(name, value);
         }
         request.send().await.map_err(|e| {

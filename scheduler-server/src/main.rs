@@ -11,8 +11,7 @@ use scheduler_server::{
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     // Only the server's stdout is a log stream; a command's stdout is its result.
@@ -20,7 +19,34 @@ async fn main() -> std::process::ExitCode {
         Command::Serve => LogOutput::Stdout,
         _ => LogOutput::Stderr,
     };
+    // Outside the runtime: the trace exporter's HTTP client blocks, which async code may not,
+    // when it is made and when it is flushed at exit (`flush_on_exit` dropped after `run`).
     let flush_on_exit = scheduler_server::logging::init(cli.config.json_logs(), output);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("scheduler-server: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(cli.config, command, flush_on_exit));
+    drop(runtime);
+    code
+}
+
+/// What `main` does inside the runtime.
+async fn run(
+    config: scheduler_server::Config,
+    command: Command,
+    flush_on_exit: scheduler_server::logging::FlushOnExit,
+) -> std::process::ExitCode {
+    let cli = Cli {
+        config,
+        command: None,
+    };
     let result = match command {
         Command::Keys(command) => match open_existing_database(&cli.config, "keys").await {
             Ok(db) => {
@@ -64,7 +90,7 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "scheduler-server stopped");
-            drop(flush_on_exit);
+            flush_on_exit.flush();
             // Also on stderr, where a person starting the server looks first.
             eprintln!("scheduler-server: {error}");
             std::process::ExitCode::FAILURE

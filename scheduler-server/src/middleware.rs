@@ -172,6 +172,32 @@ fn new_request_id() -> String {
     format!("{prefix}-{n}")
 }
 
+/// Reads a W3C trace context (`traceparent`, `tracestate`) from request headers.
+struct TraceHeaders<'a>(&'a poem::http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for TraceHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(poem::http::HeaderName::as_str).collect()
+    }
+}
+
+/// The caller's trace, when the request carries a valid `traceparent` (and traces are on:
+/// without a propagator nothing is read): the request's span continues it.
+fn remote_parent(headers: &poem::http::HeaderMap) -> Option<opentelemetry::Context> {
+    use opentelemetry::trace::TraceContextExt as _;
+    if !headers.contains_key("traceparent") {
+        return None;
+    }
+    let context = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&TraceHeaders(headers))
+    });
+    context.span().span_context().is_valid().then_some(context)
+}
+
 /// A request's id, in its extensions for the handlers (the audit trail records it).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -189,7 +215,17 @@ pub async fn request_id<E: Endpoint>(next: E, mut request: Request) -> Result<Re
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable_request_id(v))
         .map_or_else(new_request_id, str::to_string);
-    let span = tracing::info_span!("request", request_id = %id);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = request.uri().path(),
+    );
+    if let Some(parent) = remote_parent(request.headers()) {
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        // Refused only when traces are off, when there is nothing to continue anyway.
+        let _ = span.set_parent(parent);
+    }
     // The principal carries it into the audit trail (`crate::auth`).
     request.extensions_mut().insert(RequestId(id.clone()));
     let mut response = match next.call(request).instrument(span).await {

@@ -200,8 +200,16 @@ impl Dispatcher {
                 .unwrap_or_default();
             inner.telemetry.fire_started(&claimed.job.tenant, lateness);
         }
-        let started =
-            self.start_reserved(batch.runs, &batch.replaced, &mut handlers, &mut deliveries);
+        // A span only for claims that took fires (an idle dispatcher's ticks make none): the
+        // parent of the runs it starts.
+        let started = if batch.runs.is_empty() {
+            0
+        } else {
+            let span = tracing::info_span!("claim", runs = batch.runs.len());
+            span.in_scope(|| {
+                self.start_reserved(batch.runs, &batch.replaced, &mut handlers, &mut deliveries)
+            })
+        };
         let more_due = (asked_handlers > 0 && got_handlers >= asked_handlers)
             || (asked_deliveries > 0 && got_deliveries >= asked_deliveries);
         inner.catching_up.store(more_due, Ordering::Relaxed);
@@ -293,7 +301,8 @@ impl Dispatcher {
             .first()
             .is_some_and(|c| c.job.spec.policy.concurrency == ConcurrencyPolicy::Allow);
         let dispatcher = self.clone();
-        tokio::spawn(async move {
+        // In the span that asked (a backfill's or a replay's request).
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             for run in claimed {
                 let kind = ExecutionKind::of(&run.job);
                 let Some(slot) = dispatcher
@@ -311,7 +320,7 @@ impl Dispatcher {
                     dispatcher.execute_here(run, slot).await;
                 }
             }
-        });
+        }));
     }
 
     /// Starts `run` (of a `replace` job) once the runs it replaced have stopped — at once when
@@ -321,7 +330,7 @@ impl Dispatcher {
     fn start_after_stop(&self, run: ClaimedRun, slot: RunSlot, replaced: Vec<RunId>) {
         self.track_in_flight([run.run.id], true);
         let dispatcher = self.clone();
-        tokio::spawn(async move {
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             let waited = tokio::time::timeout(REPLACE_WAIT, async {
                 loop {
                     if let Ok(true) = dispatcher.inner.store.all_stopped(&replaced).await {
@@ -335,7 +344,7 @@ impl Dispatcher {
                 tracing::warn!(run_id = %run.run.id, "the replaced runs did not report stopping; starting anyway");
             }
             dispatcher.execute_here(run, slot).await;
-        });
+        }));
     }
 
     /// Starts every claimed run with a slot of its kind from the reservations (which hold at

@@ -5,6 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 use crate::capacity::RunSlot;
 use crate::claim::{ClaimedRun, FinishedRun, HostHold};
@@ -18,12 +19,25 @@ use crate::wire::WireEnum;
 
 use super::Dispatcher;
 
+/// The `run` span of one execution: a child of the span current where it starts (the
+/// `claim` that took it, or the `request` that asked for it), the parent of its delivery's.
+fn run_span(run: &ClaimedRun) -> tracing::Span {
+    tracing::info_span!(
+        "run",
+        run_id = %run.run.id,
+        job_id = %run.job.id,
+        attempt = run.run.attempt,
+        trigger = run.run.trigger.as_str(),
+    )
+}
+
 impl Dispatcher {
     /// Executes `run` in a task of its own, holding `slot` until its outcome is stored.
     pub(super) fn start(&self, run: ClaimedRun, slot: RunSlot) {
         self.track_in_flight([run.run.id], true);
         let dispatcher = self.clone();
-        tokio::spawn(async move { dispatcher.execute(run, slot).await });
+        let span = run_span(&run);
+        tokio::spawn(async move { dispatcher.execute(run, slot).await }.instrument(span));
     }
 
     /// Counts `ids` in flight (heartbeated while there) when `add`, or no longer; tells the
@@ -44,7 +58,8 @@ impl Dispatcher {
     /// is recorded: runs that must not overlap go one after the other this way.
     pub(super) async fn execute_here(&self, run: ClaimedRun, slot: RunSlot) {
         self.track_in_flight([run.run.id], true);
-        self.execute(run, slot).await;
+        let span = run_span(&run);
+        self.execute(run, slot).instrument(span).await;
     }
 
     /// After a cancelled run's execution was dropped: counts it, forgets it, and tells the

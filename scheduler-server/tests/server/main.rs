@@ -40,6 +40,7 @@ mod startup;
 mod support;
 mod targets;
 mod tenants;
+mod traces;
 mod ui;
 mod ui_browser;
 mod ui_charts;

@@ -19,7 +19,8 @@ PG_SERVER=${PG_SERVER:-postgres://postgres@127.0.0.1:5432}
 PORT=${PORT:-18300}
 PROFILE=${PROFILE:-release}
 if [ "$PROFILE" = release ]; then
-    cargo build --release -q -p scheduler-server --bin scheduler-server -p schedulerctl
+    cargo build --release -q -p scheduler-server --bin scheduler-server
+    cargo build --release -q -p schedulerctl
 fi
 SERVER_BIN=target/$PROFILE/scheduler-server
 CTL=target/$PROFILE/schedulerctl

@@ -26,7 +26,7 @@ async fn backend_pid(connection: &mut sqlx::PgConnection) -> Result<i32, sqlx::E
 /// `Err` with [`TRANSACTION_POOLING`] when `db` (PostgreSQL) reaches its server through a
 /// transaction pooler; `Ok` directly and through a session pooler (and always on SQLite).
 ///
-/// Two client connections A and B: A asks for its server process, then B opens a
+/// Two client connections A and B (opened for the check, outside the pool): A asks for its server process, then B opens a
 /// transaction and asks for its own, then A asks again. With a server connection per client
 /// connection, B's differs from A's and A's stays the same. A transaction pooler hands A's
 /// server connection, free between A's statements, to B (PgBouncer reuses the most recently
@@ -38,22 +38,31 @@ pub async fn refuse_transaction_pooling(db: &DatabaseConnection) -> Result<(), S
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
-    let pool = db.get_postgres_connection_pool();
+    use sqlx::Connection as _;
+    // Two connections of their own, with the pool's options: a pool of one could not hold
+    // both, and the pool's are left untouched.
+    let options = db.get_postgres_connection_pool().connect_options();
     let failed = |error: sqlx::Error| format!("cannot check how the database is pooled: {error}");
-    let mut a = pool.acquire().await.map_err(failed)?;
-    let mut b = pool.acquire().await.map_err(failed)?;
+    let mut a = sqlx::PgConnection::connect_with(&options)
+        .await
+        .map_err(failed)?;
+    let mut b = sqlx::PgConnection::connect_with(&options)
+        .await
+        .map_err(failed)?;
     let first = backend_pid(&mut a).await.map_err(failed)?;
     sqlx::raw_sql(sqlx::AssertSqlSafe("BEGIN"))
-        .execute(&mut *b)
+        .execute(&mut b)
         .await
         .map_err(failed)?;
     let held = backend_pid(&mut b).await;
     let again = backend_pid(&mut a).await;
     let ended = sqlx::raw_sql(sqlx::AssertSqlSafe("ROLLBACK"))
-        .execute(&mut *b)
+        .execute(&mut b)
         .await;
     let (held, again) = (held.map_err(failed)?, again.map_err(failed)?);
     ended.map_err(failed)?;
+    let _ = a.close().await;
+    let _ = b.close().await;
     if held == first || again != first {
         return Err(TRANSACTION_POOLING.to_string());
     }

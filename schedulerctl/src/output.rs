@@ -59,10 +59,15 @@ pub(crate) fn emit(text: &str) -> Result<(), Failure> {
             }
         })
         .and_then(|()| out.flush());
-    written.map_err(|error| match error.kind() {
+    written.map_err(unwritten)
+}
+
+/// The failure of a write to standard output: a closed pipe ends the command quietly.
+pub(crate) fn unwritten(error: std::io::Error) -> Failure {
+    match error.kind() {
         std::io::ErrorKind::BrokenPipe => Failure::OutputClosed,
         _ => Failure::Output(error),
-    })
+    }
 }
 
 /// Writes an answer's body as received: the server's JSON, byte for byte.

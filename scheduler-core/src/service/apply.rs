@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::error::{Invalid, ServiceError, ValidationErrors};
-use crate::job::{Job, JobChanges, JobId, NewJob, stored_next};
+use crate::job::{Job, JobChanges, JobId, JobSpec, NewJob, stored_next};
 use crate::job_input::JobDraft;
 use crate::job_values::{JobName, Owner};
 use crate::policy::JobSource;
@@ -203,23 +203,10 @@ impl JobService {
                     source: None,
                     ..draft
                 };
-                let spec = match draft.validate(now) {
-                    Ok(spec) => prefixed(&mut errors, index, self.resolve_calendars(spec).await)?,
-                    Err(invalid) => {
-                        add_prefixed(&mut errors, index, &invalid);
-                        None
-                    }
-                };
-                let Some(spec) = spec else { continue };
-                if prefixed(
-                    &mut errors,
-                    index,
-                    self.check_target(spec.target.as_ref()).await,
-                )?
-                .is_none()
-                {
-                    continue;
-                }
+                let checked = self
+                    .checked(&mut errors, index, draft.validate(now), None)
+                    .await?;
+                let Some(spec) = checked else { continue };
                 let (next_run, next_fire) = stored_next(&spec, spec.next_fire(now, 0));
                 plan.push(PlannedJob {
                     action: ApplyAction::Create,
@@ -265,30 +252,16 @@ impl JobService {
             // unchanged, is kept rather than refused as "in the past"; masked header values
             // keep the stored ones.
             .validate_replacing(now, Some(&existing.spec));
-            let wanted = match wanted {
-                Ok(spec) => prefixed(&mut errors, index, self.resolve_calendars(spec).await)?,
-                Err(invalid) => {
-                    add_prefixed(&mut errors, index, &invalid);
-                    None
-                }
-            };
-            let Some(wanted) = wanted else { continue };
+            let checked = self
+                .checked(&mut errors, index, wanted, Some(&existing.spec))
+                .await?;
+            let Some(wanted) = checked else { continue };
             if wanted == existing.spec {
                 plan.push(PlannedJob {
                     action: ApplyAction::Unchanged,
                     before: Some(existing.clone()),
                     after: Some(existing.clone()),
                 });
-                continue;
-            }
-            if wanted.target != existing.spec.target
-                && prefixed(
-                    &mut errors,
-                    index,
-                    self.check_target(wanted.target.as_ref()).await,
-                )?
-                .is_none()
-            {
                 continue;
             }
             plan.push(PlannedJob {
@@ -322,6 +295,34 @@ impl JobService {
             });
         }
         self.write_plan(owner, plan).await
+    }
+
+    /// A listed job's spec as it would be written: `validated` with its calendars resolved and
+    /// its target checked by the guard (unless it is `previous`'s), or `None` with every
+    /// problem recorded under `jobs[index].`.
+    ///
+    /// # Errors
+    /// Any error but a validation one (the store, the calendars' store).
+    async fn checked(
+        &self,
+        errors: &mut ValidationErrors,
+        index: usize,
+        validated: Result<JobSpec, ValidationErrors>,
+        previous: Option<&JobSpec>,
+    ) -> Result<Option<JobSpec>, ServiceError> {
+        let spec = match validated {
+            Ok(spec) => prefixed(errors, index, self.resolve_calendars(spec).await)?,
+            Err(invalid) => {
+                add_prefixed(errors, index, &invalid);
+                None
+            }
+        };
+        let Some(spec) = spec else { return Ok(None) };
+        if previous.is_some_and(|previous| previous.target == spec.target) {
+            return Ok(Some(spec));
+        }
+        let target = self.check_target(spec.target.as_ref()).await;
+        Ok(prefixed(errors, index, target)?.map(|()| spec))
     }
 
     /// Writes a validated plan in one transaction, then forgets the cached copies and

@@ -68,6 +68,8 @@ fn delivered(seen: Data<&Arc<Seen>>, request: &Request) -> &'static str {
 struct Server {
     child: Child,
     base: String,
+    /// An HTTP client with a bound on every answer.
+    client: reqwest::Client,
     _file: TestSqlite,
 }
 
@@ -110,8 +112,25 @@ impl Server {
         Server {
             child,
             base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("a client"),
             _file: file,
         }
+    }
+
+    /// Creates the job `body` describes (asserting 201) and returns it.
+    async fn create_job(&self, body: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/scheduler/jobs/", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
     }
 }
 
@@ -179,22 +198,13 @@ async fn a_run_is_one_trace_from_the_request_to_the_receiver() {
     let otlp = serve_hook(export.data(seen.clone())).await;
     let hook = serve_hook(delivered.data(seen.clone())).await;
     let server = Server::start(Some(&otlp));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let client = &server.client;
 
     // A job that never fires by itself, run by a request that continues the caller's trace.
-    let job: Value = client
-        .post(format!("{}/scheduler/jobs/", server.base))
-        .json(&json!({"name": "traced", "cron_expression": "0 0 1 1 *",
+    let job = server
+        .create_job(json!({"name": "traced", "cron_expression": "0 0 1 1 *",
             "target": {"type": "http", "url": hook}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span = "00f067aa0ba902b7";
     let ran = client
@@ -243,13 +253,10 @@ async fn a_run_is_one_trace_from_the_request_to_the_receiver() {
     );
 
     // A fire the dispatcher claims: claim → run → delivery, a trace of its own.
-    client
-        .post(format!("{}/scheduler/jobs/", server.base))
-        .json(&json!({"name": "every-second", "interval_seconds": 1,
+    server
+        .create_job(json!({"name": "every-second", "interval_seconds": 1,
             "target": {"type": "http", "url": hook}}))
-        .send()
-        .await
-        .unwrap();
+        .await;
     let (claim, delivery) = wait_for(&seen, |spans| {
         spans.iter().map(|(_, s)| s).find_map(|claim| {
             if claim.name != "claim" || !claim.parent_span_id.is_empty() {
@@ -278,20 +285,11 @@ async fn without_an_endpoint_no_trace_context_is_sent() {
     let seen = Arc::new(Seen::default());
     let hook = serve_hook(delivered.data(seen.clone())).await;
     let server = Server::start(None);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let job: Value = client
-        .post(format!("{}/scheduler/jobs/", server.base))
-        .json(&json!({"name": "untraced", "cron_expression": "0 0 1 1 *",
+    let client = &server.client;
+    let job = server
+        .create_job(json!({"name": "untraced", "cron_expression": "0 0 1 1 *",
             "target": {"type": "http", "url": hook}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     client
         .post(format!("{}/scheduler/jobs/{}/run/", server.base, job["id"]))
         .header(

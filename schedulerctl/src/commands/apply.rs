@@ -49,37 +49,6 @@ const FILE_FIELDS: [&str; 24] = [
     "target",
 ];
 
-/// The keys of a file, in the order `get jobs` writes them.
-const FILE_ORDER: [&str; 27] = [
-    "owner",
-    "jobs",
-    "name",
-    "description",
-    "cron_expression",
-    "interval_seconds",
-    "run_at",
-    "timezone",
-    "start_time",
-    "end_time",
-    "max_runs",
-    "jitter_seconds",
-    "parameters",
-    "is_active",
-    "calendars",
-    "on_excluded",
-    "misfire_policy",
-    "misfire_grace_seconds",
-    "catch_up_window_seconds",
-    "concurrency_policy",
-    "max_retries",
-    "retry_backoff_seconds",
-    "timeout_seconds",
-    "pause_after_failures",
-    "dst_overlap",
-    "target",
-    "type",
-];
-
 /// A spinner on standard error while the server works, shown only on a terminal and never
 /// with `-o json` or `-o yaml` (whose output is for programs; both are `Format::Json`).
 fn spinner(format: Format, message: String) -> ProgressBar {
@@ -251,10 +220,7 @@ fn print_result(format: Format, result: &Value) -> Result<(), Failure> {
     let mut out = anstream::stdout().lock();
     writeln!(out, "{text}")
         .and_then(|()| out.flush())
-        .map_err(|error| match error.kind() {
-            std::io::ErrorKind::BrokenPipe => Failure::OutputClosed,
-            _ => Failure::Output(error),
-        })
+        .map_err(output::unwritten)
 }
 
 /// A job as the API shows it, as a file lists it: its file fields, without the unset ones
@@ -302,7 +268,13 @@ pub(crate) async fn get(
     if format == Format::Json && !output::wants_yaml() {
         output::emit_json(&file)
     } else {
-        output::emit(&yaml_text(&file, &FILE_ORDER)?)
+        // A file's own keys, then a job's in FILE_FIELDS order, then a target's `type` first.
+        let order: Vec<&str> = ["owner", "jobs"]
+            .into_iter()
+            .chain(FILE_FIELDS)
+            .chain(["type"])
+            .collect();
+        output::emit(&yaml_text(&file, &order)?)
     }
 }
 
